@@ -1,0 +1,1 @@
+//! Cross-crate tests for Tagwire live in `tests/tests/`.

@@ -1,4 +1,88 @@
-//! Runtime for Tagwire protocols.
+//! Runtime for Tagwire protocols: the text and binary codecs that generated
+//! code calls.
 //!
-//! Generated code and the derive macro depend on this crate. The codec arrives
-//! with the wire-format work; the server and client come after it.
+//! The wire format is specified in `docs/SPEC.md`; this crate is its Rust
+//! implementation. A protocol is a set of message versions, each with a
+//! 2-byte [`Header`]; the schema compiler generates a type implementing
+//! [`Protocol`] whose methods are thin sequences of calls into
+//! [`__private`]. The crate has no async or network dependencies so it can
+//! sit under any transport (WebSocket, SSE, logs, tests).
+//!
+//! Decoding is strict (one accepted encoding per value) and bounded by
+//! [`Limits`]: a hostile frame yields a [`DecodeError`], never a panic or an
+//! allocation much larger than the frame.
+
+mod error;
+mod header;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use error::{DecodeError, DecodeErrorKind, Limits, Position};
+pub use header::{ALPHABET, FIRST_RESERVED_INDEX, HEADER_COUNT, Header};
+
+/// A set of messages that can travel as Tagwire frames.
+///
+/// Usually implemented by generated code on an enum with one variant per
+/// message version (so [`Protocol::header`] depends on the variant and the
+/// decoders `match` on the header), but a single message type works too.
+///
+/// Encoders append to the caller's buffer so a connection can reuse one
+/// buffer for every frame: with enough capacity, encoding allocates nothing.
+pub trait Protocol: Sized {
+    /// Header of this value's message version.
+    fn header(&self) -> Header;
+
+    /// Appends this value as one text frame.
+    fn encode_text(&self, out: &mut String);
+
+    /// Appends this value as one binary frame.
+    fn encode_binary(&self, out: &mut Vec<u8>);
+
+    /// Decodes one text frame under caller-chosen limits.
+    ///
+    /// # Errors
+    ///
+    /// Any [`DecodeErrorKind`] that applies to text frames (SPEC §6–7).
+    fn decode_text_with(frame: &str, limits: &Limits) -> Result<Self, DecodeError>;
+
+    /// Decodes one binary frame under caller-chosen limits.
+    ///
+    /// # Errors
+    ///
+    /// Any [`DecodeErrorKind`] that applies to binary frames (SPEC §6–7).
+    fn decode_binary_with(frame: &[u8], limits: &Limits) -> Result<Self, DecodeError>;
+
+    /// Decodes one text frame under [`Limits::default`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Protocol::decode_text_with`].
+    fn decode_text(frame: &str) -> Result<Self, DecodeError> {
+        Self::decode_text_with(frame, &Limits::default())
+    }
+
+    /// Decodes one binary frame under [`Limits::default`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Protocol::decode_binary_with`].
+    fn decode_binary(frame: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_binary_with(frame, &Limits::default())
+    }
+
+    /// Convenience for one-off frames (tests, logs); hot paths should reuse a
+    /// buffer with [`Protocol::encode_text`].
+    fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.encode_text(&mut out);
+        out
+    }
+
+    /// Convenience for one-off frames; see [`Protocol::to_text`].
+    fn to_binary(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_binary(&mut out);
+        out
+    }
+}

@@ -1,0 +1,429 @@
+//! Binary encoding (SPEC §4): header, then fields with no tags.
+
+use std::collections::BTreeMap;
+
+use super::{Tag, depth_exceeded};
+use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
+
+/// Bit patterns every implementation writes for NaN, so equal values give
+/// equal bytes even where NaN payloads cannot be controlled (JavaScript).
+const CANONICAL_NAN_F32: u32 = 0x7FC0_0000;
+const CANONICAL_NAN_F64: u64 = 0x7FF8_0000_0000_0000;
+
+/// Appends one binary frame to a caller's `Vec<u8>`.
+///
+/// Same method names and shapes as [`super::TextWriter`], so the compiler
+/// can emit one template for both encodings.
+#[derive(Debug)]
+pub struct BinaryWriter<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+/// Lengths and counts are `u32` varints on the wire; nothing that large could
+/// pass a decoder's limits anyway, so a bigger one is a caller bug.
+fn wire_len(len: usize) -> u64 {
+    match u32::try_from(len) {
+        Ok(n) => n.into(),
+        Err(_) => panic!("tagwire: a string, bytes, list or map has more than u32::MAX elements"),
+    }
+}
+
+impl<'a> BinaryWriter<'a> {
+    /// Starts a frame by writing the header.
+    pub fn new(out: &'a mut Vec<u8>, header: Header) -> Self {
+        out.extend_from_slice(&header.to_bytes());
+        BinaryWriter { out }
+    }
+
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.out.push(v as u8);
+    }
+
+    fn zigzag(&mut self, v: i64) {
+        self.varint(((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    /// One byte, 0 or 1.
+    pub fn bool(&mut self, v: bool) {
+        self.out.push(u8::from(v));
+    }
+    /// One raw byte.
+    pub fn u8(&mut self, v: u8) {
+        self.out.push(v);
+    }
+    /// LEB128.
+    pub fn u16(&mut self, v: u16) {
+        self.varint(v.into());
+    }
+    /// LEB128.
+    pub fn u32(&mut self, v: u32) {
+        self.varint(v.into());
+    }
+    /// LEB128.
+    pub fn u64(&mut self, v: u64) {
+        self.varint(v);
+    }
+    /// One two's-complement byte.
+    pub fn i8(&mut self, v: i8) {
+        self.out.push(v as u8);
+    }
+    /// Zigzag LEB128.
+    pub fn i16(&mut self, v: i16) {
+        self.zigzag(v.into());
+    }
+    /// Zigzag LEB128.
+    pub fn i32(&mut self, v: i32) {
+        self.zigzag(v.into());
+    }
+    /// Zigzag LEB128.
+    pub fn i64(&mut self, v: i64) {
+        self.zigzag(v);
+    }
+    /// Little-endian; NaN canonicalised.
+    pub fn f32(&mut self, v: f32) {
+        let bits = if v.is_nan() {
+            CANONICAL_NAN_F32
+        } else {
+            v.to_bits()
+        };
+        self.out.extend_from_slice(&bits.to_le_bytes());
+    }
+    /// Little-endian; NaN canonicalised.
+    pub fn f64(&mut self, v: f64) {
+        let bits = if v.is_nan() {
+            CANONICAL_NAN_F64
+        } else {
+            v.to_bits()
+        };
+        self.out.extend_from_slice(&bits.to_le_bytes());
+    }
+    /// Byte length, then UTF-8.
+    pub fn str(&mut self, v: &str) {
+        self.bytes(v.as_bytes());
+    }
+    /// Length, then raw bytes.
+    pub fn bytes(&mut self, v: &[u8]) {
+        self.varint(wire_len(v.len()));
+        self.out.extend_from_slice(v);
+    }
+    /// An enum's numeric value.
+    pub fn enum_value(&mut self, v: u32) {
+        self.u32(v);
+    }
+    /// A union's variant index; the variant's fields follow.
+    pub fn variant(&mut self, index: u32) {
+        self.u32(index);
+    }
+    /// Count, then each element.
+    pub fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+        self.varint(wire_len(items.len()));
+        for item in items {
+            each(self, item);
+        }
+    }
+    /// Count, then key and value per entry, in `BTreeMap` (= SPEC) order.
+    pub fn map<K, V>(
+        &mut self,
+        map: &BTreeMap<K, V>,
+        mut key: impl FnMut(&mut Self, &K),
+        mut value: impl FnMut(&mut Self, &V),
+    ) {
+        self.varint(wire_len(map.len()));
+        for (k, v) in map {
+            key(self, k);
+            value(self, v);
+        }
+    }
+    /// Presence byte, then the value when present.
+    pub fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+        match v {
+            None => self.out.push(0),
+            Some(v) => {
+                self.out.push(1);
+                present(self, v);
+            }
+        }
+    }
+    /// Same as [`BinaryWriter::optional`]: the presence byte already
+    /// disambiguates; this exists so text and binary templates match.
+    pub fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+        self.optional(v, present);
+    }
+}
+
+/// Reads one binary frame, checking every value strictly.
+///
+/// Errors point at the first byte of the item being read (SPEC §6.2).
+#[derive(Debug)]
+pub struct BinaryReader<'a> {
+    frame: &'a [u8],
+    pos: usize,
+    depth: usize,
+    limits: Limits,
+    header: Header,
+}
+
+type R<T> = Result<T, DecodeError>;
+
+fn err(kind: K, at: usize) -> DecodeError {
+    DecodeError::new(kind, Position::Byte(at))
+}
+
+impl<'a> BinaryReader<'a> {
+    /// Checks the frame's size and header bytes; whether the header belongs
+    /// to the protocol is the caller's `match`.
+    pub fn new(frame: &'a [u8], limits: &Limits) -> R<Self> {
+        if frame.len() > limits.max_frame_bytes {
+            return Err(err(K::FrameTooLarge, 0));
+        }
+        let header = match frame {
+            [a, b, ..] => Header::from_bytes([*a, *b]).ok_or(err(K::UnknownHeader, 0))?,
+            _ => return Err(err(K::Truncated, 0)),
+        };
+        Ok(BinaryReader {
+            frame,
+            pos: 2,
+            depth: 0,
+            limits: *limits,
+            header,
+        })
+    }
+
+    /// The frame's header, for the generated `match`.
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The error for a header this protocol does not know.
+    pub fn unknown_header(&self) -> DecodeError {
+        err(K::UnknownHeader, 0)
+    }
+
+    /// Ends decoding: any byte left is trailing data.
+    pub fn finish(self) -> R<()> {
+        if self.pos < self.frame.len() {
+            return Err(err(K::TrailingData, self.pos));
+        }
+        Ok(())
+    }
+
+    fn remaining(&self) -> usize {
+        self.frame.len() - self.pos
+    }
+
+    /// `n` bytes, or `truncated` at `item` (the start of the value they belong to).
+    fn take(&mut self, n: usize, item: usize) -> R<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(err(K::Truncated, item));
+        }
+        let out = &self.frame[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
+        let at = self.pos;
+        let bytes = self.take(N, at)?;
+        <[u8; N]>::try_from(bytes).map_err(|_| err(K::Truncated, at))
+    }
+
+    /// Unsigned LEB128 of at most `max_bytes` bytes and at most `max`.
+    fn varint(&mut self, max_bytes: usize, max: u64) -> R<u64> {
+        let start = self.pos;
+        let mut value: u128 = 0;
+        for i in 0..max_bytes {
+            let Some(&b) = self.frame.get(self.pos) else {
+                return Err(err(K::Truncated, start));
+            };
+            self.pos += 1;
+            value |= u128::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                if b == 0 && i > 0 {
+                    return Err(err(K::InvalidVarint, start));
+                }
+                return u64::try_from(value)
+                    .ok()
+                    .filter(|v| *v <= max)
+                    .ok_or(err(K::OutOfRange, start));
+            }
+        }
+        Err(err(K::InvalidVarint, start))
+    }
+
+    fn zigzag(&mut self, max_bytes: usize, max: u64) -> R<i64> {
+        let u = self.varint(max_bytes, max)?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+
+    /// Runs `f` one nesting level deeper (see `TextReader::nested`).
+    pub fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.depth >= self.limits.max_depth {
+            return Err(depth_exceeded(Position::Byte(self.pos)));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    fn flag(&mut self) -> R<bool> {
+        let at = self.pos;
+        match self.array::<1>()? {
+            [0] => Ok(false),
+            [1] => Ok(true),
+            _ => Err(err(K::InvalidBool, at)),
+        }
+    }
+
+    /// Byte 0 or 1.
+    pub fn bool(&mut self) -> R<bool> {
+        self.flag()
+    }
+    /// One raw byte.
+    pub fn u8(&mut self) -> R<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+    /// LEB128, at most 3 bytes.
+    pub fn u16(&mut self) -> R<u16> {
+        Ok(self.varint(3, u16::MAX.into())? as u16)
+    }
+    /// LEB128, at most 5 bytes.
+    pub fn u32(&mut self) -> R<u32> {
+        Ok(self.varint(5, u32::MAX.into())? as u32)
+    }
+    /// LEB128, at most 10 bytes.
+    pub fn u64(&mut self) -> R<u64> {
+        self.varint(10, u64::MAX)
+    }
+    /// One two's-complement byte.
+    pub fn i8(&mut self) -> R<i8> {
+        Ok(self.array::<1>()?[0] as i8)
+    }
+    /// Zigzag LEB128, at most 3 bytes.
+    pub fn i16(&mut self) -> R<i16> {
+        Ok(self.zigzag(3, u16::MAX.into())? as i16)
+    }
+    /// Zigzag LEB128, at most 5 bytes.
+    pub fn i32(&mut self) -> R<i32> {
+        Ok(self.zigzag(5, u32::MAX.into())? as i32)
+    }
+    /// Zigzag LEB128, at most 10 bytes.
+    pub fn i64(&mut self) -> R<i64> {
+        self.zigzag(10, u64::MAX)
+    }
+    /// Little-endian; any NaN bit pattern is accepted as is.
+    pub fn f32(&mut self) -> R<f32> {
+        Ok(f32::from_le_bytes(self.array()?))
+    }
+    /// Little-endian; any NaN bit pattern is accepted as is.
+    pub fn f64(&mut self) -> R<f64> {
+        Ok(f64::from_le_bytes(self.array()?))
+    }
+
+    /// Length-prefixed slice, checked against the limit before the input.
+    fn sized(&mut self) -> R<(&'a [u8], usize)> {
+        let at = self.pos;
+        let len = self.varint(5, u32::MAX.into())?;
+        if len > self.limits.max_string_bytes as u64 {
+            return Err(err(K::StringTooLong, at));
+        }
+        // `len` fits the limit, itself a usize.
+        let bytes = self.take(len as usize, at)?;
+        Ok((bytes, at))
+    }
+
+    /// Length-prefixed UTF-8.
+    pub fn string(&mut self) -> R<String> {
+        let (bytes, at) = self.sized()?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => Err(err(K::InvalidUtf8, at)),
+        }
+    }
+
+    /// Length-prefixed raw bytes.
+    pub fn bytes(&mut self) -> R<Vec<u8>> {
+        Ok(self.sized()?.0.to_vec())
+    }
+
+    /// An enum value; the caller maps it or calls [`Tag::unknown_enum_value`].
+    pub fn enum_value(&mut self) -> R<Tag> {
+        let at = self.pos;
+        let value = self.u32()?;
+        Ok(Tag {
+            value,
+            position: Position::Byte(at),
+        })
+    }
+
+    /// A union: reads the variant index, then `f` decodes that variant's
+    /// fields or returns [`Tag::unknown_variant`].
+    pub fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
+        self.nested(|r| {
+            let tag = r.enum_value()?;
+            f(r, tag)
+        })
+    }
+
+    fn count(&mut self) -> R<usize> {
+        let at = self.pos;
+        let n = self.varint(5, u32::MAX.into())?;
+        match usize::try_from(n) {
+            Ok(n) if n <= self.limits.max_collection_len => Ok(n),
+            _ => Err(err(K::CollectionTooLong, at)),
+        }
+    }
+
+    /// Count, then elements. Pre-allocates at most one slot per remaining
+    /// byte: a lying count then runs out of input instead of memory.
+    pub fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        self.nested(|r| {
+            let n = r.count()?;
+            let mut out = Vec::with_capacity(n.min(r.remaining()));
+            for _ in 0..n {
+                out.push(each(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Count, then key/value pairs with strictly ascending keys.
+    pub fn map<K: Ord, V>(
+        &mut self,
+        mut key: impl FnMut(&mut Self) -> R<K>,
+        mut value: impl FnMut(&mut Self) -> R<V>,
+    ) -> R<BTreeMap<K, V>> {
+        self.nested(|r| {
+            let n = r.count()?;
+            let mut out = BTreeMap::new();
+            for _ in 0..n {
+                let at = Position::Byte(r.pos);
+                let k = key(r)?;
+                super::check_key_order(&out, &k, at)?;
+                let v = value(r)?;
+                out.insert(k, v);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Presence byte (0/1), then the value when present.
+    pub fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+        self.nested(|r| {
+            if r.flag()? {
+                present(r).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+    }
+
+    /// Same as [`BinaryReader::optional`]; exists so templates match the text reader.
+    pub fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+        self.optional(present)
+    }
+}

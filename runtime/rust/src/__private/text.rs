@@ -1,0 +1,699 @@
+//! Text encoding (SPEC §3): `HH|token|token…`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::{Tag, base64url, depth_exceeded};
+use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
+
+/// Appends one text frame to a caller's `String`.
+///
+/// Every method writes `|` and one token (or, for composites, a count or
+/// marker token followed by what the closures write), so generated code is a
+/// straight list of calls in field order. Nothing here allocates beyond
+/// growing `out`.
+#[derive(Debug)]
+pub struct TextWriter<'a> {
+    out: &'a mut String,
+}
+
+impl<'a> TextWriter<'a> {
+    /// Starts a frame by writing the header.
+    pub fn new(out: &'a mut String, header: Header) -> Self {
+        out.push_str(header.as_str());
+        TextWriter { out }
+    }
+
+    fn sep(&mut self) {
+        self.out.push('|');
+    }
+
+    fn uint(&mut self, v: u64) {
+        self.sep();
+        // Writing into a String cannot fail.
+        let _ = write!(self.out, "{v}");
+    }
+
+    fn int(&mut self, v: i64) {
+        self.sep();
+        let _ = write!(self.out, "{v}");
+    }
+
+    /// `1` or `0`.
+    pub fn bool(&mut self, v: bool) {
+        self.out.push_str(if v { "|1" } else { "|0" });
+    }
+    /// Decimal.
+    pub fn u8(&mut self, v: u8) {
+        self.uint(v.into());
+    }
+    /// Decimal.
+    pub fn u16(&mut self, v: u16) {
+        self.uint(v.into());
+    }
+    /// Decimal.
+    pub fn u32(&mut self, v: u32) {
+        self.uint(v.into());
+    }
+    /// Decimal.
+    pub fn u64(&mut self, v: u64) {
+        self.uint(v);
+    }
+    /// Decimal.
+    pub fn i8(&mut self, v: i8) {
+        self.int(v.into());
+    }
+    /// Decimal.
+    pub fn i16(&mut self, v: i16) {
+        self.int(v.into());
+    }
+    /// Decimal.
+    pub fn i32(&mut self, v: i32) {
+        self.int(v.into());
+    }
+    /// Decimal.
+    pub fn i64(&mut self, v: i64) {
+        self.int(v);
+    }
+
+    /// Widened to `f64` first: JavaScript can only print the `f64` form, and
+    /// both sides must produce the same token.
+    pub fn f32(&mut self, v: f32) {
+        self.f64(f64::from(v));
+    }
+
+    /// JavaScript's `Number#toString` spelling, except `-0` keeps its sign.
+    pub fn f64(&mut self, v: f64) {
+        self.sep();
+        if v == 0.0 && v.is_sign_negative() {
+            self.out.push_str("-0");
+        } else if v.is_nan() {
+            // ryu-js already says "NaN" for every NaN; spelled out so the
+            // SPEC's "all NaNs encode as NaN" does not rest on that detail.
+            self.out.push_str("NaN");
+        } else {
+            self.out.push_str(ryu_js::Buffer::new().format(v));
+        }
+    }
+
+    /// Escaped so the token holds no `|`, CR or LF and never starts with a
+    /// raw `~` (which would read as "absent").
+    pub fn str(&mut self, v: &str) {
+        self.sep();
+        let rest = match v.strip_prefix('~') {
+            Some(rest) => {
+                self.out.push_str("\\~");
+                rest
+            }
+            None => v,
+        };
+        let mut start = 0;
+        for (i, b) in rest.bytes().enumerate() {
+            let escape = match b {
+                b'\\' => "\\\\",
+                b'|' => "\\p",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                _ => continue,
+            };
+            // `i` is at an ASCII byte, so both slices fall on char boundaries.
+            self.out.push_str(&rest[start..i]);
+            self.out.push_str(escape);
+            start = i + 1;
+        }
+        self.out.push_str(&rest[start..]);
+    }
+
+    /// Unpadded base64url.
+    pub fn bytes(&mut self, v: &[u8]) {
+        self.sep();
+        base64url::encode(v, self.out);
+    }
+
+    /// An enum's numeric value.
+    pub fn enum_value(&mut self, v: u32) {
+        self.u32(v);
+    }
+
+    /// A union's variant index; the variant's fields follow.
+    pub fn variant(&mut self, index: u32) {
+        self.u32(index);
+    }
+
+    fn count(&mut self, len: usize) {
+        self.uint(len as u64);
+    }
+
+    /// Count, then each element through `each`.
+    pub fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+        self.count(items.len());
+        for item in items {
+            each(self, item);
+        }
+    }
+
+    /// Count, then key and value per entry. A `BTreeMap` iterates in the
+    /// SPEC's order (numeric for integers, bytewise for `String`), so the
+    /// output is canonical without sorting here.
+    pub fn map<K, V>(
+        &mut self,
+        map: &BTreeMap<K, V>,
+        mut key: impl FnMut(&mut Self, &K),
+        mut value: impl FnMut(&mut Self, &V),
+    ) {
+        self.count(map.len());
+        for (k, v) in map {
+            key(self, k);
+            value(self, v);
+        }
+    }
+
+    /// `~` when absent, else the value's own tokens (for any `T` but a struct).
+    pub fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+        match v {
+            None => self.out.push_str("|~"),
+            Some(v) => present(self, v),
+        }
+    }
+
+    /// `~` when absent, `+` then the fields when present: a struct has no
+    /// token of its own that could tell presence apart.
+    pub fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+        match v {
+            None => self.out.push_str("|~"),
+            Some(v) => {
+                self.out.push_str("|+");
+                present(self, v);
+            }
+        }
+    }
+}
+
+/// Reads one text frame token by token, checking every token strictly.
+///
+/// Generated code mirrors the writer: one call per field, in order, then
+/// [`TextReader::finish`]. Errors carry the token index and byte offset.
+#[derive(Debug)]
+pub struct TextReader<'a> {
+    frame: &'a str,
+    /// Offset of the next `|`, or the frame's length when no token is left.
+    pos: usize,
+    /// Index of the next token (the header is 0).
+    index: usize,
+    depth: usize,
+    limits: Limits,
+    header: Header,
+}
+
+type R<T> = Result<T, DecodeError>;
+
+impl<'a> TextReader<'a> {
+    /// Checks the frame's size and header bytes. Whether the header belongs
+    /// to the protocol is the caller's `match`; the separator after the
+    /// header is checked by the first read, so an unknown header is reported
+    /// before a missing `|` (SPEC §6.1).
+    pub fn new(frame: &'a str, limits: &Limits) -> R<Self> {
+        let at0 = Position::Token { index: 0, byte: 0 };
+        if frame.len() > limits.max_frame_bytes {
+            return Err(DecodeError::new(K::FrameTooLarge, at0));
+        }
+        let header = match frame.as_bytes() {
+            [a, b, ..] => {
+                Header::from_bytes([*a, *b]).ok_or(DecodeError::new(K::UnknownHeader, at0))?
+            }
+            _ => return Err(DecodeError::new(K::Truncated, at0)),
+        };
+        Ok(TextReader {
+            frame,
+            pos: 2,
+            index: 1,
+            depth: 0,
+            limits: *limits,
+            header,
+        })
+    }
+
+    /// The frame's header, for the generated `match`.
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The error for a header this protocol does not know.
+    pub fn unknown_header(&self) -> DecodeError {
+        DecodeError::new(K::UnknownHeader, Position::Token { index: 0, byte: 0 })
+    }
+
+    /// Where the next token starts (the frame's end when there is none).
+    fn here(&self) -> Position {
+        Position::Token {
+            index: self.index,
+            byte: (self.pos + 1).min(self.frame.len()),
+        }
+    }
+
+    fn err(kind: K, at: Position) -> DecodeError {
+        DecodeError::new(kind, at)
+    }
+
+    /// Takes the next token and its position.
+    fn token(&mut self) -> R<(&'a str, Position)> {
+        let bytes = self.frame.as_bytes();
+        match bytes.get(self.pos) {
+            None => {
+                let at = Position::Token {
+                    index: self.index,
+                    byte: self.frame.len(),
+                };
+                return Err(Self::err(K::Truncated, at));
+            }
+            Some(b'|') => {}
+            Some(_) => {
+                let at = Position::Token {
+                    index: self.index,
+                    byte: self.pos,
+                };
+                return Err(Self::err(K::MissingSeparator, at));
+            }
+        }
+        let start = self.pos + 1;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'|')
+            .map_or(bytes.len(), |i| start + i);
+        let at = Position::Token {
+            index: self.index,
+            byte: start,
+        };
+        // Both ends sit next to an ASCII `|` or at the end: char boundaries.
+        let token = self
+            .frame
+            .get(start..end)
+            .ok_or(Self::err(K::InvalidUtf8, at))?;
+        self.pos = end;
+        self.index += 1;
+        Ok((token, at))
+    }
+
+    /// The next token without consuming it, if there is a well-formed one.
+    fn peek(&self) -> Option<&'a str> {
+        let bytes = self.frame.as_bytes();
+        if bytes.get(self.pos) != Some(&b'|') {
+            return None;
+        }
+        let start = self.pos + 1;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'|')
+            .map_or(bytes.len(), |i| start + i);
+        self.frame.get(start..end)
+    }
+
+    /// Ends decoding: anything left is trailing data.
+    pub fn finish(self) -> R<()> {
+        match self.frame.as_bytes().get(self.pos) {
+            None => Ok(()),
+            Some(b'|') => Err(Self::err(K::TrailingData, self.here())),
+            Some(_) => {
+                let at = Position::Token {
+                    index: self.index,
+                    byte: self.pos,
+                };
+                Err(Self::err(K::MissingSeparator, at))
+            }
+        }
+    }
+
+    /// Runs `f` one nesting level deeper; generated code wraps every
+    /// struct-typed field in it (lists, maps, optionals and unions do it
+    /// themselves) so recursive schemas stay bounded by `max_depth`.
+    pub fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.depth >= self.limits.max_depth {
+            return Err(depth_exceeded(self.here()));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// `1` or `0`.
+    pub fn bool(&mut self) -> R<bool> {
+        let (t, at) = self.token()?;
+        match t {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            _ => Err(Self::err(K::InvalidBool, at)),
+        }
+    }
+
+    fn int<T: TryFrom<i128>>(&mut self) -> R<T> {
+        let (t, at) = self.token()?;
+        let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
+        T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
+    }
+
+    /// Strict decimal.
+    pub fn u8(&mut self) -> R<u8> {
+        self.int()
+    }
+    /// Strict decimal.
+    pub fn u16(&mut self) -> R<u16> {
+        self.int()
+    }
+    /// Strict decimal.
+    pub fn u32(&mut self) -> R<u32> {
+        self.int()
+    }
+    /// Strict decimal.
+    pub fn u64(&mut self) -> R<u64> {
+        self.int()
+    }
+    /// Strict decimal.
+    pub fn i8(&mut self) -> R<i8> {
+        self.int()
+    }
+    /// Strict decimal.
+    pub fn i16(&mut self) -> R<i16> {
+        self.int()
+    }
+    /// Strict decimal.
+    pub fn i32(&mut self) -> R<i32> {
+        self.int()
+    }
+    /// Strict decimal.
+    pub fn i64(&mut self) -> R<i64> {
+        self.int()
+    }
+
+    /// Parsed as `f64`, then rounded to `f32` (the two-step rounding every
+    /// language can reproduce, e.g. `Math.fround`).
+    pub fn f32(&mut self) -> R<f32> {
+        let (t, at) = self.token()?;
+        let wide = parse_float(t).map_err(|k| Self::err(k, at))?;
+        #[allow(clippy::cast_possible_truncation)]
+        let narrow = wide as f32;
+        if narrow.is_infinite() && wide.is_finite() {
+            return Err(Self::err(K::OutOfRange, at));
+        }
+        Ok(narrow)
+    }
+
+    /// Any spelling in the SPEC's float grammar, or `NaN`/`Infinity`/`-Infinity`.
+    pub fn f64(&mut self) -> R<f64> {
+        let (t, at) = self.token()?;
+        parse_float(t).map_err(|k| Self::err(k, at))
+    }
+
+    /// Unescaped, and bounded by `max_string_bytes`.
+    pub fn string(&mut self) -> R<String> {
+        let (t, at) = self.token()?;
+        let s = unescape(t).map_err(|k| Self::err(k, at))?;
+        if s.len() > self.limits.max_string_bytes {
+            return Err(Self::err(K::StringTooLong, at));
+        }
+        Ok(s)
+    }
+
+    /// Strict unpadded base64url, bounded by `max_string_bytes` before decoding.
+    pub fn bytes(&mut self) -> R<Vec<u8>> {
+        let (t, at) = self.token()?;
+        let len = base64url::decoded_len(t.len()).ok_or(Self::err(K::InvalidBase64, at))?;
+        if len > self.limits.max_string_bytes {
+            return Err(Self::err(K::StringTooLong, at));
+        }
+        base64url::decode(t.as_bytes()).ok_or(Self::err(K::InvalidBase64, at))
+    }
+
+    /// An enum value; the caller maps it to a variant or calls
+    /// [`Tag::unknown_enum_value`].
+    pub fn enum_value(&mut self) -> R<Tag> {
+        let (t, at) = self.token()?;
+        let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
+        let value = u32::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))?;
+        Ok(Tag {
+            value,
+            position: at,
+        })
+    }
+
+    /// A union: reads the variant index, then `f` decodes that variant's
+    /// fields or returns [`Tag::unknown_variant`].
+    pub fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
+        self.nested(|r| {
+            let tag = r.enum_value()?;
+            f(r, tag)
+        })
+    }
+
+    fn count(&mut self) -> R<usize> {
+        let (t, at) = self.token()?;
+        let n = match parse_decimal(t) {
+            Ok(n) if n < 0 => return Err(Self::err(K::InvalidToken, at)),
+            Ok(n) => n,
+            Err(K::OutOfRange) => return Err(Self::err(K::CollectionTooLong, at)),
+            Err(k) => return Err(Self::err(k, at)),
+        };
+        match usize::try_from(n) {
+            Ok(n) if n <= self.limits.max_collection_len => Ok(n),
+            _ => Err(Self::err(K::CollectionTooLong, at)),
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        self.frame.len().saturating_sub(self.pos)
+    }
+
+    /// Count, then `count` elements through `each`. Pre-allocates no more
+    /// than the bytes left in the frame, since a count can lie.
+    pub fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        self.nested(|r| {
+            let n = r.count()?;
+            let mut out = Vec::with_capacity(n.min(r.remaining()));
+            for _ in 0..n {
+                out.push(each(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Count, then key/value pairs, rejecting keys that are not strictly
+    /// ascending.
+    pub fn map<K: Ord, V>(
+        &mut self,
+        mut key: impl FnMut(&mut Self) -> R<K>,
+        mut value: impl FnMut(&mut Self) -> R<V>,
+    ) -> R<BTreeMap<K, V>> {
+        self.nested(|r| {
+            let n = r.count()?;
+            let mut out = BTreeMap::new();
+            for _ in 0..n {
+                let at = r.here();
+                let k = key(r)?;
+                super::check_key_order(&out, &k, at)?;
+                let v = value(r)?;
+                out.insert(k, v);
+            }
+            Ok(out)
+        })
+    }
+
+    /// `~` is absent; anything else is the value (for any `T` but a struct).
+    pub fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+        self.nested(|r| {
+            if r.peek() == Some("~") {
+                r.token()?;
+                Ok(None)
+            } else {
+                present(r).map(Some)
+            }
+        })
+    }
+
+    /// `~` is absent, `+` announces the struct's fields; nothing else is valid.
+    pub fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+        self.nested(|r| {
+            let (t, at) = r.token()?;
+            match t {
+                "~" => Ok(None),
+                "+" => present(r).map(Some),
+                _ => Err(Self::err(K::InvalidToken, at)),
+            }
+        })
+    }
+}
+
+/// `0|-?[1-9][0-9]*`, as a wide integer so every schema type can range-check
+/// it afterwards.
+fn parse_decimal(t: &str) -> Result<i128, K> {
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, t),
+    };
+    match digits.as_bytes() {
+        [] => return Err(K::InvalidToken),
+        [b'0'] if !negative => return Ok(0),
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => {}
+        _ => return Err(K::InvalidToken),
+    }
+    let mut n: i128 = 0;
+    for d in digits.bytes() {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(i128::from(d - b'0')))
+            .ok_or(K::OutOfRange)?;
+    }
+    Ok(if negative { -n } else { n })
+}
+
+/// The SPEC's float grammar, checked before handing the token to Rust's
+/// (correctly rounding, but more permissive) parser.
+fn parse_float(t: &str) -> Result<f64, K> {
+    match t {
+        "NaN" => return Ok(f64::NAN),
+        "Infinity" => return Ok(f64::INFINITY),
+        "-Infinity" => return Ok(f64::NEG_INFINITY),
+        _ => {}
+    }
+    let b = t.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let int_start = i;
+    let n = digits(&mut i);
+    if n == 0 || (n > 1 && b[int_start] == b'0') {
+        return Err(K::InvalidToken);
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return Err(K::InvalidToken);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return Err(K::InvalidToken);
+        }
+    }
+    if i != b.len() {
+        return Err(K::InvalidToken);
+    }
+    let v: f64 = t.parse().map_err(|_| K::InvalidToken)?;
+    if v.is_infinite() {
+        return Err(K::OutOfRange);
+    }
+    Ok(v)
+}
+
+/// Reverses the writer's escaping, rejecting every form it never produces.
+fn unescape(t: &str) -> Result<String, K> {
+    let b = t.as_bytes();
+    if b.first() == Some(&b'~') {
+        return Err(K::InvalidToken);
+    }
+    let mut out = String::with_capacity(t.len());
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\r' | b'\n' => return Err(K::InvalidToken),
+            b'\\' => {
+                let c = match b.get(i + 1) {
+                    Some(b'\\') => '\\',
+                    Some(b'p') => '|',
+                    Some(b'n') => '\n',
+                    Some(b'r') => '\r',
+                    Some(b'~') if i == 0 => '~',
+                    _ => return Err(K::InvalidEscape),
+                };
+                // `i` and `start` sit at ASCII bytes: char boundaries.
+                out.push_str(&t[start..i]);
+                out.push(c);
+                i += 2;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&t[start..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_grammar() {
+        assert_eq!(parse_decimal("0"), Ok(0));
+        assert_eq!(parse_decimal("-128"), Ok(-128));
+        assert_eq!(parse_decimal("18446744073709551615"), Ok(u64::MAX.into()));
+        for bad in [
+            "", "-", "-0", "+1", "01", "00", "1.0", "1e3", " 1", "1 ", "--1", "0x1", "٣",
+        ] {
+            assert_eq!(parse_decimal(bad), Err(K::InvalidToken), "{bad:?}");
+        }
+        assert_eq!(parse_decimal(&"9".repeat(60)), Err(K::OutOfRange));
+    }
+
+    #[test]
+    fn float_grammar() {
+        for (t, v) in [
+            ("1.5", 1.5),
+            ("15e-1", 1.5),
+            ("1.50", 1.5),
+            ("0", 0.0),
+            ("1E+2", 100.0),
+        ] {
+            assert_eq!(parse_float(t), Ok(v), "{t}");
+        }
+        assert!(parse_float("-0").is_ok_and(|v| v == 0.0 && v.is_sign_negative()));
+        assert!(parse_float("NaN").is_ok_and(f64::is_nan));
+        for bad in [
+            "",
+            "+1",
+            ".5",
+            "1.",
+            "01",
+            "-",
+            "inf",
+            "nan",
+            "infinity",
+            "1e",
+            "1e+",
+            "0x10",
+            "1_0",
+            " 1",
+            "-NaN",
+            "+Infinity",
+            "1.5f",
+        ] {
+            assert_eq!(parse_float(bad), Err(K::InvalidToken), "{bad:?}");
+        }
+        assert_eq!(parse_float("1e400"), Err(K::OutOfRange));
+        assert_eq!(parse_float("1e-400"), Ok(0.0));
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(r"\~a~\p\\\n\r").as_deref(), Ok("~a~|\\\n\r"));
+        for (bad, kind) in [
+            (r"a\~", K::InvalidEscape),
+            (r"\", K::InvalidEscape),
+            (r"a\t", K::InvalidEscape),
+            (r"a\", K::InvalidEscape),
+            ("~a", K::InvalidToken),
+            ("a\nb", K::InvalidToken),
+            ("a\rb", K::InvalidToken),
+        ] {
+            assert_eq!(unescape(bad), Err(kind), "{bad:?}");
+        }
+    }
+}

@@ -1,1 +1,193 @@
-fn main() {}
+//! The `tagwire` command line: check, lock and inspect schemas.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report};
+
+/// Tagwire schema compiler: stable 2-byte message headers, breaking-change
+/// checks and code generation for realtime protocols.
+#[derive(Parser, Debug)]
+#[command(name = "tagwire", version, about, long_about = None)]
+#[command(after_help = "Exit status: 0 on success, 1 when the schema has errors, 2 on usage errors.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse and check schemas; fail if tagwire.lock is missing or would change.
+    ///
+    /// Use this in CI: like `cargo --locked`, it never writes the lock.
+    Check(CommonArgs),
+    /// Create or update tagwire.lock beside the schemas for additive changes.
+    ///
+    /// New message versions get the next free header; removed ones are kept as
+    /// tombstones. A changed shape of a locked version is refused with the old
+    /// and new shapes, unless --allow-breaking is given.
+    Lock {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Accept changes to locked message versions (peers built from the old lock will break).
+        #[arg(long)]
+        allow_breaking: bool,
+    },
+    /// Print every message version with its header and direction.
+    ///
+    /// Headers come from tagwire.lock; versions not locked yet show the header
+    /// `tagwire lock` would give them. Nothing is written.
+    Headers(CommonArgs),
+    /// Format schemas canonically, keeping comments.
+    Fmt {
+        /// Schema files to format in place.
+        #[arg(required = true, value_name = "SCHEMA")]
+        schemas: Vec<PathBuf>,
+        /// Do not write; exit 1 and list the files that are not formatted.
+        #[arg(long)]
+        check: bool,
+        /// Output format for diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Root schema files; their imports are read too.
+    #[arg(required = true, value_name = "SCHEMA")]
+    schemas: Vec<PathBuf>,
+    /// Output format: human-readable text, or JSON for editors and CI.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => {
+            let output = front_end(&args.schemas, LockMode::Locked, false);
+            finish(&output, args.format, serde_json::json!({}), || {
+                eprintln!("ok: {} message versions checked", message_count(&output));
+            })
+        }
+        Command::Lock { common, allow_breaking } => {
+            let output = front_end(&common.schemas, LockMode::Update, allow_breaking);
+            if !output.has_errors() {
+                if let Err(e) = output.write_locks() {
+                    eprintln!("error: cannot write the lock file: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            let written: Vec<String> = output
+                .locks
+                .iter()
+                .filter(|l| l.changed())
+                .map(|l| l.path.display().to_string())
+                .collect();
+            finish(&output, common.format, serde_json::json!({ "written": written }), || {
+                if written.is_empty() {
+                    eprintln!("ok: lock is up to date");
+                } else {
+                    for path in &written {
+                        eprintln!("wrote {path}");
+                    }
+                }
+            })
+        }
+        Command::Headers(args) => {
+            let output = front_end(&args.schemas, LockMode::Preview, false);
+            let rows = output.schema.as_ref().map(report::header_rows).unwrap_or_default();
+            finish(&output, args.format, serde_json::json!({ "headers": rows }), || {
+                if let Some(schema) = &output.schema {
+                    // A closed pipe (`tagwire headers | head`) is not an error worth a panic.
+                    let _ = write!(std::io::stdout(), "{}", report::header_table(schema));
+                }
+            })
+        }
+        Command::Fmt { schemas, check, format } => fmt(&schemas, check, format),
+    }
+}
+
+fn front_end(schemas: &[PathBuf], mode: LockMode, allow_breaking: bool) -> Output {
+    let mut front_end = FrontEnd::new();
+    for schema in schemas {
+        front_end.schema(schema);
+    }
+    front_end.lock_mode(mode).allow_breaking(allow_breaking).run()
+}
+
+fn message_count(output: &Output) -> usize {
+    output
+        .schema
+        .as_ref()
+        .map_or(0, |s| s.packages.iter().map(|p| p.messages.len()).sum())
+}
+
+/// Prints diagnostics (text on stderr, or one JSON object on stdout that also
+/// carries `extra`) and turns them into the exit status.
+fn finish(output: &Output, format: Format, extra: serde_json::Value, on_success: impl FnOnce()) -> ExitCode {
+    match format {
+        Format::Text => {
+            eprint!("{}", output.render_text());
+            if !output.has_errors() {
+                on_success();
+            }
+        }
+        Format::Json => {
+            let mut value: serde_json::Value =
+                serde_json::from_str(&output.render_json()).unwrap_or_else(|_| serde_json::json!({}));
+            if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+                object.insert("ok".into(), serde_json::Value::Bool(!output.has_errors()));
+                object.extend(extra);
+            }
+            let _ = writeln!(std::io::stdout(), "{value}");
+        }
+    }
+    let _ = std::io::stdout().flush();
+    if output.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn fmt(schemas: &[PathBuf], check: bool, format: Format) -> ExitCode {
+    let mut failed = false;
+    let mut unformatted = Vec::new();
+    for path in schemas {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                failed = true;
+                continue;
+            }
+        };
+        match formatter::format_source(path, &text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                if check {
+                    unformatted.push(path.display().to_string());
+                } else if let Err(e) = std::fs::write(path, formatted) {
+                    eprintln!("error: cannot write `{}`: {e}", path.display());
+                    failed = true;
+                }
+            }
+            Err(output) => {
+                failed = true;
+                match format {
+                    Format::Text => eprint!("{}", output.render_text()),
+                    Format::Json => println!("{}", output.render_json()),
+                }
+            }
+        }
+    }
+    for path in &unformatted {
+        println!("not formatted: {path}");
+    }
+    if failed || !unformatted.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}

@@ -1,0 +1,163 @@
+//! Reads root schemas and, transitively, the files they import.
+
+use crate::ast;
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, SourceMap, Span};
+use crate::syntax;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Every file parsed, in load order, and which were named by the user.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub files: Vec<ast::File>,
+    pub roots: Vec<FileId>,
+    /// For each file, the files its imports resolved to, with the import's span.
+    pub imports: HashMap<FileId, Vec<(FileId, Span)>>,
+}
+
+#[derive(Debug)]
+pub struct Loader<'a> {
+    sources: &'a mut SourceMap,
+    diagnostics: &'a mut Vec<Diagnostic>,
+    loaded: Loaded,
+    by_path: HashMap<PathBuf, FileId>,
+    /// Files whose imports are being followed: an import of one of them is a cycle.
+    stack: Vec<FileId>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(sources: &'a mut SourceMap, diagnostics: &'a mut Vec<Diagnostic>) -> Self {
+        Loader {
+            sources,
+            diagnostics,
+            loaded: Loaded::default(),
+            by_path: HashMap::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// Loads a root schema from disk. Roots are sorted by the caller so that
+    /// headers handed out in one run never depend on argument order.
+    pub fn load_root(&mut self, path: &Path) {
+        let canonical = match std::fs::canonicalize(path) {
+            Ok(p) => p,
+            Err(e) => {
+                self.diagnostics.push(Diagnostic::error(
+                    "E0010",
+                    format!("cannot read `{}`: {e}", path.display()),
+                ));
+                return;
+            }
+        };
+        if let Some(id) = self.load_path(&canonical, None) {
+            if !self.loaded.roots.contains(&id) {
+                self.loaded.roots.push(id);
+            }
+        }
+    }
+
+    /// Loads a root schema from text already in memory (tests, editors).
+    pub fn load_root_text(&mut self, path: &Path, text: String) {
+        if let Some(id) = self.parse_and_follow(path.to_path_buf(), text) {
+            self.loaded.roots.push(id);
+        }
+    }
+
+    pub fn finish(self) -> Loaded {
+        self.loaded
+    }
+
+    fn load_path(&mut self, canonical: &Path, import_site: Option<Span>) -> Option<FileId> {
+        if let Some(&id) = self.by_path.get(canonical) {
+            if self.stack.contains(&id) {
+                let mut cycle: Vec<String> = self
+                    .stack
+                    .iter()
+                    .skip_while(|f| **f != id)
+                    .map(|f| self.sources.get(*f).name.clone())
+                    .collect();
+                cycle.push(self.sources.get(id).name.clone());
+                let mut d = Diagnostic::error("E0011", "import cycle").with_note(format!("cycle: {}", cycle.join(" → ")));
+                if let Some(span) = import_site {
+                    d = d.at(span, "this import leads back to a file that imports it");
+                }
+                self.diagnostics.push(d.with_help("move the shared types into a file that both import"));
+            }
+            return Some(id);
+        }
+        let text = match std::fs::read(canonical) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let mut d = Diagnostic::error(
+                        "E0012",
+                        format!(
+                            "`{}` is not valid UTF-8 (invalid byte at offset {})",
+                            canonical.display(),
+                            e.utf8_error().valid_up_to()
+                        ),
+                    );
+                    if let Some(span) = import_site {
+                        d = d.at(span, "imported here");
+                    }
+                    self.diagnostics.push(d);
+                    return None;
+                }
+            },
+            Err(e) => {
+                let mut d = Diagnostic::error("E0010", format!("cannot read `{}`: {e}", canonical.display()));
+                if let Some(span) = import_site {
+                    d = d.at(span, "imported here");
+                }
+                self.diagnostics.push(d);
+                return None;
+            }
+        };
+        self.parse_and_follow(canonical.to_path_buf(), text)
+    }
+
+    fn parse_and_follow(&mut self, path: PathBuf, text: String) -> Option<FileId> {
+        let id = self.sources.add(path.clone(), text);
+        self.by_path.insert(path.clone(), id);
+        let file = match syntax::parse(id, &self.sources.get(id).text) {
+            Ok(file) => file,
+            Err(mut d) => {
+                if d.span.is_none() {
+                    d = d.at(Span::new(id, 0, 0), "in this file");
+                }
+                self.diagnostics.push(d);
+                return Some(id);
+            }
+        };
+        let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let imports: Vec<(String, Span)> = file.imports.iter().map(|i| (i.path.clone(), i.path_span)).collect();
+        self.loaded.files.push(file);
+        self.stack.push(id);
+        let mut resolved = Vec::new();
+        for (relative, span) in imports {
+            let target = directory.join(&relative);
+            match std::fs::canonicalize(&target) {
+                Ok(canonical) => {
+                    if let Some(imported) = self.load_path(&canonical, Some(span)) {
+                        if resolved.iter().any(|(f, _)| *f == imported) {
+                            self.diagnostics.push(
+                                Diagnostic::warning("W0001", format!("`{relative}` is imported twice"))
+                                    .at(span, "already imported above"),
+                            );
+                        }
+                        resolved.push((imported, span));
+                    }
+                }
+                Err(_) => self.diagnostics.push(
+                    Diagnostic::error("E0013", format!("cannot find imported file `{relative}`"))
+                        .at(span, "no such file")
+                        .with_note("imports are resolved relative to the folder of the importing file"),
+                ),
+            }
+        }
+        self.stack.pop();
+        self.loaded.imports.insert(id, resolved);
+        Some(id)
+    }
+}

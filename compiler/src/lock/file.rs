@@ -1,0 +1,141 @@
+//! The `tagwire.lock` file: readable TOML with one entry per message version,
+//! sorted by package then header so it diffs cleanly and never reorders.
+
+use crate::header::Header;
+use crate::ir::Direction;
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+pub const FILE_NAME: &str = "tagwire.lock";
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub package: String,
+    pub message: String,
+    pub version: u32,
+    pub header: Header,
+    pub direction: Direction,
+    pub fingerprint: String,
+    pub shape: String,
+    /// The message version was removed from the schema; its header stays taken forever.
+    pub removed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockFile {
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLock {
+    format: u32,
+    #[serde(default)]
+    message: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    package: String,
+    name: String,
+    version: u32,
+    header: String,
+    direction: String,
+    fingerprint: String,
+    shape: String,
+    #[serde(default)]
+    removed: bool,
+}
+
+/// Why a lock file could not be read, with the byte range it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    pub range: Option<std::ops::Range<usize>>,
+}
+
+impl LockFile {
+    pub fn parse(text: &str) -> Result<LockFile, ParseError> {
+        let raw: RawLock = toml::from_str(text).map_err(|e| ParseError {
+            message: e.message().to_string(),
+            range: e.span(),
+        })?;
+        if raw.format != FORMAT {
+            return Err(ParseError {
+                message: format!("lock format {} is not supported (this tagwire writes format {FORMAT})", raw.format),
+                range: None,
+            });
+        }
+        let mut entries = Vec::with_capacity(raw.message.len());
+        for (i, e) in raw.message.into_iter().enumerate() {
+            let bad = |what: String| ParseError {
+                message: format!("entry {} ({} v{}): {what}", i + 1, e.name, e.version),
+                range: None,
+            };
+            let header = Header::parse(&e.header).map_err(|err| bad(format!("header `{}`: {err}", e.header)))?;
+            let direction = Direction::parse(&e.direction)
+                .ok_or_else(|| bad(format!("direction `{}` is not server, client or both", e.direction)))?;
+            entries.push(Entry {
+                package: e.package.clone(),
+                message: e.name.clone(),
+                version: e.version,
+                header,
+                direction,
+                fingerprint: e.fingerprint.clone(),
+                shape: e.shape.clone(),
+                removed: e.removed,
+            });
+        }
+        let mut lock = LockFile { entries };
+        lock.sort();
+        Ok(lock)
+    }
+
+    pub fn sort(&mut self) {
+        self.entries
+            .sort_by(|a, b| (&a.package, a.header.index()).cmp(&(&b.package, b.header.index())));
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# tagwire.lock: the headers of every message version in the schemas of this folder.\n");
+        out.push_str("# Written by `tagwire lock` and by build scripts; commit it. A header recorded here\n");
+        out.push_str("# never moves and is never reused, even after its message is removed.\n");
+        let _ = writeln!(out, "format = {FORMAT}");
+        for e in &self.entries {
+            out.push_str("\n[[message]]\n");
+            let _ = writeln!(out, "package = {}", quote(&e.package));
+            let _ = writeln!(out, "name = {}", quote(&e.message));
+            let _ = writeln!(out, "version = {}", e.version);
+            let _ = writeln!(out, "header = {}", quote(e.header.as_str()));
+            let _ = writeln!(out, "direction = {}", quote(e.direction.as_str()));
+            let _ = writeln!(out, "fingerprint = {}", quote(&e.fingerprint));
+            let _ = writeln!(out, "shape = {}", quote(&e.shape));
+            if e.removed {
+                out.push_str("removed = true\n");
+            }
+        }
+        out
+    }
+}
+
+/// A TOML basic string. Names and shapes are ASCII identifiers and punctuation,
+/// but escaping everything that needs it keeps the file valid whatever they hold.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,364 @@
+//! Header assignment and compatibility against `tagwire.lock`.
+//!
+//! Every message version gets a header once and keeps it forever: headers
+//! already in the lock are reused, new versions take a pinned header or the
+//! first free one in assignment order, and removed versions become tombstones
+//! whose headers are never handed out again. A locked version whose wire shape
+//! changed is a breaking change, refused unless the caller allows it.
+
+mod diff;
+pub mod file;
+
+pub use file::{Entry, FILE_NAME, LockFile};
+
+use crate::diagnostic::Diagnostic;
+use crate::header::{APPLICATION_HEADERS, Header};
+use crate::ir::{Direction, MessageVersion, Schema};
+use crate::shape;
+use crate::source::{SourceMap, Span};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// What to do when the lock needs to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockMode {
+    /// Additive changes are written (`tagwire lock`, build scripts by default).
+    #[default]
+    Update,
+    /// Any change the lock would need is an error (`tagwire check`, `TAGWIRE_LOCKED=1`), as `cargo --locked`.
+    Locked,
+    /// Compute headers without writing or requiring anything (`tagwire headers`, code generation to a directory).
+    Preview,
+}
+
+/// The lock of one folder: what it says now and what it should say.
+#[derive(Debug, Clone)]
+pub struct LockPlan {
+    pub path: PathBuf,
+    pub old_text: Option<String>,
+    pub new_text: String,
+}
+
+impl LockPlan {
+    pub fn changed(&self) -> bool {
+        self.old_text.as_deref() != Some(self.new_text.as_str())
+    }
+
+    pub fn write(&self) -> std::io::Result<()> {
+        if self.changed() {
+            std::fs::write(&self.path, &self.new_text)?;
+        }
+        Ok(())
+    }
+}
+
+/// Assigns a header to every message version of `schema`, checks each against
+/// its folder's lock and computes the protocol fingerprints. Returns the lock
+/// plans; writing them is the caller's decision.
+pub fn apply(
+    schema: &mut Schema,
+    sources: &mut SourceMap,
+    mode: LockMode,
+    allow_breaking: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<LockPlan> {
+    // Group message positions by the folder of the file that declared them.
+    let mut folders: BTreeMap<PathBuf, Vec<(usize, usize)>> = BTreeMap::new();
+    for (p, package) in schema.packages.iter().enumerate() {
+        for (m, message) in package.messages.iter().enumerate() {
+            let folder = sources
+                .get(message.file)
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            folders.entry(folder).or_default().push((p, m));
+        }
+    }
+    let mut plans = Vec::new();
+    for (folder, positions) in folders {
+        let path = folder.join(FILE_NAME);
+        let (old_text, mut lock) = match read(&path, sources, diagnostics) {
+            Some(read) => read,
+            None => continue,
+        };
+        let mut by_package: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        for (p, m) in positions {
+            by_package
+                .entry(schema.packages[p].name.clone())
+                .or_default()
+                .push((p, m));
+        }
+        for (package, positions) in by_package {
+            let mut context = Assign {
+                package: &package,
+                lock: &mut lock,
+                allow_breaking,
+                diagnostics: &mut *diagnostics,
+                lock_name: FILE_NAME,
+            };
+            let messages: Vec<&mut MessageVersion> = {
+                let wanted: HashSet<usize> = positions.iter().map(|(_, m)| *m).collect();
+                let p = positions[0].0;
+                schema.packages[p]
+                    .messages
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(i, _)| wanted.contains(i))
+                    .map(|(_, m)| m)
+                    .collect()
+            };
+            context.assign(messages);
+        }
+        lock.sort();
+        let new_text = lock.render();
+        let plan = LockPlan {
+            path,
+            old_text,
+            new_text,
+        };
+        if mode == LockMode::Locked && plan.changed() {
+            diagnostics.push(out_of_date(&plan, sources));
+        }
+        plans.push(plan);
+    }
+    for package in &mut schema.packages {
+        package.fingerprint = protocol_fingerprint(&package.messages);
+    }
+    plans
+}
+
+/// Stable hash of a protocol: every message version's header, name, version,
+/// direction and shape. Peers with equal fingerprints speak the same protocol.
+pub fn protocol_fingerprint(messages: &[MessageVersion]) -> String {
+    let mut lines: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {} {} {} {}\n",
+                m.header.map_or_else(|| "??".to_string(), |h| h.to_string()),
+                m.name,
+                m.version,
+                m.direction.as_str(),
+                m.fingerprint
+            )
+        })
+        .collect();
+    lines.sort();
+    shape::fingerprint(lines.concat().as_bytes())
+}
+
+fn read(path: &Path, sources: &mut SourceMap, diagnostics: &mut Vec<Diagnostic>) -> Option<(Option<String>, LockFile)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((None, LockFile::default())),
+        Err(e) => {
+            diagnostics.push(Diagnostic::error("E0098", format!("cannot read `{}`: {e}", path.display())));
+            return None;
+        }
+    };
+    match LockFile::parse(&text) {
+        Ok(lock) => Some((Some(text), lock)),
+        Err(e) => {
+            let id = sources.add(path, text.clone());
+            let range = e.range.unwrap_or(0..0);
+            diagnostics.push(
+                Diagnostic::error("E0099", format!("cannot read the lock file: {}", e.message))
+                    .at(Span::new(id, range.start, range.end), "here")
+                    .with_help("restore tagwire.lock from version control; never edit it by hand"),
+            );
+            None
+        }
+    }
+}
+
+fn out_of_date(plan: &LockPlan, sources: &SourceMap) -> Diagnostic {
+    let name = sources
+        .files()
+        .find(|(_, f)| f.path == plan.path)
+        .map_or_else(|| relative(&plan.path), |(_, f)| f.name.clone());
+    let message = match &plan.old_text {
+        None => format!("`{name}` is missing"),
+        Some(_) => format!("`{name}` is out of date"),
+    };
+    let mut d = Diagnostic::error("E0096", message);
+    let old = plan.old_text.as_deref().and_then(|t| LockFile::parse(t).ok()).unwrap_or_default();
+    let new = LockFile::parse(&plan.new_text).unwrap_or_default();
+    for line in diff::entries(&old, &new) {
+        d = d.with_note(line);
+    }
+    d.with_help("run `tagwire lock` (or build without TAGWIRE_LOCKED) and commit the lock file")
+}
+
+fn relative(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+struct Assign<'a> {
+    package: &'a str,
+    lock: &'a mut LockFile,
+    allow_breaking: bool,
+    diagnostics: &'a mut Vec<Diagnostic>,
+    lock_name: &'a str,
+}
+
+impl Assign<'_> {
+    fn assign(&mut self, mut messages: Vec<&mut MessageVersion>) {
+        let package = self.package.to_string();
+        let index: HashMap<(String, u32), usize> = self
+            .lock
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.package == package)
+            .map(|(i, e)| ((e.message.clone(), e.version), i))
+            .collect();
+        let mut taken: HashMap<Header, usize> = self
+            .lock
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.package == package)
+            .map(|(i, e)| (e.header, i))
+            .collect();
+        let mut present: HashSet<(String, u32)> = HashSet::new();
+        let mut fresh = Vec::new();
+        for (position, message) in messages.iter_mut().enumerate() {
+            present.insert((message.name.clone(), message.version));
+            match index.get(&(message.name.clone(), message.version)) {
+                Some(&entry) => self.existing(message, entry),
+                None => fresh.push(position),
+            }
+        }
+        let pins: HashSet<Header> = messages.iter().filter_map(|m| m.pinned).collect();
+        let mut next = 0usize;
+        for position in fresh {
+            let message = &mut messages[position];
+            let header = match message.pinned {
+                Some(pin) => {
+                    if let Some(&owner) = taken.get(&pin) {
+                        let owner = &self.lock.entries[owner];
+                        let state = if owner.removed { "removed " } else { "" };
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                "E0094",
+                                format!("header `{pin}` is already taken by the {state}message `{} v{}`", owner.message, owner.version),
+                            )
+                            .at(message.span, format!("`{} v{}` pins `{pin}`", message.name, message.version))
+                            .with_note(format!("{} records every header ever handed out; none is reused", self.lock_name))
+                            .with_help("pin another header, or leave the pin out to get the next free one"),
+                        );
+                        continue;
+                    }
+                    pin
+                }
+                None => {
+                    let free = (next..APPLICATION_HEADERS)
+                        .filter_map(Header::from_index)
+                        .find(|h| !taken.contains_key(h) && !pins.contains(h));
+                    let Some(header) = free else {
+                        self.diagnostics.push(
+                            Diagnostic::error("E0095", format!("package `{}` has used all {APPLICATION_HEADERS} headers", self.package))
+                                .at(message.span, "no header is left for this message version"),
+                        );
+                        continue;
+                    };
+                    next = header.index() + 1;
+                    header
+                }
+            };
+            message.header = Some(header);
+            self.lock.entries.push(entry_for(&package, message, header));
+            taken.insert(header, self.lock.entries.len() - 1);
+        }
+        for entry in self.lock.entries.iter_mut().filter(|e| e.package == package && !e.removed) {
+            if !present.contains(&(entry.message.clone(), entry.version)) {
+                entry.removed = true;
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        "W0090",
+                        format!("`{} v{}` was removed; its header `{}` stays reserved", entry.message, entry.version, entry.header),
+                    )
+                    .with_note("peers that still send it will get an unknown-header error"),
+                );
+            }
+        }
+    }
+
+    fn existing(&mut self, message: &mut MessageVersion, entry_index: usize) {
+        let entry = self.lock.entries[entry_index].clone();
+        message.header = Some(entry.header);
+        let label = format!("{} v{}", message.name, message.version);
+        if let Some(pin) = message.pinned {
+            if pin != entry.header {
+                self.diagnostics.push(
+                    Diagnostic::error("E0090", format!("`{label}` is locked to header `{}`; a header never moves", entry.header))
+                        .at(message.span, format!("pins `{pin}`"))
+                        .with_help(format!("pin `{}` or remove the pin", entry.header)),
+                );
+            }
+        }
+        if entry.removed {
+            if entry.fingerprint == message.fingerprint {
+                // The same version with the same shape comes back: old peers understand it.
+                let revived = &mut self.lock.entries[entry_index];
+                revived.removed = false;
+                revived.direction = message.direction;
+                return;
+            }
+            self.diagnostics.push(
+                Diagnostic::error("E0093", format!("`{label}` was removed with a different shape and cannot come back changed"))
+                    .at(message.span, "declared again with a new shape")
+                    .with_note(format!("removed shape: {}", entry.shape))
+                    .with_note(format!("new shape:     {}", message.shape))
+                    .with_help(format!("declare a new version instead: `message {} v{}`", message.name, message.version + 1)),
+            );
+            return;
+        }
+        let shape_changed = entry.fingerprint != message.fingerprint;
+        let narrowed = entry.direction != message.direction && message.direction != Direction::Both;
+        if (shape_changed || narrowed) && !self.allow_breaking {
+            let mut d = Diagnostic::error(
+                "E0091",
+                format!("breaking change to `{label}`, whose header `{}` is locked", entry.header),
+            );
+            if shape_changed {
+                d = d
+                    .at(message.span, diff::summary(&entry.shape, &message.shape))
+                    .with_note(format!("locked shape: {}", entry.shape))
+                    .with_note(format!("new shape:    {}", message.shape));
+            } else {
+                d = d.at(
+                    message.span,
+                    format!("direction narrowed from {} to {}", entry.direction.as_str(), message.direction.as_str()),
+                );
+            }
+            let next_version = message.version + 1;
+            self.diagnostics.push(d.with_help(format!(
+                "peers built from the lock still use the old shape: restore `{label}` and declare `message {} v{next_version}` for the change (or pass --allow-breaking)",
+                message.name
+            )));
+            return;
+        }
+        let updated = &mut self.lock.entries[entry_index];
+        updated.direction = message.direction;
+        updated.fingerprint = message.fingerprint.clone();
+        updated.shape = message.shape.clone();
+    }
+}
+
+fn entry_for(package: &str, message: &MessageVersion, header: Header) -> Entry {
+    Entry {
+        package: package.to_string(),
+        message: message.name.clone(),
+        version: message.version,
+        header,
+        direction: message.direction,
+        fingerprint: message.fingerprint.clone(),
+        shape: message.shape.clone(),
+        removed: false,
+    }
+}

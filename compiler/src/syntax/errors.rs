@@ -1,0 +1,117 @@
+//! Turns pest's "expected rule X" into words a schema author understands.
+
+use super::Rule;
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, Span};
+use pest::error::{ErrorVariant, InputLocation};
+
+pub(super) fn to_diagnostic(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let start = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let end = next_char_end(text, start);
+    let found = describe_found(text, start);
+    let message = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut words: Vec<&'static str> = positives.iter().filter_map(|r| describe(*r)).collect();
+            words.sort_unstable();
+            words.dedup();
+            format!("expected {}, found {found}", join_alternatives(&words))
+        }
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let mut diagnostic = Diagnostic::error("E0003", message).at(Span::new(file, start, end), "unexpected here");
+    if let Some(help) = hint(text, start) {
+        diagnostic = diagnostic.with_help(help);
+    }
+    diagnostic
+}
+
+fn next_char_end(text: &str, start: usize) -> usize {
+    text.get(start..)
+        .and_then(|rest| rest.chars().next())
+        .map_or(start, |c| start + c.len_utf8())
+}
+
+fn describe_found(text: &str, at: usize) -> String {
+    let rest = text.get(at..).unwrap_or("");
+    let Some(first) = rest.chars().next() else {
+        return "end of file".to_string();
+    };
+    if first.is_ascii_alphanumeric() || first == '_' {
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
+        format!("`{word}`")
+    } else if first == '\n' || first == '\r' {
+        "end of line".to_string()
+    } else {
+        format!("`{}`", first.escape_debug())
+    }
+}
+
+fn join_alternatives(words: &[&str]) -> String {
+    match words {
+        [] => "something else".to_string(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// A word for every rule that can be expected; `None` hides rules that only
+/// add noise (doc comments may appear almost anywhere).
+fn describe(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of file",
+        Rule::statement => "a declaration (`package`, `import`, `struct`, `enum`, `union` or `message`)",
+        Rule::package_decl | Rule::kw_package => "`package`",
+        Rule::import_decl | Rule::kw_import => "`import`",
+        Rule::struct_decl | Rule::kw_struct => "`struct`",
+        Rule::enum_decl | Rule::kw_enum => "`enum`",
+        Rule::union_decl | Rule::kw_union => "`union`",
+        Rule::message_decl | Rule::kw_message => "`message`",
+        Rule::field | Rule::fields => "a field name",
+        Rule::enum_variant => "a variant name",
+        Rule::union_variant => "a variant name",
+        Rule::ident => "a name",
+        Rule::type_expr | Rule::type_atom | Rule::type_name | Rule::list_type | Rule::map_type | Rule::kw_map => "a type",
+        Rule::version => "a version (`v2`)",
+        Rule::direction | Rule::kw_from => "`from server` or `from client`",
+        Rule::kw_server | Rule::kw_client => "`server` or `client`",
+        Rule::header_pin | Rule::at => "a pinned header (`@\"ab\"`)",
+        Rule::string_lit => "a string in double quotes",
+        Rule::int_lit => "a whole number",
+        Rule::semi => "`;`",
+        Rule::colon => "`:`",
+        Rule::comma => "`,`",
+        Rule::eq => "`=`",
+        Rule::qmark => "`?`",
+        Rule::lbrace => "`{`",
+        Rule::rbrace => "`}`",
+        Rule::lbracket => "`[`",
+        Rule::rbracket => "`]`",
+        Rule::langle => "`<`",
+        Rule::rangle => "`>`",
+        Rule::docs | Rule::doc | Rule::doc_text | Rule::schema | Rule::string_inner => return None,
+        Rule::WHITESPACE | Rule::COMMENT | Rule::doc_start | Rule::ident_start | Rule::ident_char => return None,
+    })
+}
+
+/// Extra advice for mistakes people coming from other schema languages make.
+fn hint(text: &str, at: usize) -> Option<&'static str> {
+    let rest = text.get(at..).unwrap_or("");
+    if rest.starts_with(';') {
+        Some("fields are separated by `,`, not `;`")
+    } else if rest.starts_with("/*") {
+        Some("block comments are not supported; use `//`")
+    } else if rest.starts_with('\'') {
+        Some("strings use double quotes")
+    } else if rest.starts_with('=') {
+        Some("only enum variants take `= value`")
+    } else {
+        None
+    }
+}

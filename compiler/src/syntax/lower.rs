@@ -1,0 +1,315 @@
+//! Lowers pest's parse tree to the AST. The grammar has already accepted the
+//! input, so the shapes matched here are guaranteed by it; punctuation pairs are skipped.
+
+use super::Rule;
+use crate::ast::*;
+use crate::source::{FileId, Span};
+use pest::iterators::{Pair, Pairs};
+
+type P<'i> = Pair<'i, Rule>;
+
+struct Lower {
+    file: FileId,
+}
+
+pub(super) fn file(id: FileId, mut pairs: Pairs<'_, Rule>) -> File {
+    let lower = Lower { file: id };
+    let mut out = File {
+        id,
+        packages: Vec::new(),
+        imports: Vec::new(),
+        items: Vec::new(),
+    };
+    let Some(schema) = pairs.next() else {
+        return out;
+    };
+    for statement in schema.into_inner().filter(|p| p.as_rule() == Rule::statement) {
+        lower.statement(statement, &mut out);
+    }
+    out
+}
+
+/// Children that carry meaning: keywords and punctuation are dropped.
+fn meaningful(pair: P<'_>) -> impl Iterator<Item = P<'_>> {
+    pair.into_inner().filter(|p| {
+        !matches!(
+            p.as_rule(),
+            Rule::semi
+                | Rule::colon
+                | Rule::comma
+                | Rule::eq
+                | Rule::at
+                | Rule::lbrace
+                | Rule::rbrace
+                | Rule::lbracket
+                | Rule::rbracket
+                | Rule::langle
+                | Rule::rangle
+                | Rule::kw_package
+                | Rule::kw_import
+                | Rule::kw_struct
+                | Rule::kw_enum
+                | Rule::kw_union
+                | Rule::kw_message
+                | Rule::kw_map
+                | Rule::kw_from
+        )
+    })
+}
+
+impl Lower {
+    fn span(&self, pair: &P<'_>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn ident(&self, pair: P<'_>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn statement(&self, statement: P<'_>, out: &mut File) {
+        let mut docs = Vec::new();
+        for child in statement.into_inner() {
+            let span = self.span(&child);
+            match child.as_rule() {
+                Rule::docs => docs = self.docs(child),
+                Rule::package_decl => {
+                    if let Some(name) = meaningful(child).next().map(|p| self.ident(p)) {
+                        out.packages.push(Package {
+                            docs: std::mem::take(&mut docs),
+                            name,
+                            span,
+                        });
+                    }
+                }
+                Rule::import_decl => {
+                    if let Some(path) = meaningful(child).next() {
+                        out.imports.push(Import {
+                            docs: std::mem::take(&mut docs),
+                            path: unescape(string_inner(&path)),
+                            path_span: self.span(&path),
+                            span,
+                        });
+                    }
+                }
+                _ => {
+                    if let Some(kind) = self.item(child) {
+                        out.items.push(Item {
+                            docs: std::mem::take(&mut docs),
+                            kind,
+                            span,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn docs(&self, docs: P<'_>) -> Vec<String> {
+        docs.into_inner()
+            .flat_map(|doc| doc.into_inner())
+            .filter(|p| p.as_rule() == Rule::doc_text)
+            .map(|text| {
+                let text = text.as_str().trim_end_matches('\r');
+                text.strip_prefix(' ').unwrap_or(text).to_string()
+            })
+            .collect()
+    }
+
+    fn item(&self, pair: P<'_>) -> Option<ItemKind> {
+        let rule = pair.as_rule();
+        let mut parts = meaningful(pair);
+        let name = self.ident(parts.next()?);
+        Some(match rule {
+            Rule::struct_decl => ItemKind::Struct(Struct {
+                name,
+                fields: parts.next().map(|f| self.fields(f)).unwrap_or_default(),
+            }),
+            Rule::enum_decl => ItemKind::Enum(Enum {
+                name,
+                variants: parts.map(|v| self.enum_variant(v)).collect(),
+            }),
+            Rule::union_decl => ItemKind::Union(Union {
+                name,
+                variants: parts.map(|v| self.union_variant(v)).collect(),
+            }),
+            Rule::message_decl => {
+                let mut message = Message {
+                    name,
+                    version: None,
+                    direction: None,
+                    header: None,
+                    fields: Vec::new(),
+                };
+                for part in parts {
+                    let span = self.span(&part);
+                    match part.as_rule() {
+                        Rule::version => message.version = Some((part.as_str().to_string(), span)),
+                        Rule::direction => {
+                            let server = part.into_inner().any(|p| p.as_rule() == Rule::kw_server);
+                            let direction = if server { Direction::Server } else { Direction::Client };
+                            message.direction = Some((direction, span));
+                        }
+                        Rule::header_pin => {
+                            let literal = meaningful(part).next();
+                            let text = literal.as_ref().map(|l| unescape(string_inner(l))).unwrap_or_default();
+                            message.header = Some((text, span));
+                        }
+                        Rule::fields => message.fields = self.fields(part),
+                        _ => {}
+                    }
+                }
+                ItemKind::Message(message)
+            }
+            _ => return None,
+        })
+    }
+
+    fn fields(&self, pair: P<'_>) -> Vec<Field> {
+        meaningful(pair).map(|f| self.field(f)).collect()
+    }
+
+    fn field(&self, pair: P<'_>) -> Field {
+        let span = self.span(&pair);
+        let mut docs = Vec::new();
+        let mut name = None;
+        let mut ty = None;
+        for part in meaningful(pair) {
+            match part.as_rule() {
+                Rule::docs => docs = self.docs(part),
+                Rule::ident => name = Some(self.ident(part)),
+                Rule::type_expr => ty = Some(self.type_expr(part)),
+                _ => {}
+            }
+        }
+        let fallback = Ident {
+            name: String::new(),
+            span,
+        };
+        Field {
+            docs,
+            name: name.unwrap_or_else(|| fallback.clone()),
+            ty: ty.unwrap_or(TypeExpr {
+                kind: TypeExprKind::Named(fallback),
+                span,
+            }),
+            span,
+        }
+    }
+
+    fn type_expr(&self, pair: P<'_>) -> TypeExpr {
+        let span = self.span(&pair);
+        let mut parts = meaningful(pair);
+        let Some(atom) = parts.next() else {
+            return TypeExpr {
+                kind: TypeExprKind::Named(Ident {
+                    name: String::new(),
+                    span,
+                }),
+                span,
+            };
+        };
+        let atom_span = self.span(&atom);
+        let kind = match atom.as_rule() {
+            Rule::list_type => {
+                let inner = meaningful(atom).next().map(|p| self.type_expr(p));
+                TypeExprKind::List(Box::new(inner.unwrap_or_else(|| self.empty_type(atom_span))))
+            }
+            Rule::map_type => {
+                let mut inner = meaningful(atom).map(|p| self.type_expr(p));
+                let key = inner.next().unwrap_or_else(|| self.empty_type(atom_span));
+                let value = inner.next().unwrap_or_else(|| self.empty_type(atom_span));
+                TypeExprKind::Map(Box::new(key), Box::new(value))
+            }
+            _ => TypeExprKind::Named(self.ident(atom)),
+        };
+        let mut ty = TypeExpr { kind, span: atom_span };
+        for mark in parts.filter(|p| p.as_rule() == Rule::qmark) {
+            let mark_span = self.span(&mark);
+            let span = Span::new(self.file, atom_span.start, mark_span.end);
+            ty = TypeExpr {
+                kind: TypeExprKind::Optional(Box::new(ty), mark_span),
+                span,
+            };
+        }
+        ty
+    }
+
+    fn empty_type(&self, span: Span) -> TypeExpr {
+        TypeExpr {
+            kind: TypeExprKind::Named(Ident {
+                name: String::new(),
+                span,
+            }),
+            span,
+        }
+    }
+
+    fn enum_variant(&self, pair: P<'_>) -> EnumVariant {
+        let span = self.span(&pair);
+        let mut docs = Vec::new();
+        let mut name = Ident {
+            name: String::new(),
+            span,
+        };
+        let mut value = None;
+        for part in meaningful(pair) {
+            match part.as_rule() {
+                Rule::docs => docs = self.docs(part),
+                Rule::ident => name = self.ident(part),
+                Rule::int_lit => value = Some((part.as_str().to_string(), self.span(&part))),
+                _ => {}
+            }
+        }
+        EnumVariant { docs, name, value, span }
+    }
+
+    fn union_variant(&self, pair: P<'_>) -> UnionVariant {
+        let span = self.span(&pair);
+        let mut docs = Vec::new();
+        let mut name = Ident {
+            name: String::new(),
+            span,
+        };
+        let mut fields = None;
+        for part in meaningful(pair) {
+            match part.as_rule() {
+                Rule::docs => docs = self.docs(part),
+                Rule::ident => name = self.ident(part),
+                Rule::fields => fields = Some(self.fields(part)),
+                _ => {}
+            }
+        }
+        UnionVariant { docs, name, fields, span }
+    }
+}
+
+fn string_inner<'i>(literal: &P<'i>) -> &'i str {
+    literal
+        .clone()
+        .into_inner()
+        .next()
+        .map_or("", |inner| inner.as_str())
+}
+
+/// Resolves `\"`, `\\`, `\n` and `\t`; any other escaped character stands for itself.
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}

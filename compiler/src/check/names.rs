@@ -92,19 +92,28 @@ pub fn is_typescript_reserved(name: &str) -> bool {
     )
 }
 
-/// Edit distance, for "did you mean" suggestions on unknown names.
+/// Edit distance, for "did you mean" suggestions on unknown names. Swapping
+/// two neighbouring letters (`Itme` for `Item`) counts as one edit, as it is
+/// the most common typo (optimal string alignment distance).
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+    // rows[i][j]: distance between the first i chars of `a` and the first j of `b`.
+    let mut rows: Vec<Vec<usize>> = vec![(0..=b.len()).collect()];
+    for i in 1..=a.len() {
+        let mut current = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let previous = &rows[i - 1];
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j - 1] + cost).min(previous[j] + 1).min(current[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            current[j] = best;
         }
-        previous = current;
+        rows.push(current);
     }
-    previous[b.len()]
+    rows[a.len()][b.len()]
 }
 
 pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {

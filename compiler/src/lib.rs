@@ -21,3 +21,6 @@ pub use compile::{FrontEnd, Output};
 pub use lock::LockMode;
 pub mod report;
 pub mod formatter;
+pub mod codegen;
+pub mod builder;
+pub use builder::Builder;

@@ -86,3 +86,23 @@ pub trait Protocol: Sized {
         out
     }
 }
+
+/// Includes the Rust module generated for a package by the build-script
+/// `tagwire_compiler::Builder` (the file `<package>.rs` in `OUT_DIR`), as
+/// `tonic::include_proto!` does:
+///
+/// ```ignore
+/// pub mod ui {
+///     tagwire::include_protocol!("ui");
+/// }
+/// ```
+///
+/// Packages that use each other's types must be included as sibling
+/// modules named after their packages (generated code refers to
+/// `super::other_package::Type`).
+#[macro_export]
+macro_rules! include_protocol {
+    ($package:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+    };
+}

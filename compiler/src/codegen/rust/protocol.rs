@@ -1,0 +1,153 @@
+//! The protocol enums, header table and fingerprint of a package.
+
+use super::{Context, ident};
+use crate::ir::{MessageVersion, Package};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+impl Context<'_> {
+    pub(super) fn protocol(&self, package: &Package) -> TokenStream {
+        let server: Vec<&MessageVersion> = package.messages.iter().filter(|m| m.direction.server_sends()).collect();
+        let client: Vec<&MessageVersion> = package.messages.iter().filter(|m| m.direction.client_sends()).collect();
+        let server_enum = self.protocol_enum(
+            package,
+            "ServerMessage",
+            "Every message the server sends: what a client decodes and a server encodes.",
+            &server,
+        );
+        let client_enum = self.protocol_enum(
+            package,
+            "ClientMessage",
+            "Every message the client sends: what a server decodes and a client encodes.",
+            &client,
+        );
+        let mut sorted: Vec<&MessageVersion> = package.messages.iter().collect();
+        sorted.sort_by_key(|m| m.header.map(|h| h.index()));
+        let rows = sorted.iter().map(|m| {
+            let header = ident(&m.type_name());
+            let name = &m.name;
+            let version = proc_macro2::Literal::u32_unsuffixed(m.version);
+            let direction = m.direction.as_str();
+            quote!((#header::HEADER, #name, #version, #direction))
+        });
+        let fingerprint = &package.fingerprint;
+        quote! {
+            #server_enum
+            #client_enum
+
+            /// Every message version of this package in header order:
+            /// `(header, message name, version, direction)`, where direction
+            /// is `"server"`, `"client"` or `"both"` (who may send it).
+            pub const HEADERS: &[(::tagwire::Header, &str, u32, &str)] = &[ #(#rows),* ];
+
+            /// Hash of this package's wire shape (every message version's
+            /// header and fields): peers with equal fingerprints agree on
+            /// every frame.
+            pub const PROTOCOL_FINGERPRINT: &str = #fingerprint;
+        }
+    }
+
+    fn protocol_enum(&self, package: &Package, name: &str, doc: &str, messages: &[&MessageVersion]) -> TokenStream {
+        let attrs = self.options.attributes_for(&package.name, &[name]);
+        let derives = self.derives(TokenStream::new());
+        let enum_name = format_ident!("{name}");
+        if messages.is_empty() {
+            // No message goes this way. An uninhabited enum still implements
+            // Protocol, so code generic over both directions compiles: it can
+            // never be built or encoded (`match *self {}`), and decoding
+            // checks the frame like any protocol, then rejects every header
+            // as unknown.
+            let doc = format!(" {doc}");
+            let note = " This package has no such message, so the enum has no variants: encoding is \
+                        unreachable and decoding rejects every frame (`unknown_header`, once the frame's size \
+                        and header bytes are checked).";
+            return quote! {
+                #[doc = #doc]
+                #[doc = ""]
+                #[doc = #note]
+                #derives
+                #attrs
+                pub enum #enum_name {}
+
+                impl ::tagwire::Protocol for #enum_name {
+                    fn header(&self) -> ::tagwire::Header {
+                        match *self {}
+                    }
+                    fn encode_text(&self, _out: &mut String) {
+                        match *self {}
+                    }
+                    fn encode_binary(&self, _out: &mut Vec<u8>) {
+                        match *self {}
+                    }
+                    fn decode_text_with(frame: &str, limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
+                        Err(::tagwire::__private::TextReader::new(frame, limits)?.unknown_header())
+                    }
+                    fn decode_binary_with(frame: &[u8], limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
+                        Err(::tagwire::__private::BinaryReader::new(frame, limits)?.unknown_header())
+                    }
+                }
+            };
+        }
+        let variants: Vec<_> = messages.iter().map(|m| ident(&m.type_name())).collect();
+        let variant_docs = messages.iter().map(|m| {
+            let header = m.header.map_or_else(|| "??".to_string(), |h| h.to_string());
+            format!(" `{}` v{} (header `{header}`).", m.name, m.version)
+        });
+        let doc = format!(" {doc}");
+        quote! {
+            #[doc = #doc]
+            #derives
+            #attrs
+            #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+            pub enum #enum_name {
+                #( #[doc = #variant_docs] #variants(#variants), )*
+            }
+
+            #(
+                impl From<#variants> for #enum_name {
+                    fn from(message: #variants) -> Self {
+                        Self::#variants(message)
+                    }
+                }
+            )*
+
+            impl ::tagwire::Protocol for #enum_name {
+                fn header(&self) -> ::tagwire::Header {
+                    match self {
+                        #( Self::#variants(_) => #variants::HEADER, )*
+                    }
+                }
+                fn encode_text(&self, out: &mut String) {
+                    let mut w = ::tagwire::__private::TextWriter::new(out, self.header());
+                    match self {
+                        #( Self::#variants(m) => m.__encode_text(&mut w), )*
+                    }
+                }
+                fn encode_binary(&self, out: &mut Vec<u8>) {
+                    let mut w = ::tagwire::__private::BinaryWriter::new(out, self.header());
+                    match self {
+                        #( Self::#variants(m) => m.__encode_binary(&mut w), )*
+                    }
+                }
+                fn decode_text_with(frame: &str, limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
+                    let mut r = ::tagwire::__private::TextReader::new(frame, limits)?;
+                    let message = match r.header() {
+                        #( #variants::HEADER => Self::#variants(#variants::__decode_text(&mut r)?), )*
+                        _ => return Err(r.unknown_header()),
+                    };
+                    r.finish()?;
+                    Ok(message)
+                }
+                fn decode_binary_with(frame: &[u8], limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
+                    let mut r = ::tagwire::__private::BinaryReader::new(frame, limits)?;
+                    let message = match r.header() {
+                        #( #variants::HEADER => Self::#variants(#variants::__decode_binary(&mut r)?), )*
+                        _ => return Err(r.unknown_header()),
+                    };
+                    r.finish()?;
+                    Ok(message)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,628 @@
+/**
+ * Text encoding (SPEC §3): `HH|token|token…`.
+ */
+
+import { decodeBase64url, base64urlDecodedLength, encodeBase64url } from "./base64url.js";
+import {
+  checkArray,
+  checkBool,
+  checkBytes,
+  checkFloat,
+  checkI16,
+  checkI32,
+  checkI64,
+  checkI8,
+  checkMap,
+  checkString,
+  checkU16,
+  checkU32,
+  checkU64,
+  checkU8,
+} from "./check.js";
+import { DecodeError, DEFAULT_LIMITS, EncodeError, type DecodeErrorKind, type Limits } from "./error.js";
+import type { Reader, Writer } from "./codec.js";
+import { isHeader, symbolValue, type Header } from "./header.js";
+import { compareKeys, sortedEntries, type MapKey } from "./keys.js";
+import { isWellFormed, loneSurrogateError, loneSurrogateIndex, utf8Length } from "./utf8.js";
+
+const PIPE = 124;
+const BACKSLASH = 92;
+const TILDE = 126;
+const LF = 10;
+const CR = 13;
+
+/** Escapes a string that needs it (SPEC §3.5); throws on lone surrogates. */
+function escape(v: string): string {
+  if (!isWellFormed(v)) throw loneSurrogateError(v);
+  let out = "";
+  let start = 0;
+  if (v.charCodeAt(0) === TILDE) {
+    out = "\\~";
+    start = 1;
+  }
+  for (let i = start; i < v.length; i++) {
+    let e: string;
+    switch (v.charCodeAt(i)) {
+      case BACKSLASH:
+        e = "\\\\";
+        break;
+      case PIPE:
+        e = "\\p";
+        break;
+      case LF:
+        e = "\\n";
+        break;
+      case CR:
+        e = "\\r";
+        break;
+      default:
+        continue;
+    }
+    out += v.slice(start, i) + e;
+    start = i + 1;
+  }
+  return out + v.slice(start);
+}
+
+/**
+ * Builds one text frame. Every method appends `|` and one token (composites:
+ * a count or marker token, then what the callbacks write), so generated code
+ * is a straight list of calls in field order:
+ *
+ * ```ts
+ * const w = new TextWriter("ab");
+ * w.bool(v.flag);
+ * encodePointText(w, v.pos);                 // struct fields, flattened
+ * w.list(v.tags, (w, t) => w.str(t));
+ * w.optional(v.note, (w, n) => w.str(n));
+ * return w.finish();
+ * ```
+ *
+ * Values outside their type (a `u8` of 300, a string with a lone surrogate)
+ * throw {@link EncodeError}.
+ */
+export class TextWriter implements Writer {
+  private out = "";
+
+  /** Starts a frame with `header` (or call {@link TextWriter.begin} later). */
+  constructor(header?: Header) {
+    if (header !== undefined) this.begin(header);
+  }
+
+  /** Discards anything written and starts a new frame. */
+  begin(header: Header): this {
+    if (!isHeader(header)) throw new EncodeError(`tagwire: ${JSON.stringify(header)} is not a header`);
+    this.out = header;
+    return this;
+  }
+
+  /** The frame written so far. */
+  finish(): string {
+    return this.out;
+  }
+
+  /** `1` or `0`. */
+  bool(v: boolean): void {
+    checkBool(v);
+    this.out += v ? "|1" : "|0";
+  }
+  /** Decimal. */
+  u8(v: number): void {
+    checkU8(v);
+    this.out += "|" + v;
+  }
+  /** Decimal. */
+  u16(v: number): void {
+    checkU16(v);
+    this.out += "|" + v;
+  }
+  /** Decimal. */
+  u32(v: number): void {
+    checkU32(v);
+    this.out += "|" + v;
+  }
+  /** Decimal. */
+  u64(v: bigint): void {
+    checkU64(v);
+    this.out += "|" + v;
+  }
+  /** Decimal. */
+  i8(v: number): void {
+    checkI8(v);
+    this.out += "|" + v;
+  }
+  /** Decimal. */
+  i16(v: number): void {
+    checkI16(v);
+    this.out += "|" + v;
+  }
+  /** Decimal. */
+  i32(v: number): void {
+    checkI32(v);
+    this.out += "|" + v;
+  }
+  /** Decimal. */
+  i64(v: bigint): void {
+    checkI64(v);
+    this.out += "|" + v;
+  }
+  /**
+   * Rounded to the nearest `f32` (`Math.fround`, as the binary encoding
+   * does), then written as the `f64` it widens to (SPEC §3.4).
+   */
+  f32(v: number): void {
+    checkFloat(v);
+    this.f64(Math.fround(v));
+  }
+  /** `Number.prototype.toString`, except `-0` keeps its sign; `NaN`, `Infinity`, `-Infinity`. */
+  f64(v: number): void {
+    checkFloat(v);
+    this.out += v === 0 && 1 / v < 0 ? "|-0" : "|" + v;
+  }
+  /** Escaped (SPEC §3.5): no `|`, CR or LF in the token, never a leading raw `~`. */
+  str(v: string): void {
+    checkString(v);
+    const n = v.length;
+    let i = 0;
+    if (n > 0 && v.charCodeAt(0) !== TILDE) {
+      for (; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c === BACKSLASH || c === PIPE || c === LF || c === CR || (c >= 0xd800 && c <= 0xdfff)) break;
+      }
+    }
+    this.out += i === n ? "|" + v : "|" + escape(v);
+  }
+  /** Unpadded base64url. */
+  bytes(v: Uint8Array): void {
+    checkBytes(v);
+    this.out += "|" + encodeBase64url(v);
+  }
+  /** An enum's numeric value. */
+  enumValue(v: number): void {
+    this.u32(v);
+  }
+  /** A union's variant index; the variant's fields follow. */
+  variant(index: number): void {
+    this.u32(index);
+  }
+  /** Count, then each element through `each`. */
+  list<T>(items: readonly T[], each: (w: this, item: T) => void): void {
+    checkArray(items);
+    this.out += "|" + items.length;
+    for (const item of items) each(this, item);
+  }
+  /** Count, then key and value per entry, in SPEC §5 order (sorted here). */
+  map<K extends MapKey, V>(
+    m: ReadonlyMap<K, V>,
+    key: (w: this, k: K) => void,
+    value: (w: this, v: V) => void,
+  ): void {
+    checkMap(m);
+    this.out += "|" + m.size;
+    if (m.size === 0) return;
+    for (const [k, v] of sortedEntries(m)) {
+      key(this, k);
+      value(this, v);
+    }
+  }
+  /** `~` when absent, else the value's own tokens (for any type but a struct). */
+  optional<T>(v: T | undefined, present: (w: this, v: T) => void): void {
+    if (v === undefined || v === null) this.out += "|~";
+    else present(this, v);
+  }
+  /** `~` when absent, `+` then the struct's fields when present. */
+  optionalStruct<T>(v: T | undefined, present: (w: this, v: T) => void): void {
+    if (v === undefined || v === null) this.out += "|~";
+    else {
+      this.out += "|+";
+      present(this, v);
+    }
+  }
+}
+
+/**
+ * Strict decimal (`0|-?[1-9][0-9]*`): the value as a double (exact up to
+ * 2^53, and on the right side of every range bound beyond), or NaN when the
+ * token does not match the grammar.
+ */
+function decimal(t: string): number {
+  const n = t.length;
+  let i = 0;
+  if (n === 0) return NaN;
+  const negative = t.charCodeAt(0) === 45;
+  if (negative) i = 1;
+  const first = t.charCodeAt(i);
+  if (first === 48) return n === 1 ? 0 : NaN;
+  if (!(first >= 49 && first <= 57)) return NaN;
+  let v = 0;
+  for (; i < n; i++) {
+    const d = t.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return negative ? -v : v;
+}
+
+/** i128::MAX: the Rust reference parses counts into an i128 (see `count`). */
+const I128_MAX = "170141183460469231731687303715884105727";
+
+const FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const I64_MIN = -0x8000_0000_0000_0000n;
+const I64_MAX = 0x7fff_ffff_ffff_ffffn;
+
+/**
+ * Reads one text frame token by token, checking every token strictly
+ * (SPEC §3, §6). Generated code mirrors the writer: one call per field, in
+ * order, then {@link TextReader.finish}. Every failure throws a
+ * {@link DecodeError} whose position has the token index and the UTF-8 byte
+ * offset of the token (computed only when an error is thrown).
+ */
+export class TextReader implements Reader {
+  /** The frame's header, for the generated `switch`. */
+  readonly header: Header;
+  private readonly frame: string;
+  private readonly limits: Limits;
+  /** UTF-16 index of the next `|`, or the frame's length when no token is left. */
+  private pos = 2;
+  /** Index of the next token (the header is 0). */
+  private index = 1;
+  private depth = 0;
+  /** Where the last token read starts (UTF-16) and its index, for errors about it. */
+  private tokStart = 0;
+  private tokIndex = 0;
+
+  /**
+   * Checks, in SPEC §6.1's order, the frame's size, that it is valid Unicode
+   * (a lone surrogate cannot have come from UTF-8: `invalid_utf8` at the
+   * token holding it), its length and its header bytes. Whether the header
+   * belongs to the protocol is the caller's `switch`
+   * ({@link TextReader.unknownHeader}).
+   */
+  constructor(frame: string, limits: Limits = DEFAULT_LIMITS) {
+    this.frame = frame;
+    this.limits = limits;
+    const n = frame.length;
+    const max = limits.maxFrameBytes;
+    if (n > max || (n * 3 > max && utf8Length(frame) > max)) {
+      throw new DecodeError("frame_too_large", { token: 0, byte: 0 });
+    }
+    if (!isWellFormed(frame)) {
+      const at = loneSurrogateIndex(frame);
+      const start = frame.lastIndexOf("|", at) + 1;
+      throw this.errorAt("invalid_utf8", start === 0 ? 0 : this.tokenIndexAt(start), start);
+    }
+    if (n === 0 || (n === 1 && frame.charCodeAt(0) < 0x80)) {
+      throw new DecodeError("truncated", { token: 0, byte: 0 });
+    }
+    if (symbolValue(frame.charCodeAt(0)) < 0 || symbolValue(frame.charCodeAt(1)) < 0) {
+      throw new DecodeError("unknown_header", { token: 0, byte: 0 });
+    }
+    this.header = frame.slice(0, 2);
+  }
+
+  /** The error for a header this protocol does not know. */
+  unknownHeader(): DecodeError {
+    return new DecodeError("unknown_header", { token: 0, byte: 0 });
+  }
+
+  /** Number of `|` before UTF-16 index `end`: the index of the token starting there. */
+  private tokenIndexAt(end: number): number {
+    let k = 0;
+    for (let i = this.frame.indexOf("|"); i >= 0 && i < end; i = this.frame.indexOf("|", i + 1)) k++;
+    return k;
+  }
+
+  private errorAt(kind: DecodeErrorKind, token: number, utf16: number, value?: number): DecodeError {
+    return new DecodeError(kind, { token, byte: utf8Length(this.frame, 0, utf16) }, value);
+  }
+
+  /** An error about the token just read. */
+  private fail(kind: DecodeErrorKind, value?: number): DecodeError {
+    return this.errorAt(kind, this.tokIndex, this.tokStart, value);
+  }
+
+  /** An error at where the next token starts (the frame's end when there is none). */
+  private failHere(kind: DecodeErrorKind): DecodeError {
+    return this.errorAt(kind, this.index, Math.min(this.pos + 1, this.frame.length));
+  }
+
+  /** Takes the next token. */
+  private token(): string {
+    const f = this.frame;
+    const p = this.pos;
+    if (p >= f.length) throw this.errorAt("truncated", this.index, f.length);
+    if (f.charCodeAt(p) !== PIPE) throw this.errorAt("missing_separator", this.index, p);
+    const start = p + 1;
+    let end = f.indexOf("|", start);
+    if (end < 0) end = f.length;
+    this.tokStart = start;
+    this.tokIndex = this.index;
+    this.pos = end;
+    this.index++;
+    return f.slice(start, end);
+  }
+
+  /** Whether the next token is exactly `~`. */
+  private nextIsAbsent(): boolean {
+    const f = this.frame;
+    const p = this.pos;
+    return (
+      f.charCodeAt(p) === PIPE &&
+      f.charCodeAt(p + 1) === TILDE &&
+      (p + 2 === f.length || f.charCodeAt(p + 2) === PIPE)
+    );
+  }
+
+  /** Ends decoding: anything left is trailing data. */
+  finish(): void {
+    const p = this.pos;
+    if (p >= this.frame.length) return;
+    if (this.frame.charCodeAt(p) === PIPE) throw this.failHere("trailing_data");
+    throw this.errorAt("missing_separator", this.index, p);
+  }
+
+  private enter(): void {
+    if (this.depth >= this.limits.maxDepth) throw this.failHere("too_deep");
+    this.depth++;
+  }
+
+  /**
+   * Runs `f` one nesting level deeper. Generated code wraps every struct-typed
+   * field in it (lists, maps, optionals and unions do it themselves), so
+   * recursive schemas stay bounded by `maxDepth`.
+   */
+  nested<T>(f: (r: this) => T): T {
+    this.enter();
+    const v = f(this);
+    this.depth--;
+    return v;
+  }
+
+  /** `1` or `0`. */
+  bool(): boolean {
+    const t = this.token();
+    if (t === "1") return true;
+    if (t === "0") return false;
+    throw this.fail("invalid_bool");
+  }
+
+  private int(min: number, max: number): number {
+    const v = decimal(this.token());
+    if (v !== v) throw this.fail("invalid_token");
+    if (v < min || v > max) throw this.fail("out_of_range");
+    return v;
+  }
+
+  /** Strict decimal. */
+  u8(): number {
+    return this.int(0, 0xff);
+  }
+  /** Strict decimal. */
+  u16(): number {
+    return this.int(0, 0xffff);
+  }
+  /** Strict decimal. */
+  u32(): number {
+    return this.int(0, 0xffff_ffff);
+  }
+  /** Strict decimal. */
+  i8(): number {
+    return this.int(-0x80, 0x7f);
+  }
+  /** Strict decimal. */
+  i16(): number {
+    return this.int(-0x8000, 0x7fff);
+  }
+  /** Strict decimal. */
+  i32(): number {
+    return this.int(-0x8000_0000, 0x7fff_ffff);
+  }
+
+  private bigint(min: bigint, max: bigint): bigint {
+    const t = this.token();
+    const v = decimal(t);
+    if (v !== v) throw this.fail("invalid_token");
+    let b: bigint;
+    if (Number.isSafeInteger(v)) b = BigInt(v);
+    else if (t.length <= 21) b = BigInt(t);
+    else throw this.fail("out_of_range");
+    if (b < min || b > max) throw this.fail("out_of_range");
+    return b;
+  }
+
+  /** Strict decimal, as a bigint. */
+  u64(): bigint {
+    return this.bigint(0n, U64_MAX);
+  }
+  /** Strict decimal, as a bigint. */
+  i64(): bigint {
+    return this.bigint(I64_MIN, I64_MAX);
+  }
+
+  private float(): number {
+    const t = this.token();
+    if (t === "NaN") return NaN;
+    if (t === "Infinity") return Infinity;
+    if (t === "-Infinity") return -Infinity;
+    if (!FLOAT.test(t)) throw this.fail("invalid_token");
+    const v = Number(t);
+    if (v === Infinity || v === -Infinity) throw this.fail("out_of_range");
+    return v;
+  }
+
+  /** Any spelling in the SPEC's float grammar, or `NaN`/`Infinity`/`-Infinity`. */
+  f64(): number {
+    return this.float();
+  }
+  /** Parsed as `f64`, then rounded to `f32` with `Math.fround` (SPEC §3.4's two steps). */
+  f32(): number {
+    const wide = this.float();
+    const narrow = Math.fround(wide);
+    if ((narrow === Infinity || narrow === -Infinity) && Number.isFinite(wide)) {
+      throw this.fail("out_of_range");
+    }
+    return narrow;
+  }
+
+  /** Unescaped, and bounded by `maxStringBytes` (UTF-8 bytes of the decoded string). */
+  string(): string {
+    const t = this.token();
+    const n = t.length;
+    if (n > 0 && t.charCodeAt(0) === TILDE) throw this.fail("invalid_token");
+    let i = 0;
+    for (; i < n; i++) {
+      const c = t.charCodeAt(i);
+      if (c === BACKSLASH || c === LF || c === CR) break;
+    }
+    const s = i === n ? t : this.unescape(t, i);
+    const max = this.limits.maxStringBytes;
+    if (s.length > max || (s.length * 3 > max && utf8Length(s) > max)) {
+      throw this.fail("string_too_long");
+    }
+    return s;
+  }
+
+  /** Reverses the writer's escaping from index `i` on, rejecting every form it never produces. */
+  private unescape(t: string, i: number): string {
+    let out = t.slice(0, i);
+    let start = i;
+    const n = t.length;
+    for (; i < n; i++) {
+      const c = t.charCodeAt(i);
+      if (c === LF || c === CR) throw this.fail("invalid_token");
+      if (c !== BACKSLASH) continue;
+      let e: string;
+      switch (t.charCodeAt(i + 1)) {
+        case BACKSLASH:
+          e = "\\";
+          break;
+        case 112: // p
+          e = "|";
+          break;
+        case 110: // n
+          e = "\n";
+          break;
+        case 114: // r
+          e = "\r";
+          break;
+        case TILDE:
+          if (i !== 0) throw this.fail("invalid_escape");
+          e = "~";
+          break;
+        default:
+          throw this.fail("invalid_escape");
+      }
+      out += t.slice(start, i) + e;
+      i++;
+      start = i + 1;
+    }
+    return out + t.slice(start);
+  }
+
+  /** Strict unpadded base64url, bounded by `maxStringBytes` before decoding. */
+  bytes(): Uint8Array {
+    const t = this.token();
+    const len = base64urlDecodedLength(t.length);
+    if (len < 0) throw this.fail("invalid_base64");
+    if (len > this.limits.maxStringBytes) throw this.fail("string_too_long");
+    const b = decodeBase64url(t);
+    if (b === undefined) throw this.fail("invalid_base64");
+    return b;
+  }
+
+  /**
+   * An enum value, mapped through `variants` (wire value → the enum's
+   * TypeScript value); a value not in it is `unknown_enum_value`.
+   */
+  enumValue<T>(variants: ReadonlyMap<number, T>): T {
+    const v = this.u32();
+    const e = variants.get(v);
+    if (e === undefined) throw this.fail("unknown_enum_value", v);
+    return e;
+  }
+
+  /**
+   * A union: reads the variant index (`unknown_variant` unless it is below
+   * `variantCount`), then `f` decodes that variant's fields.
+   */
+  union<T>(variantCount: number, f: (r: this, index: number) => T): T {
+    this.enter();
+    const index = this.u32();
+    if (index >= variantCount) throw this.fail("unknown_variant", index);
+    const v = f(this, index);
+    this.depth--;
+    return v;
+  }
+
+  /**
+   * A count token. Mirrors the Rust reference exactly: a negative count is
+   * `invalid_token`, except that one whose magnitude overflows an i128 is
+   * `collection_too_long`, like any other count too large for an integer.
+   */
+  private count(): number {
+    const t = this.token();
+    const v = decimal(t);
+    if (v !== v) throw this.fail("invalid_token");
+    if (v < 0) {
+      const digits = t.length - 1;
+      const huge = digits > I128_MAX.length || (digits === I128_MAX.length && t.slice(1) > I128_MAX);
+      throw this.fail(huge ? "collection_too_long" : "invalid_token");
+    }
+    if (v > this.limits.maxCollectionLen) throw this.fail("collection_too_long");
+    return v;
+  }
+
+  /** Count, then `count` elements through `each`. Nothing is pre-allocated: a lying count runs out of tokens. */
+  list<T>(each: (r: this) => T): T[] {
+    this.enter();
+    const n = this.count();
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(each(this));
+    this.depth--;
+    return out;
+  }
+
+  /** Count, then key/value pairs; keys must be strictly ascending (SPEC §5). */
+  map<K extends MapKey, V>(key: (r: this) => K, value: (r: this) => V): Map<K, V> {
+    this.enter();
+    const n = this.count();
+    const out = new Map<K, V>();
+    let prev: K | undefined;
+    for (let i = 0; i < n; i++) {
+      const atIndex = this.index;
+      const at = Math.min(this.pos + 1, this.frame.length);
+      const k = key(this);
+      if (prev !== undefined) {
+        const c = compareKeys(prev, k);
+        if (c >= 0) throw this.errorAt(c === 0 ? "duplicate_map_key" : "unsorted_map_keys", atIndex, at);
+      }
+      out.set(k, value(this));
+      prev = k;
+    }
+    this.depth--;
+    return out;
+  }
+
+  /** `~` is absent; anything else is the value (for any type but a struct). */
+  optional<T>(present: (r: this) => T): T | undefined {
+    this.enter();
+    let v: T | undefined;
+    if (this.nextIsAbsent()) this.token();
+    else v = present(this);
+    this.depth--;
+    return v;
+  }
+
+  /** `~` is absent, `+` announces the struct's fields; any other token is `invalid_token`. */
+  optionalStruct<T>(present: (r: this) => T): T | undefined {
+    this.enter();
+    const t = this.token();
+    let v: T | undefined;
+    if (t === "+") v = present(this);
+    else if (t !== "~") throw this.fail("invalid_token");
+    this.depth--;
+    return v;
+  }
+}

@@ -54,6 +54,8 @@ struct RawEntry {
 pub struct ParseError {
     pub message: String,
     pub range: Option<std::ops::Range<usize>>,
+    /// How to repair the file, when the usual advice (restore it) is not the right one.
+    pub help: Option<String>,
 }
 
 impl LockFile {
@@ -61,11 +63,16 @@ impl LockFile {
         let raw: RawLock = toml::from_str(text).map_err(|e| ParseError {
             message: e.message().to_string(),
             range: e.span(),
+            help: None,
         })?;
         if raw.format != FORMAT {
             return Err(ParseError {
-                message: format!("lock format {} is not supported (this tagwire writes format {FORMAT})", raw.format),
+                message: format!(
+                    "lock format {} is not supported (this tagwire writes format {FORMAT})",
+                    raw.format
+                ),
                 range: None,
+                help: None,
             });
         }
         let mut entries = Vec::with_capacity(raw.message.len());
@@ -73,10 +80,16 @@ impl LockFile {
             let bad = |what: String| ParseError {
                 message: format!("entry {} ({} v{}): {what}", i + 1, e.name, e.version),
                 range: None,
+                help: None,
             };
-            let header = Header::parse(&e.header).map_err(|err| bad(format!("header `{}`: {err}", e.header)))?;
-            let direction = Direction::parse(&e.direction)
-                .ok_or_else(|| bad(format!("direction `{}` is not server, client or both", e.direction)))?;
+            let header = Header::parse(&e.header)
+                .map_err(|err| bad(format!("header `{}`: {err}", e.header)))?;
+            let direction = Direction::parse(&e.direction).ok_or_else(|| {
+                bad(format!(
+                    "direction `{}` is not server, client or both",
+                    e.direction
+                ))
+            })?;
             entries.push(Entry {
                 package: e.package.clone(),
                 message: e.name.clone(),
@@ -87,6 +100,37 @@ impl LockFile {
                 shape: e.shape.clone(),
                 removed: e.removed,
             });
+        }
+        // Two entries on one header would give two messages the same header; it
+        // happens when a merge keeps both sides' additions, and must never be
+        // accepted silently.
+        let mut headers = std::collections::HashMap::new();
+        let mut versions = std::collections::HashSet::new();
+        for e in &entries {
+            if let Some(first) = headers.insert((&e.package, e.header), (&e.message, e.version)) {
+                return Err(ParseError {
+                    message: format!(
+                        "header `{}` of package `{}` is recorded for both `{} v{}` and `{} v{}`",
+                        e.header, e.package, first.0, first.1, e.message, e.version
+                    ),
+                    range: None,
+                    help: Some(
+                        "this happens when a merge keeps both sides' new entries: delete the entry of the version \
+                         that has not been deployed yet and run `tagwire lock` to give it a new header"
+                            .into(),
+                    ),
+                });
+            }
+            if !versions.insert((&e.package, &e.message, e.version)) {
+                return Err(ParseError {
+                    message: format!(
+                        "`{}.{} v{}` is recorded twice",
+                        e.package, e.message, e.version
+                    ),
+                    range: None,
+                    help: Some("keep the entry peers already use and delete the other".into()),
+                });
+            }
         }
         let mut lock = LockFile { entries };
         lock.sort();
@@ -100,8 +144,12 @@ impl LockFile {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# tagwire.lock: the headers of every message version in the schemas of this folder.\n");
-        out.push_str("# Written by `tagwire lock` and by build scripts; commit it. A header recorded here\n");
+        out.push_str(
+            "# tagwire.lock: the headers of every message version in the schemas of this folder.\n",
+        );
+        out.push_str(
+            "# Written by `tagwire lock` and by build scripts; commit it. A header recorded here\n",
+        );
         out.push_str("# never moves and is never reused, even after its message is removed.\n");
         let _ = writeln!(out, "format = {FORMAT}");
         for e in &self.entries {

@@ -148,12 +148,21 @@ pub fn protocol_fingerprint(messages: &[MessageVersion]) -> String {
     shape::fingerprint(lines.concat().as_bytes())
 }
 
-fn read(path: &Path, sources: &mut SourceMap, diagnostics: &mut Vec<Diagnostic>) -> Option<(Option<String>, LockFile)> {
+fn read(
+    path: &Path,
+    sources: &mut SourceMap,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(Option<String>, LockFile)> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((None, LockFile::default())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some((None, LockFile::default()));
+        }
         Err(e) => {
-            diagnostics.push(Diagnostic::error("E0098", format!("cannot read `{}`: {e}", path.display())));
+            diagnostics.push(Diagnostic::error(
+                "E0098",
+                format!("cannot read `{}`: {e}", path.display()),
+            ));
             return None;
         }
     };
@@ -165,7 +174,9 @@ fn read(path: &Path, sources: &mut SourceMap, diagnostics: &mut Vec<Diagnostic>)
             diagnostics.push(
                 Diagnostic::error("E0099", format!("cannot read the lock file: {}", e.message))
                     .at(Span::new(id, range.start, range.end), "here")
-                    .with_help("restore tagwire.lock from version control; never edit it by hand"),
+                    .with_help(e.help.unwrap_or_else(|| {
+                        "restore tagwire.lock from version control; never edit it by hand".into()
+                    })),
             );
             None
         }
@@ -182,7 +193,11 @@ fn out_of_date(plan: &LockPlan, sources: &SourceMap) -> Diagnostic {
         Some(_) => format!("`{name}` is out of date"),
     };
     let mut d = Diagnostic::error("E0096", message);
-    let old = plan.old_text.as_deref().and_then(|t| LockFile::parse(t).ok()).unwrap_or_default();
+    let old = plan
+        .old_text
+        .as_deref()
+        .and_then(|t| LockFile::parse(t).ok())
+        .unwrap_or_default();
     let new = LockFile::parse(&plan.new_text).unwrap_or_default();
     for line in diff::entries(&old, &new) {
         d = d.with_note(line);
@@ -261,8 +276,14 @@ impl Assign<'_> {
                         .find(|h| !taken.contains_key(h) && !pins.contains(h));
                     let Some(header) = free else {
                         self.diagnostics.push(
-                            Diagnostic::error("E0095", format!("package `{}` has used all {APPLICATION_HEADERS} headers", self.package))
-                                .at(message.span, "no header is left for this message version"),
+                            Diagnostic::error(
+                                "E0095",
+                                format!(
+                                    "package `{}` has used all {APPLICATION_HEADERS} headers",
+                                    self.package
+                                ),
+                            )
+                            .at(message.span, "no header is left for this message version"),
                         );
                         continue;
                     };
@@ -274,13 +295,21 @@ impl Assign<'_> {
             self.lock.entries.push(entry_for(&package, message, header));
             taken.insert(header, self.lock.entries.len() - 1);
         }
-        for entry in self.lock.entries.iter_mut().filter(|e| e.package == package && !e.removed) {
+        for entry in self
+            .lock
+            .entries
+            .iter_mut()
+            .filter(|e| e.package == package && !e.removed)
+        {
             if !present.contains(&(entry.message.clone(), entry.version)) {
                 entry.removed = true;
                 self.diagnostics.push(
                     Diagnostic::warning(
                         "W0090",
-                        format!("`{} v{}` was removed; its header `{}` stays reserved", entry.message, entry.version, entry.header),
+                        format!(
+                            "`{} v{}` was removed; its header `{}` stays reserved",
+                            entry.message, entry.version, entry.header
+                        ),
                     )
                     .with_note("peers that still send it will get an unknown-header error"),
                 );
@@ -292,15 +321,20 @@ impl Assign<'_> {
         let entry = self.lock.entries[entry_index].clone();
         message.header = Some(entry.header);
         let label = format!("{} v{}", message.name, message.version);
-        if let Some(pin) = message.pinned {
-            if pin != entry.header {
+        if let Some(pin) = message.pinned
+            && pin != entry.header {
                 self.diagnostics.push(
-                    Diagnostic::error("E0090", format!("`{label}` is locked to header `{}`; a header never moves", entry.header))
-                        .at(message.span, format!("pins `{pin}`"))
-                        .with_help(format!("pin `{}` or remove the pin", entry.header)),
+                    Diagnostic::error(
+                        "E0090",
+                        format!(
+                            "`{label}` is locked to header `{}`; a header never moves",
+                            entry.header
+                        ),
+                    )
+                    .at(message.span, format!("pins `{pin}`"))
+                    .with_help(format!("pin `{}` or remove the pin", entry.header)),
                 );
             }
-        }
         if entry.removed {
             if entry.fingerprint == message.fingerprint {
                 // The same version with the same shape comes back: old peers understand it.
@@ -310,11 +344,20 @@ impl Assign<'_> {
                 return;
             }
             self.diagnostics.push(
-                Diagnostic::error("E0093", format!("`{label}` was removed with a different shape and cannot come back changed"))
-                    .at(message.span, "declared again with a new shape")
-                    .with_note(format!("removed shape: {}", entry.shape))
-                    .with_note(format!("new shape:     {}", message.shape))
-                    .with_help(format!("declare a new version instead: `message {} v{}`", message.name, message.version + 1)),
+                Diagnostic::error(
+                    "E0093",
+                    format!(
+                        "`{label}` was removed with a different shape and cannot come back changed"
+                    ),
+                )
+                .at(message.span, "declared again with a new shape")
+                .with_note(format!("removed shape: {}", entry.shape))
+                .with_note(format!("new shape:     {}", message.shape))
+                .with_help(format!(
+                    "declare a new version instead: `message {} v{}`",
+                    message.name,
+                    message.version + 1
+                )),
             );
             return;
         }
@@ -323,7 +366,10 @@ impl Assign<'_> {
         if (shape_changed || narrowed) && !self.allow_breaking {
             let mut d = Diagnostic::error(
                 "E0091",
-                format!("breaking change to `{label}`, whose header `{}` is locked", entry.header),
+                format!(
+                    "breaking change to `{label}`, whose header `{}` is locked",
+                    entry.header
+                ),
             );
             if shape_changed {
                 d = d
@@ -333,7 +379,11 @@ impl Assign<'_> {
             } else {
                 d = d.at(
                     message.span,
-                    format!("direction narrowed from {} to {}", entry.direction.as_str(), message.direction.as_str()),
+                    format!(
+                        "direction narrowed from {} to {}",
+                        entry.direction.as_str(),
+                        message.direction.as_str()
+                    ),
                 );
             }
             let next_version = message.version + 1;

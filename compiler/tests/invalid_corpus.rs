@@ -9,7 +9,11 @@ use tagwire_compiler::diagnostic::Severity;
 use tagwire_compiler::{FrontEnd, LockMode};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .canonicalize()
+        .unwrap()
 }
 
 /// Diagnostics name files relative to the working directory, so every test in
@@ -69,30 +73,58 @@ fn every_invalid_fixture_is_refused_with_coded_errors() {
     for path in fixtures() {
         let name = stem(&path);
         let relative = path.strip_prefix(repo_root()).unwrap().to_path_buf();
-        let output = FrontEnd::new().schema(&relative).lock_mode(LockMode::Preview).run();
+        let output = FrontEnd::new()
+            .schema(&relative)
+            .lock_mode(LockMode::Preview)
+            .run();
         if !output.has_errors() {
             failures.push(format!("{name}: accepted"));
             continue;
         }
-        assert!(output.schema.is_none(), "{name}: a schema was returned despite errors");
-        let errors: Vec<_> = output.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+        assert!(
+            output.schema.is_none(),
+            "{name}: a schema was returned despite errors"
+        );
+        let errors: Vec<_> = output
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
         for d in &errors {
             let code = d.code;
             assert!(
-                code.len() == 5 && code.starts_with('E') && code[1..].chars().all(|c| c.is_ascii_digit()),
+                code.len() == 5
+                    && code.starts_with('E')
+                    && code[1..].chars().all(|c| c.is_ascii_digit()),
                 "{name}: error without a proper code: {code:?}"
             );
             assert!(d.span.is_some(), "{name}: error {code} points nowhere");
         }
         // Diagnostics come sorted by file then position.
-        let positions: Vec<_> = output.diagnostics.iter().filter_map(|d| d.span.map(|s| (s.file, s.start))).collect();
-        assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{name}: diagnostics out of order: {positions:?}");
+        let positions: Vec<_> = output
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.span.map(|s| (s.file, s.start)))
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] <= w[1]),
+            "{name}: diagnostics out of order: {positions:?}"
+        );
         let text = output.render_text();
-        assert!(text.contains("error[E"), "{name}: rendered text has no error code:\n{text}");
-        assert!(!text.contains(&repo_root().display().to_string()), "{name}: absolute path in output:\n{text}");
+        assert!(
+            text.contains("error[E"),
+            "{name}: rendered text has no error code:\n{text}"
+        );
+        assert!(
+            !text.contains(&repo_root().display().to_string()),
+            "{name}: absolute path in output:\n{text}"
+        );
         insta::assert_snapshot!(name.as_str(), text);
     }
-    assert!(failures.is_empty(), "fixtures that should fail but did not: {failures:#?}");
+    assert!(
+        failures.is_empty(),
+        "fixtures that should fail but did not: {failures:#?}"
+    );
 }
 
 /// Fixtures with more than one problem report them all in one run.
@@ -105,7 +137,10 @@ fn several_errors_are_reported_in_one_run() {
         .run();
     let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code).collect();
     for expected in ["E0050", "E0060", "E0041", "E0043", "E0073", "E0030"] {
-        assert!(codes.contains(&expected), "{expected} missing from {codes:?}");
+        assert!(
+            codes.contains(&expected),
+            "{expected} missing from {codes:?}"
+        );
     }
 }
 
@@ -161,10 +196,24 @@ fn fixtures_report_their_own_code() {
     ];
     let names: Vec<String> = fixtures().iter().map(|p| stem(p)).collect();
     for (fixture, code) in expected {
-        assert!(names.iter().any(|n| n == fixture), "fixture {fixture} is missing");
+        assert!(
+            names.iter().any(|n| n == fixture),
+            "fixture {fixture} is missing"
+        );
         let path = format!("tests/fixtures/invalid/{fixture}.schema");
-        let output = FrontEnd::new().schema(&path).lock_mode(LockMode::Preview).run();
-        let codes: Vec<&str> = output.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
-        assert!(codes.contains(code), "{fixture}: expected {code}, got {codes:?}");
+        let output = FrontEnd::new()
+            .schema(&path)
+            .lock_mode(LockMode::Preview)
+            .run();
+        let codes: Vec<&str> = output
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.code)
+            .collect();
+        assert!(
+            codes.contains(code),
+            "{fixture}: expected {code}, got {codes:?}"
+        );
     }
 }

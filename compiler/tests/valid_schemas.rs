@@ -8,7 +8,11 @@ use tagwire_compiler::ir::Schema;
 use tagwire_compiler::{FrontEnd, LockMode, Output, report};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .canonicalize()
+        .unwrap()
 }
 
 fn schemas_dir() -> PathBuf {
@@ -49,7 +53,11 @@ fn checked(path: &Path) -> Schema {
         path.display(),
         output.render_text()
     );
-    assert!(output.locks.iter().all(|l| !l.changed()), "{}: the lock would change", path.display());
+    assert!(
+        output.locks.iter().all(|l| !l.changed()),
+        "{}: the lock would change",
+        path.display()
+    );
     output.schema.unwrap()
 }
 
@@ -71,7 +79,12 @@ fn headers(schema: &Schema) -> Vec<(String, String, u32, String)> {
         .collect()
 }
 
-fn row(header: &str, message: &str, version: u32, direction: &str) -> (String, String, u32, String) {
+fn row(
+    header: &str,
+    message: &str,
+    version: u32,
+    direction: &str,
+) -> (String, String, u32, String) {
     (header.into(), message.into(), version, direction.into())
 }
 
@@ -79,7 +92,10 @@ fn row(header: &str, message: &str, version: u32, direction: &str) -> (String, S
 fn there_are_schemas_to_check() {
     let names: Vec<String> = all_schemas().iter().map(|p| snapshot_name(p)).collect();
     for expected in ["ui", "article__article", "chat__chat", "common__geometry"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }
 
@@ -101,12 +117,31 @@ fn all_schemas_together_match_their_locks() {
     let folders: Vec<String> = output
         .locks
         .iter()
-        .map(|l| l.path.parent().unwrap().strip_prefix(repo_root()).unwrap().display().to_string())
+        .map(|l| {
+            l.path
+                .parent()
+                .unwrap()
+                .strip_prefix(repo_root())
+                .unwrap()
+                .display()
+                .to_string()
+        })
         .collect();
-    assert_eq!(folders, ["schemas", "schemas/article", "schemas/chat", "schemas/everything"]);
+    assert_eq!(
+        folders,
+        [
+            "schemas",
+            "schemas/article",
+            "schemas/chat",
+            "schemas/everything"
+        ]
+    );
     let schema = output.schema.unwrap();
     let packages: Vec<&str> = schema.packages.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(packages, ["article", "chat", "everything", "geometry", "ui"]);
+    assert_eq!(
+        packages,
+        ["article", "chat", "everything", "geometry", "ui"]
+    );
 }
 
 /// The headers the article promises: RENDER_UI, UPDATE_UI, SHOW_LOADING and RENDER_UI_V2 on aa, ab, ac, ad.
@@ -142,7 +177,11 @@ fn ui_headers_keep_the_pinned_update_ui_at_ab() {
             row("af", "Chat", 1, "both"),
         ]
     );
-    let update = schema.packages[0].messages.iter().find(|m| m.name == "UpdateUi").unwrap();
+    let update = schema.packages[0]
+        .messages
+        .iter()
+        .find(|m| m.name == "UpdateUi")
+        .unwrap();
     assert_eq!(update.pinned.map(|h| h.to_string()).as_deref(), Some("ab"));
 }
 
@@ -157,14 +196,24 @@ fn imports_bring_in_types_from_another_package() {
     assert_eq!(locks, [schemas_dir().join("chat/tagwire.lock")]);
     let schema = output.schema.unwrap();
     let chat = schema.packages.iter().find(|p| p.name == "chat").unwrap();
-    let geometry = schema.packages.iter().find(|p| p.name == "geometry").unwrap();
+    let geometry = schema
+        .packages
+        .iter()
+        .find(|p| p.name == "geometry")
+        .unwrap();
     assert_eq!(chat.dependencies, ["geometry"]);
     assert!(geometry.messages.is_empty());
     let geometry_types: Vec<&str> = geometry.types.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(geometry_types, ["Point", "Size", "Rect"]);
     // Shapes spell imported types with their package and include their definitions.
     let resize = chat.messages.iter().find(|m| m.name == "Resize").unwrap();
-    assert!(resize.shape.contains("geometry.Rect = struct {origin: geometry.Point, size: geometry.Size}"), "{}", resize.shape);
+    assert!(
+        resize
+            .shape
+            .contains("geometry.Rect = struct {origin: geometry.Point, size: geometry.Size}"),
+        "{}",
+        resize.shape
+    );
     assert_eq!(
         headers(&schema),
         [

@@ -79,7 +79,12 @@ impl FrontEnd {
         let mut roots: Vec<(PathBuf, Option<String>)> = self
             .roots
             .iter()
-            .map(|(p, t)| (std::fs::canonicalize(p).unwrap_or_else(|_| absolute(p)), t.clone()))
+            .map(|(p, t)| {
+                (
+                    std::fs::canonicalize(p).unwrap_or_else(|_| absolute(p)),
+                    t.clone(),
+                )
+            })
             .collect();
         // Sorted so headers handed out in one run never depend on argument order.
         roots.sort_by(|a, b| a.0.cmp(&b.0));
@@ -95,7 +100,13 @@ impl FrontEnd {
         let mut schema = check::check(&sources, &loaded, &mut diagnostics);
         let mut locks = Vec::new();
         if !diagnostic::has_errors(&diagnostics) {
-            locks = lock::apply(&mut schema, &mut sources, self.mode, self.allow_breaking, &mut diagnostics);
+            locks = lock::apply(
+                &mut schema,
+                &mut sources,
+                self.mode,
+                self.allow_breaking,
+                &mut diagnostics,
+            );
         }
         diagnostic::sort(&mut diagnostics);
         let schema = (!diagnostic::has_errors(&diagnostics)).then_some(schema);

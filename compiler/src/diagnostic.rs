@@ -120,8 +120,13 @@ pub fn render_text(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
         if term::emit_to_write_style(&mut out, &config, &files, &rendered).is_err() {
             // Rendering only fails on a span outside its file: fall back to the bare message.
             out.get_mut().extend_from_slice(
-                format!("{}[{}]: {}\n", severity_word(diagnostic.severity), diagnostic.code, diagnostic.message)
-                    .as_bytes(),
+                format!(
+                    "{}[{}]: {}\n",
+                    severity_word(diagnostic.severity),
+                    diagnostic.code,
+                    diagnostic.message
+                )
+                .as_bytes(),
             );
         }
     }
@@ -145,7 +150,10 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
         labels.push(cs::Label::primary(span.file.0, span.range()).with_message(&d.label));
     }
     for label in &d.secondary {
-        labels.push(cs::Label::secondary(label.span.file.0, label.span.range()).with_message(&label.message));
+        labels.push(
+            cs::Label::secondary(label.span.file.0, label.span.range())
+                .with_message(&label.message),
+        );
     }
     let mut notes = d.notes.clone();
     if let Some(help) = &d.help {
@@ -186,7 +194,11 @@ pub struct JsonLabel<'a> {
 pub fn to_json<'a>(sources: &'a SourceMap, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
     let located = d.span.map(|span| {
         let file = sources.get(span.file);
-        (file.name.as_str(), file.line_col(span.start), file.line_col(span.end))
+        (
+            file.name.as_str(),
+            file.line_col(span.start),
+            file.line_col(span.end),
+        )
     });
     JsonDiagnostic {
         severity: d.severity,

@@ -10,7 +10,6 @@
 
 use crate::ast::*;
 use crate::compile::Output;
-use crate::diagnostic::Diagnostic;
 use crate::source::{SourceMap, Span};
 use crate::syntax;
 use std::path::Path;
@@ -25,7 +24,8 @@ pub fn format_source(path: &Path, text: &str) -> Result<String, Box<Output>> {
     let id = sources.add(path, text.to_string());
     match syntax::parse(id, text) {
         Ok(file) => Ok(Formatter::new(text).file(&file)),
-        Err(mut diagnostic) => {
+        Err(diagnostic) => {
+            let mut diagnostic = *diagnostic;
             if diagnostic.span.is_none() {
                 diagnostic = diagnostic.at(Span::new(id, 0, 0), "in this file");
             }
@@ -52,6 +52,8 @@ struct Formatter<'t> {
     comments: Vec<Comment>,
     next_comment: usize,
     out: Vec<String>,
+    /// End of the last piece of source emitted, to find blank lines after it.
+    last_end: usize,
 }
 
 impl<'t> Formatter<'t> {
@@ -61,6 +63,7 @@ impl<'t> Formatter<'t> {
             comments: collect_comments(text),
             next_comment: 0,
             out: Vec::new(),
+            last_end: 0,
         }
     }
 
@@ -71,11 +74,15 @@ impl<'t> Formatter<'t> {
             Item(&'a Item),
         }
         let mut nodes: Vec<(usize, Node<'_>)> = Vec::new();
-        nodes.extend(file.packages.iter().map(|p| (p.span.start, Node::Package(p))));
+        nodes.extend(
+            file.packages
+                .iter()
+                .map(|p| (p.span.start, Node::Package(p))),
+        );
         nodes.extend(file.imports.iter().map(|i| (i.span.start, Node::Import(i))));
         nodes.extend(file.items.iter().map(|i| (i.span.start, Node::Item(i))));
         nodes.sort_by_key(|(start, _)| *start);
-        let mut previous: Option<(&'static str, usize)> = None;
+        let mut previous_kind: Option<&'static str> = None;
         for (start, node) in &nodes {
             let kind = match node {
                 Node::Package(_) => "package",
@@ -83,34 +90,35 @@ impl<'t> Formatter<'t> {
                 Node::Item(_) => "item",
             };
             let leading = self.leading_start(*start);
-            if let Some((previous_kind, previous_end)) = previous {
-                self.flush_trailing(leading);
-                let blank = previous_kind != kind || self.blank_between(previous_end, leading);
-                if blank && previous_kind != kind || self.blank_between(previous_end, leading) {
-                    self.blank();
-                }
-            }
             self.flush_comments(leading, "");
-            match node {
+            if previous_kind.is_some_and(|p| p != kind) {
+                // Package, imports and declarations are always separated by a blank line.
+                self.blank();
+            } else {
+                self.gap(leading);
+            }
+            previous_kind = Some(kind);
+            let end = match node {
                 Node::Package(p) => {
                     self.docs(&p.docs, "");
                     self.flush_comments(*start, "");
                     self.line(format!("package {};", p.name.name));
-                    previous = Some((kind, p.span.end));
+                    p.span.end
                 }
                 Node::Import(i) => {
                     self.docs(&i.docs, "");
                     self.flush_comments(*start, "");
                     self.line(format!("import {};", quote(&i.path)));
-                    previous = Some((kind, i.span.end));
+                    i.span.end
                 }
                 Node::Item(item) => {
                     self.docs(&item.docs, "");
                     self.flush_comments(*start, "");
                     self.item(item);
-                    previous = Some((kind, item.span.end));
+                    item.span.end
                 }
-            }
+            };
+            self.last_end = end;
         }
         self.flush_comments(self.text.len(), "");
         let mut text = self.out.join("\n");
@@ -126,11 +134,11 @@ impl<'t> Formatter<'t> {
         match &item.kind {
             ItemKind::Struct(s) => {
                 let head = format!("struct {}", s.name.name);
-                self.braced(&head, single, item.span, |f, indent, one| f.fields(&s.fields, indent, one));
+                self.braced(&head, single, item.span, |f, _, _| f.fields(&s.fields));
             }
             ItemKind::Enum(e) => {
                 let head = format!("enum {}", e.name.name);
-                self.braced(&head, single, item.span, |f, indent, one| {
+                self.braced(&head, single, item.span, |_, _, _| {
                     e.variants
                         .iter()
                         .map(|v| {
@@ -138,7 +146,7 @@ impl<'t> Formatter<'t> {
                                 Some((value, _)) => format!("{} = {value}", v.name.name),
                                 None => v.name.name.clone(),
                             };
-                            f.member(&v.docs, v.span, text, indent, one)
+                            member(&v.docs, v.span, text)
                         })
                         .collect()
                 });
@@ -149,12 +157,12 @@ impl<'t> Formatter<'t> {
                     u.variants
                         .iter()
                         .map(|v| match &v.fields {
-                            None => f.member(&v.docs, v.span, v.name.name.clone(), indent, one),
+                            None => member(&v.docs, v.span, v.name.name.clone()),
                             Some(fields) => {
                                 let inner_one = one || f.keep_on_one_line(v.span);
-                                let body = f.fields(fields, &format!("{indent}{INDENT}"), inner_one);
+                                let body = f.fields(fields);
                                 let text = wrap_body(&v.name.name, body, inner_one, indent);
-                                f.member(&v.docs, v.span, text, indent, one)
+                                member(&v.docs, v.span, text)
                             }
                         })
                         .collect()
@@ -176,19 +184,26 @@ impl<'t> Formatter<'t> {
                     head.push_str(" @");
                     head.push_str(&quote(header));
                 }
-                self.braced(&head, single, item.span, |f, indent, one| f.fields(&m.fields, indent, one));
+                self.braced(&head, single, item.span, |f, _, _| f.fields(&m.fields));
             }
         }
     }
 
     /// Emits `head { members }` on one line when `single` and it fits, else one member per line.
-    fn braced(&mut self, head: &str, single: bool, span: Span, members: impl Fn(&mut Self, &str, bool) -> Vec<Member>) {
+    fn braced(
+        &mut self,
+        head: &str,
+        single: bool,
+        span: Span,
+        members: impl Fn(&mut Self, &str, bool) -> Vec<Member>,
+    ) {
         if single {
             let mut probe = Formatter {
                 text: self.text,
                 comments: Vec::new(),
                 next_comment: 0,
                 out: Vec::new(),
+                last_end: 0,
             };
             let parts = members(&mut probe, INDENT, true);
             let body: Vec<String> = parts.into_iter().map(|m| m.text).collect();
@@ -208,16 +223,11 @@ impl<'t> Formatter<'t> {
             return;
         }
         self.line(format!("{head} {{"));
-        let mut previous_end: Option<usize> = None;
+        self.last_end = span.start;
         for member in parts {
             let leading = self.leading_start(member.start);
-            if let Some(end) = previous_end {
-                self.flush_trailing(leading);
-                if self.blank_between(end, leading) {
-                    self.blank();
-                }
-            }
             self.flush_comments(leading, INDENT);
+            self.gap(leading);
             self.docs(&member.docs, INDENT);
             self.flush_comments(member.start, INDENT);
             let mut lines = member.text.lines();
@@ -229,45 +239,45 @@ impl<'t> Formatter<'t> {
                     self.line(format!("{INDENT}{first}"));
                     let last = rest.len() - 1;
                     for (i, line) in rest.into_iter().enumerate() {
-                        self.line(if i == last { format!("{line},") } else { line.to_string() });
+                        self.line(if i == last {
+                            format!("{line},")
+                        } else {
+                            line.to_string()
+                        });
                     }
                 }
             }
-            previous_end = Some(member.end);
+            self.last_end = member.end;
         }
         let close = span.end.saturating_sub(1);
-        self.flush_trailing(close);
         self.flush_comments(close, INDENT);
         self.line("}".to_string());
     }
 
-    fn fields(&mut self, fields: &[Field], indent: &str, one: bool) -> Vec<Member> {
+    fn fields(&self, fields: &[Field]) -> Vec<Member> {
         fields
             .iter()
             .map(|field| {
                 let text = format!("{}: {}", field.name.name, type_expr(&field.ty));
-                self.member(&field.docs, field.span, text, indent, one)
+                member(&field.docs, field.span, text)
             })
             .collect()
-    }
-
-    fn member(&mut self, docs: &[String], span: Span, text: String, _indent: &str, _one: bool) -> Member {
-        Member {
-            docs: docs.to_vec(),
-            start: span.start,
-            end: span.end,
-            text,
-        }
     }
 
     /// An item stays on one line if it was written on one, without docs or comments inside.
     fn keep_on_one_line(&self, span: Span) -> bool {
         let source = &self.text[span.start..span.end];
-        !source.contains('\n') && !self.comments.iter().any(|c| c.start > span.start && c.start < span.end)
+        !source.contains('\n')
+            && !self
+                .comments
+                .iter()
+                .any(|c| c.start > span.start && c.start < span.end)
     }
 
     fn has_comment_before(&self, end: usize) -> bool {
-        self.comments.get(self.next_comment).is_some_and(|c| c.start < end)
+        self.comments
+            .get(self.next_comment)
+            .is_some_and(|c| c.start < end)
     }
 
     /// Where a node's leading doc comments begin.
@@ -288,54 +298,41 @@ impl<'t> Formatter<'t> {
         line_start
     }
 
-    fn blank_between(&self, end: usize, start: usize) -> bool {
-        if end >= start {
-            return false;
-        }
-        let gap = &self.text[end..start];
-        // A blank line is a newline followed by only whitespace and another newline,
-        // ignoring lines that hold comments (those are emitted separately).
-        let mut newline_seen = false;
-        for line in gap.split('\n').skip(1) {
-            let _ = newline_seen;
-            if line.trim().is_empty() {
-                newline_seen = true;
-                if gap.matches('\n').count() >= 2 {
-                    return true;
-                }
+    /// Keeps one blank line where the source had at least one between the
+    /// last emitted piece and `start`.
+    fn gap(&mut self, start: usize) {
+        if self.last_end < start && !self.out.is_empty() {
+            let gap = &self.text[self.last_end..start];
+            let lines: Vec<&str> = gap.split('\n').collect();
+            if lines.len() > 2
+                && lines[1..lines.len() - 1]
+                    .iter()
+                    .any(|l| l.trim().is_empty())
+            {
+                self.blank();
             }
-        }
-        false
-    }
-
-    fn flush_trailing(&mut self, before: usize) {
-        while let Some(comment) = self.comments.get(self.next_comment) {
-            if comment.start >= before || !comment.trailing {
-                break;
-            }
-            let text = comment.text.clone();
-            match self.out.last_mut() {
-                Some(last) => {
-                    last.push(' ');
-                    last.push_str(&text);
-                }
-                None => self.out.push(text),
-            }
-            self.next_comment += 1;
         }
     }
 
+    /// Emits the comments that start before `before`: trailing ones at the end
+    /// of the last line, the others on their own lines at `indent`.
     fn flush_comments(&mut self, before: usize, indent: &str) {
         while let Some(comment) = self.comments.get(self.next_comment) {
             if comment.start >= before {
                 break;
             }
             let comment = comment.clone();
-            if comment.trailing && !self.out.is_empty() {
-                self.flush_trailing(before);
-                continue;
+            match self.out.last_mut() {
+                Some(last) if comment.trailing => {
+                    last.push(' ');
+                    last.push_str(&comment.text);
+                }
+                _ => {
+                    self.gap(comment.start);
+                    self.line(format!("{indent}{}", comment.text));
+                }
             }
-            self.line(format!("{indent}{}", comment.text));
+            self.last_end = comment.start + comment.text.len();
             self.next_comment += 1;
         }
     }
@@ -358,6 +355,15 @@ impl<'t> Formatter<'t> {
         if self.out.last().is_some_and(|l| !l.is_empty()) {
             self.out.push(String::new());
         }
+    }
+}
+
+fn member(docs: &[String], span: Span, text: String) -> Member {
+    Member {
+        docs: docs.to_vec(),
+        start: span.start,
+        end: span.end,
+        text,
     }
 }
 
@@ -454,6 +460,3 @@ fn collect_comments(text: &str) -> Vec<Comment> {
     }
     comments
 }
-
-#[allow(dead_code)]
-fn unused(_: Diagnostic) {}

@@ -83,12 +83,23 @@ mod tests {
 
     #[test]
     fn assignment_order_follows_the_article() {
-        let first: Vec<String> = (0..4).filter_map(Header::from_index).map(|h| h.to_string()).collect();
+        let first: Vec<String> = (0..4)
+            .filter_map(Header::from_index)
+            .map(|h| h.to_string())
+            .collect();
         assert_eq!(first, ["aa", "ab", "ac", "ad"]);
-        assert_eq!(Header::from_index(63).map(|h| h.to_string()).as_deref(), Some("a_"));
-        assert_eq!(Header::from_index(64).map(|h| h.to_string()).as_deref(), Some("ba"));
         assert_eq!(
-            Header::from_index(APPLICATION_HEADERS - 1).map(|h| h.to_string()).as_deref(),
+            Header::from_index(63).map(|h| h.to_string()).as_deref(),
+            Some("a_")
+        );
+        assert_eq!(
+            Header::from_index(64).map(|h| h.to_string()).as_deref(),
+            Some("ba")
+        );
+        assert_eq!(
+            Header::from_index(APPLICATION_HEADERS - 1)
+                .map(|h| h.to_string())
+                .as_deref(),
             Some("-_")
         );
         assert_eq!(Header::from_index(APPLICATION_HEADERS), None);

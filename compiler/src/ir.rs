@@ -176,7 +176,14 @@ impl Type {
     pub fn is_integer(&self) -> bool {
         matches!(
             self,
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64
+            Type::U8
+                | Type::U16
+                | Type::U32
+                | Type::U64
+                | Type::I8
+                | Type::I16
+                | Type::I32
+                | Type::I64
         )
     }
 
@@ -192,6 +199,9 @@ impl Schema {
     }
 
     pub fn type_def(&self, r: &TypeRef) -> Option<&TypeDef> {
-        self.package(&r.package)?.types.iter().find(|t| t.name == r.name)
+        self.package(&r.package)?
+            .types
+            .iter()
+            .find(|t| t.name == r.name)
     }
 }

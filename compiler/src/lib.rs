@@ -6,21 +6,21 @@
 //! compatibility) → generators.
 
 pub mod ast;
-pub mod diagnostic;
-pub mod source;
-pub mod syntax;
 pub mod check;
+pub mod compile;
+pub mod diagnostic;
 pub mod header;
 pub mod ir;
 pub mod loader;
-pub mod shape;
 pub mod lock;
-pub mod compile;
+pub mod shape;
+pub mod source;
+pub mod syntax;
 
 pub use compile::{FrontEnd, Output};
 pub use lock::LockMode;
-pub mod report;
-pub mod formatter;
-pub mod codegen;
 pub mod builder;
+pub mod codegen;
+pub mod formatter;
+pub mod report;
 pub use builder::Builder;

@@ -45,15 +45,15 @@ impl<'a> Loader<'a> {
             Err(e) => {
                 self.diagnostics.push(Diagnostic::error(
                     "E0010",
-                    format!("cannot read `{}`: {e}", path.display()),
+                    format!("cannot read `{}`: {e}", shown(path)),
                 ));
                 return;
             }
         };
-        if let Some(id) = self.load_path(&canonical, None) {
-            if !self.loaded.roots.contains(&id) {
-                self.loaded.roots.push(id);
-            }
+        if let Some(id) = self.load_path(&canonical, None)
+            && !self.loaded.roots.contains(&id)
+        {
+            self.loaded.roots.push(id);
         }
     }
 
@@ -78,11 +78,13 @@ impl<'a> Loader<'a> {
                     .map(|f| self.sources.get(*f).name.clone())
                     .collect();
                 cycle.push(self.sources.get(id).name.clone());
-                let mut d = Diagnostic::error("E0011", "import cycle").with_note(format!("cycle: {}", cycle.join(" → ")));
+                let mut d = Diagnostic::error("E0011", "import cycle")
+                    .with_note(format!("cycle: {}", cycle.join(" → ")));
                 if let Some(span) = import_site {
                     d = d.at(span, "this import leads back to a file that imports it");
                 }
-                self.diagnostics.push(d.with_help("move the shared types into a file that both import"));
+                self.diagnostics
+                    .push(d.with_help("move the shared types into a file that both import"));
             }
             return Some(id);
         }
@@ -94,7 +96,7 @@ impl<'a> Loader<'a> {
                         "E0012",
                         format!(
                             "`{}` is not valid UTF-8 (invalid byte at offset {})",
-                            canonical.display(),
+                            shown(canonical),
                             e.utf8_error().valid_up_to()
                         ),
                     );
@@ -106,7 +108,10 @@ impl<'a> Loader<'a> {
                 }
             },
             Err(e) => {
-                let mut d = Diagnostic::error("E0010", format!("cannot read `{}`: {e}", canonical.display()));
+                let mut d = Diagnostic::error(
+                    "E0010",
+                    format!("cannot read `{}`: {e}", shown(canonical)),
+                );
                 if let Some(span) = import_site {
                     d = d.at(span, "imported here");
                 }
@@ -122,7 +127,8 @@ impl<'a> Loader<'a> {
         self.by_path.insert(path.clone(), id);
         let file = match syntax::parse(id, &self.sources.get(id).text) {
             Ok(file) => file,
-            Err(mut d) => {
+            Err(d) => {
+                let mut d = *d;
                 if d.span.is_none() {
                     d = d.at(Span::new(id, 0, 0), "in this file");
                 }
@@ -131,7 +137,11 @@ impl<'a> Loader<'a> {
             }
         };
         let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let imports: Vec<(String, Span)> = file.imports.iter().map(|i| (i.path.clone(), i.path_span)).collect();
+        let imports: Vec<(String, Span)> = file
+            .imports
+            .iter()
+            .map(|i| (i.path.clone(), i.path_span))
+            .collect();
         self.loaded.files.push(file);
         self.stack.push(id);
         let mut resolved = Vec::new();
@@ -142,8 +152,11 @@ impl<'a> Loader<'a> {
                     if let Some(imported) = self.load_path(&canonical, Some(span)) {
                         if resolved.iter().any(|(f, _)| *f == imported) {
                             self.diagnostics.push(
-                                Diagnostic::warning("W0001", format!("`{relative}` is imported twice"))
-                                    .at(span, "already imported above"),
+                                Diagnostic::warning(
+                                    "W0001",
+                                    format!("`{relative}` is imported twice"),
+                                )
+                                .at(span, "already imported above"),
                             );
                         }
                         resolved.push((imported, span));
@@ -152,7 +165,9 @@ impl<'a> Loader<'a> {
                 Err(_) => self.diagnostics.push(
                     Diagnostic::error("E0013", format!("cannot find imported file `{relative}`"))
                         .at(span, "no such file")
-                        .with_note("imports are resolved relative to the folder of the importing file"),
+                        .with_note(
+                            "imports are resolved relative to the folder of the importing file",
+                        ),
                 ),
             }
         }
@@ -160,4 +175,13 @@ impl<'a> Loader<'a> {
         self.loaded.imports.insert(id, resolved);
         Some(id)
     }
+}
+
+/// A path as messages show it: relative to the working directory when below
+/// it, as the user typed it (the driver makes root paths absolute).
+fn shown(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
 }

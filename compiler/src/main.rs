@@ -10,7 +10,9 @@ use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report};
 /// checks and code generation for realtime protocols.
 #[derive(Parser, Debug)]
 #[command(name = "tagwire", version, about, long_about = None)]
-#[command(after_help = "Exit status: 0 on success, 1 when the schema has errors, 2 on usage errors.")]
+#[command(
+    after_help = "Exit status: 0 on success, 1 when the schema has errors, 2 on usage errors."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,41 +80,62 @@ fn main() -> ExitCode {
                 eprintln!("ok: {} message versions checked", message_count(&output));
             })
         }
-        Command::Lock { common, allow_breaking } => {
+        Command::Lock {
+            common,
+            allow_breaking,
+        } => {
             let output = front_end(&common.schemas, LockMode::Update, allow_breaking);
-            if !output.has_errors() {
-                if let Err(e) = output.write_locks() {
-                    eprintln!("error: cannot write the lock file: {e}");
-                    return ExitCode::from(1);
-                }
+            if !output.has_errors()
+                && let Err(e) = output.write_locks()
+            {
+                eprintln!("error: cannot write the lock file: {e}");
+                return ExitCode::from(1);
             }
             let written: Vec<String> = output
                 .locks
                 .iter()
                 .filter(|l| l.changed())
-                .map(|l| l.path.display().to_string())
+                .map(|l| relative(&l.path))
                 .collect();
-            finish(&output, common.format, serde_json::json!({ "written": written }), || {
-                if written.is_empty() {
-                    eprintln!("ok: lock is up to date");
-                } else {
-                    for path in &written {
-                        eprintln!("wrote {path}");
+            finish(
+                &output,
+                common.format,
+                serde_json::json!({ "written": written }),
+                || {
+                    if written.is_empty() {
+                        eprintln!("ok: lock is up to date");
+                    } else {
+                        for path in &written {
+                            eprintln!("wrote {path}");
+                        }
                     }
-                }
-            })
+                },
+            )
         }
         Command::Headers(args) => {
             let output = front_end(&args.schemas, LockMode::Preview, false);
-            let rows = output.schema.as_ref().map(report::header_rows).unwrap_or_default();
-            finish(&output, args.format, serde_json::json!({ "headers": rows }), || {
-                if let Some(schema) = &output.schema {
-                    // A closed pipe (`tagwire headers | head`) is not an error worth a panic.
-                    let _ = write!(std::io::stdout(), "{}", report::header_table(schema));
-                }
-            })
+            let rows = output
+                .schema
+                .as_ref()
+                .map(report::header_rows)
+                .unwrap_or_default();
+            finish(
+                &output,
+                args.format,
+                serde_json::json!({ "headers": rows }),
+                || {
+                    if let Some(schema) = &output.schema {
+                        // A closed pipe (`tagwire headers | head`) is not an error worth a panic.
+                        let _ = write!(std::io::stdout(), "{}", report::header_table(schema));
+                    }
+                },
+            )
         }
-        Command::Fmt { schemas, check, format } => fmt(&schemas, check, format),
+        Command::Fmt {
+            schemas,
+            check,
+            format,
+        } => fmt(&schemas, check, format),
     }
 }
 
@@ -121,7 +144,18 @@ fn front_end(schemas: &[PathBuf], mode: LockMode, allow_breaking: bool) -> Outpu
     for schema in schemas {
         front_end.schema(schema);
     }
-    front_end.lock_mode(mode).allow_breaking(allow_breaking).run()
+    front_end
+        .lock_mode(mode)
+        .allow_breaking(allow_breaking)
+        .run()
+}
+
+/// Paths below the working directory are shown relative to it, as the user typed them.
+fn relative(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn message_count(output: &Output) -> usize {
@@ -133,7 +167,12 @@ fn message_count(output: &Output) -> usize {
 
 /// Prints diagnostics (text on stderr, or one JSON object on stdout that also
 /// carries `extra`) and turns them into the exit status.
-fn finish(output: &Output, format: Format, extra: serde_json::Value, on_success: impl FnOnce()) -> ExitCode {
+fn finish(
+    output: &Output,
+    format: Format,
+    extra: serde_json::Value,
+    on_success: impl FnOnce(),
+) -> ExitCode {
     match format {
         Format::Text => {
             eprint!("{}", output.render_text());
@@ -142,9 +181,10 @@ fn finish(output: &Output, format: Format, extra: serde_json::Value, on_success:
             }
         }
         Format::Json => {
-            let mut value: serde_json::Value =
-                serde_json::from_str(&output.render_json()).unwrap_or_else(|_| serde_json::json!({}));
-            if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+            let mut value: serde_json::Value = serde_json::from_str(&output.render_json())
+                .unwrap_or_else(|_| serde_json::json!({}));
+            if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra)
+            {
                 object.insert("ok".into(), serde_json::Value::Bool(!output.has_errors()));
                 object.extend(extra);
             }
@@ -152,7 +192,11 @@ fn finish(output: &Output, format: Format, extra: serde_json::Value, on_success:
         }
     }
     let _ = std::io::stdout().flush();
-    if output.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if output.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn fmt(schemas: &[PathBuf], check: bool, format: Format) -> ExitCode {
@@ -189,5 +233,9 @@ fn fmt(schemas: &[PathBuf], check: bool, format: Format) -> ExitCode {
     for path in &unformatted {
         println!("not formatted: {path}");
     }
-    if failed || !unformatted.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed || !unformatted.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

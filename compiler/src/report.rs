@@ -43,10 +43,19 @@ pub fn header_table(schema: &Schema) -> String {
         .chain(std::iter::once("MESSAGE".len()))
         .max()
         .unwrap_or(7);
-    let mut out = format!("{:<6}  {:<width$}  {:<7}  DIRECTION\n", "HEADER", "MESSAGE", "VERSION");
+    let mut out = format!(
+        "{:<6}  {:<width$}  {:<7}  DIRECTION\n",
+        "HEADER", "MESSAGE", "VERSION"
+    );
     for r in rows {
         let name = format!("{}.{}", r.package, r.message);
-        let _ = writeln!(out, "{:<6}  {name:<width$}  {:<7}  {}", r.header, format!("v{}", r.version), r.direction);
+        let _ = writeln!(
+            out,
+            "{:<6}  {name:<width$}  {:<7}  {}",
+            r.header,
+            format!("v{}", r.version),
+            r.direction
+        );
     }
     out
 }
@@ -61,7 +70,11 @@ pub fn dump(schema: &Schema) -> String {
 }
 
 fn dump_package(out: &mut String, package: &Package) {
-    let _ = writeln!(out, "package {} (fingerprint {})", package.name, package.fingerprint);
+    let _ = writeln!(
+        out,
+        "package {} (fingerprint {})",
+        package.name, package.fingerprint
+    );
     docs(out, "  ", &package.docs);
     if !package.dependencies.is_empty() {
         let _ = writeln!(out, "  uses {}", package.dependencies.join(", "));
@@ -77,14 +90,26 @@ fn dump_package(out: &mut String, package: &Package) {
                 let _ = writeln!(out, "  enum {}", def.name);
                 for v in variants {
                     docs(out, "    ", &v.docs);
-                    let _ = writeln!(out, "    {} = {} (Rust {})", v.name, v.value, pascal_case(&v.name));
+                    let _ = writeln!(
+                        out,
+                        "    {} = {} (Rust {})",
+                        v.name,
+                        v.value,
+                        pascal_case(&v.name)
+                    );
                 }
             }
             TypeDefKind::Union(variants) => {
                 let _ = writeln!(out, "  union {}", def.name);
                 for v in variants {
                     docs(out, "    ", &v.docs);
-                    let _ = writeln!(out, "    #{} {} (Rust {})", v.index, v.name, pascal_case(&v.name));
+                    let _ = writeln!(
+                        out,
+                        "    #{} {} (Rust {})",
+                        v.index,
+                        v.name,
+                        pascal_case(&v.name)
+                    );
                     dump_fields(out, "      ", &v.fields);
                 }
             }

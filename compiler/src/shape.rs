@@ -46,7 +46,10 @@ impl<'a> Shapes<'a> {
         while next < walk.order.len() {
             let reference = walk.order[next].clone();
             if let Some(def) = self.defs.get(&reference) {
-                walk.both(&format!("; {} = ", display_name(&reference)), &format!(";#{next}="));
+                walk.both(
+                    &format!("; {} = ", display_name(&reference)),
+                    &format!(";#{next}="),
+                );
                 walk.definition(def);
             }
             next += 1;

@@ -48,7 +48,11 @@ struct Checker<'a> {
 /// Checks everything that was loaded and lowers it to IR. The IR is returned
 /// even when errors were reported (it is then incomplete); callers look at the
 /// diagnostics before trusting it.
-pub fn check(_sources: &SourceMap, loaded: &Loaded, diagnostics: &mut Vec<Diagnostic>) -> ir::Schema {
+pub fn check(
+    _sources: &SourceMap,
+    loaded: &Loaded,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> ir::Schema {
     let mut checker = Checker {
         loaded,
         diagnostics,
@@ -72,7 +76,10 @@ impl Checker<'_> {
             let Some(package) = file.packages.first() else {
                 self.diagnostics.push(
                     Diagnostic::error("E0020", "missing `package` declaration")
-                        .at(Span::new(file.id, 0, 0), "expected `package NAME;` first in the file")
+                        .at(
+                            Span::new(file.id, 0, 0),
+                            "expected `package NAME;` first in the file",
+                        )
                         .with_help("start the file with a line such as `package chat;`"),
                 );
                 continue;
@@ -86,8 +93,11 @@ impl Checker<'_> {
             }
             if let Some(problem) = names::package_name_problem(&package.name.name) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0022", format!("invalid package name `{}`", package.name.name))
-                        .at(package.name.span, problem),
+                    Diagnostic::error(
+                        "E0022",
+                        format!("invalid package name `{}`", package.name.name),
+                    )
+                    .at(package.name.span, problem),
                 );
             }
             let first_other = file
@@ -99,9 +109,12 @@ impl Checker<'_> {
                 .min_by_key(|s| s.start);
             if let Some(span) = first_other {
                 self.diagnostics.push(
-                    Diagnostic::error("E0023", "`package` must come before imports and declarations")
-                        .at(package.span, "declared too late")
-                        .with_label(span, "this comes before it"),
+                    Diagnostic::error(
+                        "E0023",
+                        "`package` must come before imports and declarations",
+                    )
+                    .at(package.span, "declared too late")
+                    .with_label(span, "this comes before it"),
                 );
             }
             if let Some(first_item) = file.items.iter().map(|i| i.span.start).min() {
@@ -130,8 +143,11 @@ impl Checker<'_> {
                 }
                 if let Some(problem) = names::type_name_problem(&name.name) {
                     self.diagnostics.push(
-                        Diagnostic::error("E0030", format!("invalid {} name `{}`", item.keyword(), name.name))
-                            .at(name.span, problem),
+                        Diagnostic::error(
+                            "E0030",
+                            format!("invalid {} name `{}`", item.keyword(), name.name),
+                        )
+                        .at(name.span, problem),
                     );
                 }
                 let kind = match item.kind {
@@ -147,11 +163,16 @@ impl Checker<'_> {
                     // Versions of one message share a name; only the first declaration counts as the name's owner.
                     let key = (package.clone(), name.name.clone());
                     messages_by_package.entry(key.clone()).or_insert(name.span);
-                    if let Some(existing) = self.decls.get(&key).filter(|d| d.kind != DeclKind::Message) {
+                    if let Some(existing) =
+                        self.decls.get(&key).filter(|d| d.kind != DeclKind::Message)
+                    {
                         let existing = *existing;
                         self.duplicate(name, existing.span);
                     } else {
-                        self.decls.entry(key).or_insert(Decl { kind, span: name.span });
+                        self.decls.entry(key).or_insert(Decl {
+                            kind,
+                            span: name.span,
+                        });
                     }
                     continue;
                 }
@@ -160,7 +181,13 @@ impl Checker<'_> {
                     self.duplicate(name, existing.span);
                     continue;
                 }
-                self.decls.insert(key, Decl { kind, span: name.span });
+                self.decls.insert(
+                    key,
+                    Decl {
+                        kind,
+                        span: name.span,
+                    },
+                );
             }
         }
         // `RenderUi v1` generates `RenderUiV1`; a type of that name would collide with it.
@@ -175,7 +202,11 @@ impl Checker<'_> {
                 if let ast::ItemKind::Message(m) = &item.kind {
                     let version = parse_version(m).unwrap_or(1);
                     let generated = format!("{}V{}", m.name.name, version);
-                    if let Some(decl) = self.decls.get(&(package.clone(), generated.clone())).copied() {
+                    if let Some(decl) = self
+                        .decls
+                        .get(&(package.clone(), generated.clone()))
+                        .copied()
+                    {
                         self.diagnostics.push(
                             Diagnostic::error(
                                 "E0033",
@@ -193,9 +224,12 @@ impl Checker<'_> {
 
     fn duplicate(&mut self, name: &ast::Ident, first: Span) {
         self.diagnostics.push(
-            Diagnostic::error("E0031", format!("the name `{}` is declared twice", name.name))
-                .at(name.span, "declared again here")
-                .with_label(first, "first declared here"),
+            Diagnostic::error(
+                "E0031",
+                format!("the name `{}` is declared twice", name.name),
+            )
+            .at(name.span, "declared again here")
+            .with_label(first, "first declared here"),
         );
     }
 
@@ -227,15 +261,21 @@ impl Checker<'_> {
                     name: name.clone(),
                 };
                 if let Some((existing, _)) = scope.get(&name) {
-                    if existing.package != package {
-                        if let Some(site) = import_site {
-                            self.diagnostics.push(
-                                Diagnostic::error("E0034", format!("`{name}` is declared in both `{}` and `{package}`", existing.package))
-                                    .at(site, format!("this import brings in another `{name}`"))
-                                    .with_label(origin[&name], "the one already in scope")
-                                    .with_help("rename one of the two types"),
-                            );
-                        }
+                    if existing.package != package
+                        && let Some(site) = import_site
+                    {
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                "E0034",
+                                format!(
+                                    "`{name}` is declared in both `{}` and `{package}`",
+                                    existing.package
+                                ),
+                            )
+                            .at(site, format!("this import brings in another `{name}`"))
+                            .with_label(origin[&name], "the one already in scope")
+                            .with_help("rename one of the two types"),
+                        );
                     }
                     continue;
                 }
@@ -255,16 +295,22 @@ impl Checker<'_> {
             };
             let is_root = self.loaded.roots.contains(&file.id);
             let scope = self.scope(file);
-            let package = packages.entry(package_name.clone()).or_insert_with(|| ir::Package {
-                name: package_name.clone(),
-                docs: Vec::new(),
-                types: Vec::new(),
-                messages: Vec::new(),
-                dependencies: Vec::new(),
-                fingerprint: String::new(),
-            });
+            let package = packages
+                .entry(package_name.clone())
+                .or_insert_with(|| ir::Package {
+                    name: package_name.clone(),
+                    docs: Vec::new(),
+                    types: Vec::new(),
+                    messages: Vec::new(),
+                    dependencies: Vec::new(),
+                    fingerprint: String::new(),
+                });
             if is_root && package.docs.is_empty() {
-                package.docs = file.packages.first().map(|p| p.docs.clone()).unwrap_or_default();
+                package.docs = file
+                    .packages
+                    .first()
+                    .map(|p| p.docs.clone())
+                    .unwrap_or_default();
             }
             let mut lowered_types = Vec::new();
             let mut lowered_messages = Vec::new();
@@ -272,15 +318,27 @@ impl Checker<'_> {
                 match &item.kind {
                     ast::ItemKind::Struct(s) => {
                         let fields = self.fields(&s.fields, &scope, "struct");
-                        lowered_types.push(type_def(item, &s.name, ir::TypeDefKind::Struct(fields)));
+                        lowered_types.push(type_def(
+                            item,
+                            &s.name,
+                            ir::TypeDefKind::Struct(fields),
+                        ));
                     }
                     ast::ItemKind::Enum(e) => {
                         let variants = self.enum_variants(e);
-                        lowered_types.push(type_def(item, &e.name, ir::TypeDefKind::Enum(variants)));
+                        lowered_types.push(type_def(
+                            item,
+                            &e.name,
+                            ir::TypeDefKind::Enum(variants),
+                        ));
                     }
                     ast::ItemKind::Union(u) => {
                         let variants = self.union_variants(u, &scope);
-                        lowered_types.push(type_def(item, &u.name, ir::TypeDefKind::Union(variants)));
+                        lowered_types.push(type_def(
+                            item,
+                            &u.name,
+                            ir::TypeDefKind::Union(variants),
+                        ));
                     }
                     ast::ItemKind::Message(m) if is_root => {
                         if let Some(message) = self.message(file.id, item, m, &scope) {
@@ -335,32 +393,42 @@ impl Checker<'_> {
             let mut versions: HashMap<(&str, u32), Span> = HashMap::new();
             let mut pins: HashMap<Header, Span> = HashMap::new();
             for message in &package.messages {
-                if let Some(first) = versions.insert((&message.name, message.version), message.span) {
+                if let Some(first) = versions.insert((&message.name, message.version), message.span)
+                {
                     self.error(
-                        Diagnostic::error("E0071", format!("`{} v{}` is declared twice", message.name, message.version))
-                            .at(message.span, "declared again here")
-                            .with_label(first, "first declared here")
-                            .with_help(format!(
-                                "to change a message, declare a new version: `message {} v{}`",
-                                message.name,
-                                message.version + 1
-                            )),
+                        Diagnostic::error(
+                            "E0071",
+                            format!("`{} v{}` is declared twice", message.name, message.version),
+                        )
+                        .at(message.span, "declared again here")
+                        .with_label(first, "first declared here")
+                        .with_help(format!(
+                            "to change a message, declare a new version: `message {} v{}`",
+                            message.name,
+                            message.version + 1
+                        )),
                     );
                 }
-                if let Some(pin) = message.pinned {
-                    if let Some(first) = pins.insert(pin, message.span) {
-                        self.error(
-                            Diagnostic::error("E0074", format!("header `{pin}` is pinned twice"))
-                                .at(message.span, "pinned again here")
-                                .with_label(first, "first pinned here"),
-                        );
-                    }
+                if let Some(pin) = message.pinned
+                    && let Some(first) = pins.insert(pin, message.span)
+                {
+                    self.error(
+                        Diagnostic::error("E0074", format!("header `{pin}` is pinned twice"))
+                            .at(message.span, "pinned again here")
+                            .with_label(first, "first pinned here"),
+                    );
                 }
             }
         }
     }
 
-    fn message(&mut self, file: FileId, item: &ast::Item, m: &ast::Message, scope: &Scope) -> Option<ir::MessageVersion> {
+    fn message(
+        &mut self,
+        file: FileId,
+        item: &ast::Item,
+        m: &ast::Message,
+        scope: &Scope,
+    ) -> Option<ir::MessageVersion> {
         let version = match &m.version {
             None => 1,
             Some((text, span)) => match parse_version(m) {
@@ -423,14 +491,21 @@ impl Checker<'_> {
         for field in fields {
             if let Some(first) = seen.insert(&field.name.name, field.name.span) {
                 self.error(
-                    Diagnostic::error("E0050", format!("the field `{}` is declared twice in this {owner}", field.name.name))
-                        .at(field.name.span, "declared again here")
-                        .with_label(first, "first declared here"),
+                    Diagnostic::error(
+                        "E0050",
+                        format!(
+                            "the field `{}` is declared twice in this {owner}",
+                            field.name.name
+                        ),
+                    )
+                    .at(field.name.span, "declared again here")
+                    .with_label(first, "first declared here"),
                 );
             }
             if let Some(problem) = names::member_name_problem(&field.name.name) {
                 self.error(
-                    Diagnostic::error("E0051", format!("invalid field name `{}`", field.name.name)).at(field.name.span, problem),
+                    Diagnostic::error("E0051", format!("invalid field name `{}`", field.name.name))
+                        .at(field.name.span, problem),
                 );
             }
             if let Some(ty) = self.resolve(&field.ty, scope) {
@@ -465,12 +540,15 @@ impl Checker<'_> {
                     }
                     Some((reference, _)) => Some(ir::Type::Named(reference.clone())),
                     None => {
-                        let candidates = PRIMITIVES
-                            .iter()
-                            .copied()
-                            .chain(scope.iter().filter(|(_, (_, k))| *k != DeclKind::Message).map(|(n, _)| n.as_str()));
-                        let mut d = Diagnostic::error("E0041", format!("unknown type `{}`", ident.name))
-                            .at(ident.span, "not declared in this file or its imports");
+                        let candidates = PRIMITIVES.iter().copied().chain(
+                            scope
+                                .iter()
+                                .filter(|(_, (_, k))| *k != DeclKind::Message)
+                                .map(|(n, _)| n.as_str()),
+                        );
+                        let mut d =
+                            Diagnostic::error("E0041", format!("unknown type `{}`", ident.name))
+                                .at(ident.span, "not declared in this file or its imports");
                         if let Some(suggestion) = names::closest(&ident.name, candidates) {
                             d = d.with_help(format!("did you mean `{suggestion}`?"));
                         } else if let Some(fix) = foreign_type_hint(&ident.name) {
@@ -481,7 +559,9 @@ impl Checker<'_> {
                     }
                 }
             }
-            ast::TypeExprKind::List(inner) => Some(ir::Type::List(Box::new(self.resolve(inner, scope)?))),
+            ast::TypeExprKind::List(inner) => {
+                Some(ir::Type::List(Box::new(self.resolve(inner, scope)?)))
+            }
             ast::TypeExprKind::Map(key, value) => {
                 let key_type = self.resolve(key, scope);
                 let value_type = self.resolve(value, scope);
@@ -513,8 +593,10 @@ impl Checker<'_> {
     fn enum_variants(&mut self, e: &ast::Enum) -> Vec<ir::EnumVariant> {
         if e.variants.is_empty() {
             self.error(
-                Diagnostic::error("E0060", format!("enum `{}` has no variants", e.name.name))
-                    .at(e.name.span, "an enum needs at least one variant, or no value could be sent"),
+                Diagnostic::error("E0060", format!("enum `{}` has no variants", e.name.name)).at(
+                    e.name.span,
+                    "an enum needs at least one variant, or no value could be sent",
+                ),
             );
         }
         self.variant_names(e.variants.iter().map(|v| &v.name));
@@ -527,8 +609,14 @@ impl Checker<'_> {
                     Ok(v) => Some((v, *span)),
                     Err(_) => {
                         self.error(
-                            Diagnostic::error("E0062", format!("enum value `{text}` is out of range"))
-                                .at(*span, format!("enum values are whole numbers from 0 to {}", u32::MAX)),
+                            Diagnostic::error(
+                                "E0062",
+                                format!("enum value `{text}` is out of range"),
+                            )
+                            .at(
+                                *span,
+                                format!("enum values are whole numbers from 0 to {}", u32::MAX),
+                            ),
                         );
                         None
                     }
@@ -537,9 +625,19 @@ impl Checker<'_> {
                     Some(v) => Some((v, variant.name.span)),
                     None => {
                         self.error(
-                            Diagnostic::error("E0062", format!("the value of `{}` would be {}", variant.name.name, u64::from(u32::MAX) + 1))
-                                .at(variant.name.span, "the previous value is the largest an enum can hold")
-                                .with_help("give this variant an explicit value"),
+                            Diagnostic::error(
+                                "E0062",
+                                format!(
+                                    "the value of `{}` would be {}",
+                                    variant.name.name,
+                                    u64::from(u32::MAX) + 1
+                                ),
+                            )
+                            .at(
+                                variant.name.span,
+                                "the previous value is the largest an enum can hold",
+                            )
+                            .with_help("give this variant an explicit value"),
                         );
                         None
                     }
@@ -552,9 +650,12 @@ impl Checker<'_> {
             next = Some(u64::from(value) + 1);
             if let Some(first) = values.insert(value, span) {
                 self.error(
-                    Diagnostic::error("E0063", format!("enum value {value} is used twice in `{}`", e.name.name))
-                        .at(span, format!("`{}` = {value}", variant.name.name))
-                        .with_label(first, "also this value"),
+                    Diagnostic::error(
+                        "E0063",
+                        format!("enum value {value} is used twice in `{}`", e.name.name),
+                    )
+                    .at(span, format!("`{}` = {value}", variant.name.name))
+                    .with_label(first, "also this value"),
                 );
             }
             out.push(ir::EnumVariant {
@@ -569,8 +670,10 @@ impl Checker<'_> {
     fn union_variants(&mut self, u: &ast::Union, scope: &Scope) -> Vec<ir::UnionVariant> {
         if u.variants.is_empty() {
             self.error(
-                Diagnostic::error("E0064", format!("union `{}` has no variants", u.name.name))
-                    .at(u.name.span, "a union needs at least one variant, or no value could be sent"),
+                Diagnostic::error("E0064", format!("union `{}` has no variants", u.name.name)).at(
+                    u.name.span,
+                    "a union needs at least one variant, or no value could be sent",
+                ),
             );
         }
         self.variant_names(u.variants.iter().map(|v| &v.name));
@@ -595,14 +698,20 @@ impl Checker<'_> {
         let mut seen: HashMap<String, &ast::Ident> = HashMap::new();
         for name in names {
             if let Some(problem) = names::member_name_problem(&name.name) {
-                self.error(Diagnostic::error("E0051", format!("invalid variant name `{}`", name.name)).at(name.span, problem));
+                self.error(
+                    Diagnostic::error("E0051", format!("invalid variant name `{}`", name.name))
+                        .at(name.span, problem),
+                );
             }
             let key = pascal_case(&name.name);
             if let Some(first) = seen.get(&key) {
                 let message = if first.name == name.name {
                     format!("the variant `{}` is declared twice", name.name)
                 } else {
-                    format!("variants `{}` and `{}` both become `{key}` in generated code", first.name, name.name)
+                    format!(
+                        "variants `{}` and `{}` both become `{key}` in generated code",
+                        first.name, name.name
+                    )
                 };
                 self.error(
                     Diagnostic::error("E0061", message)
@@ -625,7 +734,9 @@ const PRIMITIVES: &[&str] = &[
 /// Names people bring from other schema languages, and what they are called here.
 fn foreign_type_hint(name: &str) -> Option<&'static str> {
     Some(match name {
-        "int" | "int32" | "integer" => "integers are written with their width: `i32`, `u32`, `i64`, …",
+        "int" | "int32" | "integer" => {
+            "integers are written with their width: `i32`, `u32`, `i64`, …"
+        }
         "int64" | "long" => "use `i64`",
         "uint32" => "use `u32`",
         "uint64" => "use `u64`",

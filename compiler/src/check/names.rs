@@ -7,23 +7,58 @@ const UNESCAPABLE_RUST: &[&str] = &["self", "Self", "super", "crate", "_"];
 /// Rust or TypeScript; a schema type with one of them would shadow it.
 const RESERVED_TYPE_NAMES: &[&str] = &[
     // Rust prelude and std types the generated Rust refers to.
-    "Box", "Option", "Some", "None", "Result", "Ok", "Err", "String", "Vec", "BTreeMap", "Self",
+    "Box",
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "String",
+    "Vec",
+    "BTreeMap",
+    "Self",
     // TypeScript globals the generated TypeScript refers to.
-    "Array", "Map", "Set", "Uint8Array", "Record", "Object", "Number", "Boolean", "BigInt", "Symbol", "Error",
-    "Promise", "Date", "JSON", "Math",
+    "Array",
+    "Map",
+    "Set",
+    "Uint8Array",
+    "Record",
+    "Object",
+    "Number",
+    "Boolean",
+    "BigInt",
+    "Symbol",
+    "Error",
+    "Promise",
+    "Date",
+    "JSON",
+    "Math",
     // Items every generated module defines.
-    "ServerMessage", "ClientMessage", "Protocol", "Header", "DecodeError", "Limits", "PROTOCOL_FINGERPRINT",
+    "ServerMessage",
+    "ClientMessage",
+    "Protocol",
+    "Header",
+    "DecodeError",
+    "Limits",
+    "PROTOCOL_FINGERPRINT",
     "HEADERS",
 ];
 
 pub fn package_name_problem(name: &str) -> Option<String> {
     if !name.starts_with(|c: char| c.is_ascii_lowercase())
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
-        return Some("package names are lowercase: letters, digits and `_`, starting with a letter".into());
+        return Some(
+            "package names are lowercase: letters, digits and `_`, starting with a letter".into(),
+        );
     }
     if is_rust_keyword(name) || is_typescript_reserved(name) {
-        return Some(format!("`{name}` is a keyword in Rust or TypeScript and cannot name a module"));
+        return Some(format!(
+            "`{name}` is a keyword in Rust or TypeScript and cannot name a module"
+        ));
     }
     None
 }
@@ -45,7 +80,9 @@ pub fn type_name_problem(name: &str) -> Option<String> {
 /// TypeScript properties (any identifier works), so little is ruled out.
 pub fn member_name_problem(name: &str) -> Option<String> {
     if UNESCAPABLE_RUST.contains(&name) {
-        return Some(format!("`{name}` cannot be used as a name in generated Rust, even as a raw identifier"));
+        return Some(format!(
+            "`{name}` cannot be used as a name in generated Rust, even as a raw identifier"
+        ));
     }
     if name.starts_with("__") {
         return Some("names starting with `__` are reserved for generated code".into());
@@ -73,22 +110,109 @@ pub fn pascal_case(name: &str) -> String {
 pub fn is_rust_keyword(name: &str) -> bool {
     matches!(
         name,
-        "as" | "break" | "const" | "continue" | "crate" | "else" | "enum" | "extern" | "false" | "fn" | "for"
-            | "if" | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref" | "return"
-            | "self" | "Self" | "static" | "struct" | "super" | "trait" | "true" | "type" | "unsafe" | "use"
-            | "where" | "while" | "async" | "await" | "dyn" | "abstract" | "become" | "box" | "do" | "final"
-            | "macro" | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "try" | "gen"
+        "as" | "break"
+            | "const"
+            | "continue"
+            | "crate"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "fn"
+            | "for"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "pub"
+            | "ref"
+            | "return"
+            | "self"
+            | "Self"
+            | "static"
+            | "struct"
+            | "super"
+            | "trait"
+            | "true"
+            | "type"
+            | "unsafe"
+            | "use"
+            | "where"
+            | "while"
+            | "async"
+            | "await"
+            | "dyn"
+            | "abstract"
+            | "become"
+            | "box"
+            | "do"
+            | "final"
+            | "macro"
+            | "override"
+            | "priv"
+            | "typeof"
+            | "unsized"
+            | "virtual"
+            | "yield"
+            | "try"
+            | "gen"
     )
 }
 
 pub fn is_typescript_reserved(name: &str) -> bool {
     matches!(
         name,
-        "break" | "case" | "catch" | "class" | "const" | "continue" | "debugger" | "default" | "delete" | "do"
-            | "else" | "enum" | "export" | "extends" | "false" | "finally" | "for" | "function" | "if" | "import"
-            | "in" | "instanceof" | "new" | "null" | "return" | "super" | "switch" | "this" | "throw" | "true"
-            | "try" | "typeof" | "var" | "void" | "while" | "with" | "implements" | "interface" | "let"
-            | "package" | "private" | "protected" | "public" | "static" | "yield" | "await"
+        "break"
+            | "case"
+            | "catch"
+            | "class"
+            | "const"
+            | "continue"
+            | "debugger"
+            | "default"
+            | "delete"
+            | "do"
+            | "else"
+            | "enum"
+            | "export"
+            | "extends"
+            | "false"
+            | "finally"
+            | "for"
+            | "function"
+            | "if"
+            | "import"
+            | "in"
+            | "instanceof"
+            | "new"
+            | "null"
+            | "return"
+            | "super"
+            | "switch"
+            | "this"
+            | "throw"
+            | "true"
+            | "try"
+            | "typeof"
+            | "var"
+            | "void"
+            | "while"
+            | "with"
+            | "implements"
+            | "interface"
+            | "let"
+            | "package"
+            | "private"
+            | "protected"
+            | "public"
+            | "static"
+            | "yield"
+            | "await"
     )
 }
 
@@ -105,7 +229,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         for j in 1..=b.len() {
             let previous = &rows[i - 1];
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (previous[j - 1] + cost).min(previous[j] + 1).min(current[j - 1] + 1);
+            let mut best = (previous[j - 1] + cost)
+                .min(previous[j] + 1)
+                .min(current[j - 1] + 1);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(rows[i - 2][j - 2] + 1);
             }

@@ -9,11 +9,20 @@ pub(super) fn summary(old: &str, new: &str) -> String {
     let (new_fields, new_defs) = split(new);
     if old_fields != new_fields {
         let names = |fields: &[String]| -> Vec<String> {
-            fields.iter().map(|f| f.split(':').next().unwrap_or("").trim().to_string()).collect()
+            fields
+                .iter()
+                .map(|f| f.split(':').next().unwrap_or("").trim().to_string())
+                .collect()
         };
         let (old_names, new_names) = (names(&old_fields), names(&new_fields));
-        let added: Vec<&String> = new_names.iter().filter(|n| !old_names.contains(n)).collect();
-        let removed: Vec<&String> = old_names.iter().filter(|n| !new_names.contains(n)).collect();
+        let added: Vec<&String> = new_names
+            .iter()
+            .filter(|n| !old_names.contains(n))
+            .collect();
+        let removed: Vec<&String> = old_names
+            .iter()
+            .filter(|n| !new_names.contains(n))
+            .collect();
         let mut parts = Vec::new();
         if !added.is_empty() {
             parts.push(format!("added {}", list(&added)));
@@ -23,11 +32,20 @@ pub(super) fn summary(old: &str, new: &str) -> String {
         }
         for field in &new_fields {
             let name = field.split(':').next().unwrap_or("").trim();
-            if let Some(before) = old_fields.iter().find(|f| f.split(':').next().unwrap_or("").trim() == name) {
-                if before != field {
-                    let ty = |f: &str| f.split_once(':').map_or(String::new(), |(_, t)| t.trim().to_string());
-                    parts.push(format!("`{name}` changed from `{}` to `{}`", ty(before), ty(field)));
-                }
+            if let Some(before) = old_fields
+                .iter()
+                .find(|f| f.split(':').next().unwrap_or("").trim() == name)
+                && before != field
+            {
+                let ty = |f: &str| {
+                    f.split_once(':')
+                        .map_or(String::new(), |(_, t)| t.trim().to_string())
+                };
+                parts.push(format!(
+                    "`{name}` changed from `{}` to `{}`",
+                    ty(before),
+                    ty(field)
+                ));
             }
         }
         if parts.is_empty() {
@@ -37,7 +55,10 @@ pub(super) fn summary(old: &str, new: &str) -> String {
     }
     for def in &new_defs {
         let name = def.split(" = ").next().unwrap_or("");
-        match old_defs.iter().find(|d| d.split(" = ").next() == Some(name)) {
+        match old_defs
+            .iter()
+            .find(|d| d.split(" = ").next() == Some(name))
+        {
             Some(before) if before != def => return format!("the type `{name}` it uses changed"),
             None => return format!("now uses the type `{name}`"),
             _ => {}
@@ -47,14 +68,21 @@ pub(super) fn summary(old: &str, new: &str) -> String {
 }
 
 fn list(names: &[&String]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The top-level fields and the named-type definitions of a shape string.
 fn split(shape: &str) -> (Vec<String>, Vec<String>) {
     let mut parts = shape.split("; ");
     let head = parts.next().unwrap_or("");
-    let inner = head.strip_prefix('{').and_then(|h| h.strip_suffix('}')).unwrap_or(head);
+    let inner = head
+        .strip_prefix('{')
+        .and_then(|h| h.strip_suffix('}'))
+        .unwrap_or(head);
     let mut fields = Vec::new();
     let mut depth = 0i32;
     let mut current = String::new();
@@ -82,14 +110,17 @@ pub(super) fn entries(old: &LockFile, new: &LockFile) -> Vec<String> {
     let mut lines = Vec::new();
     for entry in &new.entries {
         let label = format!("{}.{} v{}", entry.package, entry.message, entry.version);
-        let before = old
-            .entries
-            .iter()
-            .find(|e| e.package == entry.package && e.message == entry.message && e.version == entry.version);
+        let before = old.entries.iter().find(|e| {
+            e.package == entry.package && e.message == entry.message && e.version == entry.version
+        });
         match before {
             None => lines.push(format!("would add `{label}` on header `{}`", entry.header)),
-            Some(b) if !b.removed && entry.removed => lines.push(format!("would mark `{label}` as removed")),
-            Some(b) if b.removed && !entry.removed => lines.push(format!("would restore `{label}`")),
+            Some(b) if !b.removed && entry.removed => {
+                lines.push(format!("would mark `{label}` as removed"))
+            }
+            Some(b) if b.removed && !entry.removed => {
+                lines.push(format!("would restore `{label}`"))
+            }
             Some(b) if b != entry => lines.push(format!("would update `{label}`")),
             Some(_) => {}
         }

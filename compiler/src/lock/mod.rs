@@ -322,19 +322,20 @@ impl Assign<'_> {
         message.header = Some(entry.header);
         let label = format!("{} v{}", message.name, message.version);
         if let Some(pin) = message.pinned
-            && pin != entry.header {
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        "E0090",
-                        format!(
-                            "`{label}` is locked to header `{}`; a header never moves",
-                            entry.header
-                        ),
-                    )
-                    .at(message.span, format!("pins `{pin}`"))
-                    .with_help(format!("pin `{}` or remove the pin", entry.header)),
-                );
-            }
+            && pin != entry.header
+        {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "E0090",
+                    format!(
+                        "`{label}` is locked to header `{}`; a header never moves",
+                        entry.header
+                    ),
+                )
+                .at(message.span, format!("pins `{pin}`"))
+                .with_help(format!("pin `{}` or remove the pin", entry.header)),
+            );
+        }
         if entry.removed {
             if entry.fingerprint == message.fingerprint {
                 // The same version with the same shape comes back: old peers understand it.

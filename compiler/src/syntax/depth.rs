@@ -4,7 +4,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 
-pub(super) fn check(file: FileId, text: &str, limit: usize) -> Result<(), Diagnostic> {
+pub(super) fn check(file: FileId, text: &str, limit: usize) -> Result<(), Box<Diagnostic>> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut i = 0;
@@ -25,12 +25,14 @@ pub(super) fn check(file: FileId, text: &str, limit: usize) -> Result<(), Diagno
             b'[' | b'{' | b'<' => {
                 depth += 1;
                 if depth > limit {
-                    return Err(Diagnostic::error(
-                        "E0002",
-                        format!("nesting is deeper than {limit} levels"),
-                    )
-                    .at(Span::new(file, i, i + 1), "this bracket is too deep")
-                    .with_help("flatten the type with a named struct"));
+                    return Err(Box::new(
+                        Diagnostic::error(
+                            "E0002",
+                            format!("nesting is deeper than {limit} levels"),
+                        )
+                        .at(Span::new(file, i, i + 1), "this bracket is too deep")
+                        .with_help("flatten the type with a named struct"),
+                    ));
                 }
             }
             b']' | b'}' | b'>' => depth = depth.saturating_sub(1),

@@ -5,7 +5,11 @@ use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
 
-pub(super) fn to_diagnostic(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
+pub(super) fn to_diagnostic(
+    file: FileId,
+    text: &str,
+    error: &pest::error::Error<Rule>,
+) -> Diagnostic {
     let start = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
@@ -14,14 +18,16 @@ pub(super) fn to_diagnostic(file: FileId, text: &str, error: &pest::error::Error
     let found = describe_found(text, start);
     let message = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            let mut words: Vec<&'static str> = positives.iter().filter_map(|r| describe(*r)).collect();
+            let mut words: Vec<&'static str> =
+                positives.iter().filter_map(|r| describe(*r)).collect();
             words.sort_unstable();
             words.dedup();
             format!("expected {}, found {found}", join_alternatives(&words))
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let mut diagnostic = Diagnostic::error("E0003", message).at(Span::new(file, start, end), "unexpected here");
+    let mut diagnostic =
+        Diagnostic::error("E0003", message).at(Span::new(file, start, end), "unexpected here");
     if let Some(help) = hint(text, start) {
         diagnostic = diagnostic.with_help(help);
     }
@@ -66,7 +72,9 @@ fn join_alternatives(words: &[&str]) -> String {
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
-        Rule::statement => "a declaration (`package`, `import`, `struct`, `enum`, `union` or `message`)",
+        Rule::statement => {
+            "a declaration (`package`, `import`, `struct`, `enum`, `union` or `message`)"
+        }
         Rule::package_decl | Rule::kw_package => "`package`",
         Rule::import_decl | Rule::kw_import => "`import`",
         Rule::struct_decl | Rule::kw_struct => "`struct`",
@@ -77,7 +85,12 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::enum_variant => "a variant name",
         Rule::union_variant => "a variant name",
         Rule::ident => "a name",
-        Rule::type_expr | Rule::type_atom | Rule::type_name | Rule::list_type | Rule::map_type | Rule::kw_map => "a type",
+        Rule::type_expr
+        | Rule::type_atom
+        | Rule::type_name
+        | Rule::list_type
+        | Rule::map_type
+        | Rule::kw_map => "a type",
         Rule::version => "a version (`v2`)",
         Rule::direction | Rule::kw_from => "`from server` or `from client`",
         Rule::kw_server | Rule::kw_client => "`server` or `client`",
@@ -96,7 +109,11 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::langle => "`<`",
         Rule::rangle => "`>`",
         Rule::docs | Rule::doc | Rule::doc_text | Rule::schema | Rule::string_inner => return None,
-        Rule::WHITESPACE | Rule::COMMENT | Rule::doc_start | Rule::ident_start | Rule::ident_char => return None,
+        Rule::WHITESPACE
+        | Rule::COMMENT
+        | Rule::doc_start
+        | Rule::ident_start
+        | Rule::ident_char => return None,
     })
 }
 

@@ -23,7 +23,10 @@ pub(super) fn file(id: FileId, mut pairs: Pairs<'_, Rule>) -> File {
     let Some(schema) = pairs.next() else {
         return out;
     };
-    for statement in schema.into_inner().filter(|p| p.as_rule() == Rule::statement) {
+    for statement in schema
+        .into_inner()
+        .filter(|p| p.as_rule() == Rule::statement)
+    {
         lower.statement(statement, &mut out);
     }
     out
@@ -150,12 +153,19 @@ impl Lower {
                         Rule::version => message.version = Some((part.as_str().to_string(), span)),
                         Rule::direction => {
                             let server = part.into_inner().any(|p| p.as_rule() == Rule::kw_server);
-                            let direction = if server { Direction::Server } else { Direction::Client };
+                            let direction = if server {
+                                Direction::Server
+                            } else {
+                                Direction::Client
+                            };
                             message.direction = Some((direction, span));
                         }
                         Rule::header_pin => {
                             let literal = meaningful(part).next();
-                            let text = literal.as_ref().map(|l| unescape(string_inner(l))).unwrap_or_default();
+                            let text = literal
+                                .as_ref()
+                                .map(|l| unescape(string_inner(l)))
+                                .unwrap_or_default();
                             message.header = Some((text, span));
                         }
                         Rule::fields => message.fields = self.fields(part),
@@ -216,7 +226,9 @@ impl Lower {
         let kind = match atom.as_rule() {
             Rule::list_type => {
                 let inner = meaningful(atom).next().map(|p| self.type_expr(p));
-                TypeExprKind::List(Box::new(inner.unwrap_or_else(|| self.empty_type(atom_span))))
+                TypeExprKind::List(Box::new(
+                    inner.unwrap_or_else(|| self.empty_type(atom_span)),
+                ))
             }
             Rule::map_type => {
                 let mut inner = meaningful(atom).map(|p| self.type_expr(p));
@@ -226,7 +238,10 @@ impl Lower {
             }
             _ => TypeExprKind::Named(self.ident(atom)),
         };
-        let mut ty = TypeExpr { kind, span: atom_span };
+        let mut ty = TypeExpr {
+            kind,
+            span: atom_span,
+        };
         for mark in parts.filter(|p| p.as_rule() == Rule::qmark) {
             let mark_span = self.span(&mark);
             let span = Span::new(self.file, atom_span.start, mark_span.end);
@@ -264,7 +279,12 @@ impl Lower {
                 _ => {}
             }
         }
-        EnumVariant { docs, name, value, span }
+        EnumVariant {
+            docs,
+            name,
+            value,
+            span,
+        }
     }
 
     fn union_variant(&self, pair: P<'_>) -> UnionVariant {
@@ -283,7 +303,12 @@ impl Lower {
                 _ => {}
             }
         }
-        UnionVariant { docs, name, fields, span }
+        UnionVariant {
+            docs,
+            name,
+            fields,
+            span,
+        }
     }
 }
 

@@ -24,19 +24,20 @@ pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Parses one file. On a syntax error the file is not lowered: pest stops at
 /// the first error, and one precise message beats a cascade of guesses.
-pub fn parse(file: FileId, text: &str) -> Result<ast::File, Diagnostic> {
+pub fn parse(file: FileId, text: &str) -> Result<ast::File, Box<Diagnostic>> {
     if text.len() > MAX_SOURCE_BYTES {
-        return Err(Diagnostic::error(
+        return Err(Box::new(Diagnostic::error(
             "E0001",
             format!(
                 "schema file is {} bytes; the limit is {} bytes",
                 text.len(),
                 MAX_SOURCE_BYTES
             ),
-        ));
+        )));
     }
     depth::check(file, text, MAX_NESTING)?;
-    let pairs = SchemaParser::parse(Rule::schema, text).map_err(|e| errors::to_diagnostic(file, text, &e))?;
+    let pairs = SchemaParser::parse(Rule::schema, text)
+        .map_err(|e| Box::new(errors::to_diagnostic(file, text, &e)))?;
     Ok(lower::file(file, pairs))
 }
 

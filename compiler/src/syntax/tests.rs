@@ -10,7 +10,10 @@ fn accepts(rule: Rule, text: &str) {
 }
 
 fn rejects(rule: Rule, text: &str) {
-    assert!(parse_rule(rule, text).is_err(), "{rule:?} should reject {text:?}");
+    assert!(
+        parse_rule(rule, text).is_err(),
+        "{rule:?} should reject {text:?}"
+    );
 }
 
 fn error_message(text: &str) -> String {
@@ -22,7 +25,15 @@ fn error_message(text: &str) -> String {
 
 #[test]
 fn type_expressions() {
-    for ok in ["u8", "string?", "[Point]", "[[u8]]", "map<string, [Shape?]>", "map<u64,string>?", "T??"] {
+    for ok in [
+        "u8",
+        "string?",
+        "[Point]",
+        "[[u8]]",
+        "map<string, [Shape?]>",
+        "map<u64,string>?",
+        "T??",
+    ] {
         accepts(Rule::type_expr, ok);
     }
     for bad in ["[u8", "map<string>", "?", "[]"] {
@@ -52,7 +63,10 @@ fn identifiers() {
 #[test]
 fn messages_take_version_direction_and_header_in_that_order() {
     accepts(Rule::message_decl, "message A {}");
-    accepts(Rule::message_decl, "message A v2 from server @\"ab\" { x: u8 }");
+    accepts(
+        Rule::message_decl,
+        "message A v2 from server @\"ab\" { x: u8 }",
+    );
     accepts(Rule::message_decl, "message A from client { x: u8, }");
     rejects(Rule::message_decl, "message A from server v2 {}");
     rejects(Rule::message_decl, "message A @\"ab\" v2 {}");
@@ -60,8 +74,11 @@ fn messages_take_version_direction_and_header_in_that_order() {
 
 #[test]
 fn comments_and_docs() {
-    let file = parse(FileId(0), "// plain\n/// doc one\n///doc two\n//// not a doc\nstruct A { /// field doc\n x: u8 }")
-        .expect("parses");
+    let file = parse(
+        FileId(0),
+        "// plain\n/// doc one\n///doc two\n//// not a doc\nstruct A { /// field doc\n x: u8 }",
+    )
+    .expect("parses");
     assert_eq!(file.items[0].docs, ["doc one", "doc two"]);
     let crate::ast::ItemKind::Struct(s) = &file.items[0].kind else {
         panic!("struct expected");
@@ -80,7 +97,10 @@ fn errors_are_words_not_rule_names() {
     let message = error_message("package p;\nstruct A { x: u8 y: u8 }");
     assert!(message.contains("expected"), "{message}");
     assert!(message.contains("`}`"), "{message}");
-    assert!(!message.contains("rbrace") && !message.contains("Rule"), "{message}");
+    assert!(
+        !message.contains("rbrace") && !message.contains("Rule"),
+        "{message}"
+    );
     let message = error_message("package p;\nstruct A { x u8 }");
     assert_eq!(message, "expected `:`, found `u8`");
     let message = error_message("package p;\nstruct A {");
@@ -89,7 +109,11 @@ fn errors_are_words_not_rule_names() {
 
 #[test]
 fn ten_thousand_deep_nesting_is_a_diagnostic() {
-    let deep = format!("package p;\nstruct A {{ x: {}u8{} }}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep = format!(
+        "package p;\nstruct A {{ x: {}u8{} }}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let message = error_message(&deep);
     assert!(message.contains("nesting is deeper than"), "{message}");
 }

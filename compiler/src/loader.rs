@@ -108,10 +108,8 @@ impl<'a> Loader<'a> {
                 }
             },
             Err(e) => {
-                let mut d = Diagnostic::error(
-                    "E0010",
-                    format!("cannot read `{}`: {e}", shown(canonical)),
-                );
+                let mut d =
+                    Diagnostic::error("E0010", format!("cannot read `{}`: {e}", shown(canonical)));
                 if let Some(span) = import_site {
                     d = d.at(span, "imported here");
                 }

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tagwire_compiler::codegen::rust::{RustOptions, generate_rust_files, write_to};
 use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report};
 
 /// Tagwire schema compiler: stable 2-byte message headers, breaking-change
@@ -41,6 +42,13 @@ enum Command {
     /// Headers come from tagwire.lock; versions not locked yet show the header
     /// `tagwire lock` would give them. Nothing is written.
     Headers(CommonArgs),
+    /// Generate code for a schema into a directory (for projects that commit generated files).
+    ///
+    /// Like a build script, this writes additive changes to tagwire.lock first
+    /// (or, with --locked, fails when the lock would change). Build scripts
+    /// should use `tagwire_compiler::Builder` instead.
+    #[command(subcommand)]
+    Gen(Gen),
     /// Format schemas canonically, keeping comments.
     Fmt {
         /// Schema files to format in place.
@@ -52,6 +60,24 @@ enum Command {
         /// Output format for diagnostics.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum Gen {
+    /// Rust: one `<package>.rs` module per package, for `tagwire` (the runtime crate).
+    Rust {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Directory to write the modules to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Derive serde's Serialize and Deserialize on every generated type.
+        #[arg(long)]
+        serde: bool,
+        /// Fail instead of updating tagwire.lock, as `cargo --locked`.
+        #[arg(long)]
+        locked: bool,
     },
 }
 
@@ -136,7 +162,57 @@ fn main() -> ExitCode {
             check,
             format,
         } => fmt(&schemas, check, format),
+        Command::Gen(Gen::Rust {
+            common,
+            out,
+            serde,
+            locked,
+        }) => gen_rust(&common, &out, serde, locked),
     }
+}
+
+fn gen_rust(common: &CommonArgs, out: &std::path::Path, serde: bool, locked: bool) -> ExitCode {
+    let mode = if locked {
+        LockMode::Locked
+    } else {
+        LockMode::Update
+    };
+    let output = front_end(&common.schemas, mode, false);
+    let mut written = Vec::new();
+    if !output.has_errors() {
+        if let Err(e) = output.write_locks() {
+            eprintln!("error: cannot write the lock file: {e}");
+            return ExitCode::from(1);
+        }
+        let options = RustOptions {
+            serde,
+            ..RustOptions::default()
+        };
+        let files = match generate_rust_files(&output, &options) {
+            Ok(files) => files,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        match write_to(out, &files) {
+            Ok(paths) => written = paths.iter().map(|p| relative(p)).collect(),
+            Err(e) => {
+                eprintln!("error: cannot write to `{}`: {e}", out.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    finish(
+        &output,
+        common.format,
+        serde_json::json!({ "written": written }),
+        || {
+            for path in &written {
+                eprintln!("wrote {path}");
+            }
+        },
+    )
 }
 
 fn front_end(schemas: &[PathBuf], mode: LockMode, allow_breaking: bool) -> Output {

@@ -650,3 +650,16 @@ proptest! {
         prop_assert_eq!(from_bin(&b, |r| r.map(|r| r.string(), |r| r.i16())).unwrap(), m);
     }
 }
+
+#[test]
+fn a_count_token_is_never_negative() {
+    use tagwire::DecodeErrorKind;
+    use tagwire::__private::TextReader;
+    for count in ["-1", "-0", &format!("-{}", "9".repeat(50))] {
+        let frame = format!("aa|{count}");
+        let limits = tagwire::Limits::default();
+        let mut reader = TextReader::new(&frame, &limits).expect("header is fine");
+        let error = reader.list(|r| r.u8()).expect_err("negative count");
+        assert_eq!(error.kind, DecodeErrorKind::InvalidToken, "{count}");
+    }
+}

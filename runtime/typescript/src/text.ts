@@ -243,9 +243,6 @@ function decimal(t: string): number {
   return negative ? -v : v;
 }
 
-/** i128::MAX: the Rust reference parses counts into an i128 (see `count`). */
-const I128_MAX = "170141183460469231731687303715884105727";
-
 const FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
@@ -556,20 +553,12 @@ export class TextReader implements Reader {
     return v;
   }
 
-  /**
-   * A count token. Mirrors the Rust reference exactly: a negative count is
-   * `invalid_token`, except that one whose magnitude overflows an i128 is
-   * `collection_too_long`, like any other count too large for an integer.
-   */
+  /** A count token: never negative, so any `-` is `invalid_token` (SPEC §6.3). */
   private count(): number {
     const t = this.token();
+    if (t.charCodeAt(0) === 45) throw this.fail("invalid_token");
     const v = decimal(t);
     if (v !== v) throw this.fail("invalid_token");
-    if (v < 0) {
-      const digits = t.length - 1;
-      const huge = digits > I128_MAX.length || (digits === I128_MAX.length && t.slice(1) > I128_MAX);
-      throw this.fail(huge ? "collection_too_long" : "invalid_token");
-    }
     if (v > this.limits.maxCollectionLen) throw this.fail("collection_too_long");
     return v;
   }

@@ -447,8 +447,11 @@ impl<'a> TextReader<'a> {
 
     fn count(&mut self) -> R<usize> {
         let (t, at) = self.token()?;
+        // A count is never negative: any `-` is malformed, however many digits follow.
+        if t.starts_with('-') {
+            return Err(Self::err(K::InvalidToken, at));
+        }
         let n = match parse_decimal(t) {
-            Ok(n) if n < 0 => return Err(Self::err(K::InvalidToken, at)),
             Ok(n) => n,
             Err(K::OutOfRange) => return Err(Self::err(K::CollectionTooLong, at)),
             Err(k) => return Err(Self::err(k, at)),

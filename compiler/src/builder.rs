@@ -21,7 +21,7 @@
 //! }
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // src/lib.rs
 //! pub mod ui {
 //!     tagwire::include_protocol!("ui");
@@ -68,7 +68,9 @@ pub struct Error {
 
 impl Error {
     fn new(message: impl Into<String>) -> Self {
-        Error { message: message.into() }
+        Error {
+            message: message.into(),
+        }
     }
 
     /// The full, human-readable message.
@@ -120,7 +122,11 @@ impl Builder {
 
     /// Adds an attribute to matching generated types; see
     /// [`RustOptions::type_attribute`] for paths.
-    pub fn type_attribute(&mut self, path: impl Into<String>, attribute: impl Into<String>) -> &mut Self {
+    pub fn type_attribute(
+        &mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> &mut Self {
         self.options.type_attribute(path, attribute);
         self
     }
@@ -140,7 +146,8 @@ impl Builder {
     }
 
     fn is_locked(&self) -> bool {
-        self.locked || std::env::var(LOCKED_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        self.locked
+            || std::env::var(LOCKED_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
     }
 
     /// Runs the compiler: checks the schemas, updates the lock (or refuses
@@ -160,20 +167,32 @@ impl Builder {
             }
         }
         if self.schemas.is_empty() {
-            return Err(Error::new("tagwire: Builder::compile called without any .schema()"));
+            return Err(Error::new(
+                "tagwire: Builder::compile called without any .schema()",
+            ));
         }
-        self.options.validate().map_err(|e| Error::new(format!("tagwire: {e}")))?;
+        self.options
+            .validate()
+            .map_err(|e| Error::new(format!("tagwire: {e}")))?;
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")
                 .map(PathBuf::from)
-                .ok_or_else(|| Error::new("tagwire: OUT_DIR is not set (not in a build script?); call .out_dir()"))?,
+                .ok_or_else(|| {
+                    Error::new(
+                        "tagwire: OUT_DIR is not set (not in a build script?); call .out_dir()",
+                    )
+                })?,
         };
         let mut front_end = FrontEnd::new();
         for schema in &self.schemas {
             front_end.schema(schema);
         }
-        let mode = if self.is_locked() { LockMode::Locked } else { LockMode::Update };
+        let mode = if self.is_locked() {
+            LockMode::Locked
+        } else {
+            LockMode::Update
+        };
         let output = front_end.lock_mode(mode).run();
         if self.emit_rerun {
             emit_rerun_lines(&output);
@@ -199,9 +218,14 @@ impl Builder {
         output
             .write_locks()
             .map_err(|e| Error::new(format!("tagwire: cannot write tagwire.lock: {e}")))?;
-        let files = rust::generate_rust_files(&output, &self.options).map_err(|e| Error::new(format!("tagwire: {e}")))?;
-        rust::write_to(&out_dir, &files)
-            .map_err(|e| Error::new(format!("tagwire: cannot write to `{}`: {e}", out_dir.display())))
+        let files = rust::generate_rust_files(&output, &self.options)
+            .map_err(|e| Error::new(format!("tagwire: {e}")))?;
+        rust::write_to(&out_dir, &files).map_err(|e| {
+            Error::new(format!(
+                "tagwire: cannot write to `{}`: {e}",
+                out_dir.display()
+            ))
+        })
     }
 }
 

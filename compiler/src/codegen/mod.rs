@@ -31,7 +31,9 @@ pub fn escape_doc_lines(lines: &[String]) -> Vec<String> {
                 open = Some((c, n));
                 out.push(format!("{}text", c.to_string().repeat(n)));
             }
-            (Some((oc, on)), Some((c, n))) if c == oc && n >= on && trimmed[n..].trim().is_empty() => {
+            (Some((oc, on)), Some((c, n)))
+                if c == oc && n >= on && trimmed[n..].trim().is_empty() =>
+            {
                 open = None;
                 out.push(c.to_string().repeat(n));
             }
@@ -71,14 +73,36 @@ mod tests {
     #[test]
     fn fences_become_text_blocks() {
         assert_eq!(
-            esc(&["Example:", "```", "let x = 1;", "```", "~~~~rust", "y", "~~~~"]),
-            ["Example:", "```text", "let x = 1;", "```", "~~~~text", "y", "~~~~"]
+            esc(&[
+                "Example:",
+                "```",
+                "let x = 1;",
+                "```",
+                "~~~~rust",
+                "y",
+                "~~~~"
+            ]),
+            [
+                "Example:",
+                "```text",
+                "let x = 1;",
+                "```",
+                "~~~~text",
+                "y",
+                "~~~~"
+            ]
         );
-        assert_eq!(esc(&["```rust,no_run", "fn main() {}"]), ["```text", "fn main() {}", "```"]);
+        assert_eq!(
+            esc(&["```rust,no_run", "fn main() {}"]),
+            ["```text", "fn main() {}", "```"]
+        );
     }
 
     #[test]
     fn indentation_never_makes_a_code_block() {
-        assert_eq!(esc(&["", "    let x = 1;", "\tfoo", "  - item"]), ["", "   let x = 1;", "   foo", "  - item"]);
+        assert_eq!(
+            esc(&["", "    let x = 1;", "\tfoo", "  - item"]),
+            ["", "   let x = 1;", "   foo", "  - item"]
+        );
     }
 }

@@ -91,7 +91,7 @@ pub trait Protocol: Sized {
 /// `tagwire_compiler::Builder` (the file `<package>.rs` in `OUT_DIR`), as
 /// `tonic::include_proto!` does:
 ///
-/// ```ignore
+/// ```text
 /// pub mod ui {
 ///     tagwire::include_protocol!("ui");
 /// }

@@ -6,8 +6,8 @@
 //! as a list element, map value or present optional.
 
 use super::{Context, ident, type_path};
-use crate::ir::{Field, Type, TypeRef, UnionVariant};
 use crate::check::pascal_case;
+use crate::ir::{Field, Type, TypeRef, UnionVariant};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
@@ -170,7 +170,11 @@ impl Context<'_> {
                 } else {
                     quote!(#path::#decode(r))
                 };
-                if boxed { quote!(#read.map(Box::new)) } else { read }
+                if boxed {
+                    quote!(#read.map(Box::new))
+                } else {
+                    read
+                }
             }
             _ => unreachable!("primitives handled above"),
         }
@@ -194,7 +198,13 @@ impl Context<'_> {
 
     /// `name: r.u8()?, …` for a struct expression, in schema order (field
     /// initialisers run in the order written).
-    fn field_inits(&self, package: &str, owner: &TypeRef, fields: &[Field], enc: Enc) -> TokenStream {
+    fn field_inits(
+        &self,
+        package: &str,
+        owner: &TypeRef,
+        fields: &[Field],
+        enc: Enc,
+    ) -> TokenStream {
         let inits = fields.iter().map(|f| {
             let name = ident(&f.name);
             let read = self.read(package, &f.ty, enc, self.needs_box(owner, &f.ty));
@@ -204,7 +214,13 @@ impl Context<'_> {
     }
 
     /// The four codec functions of a struct or message version.
-    pub(super) fn struct_codec(&self, package: &str, owner: &TypeRef, name: &Ident, fields: &[Field]) -> TokenStream {
+    pub(super) fn struct_codec(
+        &self,
+        package: &str,
+        owner: &TypeRef,
+        name: &Ident,
+        fields: &[Field],
+    ) -> TokenStream {
         let functions = [Enc::Text, Enc::Binary].map(|enc| {
             let (encode, decode, writer, reader) = enc.names();
             let writes = fields.iter().map(|f| {
@@ -237,7 +253,13 @@ impl Context<'_> {
     }
 
     /// The four codec functions of a union: variant index, then its fields.
-    pub(super) fn union_codec(&self, package: &str, owner: &TypeRef, name: &Ident, variants: &[UnionVariant]) -> TokenStream {
+    pub(super) fn union_codec(
+        &self,
+        package: &str,
+        owner: &TypeRef,
+        name: &Ident,
+        variants: &[UnionVariant],
+    ) -> TokenStream {
         let any_fields = variants.iter().any(|v| !v.fields.is_empty());
         let functions = [Enc::Text, Enc::Binary].map(|enc| {
             let (encode, decode, writer, reader) = enc.names();
@@ -248,8 +270,13 @@ impl Context<'_> {
                     return quote!(Self::#variant => w.variant(#index),);
                 }
                 let names: Vec<Ident> = v.fields.iter().map(|f| ident(&f.name)).collect();
-                let bindings: Vec<Ident> = (0..v.fields.len()).map(|i| format_ident!("f{i}")).collect();
-                let writes = v.fields.iter().zip(&bindings).map(|(f, b)| self.encode(&f.ty, &Val::Ref(b.clone()), enc));
+                let bindings: Vec<Ident> =
+                    (0..v.fields.len()).map(|i| format_ident!("f{i}")).collect();
+                let writes = v
+                    .fields
+                    .iter()
+                    .zip(&bindings)
+                    .map(|(f, b)| self.encode(&f.ty, &Val::Ref(b.clone()), enc));
                 quote! {
                     Self::#variant { #( #names: #bindings ),* } => {
                         w.variant(#index);

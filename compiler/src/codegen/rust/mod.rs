@@ -74,7 +74,11 @@ impl RustOptions {
     ///   `RenderUi`; `RenderUiV2` matches one version;
     /// - `ServerMessage` / `ClientMessage` (optionally `ui.`-qualified)
     ///   match the protocol enums.
-    pub fn type_attribute(&mut self, path: impl Into<String>, attribute: impl Into<String>) -> &mut Self {
+    pub fn type_attribute(
+        &mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> &mut Self {
         self.type_attributes.push((path.into(), attribute.into()));
         self
     }
@@ -101,7 +105,10 @@ impl RustOptions {
             let path = path.trim_start_matches('.');
             let matches = path.is_empty()
                 || path == package
-                || names.iter().any(|n| path == *n || path.strip_prefix(package).and_then(|p| p.strip_prefix('.')) == Some(n));
+                || names.iter().any(|n| {
+                    path == *n
+                        || path.strip_prefix(package).and_then(|p| p.strip_prefix('.')) == Some(n)
+                });
             if matches && let Some(attrs) = parse_attributes(attribute) {
                 out.extend(attrs);
             }
@@ -134,7 +141,10 @@ pub fn generate(schema: &Schema, options: &RustOptions) -> Vec<(String, String)>
 /// The files `tagwire gen rust` and the build-script [`crate::Builder`]
 /// write: `<package>.rs` for each package of a front-end run without errors.
 /// Paths are relative to the output directory.
-pub fn generate_rust_files(output: &Output, options: &RustOptions) -> Result<Vec<(PathBuf, String)>, GenerateError> {
+pub fn generate_rust_files(
+    output: &Output,
+    options: &RustOptions,
+) -> Result<Vec<(PathBuf, String)>, GenerateError> {
     options.validate()?;
     let schema = output.schema.as_ref().ok_or_else(|| GenerateError {
         message: if output.has_errors() {
@@ -182,14 +192,26 @@ impl<'a> Context<'a> {
             for def in &package.types {
                 let fields: Vec<&Type> = match &def.kind {
                     TypeDefKind::Struct(fields) => fields.iter().map(|f| &f.ty).collect(),
-                    TypeDefKind::Union(variants) => variants.iter().flat_map(|v| &v.fields).map(|f| &f.ty).collect(),
+                    TypeDefKind::Union(variants) => variants
+                        .iter()
+                        .flat_map(|v| &v.fields)
+                        .map(|f| &f.ty)
+                        .collect(),
                     TypeDefKind::Enum(_) => Vec::new(),
                 };
-                let targets = fields.into_iter().filter_map(inline_target).cloned().collect();
+                let targets = fields
+                    .into_iter()
+                    .filter_map(inline_target)
+                    .cloned()
+                    .collect();
                 inline.insert(type_ref(&package.name, &def.name), targets);
             }
         }
-        Context { schema, options, inline }
+        Context {
+            schema,
+            options,
+            inline,
+        }
     }
 
     /// Whether a field of type `ty` inside `owner` needs a `Box`: it holds a
@@ -213,7 +235,10 @@ impl<'a> Context<'a> {
     }
 
     fn is_struct(&self, r: &TypeRef) -> bool {
-        matches!(self.schema.type_def(r).map(|d| &d.kind), Some(TypeDefKind::Struct(_)))
+        matches!(
+            self.schema.type_def(r).map(|d| &d.kind),
+            Some(TypeDefKind::Struct(_))
+        )
     }
 
     fn package_file(&self, package: &Package) -> String {
@@ -339,11 +364,53 @@ fn ident(name: &str) -> Ident {
 fn is_keyword(name: &str) -> bool {
     matches!(
         name,
-        "as" | "break" | "const" | "continue" | "else" | "enum" | "extern" | "false" | "fn" | "for" | "if" | "impl"
-            | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref" | "return" | "static"
-            | "struct" | "trait" | "true" | "type" | "unsafe" | "use" | "where" | "while" | "async" | "await"
-            | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro" | "override" | "priv" | "typeof"
-            | "unsized" | "virtual" | "yield" | "try" | "gen"
+        "as" | "break"
+            | "const"
+            | "continue"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "fn"
+            | "for"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "pub"
+            | "ref"
+            | "return"
+            | "static"
+            | "struct"
+            | "trait"
+            | "true"
+            | "type"
+            | "unsafe"
+            | "use"
+            | "where"
+            | "while"
+            | "async"
+            | "await"
+            | "dyn"
+            | "abstract"
+            | "become"
+            | "box"
+            | "do"
+            | "final"
+            | "macro"
+            | "override"
+            | "priv"
+            | "typeof"
+            | "unsized"
+            | "virtual"
+            | "yield"
+            | "try"
+            | "gen"
     )
 }
 
@@ -355,7 +422,11 @@ fn screaming_snake(name: &str) -> String {
         if c.is_uppercase() && i > 0 {
             let previous = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if previous != '_' && (previous.is_lowercase() || previous.is_ascii_digit() || (previous.is_uppercase() && next_lower)) {
+            if previous != '_'
+                && (previous.is_lowercase()
+                    || previous.is_ascii_digit()
+                    || (previous.is_uppercase() && next_lower))
+            {
                 out.push('_');
             }
         }
@@ -368,7 +439,13 @@ fn screaming_snake(name: &str) -> String {
 /// [`crate::codegen::escape_doc_lines`]).
 fn doc_attrs(docs: &[String]) -> TokenStream {
     let lines = crate::codegen::escape_doc_lines(docs);
-    let lines = lines.iter().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    let lines = lines.iter().map(|l| {
+        if l.is_empty() {
+            String::new()
+        } else {
+            format!(" {l}")
+        }
+    });
     quote!(#(#[doc = #lines])*)
 }
 
@@ -392,10 +469,18 @@ mod tests {
         options.type_attribute(".", "#[must_use]");
         assert!(options.validate().is_ok());
         let point = options.attributes_for("ui", &["Point"]).to_string();
-        assert!(point.contains("Default") && point.contains("must_use"), "{point}");
+        assert!(
+            point.contains("Default") && point.contains("must_use"),
+            "{point}"
+        );
         let other = options.attributes_for("geo", &["Point"]).to_string();
         assert!(!other.contains("Default"), "{other}");
-        assert!(options.attributes_for("ui", &["Level"]).to_string().contains("non_exhaustive"));
+        assert!(
+            options
+                .attributes_for("ui", &["Level"])
+                .to_string()
+                .contains("non_exhaustive")
+        );
         options.type_attribute("x", "derive(Eq)");
         assert!(options.validate().is_err());
     }

@@ -7,8 +7,16 @@ use quote::{format_ident, quote};
 
 impl Context<'_> {
     pub(super) fn protocol(&self, package: &Package) -> TokenStream {
-        let server: Vec<&MessageVersion> = package.messages.iter().filter(|m| m.direction.server_sends()).collect();
-        let client: Vec<&MessageVersion> = package.messages.iter().filter(|m| m.direction.client_sends()).collect();
+        let server: Vec<&MessageVersion> = package
+            .messages
+            .iter()
+            .filter(|m| m.direction.server_sends())
+            .collect();
+        let client: Vec<&MessageVersion> = package
+            .messages
+            .iter()
+            .filter(|m| m.direction.client_sends())
+            .collect();
         let server_enum = self.protocol_enum(
             package,
             "ServerMessage",
@@ -47,7 +55,13 @@ impl Context<'_> {
         }
     }
 
-    fn protocol_enum(&self, package: &Package, name: &str, doc: &str, messages: &[&MessageVersion]) -> TokenStream {
+    fn protocol_enum(
+        &self,
+        package: &Package,
+        name: &str,
+        doc: &str,
+        messages: &[&MessageVersion],
+    ) -> TokenStream {
         let attrs = self.options.attributes_for(&package.name, &[name]);
         let derives = self.derives(TokenStream::new());
         let enum_name = format_ident!("{name}");

@@ -39,8 +39,14 @@ impl Context<'_> {
             }
             TypeDefKind::Enum(variants) => {
                 let derives = self.derives(quote!(, Copy, Eq, Hash));
-                let names: Vec<_> = variants.iter().map(|v| format_ident!("{}", pascal_case(&v.name))).collect();
-                let values: Vec<_> = variants.iter().map(|v| Literal::u32_unsuffixed(v.value)).collect();
+                let names: Vec<_> = variants
+                    .iter()
+                    .map(|v| format_ident!("{}", pascal_case(&v.name)))
+                    .collect();
+                let values: Vec<_> = variants
+                    .iter()
+                    .map(|v| Literal::u32_unsuffixed(v.value))
+                    .collect();
                 let variant_docs = variants.iter().map(|v| {
                     let mut docs = v.docs.clone();
                     if !docs.is_empty() {
@@ -114,12 +120,22 @@ impl Context<'_> {
     }
 
     /// `pub name: Type,` for each field (no `pub` in enum variants).
-    fn struct_fields(&self, package: &str, owner: &TypeRef, fields: &[Field], public: bool) -> TokenStream {
+    fn struct_fields(
+        &self,
+        package: &str,
+        owner: &TypeRef,
+        fields: &[Field],
+        public: bool,
+    ) -> TokenStream {
         let fields = fields.iter().map(|f| {
             let name = ident(&f.name);
             let ty = self.field_type(package, owner, &f.ty);
             let docs = doc_attrs(&f.docs);
-            let vis = if public { quote!(pub) } else { TokenStream::new() };
+            let vis = if public {
+                quote!(pub)
+            } else {
+                TokenStream::new()
+            };
             quote!(#docs #vis #name: #ty,)
         });
         quote!(#(#fields)*)
@@ -128,7 +144,9 @@ impl Context<'_> {
     pub(super) fn message(&self, package: &Package, message: &MessageVersion) -> TokenStream {
         let type_name = message.type_name();
         let name = ident(&type_name);
-        let header = message.header.map_or_else(|| "??".to_string(), |h| h.to_string());
+        let header = message
+            .header
+            .map_or_else(|| "??".to_string(), |h| h.to_string());
         let constant = format_ident!("{}_V{}", screaming_snake(&message.name), message.version);
         let header_bytes = proc_macro2::Literal::byte_string(header.as_bytes());
         let mut docs = message.docs.clone();
@@ -140,10 +158,15 @@ impl Context<'_> {
             crate::ir::Direction::Client => "sent by the client",
             crate::ir::Direction::Both => "sent by either side",
         };
-        docs.push(format!("Message `{}` version {}, header `{header}`, {sender}.", message.name, message.version));
+        docs.push(format!(
+            "Message `{}` version {}, header `{header}`, {sender}.",
+            message.name, message.version
+        ));
         let docs = doc_attrs(&docs);
         let const_doc = format!(" Header of [`{type_name}`].");
-        let attrs = self.options.attributes_for(&package.name, &[&message.name, &type_name]);
+        let attrs = self
+            .options
+            .attributes_for(&package.name, &[&message.name, &type_name]);
         let derives = self.derives(TokenStream::new());
         // Message versions are never referred to by other types, so they never need boxes.
         let owner = type_ref(&package.name, &type_name);

@@ -396,8 +396,13 @@ impl Assign<'_> {
         }
         let updated = &mut self.lock.entries[entry_index];
         updated.direction = message.direction;
-        updated.fingerprint = message.fingerprint.clone();
-        updated.shape = message.shape.clone();
+        if shape_changed {
+            // Only reached with --allow-breaking: the lock takes the new shape.
+            updated.fingerprint = message.fingerprint.clone();
+            updated.shape = message.shape.clone();
+        }
+        // With the same fingerprint the readable shape stays as locked: renaming
+        // a struct changes its text but not the wire, and must not dirty the lock.
     }
 }
 

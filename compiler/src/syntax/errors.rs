@@ -14,8 +14,11 @@ pub(super) fn to_diagnostic(
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let end = next_char_end(text, start);
+    let end = token_end(text, start);
     let found = describe_found(text, start);
+    if let Some(diagnostic) = unterminated_string(file, text, start) {
+        return diagnostic;
+    }
     let message = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut words: Vec<&'static str> =
@@ -34,10 +37,53 @@ pub(super) fn to_diagnostic(
     diagnostic
 }
 
-fn next_char_end(text: &str, start: usize) -> usize {
-    text.get(start..)
-        .and_then(|rest| rest.chars().next())
-        .map_or(start, |c| start + c.len_utf8())
+/// The end of the word or character an error points at, so the underline covers the whole token.
+fn token_end(text: &str, start: usize) -> usize {
+    let rest = text.get(start..).unwrap_or("");
+    let word: usize = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .map(char::len_utf8)
+        .sum();
+    if word > 0 {
+        return start + word;
+    }
+    rest.chars().next().map_or(start, |c| start + c.len_utf8())
+}
+
+/// The error lies inside a string that has no closing quote on its line: say
+/// so, pointing at the opening quote, rather than what the grammar expected.
+fn unterminated_string(file: FileId, text: &str, start: usize) -> Option<Diagnostic> {
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let mut open: Option<usize> = None;
+    let mut escaped = false;
+    for (offset, c) in text[line_start..line_end].char_indices() {
+        let at = line_start + offset;
+        match (open, c) {
+            (Some(_), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(_), '"') if !escaped => open = None,
+            (None, '"') => open = Some(at),
+            (None, '/') if text[at..].starts_with("//") => break,
+            _ => {}
+        }
+        escaped = false;
+    }
+    let opening = open?;
+    if opening > start {
+        return None;
+    }
+    Some(
+        Diagnostic::error("E0003", "unterminated string")
+            .at(
+                Span::new(file, opening, line_end),
+                "this string has no closing `\"`",
+            )
+            .with_help("a string ends on the line it starts on"),
+    )
 }
 
 fn describe_found(text: &str, at: usize) -> String {

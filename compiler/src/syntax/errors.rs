@@ -55,7 +55,9 @@ fn token_end(text: &str, start: usize) -> usize {
 /// so, pointing at the opening quote, rather than what the grammar expected.
 fn unterminated_string(file: FileId, text: &str, start: usize) -> Option<Diagnostic> {
     let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
     let mut open: Option<usize> = None;
     let mut escaped = false;
     for (offset, c) in text[line_start..line_end].char_indices() {

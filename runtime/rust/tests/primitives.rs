@@ -653,8 +653,8 @@ proptest! {
 
 #[test]
 fn a_count_token_is_never_negative() {
-    use tagwire::DecodeErrorKind;
     use tagwire::__private::TextReader;
+    use tagwire::DecodeErrorKind;
     for count in ["-1", "-0", &format!("-{}", "9".repeat(50))] {
         let frame = format!("aa|{count}");
         let limits = tagwire::Limits::default();

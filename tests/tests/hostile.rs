@@ -236,3 +236,45 @@ fn recursion_is_bounded_by_max_depth() {
         K::TooDeep
     );
 }
+
+/// SPEC §6.3: every optional, list, map, union and struct value opens a
+/// level; a present optional struct opens two (the optional, then the
+/// struct), which generated code does with `optional_struct` + `nested`.
+#[test]
+fn depth_counts_an_optional_struct_as_two_levels() {
+    let flat = Limits {
+        max_depth: 1,
+        ..Limits::default()
+    };
+    let mut m = ev::OptionalsV1 {
+        o_bool: None,
+        o_u64: None,
+        o_i64: None,
+        o_f32: None,
+        o_f64: None,
+        o_string: None,
+        o_bytes: None,
+        o_point: None,
+        o_empty: None,
+        o_color: None,
+        o_shape: None,
+        o_list: None,
+        o_map: None,
+        list_of_opt: vec![],
+        deep: vec![],
+        o_chain: None,
+    };
+    let frame = ev::ServerMessage::from(m.clone()).to_binary();
+    assert!(ev::ServerMessage::decode_binary_with(&frame, &flat).is_ok());
+    m.o_point = Some(ev::Point { x: 1, y: 2 });
+    let message = ev::ServerMessage::from(m);
+    let e = ev::ServerMessage::decode_binary_with(&message.to_binary(), &flat).unwrap_err();
+    assert_eq!(e.kind, K::TooDeep);
+    let e = ev::ServerMessage::decode_text_with(&message.to_text(), &flat).unwrap_err();
+    assert_eq!(e.kind, K::TooDeep);
+    let two = Limits {
+        max_depth: 2,
+        ..Limits::default()
+    };
+    assert!(ev::ServerMessage::decode_text_with(&message.to_text(), &two).is_ok());
+}

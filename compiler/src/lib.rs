@@ -24,3 +24,4 @@ pub mod codegen;
 pub mod formatter;
 pub mod report;
 pub use builder::Builder;
+pub mod dynamic;

@@ -53,7 +53,8 @@ pub struct Builder {
     schemas: Vec<PathBuf>,
     out_dir: Option<PathBuf>,
     options: RustOptions,
-    locked: bool,
+    /// `None` leaves the choice to `TAGWIRE_LOCKED`; an explicit setting wins.
+    locked: Option<bool>,
     emit_rerun: bool,
 }
 
@@ -134,7 +135,7 @@ impl Builder {
     /// Fail instead of writing when `tagwire.lock` would change (as
     /// `cargo --locked`). Also on when `TAGWIRE_LOCKED=1`.
     pub fn locked(&mut self, locked: bool) -> &mut Self {
-        self.locked = locked;
+        self.locked = Some(locked);
         self
     }
 
@@ -146,8 +147,9 @@ impl Builder {
     }
 
     fn is_locked(&self) -> bool {
-        self.locked
-            || std::env::var(LOCKED_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        self.locked.unwrap_or_else(|| {
+            std::env::var(LOCKED_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        })
     }
 
     /// Runs the compiler: checks the schemas, updates the lock (or refuses

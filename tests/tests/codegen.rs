@@ -99,13 +99,14 @@ fn builder(dir: &Path, schema: &Path) -> Builder {
 
 #[test]
 fn builder_writes_code_and_an_additive_lock() {
-    if std::env::var_os("TAGWIRE_LOCKED").is_some() {
-        return; // This test needs lock updates; CI runs locked.
-    }
+    // `.locked(false)` wins over TAGWIRE_LOCKED=1, which CI sets.
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("app.schema");
     std::fs::write(&schema, "package app;\nmessage Hello { name: string }\n").unwrap();
-    let written = builder(dir.path(), &schema).compile().unwrap();
+    let written = builder(dir.path(), &schema)
+        .locked(false)
+        .compile()
+        .unwrap();
     assert_eq!(written, [dir.path().join("out/app.rs")]);
     let lock = std::fs::read_to_string(dir.path().join("tagwire.lock")).unwrap();
     assert!(lock.contains("header = \"aa\""), "{lock}");
@@ -131,7 +132,10 @@ fn builder_writes_code_and_an_additive_lock() {
         lock
     );
     // Unlocked, it is written.
-    builder(dir.path(), &schema).compile().unwrap();
+    builder(dir.path(), &schema)
+        .locked(false)
+        .compile()
+        .unwrap();
     let lock = std::fs::read_to_string(dir.path().join("tagwire.lock")).unwrap();
     assert!(lock.contains("header = \"ab\""), "{lock}");
 
@@ -141,7 +145,10 @@ fn builder_writes_code_and_an_additive_lock() {
         "package app;\nmessage Hello { name: bytes }\nmessage Hello v2 { name: string, age: u8 }\n",
     )
     .unwrap();
-    let e = builder(dir.path(), &schema).compile().unwrap_err();
+    let e = builder(dir.path(), &schema)
+        .locked(false)
+        .compile()
+        .unwrap_err();
     let text = format!("{e:?}");
     assert!(
         text.contains("error[") && text.contains("app.schema"),

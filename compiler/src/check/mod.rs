@@ -7,7 +7,7 @@
 mod names;
 mod recursion;
 
-pub use names::pascal_case;
+pub use names::{pascal_case, screaming_snake};
 
 use crate::ast;
 use crate::diagnostic::Diagnostic;
@@ -392,7 +392,31 @@ impl Checker<'_> {
         for package in &schema.packages {
             let mut versions: HashMap<(&str, u32), Span> = HashMap::new();
             let mut pins: HashMap<Header, Span> = HashMap::new();
+            // Generated code names a constant per version (`RENDER_UI_V2`); two
+            // spellings of one name (`FooBar`, `Foo_bar`) would collide there.
+            let mut constants: HashMap<String, (&str, u32, Span)> = HashMap::new();
             for message in &package.messages {
+                let constant = screaming_snake(&message.type_name());
+                match constants.get(&constant) {
+                    Some((name, version, first)) if *name != message.name => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0035",
+                                format!(
+                                    "`{} v{}` and `{name} v{version}` both become the constant `{constant}` in generated code",
+                                    message.name, message.version
+                                ),
+                            )
+                            .at(message.span, "declared here")
+                            .with_label(*first, "the other one")
+                            .with_help("rename one of the two messages"),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        constants.insert(constant, (&message.name, message.version, message.span));
+                    }
+                }
                 if let Some(first) = versions.insert((&message.name, message.version), message.span)
                 {
                     self.error(

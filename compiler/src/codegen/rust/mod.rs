@@ -27,6 +27,7 @@ mod codec;
 mod protocol;
 mod types;
 
+use crate::check::screaming_snake;
 use crate::compile::Output;
 use crate::ir::{Package, Schema, Type, TypeDefKind, TypeRef};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -412,27 +413,6 @@ fn is_keyword(name: &str) -> bool {
             | "try"
             | "gen"
     )
-}
-
-/// `RenderUi` → `RENDER_UI`, `HTTPRequest` → `HTTP_REQUEST`.
-fn screaming_snake(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            let previous = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if previous != '_'
-                && (previous.is_lowercase()
-                    || previous.is_ascii_digit()
-                    || (previous.is_uppercase() && next_lower))
-            {
-                out.push('_');
-            }
-        }
-        out.extend(c.to_uppercase());
-    }
-    out
 }
 
 /// `#[doc = " ..."]` attributes for schema docs, escaped (see

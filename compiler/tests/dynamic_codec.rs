@@ -49,8 +49,11 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// (header, text frame, binary frame) of a golden snapshot, in order.
-fn golden(name: &str) -> Vec<(String, String, Vec<u8>)> {
+/// (header, text frame, binary frame) of a golden snapshot entry.
+type Golden = (String, String, Vec<u8>);
+
+/// The entries of a golden snapshot, in order.
+fn golden(name: &str) -> Vec<Golden> {
     let path = repo(&format!("tests/tests/snapshots/golden__{name}.snap"));
     let snap = std::fs::read_to_string(path).unwrap();
     let body = snap.splitn(3, "---\n").nth(2).unwrap();
@@ -94,7 +97,7 @@ const ARTICLE: &[&str] = &[
     r#"{"message":"RenderUi","version":2,"value":{"component_id":"main","tree":"<div>hello</div>","theme":"dark"}}"#,
 ];
 
-fn goldens() -> Vec<(Schema, &'static str, Vec<(String, String, Vec<u8>)>)> {
+fn goldens() -> Vec<(Schema, &'static str, Vec<Golden>)> {
     vec![
         (
             load("schemas/everything/everything.schema"),
@@ -373,7 +376,7 @@ fn strict_json_rejections_name_the_path() {
         ),
         (
             r#"{"message":"UpdateUi","value":{"id":"\ud800","patch":""}}"#.into(),
-            "invalid JSON at column 37: lone UTF-16 surrogate (a string holds Unicode scalar values only)",
+            "invalid JSON at column 38: lone UTF-16 surrogate (a string holds Unicode scalar values only)",
         ),
     ];
     for (line, expected) in cases {

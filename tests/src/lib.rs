@@ -1,6 +1,29 @@
 //! Cross-crate tests for Tagwire. The build script compiles every schema in
 //! `schemas/` with `tagwire_compiler::Builder`; this crate includes the
 //! generated modules so the tests in `tests/tests/` can use them.
+//!
+//! The README's Rust quickstart, run as a doctest against the generated `ui` module:
+//!
+//! ```
+//! use tagwire::Protocol;
+//! use tagwire_tests::ui;
+//!
+//! let message = ui::ServerMessage::UpdateUiV1(ui::UpdateUiV1 {
+//!     id: "main".into(),
+//!     patch: b"<b>".to_vec(),
+//! });
+//! let text = message.to_text();
+//! assert_eq!(text, "ab|main|PGI-"); // header `ab`, then id, then the patch in base64url
+//! let binary = message.to_binary();
+//! assert_eq!(&binary[..2], b"ab");
+//!
+//! match ui::ServerMessage::decode_text(&text)? {
+//!     ui::ServerMessage::UpdateUiV1(update) => assert_eq!(update.id, "main"),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! assert_eq!(ui::ServerMessage::decode_binary(&binary)?, message);
+//! # Ok::<(), tagwire::DecodeError>(())
+//! ```
 
 pub mod article {
     tagwire::include_protocol!("article");

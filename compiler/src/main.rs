@@ -1,10 +1,13 @@
 //! The `tagwire` command line: check, lock and inspect schemas.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tagwire_compiler::codegen::rust::{RustOptions, generate_rust_files, write_to};
+use tagwire_compiler::dynamic::{
+    CliResult, EncodeFormat, FrameEncoding, FrameSource, cli_decode, cli_encode,
+};
 use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report};
 
 /// Tagwire schema compiler: stable 2-byte message headers, breaking-change
@@ -49,6 +52,54 @@ enum Command {
     /// should use `tagwire_compiler::Builder` instead.
     #[command(subcommand)]
     Gen(Gen),
+    /// Decode frames to canonical JSON: paste a frame from the browser's DevTools.
+    ///
+    /// Reads the frame from the argument, or one frame per line from stdin, and
+    /// prints one JSON line per frame with its message, version, header and
+    /// direction. A bad frame prints the decoder's error with its position;
+    /// the other lines are still decoded, and the exit status is 1.
+    Decode {
+        /// The schema that defines the protocol.
+        #[arg(value_name = "SCHEMA")]
+        schema: PathBuf,
+        /// One frame; without it, frames are read from stdin, one per line.
+        #[arg(value_name = "FRAME")]
+        frame: Option<String>,
+        /// Frames are binary, written in hex (spaces allowed).
+        #[arg(long, conflicts_with = "binary_base64")]
+        binary_hex: bool,
+        /// Frames are binary, written in base64 (either alphabet, padding optional).
+        #[arg(long)]
+        binary_base64: bool,
+        /// The package whose messages to decode, when the schema has several.
+        #[arg(long)]
+        package: Option<String>,
+    },
+    /// Encode values (JSON lines, SPEC.md §8) to frames, one per line.
+    ///
+    /// Each line is `{"message": "RenderUi", "version": 2, "value": {...}}`
+    /// (version 1 when left out). Errors name the line and the JSON path.
+    Encode {
+        /// The schema that defines the protocol.
+        #[arg(value_name = "SCHEMA")]
+        schema: PathBuf,
+        /// The values file; without it, values are read from stdin.
+        #[arg(value_name = "VALUES")]
+        values: Option<PathBuf>,
+        /// Print text frames.
+        #[arg(
+            long,
+            required_unless_present = "binary_hex",
+            conflicts_with = "binary_hex"
+        )]
+        text: bool,
+        /// Print binary frames in hex.
+        #[arg(long)]
+        binary_hex: bool,
+        /// The package whose messages to encode, when the schema has several.
+        #[arg(long)]
+        package: Option<String>,
+    },
     /// Format schemas canonically, keeping comments.
     Fmt {
         /// Schema files to format in place.
@@ -162,6 +213,74 @@ fn main() -> ExitCode {
             check,
             format,
         } => fmt(&schemas, check, format),
+        Command::Decode {
+            schema,
+            frame,
+            binary_hex,
+            binary_base64,
+            package,
+        } => {
+            let output = front_end(std::slice::from_ref(&schema), LockMode::Preview, false);
+            let encoding = if binary_hex {
+                FrameEncoding::BinaryHex
+            } else if binary_base64 {
+                FrameEncoding::BinaryBase64
+            } else {
+                FrameEncoding::Text
+            };
+            let mut stdin = Vec::new();
+            let source = match &frame {
+                Some(frame) => FrameSource::Argument(frame),
+                None => {
+                    if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
+                        eprintln!("error: cannot read stdin: {e}");
+                        return ExitCode::from(1);
+                    }
+                    FrameSource::Lines(&stdin)
+                }
+            };
+            let limits = tagwire::Limits::default();
+            emit(cli_decode(
+                &output,
+                package.as_deref(),
+                encoding,
+                source,
+                &limits,
+            ))
+        }
+        Command::Encode {
+            schema,
+            values,
+            text: _,
+            binary_hex,
+            package,
+        } => {
+            let output = front_end(std::slice::from_ref(&schema), LockMode::Preview, false);
+            let input = match &values {
+                Some(path) => std::fs::read(path)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display())),
+                None => {
+                    let mut input = Vec::new();
+                    std::io::stdin()
+                        .read_to_end(&mut input)
+                        .map(|_| input)
+                        .map_err(|e| format!("cannot read stdin: {e}"))
+                }
+            };
+            let input = match input {
+                Ok(input) => input,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let format = if binary_hex {
+                EncodeFormat::BinaryHex
+            } else {
+                EncodeFormat::Text
+            };
+            emit(cli_encode(&output, package.as_deref(), format, &input))
+        }
         Command::Gen(Gen::Rust {
             common,
             out,
@@ -169,6 +288,14 @@ fn main() -> ExitCode {
             locked,
         }) => gen_rust(&common, &out, serde, locked),
     }
+}
+
+/// Prints what a decode or encode run produced and turns its code into the exit status.
+fn emit(result: CliResult) -> ExitCode {
+    let _ = std::io::stdout().write_all(result.stdout.as_bytes());
+    let _ = std::io::stdout().flush();
+    eprint!("{}", result.stderr);
+    ExitCode::from(result.code)
 }
 
 fn gen_rust(common: &CommonArgs, out: &std::path::Path, serde: bool, locked: bool) -> ExitCode {

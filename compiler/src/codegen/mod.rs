@@ -4,6 +4,7 @@
 //! headers, fingerprints, no infinite types) was established by the front end.
 
 pub mod rust;
+pub mod typescript;
 
 /// Rewrites schema doc comment lines so that rustdoc (or any Markdown-based
 /// doc tool that runs code blocks) never treats them as code to compile.

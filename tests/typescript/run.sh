@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Generates TypeScript for every schema in schemas/, type-checks it with tsc
+# (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess,
+# verbatimModuleSyntax, noUnused*) and runs the node:test suites against it.
+# Needs cargo, node 20+ and npm.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+npm ci --no-audit --no-fund
+# The runtime is a file: dependency; build its dist/ with this project's tsc.
+npx tsc -p ../../runtime/typescript
+# The generated modules (gitignored), written by the compiler's test.
+TAGWIRE_TS_OUT="$PWD/generated" cargo test --quiet --locked -p tagwire-compiler \
+  --test codegen_typescript -- write_generated_modules_when_asked
+npm run check
+npm test

@@ -5,6 +5,7 @@ use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tagwire_compiler::codegen::rust::{RustOptions, generate_rust_files, write_to};
+use tagwire_compiler::codegen::typescript::{TsOptions, generate_typescript_files};
 use tagwire_compiler::dynamic::{
     CliResult, EncodeFormat, FrameEncoding, FrameSource, cli_decode, cli_encode,
 };
@@ -126,6 +127,23 @@ enum Gen {
         /// Derive serde's Serialize and Deserialize on every generated type.
         #[arg(long)]
         serde: bool,
+        /// Fail instead of updating tagwire.lock, as `cargo --locked`.
+        #[arg(long)]
+        locked: bool,
+    },
+    /// TypeScript: one `<package>.ts` module per package, for the `tagwire` npm package.
+    ///
+    /// The modules are strict, erasable-syntax TypeScript (Node's type stripping
+    /// can run them) and import only the runtime.
+    Ts {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Directory to write the modules to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Module specifier to import the runtime from.
+        #[arg(long, value_name = "SPECIFIER", default_value = "tagwire")]
+        runtime_import: String,
         /// Fail instead of updating tagwire.lock, as `cargo --locked`.
         #[arg(long)]
         locked: bool,
@@ -286,7 +304,22 @@ fn main() -> ExitCode {
             out,
             serde,
             locked,
-        }) => gen_rust(&common, &out, serde, locked),
+        }) => generate_into(&common, &out, locked, |output| {
+            let options = RustOptions {
+                serde,
+                ..RustOptions::default()
+            };
+            generate_rust_files(output, &options).map_err(|e| e.to_string())
+        }),
+        Command::Gen(Gen::Ts {
+            common,
+            out,
+            runtime_import,
+            locked,
+        }) => generate_into(&common, &out, locked, |output| {
+            let options = TsOptions { runtime_import };
+            generate_typescript_files(output, &options).map_err(|e| e.to_string())
+        }),
     }
 }
 
@@ -298,7 +331,14 @@ fn emit(result: CliResult) -> ExitCode {
     ExitCode::from(result.code)
 }
 
-fn gen_rust(common: &CommonArgs, out: &std::path::Path, serde: bool, locked: bool) -> ExitCode {
+/// Runs the front end like a build script would (updating the lock unless
+/// `locked`), then writes what `generate` makes of it under `out`.
+fn generate_into(
+    common: &CommonArgs,
+    out: &std::path::Path,
+    locked: bool,
+    generate: impl FnOnce(&Output) -> Result<Vec<(PathBuf, String)>, String>,
+) -> ExitCode {
     let mode = if locked {
         LockMode::Locked
     } else {
@@ -311,11 +351,7 @@ fn gen_rust(common: &CommonArgs, out: &std::path::Path, serde: bool, locked: boo
             eprintln!("error: cannot write the lock file: {e}");
             return ExitCode::from(1);
         }
-        let options = RustOptions {
-            serde,
-            ..RustOptions::default()
-        };
-        let files = match generate_rust_files(&output, &options) {
+        let files = match generate(&output) {
             Ok(files) => files,
             Err(e) => {
                 eprintln!("error: {e}");

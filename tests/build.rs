@@ -29,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     builder
         .serde(true)
+        .canonical_json(true)
         .type_attribute("everything.Color", "#[derive(PartialOrd, Ord)]");
     let written = builder.compile()?;
     let mut packages: Vec<String> = written

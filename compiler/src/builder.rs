@@ -121,6 +121,14 @@ impl Builder {
         self
     }
 
+    /// Generate canonical JSON functions (SPEC §8) on every type and on the
+    /// protocol enums; see [`RustOptions::canonical_json`]. The crate must
+    /// enable the `json` feature of `tagwire`.
+    pub fn canonical_json(&mut self, enable: bool) -> &mut Self {
+        self.options.canonical_json = enable;
+        self
+    }
+
     /// Adds an attribute to matching generated types; see
     /// [`RustOptions::type_attribute`] for paths.
     pub fn type_attribute(

@@ -24,6 +24,7 @@
 //! `Protocol` implementations are API.
 
 mod codec;
+mod json;
 mod protocol;
 mod types;
 
@@ -48,6 +49,11 @@ pub struct RustOptions {
     /// Extra attributes for matching types, in order: `(path, attribute)`.
     /// See [`RustOptions::type_attribute`] for what a path matches.
     pub type_attributes: Vec<(String, String)>,
+    /// Generate canonical JSON (SPEC §8) functions: `to_canonical_json` and
+    /// `from_canonical_json` on every type and message version,
+    /// `to_json_line` and `from_json_line` on the protocol enums. The crate
+    /// using the code must enable the `tagwire` runtime's `json` feature.
+    pub canonical_json: bool,
 }
 
 /// A problem with the options or the output that prevents generation.
@@ -244,13 +250,23 @@ impl<'a> Context<'a> {
 
     fn package_file(&self, package: &Package) -> String {
         let mut items = TokenStream::new();
+        let json = self.options.canonical_json;
         for def in &package.types {
             items.extend(self.type_def(package, def));
+            if json {
+                items.extend(self.json_type_def(package, def));
+            }
         }
         for message in &package.messages {
             items.extend(self.message(package, message));
+            if json {
+                items.extend(self.json_message(package, message));
+            }
         }
         items.extend(self.protocol(package));
+        if json {
+            items.extend(self.json_protocol(package));
+        }
         let text = match syn::parse2::<syn::File>(items.clone()) {
             Ok(file) => prettyplease::unparse(&file),
             // Not expected: every item above is built from tokens. Unformatted

@@ -27,6 +27,8 @@
 
 mod base64url;
 mod binary;
+#[cfg(feature = "json")]
+pub mod json;
 mod text;
 
 use std::collections::BTreeMap;

@@ -527,7 +527,7 @@ impl<'a> TextReader<'a> {
 
 /// `0|-?[1-9][0-9]*`, as a wide integer so every schema type can range-check
 /// it afterwards.
-fn parse_decimal(t: &str) -> Result<i128, K> {
+pub(crate) fn parse_decimal(t: &str) -> Result<i128, K> {
     let (negative, digits) = match t.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, t),

@@ -18,8 +18,13 @@ mod header;
 #[doc(hidden)]
 pub mod __private;
 
+pub use __private::derive::SchemaExport;
 pub use error::{DecodeError, DecodeErrorKind, Limits, Position};
 pub use header::{ALPHABET, FIRST_RESERVED_INDEX, HEADER_COUNT, Header};
+/// Derive macros for Rust-first protocols (feature `derive`, on by default):
+/// see `docs/DERIVE.md`.
+#[cfg(feature = "derive")]
+pub use tagwire_macros::{Codec, Protocol};
 
 /// A set of messages that can travel as Tagwire frames.
 ///

@@ -27,8 +27,7 @@
 
 mod base64url;
 mod binary;
-#[cfg(feature = "json")]
-pub mod json;
+pub mod derive;
 mod text;
 
 use std::collections::BTreeMap;

@@ -28,6 +28,8 @@
 mod base64url;
 mod binary;
 pub mod derive;
+#[cfg(feature = "json")]
+pub mod json;
 mod text;
 
 use std::collections::BTreeMap;

@@ -11,6 +11,42 @@
 //! Decoding is strict (one accepted encoding per value) and bounded by
 //! [`Limits`]: a hostile frame yields a [`DecodeError`], never a panic or an
 //! allocation much larger than the frame.
+//!
+//! # Rust-first protocols
+//!
+//! Teams that define their protocol in Rust derive it (see `docs/DERIVE.md`);
+//! headers follow the schema compiler's rule and the frames are the same bytes
+//! a `.schema` file would give:
+//!
+//! ```
+//! use tagwire::{Protocol, SchemaExport};
+//!
+//! #[derive(tagwire::Protocol, Debug, PartialEq)]
+//! #[tagwire(direction = "server", package = "ui")]
+//! enum ServerMsg {
+//!     /// Renders a whole component tree.
+//!     RenderUi { id: String, tree: Vec<u8> }, // header aa
+//!     #[tagwire(header = "ab")]
+//!     UpdateUi(UpdateUi), // a struct payload
+//!     ShowLoading { until_ms: Option<u64> }, // ac
+//!     #[tagwire(name = "RenderUi", version = 2)]
+//!     RenderUiV2 { id: String, tree: Vec<u8>, theme: Option<String> }, // ad
+//!     Ping, // ae: no fields
+//! }
+//!
+//! #[derive(tagwire::Codec, Debug, PartialEq)]
+//! struct UpdateUi { id: String, patch: Vec<u8> }
+//!
+//! let update = ServerMsg::UpdateUi(UpdateUi { id: "main".into(), patch: b"<b>".to_vec() });
+//! assert_eq!(update.to_text(), "ab|main|PGI-");
+//! assert_eq!(ServerMsg::decode_binary(&update.to_binary())?, update);
+//! assert_eq!(ServerMsg::Ping.to_text(), "ae");
+//!
+//! // The protocol as .schema text, for `tagwire check`, `tagwire lock` and `tagwire gen ts`.
+//! let schema = <ServerMsg as SchemaExport>::schema();
+//! assert!(schema.contains("message ShowLoading v1 from server @\"ac\" { until_ms: u64? }"), "{schema}");
+//! # Ok::<(), tagwire::DecodeError>(())
+//! ```
 
 mod error;
 mod header;

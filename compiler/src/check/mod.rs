@@ -7,7 +7,7 @@
 mod names;
 mod recursion;
 
-pub use names::{pascal_case, screaming_snake};
+pub use names::{is_rust_keyword, pascal_case, screaming_snake};
 
 use crate::ast;
 use crate::diagnostic::Diagnostic;

@@ -28,7 +28,7 @@ mod json;
 mod protocol;
 mod types;
 
-use crate::check::screaming_snake;
+use crate::check::{is_rust_keyword, screaming_snake};
 use crate::compile::Output;
 use crate::ir::{Package, Schema, Type, TypeDefKind, TypeRef};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -378,57 +378,10 @@ fn ident(name: &str) -> Ident {
     }
 }
 
+/// Keywords the generated code writes as raw identifiers. `self`, `Self`,
+/// `super` and `crate` cannot be raw, and the checker refuses them as names.
 fn is_keyword(name: &str) -> bool {
-    matches!(
-        name,
-        "as" | "break"
-            | "const"
-            | "continue"
-            | "else"
-            | "enum"
-            | "extern"
-            | "false"
-            | "fn"
-            | "for"
-            | "if"
-            | "impl"
-            | "in"
-            | "let"
-            | "loop"
-            | "match"
-            | "mod"
-            | "move"
-            | "mut"
-            | "pub"
-            | "ref"
-            | "return"
-            | "static"
-            | "struct"
-            | "trait"
-            | "true"
-            | "type"
-            | "unsafe"
-            | "use"
-            | "where"
-            | "while"
-            | "async"
-            | "await"
-            | "dyn"
-            | "abstract"
-            | "become"
-            | "box"
-            | "do"
-            | "final"
-            | "macro"
-            | "override"
-            | "priv"
-            | "typeof"
-            | "unsized"
-            | "virtual"
-            | "yield"
-            | "try"
-            | "gen"
-    )
+    is_rust_keyword(name) && !matches!(name, "self" | "Self" | "super" | "crate")
 }
 
 /// `#[doc = " ..."]` attributes for schema docs, escaped (see

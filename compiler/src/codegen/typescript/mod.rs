@@ -58,6 +58,7 @@ mod json;
 mod protocol;
 mod types;
 
+use crate::check::screaming_snake;
 pub use crate::codegen::rust::{GenerateError, write_to};
 use crate::compile::Output;
 use crate::ir::{Package, Schema, Type, TypeDef, TypeDefKind, TypeRef};
@@ -383,27 +384,6 @@ fn docs(c: &mut Code, docs: &[String]) {
     if let Some(d) = tsdoc(docs) {
         c.line(d);
     }
-}
-
-/// `RenderUiV2` → `RENDER_UI_V2`, `HTTPRequest` → `HTTP_REQUEST`.
-fn screaming_snake(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            let previous = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if previous != '_'
-                && (previous.is_lowercase()
-                    || previous.is_ascii_digit()
-                    || (previous.is_uppercase() && next_lower))
-            {
-                out.push('_');
-            }
-        }
-        out.extend(c.to_uppercase());
-    }
-    out
 }
 
 /// An object literal, on one line when short.

@@ -759,12 +759,16 @@ proptest! {
             frame.push_str(&t);
         }
         if let Ok(d) = decode_frame(&s, None, Frame::Text(&frame), &Limits::default()) {
-            // Whatever decodes re-encodes to the same frame (text is canonical
-            // except for float spellings, which the soup cannot produce here
-            // other than as integers, which are canonical).
+            // Whatever decodes re-encodes to a fixed point of decode-then-encode.
+            // (Usually the frame itself; a float token may be respelled, as
+            // `1e5` comes back as `100000`, and f32 tokens round.)
             let line = format!(r#"{{"message":"{}","value":{}}}"#, d.message, d.json.render());
             let (text, _) = encode_values_line(&s, None, &line).unwrap();
-            prop_assert_eq!(text, frame);
+            if text != frame {
+                let again = decode_frame(&s, None, Frame::Text(&text), &Limits::default()).unwrap();
+                let line = format!(r#"{{"message":"{}","value":{}}}"#, again.message, again.json.render());
+                prop_assert_eq!(encode_values_line(&s, None, &line).unwrap().0, text);
+            }
         }
     }
 

@@ -43,6 +43,7 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
     "Limits",
     "PROTOCOL_FINGERPRINT",
     "HEADERS",
+    "Package",
 ];
 
 pub fn package_name_problem(name: &str) -> Option<String> {

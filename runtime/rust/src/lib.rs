@@ -48,6 +48,8 @@
 //! # Ok::<(), tagwire::DecodeError>(())
 //! ```
 
+mod close;
+pub mod control;
 mod error;
 mod header;
 
@@ -55,6 +57,7 @@ mod header;
 pub mod __private;
 
 pub use __private::derive::SchemaExport;
+pub use close::{CloseAction, CloseCode};
 pub use error::{DecodeError, DecodeErrorKind, Limits, Position};
 pub use header::{ALPHABET, FIRST_RESERVED_INDEX, HEADER_COUNT, Header};
 /// Derive macros for Rust-first protocols (feature `derive`, on by default):
@@ -126,6 +129,26 @@ pub trait Protocol: Sized {
         self.encode_binary(&mut out);
         out
     }
+}
+
+/// A schema package as the runtime sees it: the messages each side sends and
+/// the fingerprint peers compare when they connect.
+///
+/// Generated code implements it on a unit struct named `Package` in every
+/// package module (`ui::Package`), so servers and clients are written
+/// `Server::<ui::Package, _>`. Rust-first protocols implement it by hand
+/// on a type of their own.
+pub trait Package: Send + Sync + 'static {
+    /// Every message a client sends (`ClientMessage`).
+    type Client: Protocol + Send + Sync + std::fmt::Debug + 'static;
+    /// Every message a server sends (`ServerMessage`).
+    type Server: Protocol + Send + Sync + std::fmt::Debug + 'static;
+    /// The schema package's name (`ui`).
+    const NAME: &'static str;
+    /// `PROTOCOL_FINGERPRINT`: equal on both sides means every frame agrees.
+    const FINGERPRINT: &'static str;
+    /// Every message version's header, in header order (`HEADERS`).
+    fn headers() -> Vec<Header>;
 }
 
 /// Includes the Rust module generated for a package by the build-script

@@ -39,6 +39,7 @@ impl Context<'_> {
             quote!((#header::HEADER, #name, #version, #direction))
         });
         let fingerprint = &package.fingerprint;
+        let package_name = &package.name;
         quote! {
             #server_enum
             #client_enum
@@ -52,6 +53,22 @@ impl Context<'_> {
             /// header and fields): peers with equal fingerprints agree on
             /// every frame.
             pub const PROTOCOL_FINGERPRINT: &str = #fingerprint;
+
+            /// This package as the runtime sees it: the server and client
+            /// of `tagwire` take it as their type parameter
+            /// (`Server::<Package, _>`).
+            #[derive(Debug, Clone, Copy, Default)]
+            pub struct Package;
+
+            impl ::tagwire::Package for Package {
+                type Client = ClientMessage;
+                type Server = ServerMessage;
+                const NAME: &'static str = #package_name;
+                const FINGERPRINT: &'static str = PROTOCOL_FINGERPRINT;
+                fn headers() -> Vec<::tagwire::Header> {
+                    HEADERS.iter().map(|(header, ..)| *header).collect()
+                }
+            }
         }
     }
 

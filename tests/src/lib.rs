@@ -41,6 +41,11 @@ pub mod geometry {
     tagwire::include_protocol!("geometry");
 }
 
+/// The runtime's test protocol (rooms, publish, echo).
+pub mod relay {
+    tagwire::include_protocol!("relay");
+}
+
 pub mod ui {
     tagwire::include_protocol!("ui");
 }

@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn the_table_sorts_codes_into_three_actions() {
         assert_eq!(CloseCode::DRAIN.action(), CloseAction::ReconnectLater);
-        assert_eq!(CloseCode::HEARTBEAT_TIMEOUT.action(), CloseAction::Reconnect);
+        assert_eq!(
+            CloseCode::HEARTBEAT_TIMEOUT.action(),
+            CloseAction::Reconnect
+        );
         assert_eq!(CloseCode::SLOW_CONSUMER.action(), CloseAction::Reconnect);
         assert_eq!(CloseCode(1006).action(), CloseAction::Reconnect);
         assert_eq!(CloseCode::TOO_BIG.action(), CloseAction::Stop);

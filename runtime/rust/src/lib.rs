@@ -48,16 +48,24 @@
 //! # Ok::<(), tagwire::DecodeError>(())
 //! ```
 
+#[cfg(feature = "client")]
+pub mod client;
 mod close;
 pub mod control;
+mod encoding;
 mod error;
+#[cfg(feature = "runtime")]
+mod frame;
 mod header;
+#[cfg(feature = "server")]
+pub mod server;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use __private::derive::SchemaExport;
 pub use close::{CloseAction, CloseCode};
+pub use encoding::Encoding;
 pub use error::{DecodeError, DecodeErrorKind, Limits, Position};
 pub use header::{ALPHABET, FIRST_RESERVED_INDEX, HEADER_COUNT, Header};
 /// Derive macros for Rust-first protocols (feature `derive`, on by default):

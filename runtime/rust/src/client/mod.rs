@@ -1,0 +1,1 @@
+//! The WebSocket client (feature `client`): see docs/RUNTIME.md.

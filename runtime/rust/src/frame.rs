@@ -1,0 +1,69 @@
+//! Tagwire frames as WebSocket messages: what the server and the client
+//! share below their connection loops.
+
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
+
+use crate::control::Control;
+use crate::{DecodeError, Encoding, Header, Limits, Protocol};
+
+/// Encodes one value as a WebSocket message in `encoding`.
+pub(crate) fn to_message<T: Protocol>(value: &T, encoding: Encoding) -> Message {
+    match encoding {
+        Encoding::Text => Message::Text(Utf8Bytes::from(value.to_text())),
+        Encoding::Binary => Message::Binary(Bytes::from(value.to_binary())),
+    }
+}
+
+/// A received data frame, split by who handles it.
+#[derive(Debug)]
+pub(crate) enum Incoming<T> {
+    /// A control message (reserved header).
+    Control(Control),
+    /// An application message.
+    Message(T),
+}
+
+/// The payload of a text or binary WebSocket message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
+impl Payload<'_> {
+    /// The frame's 2 header bytes, if it has them (for error messages).
+    pub(crate) fn header_text(&self) -> String {
+        let bytes = match self {
+            Payload::Text(s) => s.as_bytes(),
+            Payload::Binary(b) => b,
+        };
+        match bytes {
+            [a, b, ..] => Header::from_bytes([*a, *b]).map_or_else(
+                || format!("{:?}", String::from_utf8_lossy(&[*a, *b])),
+                |h| h.to_string(),
+            ),
+            _ => "(none)".to_string(),
+        }
+    }
+
+    fn is_control(&self) -> bool {
+        let first = match self {
+            Payload::Text(s) => s.as_bytes().first(),
+            Payload::Binary(b) => b.first(),
+        };
+        first == Some(&b'_')
+    }
+}
+
+/// Decodes a frame: reserved headers as [`Control`], the rest as `T`.
+pub(crate) fn decode<T: Protocol>(
+    payload: Payload<'_>,
+    limits: &Limits,
+) -> Result<Incoming<T>, DecodeError> {
+    Ok(match (payload.is_control(), payload) {
+        (true, Payload::Text(s)) => Incoming::Control(Control::decode_text_with(s, limits)?),
+        (true, Payload::Binary(b)) => Incoming::Control(Control::decode_binary_with(b, limits)?),
+        (false, Payload::Text(s)) => Incoming::Message(T::decode_text_with(s, limits)?),
+        (false, Payload::Binary(b)) => Incoming::Message(T::decode_binary_with(b, limits)?),
+    })
+}

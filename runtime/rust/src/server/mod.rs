@@ -1,0 +1,1 @@
+//! The WebSocket server (feature `server`): see docs/RUNTIME.md.

@@ -1,1 +1,344 @@
-//! The WebSocket server (feature `server`): see docs/RUNTIME.md.
+//! The WebSocket server (feature `server`): typed handlers over axum and
+//! tokio, with the heartbeat, drain and memory bounds of SPEC §9 and
+//! docs/RUNTIME.md.
+//!
+//! ```no_run
+//! # mod ui { pub type Package = (); }
+//! use tagwire::server::{Connection, Handler, Server, ServerConfig};
+//! # /*
+//! struct App;
+//! impl Handler<ui::Package> for App {
+//!     async fn on_message(&self, conn: &Connection<ui::Package>, message: ui::ClientMessage) {
+//!         // …
+//!     }
+//! }
+//! let server = Server::new(App, ServerConfig::default());
+//! let app = axum::Router::new().merge(server.router()); // GET /ws and GET /health
+//! // or, standalone, draining on SIGTERM/SIGINT:
+//! server.serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?).await?;
+//! # */
+//! ```
+
+mod config;
+mod connection;
+mod core;
+mod drain;
+mod handler;
+mod outbox;
+mod rooms;
+mod session;
+mod upgrade;
+
+use std::io;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::Router;
+use axum::routing::get;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+pub use self::config::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
+use self::connection::ConnectionState;
+pub use self::connection::{Connection, SendError};
+use self::core::Core;
+pub use self::core::{DrainPhase, DrainReport};
+pub use self::handler::Handler;
+use self::outbox::Outbox;
+use crate::{CloseCode, Encoding, Header, Package};
+
+/// How a connection ended, for [`Handler::on_close`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReport {
+    /// The close code (none when the connection dropped without one).
+    pub code: Option<CloseCode>,
+    /// The close reason.
+    pub reason: String,
+    /// Whether the server closed it (drain, heartbeat, slow consumer…).
+    pub by_server: bool,
+    /// Frames the application sent that the client never received (a slow
+    /// consumer's queue, or frames queued when the peer vanished).
+    pub undelivered: usize,
+}
+
+/// What every connection of one server shares.
+pub(crate) struct Shared<P: Package, H> {
+    pub(crate) core: Arc<Core>,
+    pub(crate) handler: H,
+    /// This package's headers, sorted, to tell server-only messages from
+    /// unknown ones.
+    pub(crate) headers: Vec<Header>,
+    _package: PhantomData<fn() -> P>,
+}
+
+impl<P: Package, H> Shared<P, H> {
+    pub(crate) fn ws_config(&self) -> WebSocketConfig {
+        let limits = &self.core.config.limits;
+        WebSocketConfig::default()
+            .read_buffer_size(limits.read_buffer_bytes)
+            // Write every frame as it comes: no 128 KiB write buffer per
+            // connection; the outbox is the queue.
+            .write_buffer_size(0)
+            .max_write_buffer_size(limits.max_frame_bytes.saturating_mul(2).max(64 * 1024))
+            .max_message_size(Some(limits.max_frame_bytes))
+            .max_frame_size(Some(limits.max_frame_bytes))
+    }
+
+    pub(crate) fn new_connection(
+        &self,
+        encoding: Encoding,
+        peer: Option<SocketAddr>,
+    ) -> Connection<P> {
+        let limits = &self.core.config.limits;
+        Connection::new(Arc::new(ConnectionState {
+            id: self.core.next_id(),
+            encoding,
+            peer,
+            outbox: Outbox::new(limits.outbound_queue_frames, limits.outbound_queue_bytes),
+            hello: OnceLock::new(),
+            rooms: Mutex::new(Vec::new()),
+            room_registry: self.core.rooms.clone(),
+        }))
+    }
+}
+
+/// A Tagwire WebSocket server for package `P` with handler `H`.
+pub struct Server<P: Package, H: Handler<P>> {
+    shared: Arc<Shared<P, H>>,
+}
+
+impl<P: Package, H: Handler<P>> Clone for Server<P, H> {
+    fn clone(&self) -> Self {
+        Server {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<P: Package, H: Handler<P>> std::fmt::Debug for Server<P, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("package", &P::NAME)
+            .field("connections", &self.shared.core.connection_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Package, H: Handler<P>> Server<P, H> {
+    /// A server that hands client messages to `handler`. Logs a warning for
+    /// each of [`ServerConfig::warnings`].
+    pub fn new(handler: H, config: ServerConfig) -> Self {
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let mut headers = P::headers();
+        headers.sort();
+        Server {
+            shared: Arc::new(Shared {
+                core: Arc::new(Core::new(config)),
+                handler,
+                headers,
+                _package: PhantomData,
+            }),
+        }
+    }
+
+    /// The WebSocket route and the health route, to merge into an
+    /// application's axum `Router`. Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` so connections
+    /// know their peer's address.
+    pub fn router(&self) -> Router {
+        let config = &self.shared.core.config;
+        Router::new()
+            .route(&config.ws_path, get(upgrade::websocket::<P, H>))
+            .route(&config.health_path, get(upgrade::health::<P, H>))
+            .with_state(self.shared.clone())
+    }
+
+    /// A handle to drain the server, count connections and broadcast.
+    #[must_use]
+    pub fn handle(&self) -> ServerHandle<P> {
+        ServerHandle {
+            core: self.shared.core.clone(),
+            _package: PhantomData,
+        }
+    }
+
+    /// Serves [`Server::router`] on `listener` until a drain completes. A
+    /// SIGTERM or SIGINT starts the drain (as does
+    /// [`ServerHandle::drain`]); the call returns once the last connection
+    /// is gone or the drain's deadline passed.
+    ///
+    /// # Errors
+    ///
+    /// When the listener fails.
+    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        let handle = self.handle();
+        let on_signal = handle.clone();
+        let signals = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown signal received");
+            on_signal.drain();
+        });
+        let service = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                handle.drained().await;
+            })
+            .await;
+        signals.abort();
+        result
+    }
+
+    /// Runs one connection over an already-accepted byte stream: performs
+    /// the WebSocket handshake, then serves it like [`Server::router`]'s
+    /// route would. For custom listeners and for tests over in-memory pipes.
+    ///
+    /// # Errors
+    ///
+    /// When the handshake fails (including refusals during a drain).
+    // tungstenite's handshake callback fixes its large error type.
+    #[allow(clippy::result_large_err)]
+    pub async fn serve_io<S>(
+        &self,
+        io: S,
+        peer: Option<SocketAddr>,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let shared = self.shared.clone();
+        let mut chosen = Encoding::Text;
+        let draining = shared.core.is_draining();
+        let callback =
+            |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+                if draining {
+                    let mut refusal =
+                        ErrorResponse::new(Some("server is draining for a deploy".into()));
+                    *refusal.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    return Err(refusal);
+                }
+                let (encoding, subprotocol) =
+                    upgrade::choose_encoding(request.headers(), request.uri().query());
+                chosen = encoding;
+                if let Some(p) = subprotocol {
+                    response.headers_mut().insert(
+                        axum::http::header::SEC_WEBSOCKET_PROTOCOL,
+                        axum::http::HeaderValue::from_static(p),
+                    );
+                }
+                Ok(response)
+            };
+        let ws =
+            tokio_tungstenite::accept_hdr_async_with_config(io, callback, Some(shared.ws_config()))
+                .await?;
+        let conn = shared.new_connection(chosen, peer);
+        session::run(shared, ws, conn).await;
+        Ok(())
+    }
+}
+
+/// Controls a running server: drain it, watch it, broadcast to its rooms.
+pub struct ServerHandle<P: Package> {
+    core: Arc<Core>,
+    _package: PhantomData<fn() -> P>,
+}
+
+impl<P: Package> Clone for ServerHandle<P> {
+    fn clone(&self) -> Self {
+        ServerHandle {
+            core: self.core.clone(),
+            _package: PhantomData,
+        }
+    }
+}
+
+impl<P: Package> std::fmt::Debug for ServerHandle<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("connections", &self.core.connection_count())
+            .field("draining", &self.core.is_draining())
+            .finish()
+    }
+}
+
+impl<P: Package> ServerHandle<P> {
+    /// Starts the drain (SPEC §9.2 step 4) unless it has started: health
+    /// turns 503 at once. Returns at once; see [`ServerHandle::drained`].
+    /// Must be called inside a tokio runtime.
+    pub fn drain(&self) {
+        drain::start(&self.core);
+    }
+
+    /// Whether a drain has started.
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        self.core.is_draining()
+    }
+
+    /// Waits for the drain to finish and returns what it did.
+    pub async fn drained(&self) -> DrainReport {
+        let mut phase = self.core.phase.subscribe();
+        loop {
+            if let DrainPhase::Done(report) = &*phase.borrow_and_update() {
+                return report.clone();
+            }
+            if phase.changed().await.is_err() {
+                return DrainReport::default();
+            }
+        }
+    }
+
+    /// The drain's progress.
+    #[must_use]
+    pub fn phase(&self) -> DrainPhase {
+        self.core.phase.borrow().clone()
+    }
+
+    /// Connections open now.
+    #[must_use]
+    pub fn connection_count(&self) -> usize {
+        self.core.connection_count()
+    }
+
+    /// Members of `room` now.
+    #[must_use]
+    pub fn room_len(&self, room: &str) -> usize {
+        self.core.rooms.len(room)
+    }
+
+    /// Sends `message` to every connection in `room`; returns how many
+    /// accepted it.
+    pub fn broadcast(&self, room: &str, message: &P::Server) -> usize {
+        self.core.rooms.broadcast(room, message, None)
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT starts a drain");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,198 @@
+//! Server settings, with the article's figures as defaults.
+
+use std::time::Duration;
+
+use crate::Limits;
+
+/// Everything a [`super::Server`] can be told; `Default` gives the article's
+/// figures and memory bounds sized for tens of thousands of idle clients.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Route of the WebSocket endpoint.
+    pub ws_path: String,
+    /// Route of the health check: 200 while serving, 503 while draining.
+    pub health_path: String,
+    /// Ping cadence and timeouts.
+    pub heartbeat: HeartbeatConfig,
+    /// How a deploy moves clients away.
+    pub drain: DrainConfig,
+    /// Per-connection memory and frame bounds.
+    pub limits: ConnectionLimits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            ws_path: "/ws".into(),
+            health_path: "/health".into(),
+            heartbeat: HeartbeatConfig::default(),
+            drain: DrainConfig::default(),
+            limits: ConnectionLimits::default(),
+        }
+    }
+}
+
+/// The heartbeat (SPEC §9.2, step 3).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HeartbeatConfig {
+    /// How often the server pings each connection (default 30 s).
+    pub ping_interval: Duration,
+    /// A connection with no pong for this long is closed with 4000
+    /// (default 45 s).
+    pub pong_timeout: Duration,
+    /// The idle timeout of the proxies in front of the server (default 60 s,
+    /// nginx's `proxy_read_timeout`); the server warns at start-up when the
+    /// ping interval is not below it, because the proxy would cut idle
+    /// connections between pings. `None` skips the check.
+    pub proxy_idle_timeout: Option<Duration>,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig {
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(45),
+            proxy_idle_timeout: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// The drain for zero-downtime deploys (SPEC §9.2, step 4).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DrainConfig {
+    /// Between the health route turning 503 and the first drain notice
+    /// (default 20 s: a load balancer checking every 5 s needs 4 failures).
+    pub grace: Duration,
+    /// The drain notices and closes are spread over this window after the
+    /// grace period (default 10 s).
+    pub window: Duration,
+    /// How many batches the window is cut into (default 20, one every
+    /// 500 ms with the default window).
+    pub batches: u32,
+    /// Announced in the notice: each client reconnects at a random moment
+    /// within this long (default 5 s).
+    pub reconnect_window: Duration,
+    /// Announced in the notice: clients multiply their backoff by this for
+    /// the reconnects that follow (default 2, the article's doubling).
+    pub backoff_multiplier: f64,
+    /// Announced in the notice, for people ("Server updating").
+    pub reason: String,
+    /// Counted from the start of the drain: connections still open then
+    /// are closed with 1001 and the server returns (default 60 s).
+    pub deadline: Duration,
+    /// How long a closing connection waits for the client's close frame
+    /// before dropping the socket (default 5 s).
+    pub close_timeout: Duration,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        DrainConfig {
+            grace: Duration::from_secs(20),
+            window: Duration::from_secs(10),
+            batches: 20,
+            reconnect_window: Duration::from_secs(5),
+            backoff_multiplier: 2.0,
+            reason: "Server updating".into(),
+            deadline: Duration::from_secs(60),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Bounds that keep each connection's memory small and fixed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionLimits {
+    /// Largest frame (and WebSocket message) accepted; larger ones close
+    /// the connection with 1009 (default 64 KiB).
+    pub max_frame_bytes: usize,
+    /// Initial capacity of each connection's read buffer (default 1 KiB);
+    /// it grows only while a larger frame is being read.
+    pub read_buffer_bytes: usize,
+    /// Frames queued for one client before it counts as a slow consumer
+    /// and is closed with 4002 (default 256).
+    pub outbound_queue_frames: usize,
+    /// Bytes queued for one client before it counts as a slow consumer
+    /// (default 1 MiB).
+    pub outbound_queue_bytes: usize,
+    /// A write that cannot complete for this long means the client stopped
+    /// reading: closed with 4002 (default 10 s).
+    pub write_timeout: Duration,
+    /// Bounds for decoding each frame (SPEC §6.3); `max_frame_bytes` above
+    /// is applied on top.
+    pub decode: Limits,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_frame_bytes: 64 * 1024,
+            read_buffer_bytes: 1024,
+            outbound_queue_frames: 256,
+            outbound_queue_bytes: 1024 * 1024,
+            write_timeout: Duration::from_secs(10),
+            decode: Limits::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Problems worth a warning at start-up (also logged by
+    /// [`super::Server::new`]).
+    #[must_use]
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let hb = &self.heartbeat;
+        if let Some(idle) = hb.proxy_idle_timeout
+            && hb.ping_interval >= idle
+        {
+            out.push(format!(
+                "ping interval {:?} is not below the proxy idle timeout {:?}: proxies will cut idle connections between pings",
+                hb.ping_interval, idle
+            ));
+        }
+        if hb.pong_timeout <= hb.ping_interval {
+            out.push(format!(
+                "pong timeout {:?} is not above the ping interval {:?}: healthy clients will be closed",
+                hb.pong_timeout, hb.ping_interval
+            ));
+        }
+        let d = &self.drain;
+        if d.deadline < d.grace + d.window {
+            out.push(format!(
+                "drain deadline {:?} comes before grace + window ({:?}): clients will be cut off",
+                d.deadline,
+                d.grace + d.window
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_articles_and_raise_no_warning() {
+        let c = ServerConfig::default();
+        assert_eq!(c.heartbeat.ping_interval, Duration::from_secs(30));
+        assert_eq!(c.heartbeat.pong_timeout, Duration::from_secs(45));
+        assert_eq!(c.drain.grace, Duration::from_secs(20));
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    }
+
+    #[test]
+    fn a_ping_interval_at_the_proxy_timeout_is_warned_about() {
+        let mut c = ServerConfig::default();
+        c.heartbeat.ping_interval = Duration::from_secs(60);
+        c.heartbeat.pong_timeout = Duration::from_secs(90);
+        let w = c.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("proxy idle timeout"), "{w:?}");
+    }
+}

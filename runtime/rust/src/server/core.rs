@@ -1,0 +1,122 @@
+//! The state every connection of a server shares, whatever its package:
+//! the registry of live connections, the rooms and the drain's progress.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::config::ServerConfig;
+use super::connection::ConnectionState;
+use super::rooms::Rooms;
+
+/// Where a server is in its life.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum DrainPhase {
+    /// Serving normally: health 200.
+    Serving,
+    /// Health 503, waiting out the grace period.
+    Grace,
+    /// Sending drain notices and closing, batch by batch.
+    Closing,
+    /// Every connection is gone (or the deadline passed).
+    Done(DrainReport),
+}
+
+/// What a drain did, for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DrainReport {
+    /// Connections open when the drain started.
+    pub connections_at_start: usize,
+    /// Connections sent a drain notice.
+    pub notified: usize,
+    /// Connections still open at the hard deadline (closed with 1001).
+    pub cut_at_deadline: usize,
+    /// From the drain's start to the first notice.
+    pub grace: Duration,
+    /// From the first notice to the last connection gone.
+    pub closing: Duration,
+    /// From start to done.
+    pub total: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) config: ServerConfig,
+    pub(crate) rooms: Arc<Rooms>,
+    connections: Mutex<HashMap<u64, Arc<ConnectionState>>>,
+    count: watch::Sender<usize>,
+    next_id: AtomicU64,
+    draining: AtomicBool,
+    pub(crate) phase: watch::Sender<DrainPhase>,
+}
+
+impl Core {
+    pub(crate) fn new(config: ServerConfig) -> Self {
+        Core {
+            config,
+            rooms: Arc::new(Rooms::default()),
+            connections: Mutex::new(HashMap::new()),
+            count: watch::Sender::new(0),
+            next_id: AtomicU64::new(1),
+            draining: AtomicBool::new(false),
+            phase: watch::Sender::new(DrainPhase::Serving),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnectionState>>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Turns health to 503 and refuses new connections; true the first time.
+    pub(crate) fn set_draining(&self) -> bool {
+        !self.draining.swap(true, Ordering::SeqCst)
+    }
+
+    pub(crate) fn register(&self, conn: Arc<ConnectionState>) {
+        let mut map = self.lock();
+        map.insert(conn.id, conn);
+        let n = map.len();
+        drop(map);
+        self.count.send_replace(n);
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        let mut map = self.lock();
+        map.remove(&id);
+        let n = map.len();
+        drop(map);
+        self.count.send_replace(n);
+    }
+
+    pub(crate) fn connection_count(&self) -> usize {
+        *self.count.borrow()
+    }
+
+    /// Live connections in the order they connected.
+    pub(crate) fn snapshot(&self) -> Vec<Arc<ConnectionState>> {
+        let mut all: Vec<_> = self.lock().values().cloned().collect();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+
+    /// Resolves when no connection is left.
+    pub(crate) async fn all_closed(&self) {
+        let mut rx = self.count.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail here.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}

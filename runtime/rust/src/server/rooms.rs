@@ -1,0 +1,110 @@
+//! In-process rooms: named sets of connections that receive a broadcast.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio_tungstenite::tungstenite::Message;
+
+use super::connection::ConnectionState;
+use crate::frame::to_message;
+use crate::{Encoding, Protocol};
+
+type Members = HashMap<u64, Arc<ConnectionState>>;
+
+/// Every room of one server.
+#[derive(Debug, Default)]
+pub(crate) struct Rooms {
+    rooms: Mutex<HashMap<Arc<str>, Members>>,
+}
+
+impl Rooms {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Members>> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn join(&self, conn: &Arc<ConnectionState>, room: &str) {
+        let mut rooms = self.lock();
+        let name = match rooms.get_key_value(room) {
+            Some((name, _)) => name.clone(),
+            None => Arc::from(room),
+        };
+        let members = rooms.entry(name.clone()).or_default();
+        if members.insert(conn.id, conn.clone()).is_none() {
+            conn.rooms
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(name);
+        }
+    }
+
+    pub(crate) fn leave(&self, conn: &ConnectionState, room: &str) {
+        let mut rooms = self.lock();
+        if let Some(members) = rooms.get_mut(room) {
+            members.remove(&conn.id);
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+        }
+        conn.rooms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|r| &**r != room);
+    }
+
+    /// Removes a closed connection from every room it was in.
+    pub(crate) fn leave_all(&self, conn: &ConnectionState) {
+        let names = std::mem::take(&mut *conn.rooms.lock().unwrap_or_else(PoisonError::into_inner));
+        if names.is_empty() {
+            return;
+        }
+        let mut rooms = self.lock();
+        for name in names {
+            if let Some(members) = rooms.get_mut(&name) {
+                members.remove(&conn.id);
+                if members.is_empty() {
+                    rooms.remove(&name);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn len(&self, room: &str) -> usize {
+        self.lock().get(room).map_or(0, HashMap::len)
+    }
+
+    /// Encodes `message` at most once per encoding and queues it for every
+    /// member (but `except`); returns how many accepted it.
+    pub(crate) fn broadcast<T: Protocol>(
+        &self,
+        room: &str,
+        message: &T,
+        except: Option<u64>,
+    ) -> usize {
+        let members: Vec<Arc<ConnectionState>> = match self.lock().get(room) {
+            Some(members) => members
+                .values()
+                .filter(|c| Some(c.id) != except)
+                .cloned()
+                .collect(),
+            None => return 0,
+        };
+        let mut text: Option<Message> = None;
+        let mut binary: Option<Message> = None;
+        let mut accepted = 0;
+        for member in members {
+            let slot = match member.encoding {
+                Encoding::Text => &mut text,
+                Encoding::Binary => &mut binary,
+            };
+            // Frames share their bytes (reference-counted), so each member
+            // costs a queue slot, not a copy.
+            let frame = slot
+                .get_or_insert_with(|| to_message(message, member.encoding))
+                .clone();
+            if member.push(frame).is_ok() {
+                accepted += 1;
+            }
+        }
+        accepted
+    }
+}

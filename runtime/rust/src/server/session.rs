@@ -1,0 +1,378 @@
+//! One connection's loop: reads frames into the handler, writes the
+//! outbox, keeps the heartbeat, and closes the way SPEC §9 says.
+//!
+//! A single task per connection (no reader/writer split) keeps an idle
+//! connection down to one future, one socket and one small read buffer.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
+
+use super::outbox::{Closing, Next};
+use super::{CloseReport, Connection, Handler, Shared};
+use crate::control::{Control, ErrorNotice, Welcome, error_code};
+use crate::frame::{Incoming, Payload, decode, to_message};
+use crate::{CloseCode, DecodeErrorKind, Header, Package};
+
+/// How the loop ended.
+enum End {
+    /// The server closed with this code (a close frame was attempted).
+    Server(CloseCode, String),
+    /// The peer closed, with its code if it sent one.
+    Peer(Option<CloseCode>, String),
+}
+
+pub(crate) async fn run<P, H, S>(
+    shared: Arc<Shared<P, H>>,
+    mut ws: WebSocketStream<S>,
+    conn: Connection<P>,
+) where
+    P: Package,
+    H: Handler<P>,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let core = &shared.core;
+    core.register(conn.state.clone());
+    shared.handler.on_open(&conn).await;
+    let end = Session {
+        shared: &shared,
+        conn: &conn,
+    }
+    .run(&mut ws)
+    .await;
+    core.rooms.leave_all(&conn.state);
+    core.unregister(conn.id());
+    let undelivered = conn.state.outbox.abandon();
+    let report = match end {
+        End::Server(code, reason) => CloseReport {
+            code: Some(code),
+            reason,
+            by_server: true,
+            undelivered,
+        },
+        End::Peer(code, reason) => CloseReport {
+            code,
+            reason,
+            by_server: false,
+            undelivered,
+        },
+    };
+    if report.undelivered > 0 {
+        tracing::warn!(
+            connection = conn.id(),
+            undelivered = report.undelivered,
+            code = ?report.code,
+            "connection closed with frames it never received"
+        );
+    }
+    shared.handler.on_close(&conn, &report).await;
+}
+
+struct Session<'a, P: Package, H: Handler<P>> {
+    shared: &'a Shared<P, H>,
+    conn: &'a Connection<P>,
+}
+
+impl<P: Package, H: Handler<P>> Session<'_, P, H> {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(&self, ws: &mut WebSocketStream<S>) -> End {
+        let hb = &self.shared.core.config.heartbeat;
+        let started = Instant::now();
+        let mut next_ping = started + hb.ping_interval;
+        let mut last_pong = started;
+        let welcome = Control::Welcome(Welcome {
+            package: P::NAME.to_string(),
+            fingerprint: P::FINGERPRINT.to_string(),
+            ping_interval_ms: u32::try_from(hb.ping_interval.as_millis()).unwrap_or(u32::MAX),
+        });
+        if let Err(end) = self
+            .write(ws, to_message(&welcome, self.conn.encoding()))
+            .await
+        {
+            return end;
+        }
+        let outbox = &self.conn.state.outbox;
+        loop {
+            let pong_deadline = last_pong + hb.pong_timeout;
+            tokio::select! {
+                biased;
+                () = outbox.ready.notified() => {
+                    if let Some(end) = self.write_outbox(ws).await {
+                        return end;
+                    }
+                }
+                incoming = ws.next() => {
+                    let message = match incoming {
+                        None => return End::Peer(None, "connection lost".into()),
+                        Some(Ok(message)) => message,
+                        Some(Err(error)) => return self.read_failed(ws, error).await,
+                    };
+                    let payload = match &message {
+                        Message::Text(text) => Payload::Text(text.as_str()),
+                        Message::Binary(bytes) => Payload::Binary(bytes),
+                        Message::Close(frame) => {
+                            let (code, reason) = match frame {
+                                Some(f) => (Some(CloseCode(u16::from(f.code))), f.reason.to_string()),
+                                None => (None, String::new()),
+                            };
+                            // tungstenite queued the reply; flush it before leaving.
+                            let _ = timeout(self.close_timeout(), ws.flush()).await;
+                            return End::Peer(code, reason);
+                        }
+                        // WebSocket-level pings are answered by tungstenite.
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                    };
+                    if self.on_frame(payload, &mut last_pong).await.is_err() {
+                        // Only a full outbox fails here: the next turn closes it.
+                        continue;
+                    }
+                }
+                () = sleep_until(next_ping.min(pong_deadline)) => {
+                    let now = Instant::now();
+                    if now >= pong_deadline {
+                        let reason = format!("no pong within {} ms", hb.pong_timeout.as_millis());
+                        return self.close(ws, CloseCode::HEARTBEAT_TIMEOUT, reason, None).await;
+                    }
+                    next_ping = now + hb.ping_interval;
+                    if let Err(end) = self.write(ws, to_message(&Control::Ping, self.conn.encoding())).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    fn close_timeout(&self) -> std::time::Duration {
+        self.shared.core.config.drain.close_timeout
+    }
+
+    /// Handles one data frame. Errors only when the error reply could not
+    /// be queued.
+    async fn on_frame(
+        &self,
+        payload: Payload<'_>,
+        last_pong: &mut Instant,
+    ) -> Result<(), super::SendError> {
+        let limits = &self.shared.core.config.limits.decode;
+        match decode::<P::Client>(payload, limits) {
+            Ok(Incoming::Message(message)) => {
+                self.shared.handler.on_message(self.conn, message).await;
+                Ok(())
+            }
+            Ok(Incoming::Control(Control::Pong)) => {
+                *last_pong = Instant::now();
+                Ok(())
+            }
+            Ok(Incoming::Control(Control::Hello(hello))) => {
+                if hello.fingerprint != P::FINGERPRINT {
+                    tracing::debug!(
+                        connection = self.conn.id(),
+                        client = %hello.fingerprint,
+                        server = P::FINGERPRINT,
+                        "client built from a different protocol"
+                    );
+                }
+                // A second hello changes nothing: the first one stands.
+                let _ = self.conn.state.hello.set(hello);
+                Ok(())
+            }
+            Ok(Incoming::Control(other)) => self.refuse(
+                error_code::WRONG_DIRECTION,
+                format!(
+                    "control message `{}` is sent by servers only",
+                    crate::Protocol::header(&other)
+                ),
+            ),
+            Err(error) if error.kind == DecodeErrorKind::UnknownHeader => {
+                let header = payload.header_text();
+                match self.server_only(&payload) {
+                    Some(h) => self.refuse(
+                        error_code::WRONG_DIRECTION,
+                        format!("header `{h}` is a message servers send; clients may not send it"),
+                    ),
+                    None => self.refuse(
+                        error_code::UNKNOWN_HEADER,
+                        format!("header {header} is not a message this server accepts"),
+                    ),
+                }
+            }
+            Err(error) => self.refuse(
+                error_code::MALFORMED,
+                format!("frame {} did not decode: {error}", payload.header_text()),
+            ),
+        }
+    }
+
+    /// The header, when it names a message of this package that only the
+    /// server sends.
+    fn server_only(&self, payload: &Payload<'_>) -> Option<Header> {
+        let bytes = match payload {
+            Payload::Text(s) => s.as_bytes(),
+            Payload::Binary(b) => b,
+        };
+        let header = Header::from_bytes([*bytes.first()?, *bytes.get(1)?])?;
+        self.shared
+            .headers
+            .binary_search(&header)
+            .ok()
+            .map(|_| header)
+    }
+
+    fn refuse(&self, code: u16, message: String) -> Result<(), super::SendError> {
+        tracing::debug!(connection = self.conn.id(), code, %message, "frame refused");
+        let notice = Control::Error(ErrorNotice { code, message });
+        self.conn
+            .state
+            .push(to_message(&notice, self.conn.encoding()))
+    }
+
+    /// Writes everything queued; on a close request, finishes the
+    /// connection.
+    async fn write_outbox<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+    ) -> Option<End> {
+        let write_timeout = self.shared.core.config.limits.write_timeout;
+        let mut fed = false;
+        loop {
+            match self.conn.state.outbox.next() {
+                Next::Frame(frame) => {
+                    fed = true;
+                    match timeout(write_timeout, ws.feed(frame)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
+                        Err(_) => return Some(self.slow_consumer(ws, 0).await),
+                    }
+                }
+                Next::Close(Closing::Close {
+                    code,
+                    reason,
+                    notice,
+                }) => return Some(self.close(ws, code, reason, notice).await),
+                Next::Close(Closing::SlowConsumer { undelivered }) => {
+                    return Some(self.slow_consumer(ws, undelivered).await);
+                }
+                Next::Idle => break,
+            }
+        }
+        if fed {
+            match timeout(write_timeout, ws.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
+                Err(_) => return Some(self.slow_consumer(ws, 0).await),
+            }
+        }
+        None
+    }
+
+    async fn slow_consumer<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        undelivered: usize,
+    ) -> End {
+        tracing::info!(
+            connection = self.conn.id(),
+            undelivered,
+            "closing a slow consumer"
+        );
+        let limits = &self.shared.core.config.limits;
+        let reason = format!(
+            "client did not read: more than {} frames or {} bytes queued",
+            limits.outbound_queue_frames, limits.outbound_queue_bytes
+        );
+        self.close(ws, CloseCode::SLOW_CONSUMER, reason, None).await
+    }
+
+    /// Writes one frame at once (welcome, ping).
+    async fn write<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        frame: Message,
+    ) -> Result<(), End> {
+        match timeout(self.shared.core.config.limits.write_timeout, ws.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Peer(None, "connection lost".into())),
+            Err(_) => Err(self.slow_consumer(ws, 0).await),
+        }
+    }
+
+    /// Sends the notice (if any) and a close frame, then waits a little for
+    /// the client's close frame so the TCP connection ends cleanly.
+    async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        code: CloseCode,
+        reason: String,
+        notice: Option<Message>,
+    ) -> End {
+        let wait = self.close_timeout();
+        let frame = CloseFrame {
+            code: WsCloseCode::from(code.0),
+            reason: truncate_reason(&reason).into(),
+        };
+        let goodbye = async {
+            if let Some(notice) = notice {
+                ws.feed(notice).await?;
+            }
+            ws.send(Message::Close(Some(frame))).await
+        };
+        if timeout(wait, goodbye).await.is_ok() {
+            // Read until the peer's close frame (or the end of the stream).
+            let _ = timeout(wait, async {
+                while let Some(Ok(message)) = ws.next().await {
+                    if message.is_close() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        End::Server(code, reason)
+    }
+
+    async fn read_failed<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        error: WsError,
+    ) -> End {
+        let max = self.shared.core.config.limits.max_frame_bytes;
+        match error {
+            WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => {
+                let reason = format!("frame of {size} bytes is over the {max}-byte limit");
+                self.close(ws, CloseCode::TOO_BIG, reason, None).await
+            }
+            WsError::Capacity(other) => {
+                self.close(ws, CloseCode::TOO_BIG, other.to_string(), None)
+                    .await
+            }
+            WsError::Utf8(_) => {
+                self.close(
+                    ws,
+                    CloseCode::INVALID_PAYLOAD,
+                    "text frame is not UTF-8".into(),
+                    None,
+                )
+                .await
+            }
+            WsError::Protocol(e) => {
+                self.close(ws, CloseCode::PROTOCOL_ERROR, e.to_string(), None)
+                    .await
+            }
+            other => End::Peer(None, other.to_string()),
+        }
+    }
+}
+
+/// Close reasons must fit a control frame (123 bytes).
+fn truncate_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}

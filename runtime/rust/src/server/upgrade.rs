@@ -1,0 +1,142 @@
+//! The HTTP side: the WebSocket upgrade (done by hand so the connection
+//! loop runs over any byte stream) and the health route.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+use super::{Handler, Shared};
+use crate::{Encoding, Package};
+
+/// The encoding a client asked for, and the subprotocol to echo (SPEC §9.2).
+pub(crate) fn choose_encoding(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> (Encoding, Option<&'static str>) {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for name in offered {
+        let name = name.trim();
+        if name.starts_with("tagwire.")
+            && let Some(encoding) = Encoding::from_name(name)
+        {
+            return (encoding, Some(encoding.subprotocol()));
+        }
+    }
+    let from_query = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|pair| pair.strip_prefix("encoding="))
+        .find_map(Encoding::from_name);
+    (from_query.unwrap_or_default(), None)
+}
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+fn refuse(status: StatusCode, why: &'static str) -> Response {
+    (status, why).into_response()
+}
+
+pub(crate) fn draining_response() -> Response {
+    let mut response = refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server is draining for a deploy; reconnect to another node\n",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
+pub(crate) async fn websocket<P: Package, H: Handler<P>>(
+    State(shared): State<Arc<Shared<P, H>>>,
+    mut request: Request,
+) -> Response {
+    if shared.core.is_draining() {
+        return draining_response();
+    }
+    let headers = request.headers();
+    if !has_token(headers, header::UPGRADE, "websocket")
+        || !has_token(headers, header::CONNECTION, "upgrade")
+    {
+        return refuse(
+            StatusCode::UPGRADE_REQUIRED,
+            "this route speaks WebSocket only\n",
+        );
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Version must be 13\n",
+        );
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return refuse(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key is missing\n");
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let (encoding, subprotocol) = choose_encoding(headers, request.uri().query());
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr);
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let ws_config = shared.ws_config();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
+                let conn = shared.new_connection(encoding, peer);
+                super::session::run(shared, ws, conn).await;
+            }
+            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    match HeaderValue::from_str(&accept) {
+        Ok(v) => {
+            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        Err(_) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "accept key\n"),
+    }
+    if let Some(p) = subprotocol {
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(p));
+    }
+    response
+}
+
+pub(crate) async fn health<P: Package, H: Handler<P>>(
+    State(shared): State<Arc<Shared<P, H>>>,
+) -> Response {
+    if shared.core.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else {
+        (StatusCode::OK, "ok\n").into_response()
+    }
+}

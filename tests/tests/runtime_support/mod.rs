@@ -1,0 +1,169 @@
+//! What the server tests share: a relay application and raw WebSocket
+//! peers (tokio-tungstenite, no Tagwire client) that do exactly what a
+//! test tells them, over in-memory pipes or loopback sockets.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tagwire::Protocol;
+use tagwire::control::Control;
+use tagwire::server::{CloseReport, Connection, Handler, Server, ServerConfig};
+use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, EchoV1, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+pub type Conn = Connection<relay::Package>;
+
+/// Joins rooms, relays publishes to them, echoes echoes; remembers closes.
+#[derive(Default)]
+pub struct Relay {
+    pub closes: Mutex<Vec<CloseReport>>,
+}
+
+impl Handler<relay::Package> for Relay {
+    async fn on_message(&self, conn: &Conn, message: ClientMessage) {
+        match message {
+            ClientMessage::JoinV1(join) => conn.join(&join.room),
+            ClientMessage::LeaveV1(leave) => conn.leave(&leave.room),
+            ClientMessage::PublishV1(p) => {
+                let delivered = ServerMessage::DeliveredV1(DeliveredV1 {
+                    room: p.room.clone(),
+                    from: conn.id().to_string(),
+                    seq: p.seq,
+                    body: p.body,
+                });
+                conn.broadcast(&p.room, &delivered);
+            }
+            ClientMessage::EchoV1(echo) => {
+                let _ = conn.send(echo);
+            }
+        }
+    }
+
+    async fn on_close(&self, _conn: &Conn, report: &CloseReport) {
+        if let Ok(mut closes) = self.closes.lock() {
+            closes.push(report.clone());
+        }
+    }
+}
+
+pub type RelayServer = Server<relay::Package, Arc<Relay>>;
+
+pub fn server(config: ServerConfig) -> (RelayServer, Arc<Relay>) {
+    let app = Arc::new(Relay::default());
+    (Server::new(app.clone(), config), app)
+}
+
+/// A raw client over an in-memory pipe served by `server.serve_io`.
+pub async fn pipe_peer(
+    server: &RelayServer,
+    subprotocol: Option<&str>,
+) -> WebSocketStream<DuplexStream> {
+    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    let s = server.clone();
+    tokio::spawn(async move {
+        let _ = s.serve_io(server_end, None).await;
+    });
+    handshake(client_end, "ws://pipe/ws", subprotocol)
+        .await
+        .expect("handshake over a pipe")
+}
+
+pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    url: &str,
+    subprotocol: Option<&str>,
+) -> Result<WebSocketStream<S>, tokio_tungstenite::tungstenite::Error> {
+    let mut request = url.into_client_request()?;
+    if let Some(p) = subprotocol {
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(p).expect("ascii"),
+        );
+    }
+    let (ws, _) = tokio_tungstenite::client_async(request, io).await?;
+    Ok(ws)
+}
+
+/// What a raw peer reads, decoded.
+#[derive(Debug, PartialEq)]
+pub enum Got {
+    Control(Control),
+    Message(ServerMessage),
+    Close(Option<u16>, String),
+    End,
+}
+
+pub fn decode(message: &Message) -> Option<Got> {
+    match message {
+        Message::Text(t) if t.starts_with('_') => Control::decode_text(t).ok().map(Got::Control),
+        Message::Text(t) => ServerMessage::decode_text(t).ok().map(Got::Message),
+        Message::Binary(b) if b.first() == Some(&b'_') => {
+            Control::decode_binary(b).ok().map(Got::Control)
+        }
+        Message::Binary(b) => ServerMessage::decode_binary(b).ok().map(Got::Message),
+        Message::Close(f) => Some(match f {
+            Some(f) => Got::Close(Some(u16::from(f.code)), f.reason.to_string()),
+            None => Got::Close(None, String::new()),
+        }),
+        _ => None,
+    }
+}
+
+/// The next frame a peer reads, pings included.
+pub async fn next<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Got {
+    loop {
+        match ws.next().await {
+            None | Some(Err(_)) => return Got::End,
+            Some(Ok(m)) => {
+                if let Some(got) = decode(&m) {
+                    return got;
+                }
+            }
+        }
+    }
+}
+
+/// The next frame that is not a ping or the welcome.
+pub async fn next_data<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Got {
+    loop {
+        match next(ws).await {
+            Got::Control(Control::Ping | Control::Welcome(_)) => {}
+            other => return other,
+        }
+    }
+}
+
+pub async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    message: &ClientMessage,
+) {
+    ws.send(Message::text(message.to_text()))
+        .await
+        .expect("send");
+}
+
+pub async fn send_control<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    control: &Control,
+) {
+    ws.send(Message::text(control.to_text()))
+        .await
+        .expect("send");
+}
+
+pub fn echo(seq: u64) -> ClientMessage {
+    ClientMessage::EchoV1(EchoV1 {
+        seq,
+        body: format!("echo {seq}"),
+    })
+}
+
+pub fn short(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}

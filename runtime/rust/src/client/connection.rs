@@ -1,0 +1,468 @@
+//! The connection task: connect, say hello, answer pings, watch the
+//! heartbeat, deliver messages, and decide after every close whether and
+//! when to reconnect (SPEC §9.2, §9.4).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+
+use crate::control::{Control, DrainNotice, Hello};
+use crate::frame::{self, Incoming, Payload};
+use crate::{CloseAction, CloseCode, Package};
+
+use super::backoff::{sanitize_factor, uniform_up_to};
+use super::connector::{self, Dial, DialError};
+use super::outbox::Outbox;
+use super::{ClientConfig, Event, ReconnectReason, Status};
+
+/// How long the client waits for its close frame to go out, or for the
+/// peer to finish the closing handshake, before dropping the stream.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Longest drain window the client honours: a notice cannot park it for
+/// days (`window_ms` is a u32).
+const MAX_DRAIN_WINDOW: Duration = Duration::from_secs(600);
+
+/// How one open connection ended.
+enum End {
+    /// [`Client::close`](super::Client::close) or every handle dropped.
+    ClosedByApp,
+    /// A close code whose action is stop.
+    Stop { code: CloseCode, reason: String },
+    /// Reconnect with the ordinary backoff.
+    Reconnect(ReconnectReason),
+    /// A "reconnect later" close, or any drop after a drain notice.
+    Later {
+        code: Option<CloseCode>,
+        notice: Option<(DrainNotice, Instant)>,
+    },
+}
+
+/// What happens after an attempt that did not end the client.
+enum Next {
+    Backoff(ReconnectReason),
+    Later {
+        code: Option<CloseCode>,
+        notice: Option<(DrainNotice, Instant)>,
+    },
+}
+
+/// Sets the outbox's done flag however the task ends.
+struct FinishGuard<M>(Arc<Outbox<M>>);
+
+impl<M> Drop for FinishGuard<M> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+pub(crate) struct Task<P: Package, D> {
+    dial: D,
+    config: ClientConfig,
+    outbox: Arc<Outbox<P::Client>>,
+    events: mpsc::Sender<Event<P>>,
+    rng: SmallRng,
+}
+
+fn closed_by_app() -> Status {
+    Status::Closed {
+        code: Some(CloseCode::NORMAL),
+        reason: "closed by the application".to_owned(),
+    }
+}
+
+impl<P: Package, D: Dial> Task<P, D> {
+    pub(crate) fn new(
+        dial: D,
+        config: ClientConfig,
+        outbox: Arc<Outbox<P::Client>>,
+        events: mpsc::Sender<Event<P>>,
+    ) -> Self {
+        let rng = match config.seed {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => SmallRng::from_os_rng(),
+        };
+        Task {
+            dial,
+            config,
+            outbox,
+            events,
+            rng,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let guard = FinishGuard(Arc::clone(&self.outbox));
+        let status = self.lifecycle().await;
+        tracing::info!(?status, "tagwire client stopped");
+        // Refuse sends before the application hears of the end.
+        drop(guard);
+        self.emit(Event::Status(status)).await;
+    }
+
+    async fn emit(&mut self, event: Event<P>) {
+        // Nobody listening (Events dropped) is fine: the client still sends.
+        let _ = self.events.send(event).await;
+    }
+
+    async fn lifecycle(&mut self) -> Status {
+        let url = self.dial.url();
+        if let Err(DialError::Fatal(reason) | DialError::Retry(reason)) =
+            connector::request(&url, self.config.encoding)
+        {
+            return Status::Closed { code: None, reason };
+        }
+        // Waits since the server last answered (the n of the backoff).
+        let mut retry: u32 = 0;
+        // Applied to the backoff: a drain notice's multiplier, else 1.
+        let mut factor: f64 = 1.0;
+        let mut attempt: u32 = 0;
+        loop {
+            if self.outbox.close_requested() {
+                return closed_by_app();
+            }
+            attempt = attempt.saturating_add(1);
+            self.emit(Event::Status(Status::Connecting { attempt }))
+                .await;
+            let next = match self.connect(&url).await {
+                Err(None) => return closed_by_app(),
+                Err(Some(DialError::Fatal(reason))) => {
+                    return Status::Closed { code: None, reason };
+                }
+                Err(Some(DialError::Retry(reason))) => {
+                    tracing::debug!(%reason, attempt, "tagwire client: connection attempt failed");
+                    Next::Backoff(ReconnectReason::Network(reason))
+                }
+                Ok(ws) => {
+                    self.emit(Event::Status(Status::Open)).await;
+                    let mut answered = false;
+                    let end = self.session(ws, &mut answered).await;
+                    if answered {
+                        // The server spoke: this was a working connection.
+                        retry = 0;
+                        factor = 1.0;
+                        attempt = 0;
+                    }
+                    match end {
+                        End::ClosedByApp => return closed_by_app(),
+                        End::Stop { code, reason } => {
+                            return Status::Closed {
+                                code: Some(code),
+                                reason,
+                            };
+                        }
+                        End::Reconnect(reason) => Next::Backoff(reason),
+                        End::Later { code, notice } => Next::Later { code, notice },
+                    }
+                }
+            };
+            let (reason, delay) = match next {
+                Next::Backoff(reason) => {
+                    let delay = self.config.backoff.delay(retry, factor, &mut self.rng);
+                    retry = retry.saturating_add(1);
+                    (reason, delay)
+                }
+                Next::Later {
+                    notice: Some((notice, at)),
+                    ..
+                } => {
+                    factor = sanitize_factor(notice.backoff_multiplier);
+                    retry = retry.max(1);
+                    let window =
+                        Duration::from_millis(u64::from(notice.window_ms)).min(MAX_DRAIN_WINDOW);
+                    let moment = at + uniform_up_to(window, &mut self.rng);
+                    let delay = moment.saturating_duration_since(Instant::now());
+                    (
+                        ReconnectReason::Deploy {
+                            reason: notice.reason,
+                        },
+                        delay,
+                    )
+                }
+                Next::Later { code, notice: None } => {
+                    factor = sanitize_factor(self.config.later_multiplier);
+                    retry = retry.max(1);
+                    let delay = uniform_up_to(self.config.backoff.ceiling(0), &mut self.rng);
+                    let reason = match code {
+                        Some(code) if code != CloseCode::DRAIN => ReconnectReason::Closed(code),
+                        _ => ReconnectReason::Deploy {
+                            reason: "server draining".to_owned(),
+                        },
+                    };
+                    (reason, delay)
+                }
+            };
+            tracing::info!(%reason, ?delay, "tagwire client reconnecting");
+            self.emit(Event::Status(Status::Reconnecting { reason, delay }))
+                .await;
+            if !sleep(&self.outbox, delay).await {
+                return closed_by_app();
+            }
+        }
+    }
+
+    /// One connection attempt; `Err(None)` if the application closed
+    /// meanwhile.
+    async fn connect(
+        &mut self,
+        url: &str,
+    ) -> Result<WebSocketStream<D::Stream>, Option<DialError>> {
+        let request = connector::request(url, self.config.encoding).map_err(Some)?;
+        let max = self.config.limits.max_frame_bytes;
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max));
+        let limit = self.config.connect_timeout;
+        let outbox = Arc::clone(&self.outbox);
+        let dial = timeout(limit, self.dial.dial(request, ws_config));
+        tokio::pin!(dial);
+        loop {
+            tokio::select! {
+                result = &mut dial => {
+                    return match result {
+                        Ok(Ok(ws)) => Ok(ws),
+                        Ok(Err(e)) => Err(Some(connector::classify(e))),
+                        Err(_) => Err(Some(DialError::Retry(format!(
+                            "connection attempt timed out after {limit:?}"
+                        )))),
+                    };
+                }
+                () = outbox.wake.notified() => {
+                    if outbox.close_requested() {
+                        return Err(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one open connection until it ends. Sets `answered` once the
+    /// server sent a data frame.
+    async fn session<S>(&mut self, mut ws: WebSocketStream<S>, answered: &mut bool) -> End
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let encoding = self.config.encoding;
+        let limits = self.config.limits;
+        let ping_timeout = self.config.ping_timeout;
+        let hello = Control::Hello(Hello {
+            package: P::NAME.to_owned(),
+            fingerprint: P::FINGERPRINT.to_owned(),
+            headers: P::headers().iter().map(|h| h.as_str()).collect(),
+        });
+        if let Err(e) = ws.send(frame::to_message(&hello, encoding)).await {
+            return End::Reconnect(ReconnectReason::Network(e.to_string()));
+        }
+        if let Err(e) = self.flush_queue(&mut ws).await {
+            return End::Reconnect(ReconnectReason::Network(e));
+        }
+
+        let mut notice: Option<(DrainNotice, Instant)> = None;
+        let watchdog = sleep_until(Instant::now() + ping_timeout);
+        tokio::pin!(watchdog);
+        let outbox = Arc::clone(&self.outbox);
+        let wake = outbox.wake.notified();
+        tokio::pin!(wake);
+
+        let end = loop {
+            tokio::select! {
+                received = ws.next() => {
+                    let message = match received {
+                        None => break End::Reconnect(ReconnectReason::Network(
+                            "connection closed without a close frame".to_owned(),
+                        )),
+                        Some(Err(e)) => break End::Reconnect(ReconnectReason::Network(e.to_string())),
+                        Some(Ok(message)) => message,
+                    };
+                    let payload = match &message {
+                        Message::Text(text) => Payload::Text(text.as_str()),
+                        Message::Binary(bytes) => Payload::Binary(bytes),
+                        Message::Close(frame) => {
+                            let frame = frame.clone();
+                            finish_closing(&mut ws).await;
+                            break closed_by_server(frame);
+                        }
+                        // WebSocket pings are answered by tungstenite.
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                    };
+                    *answered = true;
+                    let incoming = match frame::decode::<P::Server>(payload, &limits) {
+                        Ok(incoming) => incoming,
+                        Err(error) => {
+                            tracing::warn!(
+                                header = %payload.header_text(),
+                                %error,
+                                "tagwire client: skipping a frame that does not decode",
+                            );
+                            continue;
+                        }
+                    };
+                    match incoming {
+                        Incoming::Message(message) => self.emit(Event::Message(message)).await,
+                        Incoming::Control(Control::Ping) => {
+                            watchdog.as_mut().reset(Instant::now() + ping_timeout);
+                            if let Err(e) = ws.send(frame::to_message(&Control::Pong, encoding)).await {
+                                break End::Reconnect(ReconnectReason::Network(e.to_string()));
+                            }
+                        }
+                        Incoming::Control(Control::Welcome(welcome)) => {
+                            let interval = Duration::from_millis(u64::from(welcome.ping_interval_ms));
+                            if interval >= ping_timeout {
+                                tracing::warn!(
+                                    ?interval,
+                                    ?ping_timeout,
+                                    "tagwire client: the server pings less often than the client's ping timeout",
+                                );
+                            }
+                            if welcome.fingerprint != P::FINGERPRINT {
+                                tracing::warn!(
+                                    server = %welcome.fingerprint,
+                                    client = P::FINGERPRINT,
+                                    "tagwire client: protocol fingerprints differ",
+                                );
+                                self.emit(Event::ProtocolMismatch {
+                                    server_package: welcome.package,
+                                    server_fingerprint: welcome.fingerprint,
+                                })
+                                .await;
+                            }
+                        }
+                        Incoming::Control(Control::Drain(drain)) => {
+                            tracing::info!(reason = %drain.reason, window_ms = drain.window_ms, "tagwire client: drain notice");
+                            notice = Some((drain, Instant::now()));
+                        }
+                        Incoming::Control(Control::Error(error)) => {
+                            self.emit(Event::Error(error)).await;
+                        }
+                        Incoming::Control(Control::Hello(_) | Control::Pong) => {
+                            tracing::debug!("tagwire client: ignoring a client-only control message");
+                        }
+                    }
+                }
+                () = &mut watchdog => {
+                    tracing::info!(?ping_timeout, "tagwire client: no ping from the server; closing");
+                    close(&mut ws, CloseCode::HEARTBEAT_TIMEOUT, "no ping").await;
+                    break End::Reconnect(ReconnectReason::Heartbeat);
+                }
+                () = &mut wake => {
+                    wake.set(outbox.wake.notified());
+                    if let Err(e) = self.flush_queue(&mut ws).await {
+                        break End::Reconnect(ReconnectReason::Network(e));
+                    }
+                    if outbox.close_requested() {
+                        close(&mut ws, CloseCode::NORMAL, "").await;
+                        finish_closing(&mut ws).await;
+                        break End::ClosedByApp;
+                    }
+                }
+            }
+        };
+        match (end, notice) {
+            // After a drain notice, any drop is the deploy (unless the
+            // server said stop or the application closed).
+            (End::Reconnect(_), Some(notice)) => End::Later {
+                code: None,
+                notice: Some(notice),
+            },
+            (End::Later { code, .. }, notice @ Some(_)) => End::Later { code, notice },
+            (end, _) => end,
+        }
+    }
+
+    /// Writes every queued message, in order.
+    async fn flush_queue<S>(&mut self, ws: &mut WebSocketStream<S>) -> Result<(), String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let encoding = self.config.encoding;
+        let mut any = false;
+        while let Some(message) = self.outbox.pop() {
+            ws.feed(frame::to_message(&message, encoding))
+                .await
+                .map_err(|e| e.to_string())?;
+            any = true;
+        }
+        if any {
+            ws.flush().await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Sleeps `delay`; `false` if the application closed meanwhile.
+async fn sleep<M>(outbox: &Outbox<M>, delay: Duration) -> bool {
+    let deadline = Instant::now() + delay;
+    loop {
+        tokio::select! {
+            () = sleep_until(deadline) => return true,
+            () = outbox.wake.notified() => {
+                if outbox.close_requested() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// What the server's close frame asks for (SPEC §9.4).
+fn closed_by_server(frame: Option<CloseFrame>) -> End {
+    let Some(frame) = frame else {
+        // 1005: closed without a status code; not in the table, so reconnect.
+        return End::Reconnect(ReconnectReason::Closed(CloseCode(1005)));
+    };
+    let code = CloseCode(u16::from(frame.code));
+    let reason = frame.reason.as_str().to_owned();
+    tracing::info!(%code, %reason, "tagwire client: server closed the connection");
+    match code.action() {
+        CloseAction::Stop => End::Stop { code, reason },
+        CloseAction::Reconnect => End::Reconnect(ReconnectReason::Closed(code)),
+        CloseAction::ReconnectLater => End::Later {
+            code: Some(code),
+            notice: None,
+        },
+    }
+}
+
+/// Sends a close frame (bounded by [`CLOSE_WAIT`]).
+async fn close<S>(ws: &mut WebSocketStream<S>, code: CloseCode, reason: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: WsCloseCode::from(code.0),
+        reason: reason.into(),
+    };
+    if let Err(e) = timeout(CLOSE_WAIT, ws.close(Some(frame)))
+        .await
+        .unwrap_or_else(|_| {
+            Err(tokio_tungstenite::tungstenite::Error::Io(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "close timed out"),
+            ))
+        })
+    {
+        tracing::debug!(%e, "tagwire client: could not send the close frame");
+    }
+}
+
+/// Lets the closing handshake finish (tungstenite answers the peer's close
+/// frame while being read) until the stream ends, bounded by [`CLOSE_WAIT`].
+async fn finish_closing<S>(ws: &mut WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = timeout(CLOSE_WAIT, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}

@@ -1,0 +1,145 @@
+//! What the client tells the application: messages, status changes,
+//! protocol mismatches and refused frames.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::control::ErrorNotice;
+use crate::{CloseCode, Package};
+
+/// One thing that happened on the connection, in order.
+pub enum Event<P: Package> {
+    /// A message from the server.
+    Message(P::Server),
+    /// The connection changed state.
+    Status(Status),
+    /// The server's welcome named another protocol fingerprint. The
+    /// connection stays open: frames of message versions both sides know
+    /// still agree (SPEC §9.1).
+    ProtocolMismatch {
+        /// The package the server was generated from.
+        server_package: String,
+        /// The server's `PROTOCOL_FINGERPRINT`.
+        server_fingerprint: String,
+    },
+    /// The server refused one of our frames; the connection stays open.
+    Error(ErrorNotice),
+}
+
+impl<P: Package> fmt::Debug for Event<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Message(m) => f.debug_tuple("Message").field(m).finish(),
+            Event::Status(s) => f.debug_tuple("Status").field(s).finish(),
+            Event::ProtocolMismatch {
+                server_package,
+                server_fingerprint,
+            } => f
+                .debug_struct("ProtocolMismatch")
+                .field("server_package", server_package)
+                .field("server_fingerprint", server_fingerprint)
+                .finish(),
+            Event::Error(e) => f.debug_tuple("Error").field(e).finish(),
+        }
+    }
+}
+
+impl<P: Package> Clone for Event<P>
+where
+    P::Server: Clone,
+{
+    fn clone(&self) -> Self {
+        match self {
+            Event::Message(m) => Event::Message(m.clone()),
+            Event::Status(s) => Event::Status(s.clone()),
+            Event::ProtocolMismatch {
+                server_package,
+                server_fingerprint,
+            } => Event::ProtocolMismatch {
+                server_package: server_package.clone(),
+                server_fingerprint: server_fingerprint.clone(),
+            },
+            Event::Error(e) => Event::Error(e.clone()),
+        }
+    }
+}
+
+/// The connection's state, for a UI that explains the gap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Opening a connection; `attempt` counts from 1 since the last
+    /// connection that the server answered.
+    Connecting {
+        /// 1 for the first attempt after a working connection.
+        attempt: u32,
+    },
+    /// The WebSocket is open; the hello has been sent.
+    Open,
+    /// The connection is gone; the next attempt starts after `delay`.
+    Reconnecting {
+        /// Why the connection went away.
+        reason: ReconnectReason,
+        /// How long until the next attempt.
+        delay: Duration,
+    },
+    /// The client stopped for good: a close code that says not to
+    /// reconnect (SPEC §9.4), or [`Client::close`](super::Client::close).
+    Closed {
+        /// The close code, if the connection ended with one.
+        code: Option<CloseCode>,
+        /// The close frame's reason, or what ended the client.
+        reason: String,
+    },
+}
+
+/// Why the client is reconnecting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReconnectReason {
+    /// The server is being deployed (drain notice, or close 4001).
+    Deploy {
+        /// The drain notice's human-readable reason.
+        reason: String,
+    },
+    /// The connection failed or dropped (connect error, handshake refused,
+    /// connection reset, close without a close frame).
+    Network(String),
+    /// No ping arrived within `ping_timeout`; the client closed with 4000.
+    Heartbeat,
+    /// The server closed with a code whose action is to reconnect.
+    Closed(CloseCode),
+}
+
+impl fmt::Display for ReconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReconnectReason::Deploy { reason } => write!(f, "server deploy: {reason}"),
+            ReconnectReason::Network(e) => write!(f, "network: {e}"),
+            ReconnectReason::Heartbeat => f.write_str("no heartbeat from the server"),
+            ReconnectReason::Closed(code) => write!(f, "closed by the server with {code}"),
+        }
+    }
+}
+
+/// Why [`Client::send`](super::Client::send) refused a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// `queue_limit` messages are already waiting (with
+    /// [`QueueFull::Reject`](super::QueueFull::Reject)).
+    Full {
+        /// The configured queue limit.
+        limit: usize,
+    },
+    /// The client stopped ([`Status::Closed`]); it will not send again.
+    Closed,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Full { limit } => write!(f, "send queue full ({limit} messages)"),
+            SendError::Closed => f.write_str("client closed"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}

@@ -39,6 +39,10 @@ impl Handler<relay::Package> for Relay {
                 });
                 conn.broadcast(&p.room, &delivered);
             }
+            ClientMessage::EchoV1(echo) if echo.body == "hang" => {
+                // A handler stuck on slow work: what the drain deadline is for.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
             ClientMessage::EchoV1(echo) => {
                 let _ = conn.send(echo);
             }
@@ -166,4 +170,33 @@ pub fn echo(seq: u64) -> ClientMessage {
 
 pub fn short(ms: u64) -> Duration {
     Duration::from_millis(ms)
+}
+
+/// Everything a well-behaved raw peer saw, with when (since `start`).
+pub type Log = Vec<(Duration, Got)>;
+
+/// Reads until the connection ends, answering pings; returns what it saw.
+pub fn spawn_reader<S>(
+    mut ws: WebSocketStream<S>,
+    start: tokio::time::Instant,
+) -> tokio::task::JoinHandle<Log>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut log = Vec::new();
+        loop {
+            let got = next(&mut ws).await;
+            if got == Got::Control(Control::Ping) {
+                let _ = ws.send(Message::text(Control::Pong.to_text())).await;
+            }
+            let end = matches!(got, Got::Close(..) | Got::End);
+            log.push((start.elapsed(), got));
+            if end {
+                // Let tungstenite send the close reply.
+                let _ = ws.close(None).await;
+                return log;
+            }
+        }
+    })
 }

@@ -18,6 +18,7 @@ pub(crate) fn start(core: &Arc<Core>) {
     if !core.set_draining() {
         return;
     }
+    core.phase.send_replace(DrainPhase::Grace);
     let core = core.clone();
     tokio::spawn(async move { run(core).await });
 }
@@ -26,7 +27,6 @@ async fn run(core: Arc<Core>) {
     let cfg = core.config.drain.clone();
     let started = Instant::now();
     let at_start = core.connection_count();
-    core.phase.send_replace(DrainPhase::Grace);
     tracing::info!(
         connections = at_start,
         grace_ms = cfg.grace.as_millis() as u64,

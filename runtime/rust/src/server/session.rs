@@ -285,7 +285,11 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
             "client did not read: more than {} frames or {} bytes queued",
             limits.outbound_queue_frames, limits.outbound_queue_bytes
         );
-        self.close(ws, CloseCode::SLOW_CONSUMER, reason, None).await
+        // The client is not reading, so waiting long for its close reply
+        // only holds the socket: give it one write timeout at most.
+        let wait = self.close_timeout().min(limits.write_timeout);
+        self.close_within(ws, CloseCode::SLOW_CONSUMER, reason, None, wait)
+            .await
     }
 
     /// Writes one frame at once (welcome, ping).
@@ -310,7 +314,18 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
         reason: String,
         notice: Option<Message>,
     ) -> End {
-        let wait = self.close_timeout();
+        self.close_within(ws, code, reason, notice, self.close_timeout())
+            .await
+    }
+
+    async fn close_within<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        code: CloseCode,
+        reason: String,
+        notice: Option<Message>,
+        wait: std::time::Duration,
+    ) -> End {
         let frame = CloseFrame {
             code: WsCloseCode::from(code.0),
             reason: truncate_reason(&reason).into(),

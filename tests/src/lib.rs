@@ -52,7 +52,8 @@ pub mod ui {
 
 /// The packages this crate includes, to compare with what the build script
 /// generated (`GENERATED_PACKAGES`): a new schema must be added above.
-pub const INCLUDED_PACKAGES: &[&str] = &["article", "chat", "everything", "geometry", "relay", "ui"];
+pub const INCLUDED_PACKAGES: &[&str] =
+    &["article", "chat", "everything", "geometry", "relay", "ui"];
 
 /// The packages the build script generated, one per line.
 pub const GENERATED_PACKAGES: &str = include_str!(concat!(env!("OUT_DIR"), "/packages.txt"));

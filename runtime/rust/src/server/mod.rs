@@ -178,8 +178,9 @@ impl<P: Package, H: Handler<P>> Server<P, H> {
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
         let handle = self.handle();
         let on_signal = handle.clone();
+        let signal = shutdown_signal();
         let signals = tokio::spawn(async move {
-            shutdown_signal().await;
+            signal.await;
             tracing::info!("shutdown signal received");
             on_signal.drain();
         });
@@ -319,26 +320,38 @@ impl<P: Package> ServerHandle<P> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on the first SIGTERM or SIGINT. The handlers are registered
+/// when this is called (not when first polled), so a signal that arrives
+/// once `serve` has started is never left to the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT starts a drain");
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                (term, int) => {
+                    tracing::warn!(
+                        sigterm = term.is_ok(),
+                        sigint = int.is_ok(),
+                        "cannot listen for shutdown signals; only ServerHandle::drain starts a drain"
+                    );
+                    std::future::pending::<()>().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -259,3 +259,33 @@ async fn a_slow_consumer_on_a_real_socket_is_closed_with_4002() {
     assert_eq!(closes[0].code, Some(tagwire::CloseCode::SLOW_CONSUMER));
     drop(peer);
 }
+
+#[tokio::test]
+async fn the_routes_mount_into_an_existing_axum_router() {
+    let (server, _) = server(ServerConfig::default());
+    let app = axum::Router::new()
+        .route(
+            "/hello",
+            axum::routing::get(|| async { "hello from the app" }),
+        )
+        .merge(server.router());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    assert_eq!(get_status(addr, "/hello").await, 200);
+    assert_eq!(get_status(addr, "/health").await, 200);
+    let mut peer = connect(addr, None).await;
+    send(&mut peer, &echo(1)).await;
+    assert!(matches!(
+        next_data(&mut peer).await,
+        Got::Message(ServerMessage::EchoV1(_))
+    ));
+    let peers = server.handle().connection_count();
+    assert_eq!(peers, 1);
+}

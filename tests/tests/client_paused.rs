@@ -632,3 +632,35 @@ async fn a_drain_notice_is_honoured_even_when_the_connection_just_drops() {
     net.accept_hello().await;
     assert!(noticed.elapsed() <= Duration::from_secs(60));
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_returns_even_when_the_application_stopped_reading_events() {
+    let (connector, mut net) = network();
+    let cfg = config(11).with_event_buffer(4);
+    let (client, _events) = Client::<relay::Package>::connect_with(connector, cfg);
+    let mut ws = net.accept_hello().await;
+    let delivered = relay::ServerMessage::from(relay::DeliveredV1 {
+        room: "r".into(),
+        from: "f".into(),
+        seq: 1,
+        body: "b".into(),
+    });
+    for _ in 0..50 {
+        send(&mut ws, delivered.to_text()).await;
+    }
+    // The client is stuck handing events to nobody; close still works.
+    sleep(Duration::from_secs(1)).await;
+    let server = tokio::spawn(async move {
+        let mut code = None;
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Close(Some(frame)) = message {
+                code = Some(u16::from(frame.code));
+            }
+        }
+        code
+    });
+    timeout(Duration::from_secs(60), client.close())
+        .await
+        .expect("close returns");
+    assert_eq!(server.await.expect("no panic"), Some(1000));
+}

@@ -111,9 +111,20 @@ impl<P: Package, D: Dial> Task<P, D> {
         self.emit(Event::Status(status)).await;
     }
 
+    /// Hands `event` to the application, waiting while its buffer is full
+    /// (backpressure: the socket is not read meanwhile). Once a close is
+    /// requested, an event that does not fit is dropped so that
+    /// [`Client::close`](super::Client::close) cannot hang on an
+    /// application that stopped reading.
     async fn emit(&mut self, event: Event<P>) {
-        // Nobody listening (Events dropped) is fine: the client still sends.
-        let _ = self.events.send(event).await;
+        tokio::select! {
+            biased;
+            // Nobody listening (Events dropped) is fine: the client still sends.
+            _ = self.events.send(event) => {}
+            () = self.outbox.close_wanted() => {
+                tracing::debug!("tagwire client: closing; dropped an event nobody read");
+            }
+        }
     }
 
     async fn lifecycle(&mut self) -> Status {

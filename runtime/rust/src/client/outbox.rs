@@ -26,6 +26,9 @@ pub(crate) struct Outbox<M> {
     pub(crate) wake: Notify,
     limit: usize,
     when_full: QueueFull,
+    /// `true` once a close was requested (the same flag as in `State`,
+    /// awaitable without taking `wake`'s permits).
+    closing: watch::Sender<bool>,
     /// `true` once the task has ended.
     done: watch::Sender<bool>,
 }
@@ -41,6 +44,7 @@ impl<M> Outbox<M> {
             wake: Notify::new(),
             limit,
             when_full,
+            closing: watch::Sender::new(false),
             done: watch::Sender::new(false),
         }
     }
@@ -87,7 +91,15 @@ impl<M> Outbox<M> {
     /// Asks the task to close the connection with 1000 and stop.
     pub(crate) fn request_close(&self) {
         self.lock().close_requested = true;
+        self.closing.send_replace(true);
         self.wake.notify_one();
+    }
+
+    /// Waits until a close is requested.
+    pub(crate) async fn close_wanted(&self) {
+        let mut closing = self.closing.subscribe();
+        // The sender lives in `self`, so this only returns once it is set.
+        let _ = closing.wait_for(|closing| *closing).await;
     }
 
     pub(crate) fn close_requested(&self) -> bool {

@@ -52,6 +52,7 @@ fn generated_typescript_for_every_schema() {
             "chat.ts",
             "everything.ts",
             "geometry.ts",
+            "relay.ts",
             "ui.ts"
         ]
     );

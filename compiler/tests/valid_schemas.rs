@@ -133,14 +133,15 @@ fn all_schemas_together_match_their_locks() {
             "schemas",
             "schemas/article",
             "schemas/chat",
-            "schemas/everything"
+            "schemas/everything",
+            "schemas/relay"
         ]
     );
     let schema = output.schema.unwrap();
     let packages: Vec<&str> = schema.packages.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         packages,
-        ["article", "chat", "everything", "geometry", "ui"]
+        ["article", "chat", "everything", "geometry", "relay", "ui"]
     );
 }
 

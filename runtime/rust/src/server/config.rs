@@ -13,6 +13,9 @@ pub struct ServerConfig {
     pub ws_path: String,
     /// Route of the health check: 200 while serving, 503 while draining.
     pub health_path: String,
+    /// Route of the Server-Sent Events fallback (SPEC §9.5), with
+    /// `POST {sse_path}/{token}` for client frames; `None` turns it off.
+    pub sse_path: Option<String>,
     /// Ping cadence and timeouts.
     pub heartbeat: HeartbeatConfig,
     /// How a deploy moves clients away.
@@ -26,6 +29,7 @@ impl Default for ServerConfig {
         ServerConfig {
             ws_path: "/ws".into(),
             health_path: "/health".into(),
+            sse_path: Some("/sse".into()),
             heartbeat: HeartbeatConfig::default(),
             drain: DrainConfig::default(),
             limits: ConnectionLimits::default(),

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::config::ServerConfig;
 use super::connection::ConnectionState;
 use super::rooms::Rooms;
+use super::sse::SseSessions;
 
 /// Where a server is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,7 @@ pub(crate) struct Core {
     next_id: AtomicU64,
     draining: AtomicBool,
     pub(crate) phase: watch::Sender<DrainPhase>,
+    pub(crate) sse: SseSessions,
 }
 
 impl Core {
@@ -64,6 +66,7 @@ impl Core {
             next_id: AtomicU64::new(1),
             draining: AtomicBool::new(false),
             phase: watch::Sender::new(DrainPhase::Serving),
+            sse: SseSessions::default(),
         }
     }
 

@@ -27,6 +27,7 @@ mod handler;
 mod outbox;
 mod rooms;
 mod session;
+mod sse;
 mod upgrade;
 
 use std::io;
@@ -152,10 +153,16 @@ impl<P: Package, H: Handler<P>> Server<P, H> {
     /// know their peer's address.
     pub fn router(&self) -> Router {
         let config = &self.shared.core.config;
-        Router::new()
+        let mut router = Router::new()
             .route(&config.ws_path, get(upgrade::websocket::<P, H>))
-            .route(&config.health_path, get(upgrade::health::<P, H>))
-            .with_state(self.shared.clone())
+            .route(&config.health_path, get(upgrade::health::<P, H>));
+        if let Some(sse) = &config.sse_path {
+            router = router.route(sse, get(sse::open::<P, H>)).route(
+                &format!("{sse}/{{token}}"),
+                axum::routing::post(sse::post::<P, H>),
+            );
+        }
+        router.with_state(self.shared.clone())
     }
 
     /// A handle to drain the server, count connections and broadcast.

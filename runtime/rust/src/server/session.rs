@@ -7,9 +7,7 @@
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep_until, timeout};
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
@@ -28,14 +26,27 @@ enum End {
     Peer(Option<CloseCode>, String),
 }
 
-pub(crate) async fn run<P, H, S>(
-    shared: Arc<Shared<P, H>>,
-    mut ws: WebSocketStream<S>,
-    conn: Connection<P>,
-) where
+/// A connection's frames, whatever carries them: a WebSocket, or the SSE
+/// stream and its POSTs (`super::sse`).
+pub(crate) trait Transport:
+    futures_util::Stream<Item = Result<Message, WsError>>
+    + futures_util::Sink<Message, Error = WsError>
+    + Unpin
+{
+}
+
+impl<T> Transport for T where
+    T: futures_util::Stream<Item = Result<Message, WsError>>
+        + futures_util::Sink<Message, Error = WsError>
+        + Unpin
+{
+}
+
+pub(crate) async fn run<P, H, T>(shared: Arc<Shared<P, H>>, mut ws: T, conn: Connection<P>)
+where
     P: Package,
     H: Handler<P>,
-    S: AsyncRead + AsyncWrite + Unpin,
+    T: Transport,
 {
     let core = &shared.core;
     core.register(conn.state.clone());
@@ -80,7 +91,7 @@ struct Session<'a, P: Package, H: Handler<P>> {
 }
 
 impl<P: Package, H: Handler<P>> Session<'_, P, H> {
-    async fn run<S: AsyncRead + AsyncWrite + Unpin>(&self, ws: &mut WebSocketStream<S>) -> End {
+    async fn run<T: Transport>(&self, ws: &mut T) -> End {
         let hb = &self.shared.core.config.heartbeat;
         let started = Instant::now();
         let mut next_ping = started + hb.ping_interval;
@@ -233,10 +244,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
 
     /// Writes everything queued; on a close request, finishes the
     /// connection.
-    async fn write_outbox<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        ws: &mut WebSocketStream<S>,
-    ) -> Option<End> {
+    async fn write_outbox<T: Transport>(&self, ws: &mut T) -> Option<End> {
         let write_timeout = self.shared.core.config.limits.write_timeout;
         let mut fed = false;
         loop {
@@ -270,11 +278,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
         None
     }
 
-    async fn slow_consumer<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        ws: &mut WebSocketStream<S>,
-        undelivered: usize,
-    ) -> End {
+    async fn slow_consumer<T: Transport>(&self, ws: &mut T, undelivered: usize) -> End {
         tracing::info!(
             connection = self.conn.id(),
             undelivered,
@@ -293,11 +297,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
     }
 
     /// Writes one frame at once (welcome, ping).
-    async fn write<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        ws: &mut WebSocketStream<S>,
-        frame: Message,
-    ) -> Result<(), End> {
+    async fn write<T: Transport>(&self, ws: &mut T, frame: Message) -> Result<(), End> {
         match timeout(self.shared.core.config.limits.write_timeout, ws.send(frame)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Peer(None, "connection lost".into())),
@@ -307,9 +307,9 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
 
     /// Sends the notice (if any) and a close frame, then waits a little for
     /// the client's close frame so the TCP connection ends cleanly.
-    async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+    async fn close<T: Transport>(
         &self,
-        ws: &mut WebSocketStream<S>,
+        ws: &mut T,
         code: CloseCode,
         reason: String,
         notice: Option<Message>,
@@ -318,9 +318,9 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
             .await
     }
 
-    async fn close_within<S: AsyncRead + AsyncWrite + Unpin>(
+    async fn close_within<T: Transport>(
         &self,
-        ws: &mut WebSocketStream<S>,
+        ws: &mut T,
         code: CloseCode,
         reason: String,
         notice: Option<Message>,
@@ -350,11 +350,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
         End::Server(code, reason)
     }
 
-    async fn read_failed<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        ws: &mut WebSocketStream<S>,
-        error: WsError,
-    ) -> End {
+    async fn read_failed<T: Transport>(&self, ws: &mut T, error: WsError) -> End {
         let max = self.shared.core.config.limits.max_frame_bytes;
         match error {
             WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => {

@@ -1,0 +1,201 @@
+//! The Server-Sent Events fallback (SPEC §9.5): server frames as `data:`
+//! lines of one long response, client frames as POSTs. Both ends plug into
+//! the WebSocket connection loop as one [`SseTransport`], so heartbeat,
+//! drain, limits and the handler work the same.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_channel::mpsc;
+use futures_util::{Sink, SinkExt, Stream};
+use rand::{Rng, SeedableRng};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{Handler, Shared};
+use crate::{Encoding, Package};
+
+/// Most frames one POST may carry.
+pub(crate) const MAX_FRAMES_PER_POST: usize = 64;
+
+/// Open SSE sessions by token, for the POST route.
+#[derive(Debug, Default)]
+pub(crate) struct SseSessions {
+    inbound: Mutex<HashMap<String, mpsc::Sender<Message>>>,
+}
+
+impl SseSessions {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, mpsc::Sender<Message>>> {
+        self.inbound.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The SSE response's body on one side, the POSTed frames on the other.
+#[derive(Debug)]
+pub(crate) struct SseTransport {
+    inbound: mpsc::Receiver<Message>,
+    outbound: mpsc::Sender<Bytes>,
+    next_id: u64,
+}
+
+fn closed() -> WsError {
+    WsError::ConnectionClosed
+}
+
+impl Stream for SseTransport {
+    type Item = Result<Message, WsError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inbound).poll_next(cx).map(|m| m.map(Ok))
+    }
+}
+
+impl Sink<Message> for SseTransport {
+    type Error = WsError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        self.outbound.poll_ready(cx).map_err(|_| closed())
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), WsError> {
+        let event = match message {
+            Message::Text(frame) => {
+                self.next_id += 1;
+                format!("id: {}\ndata: {}\n\n", self.next_id, frame.as_str())
+            }
+            Message::Close(frame) => {
+                // No close frame comes back over SSE: end the inbound side
+                // so the loop does not wait for one.
+                self.inbound.close();
+                let (code, reason) = frame.map_or((1000, String::new()), |f| {
+                    (
+                        u16::from(f.code),
+                        f.reason.as_str().replace(['\r', '\n'], " "),
+                    )
+                });
+                format!("event: close\ndata: {code}|{reason}\n\n")
+            }
+            // SSE sessions are text-only; WebSocket pings do not exist here.
+            Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
+                return Ok(());
+            }
+        };
+        self.outbound
+            .start_send(Bytes::from(event))
+            .map_err(|_| closed())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut self.outbound)
+            .poll_flush(cx)
+            .map_err(|_| closed())
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut self.outbound)
+            .poll_close(cx)
+            .map_err(|_| closed())
+    }
+}
+
+fn new_token() -> String {
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    format!("{:032x}", rng.random::<u128>())
+}
+
+/// `GET /sse`: opens a session.
+pub(crate) async fn open<P: Package, H: Handler<P>>(
+    State(shared): State<Arc<Shared<P, H>>>,
+    request: Request,
+) -> Response {
+    if shared.core.is_draining() {
+        return super::upgrade::draining_response();
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr);
+    let token = new_token();
+    let (in_tx, in_rx) = mpsc::channel::<Message>(MAX_FRAMES_PER_POST);
+    let (mut out_tx, out_rx) = mpsc::channel::<Bytes>(16);
+    let first = Bytes::from(format!("event: session\ndata: {token}\n\n"));
+    if out_tx.try_send(first).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    shared.core.sse.lock().insert(token.clone(), in_tx);
+    let transport = SseTransport {
+        inbound: in_rx,
+        outbound: out_tx,
+        next_id: 0,
+    };
+    let conn = shared.new_connection(Encoding::Text, peer);
+    let session = shared.clone();
+    tokio::spawn(async move {
+        super::session::run(session.clone(), transport, conn).await;
+        session.core.sse.lock().remove(&token);
+    });
+    let mut response = Response::new(Body::from_stream(futures_util::StreamExt::map(
+        out_rx,
+        Ok::<_, std::convert::Infallible>,
+    )));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Ask nginx-style proxies not to buffer the stream.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// `POST /sse/{token}`: frames from the client, LF-separated.
+pub(crate) async fn post<P: Package, H: Handler<P>>(
+    State(shared): State<Arc<Shared<P, H>>>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    let Some(mut inbound) = shared.core.sse.lock().get(&token).cloned() else {
+        return (StatusCode::NOT_FOUND, "no such SSE session; reconnect\n").into_response();
+    };
+    let max_frame = shared.core.config.limits.max_frame_bytes;
+    let limit = max_frame
+        .saturating_add(1)
+        .saturating_mul(MAX_FRAMES_PER_POST);
+    let Ok(body) = axum::body::to_bytes(request.into_body(), limit).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit\n").into_response();
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return (StatusCode::BAD_REQUEST, "body is not UTF-8\n").into_response();
+    };
+    let frames: Vec<&str> = text
+        .strip_suffix('\n')
+        .unwrap_or(text)
+        .split('\n')
+        .collect();
+    if frames.len() > MAX_FRAMES_PER_POST {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "more than 64 frames in one POST\n",
+        )
+            .into_response();
+    }
+    if frames.iter().any(|f| f.len() > max_frame) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "a frame is over the maximum frame size\n",
+        )
+            .into_response();
+    }
+    for frame in frames {
+        if inbound.send(Message::text(frame)).await.is_err() {
+            return (StatusCode::NOT_FOUND, "SSE session ended; reconnect\n").into_response();
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,128 @@
+//! The application: a board shared by every server instance, the way a
+//! real deployment shares state through a pub/sub service. A chat line
+//! accepted by any instance reaches the clients of all of them, so the
+//! clients of the old and the new server keep talking during a deploy.
+
+use std::sync::Mutex;
+
+use tagwire::server::{CloseReport, Connection, Handler, ServerHandle};
+
+use crate::board::{self, ClientMessage, JoinedV1, MovedV1, SaidV1, ServerMessage};
+
+/// Every connection of every instance is in this room.
+const ROOM: &str = "board";
+const MAX_NAME_CHARS: usize = 24;
+const MAX_TEXT_CHARS: usize = 500;
+/// Cursor positions are thousandths of the board's width and height.
+const MAX_POSITION: u16 = 1000;
+
+/// The instances that are serving, for broadcasts across them.
+#[derive(Debug, Default)]
+pub struct Hub {
+    instances: Mutex<Vec<(u32, ServerHandle<board::Package>)>>,
+}
+
+impl Hub {
+    pub fn register(&self, instance: u32, handle: ServerHandle<board::Package>) {
+        if let Ok(mut instances) = self.instances.lock() {
+            instances.push((instance, handle));
+        }
+    }
+
+    pub fn unregister(&self, instance: u32) {
+        if let Ok(mut instances) = self.instances.lock() {
+            instances.retain(|(id, _)| *id != instance);
+        }
+    }
+
+    /// Sends `message` to the board on every instance except, on instance
+    /// `skip_instance`, the connection `skip` (through which it is sent by
+    /// the caller, or not at all).
+    fn broadcast(&self, message: &ServerMessage, skip: Option<(u32, &Connection<board::Package>)>) {
+        let instances = self.instances.lock().map(|i| i.clone()).unwrap_or_default();
+        for (id, handle) in &instances {
+            match skip {
+                Some((instance, conn)) if instance == *id => {
+                    conn.broadcast_to_others(ROOM, message);
+                }
+                _ => {
+                    handle.broadcast(ROOM, message);
+                }
+            }
+        }
+    }
+}
+
+/// One instance's handler.
+#[derive(Debug)]
+pub struct Board {
+    pub instance: u32,
+    pub hub: std::sync::Arc<Hub>,
+}
+
+/// At most `max` characters of `s`, trimmed; `fallback` when that is empty.
+fn clip(s: &str, max: usize, fallback: &str) -> String {
+    let clipped: String = s.trim().chars().take(max).collect();
+    if clipped.is_empty() {
+        fallback.to_owned()
+    } else {
+        clipped
+    }
+}
+
+impl Handler<board::Package> for Board {
+    async fn on_open(&self, conn: &Connection<board::Package>) {
+        conn.join(ROOM);
+    }
+
+    async fn on_message(&self, conn: &Connection<board::Package>, message: ClientMessage) {
+        match message {
+            ClientMessage::JoinV1(join) => {
+                let name = clip(&join.name, MAX_NAME_CHARS, "guest");
+                tracing::info!(instance = self.instance, conn = conn.id(), %name, "joined");
+                let _ = conn.send(JoinedV1 {
+                    instance: self.instance,
+                    connection: conn.id(),
+                });
+            }
+            ClientMessage::SayV1(say) => {
+                let said = ServerMessage::SaidV1(SaidV1 {
+                    name: clip(&say.name, MAX_NAME_CHARS, "guest"),
+                    text: clip(&say.text, MAX_TEXT_CHARS, "…"),
+                    instance: self.instance,
+                });
+                self.hub.broadcast(&said, None);
+            }
+            ClientMessage::MoveV1(m) => {
+                let moved = ServerMessage::MovedV1(MovedV1 {
+                    name: clip(&m.name, MAX_NAME_CHARS, "guest"),
+                    x: m.x.min(MAX_POSITION),
+                    y: m.y.min(MAX_POSITION),
+                });
+                self.hub.broadcast(&moved, Some((self.instance, conn)));
+            }
+        }
+    }
+
+    async fn on_close(&self, conn: &Connection<board::Package>, report: &CloseReport) {
+        tracing::info!(
+            instance = self.instance,
+            conn = conn.id(),
+            code = ?report.code,
+            undelivered = report.undelivered,
+            "closed"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clip_trims_bounds_and_falls_back() {
+        assert_eq!(clip("  ana  ", 24, "guest"), "ana");
+        assert_eq!(clip("   ", 24, "guest"), "guest");
+        assert_eq!(clip("ééééé", 3, "guest"), "ééé");
+    }
+}

@@ -1,0 +1,315 @@
+//! Server instances in one process, and deploys between them.
+//!
+//! Each instance is a `tagwire::server::Server` on its own 127.0.0.1:0
+//! listener, serving the whole app (static files, `/ws`, `/sse`, `/health`,
+//! `POST /deploy`). A deploy starts a fresh instance, waits until the
+//! balancer has seen it healthy, then drains the old ones: their clients get
+//! the drain notice and reconnect, through the balancer, to the new one.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tagwire::server::{Server, ServerConfig, ServerHandle};
+use tokio::net::TcpListener;
+
+use crate::app::{Board, Hub};
+use crate::balancer::Balancer;
+use crate::board;
+
+/// The demo's knobs: short drains so a deploy is over in seconds.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub grace: Duration,
+    pub window: Duration,
+    pub reconnect_window: Duration,
+    pub ping_interval: Duration,
+    /// How often the balancer checks each instance's health.
+    pub health_every: Duration,
+    /// `demo/web`: index.html, style.css and the compiled page in `dist/`.
+    pub web_dir: PathBuf,
+    /// The `tagwire` npm package's compiled `dist/`, served at `/tagwire/`.
+    pub runtime_dir: PathBuf,
+}
+
+impl Settings {
+    fn server_config(&self) -> ServerConfig {
+        let mut config = ServerConfig::default();
+        config.heartbeat.ping_interval = self.ping_interval;
+        config.drain.grace = self.grace;
+        config.drain.window = self.window;
+        config.drain.batches = 4;
+        config.drain.reconnect_window = self.reconnect_window;
+        config.drain.deadline =
+            self.grace + self.window + self.reconnect_window + Duration::from_secs(10);
+        config.drain.close_timeout = Duration::from_secs(2);
+        config
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Instance {
+    id: u32,
+    handle: ServerHandle<board::Package>,
+}
+
+#[derive(Debug)]
+pub enum DeployError {
+    /// Another deploy has not yet started its drain.
+    Busy,
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub struct Supervisor {
+    settings: Settings,
+    balancer: Arc<Balancer>,
+    hub: Arc<Hub>,
+    instances: Mutex<Vec<Instance>>,
+    last_id: AtomicU32,
+    deploying: AtomicBool,
+}
+
+/// What every route of one instance can see.
+#[derive(Debug, Clone)]
+struct AppState {
+    supervisor: Arc<Supervisor>,
+}
+
+impl Supervisor {
+    pub fn new(settings: Settings, balancer: Arc<Balancer>) -> Arc<Self> {
+        Arc::new(Supervisor {
+            settings,
+            balancer,
+            hub: Arc::new(Hub::default()),
+            instances: Mutex::new(Vec::new()),
+            last_id: AtomicU32::new(0),
+            deploying: AtomicBool::new(false),
+        })
+    }
+
+    fn live(&self) -> Vec<Instance> {
+        self.instances.lock().map(|i| i.clone()).unwrap_or_default()
+    }
+
+    /// Starts a new instance and returns once the balancer sends it traffic.
+    pub async fn start_instance(self: &Arc<Self>) -> io::Result<u32> {
+        let id = self.last_id.fetch_add(1, Ordering::SeqCst) + 1;
+        let server = Server::new(
+            Board {
+                instance: id,
+                hub: self.hub.clone(),
+            },
+            self.settings.server_config(),
+        );
+        let handle = server.handle();
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = self.router(&server);
+
+        self.hub.register(id, handle.clone());
+        if let Ok(mut instances) = self.instances.lock() {
+            instances.push(Instance {
+                id,
+                handle: handle.clone(),
+            });
+        }
+        let drained = handle.clone();
+        tokio::spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let shutdown = async move {
+                drained.drained().await;
+            };
+            if let Err(e) = axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(instance = id, "listener failed: {e}");
+            }
+        });
+        let me = self.clone();
+        tokio::spawn(async move {
+            let report = handle.drained().await;
+            tracing::info!(instance = id, ?report, "instance drained");
+            me.balancer.remove(addr);
+            me.hub.unregister(id);
+            if let Ok(mut instances) = me.instances.lock() {
+                instances.retain(|i| i.id != id);
+            }
+        });
+
+        self.balancer.add(addr);
+        let start = Instant::now();
+        while !self.balancer.is_up(addr) {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(io::Error::other(format!(
+                    "instance {id} on {addr} did not become healthy"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!(instance = id, %addr, "instance serving");
+        Ok(id)
+    }
+
+    /// Brings a fresh instance up, then drains every older one. Returns the
+    /// drained instances and the new one.
+    pub async fn deploy(self: &Arc<Self>) -> Result<(Vec<u32>, u32), DeployError> {
+        if self.deploying.swap(true, Ordering::SeqCst) {
+            return Err(DeployError::Busy);
+        }
+        let old: Vec<Instance> = self
+            .live()
+            .into_iter()
+            .filter(|i| !i.handle.is_draining())
+            .collect();
+        let result = self.start_instance().await;
+        let result = result
+            .map(|new| {
+                for instance in &old {
+                    tracing::info!(instance = instance.id, "draining for a deploy");
+                    instance.handle.drain();
+                }
+                (old.iter().map(|i| i.id).collect(), new)
+            })
+            .map_err(|e| DeployError::Failed(e.to_string()));
+        self.deploying.store(false, Ordering::SeqCst);
+        result
+    }
+
+    /// One instance's app: the Tagwire routes, `POST /deploy` and the page.
+    fn router<H: tagwire::server::Handler<board::Package>>(
+        self: &Arc<Self>,
+        server: &Server<board::Package, H>,
+    ) -> Router {
+        Router::new()
+            .route("/deploy", post(deploy))
+            .fallback(static_file)
+            .with_state(AppState {
+                supervisor: self.clone(),
+            })
+            .merge(server.router())
+    }
+}
+
+async fn deploy(State(state): State<AppState>) -> Response {
+    match state.supervisor.deploy().await {
+        Ok((from, to)) => {
+            let from: Vec<String> = from.iter().map(u32::to_string).collect();
+            json(
+                StatusCode::ACCEPTED,
+                format!("{{\"draining\":[{}],\"serving\":{to}}}", from.join(",")),
+            )
+        }
+        Err(DeployError::Busy) => json(
+            StatusCode::CONFLICT,
+            "{\"error\":\"a deploy is already starting\"}".into(),
+        ),
+        Err(DeployError::Failed(e)) => {
+            tracing::error!("deploy failed: {e}");
+            json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{\"error\":\"the new instance did not start\"}".into(),
+            )
+        }
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A path below a served folder: plain names only, no `..`, no dot files.
+fn safe_relative(rest: &str) -> Option<PathBuf> {
+    let mut path = PathBuf::new();
+    for part in rest.split('/') {
+        let plain = !part.is_empty()
+            && !part.starts_with('.')
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !plain {
+            return None;
+        }
+        path.push(part);
+    }
+    Some(path)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("map" | "json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `/` and `/style.css` from `web/`, `/app/…` from `web/dist/` (the compiled
+/// page and the generated protocol), `/tagwire/…` from the npm package.
+async fn static_file(State(state): State<AppState>, uri: Uri) -> Response {
+    let settings = &state.supervisor.settings;
+    let path = uri.path();
+    let file = match path {
+        "/" | "/index.html" => Some(settings.web_dir.join("index.html")),
+        "/style.css" => Some(settings.web_dir.join("style.css")),
+        _ => {
+            if let Some(rest) = path.strip_prefix("/app/") {
+                safe_relative(rest).map(|p| settings.web_dir.join("dist").join(p))
+            } else if let Some(rest) = path.strip_prefix("/tagwire/") {
+                safe_relative(rest).map(|p| settings.runtime_dir.join(p))
+            } else {
+                None
+            }
+        }
+    };
+    let Some(file) = file else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    match tokio::fs::read(&file).await {
+        Ok(body) => {
+            let mut response = body.into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(&file)),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            format!("{path} is not built: run ./scripts/demo\n"),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_relative;
+    use std::path::PathBuf;
+
+    #[test]
+    fn only_plain_relative_paths_are_served() {
+        assert_eq!(
+            safe_relative("gen/board.js"),
+            Some(PathBuf::from("gen/board.js"))
+        );
+        for bad in [
+            "", "../x.js", "a/../b", "a//b", ".env", "a/.git/x", "a\\b", "/etc",
+        ] {
+            assert_eq!(safe_relative(bad), None, "{bad:?}");
+        }
+    }
+}

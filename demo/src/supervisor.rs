@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tagwire::server::{Server, ServerConfig, ServerHandle};
@@ -197,7 +198,29 @@ impl Supervisor {
                 supervisor: self.clone(),
             })
             .merge(server.router())
+            .layer(middleware::from_fn_with_state(
+                server.handle(),
+                close_when_draining,
+            ))
     }
+}
+
+/// A draining instance asks HTTP clients not to keep the connection: the
+/// balancer pins a TCP connection to one instance, so a kept-alive browser
+/// connection would carry the next request (an SSE reconnect, a POST) to the
+/// old instance instead of the new one.
+async fn close_when_draining(
+    State(handle): State<ServerHandle<board::Package>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if handle.is_draining() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn deploy(State(state): State<AppState>) -> Response {

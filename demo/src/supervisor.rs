@@ -14,13 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tagwire::server::{Server, ServerConfig, ServerHandle};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::app::{Board, Hub};
 use crate::balancer::Balancer;
@@ -60,6 +62,9 @@ impl Settings {
 struct Instance {
     id: u32,
     handle: ServerHandle<board::Package>,
+    /// The instance's Tagwire routes alone, for SSE posts that reach another
+    /// instance (see [`sticky_sse`]).
+    tagwire: Router,
 }
 
 #[derive(Debug)]
@@ -114,13 +119,14 @@ impl Supervisor {
         let handle = server.handle();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = self.router(&server);
+        let app = self.router(id, &server);
 
         self.hub.register(id, handle.clone());
         if let Ok(mut instances) = self.instances.lock() {
             instances.push(Instance {
                 id,
                 handle: handle.clone(),
+                tagwire: server.router(),
             });
         }
         let drained = handle.clone();
@@ -189,6 +195,7 @@ impl Supervisor {
     /// One instance's app: the Tagwire routes, `POST /deploy` and the page.
     fn router<H: tagwire::server::Handler<board::Package>>(
         self: &Arc<Self>,
+        id: u32,
         server: &Server<board::Package, H>,
     ) -> Router {
         Router::new()
@@ -199,10 +206,62 @@ impl Supervisor {
             })
             .merge(server.router())
             .layer(middleware::from_fn_with_state(
+                (self.clone(), id),
+                sticky_sse,
+            ))
+            .layer(middleware::from_fn_with_state(
                 server.handle(),
                 close_when_draining,
             ))
     }
+}
+
+/// The largest SSE post: 64 frames of at most 64 KiB, and the line feeds.
+const MAX_SSE_POST_BYTES: usize = 64 * (64 * 1024 + 1);
+
+/// Sticky SSE sessions. A session's POSTs must reach the instance that holds
+/// its event stream, but the TCP balancer sends each new connection to the
+/// newest healthy instance: during a drain, a POST for a session on the old
+/// instance can land on the new one. A real deployment routes such requests
+/// by session (sticky sessions); here the instances share a process, so an
+/// instance that does not know the session hands the POST to the others.
+async fn sticky_sse(
+    State((supervisor, me)): State<(Arc<Supervisor>, u32)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST || !request.uri().path().starts_with("/sse/") {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_SSE_POST_BYTES).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let local = next
+        .run(Request::from_parts(parts.clone(), Body::from(body.clone())))
+        .await;
+    if local.status() != StatusCode::NOT_FOUND {
+        return local;
+    }
+    // A fresh request: this one carries this instance's routing state.
+    let forward = || {
+        let mut request = Request::new(Body::from(body.clone()));
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers.clone();
+        if let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            request.extensions_mut().insert(*peer);
+        }
+        request
+    };
+    for other in supervisor.live().into_iter().filter(|i| i.id != me) {
+        let Ok(response) = other.tagwire.oneshot(forward()).await;
+        if response.status() != StatusCode::NOT_FOUND {
+            return response;
+        }
+    }
+    local
 }
 
 /// A draining instance asks HTTP clients not to keep the connection: the

@@ -117,8 +117,15 @@ test("SSE only, asked for by the page: a deploy moves it to the new server too",
   await waitForLines(hal, ["gina: before the deploy"]);
   await hal.click("#deploy");
   await until("the deploy to be accepted", 10_000, async () => /Server #2 is up/.test((await hal.textContent("#note")) ?? ""));
-  await say(gina, "during the grace period");
-  await waitForLines(hal, ["gina: during the grace period"]);
+  // Five lines during the grace period, each its own POST once the one
+  // before was answered: they must all reach the old server's session.
+  const grace = [];
+  for (let i = 1; i <= 10; i++) {
+    grace.push(`gina: grace ${i}`);
+    await say(gina, `grace ${i}`);
+    await waitForLines(hal, grace);
+  }
+  assert.equal((await boardState(gina)).instance, "1", "gina left server #1 before the grace period ended");
 
   for (const [who, page] of Object.entries({ gina, hal })) {
     await until(`${who} on server #2`, 20_000, async () => {
@@ -134,8 +141,8 @@ test("SSE only, asked for by the page: a deploy moves it to the new server too",
   );
   await say(gina, "after the deploy");
   await say(hal, "welcome back");
-  const all = ["gina: before the deploy", "gina: during the grace period", "gina: after the deploy", "hal: welcome back"];
-  await waitForLines(gina, all.slice(2));
+  const all = ["gina: before the deploy", ...grace, "gina: after the deploy", "hal: welcome back"];
+  await waitForLines(gina, all);
   await waitForLines(hal, all);
   // Behind a TCP balancer, Chromium may send the first reconnect over a
   // kept-alive connection to the draining server, which answers 503 (and

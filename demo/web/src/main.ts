@@ -175,18 +175,27 @@ form.addEventListener("submit", (event) => {
   input.value = "";
 });
 
+// Cursor moves are worth nothing late: sent only while open, at most one per
+// 50 ms, and always the latest position (the last move is never dropped).
 let lastMove = 0;
+let nextMove: { x: number; y: number } | undefined;
+let moveTimer: ReturnType<typeof setTimeout> | undefined;
+
+function flushMove(): void {
+  moveTimer = undefined;
+  const at = nextMove;
+  nextMove = undefined;
+  if (at === undefined || client.status.state !== "open") return;
+  lastMove = performance.now();
+  send({ message: "Move", version: 1, value: { name, ...at } });
+}
+
 board.addEventListener("pointermove", (event) => {
-  // Cursor moves are worth nothing late: only while open, at most 20 a second.
-  if (client.status.state !== "open" || event.timeStamp - lastMove < 50) return;
-  lastMove = event.timeStamp;
+  if (client.status.state !== "open") return;
   const area = board.getBoundingClientRect();
   const at = (v: number, size: number): number => Math.round(Math.min(1, Math.max(0, v / size)) * 1000);
-  send({
-    message: "Move",
-    version: 1,
-    value: { name, x: at(event.clientX - area.left, area.width), y: at(event.clientY - area.top, area.height) },
-  });
+  nextMove = { x: at(event.clientX - area.left, area.width), y: at(event.clientY - area.top, area.height) };
+  moveTimer ??= setTimeout(flushMove, Math.max(0, lastMove + 50 - performance.now()));
 });
 
 deployButton.addEventListener("click", () => {

@@ -13,7 +13,7 @@ use std::io::BufRead;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tagwire::Protocol;
@@ -51,8 +51,10 @@ pub fn run(args: &ClientsArgs) -> Result<(), Box<dyn Error>> {
         }
         std::process::exit(0);
     });
-    // One thread: the clients' CPU should leave the server its cores.
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // Not measured, but it must keep up: at a 1 s ping interval, 10,000
+    // connections are 10,000 pongs a second.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client.client_threads.max(1))
         .enable_all()
         .build()?;
     match rt.block_on(open_all(args, &counters)) {
@@ -87,7 +89,15 @@ async fn open_all(args: &ClientsArgs, counters: &Arc<Counters>) -> Result<f64, B
     let hello = (!args.client.no_hello).then(|| Utf8Bytes::from(hello_frame()));
     let in_flight = Arc::new(Semaphore::new(args.client.concurrency.max(1)));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<(), String>>();
+    let pace = Duration::from_secs_f64(args.client.connect_over_secs.unwrap_or(0.0).max(0.0))
+        .checked_div(u32::try_from(args.connections).unwrap_or(u32::MAX))
+        .unwrap_or_default();
+    let paced_from = tokio::time::Instant::now();
     for i in 0..args.connections {
+        if !pace.is_zero() {
+            let nth = u32::try_from(i).unwrap_or(u32::MAX);
+            tokio::time::sleep_until(paced_from + pace * nth).await;
+        }
         let permit = Arc::clone(&in_flight).acquire_owned().await?;
         // Spread the clients over 127.0.0.1 … 127.0.0.k so that no source
         // address runs out of ephemeral ports (28k each by default).

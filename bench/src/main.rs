@@ -87,7 +87,7 @@ struct Timing {
     #[arg(long, default_value_t = 60.0)]
     window_secs: f64,
     /// Seconds to wait after the last connection opened before the first reading.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 1.0)]
     settle_secs: f64,
 }
 
@@ -126,9 +126,19 @@ struct ClientOpts {
     /// Spread the clients over this many source addresses, 127.0.0.1 … 127.0.0.k.
     #[arg(long, default_value_t = 8)]
     source_addrs: usize,
+    /// Worker threads of the client process's runtime.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
     /// Connection handshakes in flight at once.
     #[arg(long, default_value_t = 128)]
     concurrency: usize,
+    /// Open the connections evenly over this many seconds. The default is
+    /// one ping interval, capped at the window (0 for `baseline`): the
+    /// server's pings are then spread over time as in production, where
+    /// clients arrive at random moments. 0 opens them at once, so that
+    /// every interval's pings come in one burst, which batches them.
+    #[arg(long)]
+    connect_over_secs: Option<f64>,
     /// Do not send the Tagwire hello as the first frame.
     #[arg(long)]
     no_hello: bool,
@@ -139,8 +149,13 @@ impl ClientOpts {
         command
             .arg("--source-addrs")
             .arg(self.source_addrs.to_string())
+            .arg("--client-threads")
+            .arg(self.client_threads.to_string())
             .arg("--concurrency")
             .arg(self.concurrency.to_string());
+        if let Some(seconds) = self.connect_over_secs {
+            command.arg("--connect-over-secs").arg(seconds.to_string());
+        }
         if self.no_hello {
             command.arg("--no-hello");
         }

@@ -120,15 +120,15 @@ impl Measurement {
     }
 
     /// Server CPU time per heartbeat (one ping sent, one pong read), in
-    /// microseconds: the window's CPU time over the pings the interval
-    /// schedules in it. `None` without heartbeats.
+    /// microseconds: the window's CPU time over the pongs the clients sent
+    /// in it (on a loaded machine a server or client that falls behind
+    /// sends fewer pings or pongs than the interval schedules). `None`
+    /// without heartbeats.
     pub fn cpu_us_per_ping(&self) -> Option<f64> {
-        if self.ping_interval_ms == 0 {
+        if self.ping_interval_ms == 0 || self.pongs_in_window == 0 {
             return None;
         }
-        let pings = self.connections as f64 * (self.window_us as f64 / 1000.0)
-            / self.ping_interval_ms as f64;
-        (pings > 0.0).then(|| self.cpu_us as f64 / pings)
+        Some(self.cpu_us as f64 / self.pongs_in_window as f64)
     }
 
     /// What makes this measurement suspect, if anything.
@@ -141,6 +141,18 @@ impl Measurement {
                 self.open_after_connect.min(self.open_after_window),
                 self.connections
             ));
+        }
+        // Shorter windows may fall between two pings of every connection.
+        if self.ping_interval_ms > 0 && self.window_us / 1000 >= self.ping_interval_ms {
+            let scheduled = self.connections as f64 * self.window_us as f64
+                / 1000.0
+                / self.ping_interval_ms as f64;
+            if (self.pongs_in_window as f64) < 0.95 * scheduled {
+                problems.push(format!(
+                    "{:.0} % of the scheduled pongs: machine overloaded",
+                    100.0 * self.pongs_in_window as f64 / scheduled
+                ));
+            }
         }
         if self.closed_by_server > 0 {
             problems.push(format!("{} closed by the server", self.closed_by_server));

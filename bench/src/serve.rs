@@ -122,6 +122,14 @@ struct Clients {
 
 impl Clients {
     fn spawn(args: &ServeArgs, server: SocketAddr) -> Result<Self, Box<dyn Error>> {
+        let mut client = args.client.clone();
+        client.connect_over_secs = Some(client.connect_over_secs.unwrap_or_else(|| {
+            if args.contender.pings() {
+                (args.ping_interval_ms as f64 / 1000.0).min(args.timing.window_secs)
+            } else {
+                0.0
+            }
+        }));
         let mut command = Command::new(std::env::current_exe()?);
         command
             .arg("clients")
@@ -129,7 +137,7 @@ impl Clients {
             .arg(server.to_string())
             .arg("--connections")
             .arg(args.connections.to_string());
-        args.client.append_to(&mut command);
+        client.append_to(&mut command);
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

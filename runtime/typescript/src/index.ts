@@ -36,3 +36,46 @@ export { decodeBase64url, encodeBase64url } from "./base64url.js";
 export type { Reader, Writer } from "./codec.js";
 export { TextReader, TextWriter } from "./text.js";
 export { BinaryReader, BinaryWriter } from "./binary.js";
+export type { Package, ServerMessageOf, ClientMessageOf } from "./package.js";
+export {
+  DRAIN,
+  ERROR,
+  ErrorCode,
+  HELLO,
+  PING,
+  PONG,
+  WELCOME,
+  decodeControlBinary,
+  decodeControlText,
+  encodeControlBinary,
+  encodeControlText,
+  headerOfControl,
+  isControlHeader,
+  type Control,
+  type DrainNotice,
+  type ErrorNotice,
+  type Hello,
+  type Welcome,
+} from "./control.js";
+export { CloseCode, closeAction, closeCodeName, type CloseAction } from "./close.js";
+export { connect } from "./client/client.js";
+export {
+  SendError,
+  type Client,
+  type ClientEvents,
+  type ClientOptions,
+  type Mismatch,
+  type ReconnectReason,
+  type Status,
+  type TransportKind,
+} from "./client/types.js";
+export { DEFAULT_BACKOFF, type Backoff } from "./client/backoff.js";
+export { SseParser, defaultSseUrl, type SseEvent } from "./client/sse.js";
+export type {
+  FetchFunction,
+  FetchInit,
+  FetchResponseLike,
+  StreamReaderLike,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./client/platform.js";

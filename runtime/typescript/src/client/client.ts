@@ -1,0 +1,558 @@
+/**
+ * The client's state machine: connect, say hello, answer pings, watch the
+ * heartbeat against the wall clock, deliver messages, and decide after every
+ * close whether and when to reconnect (SPEC §9.2, §9.4). Behaves as the Rust
+ * client does (docs/RUNTIME.md, "Client").
+ */
+
+import { closeAction, closeCodeName } from "../close.js";
+import {
+  decodeControlBinary,
+  decodeControlText,
+  encodeControlBinary,
+  encodeControlText,
+  type Control,
+  type DrainNotice,
+} from "../control.js";
+import { DEFAULT_LIMITS, type Limits } from "../error.js";
+import type { Package } from "../package.js";
+import {
+  DEFAULT_BACKOFF,
+  MAX_DRAIN_WINDOW_MS,
+  backoffCeiling,
+  backoffDelay,
+  sanitizeFactor,
+  uniformUpTo,
+  type Backoff,
+} from "./backoff.js";
+import {
+  clearTimer,
+  globalFetch,
+  globalWebSocket,
+  pageTargets,
+  reportListenerError,
+  setTimer,
+  warn,
+  type FetchFunction,
+  type WebSocketConstructor,
+} from "./platform.js";
+import { SseTransport, defaultSseUrl } from "./sse.js";
+import type { Transport, TransportEnd } from "./transport.js";
+import {
+  SendError,
+  type Client,
+  type ClientEvents,
+  type ClientOptions,
+  type ReconnectReason,
+  type Status,
+  type TransportKind,
+} from "./types.js";
+import { WebSocketTransport } from "./websocket.js";
+
+/**
+ * Opens a client for the server at `url` (`ws://host/ws`) speaking the
+ * generated package `pkg` (the module's `Package`). Returns at once; the
+ * first attempt starts in a microtask, so listeners added right after
+ * `connect` see every status.
+ */
+export function connect<S, C>(url: string, pkg: Package<S, C>, options: ClientOptions = {}): Client<S, C> {
+  return new TagwireClient(url, pkg, options);
+}
+
+/** A wall-clock deadline: a timer that, when it fires (or `check` runs), compares with `Date.now()`. */
+class Deadline {
+  private at = Number.POSITIVE_INFINITY;
+  private timer: unknown;
+  private readonly due: () => void;
+
+  constructor(due: () => void) {
+    this.due = due;
+  }
+
+  get armed(): boolean {
+    return this.at !== Number.POSITIVE_INFINITY;
+  }
+
+  set(at: number): void {
+    this.at = at;
+    this.arm();
+  }
+
+  clear(): void {
+    this.at = Number.POSITIVE_INFINITY;
+    if (this.timer !== undefined) clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Runs the callback if the deadline has passed; `true` if it did. */
+  check(): boolean {
+    if (!this.armed || Date.now() < this.at) return false;
+    this.clear();
+    this.due();
+    return true;
+  }
+
+  /** Arms the timer; after a timer that fired early, at least 1 ms (never a 0 ms spin). */
+  private arm(minimum = 0): void {
+    if (this.timer !== undefined) clearTimer(this.timer);
+    this.timer = setTimer(
+      () => {
+        this.timer = undefined;
+        // A timer may fire before the wall clock says so (clock changes): re-arm.
+        if (!this.check() && this.armed) this.arm(1);
+      },
+      Math.max(minimum, this.at - Date.now()),
+    );
+  }
+}
+
+/** What comes after a connection (or attempt) ended, before the backoff arithmetic. */
+type Next =
+  | { kind: "backoff"; reason: ReconnectReason; message: string; code?: number }
+  | { kind: "later"; code: number | undefined; notice: { notice: DrainNotice; at: number } | undefined }
+  | { kind: "stop"; code: number | undefined; reason: string };
+
+interface Queued<C> {
+  message: C;
+  frame: string | Uint8Array;
+}
+
+type Listener = (value: never) => void;
+
+class TagwireClient<S, C> implements Client<S, C> {
+  private readonly url: string;
+  private readonly pkg: Package<S, C>;
+  private readonly mode: "auto" | "websocket" | "sse";
+  private readonly encoding: "text" | "binary";
+  private readonly sseUrl: string;
+  private readonly pingTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly backoff: Backoff;
+  private readonly laterMultiplier: number;
+  private readonly queueLimit: number;
+  private readonly whenFull: "reject" | "drop-oldest";
+  private readonly limits: Limits;
+  private readonly random: () => number;
+  private readonly WebSocket: WebSocketConstructor | undefined;
+  private readonly fetch: FetchFunction | undefined;
+
+  private current: Status;
+  private stopped = false;
+  private readonly listeners = new Map<keyof ClientEvents<S>, Set<Listener>>();
+  private queue: Queued<C>[] = [];
+
+  /** The live transport (connecting or open). */
+  private transport: Transport | undefined;
+  private open = false;
+  /** The server sent a frame on the current connection. */
+  private answered = false;
+  private notice: { notice: DrainNotice; at: number } | undefined;
+  /** Waits since the server last answered (the n of the backoff). */
+  private retry = 0;
+  /** Applied to the backoff: a drain notice's multiplier, else 1. */
+  private factor = 1;
+  private attempt = 0;
+
+  private readonly watchdog = new Deadline(() => this.heartbeatLost());
+  private readonly connectDeadline = new Deadline(() => this.connectTimedOut());
+  private readonly reconnectDeadline = new Deadline(() => this.startAttempt());
+  private readonly recheck = (): void => this.checkDeadlines();
+  private page: ReturnType<typeof pageTargets> = { document: undefined, window: undefined };
+
+  constructor(url: string, pkg: Package<S, C>, options: ClientOptions) {
+    this.url = url;
+    this.pkg = pkg;
+    this.mode = options.transport ?? "auto";
+    this.encoding = options.encoding ?? "text";
+    this.sseUrl = options.sseUrl ?? defaultSseUrl(url);
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 45_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.backoff = { ...DEFAULT_BACKOFF, ...definedOnly(options.backoff ?? {}) };
+    this.laterMultiplier = options.laterMultiplier ?? 2;
+    this.queueLimit = options.queueLimit ?? 1024;
+    this.whenFull = options.whenFull ?? "reject";
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.random = options.random ?? Math.random;
+    this.WebSocket = options.WebSocket ?? globalWebSocket();
+    this.fetch = options.fetch ?? globalFetch();
+    this.current = { state: "connecting", attempt: 1, transport: this.firstTransport() };
+    void Promise.resolve().then(() => this.begin());
+  }
+
+  get status(): Status {
+    return this.current;
+  }
+
+  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void {
+    let set = this.listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    const l = listener as Listener;
+    set.add(l);
+    return () => {
+      this.listeners.get(event)?.delete(l);
+    };
+  }
+
+  private emit<E extends keyof ClientEvents<S>>(event: E, value: ClientEvents<S>[E]): void {
+    const set = this.listeners.get(event);
+    if (set === undefined) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as (value: ClientEvents<S>[E]) => void)(value);
+      } catch (e) {
+        // A listener's bug must not break the connection; report it as uncaught.
+        reportListenerError(e);
+      }
+    }
+  }
+
+  private setStatus(status: Status): void {
+    this.current = status;
+    this.emit("status", status);
+  }
+
+  send(message: C): void {
+    if (this.stopped) throw new SendError("closed");
+    const t = this.transport;
+    if (t !== undefined && this.open) {
+      t.send(this.encode(message, t.encoding));
+      return;
+    }
+    // Encoded now so that a value outside its type throws here, not later.
+    const frame = this.encode(message, this.nextEncoding());
+    if (this.queue.length >= this.queueLimit) {
+      if (this.whenFull === "reject" || this.queueLimit <= 0) {
+        if (this.whenFull === "reject") throw new SendError("full", this.queueLimit);
+        return;
+      }
+      this.queue.shift();
+    }
+    this.queue.push({ message, frame });
+  }
+
+  close(): void {
+    if (this.stopped) return;
+    this.transport?.close(1000, "");
+    this.stop({ state: "closed", code: 1000, reason: "closed by the application" });
+  }
+
+  messages(): AsyncIterableIterator<S> {
+    const buffered: S[] = [];
+    const waiting: ((result: IteratorResult<S, undefined>) => void)[] = [];
+    let done = this.stopped;
+    const finish = (): void => {
+      done = true;
+      offMessage();
+      offStatus();
+      for (const w of waiting.splice(0)) w({ value: undefined, done: true });
+    };
+    const offMessage = this.on("message", (m) => {
+      const w = waiting.shift();
+      if (w !== undefined) w({ value: m, done: false });
+      else buffered.push(m);
+    });
+    const offStatus = this.on("status", (s) => {
+      if (s.state === "closed") finish();
+    });
+    if (done) finish();
+    const iterator: AsyncIterableIterator<S> = {
+      next: () => {
+        if (buffered.length > 0) return Promise.resolve({ value: buffered.shift() as S, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => waiting.push(resolve));
+      },
+      return: () => {
+        buffered.length = 0;
+        finish();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  // ---- connection attempts ----
+
+  private firstTransport(): TransportKind {
+    if (this.mode === "sse") return "sse";
+    if (this.mode === "auto" && this.WebSocket === undefined) return "sse";
+    return "websocket";
+  }
+
+  /** The encoding of the next connection, for frames queued before it opens. */
+  private nextEncoding(): "text" | "binary" {
+    return this.firstTransport() === "sse" ? "text" : this.encoding;
+  }
+
+  private encode(message: C, encoding: "text" | "binary"): string | Uint8Array {
+    return encoding === "binary" ? this.pkg.encodeClientBinary(message) : this.pkg.encodeClientText(message);
+  }
+
+  private begin(): void {
+    if (this.stopped) return;
+    this.page = pageTargets();
+    this.page.document?.addEventListener("visibilitychange", this.recheck);
+    this.page.window?.addEventListener("online", this.recheck);
+    this.startAttempt();
+  }
+
+  private startAttempt(): void {
+    if (this.stopped) return;
+    this.attempt += 1;
+    this.openTransport(this.firstTransport());
+  }
+
+  private openTransport(kind: TransportKind): void {
+    this.answered = false;
+    this.notice = undefined;
+    this.open = false;
+    this.setStatus({ state: "connecting", attempt: this.attempt, transport: kind });
+    if (this.stopped) return; // a status listener closed the client
+    let transport: Transport;
+    const handlers = {
+      open: () => {
+        if (this.transport === transport) this.opened(transport);
+      },
+      frame: (data: string | Uint8Array) => {
+        if (this.transport === transport) this.received(transport, data);
+      },
+      end: (end: TransportEnd) => {
+        if (this.transport === transport) this.ended(transport, end);
+      },
+    };
+    try {
+      if (kind === "sse") {
+        if (this.fetch === undefined) throw new Error("no fetch in this environment (pass options.fetch)");
+        transport = new SseTransport(this.fetch, this.sseUrl, handlers);
+      } else {
+        if (this.WebSocket === undefined) {
+          throw new Error("no WebSocket in this environment (pass options.WebSocket, e.g. the ws package's)");
+        }
+        transport = new WebSocketTransport(this.WebSocket, this.url, this.encoding, handlers);
+      }
+    } catch (e) {
+      // A URL or an environment that cannot work: retrying would fail the same way.
+      this.stop({ state: "closed", code: undefined, reason: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    this.transport = transport;
+    this.connectDeadline.set(Date.now() + this.connectTimeoutMs);
+  }
+
+  private opened(t: Transport): void {
+    this.connectDeadline.clear();
+    this.open = true;
+    this.watchdog.set(Date.now() + this.pingTimeoutMs);
+    this.setStatus({ state: "open", transport: t.kind });
+    if (this.transport !== t) return;
+    this.sendControl(t, {
+      type: "hello",
+      value: { package: this.pkg.name, fingerprint: this.pkg.fingerprint, headers: this.pkg.headers.join("") },
+    });
+    const queued = this.queue;
+    this.queue = [];
+    for (const q of queued) {
+      if (this.transport !== t) {
+        // The transport ended while flushing: keep the rest for the next connection.
+        this.queue = [...queued.slice(queued.indexOf(q)), ...this.queue];
+        return;
+      }
+      const frame = typeof q.frame === "string" === (t.encoding === "text") ? q.frame : this.encode(q.message, t.encoding);
+      t.send(frame);
+    }
+  }
+
+  private sendControl(t: Transport, c: Control): void {
+    t.send(t.encoding === "binary" ? encodeControlBinary(c) : encodeControlText(c));
+  }
+
+  private received(t: Transport, data: string | Uint8Array): void {
+    this.answered = true;
+    const control = typeof data === "string" ? data.charCodeAt(0) === 0x5f : data[0] === 0x5f;
+    if (!control) {
+      let message: S;
+      try {
+        message = typeof data === "string" ? this.pkg.decodeServerText(data, this.limits) : this.pkg.decodeServerBinary(data, this.limits);
+      } catch (e) {
+        warn("tagwire client: skipping a frame that does not decode:", describeFrame(data), String(e));
+        return;
+      }
+      this.emit("message", message);
+      return;
+    }
+    let c: Control;
+    try {
+      c = typeof data === "string" ? decodeControlText(data, this.limits) : decodeControlBinary(data, this.limits);
+    } catch (e) {
+      warn("tagwire client: skipping a control frame that does not decode:", describeFrame(data), String(e));
+      return;
+    }
+    switch (c.type) {
+      case "ping":
+        this.watchdog.set(Date.now() + this.pingTimeoutMs);
+        this.sendControl(t, { type: "pong" });
+        return;
+      case "welcome":
+        if (c.value.pingIntervalMs >= this.pingTimeoutMs) {
+          warn(
+            `tagwire client: the server pings every ${c.value.pingIntervalMs} ms, not less than the client's ping timeout (${this.pingTimeoutMs} ms)`,
+          );
+        }
+        if (c.value.fingerprint !== this.pkg.fingerprint) {
+          warn(`tagwire client: protocol fingerprints differ (server ${c.value.fingerprint}, client ${this.pkg.fingerprint})`);
+          this.emit("mismatch", { serverFingerprint: c.value.fingerprint, serverPackage: c.value.package });
+        }
+        return;
+      case "drain":
+        this.notice = { notice: c.value, at: Date.now() };
+        return;
+      case "error":
+        this.emit("error", c.value);
+        return;
+      case "hello":
+      case "pong":
+        return; // client-only messages: ignored
+    }
+  }
+
+  private heartbeatLost(): void {
+    const t = this.transport;
+    if (t === undefined || !this.open) return;
+    t.close(4000, "no ping");
+    this.after(t, {
+      kind: "backoff",
+      reason: "heartbeat",
+      message: `no ping from the server for ${this.pingTimeoutMs} ms`,
+    });
+  }
+
+  private connectTimedOut(): void {
+    const t = this.transport;
+    if (t === undefined || this.open) return;
+    t.close(1000, "");
+    this.ended(t, { kind: "failed", message: `the ${t.kind === "sse" ? "SSE session" : "WebSocket"} did not open within ${this.connectTimeoutMs} ms` });
+  }
+
+  private ended(t: Transport, end: TransportEnd): void {
+    if (end.kind === "failed" && !this.open && t.kind === "websocket" && this.mode === "auto") {
+      // The WebSocket cannot open (a proxy refusing the upgrade): SSE, same attempt.
+      this.detach();
+      this.openTransport("sse");
+      return;
+    }
+    let next: Next;
+    switch (end.kind) {
+      case "failed":
+      case "dropped":
+        next = { kind: "backoff", reason: "network", message: end.message };
+        break;
+      case "closed": {
+        const action = closeAction(end.code);
+        const name = `${end.code} (${closeCodeName(end.code)})`;
+        if (action === "stop") next = { kind: "stop", code: end.code, reason: end.reason === "" ? closeCodeName(end.code) : end.reason };
+        else if (action === "later") next = { kind: "later", code: end.code, notice: undefined };
+        else {
+          const message = `closed by the server with ${name}${end.reason === "" ? "" : `: ${end.reason}`}`;
+          next = { kind: "backoff", reason: "closed", message, code: end.code };
+        }
+        break;
+      }
+    }
+    this.after(t, next);
+  }
+
+  /** A connection (or attempt) is over: reset the retry count if the server spoke, then stop or wait. */
+  private after(t: Transport, next: Next): void {
+    if (this.transport !== t) return;
+    const notice = this.notice;
+    this.detach();
+    if (this.answered) {
+      this.retry = 0;
+      this.factor = 1;
+      this.attempt = 0;
+    }
+    // After a drain notice, any drop is the deploy (unless the server said stop).
+    if (notice !== undefined && next.kind !== "stop") {
+      next = { kind: "later", code: next.kind === "later" ? next.code : undefined, notice };
+    }
+    if (next.kind === "stop") {
+      this.stop({ state: "closed", code: next.code, reason: next.reason });
+      return;
+    }
+    let delayMs: number;
+    let reason: ReconnectReason;
+    let message: string;
+    let code: number | undefined;
+    if (next.kind === "backoff") {
+      delayMs = backoffDelay(this.backoff, this.retry, this.factor, this.random);
+      this.retry += 1;
+      ({ reason, message, code } = next);
+    } else if (next.notice !== undefined) {
+      const { notice: n, at } = next.notice;
+      this.factor = sanitizeFactor(n.backoffMultiplier);
+      this.retry = Math.max(this.retry, 1);
+      const windowMs = Math.min(n.windowMs, MAX_DRAIN_WINDOW_MS);
+      delayMs = Math.max(0, at + uniformUpTo(windowMs, this.random) - Date.now());
+      reason = "deploy";
+      message = n.reason;
+      code = next.code;
+    } else {
+      this.factor = sanitizeFactor(this.laterMultiplier);
+      this.retry = Math.max(this.retry, 1);
+      delayMs = uniformUpTo(backoffCeiling(this.backoff, 0), this.random);
+      code = next.code;
+      if (next.code !== undefined && next.code !== 4001) {
+        reason = "closed";
+        message = `closed by the server with ${next.code} (${closeCodeName(next.code)})`;
+      } else {
+        reason = "deploy";
+        message = "server draining";
+      }
+    }
+    const at = Date.now() + delayMs;
+    const status: Status = { state: "reconnecting", reason, message, delayMs, at };
+    if (code !== undefined) status.code = code;
+    this.setStatus(status);
+    if (this.stopped) return;
+    this.reconnectDeadline.set(at);
+  }
+
+  /** Forgets the current transport (already closed or ended) and its timers. */
+  private detach(): void {
+    this.transport = undefined;
+    this.open = false;
+    this.watchdog.clear();
+    this.connectDeadline.clear();
+  }
+
+  /** Deadlines again, against the wall clock: browsers throttle timers in background tabs. */
+  private checkDeadlines(): void {
+    if (this.stopped) return;
+    this.watchdog.check();
+    this.connectDeadline.check();
+    this.reconnectDeadline.check();
+  }
+
+  private stop(status: Status): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.detach();
+    this.reconnectDeadline.clear();
+    this.queue = [];
+    this.page.document?.removeEventListener("visibilitychange", this.recheck);
+    this.page.window?.removeEventListener("online", this.recheck);
+    this.setStatus(status);
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function describeFrame(data: string | Uint8Array): string {
+  if (typeof data === "string") return JSON.stringify(data.length > 40 ? `${data.slice(0, 40)}…` : data);
+  return `${data.length} bytes`;
+}

@@ -1,0 +1,124 @@
+/** The client's public types: status, events, options and errors. */
+
+import type { ErrorNotice } from "../control.js";
+import type { Limits } from "../error.js";
+import type { Backoff } from "./backoff.js";
+import type { FetchFunction, WebSocketConstructor } from "./platform.js";
+
+/** The transport of a connection. */
+export type TransportKind = "websocket" | "sse";
+
+/** Why the client is reconnecting. */
+export type ReconnectReason =
+  /** The server is being deployed (a drain notice, or a "reconnect later" close). */
+  | "deploy"
+  /** The connection could not open, or dropped without a close code. */
+  | "network"
+  /** No ping arrived within `pingTimeoutMs`; the client closed with 4000. */
+  | "heartbeat"
+  /** The server closed with a code whose action is to reconnect (`code` says which). */
+  | "closed";
+
+/** The connection's state, for a UI that explains the gap. */
+export type Status =
+  /** Opening a connection; `attempt` counts from 1 since the last connection the server answered. */
+  | { state: "connecting"; attempt: number; transport: TransportKind }
+  /** Open; the hello has been sent and queued messages follow it. */
+  | { state: "open"; transport: TransportKind }
+  /**
+   * The connection is gone; the next attempt starts `delayMs` after this
+   * status, at `at` (epoch ms, `Date.now()`'s clock). For `deploy`, `message`
+   * is the drain notice's reason ("Server updating").
+   */
+  | {
+      state: "reconnecting";
+      reason: ReconnectReason;
+      message: string;
+      code?: number;
+      delayMs: number;
+      at: number;
+    }
+  /** Stopped for good: a "stop" close code (SPEC §9.4), `close()`, or a URL that cannot work. */
+  | { state: "closed"; code: number | undefined; reason: string };
+
+/** The server's welcome named another protocol fingerprint; the connection stays open. */
+export interface Mismatch {
+  serverFingerprint: string;
+  serverPackage: string;
+}
+
+/** Everything `client.on` can listen to, and what each listener receives. */
+export interface ClientEvents<S> {
+  /** A message from the server. */
+  message: S;
+  /** The connection changed state (also readable as `client.status`). */
+  status: Status;
+  /** The welcome's fingerprint differs from the package's (SPEC §9.1). */
+  mismatch: Mismatch;
+  /** The server refused one of our frames (SPEC §9.3); the connection stays open. */
+  error: ErrorNotice;
+}
+
+/** What `connect` can be told; every field is optional. */
+export interface ClientOptions {
+  /** WebSocket encoding, asked for with the subprotocol `tagwire.text` / `tagwire.binary` (default text). SSE is always text. */
+  encoding?: "text" | "binary" | undefined;
+  /** `"auto"` (default): WebSocket, falling back to SSE when it cannot open; or one transport only. */
+  transport?: "auto" | "websocket" | "sse" | undefined;
+  /** The SSE route (default: the WebSocket URL with ws→http, wss→https and a trailing `/ws` → `/sse`). */
+  sseUrl?: string | undefined;
+  /** Drop the connection (close 4000) and reconnect when no ping arrived for this long (default 45 000). */
+  pingTimeoutMs?: number | undefined;
+  /** Give up a connection attempt that has not opened after this long (default 10 000). */
+  connectTimeoutMs?: number | undefined;
+  /** Reconnect delays (defaults 500 ms, 30 s, ×2). */
+  backoff?: Partial<Backoff> | undefined;
+  /** Backoff factor after a "reconnect later" close that no drain notice announced (default 2). */
+  laterMultiplier?: number | undefined;
+  /** Most messages held while disconnected (default 1024). */
+  queueLimit?: number | undefined;
+  /** A send to a full queue: `"reject"` throws a {@link SendError} (default); `"drop-oldest"` makes room. */
+  whenFull?: "reject" | "drop-oldest" | undefined;
+  /** Decoding limits for received frames (default `DEFAULT_LIMITS`). */
+  limits?: Limits | undefined;
+  /** The jitter's random source, `[0, 1)` (default `Math.random`); tests pass a fixed one. */
+  random?: (() => number) | undefined;
+  /** The WebSocket constructor (default `globalThis.WebSocket`; Node 20 has none: pass the `ws` package's). */
+  WebSocket?: WebSocketConstructor | undefined;
+  /** The fetch used by SSE (default `globalThis.fetch`). */
+  fetch?: FetchFunction | undefined;
+}
+
+/** Why `send` refused a message. */
+export class SendError extends Error {
+  /** `"full"`: `queueLimit` messages already wait (with `whenFull: "reject"`); `"closed"`: the client stopped. */
+  readonly kind: "full" | "closed";
+  /** The queue limit, for `"full"`. */
+  readonly limit: number | undefined;
+
+  constructor(kind: "full" | "closed", limit?: number) {
+    super(kind === "full" ? `tagwire: send queue full (${limit ?? 0} messages)` : "tagwire: client closed");
+    this.name = "SendError";
+    this.kind = kind;
+    this.limit = limit;
+  }
+}
+
+/** A connection to a Tagwire server that reconnects by itself. */
+export interface Client<S, C> {
+  /** The current state. */
+  readonly status: Status;
+  /** Listens to `event`; returns a function that stops listening. */
+  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void;
+  /**
+   * Sends `message` now if open, else queues it (sent in order after the next
+   * hello). Throws `EncodeError` for values outside their types, and
+   * {@link SendError} when the queue is full (`whenFull: "reject"`) or the
+   * client is closed.
+   */
+  send(message: C): void;
+  /** Closes with 1000 and stops for good; queued messages are dropped. */
+  close(): void;
+  /** The server's messages from now on, ending when the client stops (buffered without bound: keep reading). */
+  messages(): AsyncIterableIterator<S>;
+}

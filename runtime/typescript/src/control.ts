@@ -1,0 +1,187 @@
+/**
+ * The runtime's own messages (SPEC §9): ping, pong, hello, welcome, drain
+ * notice and error, on the reserved `_` headers. Same encodings as
+ * application messages and byte-identical to the Rust runtime's
+ * `tagwire::control`, so a peer decodes every frame with one codec and
+ * dispatches on the header's first byte: `_` is the runtime's.
+ */
+
+import { BinaryReader, BinaryWriter } from "./binary.js";
+import type { Reader, Writer } from "./codec.js";
+import { DEFAULT_LIMITS, type Limits } from "./error.js";
+import type { Header } from "./header.js";
+import { TextReader, TextWriter } from "./text.js";
+
+/** `_a`: the server's heartbeat; the client answers with a pong. */
+export const PING: Header = "_a";
+/** `_b`: the client's answer to a ping. */
+export const PONG: Header = "_b";
+/** `_c`: the client's first frame, naming the protocol it was built from. */
+export const HELLO: Header = "_c";
+/** `_d`: the server's first frame, naming its protocol and heartbeat. */
+export const WELCOME: Header = "_d";
+/** `_e`: the server is going away (deploy); reconnect inside the window. */
+export const DRAIN: Header = "_e";
+/** `_f`: a frame was refused; the connection stays open. */
+export const ERROR: Header = "_f";
+
+/** What a client says about itself when it connects. */
+export interface Hello {
+  /** The schema package the client was generated from (`ui`). */
+  package: string;
+  /** The client's `PROTOCOL_FINGERPRINT`. */
+  fingerprint: string;
+  /** Every header the client was generated with, concatenated (`aaabac`). */
+  headers: string;
+}
+
+/** What the server says about itself when a client connects. */
+export interface Welcome {
+  /** The schema package the server was generated from. */
+  package: string;
+  /** The server's `PROTOCOL_FINGERPRINT`. */
+  fingerprint: string;
+  /** How often the server pings (u32). */
+  pingIntervalMs: number;
+}
+
+/** The drain notice, sent just before the server closes with 4001. */
+export interface DrainNotice {
+  /** Human-readable, for logs and UIs ("Server updating"). */
+  reason: string;
+  /** Reconnect at a uniformly random moment within this many ms of the notice (u32). */
+  windowMs: number;
+  /** Factor applied to the backoff for the reconnects that follow (f64; the article's 2). */
+  backoffMultiplier: number;
+}
+
+/** A refused frame (SPEC §9.3); the connection survives. */
+export interface ErrorNotice {
+  /** One of {@link ErrorCode}'s values (u16). */
+  code: number;
+  /** Human-readable detail (what and where). */
+  message: string;
+}
+
+/** The codes an {@link ErrorNotice} carries (SPEC §9.3). */
+export const ErrorCode = {
+  /** The frame's header is not a message the receiver accepts. */
+  UNKNOWN_HEADER: 1,
+  /** The frame could not be decoded (the message names the position). */
+  MALFORMED: 2,
+  /** The message exists but may not be sent in this direction. */
+  WRONG_DIRECTION: 3,
+  /** The application refused the message. */
+  REFUSED: 4,
+} as const;
+
+/** One control message, discriminated by `type`. */
+export type Control =
+  | { type: "ping" }
+  | { type: "pong" }
+  | { type: "hello"; value: Hello }
+  | { type: "welcome"; value: Welcome }
+  | { type: "drain"; value: DrainNotice }
+  | { type: "error"; value: ErrorNotice };
+
+/** The header of a control message. */
+export function headerOfControl(c: Control): Header {
+  switch (c.type) {
+    case "ping":
+      return PING;
+    case "pong":
+      return PONG;
+    case "hello":
+      return HELLO;
+    case "welcome":
+      return WELCOME;
+    case "drain":
+      return DRAIN;
+    case "error":
+      return ERROR;
+  }
+}
+
+/** Whether a header belongs to the runtime's control messages (starts with `_`, SPEC §9). */
+export function isControlHeader(header: string): boolean {
+  return header.charCodeAt(0) === 0x5f;
+}
+
+function writeControl(w: Writer, c: Control): void {
+  switch (c.type) {
+    case "ping":
+    case "pong":
+      return;
+    case "hello":
+      w.str(c.value.package);
+      w.str(c.value.fingerprint);
+      w.str(c.value.headers);
+      return;
+    case "welcome":
+      w.str(c.value.package);
+      w.str(c.value.fingerprint);
+      w.u32(c.value.pingIntervalMs);
+      return;
+    case "drain":
+      w.str(c.value.reason);
+      w.u32(c.value.windowMs);
+      w.f64(c.value.backoffMultiplier);
+      return;
+    case "error":
+      w.u16(c.value.code);
+      w.str(c.value.message);
+      return;
+  }
+}
+
+function readControl(r: Reader): Control {
+  let c: Control;
+  switch (r.header) {
+    case PING:
+      c = { type: "ping" };
+      break;
+    case PONG:
+      c = { type: "pong" };
+      break;
+    case HELLO:
+      c = { type: "hello", value: { package: r.string(), fingerprint: r.string(), headers: r.string() } };
+      break;
+    case WELCOME:
+      c = { type: "welcome", value: { package: r.string(), fingerprint: r.string(), pingIntervalMs: r.u32() } };
+      break;
+    case DRAIN:
+      c = { type: "drain", value: { reason: r.string(), windowMs: r.u32(), backoffMultiplier: r.f64() } };
+      break;
+    case ERROR:
+      c = { type: "error", value: { code: r.u16(), message: r.string() } };
+      break;
+    default:
+      throw r.unknownHeader();
+  }
+  r.finish();
+  return c;
+}
+
+/** A control message's text frame (`_e|Server updating|5000|2`). */
+export function encodeControlText(c: Control): string {
+  const w = new TextWriter(headerOfControl(c));
+  writeControl(w, c);
+  return w.finish();
+}
+
+/** A control message's binary frame, in a fresh array. */
+export function encodeControlBinary(c: Control): Uint8Array {
+  const w = new BinaryWriter(headerOfControl(c), 64);
+  writeControl(w, c);
+  return w.finish();
+}
+
+/** Decodes a control text frame strictly; other headers are `unknown_header`. */
+export function decodeControlText(frame: string, limits: Limits = DEFAULT_LIMITS): Control {
+  return readControl(new TextReader(frame, limits));
+}
+
+/** Decodes a control binary frame strictly; other headers are `unknown_header`. */
+export function decodeControlBinary(frame: Uint8Array, limits: Limits = DEFAULT_LIMITS): Control {
+  return readControl(new BinaryReader(frame, limits));
+}

@@ -1,0 +1,121 @@
+// SPEC §9: control messages byte-identical to the Rust runtime's
+// `tagwire::control` (its `text_frames_match_the_spec` test has these frames),
+// and the close-code table of §9.4 as runtime/rust/src/close.rs has it.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  CloseCode,
+  DecodeError,
+  closeAction,
+  closeCodeName,
+  decodeControlBinary,
+  decodeControlText,
+  encodeControlBinary,
+  encodeControlText,
+  isControlHeader,
+  type Control,
+} from "tagwire";
+import { hex, unhex } from "./helpers.js";
+
+/** Rust's `all()` in control.rs, and SPEC §9.1's text examples. */
+const CASES: [Control, string, string][] = [
+  [{ type: "ping" }, "_a", "5F 61"],
+  [{ type: "pong" }, "_b", "5F 62"],
+  [
+    { type: "hello", value: { package: "ui", fingerprint: "0dd77274df56ce28", headers: "aaabac" } },
+    "_c|ui|0dd77274df56ce28|aaabac",
+    // "_c", "ui" (2), "0dd77274df56ce28" (16), "aaabac" (6)
+    "5F 63 02 75 69 10 30 64 64 37 37 32 37 34 64 66 35 36 63 65 32 38 06 61 61 61 62 61 63",
+  ],
+  [
+    { type: "welcome", value: { package: "ui", fingerprint: "0dd77274df56ce28", pingIntervalMs: 30_000 } },
+    "_d|ui|0dd77274df56ce28|30000",
+    // 30000 as a varint: B0 EA 01
+    "5F 64 02 75 69 10 30 64 64 37 37 32 37 34 64 66 35 36 63 65 32 38 B0 EA 01",
+  ],
+  [
+    { type: "drain", value: { reason: "Server updating", windowMs: 5_000, backoffMultiplier: 2 } },
+    "_e|Server updating|5000|2",
+    // "Server updating" (15), 5000 = 88 27, 2.0 as f64 LE
+    "5F 65 0F 53 65 72 76 65 72 20 75 70 64 61 74 69 6E 67 88 27 00 00 00 00 00 00 00 40",
+  ],
+  [
+    { type: "error", value: { code: 1, message: "header `zz` is not a message this server accepts" } },
+    "_f|1|header `zz` is not a message this server accepts",
+    "5F 66 01 30 " + hex(new TextEncoder().encode("header `zz` is not a message this server accepts")),
+  ],
+];
+
+describe("control messages (SPEC §9.1)", () => {
+  it("text frames are the spec's (and the Rust runtime's)", () => {
+    for (const [control, text] of CASES) assert.equal(encodeControlText(control), text);
+    // SPEC §9.1's error example, without the backticks.
+    assert.equal(
+      encodeControlText({ type: "error", value: { code: 1, message: "header zz is not a message this server accepts" } }),
+      "_f|1|header zz is not a message this server accepts",
+    );
+  });
+
+  it("binary frames follow §4 byte for byte", () => {
+    for (const [control, , bytes] of CASES) assert.equal(hex(encodeControlBinary(control)), bytes, control.type);
+  });
+
+  it("every control message round-trips in both encodings", () => {
+    for (const [control, text, bytes] of CASES) {
+      assert.deepEqual(decodeControlText(text), control);
+      assert.deepEqual(decodeControlBinary(unhex(bytes)), control);
+    }
+  });
+
+  it("a pipe in a reason is escaped like any string (\\p)", () => {
+    const c: Control = { type: "drain", value: { reason: "a|b", windowMs: 0, backoffMultiplier: 1.5 } };
+    assert.equal(encodeControlText(c), "_e|a\\pb|0|1.5");
+    assert.deepEqual(decodeControlText(encodeControlText(c)), c);
+  });
+
+  it("application headers and unknown control headers are unknown_header; bad fields fail", () => {
+    assert.throws(() => decodeControlText("aa"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
+    assert.throws(() => decodeControlText("_g"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
+    assert.throws(() => decodeControlText("_d|ui|x"), (e: unknown) => e instanceof DecodeError && e.kind === "truncated");
+    assert.throws(() => decodeControlText("_a|1"), (e: unknown) => e instanceof DecodeError && e.kind === "trailing_data");
+    assert.throws(() => decodeControlText("_d|ui|x|-1"), (e: unknown) => e instanceof DecodeError);
+    assert.ok(isControlHeader("_a") && isControlHeader("__") && !isControlHeader("aa") && !isControlHeader("a_"));
+  });
+});
+
+describe("close codes (SPEC §9.4)", () => {
+  it("sorts codes into the table's three actions, unknown codes reconnect", () => {
+    const table: [number, string][] = [
+      [1000, "stop"],
+      [1001, "reconnect"],
+      [1002, "stop"],
+      [1003, "stop"],
+      [1005, "reconnect"],
+      [1006, "reconnect"],
+      [1007, "stop"],
+      [1008, "stop"],
+      [1009, "stop"],
+      [1010, "stop"],
+      [1011, "reconnect"],
+      [1012, "later"],
+      [1013, "later"],
+      [4000, "reconnect"],
+      [4001, "later"],
+      [4002, "reconnect"],
+      [4003, "stop"],
+      [4004, "stop"],
+      [4005, "later"],
+      [4999, "reconnect"],
+      [3000, "reconnect"],
+    ];
+    for (const [code, action] of table) assert.equal(closeAction(code), action, String(code));
+  });
+
+  it("names codes as the Rust runtime does", () => {
+    assert.equal(closeCodeName(CloseCode.DRAIN), "drain");
+    assert.equal(closeCodeName(4000), "heartbeat_timeout");
+    assert.equal(closeCodeName(1006), "abnormal");
+    assert.equal(closeCodeName(1005), "unknown");
+    assert.equal(closeCodeName(4999), "unknown");
+  });
+});

@@ -43,15 +43,18 @@
 //! `decodeServerMessageBinary(frame, limits?)`, `headerOfServerMessage(m)`,
 //! `toJsonServerMessage(m)`, `fromJsonServerMessage(json)`, and the same for
 //! `ClientMessage`. Plus one header constant per message version
-//! (`RENDER_UI_V2 = "ad"`), `HEADERS` and `PROTOCOL_FINGERPRINT`.
+//! (`RENDER_UI_V2 = "ad"`), `HEADERS`, `PROTOCOL_FINGERPRINT`, and `Package`
+//! (a `tagwire.Package<ServerMessage, ClientMessage>`: name, fingerprint,
+//! headers and the client's frame codecs, what `connect(url, Package)` takes).
 //!
 //! Decoding depth matches the Rust generator: lists, maps, optionals and
 //! unions open a level in the runtime, and every struct value opens one
 //! through `r.nested`.
 //!
 //! Module-private helpers are named with a leading `$` and runtime imports
-//! that a schema type name would shadow are imported as `$Name`; schema names
-//! cannot contain `$`, so generated names never collide with schema names.
+//! that a schema type name (or the generated `Package`) would shadow are
+//! imported as `$Name`; schema names cannot contain `$`, so generated names
+//! never collide with schema names.
 
 mod codec;
 mod json;
@@ -167,7 +170,11 @@ impl Code {
 }
 
 /// Runtime exports that are types (imported with `type`).
-const RUNTIME_TYPES: &[&str] = &["Limits", "Reader", "Writer"];
+const RUNTIME_TYPES: &[&str] = &["Limits", "Package", "Reader", "Writer"];
+
+/// Runtime exports that a generated export of the same name shadows: always
+/// imported as `$Name`.
+const RUNTIME_ALIASED: &[&str] = &["Package"];
 
 /// Generates one package's module, recording what it uses from the runtime,
 /// from other packages and from the JSON helpers as it goes.
@@ -205,7 +212,7 @@ impl<'a> Gen<'a> {
     /// A runtime export, as this module names it.
     fn rt(&self, name: &'static str) -> String {
         self.runtime.borrow_mut().insert(name);
-        if self.taken.contains(name) {
+        if self.taken.contains(name) || RUNTIME_ALIASED.contains(&name) {
             format!("${name}")
         } else {
             name.to_string()
@@ -303,7 +310,7 @@ impl<'a> Gen<'a> {
             let names: Vec<String> = runtime
                 .iter()
                 .map(|n| {
-                    let alias = if self.taken.contains(*n) {
+                    let alias = if self.taken.contains(*n) || RUNTIME_ALIASED.contains(n) {
                         format!("{n} as ${n}")
                     } else {
                         (*n).to_string()

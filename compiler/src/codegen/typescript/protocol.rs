@@ -118,6 +118,37 @@ impl Gen<'_> {
             "export const PROTOCOL_FINGERPRINT = {};",
             json_string(&self.package.fingerprint)
         ));
+        self.package_bundle(c);
+    }
+
+    /// `Package`: what the runtime's client needs of this module (its name,
+    /// fingerprint and headers for the hello, and the frame codecs), so an
+    /// application writes `connect(url, Package)`.
+    fn package_bundle(&self, c: &mut Code) {
+        let mut sorted: Vec<&MessageVersion> = self.package.messages.iter().collect();
+        sorted.sort_by_key(|m| m.header.map(|h| h.index()));
+        let headers: Vec<String> = sorted
+            .iter()
+            .map(|m| screaming_snake(&m.type_name()))
+            .collect();
+        c.item();
+        c.line("/**");
+        c.line(" * This package as the runtime sees it: `connect(url, Package)` opens a");
+        c.line(" * client that sends `ClientMessage` and receives `ServerMessage`; the hello");
+        c.line(" * names `name`, `fingerprint` and every header in `headers`.");
+        c.line(" */");
+        c.open(format!(
+            "export const Package: {}<ServerMessage, ClientMessage> = {{",
+            self.rt("Package")
+        ));
+        c.line(format!("name: {},", json_string(&self.package.name)));
+        c.line("fingerprint: PROTOCOL_FINGERPRINT,");
+        c.line(format!("headers: [{}],", headers.join(", ")));
+        c.line("encodeClientText: encodeClientMessageText,");
+        c.line("encodeClientBinary: encodeClientMessageBinary,");
+        c.line("decodeServerText: decodeServerMessageText,");
+        c.line("decodeServerBinary: decodeServerMessageBinary,");
+        c.close("};");
     }
 
     /// A direction without messages: `never`, and functions that reject

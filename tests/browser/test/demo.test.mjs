@@ -133,8 +133,12 @@ test("a simulated deploy shows the banner, every page moves to the new server, n
   await carol.screenshot({ path: shot });
   console.log(`screenshot of the page during the deploy: ${shot} (banner ${JSON.stringify(carolBanner)})`);
 
-  // Alice speaks while she is reconnecting: queued, sent after her next hello.
-  await until("alice reconnecting", 10_000, async () => (await boardState(alice)).state !== "open");
+  // Alice speaks while she is reconnecting (queued, sent after her next
+  // hello), or, if her notice came early and she is back already, on #2.
+  await until("alice reconnecting or moved", 10_000, async () => {
+    const s = await boardState(alice);
+    return s.state !== "open" || s.instance === "2";
+  });
   const queued = "alice: sent while reconnecting";
   await say(alice, queued.slice("alice: ".length));
 

@@ -21,7 +21,12 @@ export interface FetchInit {
   method: "GET" | "POST";
   headers: Record<string, string>;
   body?: string;
-  signal: unknown;
+  /**
+   * An `AbortSignal` (aborted when the transport closes). Typed `any` so that
+   * the DOM's and Node's `fetch` types fit without this package needing the
+   * DOM lib.
+   */
+  signal: any;
   cache: "no-store";
 }
 

@@ -63,6 +63,15 @@ pub(crate) fn draining_response() -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    close_after(response)
+}
+
+/// While draining, no kept-alive connection should keep a browser (or a
+/// balancer) pinned to this node.
+fn close_after(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
@@ -135,7 +144,7 @@ pub(crate) async fn health<P: Package, H: Handler<P>>(
     State(shared): State<Arc<Shared<P, H>>>,
 ) -> Response {
     if shared.core.is_draining() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+        close_after((StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response())
     } else {
         (StatusCode::OK, "ok\n").into_response()
     }

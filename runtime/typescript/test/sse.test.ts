@@ -178,6 +178,11 @@ describe("client over SSE", { timeout: 20_000 }, () => {
     t.mock.timers.tick(500);
     await settle();
     assert.equal(sse.gets.length, 2);
+    // The refused frame was never accepted: the next session sends it after its hello.
+    h.send("after");
+    sse.session();
+    await settle();
+    assert.deepEqual(sse.posts.at(-1)?.body.split("\n"), [HELLO_TEXT, clientNote("lost"), clientNote("after")]);
   });
 
   it("an HTTP error on GET (a draining server's 503) is a failed attempt with backoff", async (t) => {

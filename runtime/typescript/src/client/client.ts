@@ -113,7 +113,8 @@ type Next =
   | { kind: "stop"; code: number | undefined; reason: string };
 
 interface Queued<C> {
-  message: C;
+  /** Absent for frames handed back unsent by a transport (text; every server reads text frames). */
+  message?: C;
   frame: string | Uint8Array;
 }
 
@@ -360,7 +361,8 @@ class TagwireClient<S, C> implements Client<S, C> {
         this.queue = [...queued.slice(queued.indexOf(q)), ...this.queue];
         return;
       }
-      const frame = typeof q.frame === "string" === (t.encoding === "text") ? q.frame : this.encode(q.message, t.encoding);
+      const frame =
+        q.message === undefined || typeof q.frame === "string" === (t.encoding === "text") ? q.frame : this.encode(q.message, t.encoding);
       t.send(frame);
     }
   }
@@ -437,6 +439,10 @@ class TagwireClient<S, C> implements Client<S, C> {
   }
 
   private ended(t: Transport, end: TransportEnd): void {
+    if (end.unsent !== undefined && this.transport === t) {
+      // Accepted by send() but never by the server: first in line next time.
+      this.queue = [...end.unsent.map((frame) => ({ frame })), ...this.queue];
+    }
     if (end.kind === "failed" && !this.open && t.kind === "websocket" && this.mode === "auto") {
       // The WebSocket cannot open (a proxy refusing the upgrade): SSE, same attempt.
       this.detach();

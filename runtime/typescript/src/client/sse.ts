@@ -221,11 +221,14 @@ export class SseTransport implements Transport {
     }
   }
 
-  private finish(end: TransportEnd): void {
+  private finish(end: TransportEnd, refused: readonly string[] = []): void {
     if (this.done) return;
     this.done = true;
     this.abort.abort();
-    this.on.end(end);
+    // Control frames (hello, pongs) belong to this session; the next one sends its own.
+    const unsent = [...refused, ...this.pending].filter((frame) => frame.charCodeAt(0) !== 0x5f);
+    this.pending = [];
+    this.on.end(unsent.length > 0 ? { ...end, unsent } : end);
   }
 
   /** Queues `frame` (text) and posts what is queued, at most 64 frames a request, one request at a time. */
@@ -264,7 +267,9 @@ export class SseTransport implements Transport {
     void response.body?.cancel().catch(() => {});
     if (this.done) return;
     if (response.status === 404) {
-      this.finish({ kind: "dropped", message: "SSE: the session is gone (404)" });
+      // The server looks the session up before reading a frame: none of
+      // this batch was accepted, so it goes out again on the next connection.
+      this.finish({ kind: "dropped", message: "SSE: the session is gone (404)" }, batch);
     } else if (response.status === 413) {
       // As a WebSocket server closes with 1009 for an oversized frame.
       this.finish({ kind: "closed", code: 1009, reason: "frame too large (HTTP 413)" });

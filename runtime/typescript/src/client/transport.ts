@@ -4,13 +4,21 @@
  */
 
 /** How a transport ended, reported at most once and never after {@link Transport.close}. */
-export type TransportEnd =
+export type TransportEnd = (
   /** It never opened (refused upgrade, HTTP error, connection refused, timeout). */
   | { kind: "failed"; message: string }
   /** It opened and then dropped without a close code (WebSocket 1006, a broken stream, a 404 POST). */
   | { kind: "dropped"; message: string }
   /** The server closed it with a code (a WebSocket close frame, or SSE's `event: close`). */
-  | { kind: "closed"; code: number; reason: string };
+  | { kind: "closed"; code: number; reason: string }
+) & {
+  /**
+   * Application frames (text) the server certainly never accepted: SSE frames
+   * not yet posted, or refused with 404 before any was read. The client sends
+   * them again on the next connection, ahead of what was queued since.
+   */
+  unsent?: readonly string[];
+};
 
 /** Callbacks from a transport to the client. */
 export interface TransportHandlers {

@@ -143,3 +143,48 @@ async fn intervals_are_configurable() {
     assert_eq!(pings, vec![5 * SECOND, 10 * SECOND]);
     assert_eq!(closed_at, 12 * SECOND);
 }
+
+#[tokio::test(start_paused = true)]
+async fn pings_of_connections_opened_at_different_moments_share_one_second_slots() {
+    let (server, _) = server(ServerConfig::default());
+    let start = Instant::now();
+    let mut peers = Vec::new();
+    for i in 0..5u64 {
+        tokio::time::sleep(Duration::from_millis(150 + 100 * i)).await;
+        peers.push(pipe_peer(&server, None).await);
+    }
+    // Opened at 0.15, 0.40, 0.75, 1.20 and 1.75 s: first pings at 31, 31,
+    // 31, 32 and 32 s (30 s later, rounded up to the next whole second).
+    let mut first_pings = Vec::new();
+    for peer in &mut peers {
+        loop {
+            match next(peer).await {
+                Got::Control(Control::Ping) => {
+                    first_pings.push(start.elapsed());
+                    break;
+                }
+                Got::Control(Control::Welcome(_)) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(first_pings, [31, 31, 31, 32, 32].map(|s| s * SECOND));
+}
+
+#[tokio::test(start_paused = true)]
+async fn coalescing_can_be_turned_off() {
+    let mut config = ServerConfig::default();
+    config.heartbeat.coalesce = Duration::ZERO;
+    let (server, _) = server(config);
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let mut peer = pipe_peer(&server, None).await;
+    loop {
+        match next(&mut peer).await {
+            Got::Control(Control::Ping) => break,
+            Got::Control(Control::Welcome(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(start.elapsed(), 30 * SECOND + Duration::from_millis(250));
+}

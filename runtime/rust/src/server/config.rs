@@ -46,6 +46,12 @@ pub struct HeartbeatConfig {
     /// A connection with no pong for this long is closed with 4000
     /// (default 45 s).
     pub pong_timeout: Duration,
+    /// Pings are rounded up to multiples of this (default 1 s), so the
+    /// pings of connections opened at different moments go out together
+    /// and wake the runtime once per slot rather than once per connection.
+    /// A ping may come up to this much later than `ping_interval`; zero
+    /// turns the rounding off. Capped at a tenth of `ping_interval`.
+    pub coalesce: Duration,
     /// The idle timeout of the proxies in front of the server (default 60 s,
     /// nginx's `proxy_read_timeout`); the server warns at start-up when the
     /// ping interval is not below it, because the proxy would cut idle
@@ -58,6 +64,7 @@ impl Default for HeartbeatConfig {
         HeartbeatConfig {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(45),
+            coalesce: Duration::from_secs(1),
             proxy_idle_timeout: Some(Duration::from_secs(60)),
         }
     }
@@ -159,10 +166,10 @@ impl ServerConfig {
                 hb.ping_interval, idle
             ));
         }
-        if hb.pong_timeout <= hb.ping_interval {
+        if hb.pong_timeout <= hb.ping_interval + hb.coalesce.min(hb.ping_interval / 10) {
             out.push(format!(
-                "pong timeout {:?} is not above the ping interval {:?}: healthy clients will be closed",
-                hb.pong_timeout, hb.ping_interval
+                "pong timeout {:?} is not above the ping interval {:?} plus the coalescing slot {:?}: healthy clients will be closed",
+                hb.pong_timeout, hb.ping_interval, hb.coalesce
             ));
         }
         let d = &self.drain;

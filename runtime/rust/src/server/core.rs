@@ -7,11 +7,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::config::ServerConfig;
 use super::connection::ConnectionState;
 use super::rooms::Rooms;
 use super::sse::SseSessions;
+use crate::Encoding;
+use crate::control::Control;
+use crate::frame::to_message;
 
 /// Where a server is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +59,11 @@ pub(crate) struct Core {
     draining: AtomicBool,
     pub(crate) phase: watch::Sender<DrainPhase>,
     pub(crate) sse: SseSessions,
+    /// Ping slots are multiples of `heartbeat.coalesce` since this moment.
+    epoch: Instant,
+    /// The ping frame in each encoding, encoded once: a ping copies no bytes.
+    ping_text: Message,
+    ping_binary: Message,
 }
 
 impl Core {
@@ -67,6 +77,9 @@ impl Core {
             draining: AtomicBool::new(false),
             phase: watch::Sender::new(DrainPhase::Serving),
             sse: SseSessions::default(),
+            epoch: Instant::now(),
+            ping_text: to_message(&Control::Ping, Encoding::Text),
+            ping_binary: to_message(&Control::Ping, Encoding::Binary),
         }
     }
 
@@ -74,6 +87,31 @@ impl Core {
         self.connections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The first ping slot at or after `due`. Connections open at random
+    /// moments; left alone, each ping would wake the runtime on its own.
+    /// Rounding every ping up to a shared grid batches them, which is most
+    /// of the heartbeat's cost (docs/BENCHMARKS.md, idle connections).
+    pub(crate) fn ping_slot(&self, due: Instant) -> Instant {
+        let hb = &self.config.heartbeat;
+        // Never more than a tenth of the interval, so short test intervals
+        // keep their shape.
+        let grid = hb.coalesce.min(hb.ping_interval / 10).as_nanos();
+        if grid == 0 {
+            return due;
+        }
+        let since = due.saturating_duration_since(self.epoch).as_nanos();
+        let slots = since.div_ceil(grid);
+        let offset = u64::try_from(slots.saturating_mul(grid)).unwrap_or(u64::MAX);
+        self.epoch + Duration::from_nanos(offset)
+    }
+
+    pub(crate) fn ping_frame(&self, encoding: Encoding) -> Message {
+        match encoding {
+            Encoding::Text => self.ping_text.clone(),
+            Encoding::Binary => self.ping_binary.clone(),
+        }
     }
 
     pub(crate) fn next_id(&self) -> u64 {

@@ -94,7 +94,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
     async fn run<T: Transport>(&self, ws: &mut T) -> End {
         let hb = &self.shared.core.config.heartbeat;
         let started = Instant::now();
-        let mut next_ping = started + hb.ping_interval;
+        let mut next_ping = self.shared.core.ping_slot(started + hb.ping_interval);
         let mut last_pong = started;
         let welcome = Control::Welcome(Welcome {
             package: P::NAME.to_string(),
@@ -149,8 +149,9 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
                         let reason = format!("no pong within {} ms", hb.pong_timeout.as_millis());
                         return self.close(ws, CloseCode::HEARTBEAT_TIMEOUT, reason, None).await;
                     }
-                    next_ping = now + hb.ping_interval;
-                    if let Err(end) = self.write(ws, to_message(&Control::Ping, self.conn.encoding())).await {
+                    next_ping = self.shared.core.ping_slot(now + hb.ping_interval);
+                    let ping = self.shared.core.ping_frame(self.conn.encoding());
+                    if let Err(end) = self.write(ws, ping).await {
                         return end;
                     }
                 }

@@ -15,7 +15,6 @@ use runtime_support::*;
 use tagwire::client::{Client, ClientConfig, Event, Status};
 use tagwire::server::ServerConfig;
 use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, JoinV1, ServerMessage};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
@@ -32,15 +31,6 @@ struct Backend {
 /// to the first backend that is up.
 struct Balancer {
     backends: Mutex<Vec<Arc<Backend>>>,
-}
-
-async fn health(addr: SocketAddr) -> Option<u16> {
-    let mut tcp = TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.ok()?;
-    response.split(' ').nth(1)?.parse().ok()
 }
 
 impl Balancer {

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use runtime_support::*;
 use tagwire::control::Control;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 struct Running {
@@ -46,15 +45,6 @@ fn start() -> Running {
         addr,
         stdout,
     }
-}
-
-async fn health(addr: SocketAddr) -> Option<u16> {
-    let mut tcp = TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.ok()?;
-    response.split(' ').nth(1)?.parse().ok()
 }
 
 async fn drains_on(signal: &str) {

@@ -10,17 +10,14 @@
 
 use std::error::Error;
 use std::io::BufRead;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tagwire::Protocol;
-use tagwire::control::{Control, Hello};
-use tokio::net::TcpSocket;
+use tagwire_bench::net::{self, Ws};
 use tokio::sync::{Semaphore, mpsc};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::ClientsArgs;
@@ -69,24 +66,11 @@ pub fn run(args: &ClientsArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The frame a Tagwire client sends first: hello for the `relay` package.
-fn hello_frame() -> String {
-    use tagwire::Package as _;
-    type Relay = tagwire_tests::relay::Package;
-    let headers: String = Relay::headers().iter().map(|h| h.as_str()).collect();
-    Control::Hello(Hello {
-        package: Relay::NAME.into(),
-        fingerprint: Relay::FINGERPRINT.into(),
-        headers,
-    })
-    .to_text()
-}
-
 async fn open_all(args: &ClientsArgs, counters: &Arc<Counters>) -> Result<f64, Box<dyn Error>> {
     let started = Instant::now();
     let server: SocketAddr = args.server;
-    let url = format!("ws://{server}{}", args.path);
-    let hello = (!args.client.no_hello).then(|| Utf8Bytes::from(hello_frame()));
+    let path: Arc<str> = Arc::from(args.path.as_str());
+    let hello = (!args.client.no_hello).then(|| Utf8Bytes::from(net::hello_frame()));
     let in_flight = Arc::new(Semaphore::new(args.client.concurrency.max(1)));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<(), String>>();
     let pace = Duration::from_secs_f64(args.client.connect_over_secs.unwrap_or(0.0).max(0.0))
@@ -99,16 +83,13 @@ async fn open_all(args: &ClientsArgs, counters: &Arc<Counters>) -> Result<f64, B
             tokio::time::sleep_until(paced_from + pace * nth).await;
         }
         let permit = Arc::clone(&in_flight).acquire_owned().await?;
-        // Spread the clients over 127.0.0.1 … 127.0.0.k so that no source
-        // address runs out of ephemeral ports (28k each by default).
-        let host = u8::try_from(1 + i % args.client.source_addrs.clamp(1, 254))?;
-        let source = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, host), 0);
-        let url = url.clone();
+        let source = net::source_addr(i, args.client.source_addrs);
+        let path = Arc::clone(&path);
         let hello = hello.clone();
         let counters = Arc::clone(counters);
         let done_tx = done_tx.clone();
         tokio::spawn(async move {
-            let ws = match connect(source, server, &url, hello).await {
+            let ws = match connect(source, server, &path, hello).await {
                 Ok(ws) => ws,
                 Err(e) => {
                     let _ = done_tx.send(Err(format!("connection {i} from {source}: {e}")));
@@ -129,39 +110,28 @@ async fn open_all(args: &ClientsArgs, counters: &Arc<Counters>) -> Result<f64, B
     Ok(started.elapsed().as_secs_f64())
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
-
 async fn connect(
     source: SocketAddrV4,
     server: SocketAddr,
-    url: &str,
+    path: &str,
     hello: Option<Utf8Bytes>,
-) -> Result<Ws, Box<dyn Error + Send + Sync>> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(source.into())?;
-    let stream = socket.connect(server).await?;
-    stream.set_nodelay(true)?;
-    // Small buffers: the client's memory is not what is measured, and 15k
-    // connections at tungstenite's default 128 KiB would be 2 GB of address space.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(64 * 1024);
-    let (mut ws, _response) =
-        tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
-    if let Some(hello) = hello {
-        ws.send(Message::Text(hello)).await?;
-    }
-    Ok(ws)
+) -> Result<Ws, net::BoxError> {
+    net::connect(
+        source,
+        server,
+        path,
+        net::client_ws_config(4096, 64 * 1024),
+        hello,
+    )
+    .await
 }
 
 /// Reads until the connection ends, answering pings in the encoding they came in.
 async fn hold(mut ws: Ws, counters: &Counters) {
     while let Some(frame) = ws.next().await {
         let pong = match frame {
-            Ok(Message::Text(text)) if text.as_str() == "_a" => Message::text("_b"),
-            Ok(Message::Binary(bytes)) if &bytes[..] == b"_a" => Message::binary(b"_b".as_slice()),
             Ok(Message::Close(_)) | Err(_) => break,
+            Ok(ping) if net::is_ping(&ping) => net::pong_for(&ping),
             Ok(_) => continue,
         };
         if ws.send(pong).await.is_err() {

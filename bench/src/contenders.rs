@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use futures_util::{SinkExt, StreamExt};
-use tagwire::server::{Connection, Handler, Server, ServerConfig};
+use tagwire::server::{Connection, Handler, Server, ServerConfig, ServerHandle};
 use tagwire_tests::relay;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -84,7 +84,10 @@ pub fn start(
 /// (Tagwire's default pong timeout).
 const PONG_TIMEOUT: Duration = Duration::from_secs(45);
 
-fn baseline(listener: TcpListener, ping_interval: Option<Duration>) -> Running {
+/// tokio-tungstenite's `accept_async` with its default config, one task
+/// per connection that echoes data frames; with `ping_interval`, the
+/// hand-written heartbeat of [`Contender::BaselinePing`].
+pub fn baseline(listener: TcpListener, ping_interval: Option<Duration>) -> Running {
     let open = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&open);
     tokio::spawn(async move {
@@ -174,13 +177,34 @@ fn tagwire_server(
     ping_interval: Duration,
     via_axum: bool,
 ) -> Result<Running, Box<dyn Error>> {
+    let (running, _handle) = tagwire(Idle, config_with_ping(ping_interval), listener, via_axum);
+    Ok(running)
+}
+
+/// The default server config with another ping interval (and a pong
+/// timeout above it).
+pub fn config_with_ping(ping_interval: Duration) -> ServerConfig {
     let mut config = ServerConfig::default();
     config.heartbeat.ping_interval = ping_interval;
     if config.heartbeat.pong_timeout <= ping_interval {
         config.heartbeat.pong_timeout = ping_interval * 3 / 2;
     }
-    let server = Server::new(Idle, config);
+    config
+}
+
+/// Starts a Tagwire server for the `relay` package with `handler` on
+/// `listener`: through `Server::serve` (axum and hyper, as an application
+/// serves it) when `via_axum`, else fed accepted sockets through
+/// `Server::serve_io`. Must be called inside the runtime.
+pub fn tagwire<H: Handler<relay::Package>>(
+    handler: H,
+    config: ServerConfig,
+    listener: TcpListener,
+    via_axum: bool,
+) -> (Running, ServerHandle<relay::Package>) {
+    let server = Server::new(handler, config);
     let handle = server.handle();
+    let counted = handle.clone();
     if via_axum {
         tokio::spawn(async move {
             if let Err(e) = server.serve(listener).await {
@@ -205,7 +229,8 @@ fn tagwire_server(
             }
         });
     }
-    Ok(Running {
-        connections: Box::new(move || handle.connection_count()),
-    })
+    let running = Running {
+        connections: Box::new(move || counted.connection_count()),
+    };
+    (running, handle)
 }

@@ -14,8 +14,7 @@
 //! contender out of the next one's figures. See docs/BENCHMARKS.md.
 
 mod clients;
-mod contenders;
-mod measure;
+mod heap;
 mod report;
 mod serve;
 
@@ -25,8 +24,9 @@ use std::process::{Command, Stdio};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use contenders::Contender;
 use report::Measurement;
+use tagwire_bench::contenders::Contender;
+use tagwire_bench::measure;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -4,16 +4,16 @@
 
 use std::error::Error;
 use std::io::{BufRead, BufReader, Lines, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpSocket;
-
 use crate::ServeArgs;
-use crate::contenders;
-use crate::measure::{cpu_time, heap_bytes, open_files_limit, rss_bytes};
+use crate::heap::heap_bytes;
 use crate::report::Measurement;
+use tagwire_bench::contenders;
+use tagwire_bench::measure::{cpu_time, open_files_limit, rss_bytes};
+use tagwire_bench::net::listen;
 
 /// File descriptors a process needs beyond one per connection.
 const SPARE_FILES: u64 = 64;
@@ -103,14 +103,6 @@ fn check_open_files(connections: usize) -> Result<(), Box<dyn Error>> {
         .into()),
         _ => Ok(()),
     }
-}
-
-/// 127.0.0.1 on a free port, with a backlog that absorbs the clients' bursts.
-fn listen() -> Result<tokio::net::TcpListener, Box<dyn Error>> {
-    let socket = TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-    Ok(socket.listen(4096)?)
 }
 
 /// The client process and its line protocol (see `clients.rs`).

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The TypeScript half of the codec benchmark: writes the dataset with the Rust
+# `dataset` binary, generates traffic.ts with the CLI, compiles it and the
+# script with tsc and runs it once. Prints a Markdown section to stdout;
+# everything else goes to stderr. `--quick` shortens the measurement.
+# Needs cargo, node 20+ and npm.
+set -euo pipefail
+cd "$(dirname "$0")"
+{
+  npm ci --no-audit --no-fund
+  # The runtime is a file: dependency; build its dist/ with this project's tsc.
+  npx tsc -p ../../../runtime/typescript
+  rm -rf generated
+  cargo run --quiet --locked -p tagwire-compiler --bin tagwire -- gen ts ../schema/traffic.schema --out generated --locked
+  cargo run --quiet --locked --release -p tagwire-bench-codecs --bin dataset -- traffic.jsonl
+  npx tsc -p .
+} >&2
+node dist/src/codecs.js traffic.jsonl "$@"

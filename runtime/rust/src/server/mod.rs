@@ -65,6 +65,11 @@ pub struct CloseReport {
     pub undelivered: usize,
 }
 
+/// Bytes of queued frames tungstenite gathers before writing them, so the
+/// frames one wake-up of a connection writes go out in one `sendto` rather
+/// than one each (runtime-load fan-out: docs/BENCHMARKS.md).
+const WRITE_BATCH_BYTES: usize = 4 * 1024;
+
 /// What every connection of one server shares.
 pub(crate) struct Shared<P: Package, H> {
     pub(crate) core: Arc<Core>,
@@ -80,9 +85,10 @@ impl<P: Package, H> Shared<P, H> {
         let limits = &self.core.config.limits;
         WebSocketConfig::default()
             .read_buffer_size(limits.read_buffer_bytes)
-            // Write every frame as it comes: no 128 KiB write buffer per
-            // connection; the outbox is the queue.
-            .write_buffer_size(0)
+            // Frames fed together (the outbox's, between two flushes) leave
+            // in one write up to this much; no 128 KiB buffer per connection:
+            // the outbox is the queue.
+            .write_buffer_size(WRITE_BATCH_BYTES)
             .max_write_buffer_size(limits.max_frame_bytes.saturating_mul(2).max(64 * 1024))
             .max_message_size(Some(limits.max_frame_bytes))
             .max_frame_size(Some(limits.max_frame_bytes))

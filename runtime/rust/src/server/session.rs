@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
@@ -24,6 +24,18 @@ enum End {
     Server(CloseCode, String),
     /// The peer closed, with its code if it sent one.
     Peer(Option<CloseCode>, String),
+}
+
+/// Most frames read in a row before the outbox gets its turn.
+const READ_BATCH: usize = 16;
+
+/// What the loop does after one incoming frame.
+enum AfterFrame {
+    /// Read on, if more has arrived.
+    Next,
+    /// Let the outbox be written first.
+    Yield,
+    End(End),
 }
 
 /// A connection's frames, whatever carries them: a WebSocket, or the SSE
@@ -118,29 +130,21 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
                     }
                 }
                 incoming = ws.next() => {
-                    let message = match incoming {
-                        None => return End::Peer(None, "connection lost".into()),
-                        Some(Ok(message)) => message,
-                        Some(Err(error)) => return self.read_failed(ws, error).await,
-                    };
-                    let payload = match &message {
-                        Message::Text(text) => Payload::Text(text.as_str()),
-                        Message::Binary(bytes) => Payload::Binary(bytes),
-                        Message::Close(frame) => {
-                            let (code, reason) = match frame {
-                                Some(f) => (Some(CloseCode(u16::from(f.code))), f.reason.to_string()),
-                                None => (None, String::new()),
-                            };
-                            // tungstenite queued the reply; flush it before leaving.
-                            let _ = timeout(self.close_timeout(), ws.flush()).await;
-                            return End::Peer(code, reason);
+                    // Frames that have already arrived are handled before the
+                    // outbox is written, so the replies to a burst leave in
+                    // one write (up to READ_BATCH frames, so a client that
+                    // keeps sending still gets its replies).
+                    let mut incoming = incoming;
+                    for _ in 0..READ_BATCH {
+                        match self.on_incoming(ws, incoming, &mut last_pong).await {
+                            AfterFrame::Next => {}
+                            AfterFrame::Yield => break,
+                            AfterFrame::End(end) => return end,
                         }
-                        // WebSocket-level pings are answered by tungstenite.
-                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-                    };
-                    if self.on_frame(payload, &mut last_pong).await.is_err() {
-                        // Only a full outbox fails here: the next turn closes it.
-                        continue;
+                        match ws.next().now_or_never() {
+                            Some(next) => incoming = next,
+                            None => break,
+                        }
                     }
                 }
                 () = sleep_until(next_ping.min(pong_deadline)) => {
@@ -156,6 +160,40 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
                     }
                 }
             }
+        }
+    }
+
+    /// Handles one item read from the transport.
+    async fn on_incoming<T: Transport>(
+        &self,
+        ws: &mut T,
+        incoming: Option<Result<Message, WsError>>,
+        last_pong: &mut Instant,
+    ) -> AfterFrame {
+        let message = match incoming {
+            None => return AfterFrame::End(End::Peer(None, "connection lost".into())),
+            Some(Ok(message)) => message,
+            Some(Err(error)) => return AfterFrame::End(self.read_failed(ws, error).await),
+        };
+        let payload = match &message {
+            Message::Text(text) => Payload::Text(text.as_str()),
+            Message::Binary(bytes) => Payload::Binary(bytes),
+            Message::Close(frame) => {
+                let (code, reason) = match frame {
+                    Some(f) => (Some(CloseCode(u16::from(f.code))), f.reason.to_string()),
+                    None => (None, String::new()),
+                };
+                // tungstenite queued the reply; flush it before leaving.
+                let _ = timeout(self.close_timeout(), ws.flush()).await;
+                return AfterFrame::End(End::Peer(code, reason));
+            }
+            // WebSocket-level pings are answered by tungstenite.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return AfterFrame::Next,
+        };
+        match self.on_frame(payload, last_pong).await {
+            Ok(()) => AfterFrame::Next,
+            // Only a full outbox fails here: the next turn closes it.
+            Err(_) => AfterFrame::Yield,
         }
     }
 

@@ -223,6 +223,10 @@ fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     print!("{}", report::table(&measurements));
+    let verdicts = report::verdicts(&measurements);
+    if !verdicts.is_empty() {
+        print!("\n{verdicts}");
+    }
     Ok(())
 }
 

@@ -30,6 +30,8 @@ pub struct Measurement {
     pub closed_by_server: u64,
     /// Seconds the client process took to open every connection.
     pub connect_secs: f64,
+    /// Seconds over which the clients were asked to spread their connects.
+    pub connect_over_secs: f64,
 }
 
 impl Measurement {
@@ -39,7 +41,7 @@ impl Measurement {
             "result contender={} ping_interval_ms={} connections={} open_after_connect={} \
              open_after_window={} heap_before={} heap_connected={} heap_after_window={} \
              rss_before={} rss_connected={} rss_after_window={} cpu_us={} window_us={} \
-             pongs_in_window={} closed_by_server={} connect_secs={:.2}",
+             pongs_in_window={} closed_by_server={} connect_secs={:.2} connect_over_secs={}",
             self.contender,
             self.ping_interval_ms,
             self.connections,
@@ -56,6 +58,7 @@ impl Measurement {
             self.pongs_in_window,
             self.closed_by_server,
             self.connect_secs,
+            self.connect_over_secs,
         )
     }
 
@@ -89,6 +92,7 @@ impl Measurement {
                 "pongs_in_window" => m.pongs_in_window = n()?,
                 "closed_by_server" => m.closed_by_server = n()?,
                 "connect_secs" => m.connect_secs = value.parse()?,
+                "connect_over_secs" => m.connect_over_secs = value.parse()?,
                 _ => return Err(format!("unknown result field {key}").into()),
             }
         }
@@ -169,15 +173,20 @@ fn kib(bytes: f64) -> String {
 pub fn table(measurements: &[Measurement]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| contender | ping interval | connections | heap / conn | heap / conn after window \
-         | heap vs baseline | RSS / conn | CPU, % of one core | CPU per ping | pongs in window \
-         | notes |\n",
+        "| contender | ping interval | connections | connects | heap / conn | heap / conn after \
+         window | heap vs baseline | RSS / conn | CPU, % of one core | CPU per ping | pongs in \
+         window | notes |\n",
     );
-    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for m in measurements {
         let baseline = measurements
             .iter()
             .find(|b| b.contender == "baseline" && b.connections == m.connections)
+            .or_else(|| {
+                measurements
+                    .iter()
+                    .find(|b| b.contender == "baseline-ping" && b.connections == m.connections)
+            })
             .map(Measurement::heap_per_connection_after_window);
         let ratio = match baseline {
             Some(b) if b > 0.0 => format!("{:.3}×", m.heap_per_connection_after_window() / b),
@@ -196,10 +205,15 @@ pub fn table(measurements: &[Measurement]) -> String {
         ));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} |",
             m.contender,
             interval,
             m.connections,
+            if m.connect_over_secs > 0.0 {
+                format!("over {} s", m.connect_over_secs)
+            } else {
+                "at once".to_owned()
+            },
             kib(m.heap_per_connection()),
             kib(m.heap_per_connection_after_window()),
             ratio,
@@ -237,9 +251,64 @@ mod tests {
             pongs_in_window: 9,
             closed_by_server: 0,
             connect_secs: 1.5,
+            connect_over_secs: 30.0,
         };
         let back = Measurement::from_line(&m.to_line()).map(|r| r.map_err(|e| e.to_string()));
         assert_eq!(back, Some(Ok(m)));
         assert!(Measurement::from_line("ready 10").is_none());
     }
+}
+
+/// The issue's targets, checked against the measurements that bear on them.
+pub fn verdicts(measurements: &[Measurement]) -> String {
+    let mut out = String::new();
+    for m in measurements.iter().filter(|m| m.contender == "tagwire") {
+        let heap = m.heap_per_connection_after_window();
+        if let Some(b) = measurements
+            .iter()
+            .find(|b| b.contender == "baseline" && b.connections == m.connections)
+        {
+            let times = b.heap_per_connection_after_window() / heap.max(1.0);
+            let met = heap <= 8.0 * 1024.0 && times >= 10.0;
+            let _ = writeln!(
+                out,
+                "- Heap target (at most 8 KiB per idle connection, at least 10× better than \
+                 tokio-tungstenite's defaults), {} connections: {}, {times:.0}× better: **{}**.",
+                m.connections,
+                kib(heap),
+                if met { "met" } else { "missed" }
+            );
+        }
+        if m.ping_interval_ms == 30_000 && m.connections >= 10_000 {
+            let cpu = m.cpu_percent();
+            let versus = measurements
+                .iter()
+                .find(|b| {
+                    b.contender == "baseline-ping"
+                        && b.ping_interval_ms == m.ping_interval_ms
+                        && b.connections == m.connections
+                        && (b.connect_over_secs > 0.0) == (m.connect_over_secs > 0.0)
+                })
+                .map_or_else(String::new, |b| {
+                    format!(
+                        " (a tokio interval per connection: {:.2} %, {:.1}× as much)",
+                        b.cpu_percent(),
+                        b.cpu_percent() / cpu.max(1e-9)
+                    )
+                });
+            let _ = writeln!(
+                out,
+                "- Heartbeat target (under 1 % of a core for {} connections at 30 s), connects {}: \
+                 {cpu:.2} %{versus}: **{}**.",
+                m.connections,
+                if m.connect_over_secs > 0.0 {
+                    "spread over the interval"
+                } else {
+                    "at once"
+                },
+                if cpu < 1.0 { "met" } else { "missed" }
+            );
+        }
+    }
+    out
 }

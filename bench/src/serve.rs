@@ -44,7 +44,14 @@ pub fn run(args: &ServeArgs) -> Result<Measurement, Box<dyn Error>> {
     while server.connections() < args.connections && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_secs_f64(args.timing.settle_secs));
+    // Connections opened at once ping in bursts, one per interval: start
+    // the window half an interval after them, so that a window of whole
+    // intervals holds whole bursts.
+    let mut settle = args.timing.settle_secs;
+    if args.contender.pings() && connect_over_secs(args) == 0.0 {
+        settle = settle.max(args.ping_interval_ms as f64 / 2000.0 - connect_secs);
+    }
+    std::thread::sleep(Duration::from_secs_f64(settle));
     let open_after_connect = server.connections();
     let heap_connected = heap_bytes();
     let rss_connected = rss_bytes()?;
@@ -86,6 +93,19 @@ pub fn run(args: &ServeArgs) -> Result<Measurement, Box<dyn Error>> {
         pongs_in_window: pongs_after.saturating_sub(pongs_before),
         closed_by_server: closed,
         connect_secs,
+        connect_over_secs: connect_over_secs(args),
+    })
+}
+
+/// Seconds over which the clients open their connections: as asked, or
+/// one ping interval (capped at the window) for the contenders that ping.
+fn connect_over_secs(args: &ServeArgs) -> f64 {
+    args.client.connect_over_secs.unwrap_or_else(|| {
+        if args.contender.pings() {
+            (args.ping_interval_ms as f64 / 1000.0).min(args.timing.window_secs)
+        } else {
+            0.0
+        }
     })
 }
 
@@ -115,13 +135,7 @@ struct Clients {
 impl Clients {
     fn spawn(args: &ServeArgs, server: SocketAddr) -> Result<Self, Box<dyn Error>> {
         let mut client = args.client.clone();
-        client.connect_over_secs = Some(client.connect_over_secs.unwrap_or_else(|| {
-            if args.contender.pings() {
-                (args.ping_interval_ms as f64 / 1000.0).min(args.timing.window_secs)
-            } else {
-                0.0
-            }
-        }));
+        client.connect_over_secs = Some(connect_over_secs(args));
         let mut command = Command::new(std::env::current_exe()?);
         command
             .arg("clients")

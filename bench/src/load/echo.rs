@@ -115,6 +115,10 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct Timing {
+    /// The Tagwire server's `limits.read_buffer_bytes` (its default when
+    /// absent), for experiments: it is also the most one read takes.
+    #[arg(long)]
+    tagwire_read_buffer: Option<usize>,
     /// Seconds measured, after the warm-up.
     #[arg(long, default_value_t = 10.0)]
     secs: f64,
@@ -181,6 +185,9 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
                     "--warmup-secs".into(),
                     args.timing.warmup_secs.to_string(),
                 ];
+                if let Some(bytes) = args.timing.tagwire_read_buffer {
+                    command.extend(["--tagwire-read-buffer".to_owned(), bytes.to_string()]);
+                }
                 command.extend(args.client.to_args());
                 let mut child = LineChild::spawn_self("echo-serve", &command)?;
                 let record = Record::parse(&child.expect("result")?)?;
@@ -290,6 +297,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
                 let mut config = tagwire::server::ServerConfig::default();
                 // Room for the largest case's frames.
                 config.limits.max_frame_bytes = config.limits.max_frame_bytes.max(args.case.size);
+                if let Some(bytes) = args.timing.tagwire_read_buffer {
+                    config.limits.read_buffer_bytes = bytes;
+                }
                 contenders::tagwire(EchoBack, config, listener, true).0
             }
             Contender::TokioTungstenite => contenders::baseline(listener, None),

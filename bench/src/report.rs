@@ -228,37 +228,6 @@ pub fn table(measurements: &[Measurement]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn result_lines_round_trip() {
-        let m = Measurement {
-            contender: "tagwire".into(),
-            ping_interval_ms: 30_000,
-            connections: 10_000,
-            open_after_connect: 10_000,
-            open_after_window: 10_000,
-            heap_before: 1,
-            heap_connected: 2,
-            heap_after_window: 3,
-            rss_before: 4,
-            rss_connected: 5,
-            rss_after_window: 6,
-            cpu_us: 7,
-            window_us: 8,
-            pongs_in_window: 9,
-            closed_by_server: 0,
-            connect_secs: 1.5,
-            connect_over_secs: 30.0,
-        };
-        let back = Measurement::from_line(&m.to_line()).map(|r| r.map_err(|e| e.to_string()));
-        assert_eq!(back, Some(Ok(m)));
-        assert!(Measurement::from_line("ready 10").is_none());
-    }
-}
-
 /// The targets, checked against the measurements that bear on them.
 pub fn verdicts(measurements: &[Measurement]) -> String {
     let mut out = String::new();
@@ -311,4 +280,35 @@ pub fn verdicts(measurements: &[Measurement]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_round_trip() {
+        let m = Measurement {
+            contender: "tagwire".into(),
+            ping_interval_ms: 30_000,
+            connections: 10_000,
+            open_after_connect: 10_000,
+            open_after_window: 10_000,
+            heap_before: 1,
+            heap_connected: 2,
+            heap_after_window: 3,
+            rss_before: 4,
+            rss_connected: 5,
+            rss_after_window: 6,
+            cpu_us: 7,
+            window_us: 8,
+            pongs_in_window: 9,
+            closed_by_server: 0,
+            connect_secs: 1.5,
+            connect_over_secs: 30.0,
+        };
+        let back = Measurement::from_line(&m.to_line()).map(|r| r.map_err(|e| e.to_string()));
+        assert_eq!(back, Some(Ok(m)));
+        assert!(Measurement::from_line("ready 10").is_none());
+    }
 }

@@ -35,6 +35,7 @@ impl<'a> BinaryWriter<'a> {
         BinaryWriter { out }
     }
 
+    #[inline]
     fn varint(&mut self, mut v: u64) {
         while v >= 0x80 {
             self.out.push((v as u8) | 0x80);
@@ -43,47 +44,58 @@ impl<'a> BinaryWriter<'a> {
         self.out.push(v as u8);
     }
 
+    #[inline]
     fn zigzag(&mut self, v: i64) {
         self.varint(((v << 1) ^ (v >> 63)) as u64);
     }
 
     /// One byte, 0 or 1.
+    #[inline]
     pub fn bool(&mut self, v: bool) {
         self.out.push(u8::from(v));
     }
     /// One raw byte.
+    #[inline]
     pub fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
     /// LEB128.
+    #[inline]
     pub fn u16(&mut self, v: u16) {
         self.varint(v.into());
     }
     /// LEB128.
+    #[inline]
     pub fn u32(&mut self, v: u32) {
         self.varint(v.into());
     }
     /// LEB128.
+    #[inline]
     pub fn u64(&mut self, v: u64) {
         self.varint(v);
     }
     /// One two's-complement byte.
+    #[inline]
     pub fn i8(&mut self, v: i8) {
         self.out.push(v as u8);
     }
     /// Zigzag LEB128.
+    #[inline]
     pub fn i16(&mut self, v: i16) {
         self.zigzag(v.into());
     }
     /// Zigzag LEB128.
+    #[inline]
     pub fn i32(&mut self, v: i32) {
         self.zigzag(v.into());
     }
     /// Zigzag LEB128.
+    #[inline]
     pub fn i64(&mut self, v: i64) {
         self.zigzag(v);
     }
     /// Little-endian; NaN canonicalised.
+    #[inline]
     pub fn f32(&mut self, v: f32) {
         let bits = if v.is_nan() {
             CANONICAL_NAN_F32
@@ -93,6 +105,7 @@ impl<'a> BinaryWriter<'a> {
         self.out.extend_from_slice(&bits.to_le_bytes());
     }
     /// Little-endian; NaN canonicalised.
+    #[inline]
     pub fn f64(&mut self, v: f64) {
         let bits = if v.is_nan() {
             CANONICAL_NAN_F64
@@ -102,19 +115,23 @@ impl<'a> BinaryWriter<'a> {
         self.out.extend_from_slice(&bits.to_le_bytes());
     }
     /// Byte length, then UTF-8.
+    #[inline]
     pub fn str(&mut self, v: &str) {
         self.bytes(v.as_bytes());
     }
     /// Length, then raw bytes.
+    #[inline]
     pub fn bytes(&mut self, v: &[u8]) {
         self.varint(wire_len(v.len()));
         self.out.extend_from_slice(v);
     }
     /// An enum's numeric value.
+    #[inline]
     pub fn enum_value(&mut self, v: u32) {
         self.u32(v);
     }
     /// A union's variant index; the variant's fields follow.
+    #[inline]
     pub fn variant(&mut self, index: u32) {
         self.u32(index);
     }
@@ -216,6 +233,7 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// `n` bytes, or `truncated` at `item` (the start of the value they belong to).
+    #[inline]
     fn take(&mut self, n: usize, item: usize) -> R<&'a [u8]> {
         if n > self.remaining() {
             return Err(err(K::Truncated, item));
@@ -225,31 +243,50 @@ impl<'a> BinaryReader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> R<[u8; N]> {
         let at = self.pos;
         let bytes = self.take(N, at)?;
         <[u8; N]>::try_from(bytes).map_err(|_| err(K::Truncated, at))
     }
 
-    /// Unsigned LEB128 of at most `max_bytes` bytes and at most `max`.
+    /// Unsigned LEB128 of at most `max_bytes` bytes and at most `max`
+    /// (every caller's `max` is at least 127, so one byte always fits).
+    #[inline]
     fn varint(&mut self, max_bytes: usize, max: u64) -> R<u64> {
+        match self.frame.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(b.into())
+            }
+            _ => self.long_varint(max_bytes, max),
+        }
+    }
+
+    fn long_varint(&mut self, max_bytes: usize, max: u64) -> R<u64> {
         let start = self.pos;
-        let mut value: u128 = 0;
+        let bytes = self.frame.get(start..).unwrap_or_default();
+        let mut value: u64 = 0;
         for i in 0..max_bytes {
-            let Some(&b) = self.frame.get(self.pos) else {
+            let Some(&b) = bytes.get(i) else {
                 return Err(err(K::Truncated, start));
             };
-            self.pos += 1;
-            value |= u128::from(b & 0x7F) << (7 * i);
             if b & 0x80 == 0 {
                 if b == 0 && i > 0 {
                     return Err(err(K::InvalidVarint, start));
                 }
-                return u64::try_from(value)
-                    .ok()
-                    .filter(|v| *v <= max)
-                    .ok_or(err(K::OutOfRange, start));
+                // A 10th byte carries bit 63 only; more is beyond any u64.
+                if i == 9 && b > 1 {
+                    return Err(err(K::OutOfRange, start));
+                }
+                value |= u64::from(b) << (7 * i);
+                if value > max {
+                    return Err(err(K::OutOfRange, start));
+                }
+                self.pos = start + i + 1;
+                return Ok(value);
             }
+            value |= u64::from(b & 0x7F) << (7 * i);
         }
         Err(err(K::InvalidVarint, start))
     }
@@ -270,6 +307,7 @@ impl<'a> BinaryReader<'a> {
         out
     }
 
+    #[inline]
     fn flag(&mut self) -> R<bool> {
         let at = self.pos;
         match self.array::<1>()? {
@@ -280,51 +318,63 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// Byte 0 or 1.
+    #[inline]
     pub fn bool(&mut self) -> R<bool> {
         self.flag()
     }
     /// One raw byte.
+    #[inline]
     pub fn u8(&mut self) -> R<u8> {
         Ok(self.array::<1>()?[0])
     }
     /// LEB128, at most 3 bytes.
+    #[inline]
     pub fn u16(&mut self) -> R<u16> {
         Ok(self.varint(3, u16::MAX.into())? as u16)
     }
     /// LEB128, at most 5 bytes.
+    #[inline]
     pub fn u32(&mut self) -> R<u32> {
         Ok(self.varint(5, u32::MAX.into())? as u32)
     }
     /// LEB128, at most 10 bytes.
+    #[inline]
     pub fn u64(&mut self) -> R<u64> {
         self.varint(10, u64::MAX)
     }
     /// One two's-complement byte.
+    #[inline]
     pub fn i8(&mut self) -> R<i8> {
         Ok(self.array::<1>()?[0] as i8)
     }
     /// Zigzag LEB128, at most 3 bytes.
+    #[inline]
     pub fn i16(&mut self) -> R<i16> {
         Ok(self.zigzag(3, u16::MAX.into())? as i16)
     }
     /// Zigzag LEB128, at most 5 bytes.
+    #[inline]
     pub fn i32(&mut self) -> R<i32> {
         Ok(self.zigzag(5, u32::MAX.into())? as i32)
     }
     /// Zigzag LEB128, at most 10 bytes.
+    #[inline]
     pub fn i64(&mut self) -> R<i64> {
         self.zigzag(10, u64::MAX)
     }
     /// Little-endian; any NaN bit pattern is accepted as is.
+    #[inline]
     pub fn f32(&mut self) -> R<f32> {
         Ok(f32::from_le_bytes(self.array()?))
     }
     /// Little-endian; any NaN bit pattern is accepted as is.
+    #[inline]
     pub fn f64(&mut self) -> R<f64> {
         Ok(f64::from_le_bytes(self.array()?))
     }
 
     /// Length-prefixed slice, checked against the limit before the input.
+    #[inline]
     fn sized(&mut self) -> R<(&'a [u8], usize)> {
         let at = self.pos;
         let len = self.varint(5, u32::MAX.into())?;
@@ -337,6 +387,7 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// Length-prefixed UTF-8.
+    #[inline]
     pub fn string(&mut self) -> R<String> {
         let (bytes, at) = self.sized()?;
         match std::str::from_utf8(bytes) {
@@ -346,11 +397,13 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// Length-prefixed raw bytes.
+    #[inline]
     pub fn bytes(&mut self) -> R<Vec<u8>> {
         Ok(self.sized()?.0.to_vec())
     }
 
     /// An enum value; the caller maps it or calls [`Tag::unknown_enum_value`].
+    #[inline]
     pub fn enum_value(&mut self) -> R<Tag> {
         let at = self.pos;
         let value = self.u32()?;

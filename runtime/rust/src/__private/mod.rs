@@ -30,6 +30,7 @@ mod binary;
 pub mod derive;
 #[cfg(feature = "json")]
 pub mod json;
+mod scan;
 mod text;
 
 use std::collections::BTreeMap;

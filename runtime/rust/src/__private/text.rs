@@ -1,8 +1,8 @@
 //! Text encoding (SPEC §3): `HH|token|token…`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use super::scan::{find_any, find_byte, push_dyadic, push_i64, push_u64};
 use super::{Tag, base64url, depth_exceeded};
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
@@ -24,65 +24,78 @@ impl<'a> TextWriter<'a> {
         TextWriter { out }
     }
 
+    #[inline]
     fn sep(&mut self) {
         self.out.push('|');
     }
 
+    #[inline]
     fn uint(&mut self, v: u64) {
         self.sep();
-        // Writing into a String cannot fail.
-        let _ = write!(self.out, "{v}");
+        push_u64(self.out, v);
     }
 
+    #[inline]
     fn int(&mut self, v: i64) {
         self.sep();
-        let _ = write!(self.out, "{v}");
+        push_i64(self.out, v);
     }
 
     /// `1` or `0`.
+    #[inline]
     pub fn bool(&mut self, v: bool) {
         self.out.push_str(if v { "|1" } else { "|0" });
     }
     /// Decimal.
+    #[inline]
     pub fn u8(&mut self, v: u8) {
         self.uint(v.into());
     }
     /// Decimal.
+    #[inline]
     pub fn u16(&mut self, v: u16) {
         self.uint(v.into());
     }
     /// Decimal.
+    #[inline]
     pub fn u32(&mut self, v: u32) {
         self.uint(v.into());
     }
     /// Decimal.
+    #[inline]
     pub fn u64(&mut self, v: u64) {
         self.uint(v);
     }
     /// Decimal.
+    #[inline]
     pub fn i8(&mut self, v: i8) {
         self.int(v.into());
     }
     /// Decimal.
+    #[inline]
     pub fn i16(&mut self, v: i16) {
         self.int(v.into());
     }
     /// Decimal.
+    #[inline]
     pub fn i32(&mut self, v: i32) {
         self.int(v.into());
     }
     /// Decimal.
+    #[inline]
     pub fn i64(&mut self, v: i64) {
         self.int(v);
     }
 
     /// Widened to `f64` first: JavaScript can only print the `f64` form, and
     /// both sides must produce the same token.
+    #[inline]
     pub fn f32(&mut self, v: f32) {
         self.f64(f64::from(v));
     }
 
     /// JavaScript's `Number#toString` spelling, except `-0` keeps its sign.
+    #[inline]
     pub fn f64(&mut self, v: f64) {
         self.sep();
         if v == 0.0 && v.is_sign_negative() {
@@ -91,13 +104,14 @@ impl<'a> TextWriter<'a> {
             // ryu-js already says "NaN" for every NaN; spelled out so the
             // SPEC's "all NaNs encode as NaN" does not rest on that detail.
             self.out.push_str("NaN");
-        } else {
+        } else if !push_dyadic(self.out, v) {
             self.out.push_str(ryu_js::Buffer::new().format(v));
         }
     }
 
     /// Escaped so the token holds no `|`, CR or LF and never starts with a
     /// raw `~` (which would read as "absent").
+    #[inline]
     pub fn str(&mut self, v: &str) {
         self.sep();
         let rest = match v.strip_prefix('~') {
@@ -107,14 +121,15 @@ impl<'a> TextWriter<'a> {
             }
             None => v,
         };
+        let bytes = rest.as_bytes();
         let mut start = 0;
-        for (i, b) in rest.bytes().enumerate() {
-            let escape = match b {
+        while let Some(found) = find_any(&bytes[start..], [b'\\', b'|', b'\n', b'\r']) {
+            let i = start + found;
+            let escape = match bytes[i] {
                 b'\\' => "\\\\",
                 b'|' => "\\p",
                 b'\n' => "\\n",
-                b'\r' => "\\r",
-                _ => continue,
+                _ => "\\r",
             };
             // `i` is at an ASCII byte, so both slices fall on char boundaries.
             self.out.push_str(&rest[start..i]);
@@ -131,11 +146,13 @@ impl<'a> TextWriter<'a> {
     }
 
     /// An enum's numeric value.
+    #[inline]
     pub fn enum_value(&mut self, v: u32) {
         self.u32(v);
     }
 
     /// A union's variant index; the variant's fields follow.
+    #[inline]
     pub fn variant(&mut self, index: u32) {
         self.u32(index);
     }
@@ -256,6 +273,7 @@ impl<'a> TextReader<'a> {
     }
 
     /// Takes the next token and its position.
+    #[inline]
     fn token(&mut self) -> R<(&'a str, Position)> {
         let bytes = self.frame.as_bytes();
         match bytes.get(self.pos) {
@@ -276,10 +294,7 @@ impl<'a> TextReader<'a> {
             }
         }
         let start = self.pos + 1;
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| b == b'|')
-            .map_or(bytes.len(), |i| start + i);
+        let end = find_byte(&bytes[start..], b'|').map_or(bytes.len(), |i| start + i);
         let at = Position::Token {
             index: self.index,
             byte: start,
@@ -301,10 +316,7 @@ impl<'a> TextReader<'a> {
             return None;
         }
         let start = self.pos + 1;
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| b == b'|')
-            .map_or(bytes.len(), |i| start + i);
+        let end = find_byte(&bytes[start..], b'|').map_or(bytes.len(), |i| start + i);
         self.frame.get(start..end)
     }
 
@@ -337,6 +349,7 @@ impl<'a> TextReader<'a> {
     }
 
     /// `1` or `0`.
+    #[inline]
     pub fn bool(&mut self) -> R<bool> {
         let (t, at) = self.token()?;
         match t {
@@ -353,40 +366,49 @@ impl<'a> TextReader<'a> {
     }
 
     /// Strict decimal.
+    #[inline]
     pub fn u8(&mut self) -> R<u8> {
         self.int()
     }
     /// Strict decimal.
+    #[inline]
     pub fn u16(&mut self) -> R<u16> {
         self.int()
     }
     /// Strict decimal.
+    #[inline]
     pub fn u32(&mut self) -> R<u32> {
         self.int()
     }
     /// Strict decimal.
+    #[inline]
     pub fn u64(&mut self) -> R<u64> {
         self.int()
     }
     /// Strict decimal.
+    #[inline]
     pub fn i8(&mut self) -> R<i8> {
         self.int()
     }
     /// Strict decimal.
+    #[inline]
     pub fn i16(&mut self) -> R<i16> {
         self.int()
     }
     /// Strict decimal.
+    #[inline]
     pub fn i32(&mut self) -> R<i32> {
         self.int()
     }
     /// Strict decimal.
+    #[inline]
     pub fn i64(&mut self) -> R<i64> {
         self.int()
     }
 
     /// Parsed as `f64`, then rounded to `f32` (the two-step rounding every
     /// language can reproduce, e.g. `Math.fround`).
+    #[inline]
     pub fn f32(&mut self) -> R<f32> {
         let (t, at) = self.token()?;
         let wide = parse_float(t).map_err(|k| Self::err(k, at))?;
@@ -399,12 +421,14 @@ impl<'a> TextReader<'a> {
     }
 
     /// Any spelling in the SPEC's float grammar, or `NaN`/`Infinity`/`-Infinity`.
+    #[inline]
     pub fn f64(&mut self) -> R<f64> {
         let (t, at) = self.token()?;
         parse_float(t).map_err(|k| Self::err(k, at))
     }
 
     /// Unescaped, and bounded by `max_string_bytes`.
+    #[inline]
     pub fn string(&mut self) -> R<String> {
         let (t, at) = self.token()?;
         let s = unescape(t).map_err(|k| Self::err(k, at))?;
@@ -426,6 +450,7 @@ impl<'a> TextReader<'a> {
 
     /// An enum value; the caller maps it to a variant or calls
     /// [`Tag::unknown_enum_value`].
+    #[inline]
     pub fn enum_value(&mut self) -> R<Tag> {
         let (t, at) = self.token()?;
         let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
@@ -528,25 +553,44 @@ impl<'a> TextReader<'a> {
 /// `0|-?[1-9][0-9]*`, as a wide integer so every schema type can range-check
 /// it afterwards.
 pub(crate) fn parse_decimal(t: &str) -> Result<i128, K> {
-    let (negative, digits) = match t.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, t),
+    let (negative, digits) = match t.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
     };
-    match digits.as_bytes() {
-        [] => return Err(K::InvalidToken),
-        [b'0'] if !negative => return Ok(0),
-        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => {}
-        _ => return Err(K::InvalidToken),
+    match digits {
+        [] => Err(K::InvalidToken),
+        [b'0'] if !negative => Ok(0),
+        // Up to 19 digits fit a u64: check and accumulate in one pass.
+        [b'1'..=b'9', ..] if digits.len() <= 19 => {
+            let mut n: u64 = 0;
+            for &d in digits {
+                let d = d.wrapping_sub(b'0');
+                if d > 9 {
+                    return Err(K::InvalidToken);
+                }
+                n = n * 10 + u64::from(d);
+            }
+            let n = i128::from(n);
+            Ok(if negative { -n } else { n })
+        }
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => {
+            let mut n: i128 = 0;
+            for &d in digits {
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(i128::from(d - b'0')))
+                    .ok_or(K::OutOfRange)?;
+            }
+            Ok(if negative { -n } else { n })
+        }
+        _ => Err(K::InvalidToken),
     }
-    let mut n: i128 = 0;
-    for d in digits.bytes() {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(i128::from(d - b'0')))
-            .ok_or(K::OutOfRange)?;
-    }
-    Ok(if negative { -n } else { n })
 }
+
+/// 10^0 to 10^15, exact as doubles.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
 
 /// The SPEC's float grammar, checked before handing the token to Rust's
 /// (correctly rounding, but more permissive) parser.
@@ -558,10 +602,14 @@ fn parse_float(t: &str) -> Result<f64, K> {
         _ => {}
     }
     let b = t.as_bytes();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let digits = |i: &mut usize| {
+    let negative = b.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    // The digits as an integer (wrapping: only used when there are few).
+    let mut mantissa: u64 = 0;
+    let mut digits = |i: &mut usize| {
         let start = *i;
-        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+        while let Some(d) = b.get(*i).filter(|d| d.is_ascii_digit()) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
             *i += 1;
         }
         *i - start
@@ -571,11 +619,19 @@ fn parse_float(t: &str) -> Result<f64, K> {
     if n == 0 || (n > 1 && b[int_start] == b'0') {
         return Err(K::InvalidToken);
     }
+    let mut fraction = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        if digits(&mut i) == 0 {
+        fraction = digits(&mut i);
+        if fraction == 0 {
             return Err(K::InvalidToken);
         }
+    }
+    if i == b.len() && n + fraction <= 15 {
+        // Clinger's fast path: the digits (below 10^15 < 2^53) and the power
+        // of ten are exact doubles, so one division rounds correctly.
+        let v = mantissa as f64 / POW10[fraction];
+        return Ok(if negative { -v } else { v });
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
@@ -602,8 +658,13 @@ fn unescape(t: &str) -> Result<String, K> {
     if b.first() == Some(&b'~') {
         return Err(K::InvalidToken);
     }
+    // Most strings have nothing to unescape or reject.
+    let Some(first) = find_any(b, [b'\\', b'\r', b'\n', b'\n']) else {
+        return Ok(t.to_owned());
+    };
     let mut out = String::with_capacity(t.len());
-    let (mut start, mut i) = (0, 0);
+    out.push_str(&t[..first]);
+    let (mut start, mut i) = (first, first);
     while i < b.len() {
         match b[i] {
             b'\r' | b'\n' => return Err(K::InvalidToken),

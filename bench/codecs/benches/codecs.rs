@@ -482,7 +482,7 @@ fn main() {
     let load_before = loadavg();
     let data = Data::new();
     let (warm_up, measurement, samples) = if quick {
-        (Duration::from_millis(300), Duration::from_millis(1200), 20)
+        (Duration::from_millis(200), Duration::from_millis(700), 10)
     } else {
         (Duration::from_secs(2), Duration::from_secs(5), 50)
     };

@@ -7,7 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 {
-  npm ci --no-audit --no-fund
+  # npm ci only when node_modules is missing or older than the lock file.
+  if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    npm ci --no-audit --no-fund
+  fi
   # The runtime is a file: dependency; build its dist/ with this project's tsc.
   npx tsc -p ../../../runtime/typescript
   rm -rf generated

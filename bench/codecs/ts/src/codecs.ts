@@ -397,8 +397,8 @@ for (let k = 0; k < n; k++) {
 }
 
 let sink = 0;
-const roundMs = quick ? 80 : 300;
-const rounds = quick ? 7 : 15;
+const roundMs = quick ? 60 : 300;
+const rounds = quick ? 5 : 15;
 
 /** Median over rounds of ns per message; each round runs whole passes for about roundMs. */
 function measure(name: string, pass: () => void): number {

@@ -248,7 +248,7 @@ pub fn verdicts(measurements: &[Measurement]) -> String {
                 if met { "met" } else { "missed" }
             );
         }
-        if m.ping_interval_ms == 30_000 && m.connections >= 10_000 {
+        if m.ping_interval_ms == 30_000 && m.connections >= 10_000 && m.pongs_in_window > 0 {
             let cpu = m.cpu_percent();
             let versus = measurements
                 .iter()

@@ -134,6 +134,8 @@ struct Outcome {
     /// Offsets from the drain's start.
     closed_on_a: Vec<Duration>,
     opened_on_b: Vec<Duration>,
+    /// When the clients chose to reconnect (see `Counts::scheduled`).
+    scheduled: Vec<Duration>,
     clients: Record,
 }
 
@@ -231,6 +233,13 @@ fn one_drain(args: &RunArgs, variant: Variant) -> Result<Outcome, Box<dyn Error>
         .then(|| opened.iter().max().map(|t| t.duration_since(started)))
         .flatten();
     let stats = Record::parse(&clients.ask("stats", "stats")?)?;
+    let scheduled = stats
+        .get("scheduled_ms")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+        .collect();
     clients.finish()?;
     rt.shutdown_timeout(Duration::from_secs(2));
     let offsets = |moments: Vec<Instant>| -> Vec<Duration> {
@@ -248,6 +257,7 @@ fn one_drain(args: &RunArgs, variant: Variant) -> Result<Outcome, Box<dyn Error>
         back,
         closed_on_a: offsets(Timeline::take(&a_timeline.closed)),
         opened_on_b: offsets(opened),
+        scheduled,
         clients: stats,
     })
 }
@@ -279,16 +289,18 @@ fn report(args: &RunArgs, outcomes: &[Outcome]) -> String {
     let mut out = String::new();
     out.push_str(
         "| variant | clients | grace | notices over | reconnect window | drain done (A empty) \
-         | last client on B | peak reconnects per 100 ms | busiest second | failed attempts |\n",
+         | last client on B | reconnects wanted, peak per 100 ms | reconnects served on B, \
+         peak per 100 ms | busiest second on B | failed attempts |\n",
     );
-    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for o in outcomes {
         let d = &o.config.drain;
         let hist = histogram(&o.opened_on_b, Duration::from_millis(100), 2000);
         let per_second = histogram(&o.opened_on_b, Duration::from_secs(1), 200);
+        let wanted = histogram(&o.scheduled, Duration::from_millis(100), 2000);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             o.variant.name(),
             thousands(o.report.connections_at_start as f64),
             secs(d.grace),
@@ -303,6 +315,7 @@ fn report(args: &RunArgs, outcomes: &[Outcome]) -> String {
                 || format!("{} of {} back", o.back, o.report.connections_at_start),
                 secs
             ),
+            thousands(wanted.iter().copied().max().unwrap_or(0) as f64),
             thousands(hist.iter().copied().max().unwrap_or(0) as f64),
             thousands(per_second.iter().copied().max().unwrap_or(0) as f64),
             thousands(o.clients.num("failed")),
@@ -310,40 +323,55 @@ fn report(args: &RunArgs, outcomes: &[Outcome]) -> String {
     }
     out.push_str(
         "\nTimes from the drain's start (`ServerHandle::drain`). *Drain done* is A's \
-         `DrainReport::total`; *failed attempts* are connection attempts the clients retried.\n",
+         `DrainReport::total`. *Wanted*: the moments the clients chose to reconnect at (when a \
+         client learns of the drain, the moment it reports plus the delay it picked): the load \
+         the protocol sends the next server. *Served*: connections B opened (its `on_open`), \
+         which also shows what this machine's client process and servers could keep up with. \
+         *Failed attempts* are connection attempts the clients had to retry.\n",
     );
     for o in outcomes {
         let end = o
             .closed_on_a
             .iter()
             .chain(&o.opened_on_b)
+            .chain(&o.scheduled)
             .max()
             .copied()
             .unwrap_or_default();
         let buckets = (end.as_nanos() / bucket.as_nanos().max(1)) as usize + 1;
         let closed = histogram(&o.closed_on_a, bucket, buckets);
         let opened = histogram(&o.opened_on_b, bucket, buckets);
-        let peak = opened.iter().copied().max().unwrap_or(0).max(1);
+        let wanted = histogram(&o.scheduled, bucket, buckets);
+        let peak = opened
+            .iter()
+            .chain(&wanted)
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let _ = writeln!(
             out,
-            "\n{}: connections closed on A and opened on B per {} ms (one `#` ≈ {} reconnects)\n",
+            "\n{}: per {} ms, connections closed on A, reconnects the clients wanted, and \
+             connections opened on B (one `#` ≈ {} opened on B)\n",
             o.variant.name(),
             args.bucket_ms,
             peak.div_ceil(50)
         );
-        out.push_str("```text\n    from   closed on A  opened on B\n");
+        out.push_str("```text\n    from  closed on A       wanted  opened on B\n");
         let first = closed
             .iter()
             .zip(&opened)
-            .position(|(c, o)| c + o > 0)
+            .zip(&wanted)
+            .position(|((c, o), w)| c + o + w > 0)
             .unwrap_or(0);
         for i in first..buckets {
             let bar = "#".repeat(opened[i].div_ceil(peak.div_ceil(50)));
             let _ = writeln!(
                 out,
-                "{:>6.1} s {:>12} {:>12}  {bar}",
+                "{:>6.1} s {:>12} {:>12} {:>12}  {bar}",
                 (i as u64 * args.bucket_ms) as f64 / 1000.0,
                 closed[i],
+                wanted[i],
                 opened[i]
             );
         }
@@ -381,6 +409,11 @@ struct Counts {
     opens: AtomicU64,
     failed: AtomicU64,
     deploys: AtomicU64,
+    /// When the balancer switched to B (the drain starts right after).
+    switched: Mutex<Option<Instant>>,
+    /// When each client, told of the drain, chose to reconnect: the moment
+    /// of its `Status::Reconnecting` plus its delay, in ms since the switch.
+    scheduled: Mutex<Vec<u64>>,
 }
 
 pub fn clients(args: &ClientsArgs) -> Result<(), Box<dyn Error>> {
@@ -392,13 +425,25 @@ pub fn clients(args: &ClientsArgs) -> Result<(), Box<dyn Error>> {
     let (stdin_counts, stdin_target) = (Arc::clone(&counts), Arc::clone(&target));
     serve_stdin(move |line| match line {
         "switch" => {
+            *stdin_counts
+                .switched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
             stdin_target.fetch_add(1, Ordering::Relaxed);
             say("switched");
         }
         "stats" => {
             let c = &stdin_counts;
+            let scheduled = c
+                .scheduled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
             say(&format!(
-                "stats open={} opens={} failed={} deploys={}",
+                "stats open={} opens={} failed={} deploys={} scheduled_ms={scheduled}",
                 c.open.load(Ordering::Relaxed),
                 c.opens.load(Ordering::Relaxed),
                 c.failed.load(Ordering::Relaxed),
@@ -436,7 +481,22 @@ pub fn clients(args: &ClientsArgs) -> Result<(), Box<dyn Error>> {
                             counts.open.fetch_add(1, Ordering::Relaxed);
                             counts.opens.fetch_add(1, Ordering::Relaxed);
                         }
-                        Status::Reconnecting { reason, .. } => {
+                        Status::Reconnecting { reason, delay } => {
+                            let at = Instant::now() + delay;
+                            let switched = *counts
+                                .switched
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner);
+                            if let (Some(switched), ReconnectReason::Deploy { .. }) =
+                                (switched, &reason)
+                            {
+                                let ms = at.saturating_duration_since(switched).as_millis();
+                                counts
+                                    .scheduled
+                                    .lock()
+                                    .unwrap_or_else(PoisonError::into_inner)
+                                    .push(u64::try_from(ms).unwrap_or(u64::MAX));
+                            }
                             if open {
                                 open = false;
                                 counts.open.fetch_sub(1, Ordering::Relaxed);

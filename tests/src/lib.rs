@@ -41,6 +41,8 @@ pub mod geometry {
     tagwire::include_protocol!("geometry");
 }
 
+pub mod relay_app;
+
 /// The runtime's test protocol (rooms, publish, echo).
 pub mod relay {
     tagwire::include_protocol!("relay");

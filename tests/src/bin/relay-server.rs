@@ -9,28 +9,13 @@
 use std::time::Duration;
 
 use tagwire::server::{Connection, Handler, Server, ServerConfig};
-use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, ServerMessage};
+use tagwire_tests::relay::{self, ClientMessage};
 
 struct Relay;
 
 impl Handler<relay::Package> for Relay {
     async fn on_message(&self, conn: &Connection<relay::Package>, message: ClientMessage) {
-        match message {
-            ClientMessage::JoinV1(join) => conn.join(&join.room),
-            ClientMessage::LeaveV1(leave) => conn.leave(&leave.room),
-            ClientMessage::PublishV1(p) => {
-                let delivered = ServerMessage::DeliveredV1(DeliveredV1 {
-                    room: p.room.clone(),
-                    from: conn.id().to_string(),
-                    seq: p.seq,
-                    body: p.body,
-                });
-                conn.broadcast(&p.room, &delivered);
-            }
-            ClientMessage::EchoV1(echo) => {
-                let _ = conn.send(echo);
-            }
-        }
+        tagwire_tests::relay_app::relay(conn, message);
     }
 }
 

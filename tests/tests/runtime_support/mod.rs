@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use tagwire::Protocol;
 use tagwire::control::Control;
 use tagwire::server::{CloseReport, Connection, Handler, Server, ServerConfig};
-use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, EchoV1, ServerMessage};
+use tagwire_tests::relay::{self, ClientMessage, EchoV1, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -28,24 +28,11 @@ pub struct Relay {
 impl Handler<relay::Package> for Relay {
     async fn on_message(&self, conn: &Conn, message: ClientMessage) {
         match message {
-            ClientMessage::JoinV1(join) => conn.join(&join.room),
-            ClientMessage::LeaveV1(leave) => conn.leave(&leave.room),
-            ClientMessage::PublishV1(p) => {
-                let delivered = ServerMessage::DeliveredV1(DeliveredV1 {
-                    room: p.room.clone(),
-                    from: conn.id().to_string(),
-                    seq: p.seq,
-                    body: p.body,
-                });
-                conn.broadcast(&p.room, &delivered);
-            }
             ClientMessage::EchoV1(echo) if echo.body == "hang" => {
                 // A handler stuck on slow work: what the drain deadline is for.
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
-            ClientMessage::EchoV1(echo) => {
-                let _ = conn.send(echo);
-            }
+            other => tagwire_tests::relay_app::relay(conn, other),
         }
     }
 

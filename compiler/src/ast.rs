@@ -130,13 +130,56 @@ pub struct Message {
     pub direction: Option<(Direction, Span)>,
     /// `@"xy"`: the pinned header as written (validated by `check`).
     pub header: Option<(String, Span)>,
+    /// `@rate(10/s, burst 20)`, as written (validated by `check`).
+    pub rate: Vec<Rate>,
     pub fields: Vec<Field>,
+}
+
+/// `@rate(COUNT/UNIT, burst N)` on a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    /// The count before `/`, as written.
+    pub count: (String, Span),
+    /// `s`, `m` or `h`.
+    pub unit: String,
+    /// `burst N`, as written.
+    pub burst: Option<(String, Span)>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeExpr {
     pub kind: TypeExprKind,
     pub span: Span,
+    /// `@len(…)`, `@range(…)`, `@pattern(…)` written after the type, in order.
+    pub constraints: Vec<Constraint>,
+}
+
+/// One `@name(argument)` after a type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// The name without `@`, with the span of `@name`.
+    pub name: Ident,
+    pub arg: ConstraintArg,
+    /// From `@` to `)`.
+    pub span: Span,
+}
+
+/// The argument of a constraint, as written; `check` decides what it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConstraintArg {
+    /// `lo..=hi`, `lo..`, `..=hi` (and `lo..hi`, which `check` refuses).
+    Range {
+        low: Option<(String, Span)>,
+        high: Option<(String, Span)>,
+        inclusive: bool,
+        span: Span,
+    },
+    /// A single number: `@len(32)` means exactly 32.
+    Number(String, Span),
+    /// A string literal's raw text between the quotes (no escapes resolved:
+    /// patterns keep their backslashes).
+    String(String, Span),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

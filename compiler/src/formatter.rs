@@ -184,6 +184,13 @@ impl<'t> Formatter<'t> {
                     head.push_str(" @");
                     head.push_str(&quote(header));
                 }
+                for rate in &m.rate {
+                    head.push_str(&format!(" @rate({}/{}", rate.count.0, rate.unit));
+                    if let Some((burst, _)) = &rate.burst {
+                        head.push_str(&format!(", burst {burst}"));
+                    }
+                    head.push(')');
+                }
                 self.braced(&head, single, item.span, |f, _, _| f.fields(&m.fields));
             }
         }
@@ -395,12 +402,42 @@ fn wrap_body(name: &str, body: Vec<Member>, one: bool, indent: &str) -> String {
 }
 
 fn type_expr(ty: &TypeExpr) -> String {
-    match &ty.kind {
+    let mut out = match &ty.kind {
         TypeExprKind::Named(ident) => ident.name.clone(),
         TypeExprKind::List(inner) => format!("[{}]", type_expr(inner)),
         TypeExprKind::Map(k, v) => format!("map<{}, {}>", type_expr(k), type_expr(v)),
         TypeExprKind::Optional(inner, _) => format!("{}?", type_expr(inner)),
+    };
+    for c in &ty.constraints {
+        out.push_str(" @");
+        out.push_str(&c.name.name);
+        out.push('(');
+        match &c.arg {
+            ConstraintArg::Range {
+                low,
+                high,
+                inclusive,
+                ..
+            } => {
+                if let Some((low, _)) = low {
+                    out.push_str(low);
+                }
+                out.push_str(if *inclusive { "..=" } else { ".." });
+                if let Some((high, _)) = high {
+                    out.push_str(high);
+                }
+            }
+            ConstraintArg::Number(n, _) => out.push_str(n),
+            // Raw, as written: a pattern's backslashes are its own.
+            ConstraintArg::String(text, _) => {
+                out.push('"');
+                out.push_str(text);
+                out.push('"');
+            }
+        }
+        out.push(')');
     }
+    out
 }
 
 fn quote(text: &str) -> String {

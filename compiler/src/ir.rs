@@ -45,6 +45,126 @@ pub struct Field {
     pub docs: Vec<String>,
     pub ty: Type,
     pub span: Span,
+    /// `@len`, `@range`, `@pattern` on the field's type and the types inside it.
+    pub checks: Checks,
+}
+
+/// The constraints on values of one type, shaped like the type: an optional
+/// is transparent (its constraints apply to the value inside, when present),
+/// a list has its elements', a map its keys' and values'.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Checks {
+    /// On the value itself, in a fixed order: `len`, `range`, `pattern`.
+    pub own: Vec<Constraint>,
+    /// A list's elements.
+    pub element: Option<Box<Checks>>,
+    /// A map's keys.
+    pub key: Option<Box<Checks>>,
+    /// A map's values.
+    pub value: Option<Box<Checks>>,
+}
+
+impl Checks {
+    /// Nothing to check, here or below.
+    pub fn is_empty(&self) -> bool {
+        self.own.is_empty()
+            && [&self.element, &self.key, &self.value]
+                .iter()
+                .all(|c| c.as_ref().is_none_or(|c| c.is_empty()))
+    }
+}
+
+/// One constraint on a value (SPEC §6.4).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Constraint {
+    /// Length between `min` and `max` inclusive: Unicode scalar values of a
+    /// string, bytes of `bytes`, elements of a list, entries of a map.
+    Len { min: u64, max: Option<u64> },
+    /// A number between `min` and `max` inclusive (NaN is outside every range).
+    Range {
+        min: Option<Bound>,
+        max: Option<Bound>,
+    },
+    /// A string containing a match of the regular expression (see `pattern`).
+    Pattern(String),
+}
+
+/// A `@range` bound, of the field's kind of number. Float bounds of `f32`
+/// fields are already rounded to `f32`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    Int(i128),
+    Float(f64),
+}
+
+impl Bound {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            #[allow(clippy::cast_precision_loss)]
+            Bound::Int(i) => i as f64,
+            Bound::Float(f) => f,
+        }
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Int(i) => write!(f, "{i}"),
+            Bound::Float(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
+impl Constraint {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Constraint::Len { .. } => "len",
+            Constraint::Range { .. } => "range",
+            Constraint::Pattern(_) => "pattern",
+        }
+    }
+
+    /// The argument as the formatter and the lock write it: `1..=64`, `..=20`, `0..`, `"^a"`.
+    pub fn argument(&self) -> String {
+        fn range(min: Option<String>, max: Option<String>) -> String {
+            match (min, max) {
+                (Some(a), Some(b)) if a == b => a,
+                (Some(a), Some(b)) => format!("{a}..={b}"),
+                (Some(a), None) => format!("{a}.."),
+                (None, Some(b)) => format!("..={b}"),
+                (None, None) => "..".to_string(),
+            }
+        }
+        match self {
+            Constraint::Len { min, max } => {
+                let min = (*min > 0 || max.is_none()).then(|| min.to_string());
+                range(min, max.map(|m| m.to_string()))
+            }
+            Constraint::Range { min, max } => {
+                range(min.map(|b| b.to_string()), max.map(|b| b.to_string()))
+            }
+            Constraint::Pattern(p) => format!("\"{p}\""),
+        }
+    }
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "@{}({})", self.name(), self.argument())
+    }
+}
+
+/// `@rate(COUNT/PERIOD, burst N)` on a message a client sends: how many the
+/// runtime lets one connection send (a token bucket). Not part of the wire shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Tokens added per period.
+    pub count: u32,
+    /// The period in seconds: 1 (`/s`), 60 (`/m`) or 3600 (`/h`).
+    pub period_secs: u32,
+    /// Bucket size: how many may arrive at once (`count` unless given).
+    pub burst: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +231,8 @@ pub struct MessageVersion {
     /// The header in force; set by the lock pass.
     pub header: Option<Header>,
     pub fields: Vec<Field>,
+    /// `@rate(…)` from the schema, if any.
+    pub rate: Option<Rate>,
     pub file: FileId,
     pub span: Span,
     /// Human-readable wire shape (as stored in the lock).

@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod header;
 pub mod ir;
 pub mod loader;
+pub mod pattern;
 pub mod lock;
 pub mod shape;
 pub mod source;

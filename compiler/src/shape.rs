@@ -2,7 +2,7 @@
 //! person can read (stored in the lock, shown in diagnostics) and as a
 //! fingerprint that ignores type names, so renaming a struct is not a change.
 
-use crate::ir::{Field, MessageVersion, Schema, Type, TypeDef, TypeDefKind, TypeRef};
+use crate::ir::{Checks, Field, MessageVersion, Schema, Type, TypeDef, TypeDefKind, TypeRef};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -94,27 +94,32 @@ impl Walk {
             }
             self.both(&field.name, &field.name);
             self.both(": ", ":");
-            self.ty(&field.ty);
+            self.ty(&field.ty, Some(&field.checks), true);
         }
         self.both("}", "}");
     }
 
-    fn ty(&mut self, ty: &Type) {
+    /// Constraints follow their type (` @len(1..=64)`); an optional's, which
+    /// are its inner value's, follow the `?`.
+    fn ty(&mut self, ty: &Type, checks: Option<&Checks>, own: bool) {
+        fn sub(c: Option<&Checks>, pick: fn(&Checks) -> &Option<Box<Checks>>) -> Option<&Checks> {
+            c.and_then(|c| pick(c).as_deref())
+        }
         match ty {
             Type::List(inner) => {
                 self.both("[", "[");
-                self.ty(inner);
+                self.ty(inner, sub(checks, |c| &c.element), true);
                 self.both("]", "]");
             }
             Type::Map(key, value) => {
                 self.both("map<", "map<");
-                self.ty(key);
+                self.ty(key, sub(checks, |c| &c.key), true);
                 self.both(", ", ",");
-                self.ty(value);
+                self.ty(value, sub(checks, |c| &c.value), true);
                 self.both(">", ">");
             }
             Type::Optional(inner) => {
-                self.ty(inner);
+                self.ty(inner, checks, false);
                 self.both("?", "?");
             }
             Type::Named(reference) => {
@@ -131,6 +136,13 @@ impl Walk {
             primitive => {
                 let name = primitive_name(primitive);
                 self.both(name, name);
+            }
+        }
+        if own && let Some(checks) = checks {
+            for constraint in &checks.own {
+                let text = constraint.to_string();
+                self.both(" ", "");
+                self.both(&text, &text);
             }
         }
     }

@@ -1044,3 +1044,111 @@ fn a_lock_with_one_version_recorded_twice_is_refused() {
         "cannot read the lock file: `app.Hello v1` is recorded twice"
     );
 }
+
+// ---------------------------------------------------------------- constraints
+
+#[test]
+fn adding_a_constraint_to_a_locked_version_is_tightening_and_breaking() {
+    let project = Project::locked();
+    let output = breaking(
+        &project,
+        &BASE.replace("{ name: string }", "{ name: string @len(1..=64) }"),
+    );
+    let d = only(&output, "E0091");
+    assert_eq!(
+        d.label,
+        "constraints tightened: values the locked shape accepted are now refused"
+    );
+    assert_eq!(d.notes[0], "`@len(1..=64)` added to `name`");
+}
+
+#[test]
+fn a_constraint_inside_a_struct_the_message_uses_counts_too() {
+    let project = Project::locked();
+    let output = breaking(
+        &project,
+        &BASE.replace("{ x: f64, y: f64 }", "{ x: f64 @range(0..=1), y: f64 }"),
+    );
+    let d = only(&output, "E0091");
+    assert_eq!(d.notes[0], "`@range(0.0..=1.0)` added to `x`");
+}
+
+#[test]
+fn tightening_and_loosening_constraints_of_a_locked_version() {
+    let project = Project::new();
+    let schema = |len: &str, range: &str| {
+        format!(
+            "package app;\nmessage Hello from client {{ name: string {len}, count: u32 {range}, tags: [string] @len(..=20) }}\n"
+        )
+    };
+    project.write("app.schema", &schema("@len(1..=64)", "@range(1..=100)"));
+    project.lock(&["app.schema"]);
+    let locked = entry(&project.lock_file(), "Hello", 1).clone();
+
+    // Tightening: a narrower range, a higher minimum, a pattern added.
+    for (len, range) in [
+        ("@len(1..=64)", "@range(1..=99)"),
+        ("@len(2..=64)", "@range(1..=100)"),
+        ("@len(1..=64) @pattern(\"^a\")", "@range(1..=100)"),
+        ("@len(1..=64)", "@range(0..=100) @range(1..=2)"),
+    ] {
+        project.write("app.schema", &schema(len, range));
+        let output = project.run(&["app.schema"], LockMode::Update, false);
+        assert!(output.has_errors(), "{len} {range}: {}", project.render(&output));
+    }
+    let output = breaking(&project, &schema("@len(1..=64)", "@range(2..=100)"));
+    let d = only(&output, "E0091");
+    assert_eq!(d.notes[0], "`count`: `@range(1..=100)` became `@range(2..=100)`");
+
+    // Loosening: wider bounds and a constraint removed are accepted with a warning.
+    project.write("app.schema", &schema("@len(..=128)", ""));
+    let check = project.run(&["app.schema"], LockMode::Locked, false);
+    assert_eq!(codes(&check), ["W0091", "E0096"], "{}", project.render(&check));
+    let output = project.lock(&["app.schema"]);
+    let w = only(&output, "W0091");
+    assert_eq!(w.message, "constraints of `Hello v1` loosened");
+    assert_eq!(
+        w.notes[..2],
+        [
+            "`name`: `@len(1..=64)` became `@len(..=128)`",
+            "`@range(1..=100)` removed from `count`",
+        ]
+    );
+    let loosened = entry(&project.lock_file(), "Hello", 1).clone();
+    assert_eq!(loosened.header, locked.header);
+    assert_ne!(loosened.fingerprint, locked.fingerprint);
+    assert_eq!(
+        loosened.shape,
+        "{name: string @len(..=128), count: u32, tags: [string] @len(..=20)}"
+    );
+    // Once locked, CI is clean; going back to the old bounds is now a tightening.
+    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
+    let output = breaking(&project, &schema("@len(1..=64)", "@range(1..=100)"));
+    assert_eq!(only(&output, "E0091").notes.len(), 4);
+}
+
+#[test]
+fn rate_limits_are_not_part_of_the_shape() {
+    let project = Project::locked();
+    let before = project.lock_text();
+    project.write(
+        "app.schema",
+        &BASE.replace(
+            "message Hello from client {",
+            "message Hello from client @rate(10/s, burst 20) {",
+        ),
+    );
+    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
+    let rate = output.schema.as_ref().unwrap().packages[0].messages[0].rate;
+    assert_eq!(
+        rate,
+        Some(tagwire_compiler::ir::Rate {
+            count: 10,
+            period_secs: 1,
+            burst: 20
+        })
+    );
+    assert_eq!(project.lock_text(), before);
+}

@@ -4,6 +4,7 @@
 //! carry), [`recursion`] (types that could never be written out) and this
 //! module (declarations, scopes, type resolution, values, headers).
 
+pub(crate) mod constraints;
 mod names;
 mod recursion;
 
@@ -494,6 +495,7 @@ impl Checker<'_> {
             },
         };
         let fields = self.fields(&m.fields, scope, "message");
+        let rate = constraints::rate(self.diagnostics, m, direction);
         Some(ir::MessageVersion {
             name: m.name.name.clone(),
             version,
@@ -502,6 +504,7 @@ impl Checker<'_> {
             pinned,
             header: None,
             fields,
+            rate,
             file,
             span: item.span,
             shape: String::new(),
@@ -533,11 +536,13 @@ impl Checker<'_> {
                 );
             }
             if let Some(ty) = self.resolve(&field.ty, scope) {
+                let checks = constraints::checks(self.diagnostics, &field.ty, &ty);
                 out.push(ir::Field {
                     name: field.name.name.clone(),
                     docs: field.docs.clone(),
                     ty,
                     span: field.span,
+                    checks,
                 });
             }
         }

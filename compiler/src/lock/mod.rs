@@ -6,6 +6,7 @@
 //! whose headers are never handed out again. A locked version whose wire shape
 //! changed is a breaking change, refused unless the caller allows it.
 
+mod constraints;
 mod diff;
 pub mod file;
 
@@ -369,6 +370,31 @@ impl Assign<'_> {
         }
         let shape_changed = entry.fingerprint != message.fingerprint;
         let narrowed = entry.direction != message.direction && message.direction != Direction::Both;
+        // Constraints are part of the shape, but loosening one is not breaking.
+        let constraint_change = shape_changed
+            .then(|| constraints::compare(&entry.shape, &message.shape))
+            .flatten();
+        if let Some(change) = &constraint_change {
+            if change.tightened.is_empty() && !narrowed {
+                let mut d = Diagnostic::warning(
+                    "W0091",
+                    format!("constraints of `{label}` loosened"),
+                )
+                .at(message.span, "accepts values the locked shape refused");
+                for line in &change.loosened {
+                    d = d.with_note(line.clone());
+                }
+                self.diagnostics.push(d.with_note(
+                    "peers built from the old lock still enforce the old constraints and refuse such values; \
+                     the protocol fingerprint changes, so they see a protocol mismatch when they connect",
+                ));
+                let updated = &mut self.lock.entries[entry_index];
+                updated.direction = message.direction;
+                updated.fingerprint = message.fingerprint.clone();
+                updated.shape = message.shape.clone();
+                return;
+            }
+        }
         if (shape_changed || narrowed) && !self.allow_breaking {
             let mut d = Diagnostic::error(
                 "E0091",
@@ -377,7 +403,15 @@ impl Assign<'_> {
                     entry.header
                 ),
             );
-            if shape_changed {
+            if let Some(change) = constraint_change.filter(|c| !c.tightened.is_empty()) {
+                d = d.at(message.span, "constraints tightened: values the locked shape accepted are now refused");
+                for line in change.tightened {
+                    d = d.with_note(line);
+                }
+                d = d
+                    .with_note(format!("locked shape: {}", entry.shape))
+                    .with_note(format!("new shape:    {}", message.shape));
+            } else if shape_changed {
                 d = d
                     .at(message.span, diff::summary(&entry.shape, &message.shape))
                     .with_note(format!("locked shape: {}", entry.shape))

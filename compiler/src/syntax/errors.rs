@@ -156,6 +156,18 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::rbracket => "`]`",
         Rule::langle => "`<`",
         Rule::rangle => "`>`",
+        Rule::lparen => "`(`",
+        Rule::rparen => "`)`",
+        Rule::slash => "`/`",
+        Rule::constraint | Rule::constraint_name => {
+            "a constraint (`@len(…)`, `@range(…)` or `@pattern(\"…\")`)"
+        }
+        Rule::constraint_arg => "a range (`1..=64`), a number or a string",
+        Rule::range | Rule::range_op => "a range (`1..=64`, `..=20`, `0..`)",
+        Rule::number_lit => "a number",
+        Rule::rate | Rule::kw_rate => "`@rate(10/s, burst 20)`",
+        Rule::rate_unit => "a time unit (`s`, `m` or `h`)",
+        Rule::kw_burst => "`burst`",
         Rule::docs | Rule::doc | Rule::doc_text | Rule::schema | Rule::string_inner => return None,
         Rule::WHITESPACE
         | Rule::COMMENT

@@ -56,6 +56,11 @@ fn meaningful(pair: P<'_>) -> impl Iterator<Item = P<'_>> {
                 | Rule::kw_message
                 | Rule::kw_map
                 | Rule::kw_from
+                | Rule::lparen
+                | Rule::rparen
+                | Rule::slash
+                | Rule::kw_rate
+                | Rule::kw_burst
         )
     })
 }
@@ -145,6 +150,7 @@ impl Lower {
                     version: None,
                     direction: None,
                     header: None,
+                    rate: Vec::new(),
                     fields: Vec::new(),
                 };
                 for part in parts {
@@ -168,6 +174,7 @@ impl Lower {
                                 .unwrap_or_default();
                             message.header = Some((text, span));
                         }
+                        Rule::rate => message.rate.push(self.rate(part)),
                         Rule::fields => message.fields = self.fields(part),
                         _ => {}
                     }
@@ -176,6 +183,89 @@ impl Lower {
             }
             _ => return None,
         })
+    }
+
+    fn rate(&self, pair: P<'_>) -> Rate {
+        let span = self.span(&pair);
+        let mut numbers = Vec::new();
+        let mut unit = String::new();
+        for part in meaningful(pair) {
+            match part.as_rule() {
+                Rule::int_lit => numbers.push((part.as_str().to_string(), self.span(&part))),
+                Rule::rate_unit => unit = part.as_str().to_string(),
+                _ => {}
+            }
+        }
+        let mut numbers = numbers.into_iter();
+        Rate {
+            count: numbers.next().unwrap_or_else(|| (String::new(), span)),
+            unit,
+            burst: numbers.next(),
+            span,
+        }
+    }
+
+    fn constraint(&self, pair: P<'_>) -> Constraint {
+        let span = self.span(&pair);
+        let mut name = Ident {
+            name: String::new(),
+            span,
+        };
+        let mut arg = ConstraintArg::String(String::new(), span);
+        for part in meaningful(pair) {
+            match part.as_rule() {
+                Rule::constraint_name => {
+                    name = Ident {
+                        name: part.as_str().trim_start_matches('@').to_string(),
+                        span: self.span(&part),
+                    };
+                }
+                Rule::constraint_arg => {
+                    if let Some(inner) = meaningful(part).next() {
+                        arg = self.constraint_arg(inner);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Constraint { name, arg, span }
+    }
+
+    fn constraint_arg(&self, pair: P<'_>) -> ConstraintArg {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::range => {
+                let mut low = None;
+                let mut high = None;
+                let mut inclusive = false;
+                let mut seen_op = false;
+                for part in meaningful(pair) {
+                    match part.as_rule() {
+                        Rule::range_op => {
+                            inclusive = part.as_str() == "..=";
+                            seen_op = true;
+                        }
+                        Rule::number_lit => {
+                            let number = Some((part.as_str().to_string(), self.span(&part)));
+                            if seen_op {
+                                high = number;
+                            } else {
+                                low = number;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                ConstraintArg::Range {
+                    low,
+                    high,
+                    inclusive,
+                    span,
+                }
+            }
+            Rule::number_lit => ConstraintArg::Number(pair.as_str().to_string(), span),
+            _ => ConstraintArg::String(string_inner(&pair).to_string(), span),
+        }
     }
 
     fn fields(&self, pair: P<'_>) -> Vec<Field> {
@@ -205,6 +295,7 @@ impl Lower {
             ty: ty.unwrap_or(TypeExpr {
                 kind: TypeExprKind::Named(fallback),
                 span,
+                constraints: Vec::new(),
             }),
             span,
         }
@@ -220,6 +311,7 @@ impl Lower {
                     span,
                 }),
                 span,
+                constraints: Vec::new(),
             };
         };
         let atom_span = self.span(&atom);
@@ -241,15 +333,25 @@ impl Lower {
         let mut ty = TypeExpr {
             kind,
             span: atom_span,
+            constraints: Vec::new(),
         };
-        for mark in parts.filter(|p| p.as_rule() == Rule::qmark) {
-            let mark_span = self.span(&mark);
-            let span = Span::new(self.file, atom_span.start, mark_span.end);
-            ty = TypeExpr {
-                kind: TypeExprKind::Optional(Box::new(ty), mark_span),
-                span,
-            };
+        let mut constraints = Vec::new();
+        for part in parts {
+            match part.as_rule() {
+                Rule::qmark => {
+                    let mark_span = self.span(&part);
+                    let span = Span::new(self.file, atom_span.start, mark_span.end);
+                    ty = TypeExpr {
+                        kind: TypeExprKind::Optional(Box::new(ty), mark_span),
+                        span,
+                        constraints: Vec::new(),
+                    };
+                }
+                Rule::constraint => constraints.push(self.constraint(part)),
+                _ => {}
+            }
         }
+        ty.constraints = constraints;
         ty
     }
 
@@ -260,6 +362,7 @@ impl Lower {
                 span,
             }),
             span,
+            constraints: Vec::new(),
         }
     }
 

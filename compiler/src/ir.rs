@@ -149,6 +149,37 @@ impl Constraint {
     }
 }
 
+impl Constraint {
+    /// The range a violation message quotes, the same in every implementation
+    /// (SPEC §6.4): always `lo..=hi`, `lo..` or `..=hi`, numbers as the text
+    /// encoding writes them (`100`, `0.5`); `None` for a pattern.
+    pub fn bounds_text(&self) -> Option<String> {
+        fn number(b: Bound) -> String {
+            match b {
+                Bound::Int(i) => i.to_string(),
+                Bound::Float(f) => float_text(f),
+            }
+        }
+        let (min, max) = match self {
+            Constraint::Len { min, max } => (Some(min.to_string()), max.map(|m| m.to_string())),
+            Constraint::Range { min, max } => (min.map(number), max.map(number)),
+            Constraint::Pattern(_) => return None,
+        };
+        Some(format!(
+            "{}..{}",
+            min.unwrap_or_default(),
+            max.map(|m| format!("={m}")).unwrap_or_default()
+        ))
+    }
+}
+
+/// A float as the text encoding writes it (JavaScript's `Number#toString`).
+pub fn float_text(v: f64) -> String {
+    let mut s = String::new();
+    tagwire::__private::TextWriter::new(&mut s, tagwire::Header::new(*b"aa")).f64(v);
+    s.split_off(3)
+}
+
 impl std::fmt::Display for Constraint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "@{}({})", self.name(), self.argument())

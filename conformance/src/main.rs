@@ -1,7 +1,7 @@
 //! The cross-language conformance runner (issue 4, SPEC.md).
 //!
 //! ```text
-//! cargo run -p tagwire-conformance -- --schema PATH --values PATH [--invalid PATH] [--sides rust,ts,dynamic]
+//! cargo run -p tagwire-conformance -- --schema PATH --values PATH [--invalid PATH] [--refused PATH] [--sides rust,ts,dynamic]
 //! cargo run -p tagwire-conformance -- generate --schema PATH --seed N --count N
 //! ```
 //!
@@ -15,7 +15,11 @@
 //! canonicalised. Every line of the invalid file (a text frame; `hex:` and a
 //! binary frame in hex; or `json:` and a text frame as a JSON string, for
 //! frames holding CR or LF) must be rejected by every side, with the same
-//! error kind.
+//! error kind. In the invalid file, `# expect: KIND [PATH]` makes the
+//! lines after it expect that kind (and, for `constraint_violation`, a
+//! message naming that field path). Every line of the refused file (values
+//! lines with a `path` member) must be refused by every side's encoder, with
+//! an error naming the path (SPEC §6.4: encoders refuse what breaks a constraint).
 //!
 //! Prints one line per failed check, then `N passed, M failed` alone on the
 //! last line; exits 1 on any failure, 2 when it cannot run.
@@ -32,7 +36,7 @@ use tagwire_compiler::dynamic::{self, Json};
 use tagwire_compiler::ir::Schema;
 use tagwire_compiler::{FrontEnd, LockMode, Output};
 
-const USAGE: &str = "usage: tagwire-conformance --schema PATH --values PATH [--invalid PATH] [--sides rust,ts,dynamic]
+const USAGE: &str = "usage: tagwire-conformance --schema PATH --values PATH [--invalid PATH] [--refused PATH] [--sides rust,ts,dynamic]
        tagwire-conformance generate --schema PATH [--seed N] [--count N]";
 
 const ALL_SIDES: &str = "rust,ts,dynamic";
@@ -42,6 +46,7 @@ struct Args {
     schema: Option<PathBuf>,
     values: Option<PathBuf>,
     invalid: Option<PathBuf>,
+    refused: Option<PathBuf>,
     sides: String,
     seed: u64,
     count: usize,
@@ -53,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
         schema: None,
         values: None,
         invalid: None,
+        refused: None,
         sides: std::env::var("TAGWIRE_CONFORMANCE_SIDES").unwrap_or_else(|_| ALL_SIDES.into()),
         seed: 1,
         count: 300,
@@ -65,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
             "--schema" => args.schema = Some(value("--schema")?.into()),
             "--values" => args.values = Some(value("--values")?.into()),
             "--invalid" => args.invalid = Some(value("--invalid")?.into()),
+            "--refused" => args.refused = Some(value("--refused")?.into()),
             "--sides" => args.sides = value("--sides")?,
             "--seed" => {
                 args.seed = value("--seed")?
@@ -139,6 +146,12 @@ fn run(args: &Args) -> Result<bool, String> {
     let values_path = args.values.as_ref().ok_or("--values is required")?;
     let values = std::fs::read_to_string(values_path)
         .map_err(|e| format!("cannot read {}: {e}", values_path.display()))?;
+    let refused = match &args.refused {
+        Some(p) => {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?
+        }
+        None => String::new(),
+    };
     let invalid = match &args.invalid {
         Some(p) => {
             std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?
@@ -185,11 +198,25 @@ fn run(args: &Args) -> Result<bool, String> {
         }
         check_value(schema, &package.name, &mut sides, i + 1, line, &mut tally);
     }
+    let mut expect: Option<(String, Option<String>)> = None;
     for (i, line) in invalid.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix("# expect:") {
+            let mut words = rest.split_whitespace();
+            expect = words
+                .next()
+                .map(|kind| (kind.to_owned(), words.next().map(str::to_owned)));
+            continue;
+        }
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        check_invalid(&mut sides, i + 1, line, &mut tally);
+        check_invalid(&mut sides, i + 1, line, expect.as_ref(), &mut tally);
+    }
+    for (i, line) in refused.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        check_refused(&mut sides, i + 1, line, &mut tally);
     }
     for side in sides {
         side.close();
@@ -401,7 +428,44 @@ enum Invalid {
     Binary(Vec<u8>),
 }
 
-fn check_invalid(sides: &mut [Side], line_no: usize, line: &str, tally: &mut Tally) {
+/// A value every encoder must refuse, naming the path of the value at fault.
+fn check_refused(sides: &mut [Side], line_no: usize, line: &str, tally: &mut Tally) {
+    let what = format!("refused line {line_no} {}", short(line));
+    let Ok(Json::Object(members)) = dynamic::parse_json(line) else {
+        tally.fail(&what, "input", "not a JSON object");
+        return;
+    };
+    let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+    let (Some(Json::String(message)), Some(value), Some(Json::String(path))) =
+        (get("message"), get("value"), get("path"))
+    else {
+        tally.fail(&what, "input", "needs message, value and path");
+        return;
+    };
+    let version = match get("version") {
+        Some(Json::Number(n)) => n.parse().unwrap_or(0),
+        _ => 1,
+    };
+    for side in sides.iter_mut() {
+        match side.encode(message, version, value) {
+            Answer::Refused { error, .. } if error.contains(&format!("{path}: ")) => tally.pass(),
+            Answer::Refused { error, .. } => tally.fail(
+                &what,
+                side.name(),
+                &format!("refused, but the error does not name `{path}`: {error}"),
+            ),
+            other => tally.fail(&what, side.name(), &format!("encoded: {other:?}")),
+        }
+    }
+}
+
+fn check_invalid(
+    sides: &mut [Side],
+    line_no: usize,
+    line: &str,
+    expect: Option<&(String, Option<String>)>,
+    tally: &mut Tally,
+) {
     let what = format!("invalid line {line_no} {}", short(line));
     let frame = if let Some(h) = line.strip_prefix("hex:") {
         let h: String = h.chars().filter(|c| !c.is_whitespace()).collect();
@@ -430,9 +494,22 @@ fn check_invalid(sides: &mut [Side], line_no: usize, line: &str, tally: &mut Tal
             Invalid::Binary(b) => side.decode_binary(b),
         };
         match answer {
-            Answer::Refused { kind, .. } => {
-                tally.pass();
-                kinds.push((side.name(), kind.unwrap_or_else(|| "?".into())));
+            Answer::Refused { kind, error } => {
+                let kind = kind.unwrap_or_else(|| "?".into());
+                match expect {
+                    Some((wanted, _)) if *wanted != kind => tally.fail(
+                        &what,
+                        side.name(),
+                        &format!("rejects with {kind}, expected {wanted}"),
+                    ),
+                    Some((_, Some(path))) if !error.contains(&format!("{path}: ")) => tally.fail(
+                        &what,
+                        side.name(),
+                        &format!("the error does not name `{path}`: {error}"),
+                    ),
+                    _ => tally.pass(),
+                }
+                kinds.push((side.name(), kind));
             }
             other => tally.fail(&what, side.name(), &format!("accepted: {other:?}")),
         }

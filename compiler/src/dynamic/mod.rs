@@ -14,6 +14,7 @@ mod binary;
 mod cli;
 mod json;
 mod text;
+pub mod validate;
 mod value;
 mod walk;
 
@@ -26,7 +27,7 @@ pub use json::{
 };
 pub use value::{Key, Value};
 
-use tagwire::{DecodeError, Limits};
+use tagwire::{DecodeError, Limits, Position};
 
 use crate::ir::{MessageVersion, Package, Schema};
 
@@ -139,11 +140,25 @@ pub fn decode_frame(
             &empty
         }
     };
-    let (message, value) = match frame {
-        Frame::Text(t) => text::decode(schema, package, t, limits)?,
-        Frame::TextBytes(b) => text::decode_bytes(schema, package, b, limits)?,
-        Frame::Binary(b) => binary::decode(schema, package, b, limits)?,
+    let ((message, value), start) = match frame {
+        Frame::Text(t) => (
+            text::decode(schema, package, t, limits)?,
+            Position::Token { index: 0, byte: 0 },
+        ),
+        Frame::TextBytes(b) => (
+            text::decode_bytes(schema, package, b, limits)?,
+            Position::Token { index: 0, byte: 0 },
+        ),
+        Frame::Binary(b) => (
+            binary::decode(schema, package, b, limits)?,
+            Position::Byte(0),
+        ),
     };
+    // Constraints are checked once the whole frame has decoded (SPEC §6.1).
+    if let Value::Struct(values) = &value {
+        validate::fields(schema, &message.fields, values, "")
+            .map_err(|v| DecodeError::constraint(start, v))?;
+    }
     let json = match &value {
         Value::Struct(values) => fields_json(schema, &message.fields, values),
         _ => Json::Null,
@@ -237,6 +252,11 @@ pub fn encode_value(
 ) -> Result<(String, Vec<u8>), ValuesError> {
     let owner = format!("{} v{}", message.name, message.version);
     let fields = fields_from_json(schema, &owner, &message.fields, value, "value")?;
+    // Encoders refuse values that break a constraint (SPEC §6.4).
+    validate::fields(schema, &message.fields, &fields, "").map_err(|v| ValuesError {
+        path: format!("value.{}", v.path),
+        message: v.message,
+    })?;
     let value = Value::Struct(fields);
     let mismatch = |_| ValuesError {
         path: "value".into(),

@@ -49,6 +49,9 @@ pub enum DecodeErrorKind {
     TooDeep,
     /// The byte after a text frame's header is not `|`.
     MissingSeparator,
+    /// The frame decoded, but a value breaks a constraint of the schema
+    /// (`@len`, `@range`, `@pattern`); [`DecodeError::violation`] says which.
+    ConstraintViolation,
 }
 
 impl DecodeErrorKind {
@@ -75,6 +78,7 @@ impl DecodeErrorKind {
             Self::StringTooLong => "string_too_long",
             Self::TooDeep => "too_deep",
             Self::MissingSeparator => "missing_separator",
+            Self::ConstraintViolation => "constraint_violation",
         }
     }
 }
@@ -129,6 +133,27 @@ impl fmt::Display for Position {
     }
 }
 
+/// A value that breaks a constraint of the schema (SPEC §6.4): which value,
+/// as a path from the message (`shapes[3].circle.radius`), and why
+/// (`250 is outside 0..=100`). Decoders report it inside a [`DecodeError`] of
+/// kind [`DecodeErrorKind::ConstraintViolation`]; encoders return it as is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Violation {
+    /// Field names joined by `.`, list indexes and map keys in brackets
+    /// (`attrs["k"]`, `scores[-1]`); an optional adds nothing.
+    pub path: String,
+    /// What is wrong with the value.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for Violation {}
+
 /// A rejected frame: what was wrong and where.
 ///
 /// `value` is kept private-ish (read through [`DecodeError::value`]) because
@@ -141,6 +166,9 @@ pub struct DecodeError {
     /// Where it was found.
     pub position: Position,
     value: Option<u64>,
+    /// Boxed: constraint violations are rare, and a small error keeps every
+    /// decoder's `Result` small.
+    violation: Option<Box<Violation>>,
 }
 
 impl DecodeError {
@@ -151,7 +179,27 @@ impl DecodeError {
             kind,
             position,
             value: None,
+            violation: None,
         }
+    }
+
+    /// A [`DecodeErrorKind::ConstraintViolation`]. Its position is the
+    /// frame's start (byte 0, or token 0): the violation's path says which value.
+    #[must_use]
+    pub fn constraint(position: Position, violation: Violation) -> DecodeError {
+        DecodeError {
+            kind: DecodeErrorKind::ConstraintViolation,
+            position,
+            value: None,
+            violation: Some(Box::new(violation)),
+        }
+    }
+
+    /// Which value broke which constraint, for
+    /// [`DecodeErrorKind::ConstraintViolation`].
+    #[must_use]
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_deref()
     }
 
     /// An error quoting the offending number, e.g. an unknown enum value.
@@ -161,6 +209,7 @@ impl DecodeError {
             kind,
             position,
             value: Some(value),
+            violation: None,
         }
     }
 
@@ -173,6 +222,9 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(violation) = &self.violation {
+            return write!(f, "{}: {violation}", self.kind);
+        }
         match self.value {
             Some(v) => write!(f, "{} {v} at {}", self.kind, self.position),
             None => write!(f, "{} at {}", self.kind, self.position),
@@ -222,5 +274,17 @@ mod tests {
             Position::Token { index: 3, byte: 9 },
         );
         assert_eq!(e.to_string(), "invalid token at token 3 (byte 9)");
+        let e = DecodeError::constraint(
+            Position::Byte(2),
+            Violation {
+                path: "shapes[3].circle.radius".into(),
+                message: "250 is outside 0..=100".into(),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "constraint violation: shapes[3].circle.radius: 250 is outside 0..=100"
+        );
+        assert_eq!(e.violation().map(|v| v.path.as_str()), Some("shapes[3].circle.radius"));
     }
 }

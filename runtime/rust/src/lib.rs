@@ -66,7 +66,7 @@ pub mod __private;
 pub use __private::derive::SchemaExport;
 pub use close::{CloseAction, CloseCode};
 pub use encoding::Encoding;
-pub use error::{DecodeError, DecodeErrorKind, Limits, Position};
+pub use error::{DecodeError, DecodeErrorKind, Limits, Position, Violation};
 pub use header::{ALPHABET, FIRST_RESERVED_INDEX, HEADER_COUNT, Header};
 /// Derive macros for Rust-first protocols (feature `derive`, on by default):
 /// see `docs/DERIVE.md`.

@@ -25,6 +25,7 @@ mod core;
 mod drain;
 mod handler;
 mod outbox;
+mod read_ahead;
 mod rooms;
 mod session;
 mod sse;
@@ -248,9 +249,12 @@ impl<P: Package, H: Handler<P>> Server<P, H> {
                 }
                 Ok(response)
             };
-        let ws =
-            tokio_tungstenite::accept_hdr_async_with_config(io, callback, Some(shared.ws_config()))
-                .await?;
+        let ws = tokio_tungstenite::accept_hdr_async_with_config(
+            read_ahead::ReadAhead::new(io),
+            callback,
+            Some(shared.ws_config()),
+        )
+        .await?;
         let conn = shared.new_connection(chosen, peer);
         session::run(shared, ws, conn).await;
         Ok(())

@@ -13,6 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use super::read_ahead::ReadAhead;
 use super::{Handler, Shared};
 use crate::{Encoding, Package};
 
@@ -115,7 +116,7 @@ pub(crate) async fn websocket<P: Package, H: Handler<P>>(
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
+                let io = ReadAhead::new(TokioIo::new(upgraded));
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
                 let conn = shared.new_connection(encoding, peer);
                 super::session::run(shared, ws, conn).await;

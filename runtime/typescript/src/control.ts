@@ -73,7 +73,44 @@ export const ErrorCode = {
   WRONG_DIRECTION: 3,
   /** The application refused the message. */
   REFUSED: 4,
+  /** The client is over a rate limit; the frame was dropped unhandled. */
+  RATE_LIMITED: 5,
+  /** The client may not send this message (authorization denied). */
+  FORBIDDEN: 6,
+  /** A value decoded but breaks a constraint of the schema. */
+  INVALID: 7,
 } as const;
+
+/** The name of each {@link ErrorCode} (SPEC §9.3), and `"unknown"` for codes this runtime does not know. */
+export type ErrorCodeName =
+  | "unknown_header"
+  | "malformed"
+  | "wrong_direction"
+  | "refused"
+  | "rate_limited"
+  | "forbidden"
+  | "invalid"
+  | "unknown";
+
+const ERROR_CODE_NAMES: readonly ErrorCodeName[] = [
+  "unknown",
+  "unknown_header",
+  "malformed",
+  "wrong_direction",
+  "refused",
+  "rate_limited",
+  "forbidden",
+  "invalid",
+];
+
+/**
+ * A code's name in SPEC §9.3 (`rate_limited`), as the Rust runtime's
+ * `error_code::name`; `"unknown"` for codes this runtime does not know
+ * (newer servers may send more).
+ */
+export function errorCodeName(code: number): ErrorCodeName {
+  return (Number.isInteger(code) && ERROR_CODE_NAMES[code]) || "unknown";
+}
 
 /** One control message, discriminated by `type`. */
 export type Control =

@@ -141,12 +141,20 @@ describe("client: hello, pings, messages", { timeout: 20_000 }, () => {
     h.client.on("error", (e) => errors.push(e));
     const ws = accept();
     ws.receive(ctl({ type: "error", value: { code: 2, message: "malformed" } }));
+    ws.receive("_f|5|over the rate limit");
+    ws.receive("_f|6|`aa` refused: not in this room");
+    ws.receive("_f|42|from a newer server");
     ws.receive("zz|nope");
     ws.receive("aa|bad\\escape");
     ws.receive("_z");
     ws.receive(new Uint8Array([0x61]));
     ws.receive(note("still here"));
-    assert.deepEqual(errors, [{ code: 2, message: "malformed" }]);
+    assert.deepEqual(errors, [
+      { code: 2, message: "malformed", name: "malformed" },
+      { code: 5, message: "over the rate limit", name: "rate_limited" },
+      { code: 6, message: "`aa` refused: not in this room", name: "forbidden" },
+      { code: 42, message: "from a newer server", name: "unknown" },
+    ]);
     assert.deepEqual(h.messages, [{ text: "still here" }]);
     assert.equal(warn.mock.callCount(), 4);
     assert.equal(ws.closedWith, undefined);

@@ -6,12 +6,14 @@ import { describe, it } from "node:test";
 import {
   CloseCode,
   DecodeError,
+  ErrorCode,
   closeAction,
   closeCodeName,
   decodeControlBinary,
   decodeControlText,
   encodeControlBinary,
   encodeControlText,
+  errorCodeName,
   isControlHeader,
   type Control,
 } from "tagwire";
@@ -80,6 +82,31 @@ describe("control messages (SPEC §9.1)", () => {
     assert.throws(() => decodeControlText("_a|1"), (e: unknown) => e instanceof DecodeError && e.kind === "trailing_data");
     assert.throws(() => decodeControlText("_d|ui|x|-1"), (e: unknown) => e instanceof DecodeError);
     assert.ok(isControlHeader("_a") && isControlHeader("__") && !isControlHeader("aa") && !isControlHeader("a_"));
+  });
+});
+
+describe("error codes (SPEC §9.3)", () => {
+  // The same table as the Rust runtime's `error_codes_are_the_spec_table`.
+  it("names every code as the Rust runtime does", () => {
+    const names = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((c) => [c, errorCodeName(c)]);
+    assert.deepEqual(names, [
+      [0, "unknown"],
+      [1, "unknown_header"],
+      [2, "malformed"],
+      [3, "wrong_direction"],
+      [4, "refused"],
+      [5, "rate_limited"],
+      [6, "forbidden"],
+      [7, "invalid"],
+      [8, "unknown"],
+    ]);
+    assert.equal(errorCodeName(-1), "unknown");
+    assert.equal(errorCodeName(1.5), "unknown");
+    assert.deepEqual(
+      [ErrorCode.RATE_LIMITED, ErrorCode.FORBIDDEN, ErrorCode.INVALID],
+      [5, 6, 7],
+    );
+    assert.equal(encodeControlText({ type: "error", value: { code: ErrorCode.RATE_LIMITED, message: "slow down" } }), "_f|5|slow down");
   });
 });
 

@@ -11,6 +11,7 @@ import {
   decodeControlText,
   encodeControlBinary,
   encodeControlText,
+  errorCodeName,
   type Control,
   type DrainNotice,
 } from "../control.js";
@@ -412,7 +413,7 @@ class TagwireClient<S, C> implements Client<S, C> {
         this.notice = { notice: c.value, at: Date.now() };
         return;
       case "error":
-        this.emit("error", c.value);
+        this.emit("error", { ...c.value, name: errorCodeName(c.value.code) });
         return;
       case "hello":
       case "pong":

@@ -1,6 +1,6 @@
 /** The client's public types: status, events, options and errors. */
 
-import type { ErrorNotice } from "../control.js";
+import type { ErrorCodeName, ErrorNotice } from "../control.js";
 import type { Limits } from "../error.js";
 import type { Backoff } from "./backoff.js";
 import type { FetchFunction, WebSocketConstructor } from "./platform.js";
@@ -56,7 +56,18 @@ export interface ClientEvents<S> {
   /** The welcome's fingerprint differs from the package's (SPEC §9.1). */
   mismatch: Mismatch;
   /** The server refused one of our frames (SPEC §9.3); the connection stays open. */
-  error: ErrorNotice;
+  error: ServerError;
+}
+
+/**
+ * A frame the server refused (SPEC §9.3), with its code's name: `rate_limited`
+ * (5: slow down; a client that keeps on is closed with 4005), `forbidden` (6:
+ * this user may not send it), `invalid` (7: a value breaks a schema
+ * constraint), and the older `unknown_header`, `malformed`, `wrong_direction`,
+ * `refused`; `unknown` for codes newer than this client.
+ */
+export interface ServerError extends ErrorNotice {
+  name: ErrorCodeName;
 }
 
 /** What `connect` can be told; every field is optional. */

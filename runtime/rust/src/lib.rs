@@ -123,6 +123,47 @@ pub trait Protocol: Sized {
         Self::decode_binary_with(frame, &Limits::default())
     }
 
+    /// Checks the constraints of the schema (`@len`, `@range`, `@pattern`;
+    /// SPEC §6.4): the first value that breaks one, with its path.
+    ///
+    /// Generated decoders call it on every frame they decode (a violation is
+    /// a [`DecodeErrorKind::ConstraintViolation`]), and
+    /// [`Protocol::try_encode_text`] / [`Protocol::try_encode_binary`] before
+    /// they encode. Protocols without constraints keep this default.
+    ///
+    /// # Errors
+    ///
+    /// The first violation, in schema order.
+    fn validate(&self) -> Result<(), Violation> {
+        Ok(())
+    }
+
+    /// [`Protocol::encode_text`] for a value that passes
+    /// [`Protocol::validate`]; nothing is written otherwise. The plain
+    /// encoders do not check constraints (they cannot fail), so a peer's
+    /// decoder rejects what they write for an invalid value.
+    ///
+    /// # Errors
+    ///
+    /// The violation, with `out` untouched.
+    fn try_encode_text(&self, out: &mut String) -> Result<(), Violation> {
+        self.validate()?;
+        self.encode_text(out);
+        Ok(())
+    }
+
+    /// [`Protocol::encode_binary`] for a value that passes
+    /// [`Protocol::validate`]; nothing is written otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The violation, with `out` untouched.
+    fn try_encode_binary(&self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        self.validate()?;
+        self.encode_binary(out);
+        Ok(())
+    }
+
     /// Convenience for one-off frames (tests, logs); hot paths should reuse a
     /// buffer with [`Protocol::encode_text`].
     fn to_text(&self) -> String {

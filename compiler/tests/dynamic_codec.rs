@@ -777,3 +777,96 @@ proptest! {
         let _ = encode_values_line(&everything(), None, &line);
     }
 }
+
+const CONSTRAINED: &str = r#"package c;
+struct Point { x: i32 @range(-10..=10) }
+union Shape { circle { center: Point, radius: f32 @range(0..=100) }, empty }
+message M {
+  name: string @len(1..=3),
+  shapes: [Shape],
+  tags: map<string @len(1..), u8 @range(..=9)>?,
+  code: string? @pattern("^[a-z]+$"),
+}
+"#;
+
+#[test]
+fn constraints_are_checked_after_decoding_with_the_path_of_the_first_violation() {
+    let schema = load_text(CONSTRAINED);
+    let ok = encode_values_line(
+        &schema,
+        None,
+        r#"{"message":"M","value":{"name":"abc","shapes":[{"empty":{}},{"circle":{"center":{"x":10},"radius":100}}],"tags":{"a":9},"code":"xyz"}}"#,
+    )
+    .unwrap();
+    assert_eq!(ok.0, "aa|abc|2|1|0|10|100|1|a|9|xyz");
+    // The same shape without constraints writes what the constrained one must reject.
+    let free = load_text(
+        "package c;\nstruct Point { x: i32 }\nunion Shape { circle { center: Point, radius: f32 }, empty }\n\
+         message M { name: string, shapes: [Shape], tags: map<string, u8>?, code: string? }\n",
+    );
+    for (value, path, message) in [
+        (
+            r#"{"name":"abcd","shapes":[]}"#,
+            "name",
+            "length 4 is outside 1..=3",
+        ),
+        (
+            r#"{"name":"é😀","shapes":[{"empty":{}},{"circle":{"center":{"x":0},"radius":100.5}}]}"#,
+            "shapes[1].circle.radius",
+            "100.5 is outside 0..=100",
+        ),
+        (
+            r#"{"name":"a","shapes":[{"circle":{"center":{"x":-11},"radius":1}}]}"#,
+            "shapes[0].circle.center.x",
+            "-11 is outside -10..=10",
+        ),
+        (
+            r#"{"name":"a","shapes":[],"tags":{"":1}}"#,
+            "tags",
+            "key \"\": length 0 is outside 1..",
+        ),
+        (
+            r#"{"name":"a","shapes":[],"tags":{"k":10}}"#,
+            "tags[\"k\"]",
+            "10 is outside ..=9",
+        ),
+        (
+            r#"{"name":"a","shapes":[],"code":"A"}"#,
+            "code",
+            "does not match \"^[a-z]+$\"",
+        ),
+    ] {
+        let line = format!(r#"{{"message":"M","value":{value}}}"#);
+        let refused = values_err(&schema, &line);
+        assert_eq!(refused, format!("value.{path}: {message}"));
+        let (text, binary) = encode_values_line(&free, None, &line).unwrap();
+        for (frame, at) in [
+            (Frame::Text(&text), tok(0, 0)),
+            (Frame::Binary(&binary), Position::Byte(0)),
+        ] {
+            let e = decode_frame(&schema, None, frame, &Limits::default()).unwrap_err();
+            assert_eq!((e.kind, e.position), (K::ConstraintViolation, at));
+            let v = e.violation().unwrap();
+            assert_eq!((v.path.as_str(), v.message.as_str()), (path, message));
+            assert_eq!(
+                e.to_string(),
+                format!("constraint violation: {path}: {message}")
+            );
+        }
+    }
+    // Trailing data is found first (SPEC §6.1).
+    let (text, _) = encode_values_line(
+        &free,
+        None,
+        r#"{"message":"M","value":{"name":"abcd","shapes":[]}}"#,
+    )
+    .unwrap();
+    let e = decode_frame(
+        &schema,
+        None,
+        Frame::Text(&format!("{text}|x")),
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, K::TrailingData);
+}

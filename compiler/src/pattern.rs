@@ -172,8 +172,12 @@ impl Js<'_> {
                     RepetitionKind::ZeroOrOne => ("?".to_string(), false),
                     RepetitionKind::ZeroOrMore => ("*".to_string(), true),
                     RepetitionKind::OneOrMore => ("+".to_string(), true),
-                    RepetitionKind::Range(RepetitionRange::Exactly(n)) => (format!("{{{n}}}"), false),
-                    RepetitionKind::Range(RepetitionRange::AtLeast(n)) => (format!("{{{n},}}"), true),
+                    RepetitionKind::Range(RepetitionRange::Exactly(n)) => {
+                        (format!("{{{n}}}"), false)
+                    }
+                    RepetitionKind::Range(RepetitionRange::AtLeast(n)) => {
+                        (format!("{{{n},}}"), true)
+                    }
                     RepetitionKind::Range(RepetitionRange::Bounded(a, b)) => {
                         (format!("{{{a},{b}}}"), false)
                     }
@@ -239,7 +243,10 @@ impl Js<'_> {
         match &class.kind {
             ClassSet::Item(item) => self.class_item(item)?,
             ClassSet::BinaryOp(op) => {
-                return unsupported(&op.span, "class set operations (`&&`, `--`, `~~`) are not supported");
+                return unsupported(
+                    &op.span,
+                    "class set operations (`&&`, `--`, `~~`) are not supported",
+                );
             }
         }
         self.out.push(']');
@@ -277,9 +284,7 @@ impl Js<'_> {
                 &c.span,
                 "`\\d`, `\\w` and `\\s` are not supported (ASCII in JavaScript, Unicode in Rust); write the ranges",
             ),
-            ClassSetItem::Bracketed(b) => {
-                unsupported(&b.span, "nested classes are not supported")
-            }
+            ClassSetItem::Bracketed(b) => unsupported(&b.span, "nested classes are not supported"),
         }
     }
 }

@@ -1094,16 +1094,28 @@ fn tightening_and_loosening_constraints_of_a_locked_version() {
     ] {
         project.write("app.schema", &schema(len, range));
         let output = project.run(&["app.schema"], LockMode::Update, false);
-        assert!(output.has_errors(), "{len} {range}: {}", project.render(&output));
+        assert!(
+            output.has_errors(),
+            "{len} {range}: {}",
+            project.render(&output)
+        );
     }
     let output = breaking(&project, &schema("@len(1..=64)", "@range(2..=100)"));
     let d = only(&output, "E0091");
-    assert_eq!(d.notes[0], "`count`: `@range(1..=100)` became `@range(2..=100)`");
+    assert_eq!(
+        d.notes[0],
+        "`count`: `@range(1..=100)` became `@range(2..=100)`"
+    );
 
     // Loosening: wider bounds and a constraint removed are accepted with a warning.
     project.write("app.schema", &schema("@len(..=128)", ""));
     let check = project.run(&["app.schema"], LockMode::Locked, false);
-    assert_eq!(codes(&check), ["W0091", "E0096"], "{}", project.render(&check));
+    assert_eq!(
+        codes(&check),
+        ["W0091", "E0096"],
+        "{}",
+        project.render(&check)
+    );
     let output = project.lock(&["app.schema"]);
     let w = only(&output, "W0091");
     assert_eq!(w.message, "constraints of `Hello v1` loosened");

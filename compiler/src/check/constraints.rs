@@ -56,7 +56,8 @@ pub(super) fn checks(
         seen.push((name, written_constraint.span));
         out.own.push(constraint);
     }
-    out.own.sort_by_key(|c| NAMES.iter().position(|n| *n == c.name()));
+    out.own
+        .sort_by_key(|c| NAMES.iter().position(|n| *n == c.name()));
     out
 }
 
@@ -217,7 +218,11 @@ fn len(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint) -> Option<C
     Some(Constraint::Len { min, max })
 }
 
-fn range(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint, ty: &Type) -> Option<Constraint> {
+fn range(
+    diagnostics: &mut Vec<Diagnostic>,
+    written: &ast::Constraint,
+    ty: &Type,
+) -> Option<Constraint> {
     let (low, high, span) = bounds(diagnostics, written)?;
     let type_name = describe(ty);
     let mut parse = |bound: Option<(String, Span)>| -> Result<Option<Bound>, ()> {
@@ -289,15 +294,21 @@ fn range(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint, ty: &Type
     Some(Constraint::Range { min, max })
 }
 
-fn pattern_constraint(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint) -> Option<Constraint> {
+fn pattern_constraint(
+    diagnostics: &mut Vec<Diagnostic>,
+    written: &ast::Constraint,
+) -> Option<Constraint> {
     let ConstraintArg::String(text, span) = &written.arg else {
         let span = match &written.arg {
             ConstraintArg::Range { span, .. } | ConstraintArg::Number(_, span) => *span,
             ConstraintArg::String(_, span) => *span,
         };
         diagnostics.push(
-            Diagnostic::error("E0102", "`@pattern` takes a regular expression in double quotes")
-                .at(span, "expected a string such as `\"^[a-z]+$\"`"),
+            Diagnostic::error(
+                "E0102",
+                "`@pattern` takes a regular expression in double quotes",
+            )
+            .at(span, "expected a string such as `\"^[a-z]+$\"`"),
         );
         return None;
     };
@@ -350,8 +361,10 @@ pub(super) fn rate(
             Ok(n) if n >= 1 => Some(n),
             _ => {
                 diagnostics.push(
-                    Diagnostic::error("E0110", format!("invalid {what} `{text}`"))
-                        .at(*span, format!("the {what} is a whole number from 1 to {}", u32::MAX)),
+                    Diagnostic::error("E0110", format!("invalid {what} `{text}`")).at(
+                        *span,
+                        format!("the {what} is a whole number from 1 to {}", u32::MAX),
+                    ),
                 );
                 None
             }

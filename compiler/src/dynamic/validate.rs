@@ -90,16 +90,33 @@ fn value(
                         });
                     }
                 }
-                value(schema, value_ty, value_checks, item, &format!("{path}[{key_text}]"))?;
+                value(
+                    schema,
+                    value_ty,
+                    value_checks,
+                    item,
+                    &format!("{path}[{key_text}]"),
+                )?;
             }
         }
         (Type::Named(r), _) => match (schema.type_def(r).map(|d| &d.kind), v) {
             (Some(TypeDefKind::Struct(def)), Value::Struct(values)) => {
                 fields(schema, def, values, path)?;
             }
-            (Some(TypeDefKind::Union(variants)), Value::Union { index, fields: values }) => {
+            (
+                Some(TypeDefKind::Union(variants)),
+                Value::Union {
+                    index,
+                    fields: values,
+                },
+            ) => {
                 if let Some(variant) = variants.iter().find(|x| x.index == *index) {
-                    fields(schema, &variant.fields, values, &format!("{path}.{}", variant.name))?;
+                    fields(
+                        schema,
+                        &variant.fields,
+                        values,
+                        &format!("{path}.{}", variant.name),
+                    )?;
                 }
             }
             _ => {}
@@ -141,7 +158,8 @@ fn broken(constraint: &Constraint, v: &Value) -> Option<String> {
             let Value::String(s) = v else {
                 return None;
             };
-            (!matches(pattern, s)).then(|| format!("does not match {}", super::json::quote(pattern)))
+            (!matches(pattern, s))
+                .then(|| format!("does not match {}", super::json::quote(pattern)))
         }
     }
 }

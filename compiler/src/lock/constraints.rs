@@ -189,7 +189,10 @@ mod tests {
         let tighter = "{name: string @len(1..=64) @pattern(\"^a\"), n: u32 @range(1..=99), tags: [string] @len(..=20)}";
         let change = compare(old, tighter).unwrap();
         assert_eq!(change.tightened.len(), 2, "{change:?}");
-        assert!(change.tightened.iter().any(|t| t.contains("`n`")), "{change:?}");
+        assert!(
+            change.tightened.iter().any(|t| t.contains("`n`")),
+            "{change:?}"
+        );
         assert!(compare(old, "{name: string}").is_none());
     }
 

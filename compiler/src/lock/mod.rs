@@ -376,11 +376,9 @@ impl Assign<'_> {
             .flatten();
         if let Some(change) = &constraint_change {
             if change.tightened.is_empty() && !narrowed {
-                let mut d = Diagnostic::warning(
-                    "W0091",
-                    format!("constraints of `{label}` loosened"),
-                )
-                .at(message.span, "accepts values the locked shape refused");
+                let mut d =
+                    Diagnostic::warning("W0091", format!("constraints of `{label}` loosened"))
+                        .at(message.span, "accepts values the locked shape refused");
                 for line in &change.loosened {
                     d = d.with_note(line.clone());
                 }
@@ -404,7 +402,10 @@ impl Assign<'_> {
                 ),
             );
             if let Some(change) = constraint_change.filter(|c| !c.tightened.is_empty()) {
-                d = d.at(message.span, "constraints tightened: values the locked shape accepted are now refused");
+                d = d.at(
+                    message.span,
+                    "constraints tightened: values the locked shape accepted are now refused",
+                );
                 for line in change.tightened {
                     d = d.with_note(line);
                 }

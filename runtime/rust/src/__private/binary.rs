@@ -21,6 +21,7 @@ pub struct BinaryWriter<'a> {
 
 /// Lengths and counts are `u32` varints on the wire; nothing that large could
 /// pass a decoder's limits anyway, so a bigger one is a caller bug.
+#[inline]
 fn wire_len(len: usize) -> u64 {
     match u32::try_from(len) {
         Ok(n) => n.into(),
@@ -30,6 +31,7 @@ fn wire_len(len: usize) -> u64 {
 
 impl<'a> BinaryWriter<'a> {
     /// Starts a frame by writing the header.
+    #[inline]
     pub fn new(out: &'a mut Vec<u8>, header: Header) -> Self {
         out.extend_from_slice(&header.to_bytes());
         BinaryWriter { out }
@@ -136,6 +138,7 @@ impl<'a> BinaryWriter<'a> {
         self.u32(index);
     }
     /// Count, then each element.
+    #[inline]
     pub fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
         self.varint(wire_len(items.len()));
         for item in items {
@@ -156,6 +159,7 @@ impl<'a> BinaryWriter<'a> {
         }
     }
     /// Presence byte, then the value when present.
+    #[inline]
     pub fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
         match v {
             None => self.out.push(0),
@@ -167,6 +171,7 @@ impl<'a> BinaryWriter<'a> {
     }
     /// Same as [`BinaryWriter::optional`]: the presence byte already
     /// disambiguates; this exists so text and binary templates match.
+    #[inline]
     pub fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
         self.optional(v, present);
     }

@@ -309,15 +309,49 @@ impl<'a> TextReader<'a> {
         Ok((token, at))
     }
 
-    /// The next token without consuming it, if there is a well-formed one.
-    fn peek(&self) -> Option<&'a str> {
+    /// The next token as a string when it holds nothing to unescape or
+    /// reject: one search finds both its end and any escape, where
+    /// [`TextReader::token`] then [`unescape`] would search twice. `None`
+    /// (nothing consumed) sends every other case down the general path.
+    #[inline]
+    fn plain_string(&mut self) -> R<Option<String>> {
         let bytes = self.frame.as_bytes();
         if bytes.get(self.pos) != Some(&b'|') {
-            return None;
+            return Ok(None);
         }
         let start = self.pos + 1;
-        let end = find_byte(&bytes[start..], b'|').map_or(bytes.len(), |i| start + i);
-        self.frame.get(start..end)
+        let end = match find_any(&bytes[start..], [b'|', b'\\', b'\r', b'\n']) {
+            None => bytes.len(),
+            Some(i) if bytes[start + i] == b'|' => start + i,
+            Some(_) => return Ok(None),
+        };
+        if bytes.get(start) == Some(&b'~') {
+            return Ok(None);
+        }
+        let at = Position::Token {
+            index: self.index,
+            byte: start,
+        };
+        if end - start > self.limits.max_string_bytes {
+            return Err(Self::err(K::StringTooLong, at));
+        }
+        // Both ends sit next to an ASCII `|` or at the end: char boundaries.
+        let Some(token) = self.frame.get(start..end) else {
+            return Ok(None);
+        };
+        self.pos = end;
+        self.index += 1;
+        Ok(Some(token.to_owned()))
+    }
+
+    /// Whether the next token is exactly `~` (an absent optional), without
+    /// searching for its end: only the two bytes after the `|` matter.
+    #[inline]
+    fn absent_next(&self) -> bool {
+        let bytes = self.frame.as_bytes();
+        bytes.get(self.pos) == Some(&b'|')
+            && bytes.get(self.pos + 1) == Some(&b'~')
+            && matches!(bytes.get(self.pos + 2), None | Some(b'|'))
     }
 
     /// Ends decoding: anything left is trailing data.
@@ -359,31 +393,61 @@ impl<'a> TextReader<'a> {
         }
     }
 
-    fn int<T: TryFrom<i128>>(&mut self) -> R<T> {
+    /// A decimal token as `T`: plain digits take [`short_decimal`]; anything
+    /// else (a sign, 20 digits or more, a malformed token) goes through
+    /// [`parse_decimal`], which also picks the error.
+    #[inline]
+    fn int<T: TryFrom<i64> + TryFrom<i128>>(&mut self) -> R<T> {
         let (t, at) = self.token()?;
-        let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
-        T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
+        let fast = match t.as_bytes() {
+            // `-0` is malformed (the slow path says so); 2^63 wraps to
+            // `i64::MIN` in the cast, and `0 - MIN` wraps back to it.
+            [b'-', rest @ ..] => short_decimal(rest)
+                .filter(|&n| n != 0 && n <= 1 << 63)
+                .map(|n| 0i64.wrapping_sub(n as i64)),
+            digits => short_decimal(digits).and_then(|n| i64::try_from(n).ok()),
+        };
+        match fast {
+            Some(n) => T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at)),
+            None => {
+                let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
+                T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
+            }
+        }
+    }
+
+    /// An unsigned decimal token as `T` (see [`TextReader::int`]).
+    #[inline]
+    fn uint<T: TryFrom<u64> + TryFrom<i128>>(&mut self) -> R<T> {
+        let (t, at) = self.token()?;
+        match short_decimal(t.as_bytes()) {
+            Some(n) => T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at)),
+            None => {
+                let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
+                T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
+            }
+        }
     }
 
     /// Strict decimal.
     #[inline]
     pub fn u8(&mut self) -> R<u8> {
-        self.int()
+        self.uint()
     }
     /// Strict decimal.
     #[inline]
     pub fn u16(&mut self) -> R<u16> {
-        self.int()
+        self.uint()
     }
     /// Strict decimal.
     #[inline]
     pub fn u32(&mut self) -> R<u32> {
-        self.int()
+        self.uint()
     }
     /// Strict decimal.
     #[inline]
     pub fn u64(&mut self) -> R<u64> {
-        self.int()
+        self.uint()
     }
     /// Strict decimal.
     #[inline]
@@ -430,6 +494,9 @@ impl<'a> TextReader<'a> {
     /// Unescaped, and bounded by `max_string_bytes`.
     #[inline]
     pub fn string(&mut self) -> R<String> {
+        if let Some(s) = self.plain_string()? {
+            return Ok(s);
+        }
         let (t, at) = self.token()?;
         let s = unescape(t).map_err(|k| Self::err(k, at))?;
         if s.len() > self.limits.max_string_bytes {
@@ -452,9 +519,8 @@ impl<'a> TextReader<'a> {
     /// [`Tag::unknown_enum_value`].
     #[inline]
     pub fn enum_value(&mut self) -> R<Tag> {
-        let (t, at) = self.token()?;
-        let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
-        let value = u32::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))?;
+        let at = self.here();
+        let value = self.uint()?;
         Ok(Tag {
             value,
             position: at,
@@ -528,7 +594,7 @@ impl<'a> TextReader<'a> {
     /// `~` is absent; anything else is the value (for any `T` but a struct).
     pub fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
         self.nested(|r| {
-            if r.peek() == Some("~") {
+            if r.absent_next() {
                 r.token()?;
                 Ok(None)
             } else {
@@ -584,6 +650,27 @@ pub(crate) fn parse_decimal(t: &str) -> Result<i128, K> {
             Ok(if negative { -n } else { n })
         }
         _ => Err(K::InvalidToken),
+    }
+}
+
+/// `0|[1-9][0-9]*` of at most 19 digits (so it fits a `u64` unchecked), or
+/// `None` for anything else, which [`parse_decimal`] then accepts or rejects.
+#[inline]
+fn short_decimal(digits: &[u8]) -> Option<u64> {
+    match digits {
+        [b'0'] => Some(0),
+        [b'1'..=b'9', ..] if digits.len() <= 19 => {
+            let mut n: u64 = 0;
+            for &d in digits {
+                let d = d.wrapping_sub(b'0');
+                if d > 9 {
+                    return None;
+                }
+                n = n * 10 + u64::from(d);
+            }
+            Some(n)
+        }
+        _ => None,
     }
 }
 

@@ -135,11 +135,18 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
                     // one write (up to READ_BATCH frames, so a client that
                     // keeps sending still gets its replies).
                     let mut incoming = incoming;
-                    for _ in 0..READ_BATCH {
+                    let mut handled = 0;
+                    loop {
                         match self.on_incoming(ws, incoming, &mut last_pong).await {
                             AfterFrame::Next => {}
                             AfterFrame::Yield => break,
                             AfterFrame::End(end) => return end,
+                        }
+                        handled += 1;
+                        // Stop before reading the next frame, not after:
+                        // a frame read here and not handled would be lost.
+                        if handled == READ_BATCH {
+                            break;
                         }
                         match ws.next().now_or_never() {
                             Some(next) => incoming = next,

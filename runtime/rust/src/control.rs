@@ -94,6 +94,36 @@ pub mod error_code {
     pub const WRONG_DIRECTION: u16 = 3;
     /// The application refused the message.
     pub const REFUSED: u16 = 4;
+    /// The client is over a rate limit; the frame was dropped unhandled.
+    pub const RATE_LIMITED: u16 = 5;
+    /// The client may not send this message (authorization denied).
+    pub const FORBIDDEN: u16 = 6;
+    /// A value decoded but breaks a constraint of the schema.
+    pub const INVALID: u16 = 7;
+
+    /// The code's name in SPEC §9.3 (`rate_limited`); `unknown` for codes
+    /// this runtime does not know (newer servers may send more).
+    #[must_use]
+    pub fn name(code: u16) -> &'static str {
+        match code {
+            UNKNOWN_HEADER => "unknown_header",
+            MALFORMED => "malformed",
+            WRONG_DIRECTION => "wrong_direction",
+            REFUSED => "refused",
+            RATE_LIMITED => "rate_limited",
+            FORBIDDEN => "forbidden",
+            INVALID => "invalid",
+            _ => "unknown",
+        }
+    }
+}
+
+impl ErrorNotice {
+    /// The code's name ([`error_code::name`]).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        error_code::name(self.code)
+    }
 }
 
 impl Control {
@@ -282,6 +312,33 @@ mod tests {
             assert_eq!(Control::decode_binary(&message.to_binary())?, message);
         }
         Ok(())
+    }
+
+    /// SPEC §9.3's table; runtime/typescript/test/control.test.ts has the
+    /// same list.
+    #[test]
+    fn error_codes_are_the_spec_table() {
+        let names: Vec<(u16, &str)> = (0..=8).map(|c| (c, error_code::name(c))).collect();
+        assert_eq!(
+            names,
+            [
+                (0, "unknown"),
+                (1, "unknown_header"),
+                (2, "malformed"),
+                (3, "wrong_direction"),
+                (4, "refused"),
+                (5, "rate_limited"),
+                (6, "forbidden"),
+                (7, "invalid"),
+                (8, "unknown"),
+            ]
+        );
+        let notice = ErrorNotice {
+            code: error_code::RATE_LIMITED,
+            message: "slow down".into(),
+        };
+        assert_eq!(notice.name(), "rate_limited");
+        assert_eq!(Control::Error(notice).to_text(), "_f|5|slow down");
     }
 
     #[test]

@@ -57,6 +57,7 @@ mod error;
 #[cfg(feature = "runtime")]
 mod frame;
 mod header;
+mod quota;
 #[cfg(feature = "server")]
 pub mod server;
 
@@ -68,6 +69,7 @@ pub use close::{CloseAction, CloseCode};
 pub use encoding::Encoding;
 pub use error::{DecodeError, DecodeErrorKind, Limits, Position, Violation};
 pub use header::{ALPHABET, FIRST_RESERVED_INDEX, HEADER_COUNT, Header};
+pub use quota::Quota;
 /// Derive macros for Rust-first protocols (feature `derive`, on by default):
 /// see `docs/DERIVE.md`.
 #[cfg(feature = "derive")]
@@ -198,6 +200,15 @@ pub trait Package: Send + Sync + 'static {
     const FINGERPRINT: &'static str;
     /// Every message version's header, in header order (`HEADERS`).
     fn headers() -> Vec<Header>;
+
+    /// Rate quotas the schema gives client messages, one bucket per header
+    /// (per message version), for servers to enforce per connection
+    /// (docs/RUNTIME.md, Guards). A server's own configuration overrides
+    /// them header by header. None by default; the compiler emits them
+    /// from `@rate` annotations.
+    fn rate_limits() -> Vec<(Header, Quota)> {
+        Vec::new()
+    }
 }
 
 /// Includes the Rust module generated for a package by the build-script

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::guard::OriginConfig;
+use super::rate::RateLimits;
 use crate::Limits;
 
 /// Everything a [`super::Server`] can be told; `Default` gives the article's
@@ -22,6 +24,12 @@ pub struct ServerConfig {
     pub drain: DrainConfig,
     /// Per-connection memory and frame bounds.
     pub limits: ConnectionLimits,
+    /// Which browser origins may connect (default: pages of the same host;
+    /// clients that send no `Origin` too).
+    pub origins: OriginConfig,
+    /// Token buckets per connection and per message version (default:
+    /// none, besides the package's own).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +41,8 @@ impl Default for ServerConfig {
             heartbeat: HeartbeatConfig::default(),
             drain: DrainConfig::default(),
             limits: ConnectionLimits::default(),
+            origins: OriginConfig::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The handle through which the application talks to one client.
 
+use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
@@ -36,10 +37,13 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
-/// Per-connection state shared by the loop, the handle and the rooms; not
-/// generic, so rooms and the registry hold connections of any package.
+/// Per-connection state shared by the loop, the handle and the rooms.
+/// `Connection<P, C>` holds it with its context type; rooms and the
+/// registry hold it as `ConnectionState` (the context behind `dyn Any`), so
+/// they serve connections of any package and context without a second
+/// allocation for the context.
 #[derive(Debug)]
-pub(crate) struct ConnectionState {
+pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
     pub(crate) id: u64,
     pub(crate) encoding: Encoding,
     pub(crate) peer: Option<SocketAddr>,
@@ -49,28 +53,32 @@ pub(crate) struct ConnectionState {
     /// not scan every room. Empty (no allocation) for most connections.
     pub(crate) rooms: Mutex<Vec<Arc<str>>>,
     pub(crate) room_registry: Arc<Rooms>,
+    /// What authentication said about the client (last: it is unsized in
+    /// the registry's view).
+    pub(crate) context: C,
 }
 
-impl ConnectionState {
+impl<C: ?Sized> ConnectionState<C> {
     pub(crate) fn push(&self, frame: Message) -> Result<(), SendError> {
         self.outbox.push(frame)
     }
 }
 
-/// One client's connection: send to it, put it in rooms, close it.
+/// One client's connection: send to it, put it in rooms, close it, read
+/// its context (`C`, from [`super::Authenticate`]; `()` without one).
 /// Cheap to clone; clones refer to the same connection.
-pub struct Connection<P: Package> {
-    pub(crate) state: Arc<ConnectionState>,
+pub struct Connection<P: Package, C: Send + Sync + 'static = ()> {
+    pub(crate) state: Arc<ConnectionState<C>>,
     _package: PhantomData<fn() -> P>,
 }
 
-impl<P: Package> Clone for Connection<P> {
+impl<P: Package, C: Send + Sync + 'static> Clone for Connection<P, C> {
     fn clone(&self) -> Self {
         Connection::new(self.state.clone())
     }
 }
 
-impl<P: Package> fmt::Debug for Connection<P> {
+impl<P: Package, C: Send + Sync + 'static> fmt::Debug for Connection<P, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("id", &self.state.id)
@@ -80,12 +88,24 @@ impl<P: Package> fmt::Debug for Connection<P> {
     }
 }
 
-impl<P: Package> Connection<P> {
-    pub(crate) fn new(state: Arc<ConnectionState>) -> Self {
+impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
+    pub(crate) fn new(state: Arc<ConnectionState<C>>) -> Self {
         Connection {
             state,
             _package: PhantomData,
         }
+    }
+
+    /// The registry's and the rooms' view of this connection.
+    pub(crate) fn member(&self) -> Arc<ConnectionState> {
+        self.state.clone()
+    }
+
+    /// What the server's [`super::Authenticate`] hook said about this
+    /// client when it connected (a user, a session…).
+    #[must_use]
+    pub fn context(&self) -> &C {
+        &self.state.context
     }
 
     /// A number unique among this server's connections.
@@ -149,12 +169,12 @@ impl<P: Package> Connection<P> {
 
     /// Adds this connection to `room` (no effect if it is in it already).
     pub fn join(&self, room: &str) {
-        self.state.room_registry.join(&self.state, room);
+        self.state.room_registry.join(&self.member(), room);
     }
 
     /// Removes this connection from `room`.
     pub fn leave(&self, room: &str) {
-        self.state.room_registry.leave(&self.state, room);
+        self.state.room_registry.leave(&self.member(), room);
     }
 
     /// Sends `message` to every connection in `room`, this one included if

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use super::guard::Denied;
 use super::{CloseReport, Connection};
 use crate::Package;
 
@@ -10,6 +11,11 @@ use crate::Package;
 /// Each connection's messages are handled one at a time, in order; a
 /// handler that awaits slow work delays only its own connection. Implement
 /// the methods with `async fn`.
+///
+/// `C` is the per-connection context an [`super::Authenticate`] hook gives
+/// each connection (`conn.context()`); `()` when the server authenticates
+/// nobody ([`super::Server::new`]), so handlers without authentication
+/// write `impl Handler<chat::Package> for Chat`.
 ///
 /// ```ignore
 /// struct Chat;
@@ -22,17 +28,32 @@ use crate::Package;
 ///     }
 /// }
 /// ```
-pub trait Handler<P: Package>: Send + Sync + 'static {
+pub trait Handler<P: Package, C: Send + Sync + 'static = ()>: Send + Sync + 'static {
     /// A client connected (its hello may not have arrived yet).
-    fn on_open(&self, conn: &Connection<P>) -> impl Future<Output = ()> + Send {
+    fn on_open(&self, conn: &Connection<P, C>) -> impl Future<Output = ()> + Send {
         let _ = conn;
         async {}
+    }
+
+    /// Whether this client may send `message`, called before
+    /// [`Handler::on_message`] for every decoded client message (never for
+    /// control messages, or frames already refused). `Err` drops the
+    /// message and tells the client with an error (code 6, `forbidden`,
+    /// with the reason); the connection stays open. Allows everything by
+    /// default.
+    fn authorize(
+        &self,
+        conn: &Connection<P, C>,
+        message: &P::Client,
+    ) -> impl Future<Output = Result<(), Denied>> + Send {
+        let _ = (conn, message);
+        async { Ok(()) }
     }
 
     /// A client sent `message`.
     fn on_message(
         &self,
-        conn: &Connection<P>,
+        conn: &Connection<P, C>,
         message: P::Client,
     ) -> impl Future<Output = ()> + Send;
 
@@ -40,7 +61,7 @@ pub trait Handler<P: Package>: Send + Sync + 'static {
     /// frames could not be delivered.
     fn on_close(
         &self,
-        conn: &Connection<P>,
+        conn: &Connection<P, C>,
         report: &CloseReport,
     ) -> impl Future<Output = ()> + Send {
         let _ = (conn, report);
@@ -50,14 +71,22 @@ pub trait Handler<P: Package>: Send + Sync + 'static {
 
 /// A shared handler serves too, so the application can keep an `Arc` to
 /// its own state.
-impl<P: Package, H: Handler<P>> Handler<P> for std::sync::Arc<H> {
-    fn on_open(&self, conn: &Connection<P>) -> impl Future<Output = ()> + Send {
+impl<P: Package, C: Send + Sync + 'static, H: Handler<P, C>> Handler<P, C> for std::sync::Arc<H> {
+    fn on_open(&self, conn: &Connection<P, C>) -> impl Future<Output = ()> + Send {
         (**self).on_open(conn)
+    }
+
+    fn authorize(
+        &self,
+        conn: &Connection<P, C>,
+        message: &P::Client,
+    ) -> impl Future<Output = Result<(), Denied>> + Send {
+        (**self).authorize(conn, message)
     }
 
     fn on_message(
         &self,
-        conn: &Connection<P>,
+        conn: &Connection<P, C>,
         message: P::Client,
     ) -> impl Future<Output = ()> + Send {
         (**self).on_message(conn, message)
@@ -65,7 +94,7 @@ impl<P: Package, H: Handler<P>> Handler<P> for std::sync::Arc<H> {
 
     fn on_close(
         &self,
-        conn: &Connection<P>,
+        conn: &Connection<P, C>,
         report: &CloseReport,
     ) -> impl Future<Output = ()> + Send {
         (**self).on_close(conn, report)

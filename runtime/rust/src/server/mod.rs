@@ -23,8 +23,10 @@ mod config;
 mod connection;
 mod core;
 mod drain;
+mod guard;
 mod handler;
 mod outbox;
+mod rate;
 mod read_ahead;
 mod rooms;
 mod session;
@@ -48,9 +50,13 @@ use self::connection::ConnectionState;
 pub use self::connection::{Connection, SendError};
 use self::core::Core;
 pub use self::core::{DrainPhase, DrainReport};
+pub use self::guard::{
+    Authenticate, ConnectRequest, Denied, NoAuth, OriginConfig, OriginPolicy, TransportKind,
+};
 pub use self::handler::Handler;
 use self::outbox::Outbox;
-use crate::{CloseCode, Encoding, Header, Package};
+pub use self::rate::RateLimits;
+use crate::{CloseCode, Encoding, Header, Package, Quota};
 
 /// How a connection ended, for [`Handler::on_close`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,16 +78,20 @@ pub struct CloseReport {
 const WRITE_BATCH_BYTES: usize = 4 * 1024;
 
 /// What every connection of one server shares.
-pub(crate) struct Shared<P: Package, H> {
+pub(crate) struct Shared<P: Package, H, A> {
     pub(crate) core: Arc<Core>,
     pub(crate) handler: H,
+    pub(crate) auth: A,
     /// This package's headers, sorted, to tell server-only messages from
     /// unknown ones.
     pub(crate) headers: Vec<Header>,
+    /// Quotas per message version (the package's, overridden by the
+    /// configuration's), sorted by header.
+    pub(crate) message_quotas: Vec<(Header, Quota)>,
     _package: PhantomData<fn() -> P>,
 }
 
-impl<P: Package, H> Shared<P, H> {
+impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
     pub(crate) fn ws_config(&self) -> WebSocketConfig {
         let limits = &self.core.config.limits;
         WebSocketConfig::default()
@@ -99,7 +109,8 @@ impl<P: Package, H> Shared<P, H> {
         &self,
         encoding: Encoding,
         peer: Option<SocketAddr>,
-    ) -> Connection<P> {
+        context: A::Context,
+    ) -> Connection<P, A::Context> {
         let limits = &self.core.config.limits;
         Connection::new(Arc::new(ConnectionState {
             id: self.core.next_id(),
@@ -109,16 +120,19 @@ impl<P: Package, H> Shared<P, H> {
             hello: OnceLock::new(),
             rooms: Mutex::new(Vec::new()),
             room_registry: self.core.rooms.clone(),
+            context,
         }))
     }
 }
 
-/// A Tagwire WebSocket server for package `P` with handler `H`.
-pub struct Server<P: Package, H: Handler<P>> {
-    shared: Arc<Shared<P, H>>,
+/// A Tagwire WebSocket server for package `P` with handler `H`, whose
+/// clients are let in by `A` ([`NoAuth`] unless built with
+/// [`Server::with_auth`]).
+pub struct Server<P: Package, H, A: Authenticate = NoAuth> {
+    shared: Arc<Shared<P, H, A>>,
 }
 
-impl<P: Package, H: Handler<P>> Clone for Server<P, H> {
+impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Clone for Server<P, H, A> {
     fn clone(&self) -> Self {
         Server {
             shared: self.shared.clone(),
@@ -126,7 +140,7 @@ impl<P: Package, H: Handler<P>> Clone for Server<P, H> {
     }
 }
 
-impl<P: Package, H: Handler<P>> std::fmt::Debug for Server<P, H> {
+impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> std::fmt::Debug for Server<P, H, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("package", &P::NAME)
@@ -135,20 +149,34 @@ impl<P: Package, H: Handler<P>> std::fmt::Debug for Server<P, H> {
     }
 }
 
-impl<P: Package, H: Handler<P>> Server<P, H> {
-    /// A server that hands client messages to `handler`. Logs a warning for
-    /// each of [`ServerConfig::warnings`].
+impl<P: Package, H: Handler<P>> Server<P, H, NoAuth> {
+    /// A server that lets every client in (subject to
+    /// [`ServerConfig::origins`]) and hands client messages to `handler`.
+    /// Logs a warning for each of [`ServerConfig::warnings`].
     pub fn new(handler: H, config: ServerConfig) -> Self {
+        Server::with_auth(handler, NoAuth, config)
+    }
+}
+
+impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
+    /// A server that asks `auth` about every connection request (WebSocket
+    /// upgrade or SSE `GET`) and gives each connection the context it
+    /// returns (`conn.context()` in the handler). A refused client is
+    /// closed with 4004 and the reason.
+    pub fn with_auth(handler: H, auth: A, config: ServerConfig) -> Self {
         for warning in config.warnings() {
             tracing::warn!("{warning}");
         }
         let mut headers = P::headers();
         headers.sort();
+        let message_quotas = rate::merged(P::rate_limits(), &config.rate_limits);
         Server {
             shared: Arc::new(Shared {
                 core: Arc::new(Core::new(config)),
                 handler,
+                auth,
                 headers,
+                message_quotas,
                 _package: PhantomData,
             }),
         }
@@ -161,12 +189,12 @@ impl<P: Package, H: Handler<P>> Server<P, H> {
     pub fn router(&self) -> Router {
         let config = &self.shared.core.config;
         let mut router = Router::new()
-            .route(&config.ws_path, get(upgrade::websocket::<P, H>))
-            .route(&config.health_path, get(upgrade::health::<P, H>));
+            .route(&config.ws_path, get(upgrade::websocket::<P, A, H>))
+            .route(&config.health_path, get(upgrade::health::<P, A, H>));
         if let Some(sse) = &config.sse_path {
-            router = router.route(sse, get(sse::open::<P, H>)).route(
+            router = router.route(sse, get(sse::open::<P, A, H>)).route(
                 &format!("{sse}/{{token}}"),
-                axum::routing::post(sse::post::<P, H>),
+                axum::routing::post(sse::post::<P, A, H>),
             );
         }
         router.with_state(self.shared.clone())
@@ -229,6 +257,7 @@ impl<P: Package, H: Handler<P>> Server<P, H> {
     {
         let shared = self.shared.clone();
         let mut chosen = Encoding::Text;
+        let mut connect: Option<ConnectRequest> = None;
         let draining = shared.core.is_draining();
         let callback =
             |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
@@ -238,9 +267,21 @@ impl<P: Package, H: Handler<P>> Server<P, H> {
                     *refusal.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
                     return Err(refusal);
                 }
+                if let Err(why) = shared.core.config.origins.check(request.headers()) {
+                    let mut refusal = ErrorResponse::new(Some(why));
+                    *refusal.status_mut() = axum::http::StatusCode::FORBIDDEN;
+                    return Err(refusal);
+                }
                 let (encoding, subprotocol) =
                     upgrade::choose_encoding(request.headers(), request.uri().query());
                 chosen = encoding;
+                connect = Some(ConnectRequest {
+                    method: request.method().clone(),
+                    uri: request.uri().clone(),
+                    headers: request.headers().clone(),
+                    peer,
+                    transport: TransportKind::WebSocket,
+                });
                 if let Some(p) = subprotocol {
                     response.headers_mut().insert(
                         axum::http::header::SEC_WEBSOCKET_PROTOCOL,
@@ -255,7 +296,17 @@ impl<P: Package, H: Handler<P>> Server<P, H> {
             Some(shared.ws_config()),
         )
         .await?;
-        let conn = shared.new_connection(chosen, peer);
+        let Some(connect) = connect else {
+            return Ok(());
+        };
+        let context = match shared.auth.authenticate(&connect).await {
+            Ok(context) => context,
+            Err(denied) => {
+                session::unauthorized(&shared, ws, &denied).await;
+                return Ok(());
+            }
+        };
+        let conn = shared.new_connection(chosen, peer, context);
         session::run(shared, ws, conn).await;
         Ok(())
     }

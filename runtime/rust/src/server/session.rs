@@ -12,7 +12,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
 
+use super::guard::{Authenticate, Denied};
 use super::outbox::{Closing, Next};
+use super::rate::{Over, RateState};
 use super::{CloseReport, Connection, Handler, Shared};
 use crate::control::{Control, ErrorNotice, Welcome, error_code};
 use crate::frame::{Incoming, Payload, decode, to_message};
@@ -54,14 +56,24 @@ impl<T> Transport for T where
 {
 }
 
-pub(crate) async fn run<P, H, T>(shared: Arc<Shared<P, H>>, mut ws: T, conn: Connection<P>)
-where
+/// What the loop keeps about the client between frames.
+struct LoopState {
+    last_pong: Instant,
+    rate: RateState,
+}
+
+pub(crate) async fn run<P, H, A, T>(
+    shared: Arc<Shared<P, H, A>>,
+    mut ws: T,
+    conn: Connection<P, A::Context>,
+) where
     P: Package,
-    H: Handler<P>,
+    A: Authenticate,
+    H: Handler<P, A::Context>,
     T: Transport,
 {
     let core = &shared.core;
-    core.register(conn.state.clone());
+    core.register(conn.member());
     shared.handler.on_open(&conn).await;
     let end = Session {
         shared: &shared,
@@ -69,7 +81,7 @@ where
     }
     .run(&mut ws)
     .await;
-    core.rooms.leave_all(&conn.state);
+    core.rooms.leave_all(&conn.member());
     core.unregister(conn.id());
     let undelivered = conn.state.outbox.abandon();
     let report = match end {
@@ -97,17 +109,52 @@ where
     shared.handler.on_close(&conn, &report).await;
 }
 
-struct Session<'a, P: Package, H: Handler<P>> {
-    shared: &'a Shared<P, H>,
-    conn: &'a Connection<P>,
+/// A client the authentication hook refused: accepted, then closed at once
+/// with 4004 and the reason (SPEC §9.4: clients stop), before any handler
+/// code runs.
+pub(crate) async fn unauthorized<P, H, A, T>(shared: &Shared<P, H, A>, mut ws: T, denied: &Denied)
+where
+    P: Package,
+    A: Authenticate,
+    T: Transport,
+{
+    tracing::debug!(reason = %denied, "connection refused by authentication");
+    let frame = CloseFrame {
+        code: WsCloseCode::from(CloseCode::UNAUTHORIZED.0),
+        reason: truncate_reason(denied.reason()).into(),
+    };
+    let wait = shared.core.config.drain.close_timeout;
+    if timeout(wait, ws.send(Message::Close(Some(frame))))
+        .await
+        .is_ok()
+    {
+        // Wait a little for the client's close frame, so the TCP
+        // connection ends cleanly; whatever else it sends is dropped.
+        let _ = timeout(wait, async {
+            while let Some(Ok(message)) = ws.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
 
-impl<P: Package, H: Handler<P>> Session<'_, P, H> {
+struct Session<'a, P: Package, H, A: Authenticate> {
+    shared: &'a Shared<P, H, A>,
+    conn: &'a Connection<P, A::Context>,
+}
+
+impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A> {
     async fn run<T: Transport>(&self, ws: &mut T) -> End {
         let hb = &self.shared.core.config.heartbeat;
         let started = Instant::now();
         let mut next_ping = self.shared.core.ping_slot(started + hb.ping_interval);
-        let mut last_pong = started;
+        let mut state = LoopState {
+            last_pong: started,
+            rate: RateState::default(),
+        };
         let welcome = Control::Welcome(Welcome {
             package: P::NAME.to_string(),
             fingerprint: P::FINGERPRINT.to_string(),
@@ -121,7 +168,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
         }
         let outbox = &self.conn.state.outbox;
         loop {
-            let pong_deadline = last_pong + hb.pong_timeout;
+            let pong_deadline = state.last_pong + hb.pong_timeout;
             tokio::select! {
                 biased;
                 () = outbox.ready.notified() => {
@@ -137,7 +184,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
                     let mut incoming = incoming;
                     let mut handled = 0;
                     loop {
-                        match self.on_incoming(ws, incoming, &mut last_pong).await {
+                        match self.on_incoming(ws, incoming, &mut state).await {
                             AfterFrame::Next => {}
                             AfterFrame::Yield => break,
                             AfterFrame::End(end) => return end,
@@ -175,12 +222,21 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
         &self,
         ws: &mut T,
         incoming: Option<Result<Message, WsError>>,
-        last_pong: &mut Instant,
+        state: &mut LoopState,
     ) -> AfterFrame {
         let message = match incoming {
             None => return AfterFrame::End(End::Peer(None, "connection lost".into())),
             Some(Ok(message)) => message,
             Some(Err(error)) => return AfterFrame::End(self.read_failed(ws, error).await),
+        };
+        // Every frame but a close takes a token, WebSocket pings and pongs
+        // included: a ping flood costs one check per frame, then a close.
+        let limits = &self.shared.core.config.rate_limits;
+        let now = Instant::now();
+        let over = if message.is_close() {
+            None
+        } else {
+            state.rate.frame(limits, now).err()
         };
         let payload = match &message {
             Message::Text(text) => Payload::Text(text.as_str()),
@@ -194,12 +250,56 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
                 let _ = timeout(self.close_timeout(), ws.flush()).await;
                 return AfterFrame::End(End::Peer(code, reason));
             }
-            // WebSocket-level pings are answered by tungstenite.
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return AfterFrame::Next,
+            // WebSocket-level pings are answered by tungstenite (one pong
+            // pending at most, so a flood of them queues nothing).
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
+                return match over {
+                    Some(_) => self.over_limit(state, now, None),
+                    None => AfterFrame::Next,
+                };
+            }
         };
-        match self.on_frame(payload, last_pong).await {
+        if let Some(over) = over {
+            return self.over_limit(state, now, Some(over));
+        }
+        if let Some(header) = header_of(&payload)
+            && let Err(over) = state.rate.message(&self.shared.message_quotas, header, now)
+        {
+            return self.over_limit(state, now, Some(over));
+        }
+        match self.on_frame(payload, &mut state.last_pong).await {
             Ok(()) => AfterFrame::Next,
             // Only a full outbox fails here: the next turn closes it.
+            Err(_) => AfterFrame::Yield,
+        }
+    }
+
+    /// A frame over a rate limit: dropped unhandled, the client told (a
+    /// data frame only), and closed with 4005 once it has been refused
+    /// `flood_refusals` times within `flood_window`.
+    fn over_limit(&self, state: &mut LoopState, now: Instant, over: Option<Over>) -> AfterFrame {
+        let limits = &self.shared.core.config.rate_limits;
+        let flooding = state.rate.refused(limits, now);
+        let queued = match over {
+            Some(over) => self.refuse(error_code::RATE_LIMITED, over.to_string()),
+            None => Ok(()),
+        };
+        if flooding {
+            tracing::info!(
+                connection = self.conn.id(),
+                "closing a client that kept sending past its rate limit"
+            );
+            let reason = format!(
+                "kept sending past the rate limit: {} frames refused within {} s",
+                limits.flood_refusals,
+                limits.flood_window.as_secs_f64()
+            );
+            // Through the outbox, so the errors already queued go first.
+            self.conn.close(CloseCode::RATE_LIMITED, &reason);
+            return AfterFrame::Yield;
+        }
+        match queued {
+            Ok(()) => AfterFrame::Next,
             Err(_) => AfterFrame::Yield,
         }
     }
@@ -218,6 +318,16 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
         let limits = &self.shared.core.config.limits.decode;
         match decode::<P::Client>(payload, limits) {
             Ok(Incoming::Message(message)) => {
+                if let Err(denied) = self.shared.handler.authorize(self.conn, &message).await {
+                    return self.refuse(
+                        error_code::FORBIDDEN,
+                        format!(
+                            "`{}` refused: {}",
+                            crate::Protocol::header(&message),
+                            denied.reason()
+                        ),
+                    );
+                }
                 self.shared.handler.on_message(self.conn, message).await;
                 Ok(())
             }
@@ -268,11 +378,7 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
     /// The header, when it names a message of this package that only the
     /// server sends.
     fn server_only(&self, payload: &Payload<'_>) -> Option<Header> {
-        let bytes = match payload {
-            Payload::Text(s) => s.as_bytes(),
-            Payload::Binary(b) => b,
-        };
-        let header = Header::from_bytes([*bytes.first()?, *bytes.get(1)?])?;
+        let header = header_of(payload)?;
         self.shared
             .headers
             .binary_search(&header)
@@ -423,6 +529,15 @@ impl<P: Package, H: Handler<P>> Session<'_, P, H> {
             other => End::Peer(None, other.to_string()),
         }
     }
+}
+
+/// The frame's header, when its first two bytes are one.
+fn header_of(payload: &Payload<'_>) -> Option<Header> {
+    let bytes = match payload {
+        Payload::Text(s) => s.as_bytes(),
+        Payload::Binary(b) => b,
+    };
+    Header::from_bytes([*bytes.first()?, *bytes.get(1)?])
 }
 
 /// Close reasons must fit a control frame (123 bytes).

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_channel::mpsc;
@@ -17,6 +17,7 @@ use futures_util::{Sink, SinkExt, Stream};
 use rand::{Rng, SeedableRng};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::guard::{Authenticate, TransportKind};
 use super::{Handler, Shared};
 use crate::{Encoding, Package};
 
@@ -109,17 +110,37 @@ fn new_token() -> String {
 }
 
 /// `GET /sse`: opens a session.
-pub(crate) async fn open<P: Package, H: Handler<P>>(
-    State(shared): State<Arc<Shared<P, H>>>,
+pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>(
+    State(shared): State<Arc<Shared<P, H, A>>>,
     request: Request,
 ) -> Response {
     if shared.core.is_draining() {
         return super::upgrade::draining_response();
     }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| *addr);
+    if let Err(refusal) = super::upgrade::check_origin(&shared, request.headers()) {
+        return refusal;
+    }
+    let peer = super::upgrade::peer_of(&request);
+    let context = match shared
+        .auth
+        .authenticate(&super::upgrade::connect_request(
+            &request,
+            TransportKind::Sse,
+        ))
+        .await
+    {
+        Ok(context) => context,
+        Err(denied) => {
+            // As a WebSocket gets 4004: the stream opens and says why it
+            // ends, since an EventSource cannot read an HTTP status either.
+            let reason = denied.reason().replace(['\r', '\n'], " ");
+            tracing::debug!(%reason, "SSE session refused by authentication");
+            return event_stream(Body::from(format!(
+                "event: close\ndata: {}|{reason}\n\n",
+                crate::CloseCode::UNAUTHORIZED.0
+            )));
+        }
+    };
     let token = new_token();
     let (in_tx, in_rx) = mpsc::channel::<Message>(MAX_FRAMES_PER_POST);
     let (mut out_tx, out_rx) = mpsc::channel::<Bytes>(16);
@@ -133,16 +154,21 @@ pub(crate) async fn open<P: Package, H: Handler<P>>(
         outbound: out_tx,
         next_id: 0,
     };
-    let conn = shared.new_connection(Encoding::Text, peer);
+    let conn = shared.new_connection(Encoding::Text, peer, context);
     let session = shared.clone();
     tokio::spawn(async move {
         super::session::run(session.clone(), transport, conn).await;
         session.core.sse.lock().remove(&token);
     });
-    let mut response = Response::new(Body::from_stream(futures_util::StreamExt::map(
+    event_stream(Body::from_stream(futures_util::StreamExt::map(
         out_rx,
         Ok::<_, std::convert::Infallible>,
-    )));
+    )))
+}
+
+/// A `text/event-stream` response that no proxy should buffer.
+fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -155,11 +181,14 @@ pub(crate) async fn open<P: Package, H: Handler<P>>(
 }
 
 /// `POST /sse/{token}`: frames from the client, LF-separated.
-pub(crate) async fn post<P: Package, H: Handler<P>>(
-    State(shared): State<Arc<Shared<P, H>>>,
+pub(crate) async fn post<P: Package, A: Authenticate, H: Handler<P, A::Context>>(
+    State(shared): State<Arc<Shared<P, H, A>>>,
     Path(token): Path<String>,
     request: Request,
 ) -> Response {
+    if let Err(refusal) = super::upgrade::check_origin(&shared, request.headers()) {
+        return refusal;
+    }
     let Some(mut inbound) = shared.core.sse.lock().get(&token).cloned() else {
         return (StatusCode::NOT_FOUND, "no such SSE session; reconnect\n").into_response();
     };

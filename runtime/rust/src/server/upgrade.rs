@@ -13,6 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use super::guard::{Authenticate, ConnectRequest, TransportKind};
 use super::read_ahead::ReadAhead;
 use super::{Handler, Shared};
 use crate::{Encoding, Package};
@@ -76,12 +77,45 @@ fn close_after(mut response: Response) -> Response {
     response
 }
 
-pub(crate) async fn websocket<P: Package, H: Handler<P>>(
-    State(shared): State<Arc<Shared<P, H>>>,
+/// Refuses a browser page of an origin the configuration does not allow
+/// (403, before any upgrade or session).
+pub(crate) fn check_origin<P: Package, H, A: Authenticate>(
+    shared: &Shared<P, H, A>,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    shared.core.config.origins.check(headers).map_err(|why| {
+        tracing::debug!(%why, "origin refused");
+        (StatusCode::FORBIDDEN, why).into_response()
+    })
+}
+
+pub(crate) fn peer_of(request: &Request) -> Option<SocketAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr)
+}
+
+/// The parts of `request` the authentication hook sees.
+pub(crate) fn connect_request(request: &Request, transport: TransportKind) -> ConnectRequest {
+    ConnectRequest {
+        method: request.method().clone(),
+        uri: request.uri().clone(),
+        headers: request.headers().clone(),
+        peer: peer_of(request),
+        transport,
+    }
+}
+
+pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Context>>(
+    State(shared): State<Arc<Shared<P, H, A>>>,
     mut request: Request,
 ) -> Response {
     if shared.core.is_draining() {
         return draining_response();
+    }
+    if let Err(refusal) = check_origin(&shared, request.headers()) {
+        return refusal;
     }
     let headers = request.headers();
     if !has_token(headers, header::UPGRADE, "websocket")
@@ -107,10 +141,14 @@ pub(crate) async fn websocket<P: Package, H: Handler<P>>(
     };
     let accept = derive_accept_key(key.as_bytes());
     let (encoding, subprotocol) = choose_encoding(headers, request.uri().query());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| *addr);
+    let peer = peer_of(&request);
+    // Before the 101, so a slow hook holds only an HTTP request; a refusal
+    // still upgrades, to close with 4004 (browsers cannot read the status
+    // of a refused upgrade, and 4004 tells clients to stop).
+    let auth = shared
+        .auth
+        .authenticate(&connect_request(&request, TransportKind::WebSocket))
+        .await;
     let on_upgrade = hyper::upgrade::on(&mut request);
     let ws_config = shared.ws_config();
     tokio::spawn(async move {
@@ -118,8 +156,13 @@ pub(crate) async fn websocket<P: Package, H: Handler<P>>(
             Ok(upgraded) => {
                 let io = ReadAhead::new(TokioIo::new(upgraded));
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-                let conn = shared.new_connection(encoding, peer);
-                super::session::run(shared, ws, conn).await;
+                match auth {
+                    Ok(context) => {
+                        let conn = shared.new_connection(encoding, peer, context);
+                        super::session::run(shared, ws, conn).await;
+                    }
+                    Err(denied) => super::session::unauthorized(&shared, ws, &denied).await,
+                }
             }
             Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
         }
@@ -141,8 +184,8 @@ pub(crate) async fn websocket<P: Package, H: Handler<P>>(
     response
 }
 
-pub(crate) async fn health<P: Package, H: Handler<P>>(
-    State(shared): State<Arc<Shared<P, H>>>,
+pub(crate) async fn health<P: Package, A: Authenticate, H: Handler<P, A::Context>>(
+    State(shared): State<Arc<Shared<P, H, A>>>,
 ) -> Response {
     if shared.core.is_draining() {
         close_after((StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response())

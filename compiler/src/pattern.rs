@@ -304,6 +304,7 @@ fn literal(out: &mut String, c: char, in_class: bool) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -374,24 +374,24 @@ impl Assign<'_> {
         let constraint_change = shape_changed
             .then(|| constraints::compare(&entry.shape, &message.shape))
             .flatten();
-        if let Some(change) = &constraint_change {
-            if change.tightened.is_empty() && !narrowed {
-                let mut d =
-                    Diagnostic::warning("W0091", format!("constraints of `{label}` loosened"))
-                        .at(message.span, "accepts values the locked shape refused");
-                for line in &change.loosened {
-                    d = d.with_note(line.clone());
-                }
-                self.diagnostics.push(d.with_note(
-                    "peers built from the old lock still enforce the old constraints and refuse such values; \
-                     the protocol fingerprint changes, so they see a protocol mismatch when they connect",
-                ));
-                let updated = &mut self.lock.entries[entry_index];
-                updated.direction = message.direction;
-                updated.fingerprint = message.fingerprint.clone();
-                updated.shape = message.shape.clone();
-                return;
+        if let Some(change) = &constraint_change
+            && change.tightened.is_empty()
+            && !narrowed
+        {
+            let mut d = Diagnostic::warning("W0091", format!("constraints of `{label}` loosened"))
+                .at(message.span, "accepts values the locked shape refused");
+            for line in &change.loosened {
+                d = d.with_note(line.clone());
             }
+            self.diagnostics.push(d.with_note(
+                "peers built from the old lock still enforce the old constraints and refuse such values; \
+                 the protocol fingerprint changes, so they see a protocol mismatch when they connect",
+            ));
+            let updated = &mut self.lock.entries[entry_index];
+            updated.direction = message.direction;
+            updated.fingerprint = message.fingerprint.clone();
+            updated.shape = message.shape.clone();
+            return;
         }
         if (shape_changed || narrowed) && !self.allow_breaking {
             let mut d = Diagnostic::error(

@@ -67,23 +67,34 @@ fn decode(
     }
 }
 
+fn encode(m: &impl Protocol) -> Result<(String, Vec<u8>), tagwire::Violation> {
+    let (mut text, mut binary) = (String::new(), Vec::new());
+    m.try_encode_text(&mut text)?;
+    m.try_encode_binary(&mut binary)?;
+    Ok((text, binary))
+}
+
 fn handle(req: &Value) -> Value {
     match req["op"].as_str() {
         Some("encode") => {
             let message = req["message"].as_str().unwrap_or_default();
             let version = req["version"].as_u64().and_then(|v| u32::try_from(v).ok()).unwrap_or(1);
             let value = &req["value"];
-            let (text, binary) = match ServerMessage::from_json_line(message, version, value) {
-                Ok(m) => (m.to_text(), m.to_binary()),
+            // The checked encoders: a value that breaks a constraint is refused (SPEC §6.4).
+            let encoded = match ServerMessage::from_json_line(message, version, value) {
+                Ok(m) => encode(&m),
                 Err(server) => match ClientMessage::from_json_line(message, version, value) {
-                    Ok(m) => (m.to_text(), m.to_binary()),
+                    Ok(m) => encode(&m),
                     Err(client) => {
                         let e = if server.path == "message" { client } else { server };
                         return refused(e.to_string(), None);
                     }
                 },
             };
-            json!({"ok": true, "text": text, "hex": hex(&binary)})
+            match encoded {
+                Ok((text, binary)) => json!({"ok": true, "text": text, "hex": hex(&binary)}),
+                Err(violation) => refused(violation.to_string(), None),
+            }
         }
         Some("decode_text") => {
             let frame = req["frame"].as_str().unwrap_or_default();

@@ -21,10 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hostile_support::*;
-use runtime_support::{Relay, RelayServer, health, server};
-use tagwire::Protocol;
+use runtime_support::{Relay, health, server};
 use tagwire::control::error_code;
-use tagwire::server::{Connection, Handler, Server, ServerConfig};
+use tagwire::server::{
+    ConnectRequest, Connection, Denied, Handler, OriginConfig, RateLimits, Server, ServerConfig,
+    ServerHandle,
+};
+use tagwire::{Protocol, Quota};
 use tagwire_tests::everything as ev;
 use tagwire_tests::relay::{self, ClientMessage, JoinV1, PublishV1, ServerMessage};
 use tokio::io::AsyncWriteExt;
@@ -37,14 +40,47 @@ const KIB: usize = 1024;
 /// runtime's slabs and the witness's buffers settle at a few KiB).
 const RETAINED: i64 = 64 * KIB as i64;
 
-async fn start(config: ServerConfig) -> (RelayServer, Arc<Relay>, SocketAddr) {
-    let (server, app) = server(config);
+/// How a test server decides who may connect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Auth {
+    /// Everyone (`Server::new`).
+    Open,
+    /// An authentication hook that refuses requests carrying an
+    /// `X-Token` other than `good` (the witness sends none).
+    Token,
+}
+
+async fn start(config: ServerConfig, auth: Auth) -> (Handle, Arc<Relay>, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let s = server.clone();
-    tokio::spawn(async move { s.serve(listener).await });
-    (server, app, addr)
+    let (handle, app) = match auth {
+        Auth::Open => {
+            let (server, app) = server(config);
+            let handle = server.handle();
+            tokio::spawn(async move { server.serve(listener).await });
+            (handle, app)
+        }
+        Auth::Token => {
+            let app = Arc::new(Relay::default());
+            let hook = |request: &ConnectRequest| {
+                let token = request.header("x-token").map(str::to_owned);
+                async move {
+                    match token.as_deref() {
+                        None | Some("good") => Ok(()),
+                        Some(_) => Err(Denied::new("token refused")),
+                    }
+                }
+            };
+            let server = Server::with_auth(app.clone(), hook, config);
+            let handle = server.handle();
+            tokio::spawn(async move { server.serve(listener).await });
+            (handle, app)
+        }
+    };
+    (handle, app, addr)
 }
+
+type Handle = ServerHandle<relay::Package>;
 
 /// The relay witness: joins room `w`, publishes `seq` to it, waits for its
 /// own delivery. Attackers that join `w` receive these too.
@@ -66,7 +102,7 @@ const RELAY: Script = Script {
 
 /// What an attack gets to work with.
 struct Target {
-    server: RelayServer,
+    server: Handle,
     app: Arc<Relay>,
     addr: SocketAddr,
     witness: Witness,
@@ -86,12 +122,27 @@ fn relay_attack<F, Fut>(
     F: FnOnce(Arc<Target>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    relay_attack_with(name, paused, config, Auth::Open, heap_bound, attack);
+}
+
+/// [`relay_attack`] against a server with the given authentication.
+fn relay_attack_with<F, Fut>(
+    name: &str,
+    paused: bool,
+    config: ServerConfig,
+    auth: Auth,
+    heap_bound: usize,
+    attack: F,
+) where
+    F: FnOnce(Arc<Target>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let rt = runtime(paused);
     let target = rt.block_on(async {
         if paused {
             tick();
         }
-        let (server, app, addr) = start(config).await;
+        let (server, app, addr) = start(config, auth).await;
         let pace = if paused {
             Duration::from_millis(50)
         } else {
@@ -112,11 +163,11 @@ fn relay_attack<F, Fut>(
         attack(t.clone()).await;
         // The attacker's connections end; the witness is the only one left.
         let started = Instant::now();
-        while t.server.handle().connection_count() > 1 {
+        while t.server.connection_count() > 1 {
             assert!(
                 started.elapsed() < Duration::from_secs(120),
                 "{} connections still open after the attack",
-                t.server.handle().connection_count()
+                t.server.connection_count()
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -650,7 +701,8 @@ fn deep_nesting_gets_malformed_too_deep_at_level_65() {
     );
     let text = ev::ClientMessage::OptionalsV1(optionals(None, chain(100))).to_text();
     let binary = deep_binary(30_000);
-    mirror_attack("deep nesting", 128 * KIB, |addr| async move {
+    // The 60 KB frame itself sits in the read buffer while it is decoded.
+    mirror_attack("deep nesting", 256 * KIB, |addr| async move {
         let mut raw = Raw::open(addr).await;
         raw.text(&text).await;
         let m = raw.expect_error(error_code::MALFORMED).await;
@@ -847,7 +899,7 @@ fn a_member_that_never_reads_is_closed_with_4002_and_the_room_keeps_flowing() {
     relay_attack("slow consumer", false, config, 2048 * KIB, |t| async move {
         let mut raw = Raw::open(t.addr).await;
         raw.text(&join_text("w")).await;
-        while t.server.handle().room_len("w") < 2 {
+        while t.server.room_len("w") < 2 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let big = ServerMessage::DeliveredV1(relay::DeliveredV1 {
@@ -858,10 +910,10 @@ fn a_member_that_never_reads_is_closed_with_4002_and_the_room_keeps_flowing() {
         });
         let flood = async {
             for _ in 0..20_000 {
-                if t.server.handle().room_len("w") < 2 {
+                if t.server.room_len("w") < 2 {
                     return;
                 }
-                t.server.handle().broadcast("w", &big);
+                t.server.broadcast("w", &big);
                 tokio::task::yield_now().await;
             }
             panic!("the member that never reads was never dropped");
@@ -880,4 +932,135 @@ fn a_member_that_never_reads_is_closed_with_4002_and_the_room_keeps_flowing() {
         assert!(report.by_server && report.undelivered > 0, "{report:?}");
         drop(raw);
     });
+}
+
+// ---------------------------------------------------------------- guards
+
+/// A connection quota of 50 frames a second (burst 100); the witness,
+/// paced at 20 a second on its own connection, stays under it.
+fn rate_limited() -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.rate_limits =
+        RateLimits::default().per_connection(Quota::per_second(50).with_burst(100));
+    config
+}
+
+#[test]
+fn a_message_flood_past_the_rate_limit_gets_error_5_then_close_4005() {
+    let flood: Vec<u8> = (0..1_000u64)
+        .flat_map(|seq| frame(TEXT, format!("ae|{seq}|flood").as_bytes()))
+        .collect();
+    relay_attack(
+        "rate limit",
+        true,
+        rate_limited(),
+        256 * KIB,
+        |t| async move {
+            let mut raw = Raw::open(t.addr).await;
+            raw.write(&flood).await;
+            let (mut echoes, mut limited) = (0, 0);
+            let reason = loop {
+                match raw.next_within(Duration::from_secs(60)).await {
+                    Seen::Data(_) => echoes += 1,
+                    Seen::Error(code, m) => {
+                        assert_eq!(code, error_code::RATE_LIMITED, "{m}");
+                        limited += 1;
+                    }
+                    Seen::Close(code, reason) => {
+                        assert_eq!(code, Some(4005), "{reason}");
+                        break reason;
+                    }
+                    other => panic!("{other:?}"),
+                }
+            };
+            eprintln!("rate limit: {echoes} echoes, {limited} errors 5, then 4005 ({reason})");
+            // The burst passes, then refusals until the flood rule closes.
+            assert!((100..=110).contains(&echoes), "{echoes} echoes");
+            assert_eq!(limited, 20);
+        },
+    );
+}
+
+#[test]
+fn a_websocket_ping_flood_past_the_rate_limit_is_closed_with_4005() {
+    let pings: Vec<u8> = frame(PING, b"p").repeat(10_000);
+    relay_attack(
+        "ping flood, rate limited",
+        true,
+        rate_limited(),
+        256 * KIB,
+        |t| async move {
+            let mut raw = Raw::open(t.addr).await;
+            raw.write(&pings).await;
+            // Pings have no header to name in an error: they count, silently.
+            let reason = raw.expect_close(4005).await;
+            eprintln!("ping flood, rate limited: 4005 ({reason})");
+        },
+    );
+}
+
+#[test]
+fn a_page_of_another_origin_gets_403_before_any_upgrade() {
+    relay_attack(
+        "wrong Origin",
+        false,
+        ServerConfig::default(),
+        128 * KIB,
+        |t| async move {
+            let (raw, status) = Raw::upgrade(t.addr, "Origin: https://evil.example\r\n").await;
+            assert_eq!(status, 403);
+            // Refused as plain HTTP: no WebSocket, so no handler ever ran.
+            assert_eq!(
+                t.server.connection_count(),
+                1,
+                "only the witness is connected"
+            );
+            drop(raw);
+            // The server's own pages connect.
+            let own = format!("Origin: http://{}\r\n", t.addr);
+            let (_raw, status) = Raw::upgrade(t.addr, &own).await;
+            assert_eq!(status, 101);
+            // An allow-list refuses pages outside it just the same (checked on
+            // a server of its own below).
+        },
+    );
+    let mut config = ServerConfig::default();
+    config.origins = OriginConfig::list(["https://app.example"]);
+    relay_attack(
+        "Origin allow-list",
+        false,
+        config,
+        128 * KIB,
+        |t| async move {
+            let (_raw, status) = Raw::upgrade(t.addr, "Origin: https://app.example.evil\r\n").await;
+            assert_eq!(status, 403);
+            let (_raw, status) = Raw::upgrade(t.addr, "Origin: https://app.example\r\n").await;
+            assert_eq!(status, 101);
+        },
+    );
+}
+
+#[test]
+fn a_client_the_auth_hook_refuses_is_closed_with_4004_and_the_reason() {
+    relay_attack_with(
+        "auth refused",
+        false,
+        ServerConfig::default(),
+        Auth::Token,
+        128 * KIB,
+        |t| async move {
+            for _ in 0..50 {
+                let (mut raw, status) = Raw::upgrade(t.addr, "X-Token: forged\r\n").await;
+                assert_eq!(
+                    status, 101,
+                    "refused after the upgrade, so browsers see the code"
+                );
+                // Whatever it sends is never handled.
+                raw.text("ac|w|666|intruder").await;
+                let reason = raw.expect_close(4004).await;
+                assert_eq!(reason, "token refused");
+            }
+            assert_eq!(t.server.room_len("w"), 1, "only the witness joined");
+        },
+    );
 }

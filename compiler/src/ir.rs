@@ -161,7 +161,10 @@ impl Constraint {
             }
         }
         let (min, max) = match self {
-            Constraint::Len { min, max } => (Some(min.to_string()), max.map(|m| m.to_string())),
+            Constraint::Len { min, max } => (
+                (*min > 0).then(|| min.to_string()),
+                max.map(|m| m.to_string()),
+            ),
             Constraint::Range { min, max } => (min.map(number), max.map(number)),
             Constraint::Pattern(_) => return None,
         };

@@ -53,6 +53,7 @@ fn generated_typescript_for_every_schema() {
             "everything.ts",
             "geometry.ts",
             "relay.ts",
+            "signup.ts",
             "ui.ts"
         ]
     );

@@ -48,14 +48,26 @@ pub mod relay {
     tagwire::include_protocol!("relay");
 }
 
+/// Constraints on fields and rate limits (SPEC §6.4).
+pub mod signup {
+    tagwire::include_protocol!("signup");
+}
+
 pub mod ui {
     tagwire::include_protocol!("ui");
 }
 
 /// The packages this crate includes, to compare with what the build script
 /// generated (`GENERATED_PACKAGES`): a new schema must be added above.
-pub const INCLUDED_PACKAGES: &[&str] =
-    &["article", "chat", "everything", "geometry", "relay", "ui"];
+pub const INCLUDED_PACKAGES: &[&str] = &[
+    "article",
+    "chat",
+    "everything",
+    "geometry",
+    "relay",
+    "signup",
+    "ui",
+];
 
 /// The packages the build script generated, one per line.
 pub const GENERATED_PACKAGES: &str = include_str!(concat!(env!("OUT_DIR"), "/packages.txt"));

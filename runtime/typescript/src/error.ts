@@ -25,7 +25,8 @@ export type DecodeErrorKind =
   | "collection_too_long"
   | "string_too_long"
   | "too_deep"
-  | "missing_separator";
+  | "missing_separator"
+  | "constraint_violation";
 
 /** Every kind, in SPEC §7's order. */
 export const DECODE_ERROR_KINDS: readonly DecodeErrorKind[] = [
@@ -48,6 +49,7 @@ export const DECODE_ERROR_KINDS: readonly DecodeErrorKind[] = [
   "string_too_long",
   "too_deep",
   "missing_separator",
+  "constraint_violation",
 ];
 
 /** Offset of the first byte of the item being decoded in a binary frame. */
@@ -72,21 +74,38 @@ export function formatPosition(p: Position): string {
   return "token" in p ? `token ${p.token} (byte ${p.byte})` : `byte ${p.byte}`;
 }
 
+/**
+ * A value that breaks a constraint of the schema (SPEC §6.4): which one, as
+ * a path from the message (`shapes[3].circle.radius`), and why
+ * (`250 is outside 0..=100`).
+ */
+export interface Violation {
+  readonly path: string;
+  readonly message: string;
+}
+
 /** A rejected frame: what was wrong (`kind`) and where (`position`). */
 export class DecodeError extends Error {
   readonly kind: DecodeErrorKind;
   readonly position: Position;
   /** The offending number, for `unknown_enum_value` and `unknown_variant`. */
   readonly value: number | undefined;
+  /** Which value broke which constraint, for `constraint_violation`. */
+  readonly violation: Violation | undefined;
 
-  constructor(kind: DecodeErrorKind, position: Position, value?: number) {
+  constructor(kind: DecodeErrorKind, position: Position, value?: number, violation?: Violation) {
     const words = kind.replaceAll("_", " ");
     const quoted = value === undefined ? "" : ` ${value}`;
-    super(`${words}${quoted} at ${formatPosition(position)}`);
+    super(
+      violation === undefined
+        ? `${words}${quoted} at ${formatPosition(position)}`
+        : `${words}: ${violation.path}: ${violation.message}`,
+    );
     this.name = "DecodeError";
     this.kind = kind;
     this.position = position;
     this.value = value;
+    this.violation = violation;
   }
 }
 

@@ -18,7 +18,19 @@ export {
   type Limits,
   type Position,
   type TokenPosition,
+  type Violation,
 } from "./error.js";
+export {
+  ConstraintError,
+  charCount,
+  checkBigInt,
+  checkFloat,
+  checkInt,
+  checkLen,
+  checkPattern,
+  constraintViolation,
+  within,
+} from "./constraint.js";
 export {
   FIRST_RESERVED_INDEX,
   HEADER_ALPHABET,

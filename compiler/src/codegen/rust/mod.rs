@@ -27,6 +27,9 @@ mod codec;
 mod json;
 mod protocol;
 mod types;
+mod validate;
+
+pub(crate) use validate::constrained_types;
 
 use crate::check::{is_rust_keyword, screaming_snake};
 use crate::compile::Output;
@@ -190,6 +193,8 @@ struct Context<'a> {
     /// For each struct or union, the types it holds by value (directly or in
     /// an optional): the edges along which Rust would need infinite size.
     inline: HashMap<TypeRef, Vec<TypeRef>>,
+    /// Structs and unions whose values can break a constraint (they get `__validate`).
+    constrained: HashSet<TypeRef>,
 }
 
 impl<'a> Context<'a> {
@@ -218,6 +223,7 @@ impl<'a> Context<'a> {
             schema,
             options,
             inline,
+            constrained: validate::constrained_types(schema),
         }
     }
 
@@ -253,12 +259,14 @@ impl<'a> Context<'a> {
         let json = self.options.canonical_json;
         for def in &package.types {
             items.extend(self.type_def(package, def));
+            items.extend(self.validate_type(&type_ref(&package.name, &def.name), &def.kind));
             if json {
                 items.extend(self.json_type_def(package, def));
             }
         }
         for message in &package.messages {
             items.extend(self.message(package, message));
+            items.extend(self.validate_message(&message.type_name(), &message.fields));
             if json {
                 items.extend(self.json_message(package, message));
             }

@@ -40,6 +40,31 @@ impl Context<'_> {
         });
         let fingerprint = &package.fingerprint;
         let package_name = &package.name;
+        // `@rate` of the schema: one quota per message version clients send.
+        let quotas: Vec<TokenStream> = sorted
+            .iter()
+            .filter(|m| m.direction.client_sends())
+            .filter_map(|m| {
+                let rate = m.rate?;
+                let header = ident(&m.type_name());
+                let (count, secs, burst) = (rate.count, u64::from(rate.period_secs), rate.burst);
+                Some(quote! {
+                    (#header::HEADER, ::tagwire::Quota::new(#count, ::std::time::Duration::from_secs(#secs)).with_burst(#burst))
+                })
+            })
+            .collect();
+        let rate_limits = if quotas.is_empty() {
+            TokenStream::new()
+        } else {
+            quote! {
+                /// The schema's `@rate` limits: one token bucket per message
+                /// version, per connection (a server's own configuration
+                /// overrides them).
+                fn rate_limits() -> Vec<(::tagwire::Header, ::tagwire::Quota)> {
+                    ::std::vec::Vec::from([ #(#quotas),* ])
+                }
+            }
+        };
         quote! {
             #server_enum
             #client_enum
@@ -68,6 +93,7 @@ impl Context<'_> {
                 fn headers() -> Vec<::tagwire::Header> {
                     HEADERS.iter().map(|(header, ..)| *header).collect()
                 }
+                #rate_limits
             }
         }
     }
@@ -120,6 +146,37 @@ impl Context<'_> {
             };
         }
         let variants: Vec<_> = messages.iter().map(|m| ident(&m.type_name())).collect();
+        let checked: Vec<_> = messages
+            .iter()
+            .filter(|m| self.fields_constrained(&m.fields))
+            .map(|m| ident(&m.type_name()))
+            .collect();
+        // Only protocols with constraints check them: the others keep
+        // `Protocol::validate`'s default and decode exactly as before.
+        let (validate, text_check, binary_check) = if checked.is_empty() {
+            (TokenStream::new(), TokenStream::new(), TokenStream::new())
+        } else {
+            let rest = (checked.len() < messages.len())
+                .then(|| quote!(_ => ::std::result::Result::Ok(()),));
+            let check = |position: TokenStream| {
+                quote! {
+                    ::tagwire::Protocol::validate(&message)
+                        .map_err(|v| ::tagwire::DecodeError::constraint(#position, v))?;
+                }
+            };
+            (
+                quote! {
+                    fn validate(&self) -> ::std::result::Result<(), ::tagwire::Violation> {
+                        match self {
+                            #( Self::#checked(m) => m.validate(), )*
+                            #rest
+                        }
+                    }
+                },
+                check(quote!(::tagwire::Position::Token { index: 0, byte: 0 })),
+                check(quote!(::tagwire::Position::Byte(0))),
+            )
+        };
         let variant_docs = messages.iter().map(|m| {
             let header = m.header.map_or_else(|| "??".to_string(), |h| h.to_string());
             format!(" `{}` v{} (header `{header}`).", m.name, m.version)
@@ -148,6 +205,7 @@ impl Context<'_> {
                         #( Self::#variants(_) => #variants::HEADER, )*
                     }
                 }
+                #validate
                 fn encode_text(&self, out: &mut String) {
                     let mut w = ::tagwire::__private::TextWriter::new(out, self.header());
                     match self {
@@ -167,6 +225,7 @@ impl Context<'_> {
                         _ => return Err(r.unknown_header()),
                     };
                     r.finish()?;
+                    #text_check
                     Ok(message)
                 }
                 fn decode_binary_with(frame: &[u8], limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
@@ -176,6 +235,7 @@ impl Context<'_> {
                         _ => return Err(r.unknown_header()),
                     };
                     r.finish()?;
+                    #binary_check
                     Ok(message)
                 }
             }

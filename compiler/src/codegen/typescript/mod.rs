@@ -60,6 +60,7 @@ mod codec;
 mod json;
 mod protocol;
 mod types;
+mod validate;
 
 use crate::check::screaming_snake;
 pub use crate::codegen::rust::{GenerateError, write_to};
@@ -170,7 +171,7 @@ impl Code {
 }
 
 /// Runtime exports that are types (imported with `type`).
-const RUNTIME_TYPES: &[&str] = &["Limits", "Package", "Reader", "Writer"];
+const RUNTIME_TYPES: &[&str] = &["Limits", "Package", "Reader", "Violation", "Writer"];
 
 /// Runtime exports that a generated export of the same name shadows: always
 /// imported as `$Name`.
@@ -189,6 +190,10 @@ struct Gen<'a> {
     /// Package → (symbol, type-only).
     imports: RefCell<BTreeMap<String, BTreeSet<(String, bool)>>>,
     helpers: RefCell<BTreeSet<&'static str>>,
+    /// Structs and unions with a `validateX` (computed on first use).
+    constrained: RefCell<Option<HashSet<TypeRef>>>,
+    /// `@pattern`s used, in order: the module's `$patternN` constants.
+    patterns: RefCell<Vec<String>>,
 }
 
 impl<'a> Gen<'a> {
@@ -206,6 +211,8 @@ impl<'a> Gen<'a> {
             runtime: RefCell::default(),
             imports: RefCell::default(),
             helpers: RefCell::default(),
+            constrained: RefCell::default(),
+            patterns: RefCell::default(),
         }
     }
 
@@ -260,6 +267,11 @@ impl<'a> Gen<'a> {
                 TypeDefKind::Struct(fields) => {
                     self.struct_decl(&mut body, &def.name, &def.docs, fields);
                     self.struct_functions(&mut body, &def.name, fields);
+                    let doc = format!(
+                        "The first value of a `{}` that breaks a constraint of the schema (SPEC §6.4), or `undefined`.",
+                        def.name
+                    );
+                    self.validate_struct(&mut body, &def.name, fields, &doc);
                 }
                 TypeDefKind::Enum(variants) => {
                     self.enum_decl(&mut body, &def.name, &def.docs, variants);
@@ -268,6 +280,11 @@ impl<'a> Gen<'a> {
                 TypeDefKind::Union(variants) => {
                     self.union_decl(&mut body, &def.name, &def.docs, variants);
                     self.union_functions(&mut body, &def.name, variants);
+                    let r = TypeRef {
+                        package: self.package.name.clone(),
+                        name: def.name.clone(),
+                    };
+                    self.validate_union(&mut body, &def.name, &r, variants);
                 }
             }
         }
@@ -276,6 +293,7 @@ impl<'a> Gen<'a> {
         }
         self.protocol(&mut body);
         let helpers = self.helpers_code();
+        let patterns = self.patterns_code();
 
         let mut out = String::new();
         out.push_str(GENERATED_HEADER);
@@ -295,6 +313,10 @@ impl<'a> Gen<'a> {
         out.push_str(&self.imports_code());
         out.push('\n');
         out.push_str(&body.out);
+        if !patterns.is_empty() {
+            out.push('\n');
+            out.push_str(&patterns);
+        }
         if !helpers.is_empty() {
             out.push('\n');
             out.push_str(&helpers);

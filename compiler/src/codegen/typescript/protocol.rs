@@ -42,6 +42,12 @@ impl Gen<'_> {
         ));
         self.struct_decl(c, &name, &doc, &m.fields);
         self.struct_functions(c, &name, &m.fields);
+        self.validate_struct(
+            c,
+            &name,
+            &m.fields,
+            "The first value of this message that breaks a constraint of the schema (SPEC §6.4), or `undefined`. Encoders throw `ConstraintError` and decoders `DecodeError` (`constraint_violation`) for it.",
+        );
     }
 
     pub(super) fn protocol(&self, c: &mut Code) {
@@ -329,6 +335,61 @@ impl Gen<'_> {
         c.line("return m;");
         c.close("}");
 
+        let checked: Vec<&MessageVersion> = side
+            .messages
+            .iter()
+            .copied()
+            .filter(|m| self.fields_constrained(&m.fields))
+            .collect();
+        if !checked.is_empty() {
+            let violation = self.rt("Violation");
+            c.item();
+            c.line(
+                "/** The first value of `m` that breaks a constraint of the schema (SPEC §6.4), or `undefined`. */",
+            );
+            c.open(format!(
+                "export function validate{name}(m: {name}): {violation} | undefined {{"
+            ));
+            c.open("switch (m.message) {");
+            let mut names: Vec<&str> = Vec::new();
+            for m in &checked {
+                if !names.contains(&m.name.as_str()) {
+                    names.push(&m.name);
+                }
+            }
+            for msg in names {
+                c.open(format!("case {}:", json_string(msg)));
+                c.open("switch (m.version) {");
+                for m in checked.iter().filter(|m| m.name == msg) {
+                    c.open(format!("case {}:", m.version));
+                    c.line(format!("return validate{}(m.value);", m.type_name()));
+                    c.dedent();
+                }
+                c.close("}");
+                c.line("break;");
+                c.dedent();
+            }
+            c.close("}");
+            c.line("return undefined;");
+            c.close("}");
+        }
+        let encode_check = if checked.is_empty() {
+            None
+        } else {
+            Some(format!(
+                "const e = validate{name}(m);\nif (e !== undefined) throw new {}(e);",
+                self.rt("ConstraintError")
+            ))
+        };
+        let decode_check = |position: &str| {
+            (!checked.is_empty()).then(|| {
+                format!(
+                    "const e = validate{name}(m);\nif (e !== undefined) throw {}(e, {position});",
+                    self.rt("constraintViolation")
+                )
+            })
+        };
+
         c.item();
         c.line(
             "/** A text frame (SPEC §3). Throws `EncodeError` for values outside their types. */",
@@ -336,6 +397,9 @@ impl Gen<'_> {
         c.open(format!(
             "export function encode{name}Text(m: {name}): string {{"
         ));
+        if let Some(check) = &encode_check {
+            c.line(check);
+        }
         c.line(format!(
             "const w = new {}(headerOf{name}(m));",
             self.rt("TextWriter")
@@ -349,6 +413,9 @@ impl Gen<'_> {
         c.open(format!(
             "export function encode{name}Binary(m: {name}): Uint8Array {{"
         ));
+        if let Some(check) = &encode_check {
+            c.line(check);
+        }
         c.line(format!("const w = $binaryWriter.begin(headerOf{name}(m));"));
         c.line(format!("$write{name}(w, m);"));
         c.line("return w.finish();");
@@ -359,10 +426,20 @@ impl Gen<'_> {
         c.open(format!(
             "export function decode{name}Text(frame: string, limits: {limits} = {default_limits}): {name} {{"
         ));
-        c.line(format!(
-            "return $read{name}(new {}(frame, limits));",
-            self.rt("TextReader")
-        ));
+        match decode_check("{ token: 0, byte: 0 }") {
+            Some(check) => {
+                c.line(format!(
+                    "const m = $read{name}(new {}(frame, limits));",
+                    self.rt("TextReader")
+                ));
+                c.line(check);
+                c.line("return m;");
+            }
+            None => c.line(format!(
+                "return $read{name}(new {}(frame, limits));",
+                self.rt("TextReader")
+            )),
+        }
         c.close("}");
 
         c.item();
@@ -370,10 +447,20 @@ impl Gen<'_> {
         c.open(format!(
             "export function decode{name}Binary(frame: Uint8Array, limits: {limits} = {default_limits}): {name} {{"
         ));
-        c.line(format!(
-            "return $read{name}(new {}(frame, limits));",
-            self.rt("BinaryReader")
-        ));
+        match decode_check("{ byte: 0 }") {
+            Some(check) => {
+                c.line(format!(
+                    "const m = $read{name}(new {}(frame, limits));",
+                    self.rt("BinaryReader")
+                ));
+                c.line(check);
+                c.line("return m;");
+            }
+            None => c.line(format!(
+                "return $read{name}(new {}(frame, limits));",
+                self.rt("BinaryReader")
+            )),
+        }
         c.close("}");
 
         c.item();

@@ -27,6 +27,7 @@
 
 mod base64url;
 mod binary;
+mod constraint;
 pub mod derive;
 #[cfg(feature = "json")]
 pub mod json;
@@ -36,6 +37,10 @@ mod text;
 use std::collections::BTreeMap;
 
 pub use binary::{BinaryReader, BinaryWriter};
+pub use constraint::{
+    Regex, char_count, check_float, check_int, check_len, check_pattern, compile_pattern,
+    key_violation, quote_key, within,
+};
 pub use text::{TextReader, TextWriter};
 
 use crate::{DecodeError, DecodeErrorKind, Position};

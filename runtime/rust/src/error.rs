@@ -285,6 +285,9 @@ mod tests {
             e.to_string(),
             "constraint violation: shapes[3].circle.radius: 250 is outside 0..=100"
         );
-        assert_eq!(e.violation().map(|v| v.path.as_str()), Some("shapes[3].circle.radius"));
+        assert_eq!(
+            e.violation().map(|v| v.path.as_str()),
+            Some("shapes[3].circle.radius")
+        );
     }
 }

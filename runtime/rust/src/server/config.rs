@@ -146,6 +146,12 @@ pub struct ConnectionLimits {
     /// Bounds for decoding each frame (SPEC §6.3); `max_frame_bytes` above
     /// is applied on top.
     pub decode: Limits,
+    /// Time a client has to send a complete HTTP request head (and, on
+    /// `serve_io`, to finish the WebSocket handshake); slower clients are
+    /// cut off, so partial requests cannot hold sockets forever (default
+    /// 10 s; also the idle limit between requests on a kept-alive HTTP
+    /// connection).
+    pub handshake_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -157,6 +163,7 @@ impl Default for ConnectionLimits {
             outbound_queue_bytes: 1024 * 1024,
             write_timeout: Duration::from_secs(10),
             decode: Limits::default(),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -19,6 +19,7 @@
 //! # */
 //! ```
 
+mod accept;
 mod config;
 mod connection;
 mod core;
@@ -226,16 +227,23 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             tracing::info!("shutdown signal received");
             on_signal.drain();
         });
-        let service = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                handle.drained().await;
-            })
-            .await;
+        let router = self.router();
+        let head_timeout = self.shared.core.config.limits.handshake_timeout;
+        let drained = handle.drained();
+        tokio::pin!(drained);
+        loop {
+            tokio::select! {
+                _ = &mut drained => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        tokio::spawn(accept::serve_http(stream, peer, router.clone(), head_timeout));
+                    }
+                    Err(error) => accept::pause_after(error).await,
+                },
+            }
+        }
         signals.abort();
-        result
+        Ok(())
     }
 
     /// Runs one connection over an already-accepted byte stream: performs
@@ -290,12 +298,16 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
                 }
                 Ok(response)
             };
-        let ws = tokio_tungstenite::accept_hdr_async_with_config(
+        let handshake = tokio_tungstenite::accept_hdr_async_with_config(
             read_ahead::ReadAhead::new(io),
             callback,
             Some(shared.ws_config()),
-        )
-        .await?;
+        );
+        let head_timeout = shared.core.config.limits.handshake_timeout;
+        let ws = match tokio::time::timeout(head_timeout, handshake).await {
+            Ok(ws) => ws?,
+            Err(_) => return Err(accept::handshake_timed_out(head_timeout)),
+        };
         let Some(connect) = connect else {
             return Ok(());
         };

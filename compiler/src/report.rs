@@ -128,6 +128,14 @@ fn dump_package(out: &mut String, package: &Package) {
             m.type_name()
         );
         dump_fields(out, "    ", &m.fields);
+        if let Some(rate) = m.rate {
+            let unit = match rate.period_secs {
+                1 => "s",
+                60 => "m",
+                _ => "h",
+            };
+            let _ = writeln!(out, "    rate {}/{unit}, burst {}", rate.count, rate.burst);
+        }
         let _ = writeln!(out, "    shape {} = {}", m.fingerprint, m.shape);
     }
 }

@@ -134,14 +134,23 @@ fn all_schemas_together_match_their_locks() {
             "schemas/article",
             "schemas/chat",
             "schemas/everything",
-            "schemas/relay"
+            "schemas/relay",
+            "schemas/signup"
         ]
     );
     let schema = output.schema.unwrap();
     let packages: Vec<&str> = schema.packages.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         packages,
-        ["article", "chat", "everything", "geometry", "relay", "ui"]
+        [
+            "article",
+            "chat",
+            "everything",
+            "geometry",
+            "relay",
+            "signup",
+            "ui"
+        ]
     );
 }
 

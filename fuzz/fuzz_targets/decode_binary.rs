@@ -7,14 +7,18 @@
 
 use libfuzzer_sys::fuzz_target;
 use tagwire::Protocol;
-use tagwire_tests::{article, chat, everything, ui};
+use tagwire_tests::{article, chat, everything, geometry, relay, ui};
 
 fn check<P: Protocol>(frame: &[u8]) {
     if let Ok(message) = P::decode_binary(frame) {
         let mut again = Vec::new();
         message.encode_binary(&mut again);
         if again != frame {
-            assert_eq!(again.len(), frame.len(), "accepted a frame that is not canonical");
+            assert_eq!(
+                again.len(),
+                frame.len(),
+                "accepted a frame that is not canonical"
+            );
             let canonical = P::decode_binary(&again).expect("a re-encoded frame decodes");
             let mut thrice = Vec::new();
             canonical.encode_binary(&mut thrice);
@@ -32,4 +36,8 @@ fuzz_target!(|frame: &[u8]| {
     check::<chat::ClientMessage>(frame);
     check::<everything::ServerMessage>(frame);
     check::<everything::ClientMessage>(frame);
+    check::<relay::ServerMessage>(frame);
+    check::<relay::ClientMessage>(frame);
+    check::<geometry::ServerMessage>(frame);
+    check::<geometry::ClientMessage>(frame);
 });

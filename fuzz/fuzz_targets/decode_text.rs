@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tagwire::Protocol;
-use tagwire_tests::{article, chat, everything, ui};
+use tagwire_tests::{article, chat, everything, geometry, relay, ui};
 
 fn check<P: Protocol>(frame: &str) {
     if let Ok(message) = P::decode_text(frame) {
@@ -34,4 +34,8 @@ fuzz_target!(|data: &[u8]| {
     check::<chat::ClientMessage>(frame);
     check::<everything::ServerMessage>(frame);
     check::<everything::ClientMessage>(frame);
+    check::<relay::ServerMessage>(frame);
+    check::<relay::ClientMessage>(frame);
+    check::<geometry::ServerMessage>(frame);
+    check::<geometry::ClientMessage>(frame);
 });

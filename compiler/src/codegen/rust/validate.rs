@@ -211,7 +211,7 @@ impl Context<'_> {
         quote! {
             impl #name {
                 #[doc(hidden)]
-                #[allow(clippy::single_match, clippy::match_single_binding, clippy::cast_lossless)]
+                #[allow(clippy::single_match, clippy::match_single_binding, clippy::collapsible_if)]
                 pub fn __validate(&self) -> ::std::result::Result<(), ::tagwire::Violation> {
                     #body
                     ::std::result::Result::Ok(())
@@ -240,7 +240,7 @@ impl Context<'_> {
                 /// # Errors
                 ///
                 /// The first violation, in schema order.
-                #[allow(clippy::cast_lossless)]
+                #[allow(clippy::collapsible_if)]
                 pub fn validate(&self) -> ::std::result::Result<(), ::tagwire::Violation> {
                     #body
                     ::std::result::Result::Ok(())

@@ -35,9 +35,12 @@ fn values_at_the_edges_round_trip() {
     assert_eq!(wide.validate(), Ok(()));
 }
 
+/// A change that breaks one constraint, the path it names and its message.
+type Case = (Box<dyn Fn(&mut UpdateProfileV1)>, &'static str, &'static str);
+
 #[test]
 fn validate_names_the_first_violation_and_try_encode_writes_nothing() {
-    let cases: Vec<(Box<dyn Fn(&mut UpdateProfileV1)>, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Box::new(|m| m.display_name = Some(String::new())),
             "display_name",

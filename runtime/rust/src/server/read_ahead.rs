@@ -11,7 +11,12 @@
 //! tungstenite drains by memcpy, and which is freed as soon as it is empty
 //! and the socket has nothing more (or would block). An idle connection
 //! holds no read-ahead buffer; small frames are never copied twice.
+//! Freed buffers go back to a small per-thread pool, so a connection that
+//! keeps receiving large frames does not allocate and zero 32 KiB for each
+//! burst (the pool holds at most `POOL_BUFFERS` per worker thread, whatever
+//! the number of connections).
 
+use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -21,16 +26,46 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Size of one read while a large frame streams in: two 16 KiB frames, or
 /// half of the default 64 KiB maximum frame, per `recv`.
 pub(crate) const READ_AHEAD_BYTES: usize = 32 * 1024;
+const _: () = assert!(READ_AHEAD_BYTES <= u16::MAX as usize);
+
+/// Read-ahead buffers kept per thread for the next connection that needs one.
+const POOL_BUFFERS: usize = 4;
+
+/// A thin pointer (8 bytes per connection, not 16).
+type Chunk = Box<[u8; READ_AHEAD_BYTES]>;
+
+thread_local! {
+    static POOL: RefCell<Vec<Chunk>> = const { RefCell::new(Vec::new()) };
+}
+
+fn take_buffer() -> Option<Chunk> {
+    POOL.try_with(|pool| pool.borrow_mut().pop())
+        .ok()
+        .flatten()
+        // Straight on the heap: a 32 KiB array would pass through the stack.
+        .or_else(|| vec![0; READ_AHEAD_BYTES].into_boxed_slice().try_into().ok())
+}
+
+fn give_back(buf: Chunk) {
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < POOL_BUFFERS {
+            pool.push(buf);
+        }
+    });
+}
 
 /// `S` with a read-ahead buffer that grows only while frames span reads.
 #[derive(Debug)]
 pub(crate) struct ReadAhead<S> {
     inner: S,
-    /// Empty (no allocation) unless a large read is being handed out.
-    buf: Box<[u8]>,
-    /// `buf[start..end]` is read from the socket and not yet handed out.
-    start: u32,
-    end: u32,
+    /// None unless a large read is being handed out.
+    buf: Option<Chunk>,
+    /// `buf[start..end]` is read from the socket and not yet handed out
+    /// (`READ_AHEAD_BYTES` fits a `u16`: the wrapper is part of every idle
+    /// connection).
+    start: u16,
+    end: u16,
     /// The last direct read filled the caller's whole buffer, or the last
     /// read-ahead filled this one: read the next one in a large chunk.
     streaming: bool,
@@ -40,7 +75,7 @@ impl<S> ReadAhead<S> {
     pub(crate) fn new(inner: S) -> Self {
         ReadAhead {
             inner,
-            buf: Box::default(),
+            buf: None,
             start: 0,
             end: 0,
             streaming: false,
@@ -48,17 +83,23 @@ impl<S> ReadAhead<S> {
     }
 
     fn release(&mut self) {
-        self.buf = Box::default();
+        if let Some(buf) = self.buf.take() {
+            give_back(buf);
+        }
         self.start = 0;
         self.end = 0;
     }
 
     /// Hands out buffered bytes; frees the buffer once it is drained.
     fn hand_out(&mut self, out: &mut ReadBuf<'_>) {
-        let (start, end) = (self.start as usize, self.end as usize);
+        let Some(buf) = &self.buf else {
+            return;
+        };
+        let (start, end) = (usize::from(self.start), usize::from(self.end));
         let n = out.remaining().min(end - start);
-        out.put_slice(&self.buf[start..start + n]);
-        self.start += n as u32;
+        out.put_slice(&buf[start..start + n]);
+        // n <= end - start, which fits.
+        self.start += u16::try_from(n).unwrap_or(0);
         if self.start == self.end && !self.streaming {
             self.release();
         }
@@ -83,10 +124,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
             this.streaming = read > 0 && out.remaining() == 0;
             return Poll::Ready(Ok(()));
         }
-        if this.buf.is_empty() {
-            this.buf = vec![0; READ_AHEAD_BYTES].into_boxed_slice();
+        if this.buf.is_none() {
+            this.buf = take_buffer();
         }
-        let mut chunk = ReadBuf::new(&mut this.buf);
+        let Some(buf) = this.buf.as_deref_mut() else {
+            return Pin::new(&mut this.inner).poll_read(cx, out);
+        };
+        let mut chunk = ReadBuf::new(buf);
         match Pin::new(&mut this.inner).poll_read(cx, &mut chunk) {
             Poll::Pending => {
                 // Nothing more for now: an idle connection keeps no buffer.
@@ -101,8 +145,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
         }
         let read = chunk.filled().len();
         this.start = 0;
-        // READ_AHEAD_BYTES fits in u32.
-        this.end = u32::try_from(read).unwrap_or(u32::MAX);
+        // read <= READ_AHEAD_BYTES, which fits.
+        this.end = u16::try_from(read).unwrap_or(0);
         this.streaming = read == READ_AHEAD_BYTES;
         if read == 0 {
             this.release();
@@ -157,7 +201,7 @@ mod tests {
         let mut small = [0u8; 1024];
         let n = reader.read(&mut small).await.expect("read");
         assert_eq!(&small[..n], b"hello");
-        assert!(reader.buf.is_empty() && !reader.streaming);
+        assert!(reader.buf.is_none() && !reader.streaming);
 
         // 100 KiB in 1 KiB reads, as tungstenite asks for a large frame.
         let sent: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
@@ -168,7 +212,7 @@ mod tests {
             let n = reader.read(&mut small).await.expect("read");
             assert!(n > 0);
             got.extend_from_slice(&small[..n]);
-            saw_buffer |= !reader.buf.is_empty();
+            saw_buffer |= reader.buf.is_some();
         }
         assert_eq!(got, sent, "every byte in order");
         assert!(saw_buffer, "a frame spanning reads was read ahead");
@@ -180,7 +224,7 @@ mod tests {
         )
         .await;
         assert!(pending.is_err());
-        assert!(reader.buf.is_empty(), "an idle connection holds no buffer");
+        assert!(reader.buf.is_none(), "an idle connection holds no buffer");
 
         drop(tx);
         assert_eq!(reader.read(&mut small).await.expect("eof"), 0);

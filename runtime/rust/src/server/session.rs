@@ -59,7 +59,10 @@ impl<T> Transport for T where
 /// What the loop keeps about the client between frames.
 struct LoopState {
     last_pong: Instant,
-    rate: RateState,
+    /// Only when the server has rate limits: most connections of most
+    /// servers never need the buckets, and the loop's state is part of
+    /// every idle connection's memory.
+    rate: Option<Box<RateState>>,
 }
 
 pub(crate) async fn run<P, H, A, T>(
@@ -153,7 +156,9 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
         let mut next_ping = self.shared.core.ping_slot(started + hb.ping_interval);
         let mut state = LoopState {
             last_pong: started,
-            rate: RateState::default(),
+            rate: (self.shared.core.config.rate_limits.connection.is_some()
+                || !self.shared.message_quotas.is_empty())
+            .then(Box::default),
         };
         let welcome = Control::Welcome(Welcome {
             package: P::NAME.to_string(),
@@ -229,44 +234,29 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
             Some(Ok(message)) => message,
             Some(Err(error)) => return AfterFrame::End(self.read_failed(ws, error).await),
         };
-        // Every frame but a close takes a token, WebSocket pings and pongs
-        // included: a ping flood costs one check per frame, then a close.
-        let limits = &self.shared.core.config.rate_limits;
-        let now = Instant::now();
-        let over = if message.is_close() {
-            None
-        } else {
-            state.rate.frame(limits, now).err()
-        };
+        if let Message::Close(frame) = &message {
+            let (code, reason) = match frame {
+                Some(f) => (Some(CloseCode(u16::from(f.code))), f.reason.to_string()),
+                None => (None, String::new()),
+            };
+            // tungstenite queued the reply; flush it before leaving.
+            let _ = timeout(self.close_timeout(), ws.flush()).await;
+            return AfterFrame::End(End::Peer(code, reason));
+        }
+        // A plain function, so nothing of it is kept across the awaits below
+        // (every byte of this future is part of each idle connection).
+        if let Some(after) = self.check_rate(&message, state) {
+            return after;
+        }
         let payload = match &message {
             Message::Text(text) => Payload::Text(text.as_str()),
             Message::Binary(bytes) => Payload::Binary(bytes),
-            Message::Close(frame) => {
-                let (code, reason) = match frame {
-                    Some(f) => (Some(CloseCode(u16::from(f.code))), f.reason.to_string()),
-                    None => (None, String::new()),
-                };
-                // tungstenite queued the reply; flush it before leaving.
-                let _ = timeout(self.close_timeout(), ws.flush()).await;
-                return AfterFrame::End(End::Peer(code, reason));
-            }
             // WebSocket-level pings are answered by tungstenite (one pong
             // pending at most, so a flood of them queues nothing).
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
-                return match over {
-                    Some(_) => self.over_limit(state, now, None),
-                    None => AfterFrame::Next,
-                };
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {
+                return AfterFrame::Next;
             }
         };
-        if let Some(over) = over {
-            return self.over_limit(state, now, Some(over));
-        }
-        if let Some(header) = header_of(&payload)
-            && let Err(over) = state.rate.message(&self.shared.message_quotas, header, now)
-        {
-            return self.over_limit(state, now, Some(over));
-        }
         match self.on_frame(payload, &mut state.last_pong).await {
             Ok(()) => AfterFrame::Next,
             // Only a full outbox fails here: the next turn closes it.
@@ -274,12 +264,36 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
         }
     }
 
+    /// Takes the frame's tokens; `Some` when it is over a limit and must
+    /// not be handled. Every frame but a close takes a connection token,
+    /// WebSocket pings and pongs included: a ping flood costs one check per
+    /// frame, then a close.
+    fn check_rate(&self, message: &Message, state: &mut LoopState) -> Option<AfterFrame> {
+        let rate = state.rate.as_deref_mut()?;
+        let limits = &self.shared.core.config.rate_limits;
+        let now = Instant::now();
+        let over = rate.frame(limits, now).err();
+        let header = match message {
+            Message::Text(text) => header_of(&Payload::Text(text.as_str())),
+            Message::Binary(bytes) => header_of(&Payload::Binary(bytes)),
+            // No header to name in an error.
+            _ => return over.map(|_| self.over_limit(rate, now, None)),
+        };
+        if let Some(over) = over {
+            return Some(self.over_limit(rate, now, Some(over)));
+        }
+        match rate.message(&self.shared.message_quotas, header?, now) {
+            Ok(()) => None,
+            Err(over) => Some(self.over_limit(rate, now, Some(over))),
+        }
+    }
+
     /// A frame over a rate limit: dropped unhandled, the client told (a
     /// data frame only), and closed with 4005 once it has been refused
     /// `flood_refusals` times within `flood_window`.
-    fn over_limit(&self, state: &mut LoopState, now: Instant, over: Option<Over>) -> AfterFrame {
+    fn over_limit(&self, rate: &mut RateState, now: Instant, over: Option<Over>) -> AfterFrame {
         let limits = &self.shared.core.config.rate_limits;
-        let flooding = state.rate.refused(limits, now);
+        let flooding = rate.refused(limits, now);
         let queued = match over {
             Some(over) => self.refuse(error_code::RATE_LIMITED, over.to_string()),
             None => Ok(()),

@@ -117,7 +117,7 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     if shared.core.is_draining() {
         return super::upgrade::draining_response();
     }
-    if let Err(refusal) = super::upgrade::check_origin(&shared, request.headers()) {
+    if let Some(refusal) = super::upgrade::refuse_origin(&shared, request.headers()) {
         return refusal;
     }
     let peer = super::upgrade::peer_of(&request);
@@ -186,7 +186,7 @@ pub(crate) async fn post<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     Path(token): Path<String>,
     request: Request,
 ) -> Response {
-    if let Err(refusal) = super::upgrade::check_origin(&shared, request.headers()) {
+    if let Some(refusal) = super::upgrade::refuse_origin(&shared, request.headers()) {
         return refusal;
     }
     let Some(mut inbound) = shared.core.sse.lock().get(&token).cloned() else {

@@ -77,16 +77,15 @@ fn close_after(mut response: Response) -> Response {
     response
 }
 
-/// Refuses a browser page of an origin the configuration does not allow
-/// (403, before any upgrade or session).
-pub(crate) fn check_origin<P: Package, H, A: Authenticate>(
+/// The 403 for a browser page of an origin the configuration does not
+/// allow (before any upgrade or session); `None` when it may connect.
+pub(crate) fn refuse_origin<P: Package, H, A: Authenticate>(
     shared: &Shared<P, H, A>,
     headers: &HeaderMap,
-) -> Result<(), Response> {
-    shared.core.config.origins.check(headers).map_err(|why| {
-        tracing::debug!(%why, "origin refused");
-        (StatusCode::FORBIDDEN, why).into_response()
-    })
+) -> Option<Response> {
+    let why = shared.core.config.origins.check(headers).err()?;
+    tracing::debug!(%why, "origin refused");
+    Some((StatusCode::FORBIDDEN, why).into_response())
 }
 
 pub(crate) fn peer_of(request: &Request) -> Option<SocketAddr> {
@@ -114,7 +113,7 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
     if shared.core.is_draining() {
         return draining_response();
     }
-    if let Err(refusal) = check_origin(&shared, request.headers()) {
+    if let Some(refusal) = refuse_origin(&shared, request.headers()) {
         return refusal;
     }
     let headers = request.headers();
@@ -151,22 +150,29 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
         .await;
     let on_upgrade = hyper::upgrade::on(&mut request);
     let ws_config = shared.ws_config();
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let io = ReadAhead::new(TokioIo::new(upgraded));
-                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-                match auth {
-                    Ok(context) => {
-                        let conn = shared.new_connection(encoding, peer, context);
-                        super::session::run(shared, ws, conn).await;
-                    }
-                    Err(denied) => super::session::unauthorized(&shared, ws, &denied).await,
-                }
-            }
-            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+    // One task per outcome, so a served connection's task holds neither
+    // the refusal nor its future: it is part of every idle connection.
+    match auth {
+        Ok(context) => {
+            tokio::spawn(async move {
+                // Not `if let`: its scrutinee would live across `run`, a
+                // second copy of the WebSocket in every connection's task.
+                let Some(ws) = upgraded(on_upgrade, ws_config).await else {
+                    return;
+                };
+                let conn = shared.new_connection(encoding, peer, context);
+                super::session::run(shared, ws, conn).await;
+            });
         }
-    });
+        Err(denied) => {
+            tokio::spawn(async move {
+                let Some(ws) = upgraded(on_upgrade, ws_config).await else {
+                    return;
+                };
+                super::session::unauthorized(&shared, ws, &denied).await;
+            });
+        }
+    }
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
@@ -182,6 +188,23 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
         h.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(p));
     }
     response
+}
+
+/// The WebSocket over the upgraded connection, once hyper hands it over.
+async fn upgraded(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    config: tokio_tungstenite::tungstenite::protocol::WebSocketConfig,
+) -> Option<WebSocketStream<ReadAhead<TokioIo<hyper::upgrade::Upgraded>>>> {
+    match on_upgrade.await {
+        Ok(upgraded) => {
+            let io = ReadAhead::new(TokioIo::new(upgraded));
+            Some(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
+        }
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket upgrade failed");
+            None
+        }
+    }
 }
 
 pub(crate) async fn health<P: Package, A: Authenticate, H: Handler<P, A::Context>>(

@@ -127,20 +127,20 @@ impl Core {
         !self.draining.swap(true, Ordering::SeqCst)
     }
 
+    // The count is published while the map is still locked: published
+    // after unlocking, two connections' counts could arrive in the wrong
+    // order and leave a stale one (a drained server reporting 17
+    // connections, runtime_deploy under load).
     pub(crate) fn register(&self, conn: Arc<ConnectionState>) {
         let mut map = self.lock();
         map.insert(conn.id, conn);
-        let n = map.len();
-        drop(map);
-        self.count.send_replace(n);
+        self.count.send_replace(map.len());
     }
 
     pub(crate) fn unregister(&self, id: u64) {
         let mut map = self.lock();
         map.remove(&id);
-        let n = map.len();
-        drop(map);
-        self.count.send_replace(n);
+        self.count.send_replace(map.len());
     }
 
     pub(crate) fn connection_count(&self) -> usize {

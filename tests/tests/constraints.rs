@@ -36,7 +36,11 @@ fn values_at_the_edges_round_trip() {
 }
 
 /// A change that breaks one constraint, the path it names and its message.
-type Case = (Box<dyn Fn(&mut UpdateProfileV1)>, &'static str, &'static str);
+type Case = (
+    Box<dyn Fn(&mut UpdateProfileV1)>,
+    &'static str,
+    &'static str,
+);
 
 #[test]
 fn validate_names_the_first_violation_and_try_encode_writes_nothing() {

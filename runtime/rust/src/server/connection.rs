@@ -15,23 +15,27 @@ use crate::frame::to_message;
 use crate::{CloseCode, Encoding, Package};
 
 /// Why a message could not be queued for a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
     /// The connection is closing or closed (drain, close, peer gone).
     Closed,
     /// The client did not keep up: its queue overflowed and the connection
     /// is being closed with 4002.
     SlowConsumer,
+    /// The message breaks one of the schema's constraints, so the client's
+    /// decoder would reject it; nothing was queued.
+    Invalid(crate::Violation),
 }
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SendError::Closed => "the connection is closed",
+        match self {
+            SendError::Closed => f.write_str("the connection is closed"),
             SendError::SlowConsumer => {
-                "the client is not reading; its connection is being closed (4002)"
+                f.write_str("the client is not reading; its connection is being closed (4002)")
             }
-        })
+            SendError::Invalid(violation) => write!(f, "not sent: {violation}"),
+        }
     }
 }
 
@@ -149,6 +153,7 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// the queue.
     pub fn send(&self, message: impl Into<P::Server>) -> Result<(), SendError> {
         let message: P::Server = message.into();
+        crate::Protocol::validate(&message).map_err(SendError::Invalid)?;
         self.state.push(to_message(&message, self.state.encoding))
     }
 

@@ -88,6 +88,12 @@ impl Rooms {
                 .collect(),
             None => return 0,
         };
+        // Every member's decoder would reject a value that breaks a schema
+        // constraint: refuse it once, loudly, rather than per member.
+        if let Err(violation) = message.validate() {
+            tracing::error!(room, %violation, "broadcast refused: the message breaks a constraint");
+            return 0;
+        }
         let mut text: Option<Message> = None;
         let mut binary: Option<Message> = None;
         let mut accepted = 0;

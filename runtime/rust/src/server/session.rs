@@ -382,6 +382,10 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                     ),
                 }
             }
+            Err(error) if error.kind == DecodeErrorKind::ConstraintViolation => self.refuse(
+                error_code::INVALID,
+                format!("frame {} was refused: {error}", payload.header_text()),
+            ),
             Err(error) => self.refuse(
                 error_code::MALFORMED,
                 format!("frame {} did not decode: {error}", payload.header_text()),

@@ -41,6 +41,7 @@ pub mod geometry {
     tagwire::include_protocol!("geometry");
 }
 
+pub mod derive_mirror;
 pub mod relay_app;
 
 /// The runtime's test protocol (rooms, publish, echo).

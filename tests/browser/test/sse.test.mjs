@@ -107,7 +107,12 @@ test("behind a proxy that refuses WebSockets the page falls back to SSE and stil
 });
 
 test("SSE only, asked for by the page: a deploy moves it to the new server too", async () => {
-  const d = await startDemo();
+  // Ten lines must fit in the grace period, one round trip each (a POST,
+  // then the line on the other page): 2 s, the demo's default, was too
+  // short on a machine loaded by other builds (load 15), and a line sent
+  // after the grace reached the new server while Hal was still on the old
+  // one (rooms are per server), so it never showed.
+  const d = await startDemo(["--grace-ms", "8000"]);
   cleanups.push(d.stop);
   const gina = await openBoard(browser, d.url, "gina", { query: "&transport=sse" });
   const hal = await openBoard(browser, d.url, "hal");
@@ -117,7 +122,7 @@ test("SSE only, asked for by the page: a deploy moves it to the new server too",
   await waitForLines(hal, ["gina: before the deploy"]);
   await hal.click("#deploy");
   await until("the deploy to be accepted", 10_000, async () => /Server #2 is up/.test((await hal.textContent("#note")) ?? ""));
-  // Five lines during the grace period, each its own POST once the one
+  // Ten lines during the grace period, each its own POST once the one
   // before was answered: they must all reach the old server's session.
   const grace = [];
   for (let i = 1; i <= 10; i++) {

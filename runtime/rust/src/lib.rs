@@ -54,6 +54,7 @@ mod close;
 pub mod control;
 mod encoding;
 mod error;
+mod evolve;
 #[cfg(feature = "runtime")]
 mod frame;
 mod header;
@@ -68,6 +69,7 @@ pub use __private::derive::SchemaExport;
 pub use close::{CloseAction, CloseCode};
 pub use encoding::Encoding;
 pub use error::{DecodeError, DecodeErrorKind, Limits, Position, Violation};
+pub use evolve::{Downgrade, Upgrade};
 pub use header::{ALPHABET, FIRST_RESERVED_INDEX, HEADER_COUNT, Header};
 pub use quota::Quota;
 /// Derive macros for Rust-first protocols (feature `derive`, on by default):
@@ -208,6 +210,34 @@ pub trait Package: Send + Sync + 'static {
     /// from `@rate` annotations.
     fn rate_limits() -> Vec<(Header, Quota)> {
         Vec::new()
+    }
+
+    /// Versions removed from the schema (tombstones in the lock): header,
+    /// message name, version. A client generated before the removal that
+    /// sends one gets the outdated notice (SPEC §9.4) instead of an error.
+    const REMOVED: &'static [(Header, &'static str, u32)] = &[];
+
+    /// One step down: `message` at the previous version of the same message;
+    /// `None` when there is none or the conversion declined. Servers walk it
+    /// for peers that do not know `message`'s version (docs/RUNTIME.md,
+    /// Protocol evolution).
+    fn downgrade(message: &Self::Server) -> Option<Self::Server> {
+        let _ = message;
+        None
+    }
+
+    /// Every step up: `message` at the newest version of the same message a
+    /// client may send, so handlers see one version of each message.
+    fn upgrade(message: Self::Client) -> Self::Client {
+        message
+    }
+
+    /// Name and version of one of this package's live headers (from
+    /// `HEADERS`), for the outdated notice; `None` for headers it does not
+    /// know.
+    fn describe(header: Header) -> Option<(&'static str, u32)> {
+        let _ = header;
+        None
     }
 }
 

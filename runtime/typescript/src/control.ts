@@ -1,6 +1,6 @@
 /**
  * The runtime's own messages (SPEC §9): ping, pong, hello, welcome, drain
- * notice and error, on the reserved `_` headers. Same encodings as
+ * notice, error and outdated notice, on the reserved `_` headers. Same encodings as
  * application messages and byte-identical to the Rust runtime's
  * `tagwire::control`, so a peer decodes every frame with one codec and
  * dispatches on the header's first byte: `_` is the runtime's.
@@ -24,6 +24,8 @@ export const WELCOME: Header = "_d";
 export const DRAIN: Header = "_e";
 /** `_f`: a frame was refused; the connection stays open. */
 export const ERROR: Header = "_f";
+/** `_g`: a message version this client does not share with the server (SPEC §9.1); the connection stays open. */
+export const OUTDATED: Header = "_g";
 
 /** What a client says about itself when it connects. */
 export interface Hello {
@@ -61,6 +63,25 @@ export interface ErrorNotice {
   code: number;
   /** Human-readable detail (what and where). */
   message: string;
+}
+
+/**
+ * "Protocol outdated" (SPEC §9.1): the server could not speak to this client
+ * in a version it knows. Either the server had a message for it that has no
+ * conversion down to the client's versions, or the client sent a version the
+ * server's schema has removed. The connection stays open: everything else
+ * still flows in the versions both sides know. Byte-identical to the Rust
+ * runtime's `OutdatedNotice`.
+ */
+export interface OutdatedNotice {
+  /** The 2-character header at issue (`ad`). */
+  header: string;
+  /** Its message's name (`Typing`). */
+  message: string;
+  /** Its version (u32). */
+  version: number;
+  /** Human-readable, for logs ("Typing v1 was removed"). */
+  reason: string;
 }
 
 /** The codes an {@link ErrorNotice} carries (SPEC §9.3). */
@@ -119,7 +140,8 @@ export type Control =
   | { type: "hello"; value: Hello }
   | { type: "welcome"; value: Welcome }
   | { type: "drain"; value: DrainNotice }
-  | { type: "error"; value: ErrorNotice };
+  | { type: "error"; value: ErrorNotice }
+  | { type: "outdated"; value: OutdatedNotice };
 
 /** The header of a control message. */
 export function headerOfControl(c: Control): Header {
@@ -136,6 +158,8 @@ export function headerOfControl(c: Control): Header {
       return DRAIN;
     case "error":
       return ERROR;
+    case "outdated":
+      return OUTDATED;
   }
 }
 
@@ -168,6 +192,12 @@ function writeControl(w: Writer, c: Control): void {
       w.u16(c.value.code);
       w.str(c.value.message);
       return;
+    case "outdated":
+      w.str(c.value.header);
+      w.str(c.value.message);
+      w.u32(c.value.version);
+      w.str(c.value.reason);
+      return;
   }
 }
 
@@ -191,6 +221,9 @@ function readControl(r: Reader): Control {
       break;
     case ERROR:
       c = { type: "error", value: { code: r.u16(), message: r.string() } };
+      break;
+    case OUTDATED:
+      c = { type: "outdated", value: { header: r.string(), message: r.string(), version: r.u32(), reason: r.string() } };
       break;
     default:
       throw r.unknownHeader();

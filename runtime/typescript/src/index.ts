@@ -54,6 +54,7 @@ export {
   ERROR,
   ErrorCode,
   HELLO,
+  OUTDATED,
   PING,
   PONG,
   WELCOME,
@@ -69,6 +70,7 @@ export {
   type ErrorCodeName,
   type ErrorNotice,
   type Hello,
+  type OutdatedNotice,
   type Welcome,
 } from "./control.js";
 export { CloseCode, closeAction, closeCodeName, type CloseAction } from "./close.js";

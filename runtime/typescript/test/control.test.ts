@@ -46,6 +46,31 @@ const CASES: [Control, string, string][] = [
     "_f|1|header `zz` is not a message this server accepts",
     "5F 66 01 30 " + hex(new TextEncoder().encode("header `zz` is not a message this server accepts")),
   ],
+  [
+    { type: "outdated", value: { header: "ad", message: "Typing", version: 1, reason: "Typing v1 was removed" } },
+    "_g|ad|Typing|1|Typing v1 was removed",
+    // "ad" (2), "Typing" (6), 1, "Typing v1 was removed" (21)
+    "5F 67 02 61 64 06 54 79 70 69 6E 67 01 15 54 79 70 69 6E 67 20 76 31 20 77 61 73 20 72 65 6D 6F 76 65 64",
+  ],
+];
+
+/**
+ * Outdated notices as the Rust runtime's control.rs tests have them (the
+ * same frames, literally): a version past one varint byte, an escaped pipe,
+ * and the largest u32.
+ */
+const OUTDATED_VECTORS: [Control, string, string][] = [
+  [
+    { type: "outdated", value: { header: "aH", message: "Post", version: 300, reason: "no conversion|reload" } },
+    "_g|aH|Post|300|no conversion\\preload",
+    // 300 = AC 02; the pipe is a plain byte in binary
+    "5F 67 02 61 48 04 50 6F 73 74 AC 02 14 6E 6F 20 63 6F 6E 76 65 72 73 69 6F 6E 7C 72 65 6C 6F 61 64",
+  ],
+  [
+    { type: "outdated", value: { header: "", message: "", version: 4_294_967_295, reason: "" } },
+    "_g|||4294967295|",
+    "5F 67 00 00 FF FF FF FF 0F 00",
+  ],
 ];
 
 describe("control messages (SPEC §9.1)", () => {
@@ -69,6 +94,32 @@ describe("control messages (SPEC §9.1)", () => {
     }
   });
 
+  it("outdated notices are the Rust runtime's frames in both encodings and round-trip", () => {
+    for (const [control, text, bytes] of OUTDATED_VECTORS) {
+      assert.equal(encodeControlText(control), text);
+      assert.equal(hex(encodeControlBinary(control)), bytes);
+      assert.deepEqual(decodeControlText(text), control);
+      assert.deepEqual(decodeControlBinary(unhex(bytes)), control);
+    }
+  });
+
+  it("an outdated notice is decoded strictly: four fields, a u32 version", () => {
+    const kind = (frame: string): string | undefined => {
+      try {
+        decodeControlText(frame);
+        return undefined;
+      } catch (e) {
+        return e instanceof DecodeError ? e.kind : String(e);
+      }
+    };
+    assert.equal(kind("_g|ad|Typing|1"), "truncated");
+    assert.equal(kind("_g|ad|Typing|1|gone|extra"), "trailing_data");
+    assert.equal(kind("_g|ad|Typing|4294967296|gone"), "out_of_range");
+    assert.equal(kind("_g|ad|Typing|-1|gone"), "out_of_range");
+    assert.equal(kind("_g|ad|Typing|v1|gone"), "invalid_token");
+    assert.throws(() => decodeControlBinary(unhex("5F 67 02 61 64 06 54 79 70 69 6E 67 01")), (e: unknown) => e instanceof DecodeError && e.kind === "truncated");
+  });
+
   it("a pipe in a reason is escaped like any string (\\p)", () => {
     const c: Control = { type: "drain", value: { reason: "a|b", windowMs: 0, backoffMultiplier: 1.5 } };
     assert.equal(encodeControlText(c), "_e|a\\pb|0|1.5");
@@ -77,7 +128,7 @@ describe("control messages (SPEC §9.1)", () => {
 
   it("application headers and unknown control headers are unknown_header; bad fields fail", () => {
     assert.throws(() => decodeControlText("aa"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
-    assert.throws(() => decodeControlText("_g"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
+    assert.throws(() => decodeControlText("_h"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
     assert.throws(() => decodeControlText("_d|ui|x"), (e: unknown) => e instanceof DecodeError && e.kind === "truncated");
     assert.throws(() => decodeControlText("_a|1"), (e: unknown) => e instanceof DecodeError && e.kind === "trailing_data");
     assert.throws(() => decodeControlText("_d|ui|x|-1"), (e: unknown) => e instanceof DecodeError);

@@ -1,5 +1,5 @@
 //! The runtime's own messages (SPEC §9): ping, pong, hello, welcome, drain
-//! notice and error, on the reserved `_` headers.
+//! notice, error and outdated notice, on the reserved `_` headers.
 //!
 //! They use the same text and binary encodings as application messages, so
 //! a peer decodes every frame with one codec and dispatches on the header's
@@ -20,6 +20,8 @@ pub const WELCOME: Header = Header::new(*b"_d");
 pub const DRAIN: Header = Header::new(*b"_e");
 /// `_f`: a frame was refused; the connection stays open.
 pub const ERROR: Header = Header::new(*b"_f");
+/// `_g`: the peer's protocol is too old for a message (protocol evolution).
+pub const OUTDATED: Header = Header::new(*b"_g");
 
 /// One control message.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +38,9 @@ pub enum Control {
     Drain(DrainNotice),
     /// Server → client: a frame was refused.
     Error(ErrorNotice),
+    /// Server → client: a message could not be exchanged with this client's
+    /// version of the protocol (SPEC §9.6); the page should reload.
+    Outdated(OutdatedNotice),
 }
 
 /// What a client says about itself when it connects.
@@ -82,6 +87,24 @@ pub struct ErrorNotice {
     pub code: u16,
     /// Human-readable detail (what and where).
     pub message: String,
+}
+
+/// A message this client's protocol cannot carry: the server would have sent
+/// a version the client does not know and has no conversion to one it knows,
+/// or the client sent a version the server's schema removed. The connection
+/// stays open; other messages keep flowing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutdatedNotice {
+    /// The 2-character header at issue (`ad`): the server's newest version
+    /// when the server could not send, the client's frame's when it sent a
+    /// removed version.
+    pub header: String,
+    /// The message's name in the schema (`Typing`); empty when unknown.
+    pub message: String,
+    /// The version `header` stands for.
+    pub version: u32,
+    /// Human-readable detail, for logs and UIs.
+    pub reason: String,
 }
 
 /// Codes carried by [`ErrorNotice::code`] (SPEC §9.3).
@@ -143,6 +166,7 @@ impl Protocol for Control {
             Control::Welcome(_) => WELCOME,
             Control::Drain(_) => DRAIN,
             Control::Error(_) => ERROR,
+            Control::Outdated(_) => OUTDATED,
         }
     }
 
@@ -168,6 +192,12 @@ impl Protocol for Control {
             Control::Error(e) => {
                 w.u16(e.code);
                 w.str(&e.message);
+            }
+            Control::Outdated(o) => {
+                w.str(&o.header);
+                w.str(&o.message);
+                w.u32(o.version);
+                w.str(&o.reason);
             }
         }
     }
@@ -195,6 +225,12 @@ impl Protocol for Control {
                 w.u16(e.code);
                 w.str(&e.message);
             }
+            Control::Outdated(o) => {
+                w.str(&o.header);
+                w.str(&o.message);
+                w.u32(o.version);
+                w.str(&o.reason);
+            }
         }
     }
 
@@ -221,6 +257,12 @@ impl Protocol for Control {
             ERROR => Control::Error(ErrorNotice {
                 code: r.u16()?,
                 message: r.string()?,
+            }),
+            OUTDATED => Control::Outdated(OutdatedNotice {
+                header: r.string()?,
+                message: r.string()?,
+                version: r.u32()?,
+                reason: r.string()?,
             }),
             _ => return Err(r.unknown_header()),
         };
@@ -251,6 +293,12 @@ impl Protocol for Control {
             ERROR => Control::Error(ErrorNotice {
                 code: r.u16()?,
                 message: r.string()?,
+            }),
+            OUTDATED => Control::Outdated(OutdatedNotice {
+                header: r.string()?,
+                message: r.string()?,
+                version: r.u32()?,
+                reason: r.string()?,
             }),
             _ => return Err(r.unknown_header()),
         };
@@ -286,6 +334,12 @@ mod tests {
                 code: error_code::UNKNOWN_HEADER,
                 message: "header `zz` is not a message this server accepts".into(),
             }),
+            Control::Outdated(OutdatedNotice {
+                header: "ad".into(),
+                message: "Typing".into(),
+                version: 1,
+                reason: "Typing v1 was removed from the protocol; reload to update".into(),
+            }),
         ]
     }
 
@@ -301,6 +355,7 @@ mod tests {
                 "_d|ui|0dd77274df56ce28|30000",
                 "_e|Server updating|5000|2",
                 "_f|1|header `zz` is not a message this server accepts",
+                "_g|ad|Typing|1|Typing v1 was removed from the protocol; reload to update",
             ]
         );
     }

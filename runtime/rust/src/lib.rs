@@ -214,7 +214,7 @@ pub trait Package: Send + Sync + 'static {
 
     /// Versions removed from the schema (tombstones in the lock): header,
     /// message name, version. A client generated before the removal that
-    /// sends one gets the outdated notice (SPEC §9.4) instead of an error.
+    /// sends one gets the outdated notice (SPEC §9.6) instead of an error.
     const REMOVED: &'static [(Header, &'static str, u32)] = &[];
 
     /// One step down: `message` at the previous version of the same message;

@@ -356,6 +356,15 @@ impl<P: Package, D: Dial> Task<P, D> {
                         Incoming::Control(Control::Error(error)) => {
                             self.emit(Event::Error(error)).await;
                         }
+                        Incoming::Control(Control::Outdated(outdated)) => {
+                            tracing::info!(
+                                header = %outdated.header,
+                                message = %outdated.message,
+                                version = outdated.version,
+                                "tagwire client: the server's protocol is newer than this client's",
+                            );
+                            self.emit(Event::Outdated(outdated)).await;
+                        }
                         Incoming::Control(Control::Hello(_) | Control::Pong) => {
                             tracing::debug!("tagwire client: ignoring a client-only control message");
                         }

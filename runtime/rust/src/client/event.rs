@@ -1,10 +1,10 @@
 //! What the client tells the application: messages, status changes,
-//! protocol mismatches and refused frames.
+//! protocol mismatches, refused frames and outdated notices.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::control::ErrorNotice;
+use crate::control::{ErrorNotice, OutdatedNotice};
 use crate::{CloseCode, Package};
 
 /// One thing that happened on the connection, in order.
@@ -24,6 +24,13 @@ pub enum Event<P: Package> {
     },
     /// The server refused one of our frames; the connection stays open.
     Error(ErrorNotice),
+    /// The server runs a newer protocol and one message could not be
+    /// exchanged with this client's version of it (SPEC §9.6): a message
+    /// the server sent has no conversion to a version this client knows,
+    /// or this client sent a version the server's schema removed. The
+    /// connection stays open; the application decides whether to restart
+    /// with a newer build ("a new version is available").
+    Outdated(OutdatedNotice),
 }
 
 impl<P: Package> fmt::Debug for Event<P> {
@@ -40,6 +47,7 @@ impl<P: Package> fmt::Debug for Event<P> {
                 .field("server_fingerprint", server_fingerprint)
                 .finish(),
             Event::Error(e) => f.debug_tuple("Error").field(e).finish(),
+            Event::Outdated(o) => f.debug_tuple("Outdated").field(o).finish(),
         }
     }
 }
@@ -60,6 +68,7 @@ where
                 server_fingerprint: server_fingerprint.clone(),
             },
             Event::Error(e) => Event::Error(e.clone()),
+            Event::Outdated(o) => Event::Outdated(o.clone()),
         }
     }
 }

@@ -1,0 +1,219 @@
+// The board page: the generated protocol module, the tagwire client, the DOM.
+//
+// Query parameters: `name` (default a random guest name), `transport`
+// (auto | websocket | sse, default auto) and `encoding` (text | binary).
+
+import { connect, type Status } from "tagwire";
+import { Package, type ClientMessage, type ServerMessage } from "./gen/board.js";
+
+function element<T extends HTMLElement>(id: string, type: new () => T): T {
+  const found = document.getElementById(id);
+  if (!(found instanceof type)) throw new Error(`index.html has no #${id}`);
+  return found;
+}
+
+const statusPill = element("status", HTMLSpanElement);
+const transportPill = element("transport", HTMLSpanElement);
+const instancePill = element("instance", HTMLSpanElement);
+const deployButton = element("deploy", HTMLButtonElement);
+const banner = element("banner", HTMLDivElement);
+const board = element("board", HTMLElement);
+const lines = element("lines", HTMLOListElement);
+const form = element("say", HTMLFormElement);
+const input = element("text", HTMLInputElement);
+const note = element("note", HTMLSpanElement);
+
+const params = new URLSearchParams(location.search);
+const name = (params.get("name") ?? "").trim() || `guest-${Math.floor(1000 + Math.random() * 9000)}`;
+const transport = oneOf(params.get("transport"), ["auto", "websocket", "sse"] as const, "auto");
+const encoding = oneOf(params.get("encoding"), ["text", "binary"] as const, "text");
+element("me", HTMLElement).textContent = name;
+
+function oneOf<T extends string>(value: string | null, allowed: readonly T[], fallback: T): T {
+  return allowed.find((a) => a === value) ?? fallback;
+}
+
+const scheme = location.protocol === "https:" ? "wss" : "ws";
+const client = connect(`${scheme}://${location.host}/ws`, Package, { transport, encoding });
+
+/** Every status this page went through, and every banner it showed: for DevTools and the browser tests. */
+const history: { statuses: Status[]; banners: string[] } = { statuses: [], banners: [] };
+Object.assign(globalThis, { board: { client, history } });
+
+// ---- status and the deploy banner ----
+
+let countdown: ReturnType<typeof setInterval> | undefined;
+
+function bannerText(s: Extract<Status, { state: "reconnecting" }>): string {
+  const seconds = Math.max(0, Math.ceil((s.at - Date.now()) / 1000));
+  const why =
+    s.reason === "deploy"
+      ? s.message || "Server updating"
+      : s.reason === "heartbeat"
+        ? "The server stopped answering"
+        : s.reason === "closed"
+          ? `Connection closed (${s.code ?? "no code"})`
+          : "Connection lost";
+  return seconds > 0 ? `${why}, reconnecting in ${seconds} s…` : `${why}, reconnecting…`;
+}
+
+function showBanner(text: string, kind: "wait" | "stop"): void {
+  banner.textContent = text;
+  banner.dataset["kind"] = kind;
+  banner.hidden = false;
+  if (history.banners.at(-1) !== text) history.banners.push(text);
+}
+
+function render(s: Status): void {
+  history.statuses.push(s);
+  statusPill.dataset["state"] = s.state;
+  if (countdown !== undefined) clearInterval(countdown);
+  countdown = undefined;
+  switch (s.state) {
+    case "connecting":
+      statusPill.textContent = s.attempt > 1 ? `Connecting (attempt ${s.attempt})…` : "Connecting…";
+      transportPill.textContent = s.transport;
+      break;
+    case "open":
+      statusPill.textContent = "Connected";
+      transportPill.textContent = s.transport;
+      banner.hidden = true;
+      client.send({ message: "Join", version: 1, value: { name } });
+      break;
+    case "reconnecting":
+      statusPill.textContent = "Reconnecting";
+      instancePill.textContent = "server –";
+      delete instancePill.dataset["instance"];
+      showBanner(bannerText(s), "wait");
+      countdown = setInterval(() => showBanner(bannerText(s), "wait"), 250);
+      break;
+    case "closed":
+      statusPill.textContent = "Closed";
+      showBanner(`Disconnected${s.reason ? `: ${s.reason}` : ""} (${s.code ?? "no code"}). Reload to try again.`, "stop");
+      break;
+  }
+}
+
+client.on("status", render);
+render(client.status);
+
+// ---- messages ----
+
+const cursors = new Map<string, { dot: HTMLElement; seen: number }>();
+
+function said(who: string, text: string, instance: number): void {
+  const li = document.createElement("li");
+  li.dataset["name"] = who;
+  li.dataset["text"] = text;
+  const b = document.createElement("b");
+  b.textContent = who;
+  const via = document.createElement("small");
+  via.textContent = `#${instance}`;
+  via.title = `accepted by server #${instance}`;
+  li.append(b, " ", text, " ", via);
+  if (who === name) li.classList.add("mine");
+  lines.append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+function moved(who: string, x: number, y: number): void {
+  let cursor = cursors.get(who);
+  if (cursor === undefined) {
+    const dot = document.createElement("span");
+    dot.className = "cursor";
+    dot.textContent = who;
+    board.append(dot);
+    cursor = { dot, seen: 0 };
+    cursors.set(who, cursor);
+  }
+  cursor.seen = Date.now();
+  cursor.dot.style.left = `${x / 10}%`;
+  cursor.dot.style.top = `${y / 10}%`;
+}
+
+// Cursors of people who stopped moving fade out.
+setInterval(() => {
+  for (const [who, cursor] of cursors) {
+    if (Date.now() - cursor.seen > 10_000) {
+      cursor.dot.remove();
+      cursors.delete(who);
+    }
+  }
+}, 1000);
+
+client.on("message", (m: ServerMessage) => {
+  switch (m.message) {
+    case "Joined":
+      instancePill.textContent = `server #${m.value.instance}`;
+      instancePill.dataset["instance"] = String(m.value.instance);
+      break;
+    case "Said":
+      said(m.value.name, m.value.text, m.value.instance);
+      break;
+    case "Moved":
+      moved(m.value.name, m.value.x, m.value.y);
+      break;
+  }
+});
+
+// ---- sending ----
+
+function send(m: ClientMessage): void {
+  try {
+    client.send(m);
+  } catch (e) {
+    note.textContent = `Not sent: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (text === "") return;
+  // Sent now, or queued while reconnecting and sent after the next hello.
+  send({ message: "Say", version: 1, value: { name, text } });
+  input.value = "";
+});
+
+// Cursor moves are worth nothing late: sent only while open, at most one per
+// 50 ms, and always the latest position (the last move is never dropped).
+let lastMove = 0;
+let nextMove: { x: number; y: number } | undefined;
+let moveTimer: ReturnType<typeof setTimeout> | undefined;
+
+function flushMove(): void {
+  moveTimer = undefined;
+  const at = nextMove;
+  nextMove = undefined;
+  if (at === undefined || client.status.state !== "open") return;
+  lastMove = performance.now();
+  send({ message: "Move", version: 1, value: { name, ...at } });
+}
+
+board.addEventListener("pointermove", (event) => {
+  if (client.status.state !== "open") return;
+  const area = board.getBoundingClientRect();
+  const at = (v: number, size: number): number => Math.round(Math.min(1, Math.max(0, v / size)) * 1000);
+  nextMove = { x: at(event.clientX - area.left, area.width), y: at(event.clientY - area.top, area.height) };
+  moveTimer ??= setTimeout(flushMove, Math.max(0, lastMove + 50 - performance.now()));
+});
+
+deployButton.addEventListener("click", () => {
+  deployButton.disabled = true;
+  note.textContent = "Starting a new server…";
+  fetch("/deploy", { method: "POST" })
+    .then(async (response) => {
+      const body: unknown = await response.json();
+      if (response.ok && typeof body === "object" && body !== null && "serving" in body) {
+        note.textContent = `Server #${String(body.serving)} is up; the old one drains now.`;
+      } else {
+        note.textContent = `Deploy refused (${response.status}).`;
+      }
+    })
+    .catch((e: unknown) => {
+      note.textContent = `Deploy failed: ${e instanceof Error ? e.message : String(e)}`;
+    })
+    .finally(() => {
+      deployButton.disabled = false;
+    });
+});

@@ -85,6 +85,7 @@ export {
   type ServerError,
   type Status,
   type TransportKind,
+  type UndecodableFrame,
 } from "./client/types.js";
 export { DEFAULT_BACKOFF, type Backoff } from "./client/backoff.js";
 export { SseParser, defaultSseUrl, type SseEvent } from "./client/sse.js";

@@ -3,7 +3,15 @@
 // client (docs/RUNTIME.md "Client", tests/tests/client_paused.rs).
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
-import { SendError, connect, type Client, type ClientOptions, type Status } from "tagwire";
+import {
+  SendError,
+  connect,
+  type Client,
+  type ClientOptions,
+  type OutdatedNotice,
+  type Status,
+  type UndecodableFrame,
+} from "tagwire";
 import {
   FakeWebSocket,
   HELLO_TEXT,
@@ -139,6 +147,8 @@ describe("client: hello, pings, messages", { timeout: 20_000 }, () => {
     const warn = t.mock.method(console, "warn", () => {});
     const errors: unknown[] = [];
     h.client.on("error", (e) => errors.push(e));
+    const undecodable: UndecodableFrame[] = [];
+    h.client.on("undecodable", (f) => undecodable.push(f));
     const ws = accept();
     ws.receive(ctl({ type: "error", value: { code: 2, message: "malformed" } }));
     ws.receive("_f|5|over the rate limit");
@@ -157,6 +167,18 @@ describe("client: hello, pings, messages", { timeout: 20_000 }, () => {
     ]);
     assert.deepEqual(h.messages, [{ text: "still here" }]);
     assert.equal(warn.mock.callCount(), 4);
+    assert.deepEqual(
+      undecodable.map((f) => [f.header, f.kind]),
+      [
+        ["zz", "unknown_header"],
+        ["aa", "invalid_escape"],
+        ["_z", "unknown_header"],
+        ["", "truncated"],
+      ],
+    );
+    assert.equal(undecodable[1]?.message, "a `aa` frame does not decode: invalid escape at token 1 (byte 3); skipped");
+    assert.equal(undecodable[2]?.message, "header `_z` is not a control message this client knows (a newer server); skipped");
+    assert.equal(undecodable[3]?.message, "a frame without a header: truncated at byte 0; skipped");
     assert.equal(ws.closedWith, undefined);
   });
 
@@ -177,6 +199,82 @@ describe("client: hello, pings, messages", { timeout: 20_000 }, () => {
     assert.deepEqual(h.messages, [{ text: "x" }, { text: "y" }]);
     assert.equal(thrown.length, 1);
     assert.match(String(thrown[0]), /listener bug/);
+  });
+});
+
+describe("client: a server newer than this client (issue 10)", { timeout: 20_000 }, () => {
+  const TYPING: OutdatedNotice = { header: "ad", message: "Typing", version: 1, reason: "Typing v1 was removed" };
+
+  it("an outdated notice is an outdated event; the connection stays open and keeps working", async (t) => {
+    const h = await start(t);
+    const warn = t.mock.method(console, "warn", () => {});
+    const outdated: OutdatedNotice[] = [];
+    h.client.on("outdated", (n) => outdated.push(n));
+    const ws = accept();
+    ws.receive("_g|ad|Typing|1|Typing v1 was removed");
+    assert.deepEqual(outdated, [TYPING]);
+    ws.receive(note("after the notice"));
+    h.client.send({ text: "still sending" });
+    // Each notice is an event (the page decides); the console hears of a header once.
+    ws.receive(ctl({ type: "outdated", value: TYPING }));
+    ws.receive(ctl({ type: "outdated", value: { header: "aH", message: "Post", version: 2, reason: "no conversion to Post v1" } }));
+    assert.deepEqual(outdated.map((n) => n.header), ["ad", "ad", "aH"]);
+    assert.equal(warn.mock.callCount(), 2);
+    assert.match(String(warn.mock.calls[0]?.arguments[0]), /protocol outdated: Typing v1 \(`ad`\): Typing v1 was removed/);
+    assert.deepEqual(h.messages, [{ text: "after the notice" }]);
+    assert.deepEqual(ws.sent, [HELLO_TEXT, clientNote("still sending")]);
+    // Still the same connection: the heartbeat goes on, no close, no reconnect.
+    t.mock.timers.tick(30_000);
+    ws.receive(PING);
+    t.mock.timers.tick(44_999);
+    assert.equal(ws.closedWith, undefined);
+    assert.deepEqual(h.last(), { state: "open", transport: "websocket" });
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.deepEqual(ws.sent.at(-1), PONG);
+  });
+
+  it("binary encoding: the notice arrives as a binary frame", async (t) => {
+    const h = await start(t, { encoding: "binary" });
+    t.mock.method(console, "warn", () => {});
+    const outdated: OutdatedNotice[] = [];
+    h.client.on("outdated", (n) => outdated.push(n));
+    const ws = FakeWebSocket.last();
+    ws.accept();
+    ws.receive(ctlBinary({ type: "outdated", value: TYPING }));
+    ws.receive(noteBinary("next"));
+    assert.deepEqual(outdated, [TYPING]);
+    assert.deepEqual(h.messages, [{ text: "next" }]);
+    assert.equal(ws.closedWith, undefined);
+  });
+
+  it("a message version this client was not generated with (a server that does not convert) is an undecodable event naming the header", async (t) => {
+    const h = await start(t);
+    const warn = t.mock.method(console, "warn", () => {});
+    const undecodable: UndecodableFrame[] = [];
+    h.client.on("undecodable", (f) => undecodable.push(f));
+    const ws = accept();
+    ws.receive("ac|a field|42");
+    ws.receive(new Uint8Array([0x61, 0x63, 0x01, 0x78]));
+    ws.receive("ab|a client message");
+    ws.receive(note("the rest still arrives"));
+    const generated = `(package test, fingerprint ${TestPackage.fingerprint})`;
+    assert.deepEqual(undecodable, [
+      {
+        header: "ac",
+        kind: "unknown_header",
+        message: `header \`ac\` is not a message this client was generated with ${generated}: the server is newer and did not convert it for this client; skipped`,
+      },
+      {
+        header: "ac",
+        kind: "unknown_header",
+        message: `header \`ac\` is not a message this client was generated with ${generated}: the server is newer and did not convert it for this client; skipped`,
+      },
+      { header: "ab", kind: "unknown_header", message: "header `ab` is a message clients send, not one they receive; skipped" },
+    ]);
+    assert.equal(warn.mock.callCount(), 3);
+    assert.deepEqual(h.messages, [{ text: "the rest still arrives" }]);
+    assert.equal(ws.closedWith, undefined);
+    assert.deepEqual(h.last(), { state: "open", transport: "websocket" });
   });
 });
 

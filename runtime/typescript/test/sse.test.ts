@@ -2,8 +2,18 @@
 // client over a fake fetch (session, frames, POSTs, close event, 404, fallback).
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
-import { SseParser, connect, defaultSseUrl, type ClientOptions, type SseEvent, type Status } from "tagwire";
-import { FakeSse, FakeWebSocket, HELLO_TEXT, PING, PONG, TestPackage, clientNote, drain, note, settle, welcome } from "./fakes.js";
+import {
+  SseParser,
+  connect,
+  defaultSseUrl,
+  type Client,
+  type ClientOptions,
+  type OutdatedNotice,
+  type SseEvent,
+  type Status,
+  type UndecodableFrame,
+} from "tagwire";
+import { FakeSse, FakeWebSocket, HELLO_TEXT, PING, PONG, TestPackage, clientNote, drain, note, settle, welcome, type Note } from "./fakes.js";
 
 const STREAM =
   ": a comment, then a session\r\n" +
@@ -72,7 +82,15 @@ describe("SSE URLs", { timeout: 20_000 }, () => {
 
 const T0 = 1_700_000_000_000;
 
-async function start(t: TestContext, sse: FakeSse, options: ClientOptions = {}): Promise<{ statuses: Status[]; messages: string[]; close(): void; send(text: string): void }> {
+interface Harness {
+  client: Client<Note, Note>;
+  statuses: Status[];
+  messages: string[];
+  close(): void;
+  send(text: string): void;
+}
+
+async function start(t: TestContext, sse: FakeSse, options: ClientOptions = {}): Promise<Harness> {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
   FakeWebSocket.instances = [];
   const client = connect("ws://test/ws", TestPackage, {
@@ -88,7 +106,7 @@ async function start(t: TestContext, sse: FakeSse, options: ClientOptions = {}):
   client.on("message", (m) => messages.push(m.text));
   t.after(() => client.close());
   await settle();
-  return { statuses, messages, close: () => client.close(), send: (text) => client.send({ text }) };
+  return { client, statuses, messages, close: () => client.close(), send: (text) => client.send({ text }) };
 }
 
 describe("client over SSE", { timeout: 20_000 }, () => {
@@ -114,6 +132,34 @@ describe("client over SSE", { timeout: 20_000 }, () => {
     await settle();
     assert.deepEqual(h.messages, ["from the server"]);
     assert.deepEqual(sse.sent, [HELLO_TEXT, clientNote("queued 1"), clientNote("queued 2"), PONG]);
+  });
+
+  it("an outdated notice is an outdated event and the session stays open (issue 10)", async (t) => {
+    const sse = new FakeSse();
+    const h = await start(t, sse);
+    t.mock.method(console, "warn", () => {});
+    const outdated: OutdatedNotice[] = [];
+    const undecodable: UndecodableFrame[] = [];
+    h.client.on("outdated", (n) => outdated.push(n));
+    h.client.on("undecodable", (f) => undecodable.push(f));
+    sse.session();
+    sse.frame(welcome());
+    sse.frame("_g|ad|Typing|1|Typing v1 was removed");
+    sse.frame("ac|from a server that does not convert");
+    sse.frame(note("after"));
+    await settle();
+    assert.deepEqual(outdated, [{ header: "ad", message: "Typing", version: 1, reason: "Typing v1 was removed" }]);
+    assert.deepEqual(
+      undecodable.map((f) => [f.header, f.kind]),
+      [["ac", "unknown_header"]],
+    );
+    assert.deepEqual(h.messages, ["after"]);
+    h.send("still sending");
+    sse.frame(PING);
+    await settle();
+    assert.deepEqual(sse.sent, [HELLO_TEXT, clientNote("still sending"), PONG]);
+    assert.equal(sse.gets.length, 1);
+    assert.deepEqual(h.statuses.at(-1), { state: "open", transport: "sse" });
   });
 
   it("posts at most 64 frames a request, in order", async (t) => {

@@ -15,7 +15,8 @@ import {
   type Control,
   type DrainNotice,
 } from "../control.js";
-import { DEFAULT_LIMITS, type Limits } from "../error.js";
+import { DEFAULT_LIMITS, DecodeError, type Limits } from "../error.js";
+import { isHeader } from "../header.js";
 import type { Package } from "../package.js";
 import {
   DEFAULT_BACKOFF,
@@ -47,6 +48,7 @@ import {
   type ReconnectReason,
   type Status,
   type TransportKind,
+  type UndecodableFrame,
 } from "./types.js";
 import { WebSocketTransport } from "./websocket.js";
 
@@ -154,6 +156,8 @@ class TagwireClient<S, C> implements Client<S, C> {
   /** Applied to the backoff: a drain notice's multiplier, else 1. */
   private factor = 1;
   private attempt = 0;
+  /** Headers an outdated notice was already logged for (the event fires every time, the console once). */
+  private readonly outdatedLogged = new Set<string>();
 
   private readonly watchdog = new Deadline(() => this.heartbeatLost());
   private readonly connectDeadline = new Deadline(() => this.connectTimedOut());
@@ -380,7 +384,7 @@ class TagwireClient<S, C> implements Client<S, C> {
       try {
         message = typeof data === "string" ? this.pkg.decodeServerText(data, this.limits) : this.pkg.decodeServerBinary(data, this.limits);
       } catch (e) {
-        warn("tagwire client: skipping a frame that does not decode:", describeFrame(data), String(e));
+        this.undecodable(data, e, false);
         return;
       }
       this.emit("message", message);
@@ -390,7 +394,7 @@ class TagwireClient<S, C> implements Client<S, C> {
     try {
       c = typeof data === "string" ? decodeControlText(data, this.limits) : decodeControlBinary(data, this.limits);
     } catch (e) {
-      warn("tagwire client: skipping a control frame that does not decode:", describeFrame(data), String(e));
+      this.undecodable(data, e, true);
       return;
     }
     switch (c.type) {
@@ -415,10 +419,38 @@ class TagwireClient<S, C> implements Client<S, C> {
       case "error":
         this.emit("error", { ...c.value, name: errorCodeName(c.value.code) });
         return;
+      case "outdated":
+        if (!this.outdatedLogged.has(c.value.header)) {
+          this.outdatedLogged.add(c.value.header);
+          warn(`tagwire client: protocol outdated: ${c.value.message} v${c.value.version} (\`${c.value.header}\`): ${c.value.reason}`);
+        }
+        this.emit("outdated", c.value);
+        return;
       case "hello":
       case "pong":
         return; // client-only messages: ignored
     }
+  }
+
+  /** A frame that did not decode: skipped, logged, and reported to the application. */
+  private undecodable(data: string | Uint8Array, e: unknown, control: boolean): void {
+    const what = control ? "control frame" : "frame";
+    warn(`tagwire client: skipping a ${what} that does not decode:`, describeFrame(data), String(e));
+    // Generated decoders throw only DecodeError; anything else is a bug, logged above.
+    if (!(e instanceof DecodeError)) return;
+    const header = headerOf(data);
+    let message: string;
+    if (header === "") message = `a ${what} without a header: ${e.message}; skipped`;
+    else if (e.kind !== "unknown_header") message = `a \`${header}\` ${what} does not decode: ${e.message}; skipped`;
+    else if (control) message = `header \`${header}\` is not a control message this client knows (a newer server); skipped`;
+    else if (this.pkg.headers.includes(header)) message = `header \`${header}\` is a message clients send, not one they receive; skipped`;
+    else {
+      message =
+        `header \`${header}\` is not a message this client was generated with (package ${this.pkg.name}, fingerprint ${this.pkg.fingerprint}): ` +
+        "the server is newer and did not convert it for this client; skipped";
+    }
+    const frame: UndecodableFrame = { header, kind: e.kind, message };
+    this.emit("undecodable", frame);
   }
 
   private heartbeatLost(): void {
@@ -557,6 +589,12 @@ class TagwireClient<S, C> implements Client<S, C> {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The frame's first two characters if they are a header, else `""`. */
+function headerOf(data: string | Uint8Array): string {
+  const h = typeof data === "string" ? data.slice(0, 2) : String.fromCharCode(...data.subarray(0, 2));
+  return isHeader(h) ? h : "";
 }
 
 function describeFrame(data: string | Uint8Array): string {

@@ -1,7 +1,7 @@
 /** The client's public types: status, events, options and errors. */
 
-import type { ErrorCodeName, ErrorNotice } from "../control.js";
-import type { Limits } from "../error.js";
+import type { ErrorCodeName, ErrorNotice, OutdatedNotice } from "../control.js";
+import type { DecodeErrorKind, Limits } from "../error.js";
 import type { Backoff } from "./backoff.js";
 import type { FetchFunction, WebSocketConstructor } from "./platform.js";
 
@@ -57,6 +57,32 @@ export interface ClientEvents<S> {
   mismatch: Mismatch;
   /** The server refused one of our frames (SPEC §9.3); the connection stays open. */
   error: ServerError;
+  /**
+   * The server and this client no longer share a version of one message
+   * (SPEC §9.1, `_g`): the server had one for us with no conversion down to
+   * the versions this client was generated with, or we sent a version the
+   * server's schema removed. The connection stays open and everything else
+   * keeps flowing; the page is older than the server, so this is the moment
+   * to offer a reload. Sent again each time it happens.
+   */
+  outdated: OutdatedNotice;
+  /**
+   * A frame from the server that this client could not decode; it was
+   * skipped and the connection stays open. `unknown_header` is a message
+   * version this client was not generated with (a server that does not
+   * convert for older clients), or a control message newer than this client.
+   */
+  undecodable: UndecodableFrame;
+}
+
+/** A server frame the client skipped because it did not decode. */
+export interface UndecodableFrame {
+  /** The frame's header (`zz`), or `""` when it does not start with one. */
+  header: string;
+  /** Why, as SPEC §7 names it (the `DecodeError`'s kind). */
+  kind: DecodeErrorKind;
+  /** What and where, naming the header, for logs. */
+  message: string;
 }
 
 /**

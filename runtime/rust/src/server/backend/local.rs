@@ -1,0 +1,652 @@
+//! The in-process backend: one node, a counter and a ring buffer per room.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::{
+    Backend, BackendError, BackendState, BoxFuture, Bytes, Gap, History, HistoryWindow, Position,
+    RoomMessage, Subscriber, reaches_back,
+};
+
+/// Rooms below this count are never swept: sweeping a small map buys nothing.
+const SWEEP_FLOOR: usize = 64;
+
+/// Epochs stay below 2⁵³ (JavaScript numbers).
+const EPOCH_MASK: u64 = (1 << 53) - 1;
+
+/// The in-process broadcast backend, the default: publishing delivers at once,
+/// on the publisher's thread, to this process's subscriber; history comes from
+/// a ring buffer per room. Cloning shares it.
+///
+/// A room's state (counter, ring) is kept while the room is subscribed or
+/// holds a message younger than the window's `max_age`; without a `max_age`,
+/// while it is subscribed. A room dropped and used again starts a new epoch, so
+/// a client's old position yields [`GapKind::Reset`](super::GapKind::Reset),
+/// as it does after the process restarts (epochs are random per process).
+#[derive(Clone)]
+pub struct LocalBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    window: HistoryWindow,
+    rooms: Mutex<Rooms>,
+    subscriber: RwLock<Option<Weak<dyn Subscriber>>>,
+    state: watch::Sender<BackendState>,
+    next_epoch: AtomicU64,
+}
+
+#[derive(Default)]
+struct Rooms {
+    map: HashMap<Arc<str>, Arc<Mutex<Room>>>,
+    /// Sweep when the map reaches this many rooms (twice what the last sweep
+    /// left, so sweeping costs O(1) per room created).
+    sweep_at: usize,
+}
+
+struct Room {
+    name: Arc<str>,
+    epoch: u64,
+    seq: u64,
+    subscribed: bool,
+    /// The window's messages, oldest first, with consecutive sequence numbers.
+    log: VecDeque<Entry>,
+}
+
+struct Entry {
+    seq: u64,
+    at: Instant,
+    payload: Bytes,
+}
+
+impl fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("window", &self.inner.window)
+            .field("rooms", &self.inner.lock_rooms().map.len())
+            .finish()
+    }
+}
+
+impl Default for LocalBackend {
+    fn default() -> Self {
+        Self::new(HistoryWindow::default())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl LocalBackend {
+    /// A backend keeping `window` of history per room.
+    pub fn new(window: HistoryWindow) -> Self {
+        let (state, _) = watch::channel(BackendState::Connected);
+        // Random per process, so that positions from before a restart are
+        // recognised as another epoch's.
+        let first_epoch = StdRng::from_os_rng().random_range(1..=EPOCH_MASK / 2);
+        Self {
+            inner: Arc::new(Inner {
+                window,
+                rooms: Mutex::new(Rooms {
+                    map: HashMap::new(),
+                    sweep_at: SWEEP_FLOOR,
+                }),
+                subscriber: RwLock::new(None),
+                state,
+                next_epoch: AtomicU64::new(first_epoch),
+            }),
+        }
+    }
+
+    /// How many rooms hold state (subscribed, or with history in the window).
+    pub fn room_count(&self) -> usize {
+        self.inner.lock_rooms().map.len()
+    }
+
+    /// Publishes synchronously: the same as [`Backend::publish`] without the
+    /// future. The subscriber has received the message when this returns.
+    pub fn publish_now(&self, room: &str, payload: Bytes) -> Position {
+        self.inner.publish(room, payload)
+    }
+
+    /// [`Backend::history`] without the future.
+    pub fn history_now(&self, room: &str, after: Position) -> History {
+        self.inner.history(room, after)
+    }
+
+    /// [`Backend::subscribe`] without the future.
+    pub fn subscribe_now(&self, room: &str) -> Position {
+        let room = self.inner.room(room);
+        let mut room = lock(&room);
+        room.subscribed = true;
+        room.position()
+    }
+}
+
+impl Inner {
+    fn lock_rooms(&self) -> MutexGuard<'_, Rooms> {
+        lock(&self.rooms)
+    }
+
+    /// The room's state, created (with a new epoch) if it has none.
+    fn room(&self, name: &str) -> Arc<Mutex<Room>> {
+        let mut rooms = self.lock_rooms();
+        if let Some(room) = rooms.map.get(name) {
+            return room.clone();
+        }
+        if rooms.map.len() >= rooms.sweep_at {
+            self.sweep(&mut rooms);
+        }
+        let name: Arc<str> = Arc::from(name);
+        let epoch = (self.next_epoch.fetch_add(1, Ordering::Relaxed) & EPOCH_MASK).max(1);
+        let room = Arc::new(Mutex::new(Room {
+            name: name.clone(),
+            epoch,
+            seq: 0,
+            subscribed: false,
+            log: VecDeque::new(),
+        }));
+        rooms.map.insert(name, room.clone());
+        room
+    }
+
+    /// Drops the rooms that are neither subscribed nor hold history.
+    fn sweep(&self, rooms: &mut Rooms) {
+        let now = Instant::now();
+        rooms.map.retain(|_, room| {
+            let mut room = lock(room);
+            room.expire(&self.window, now);
+            room.keep(&self.window)
+        });
+        rooms.sweep_at = (rooms.map.len() * 2).max(SWEEP_FLOOR);
+    }
+
+    fn publish(&self, name: &str, payload: Bytes) -> Position {
+        let room = self.room(name);
+        let mut room = lock(&room);
+        room.seq += 1;
+        let position = room.position();
+        if self.window.max_messages > 0 {
+            let now = Instant::now();
+            room.expire(&self.window, now);
+            if room.log.len() == self.window.max_messages {
+                room.log.pop_front();
+            }
+            room.log.push_back(Entry {
+                seq: position.seq,
+                at: now,
+                payload: payload.clone(),
+            });
+        }
+        // Delivered under the room's lock: concurrent publishers of one room
+        // reach the subscriber in sequence order.
+        if room.subscribed
+            && let Some(subscriber) = self.subscriber()
+        {
+            subscriber.message(&RoomMessage {
+                room: room.name.clone(),
+                position,
+                payload,
+            });
+        }
+        position
+    }
+
+    fn history(&self, name: &str, after: Position) -> History {
+        let Some(room) = self.lock_rooms().map.get(name).cloned() else {
+            // No state: nothing was published here since this process started
+            // or since the room was dropped.
+            return if after.is_start() {
+                History::Messages(Vec::new())
+            } else {
+                History::Gap(Gap {
+                    room: Arc::from(name),
+                    after,
+                    current: Position::START,
+                    kind: super::GapKind::Reset,
+                })
+            };
+        };
+        let mut room = lock(&room);
+        room.expire(&self.window, Instant::now());
+        let current = room.position();
+        let oldest = room.log.front().map(|entry| entry.seq);
+        match reaches_back(after, current, oldest) {
+            Ok(()) => History::Messages(
+                room.log
+                    .iter()
+                    .filter(|entry| entry.seq > after.seq)
+                    .map(|entry| RoomMessage {
+                        room: room.name.clone(),
+                        position: Position {
+                            epoch: room.epoch,
+                            seq: entry.seq,
+                        },
+                        payload: entry.payload.clone(),
+                    })
+                    .collect(),
+            ),
+            Err(kind) => History::Gap(Gap {
+                room: room.name.clone(),
+                after,
+                current,
+                kind,
+            }),
+        }
+    }
+
+    fn unsubscribe(&self, name: &str) {
+        let mut rooms = self.lock_rooms();
+        let Some(room) = rooms.map.get(name) else {
+            return;
+        };
+        let keep = {
+            let mut room = lock(room);
+            room.subscribed = false;
+            room.expire(&self.window, Instant::now());
+            room.keep(&self.window)
+        };
+        if !keep {
+            rooms.map.remove(name);
+        }
+    }
+
+    fn subscriber(&self) -> Option<Arc<dyn Subscriber>> {
+        self.subscriber
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(Weak::upgrade)
+    }
+}
+
+impl Room {
+    fn position(&self) -> Position {
+        Position {
+            epoch: self.epoch,
+            seq: self.seq,
+        }
+    }
+
+    /// Drops the messages older than the window's `max_age`.
+    fn expire(&mut self, window: &HistoryWindow, now: Instant) {
+        let Some(max_age) = window.max_age else {
+            return;
+        };
+        while let Some(entry) = self.log.front() {
+            if now.saturating_duration_since(entry.at) <= max_age {
+                break;
+            }
+            self.log.pop_front();
+        }
+    }
+
+    /// Whether the room's state is still worth keeping (after `expire`).
+    fn keep(&self, window: &HistoryWindow) -> bool {
+        self.subscribed || (window.max_age.is_some() && !self.log.is_empty())
+    }
+}
+
+impl Backend for LocalBackend {
+    fn attach(&self, subscriber: Weak<dyn Subscriber>) {
+        *self
+            .inner
+            .subscriber
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(subscriber);
+    }
+
+    fn publish(
+        &self,
+        room: &str,
+        payload: Bytes,
+    ) -> BoxFuture<'static, Result<Position, BackendError>> {
+        let position = self.inner.publish(room, payload);
+        Box::pin(std::future::ready(Ok(position)))
+    }
+
+    fn subscribe(&self, room: &str) -> BoxFuture<'static, Result<Position, BackendError>> {
+        Box::pin(std::future::ready(Ok(self.subscribe_now(room))))
+    }
+
+    fn unsubscribe(&self, room: &str) {
+        self.inner.unsubscribe(room);
+    }
+
+    fn history(
+        &self,
+        room: &str,
+        after: Position,
+    ) -> BoxFuture<'static, Result<History, BackendError>> {
+        Box::pin(std::future::ready(Ok(self.inner.history(room, after))))
+    }
+
+    fn state(&self) -> watch::Receiver<BackendState> {
+        self.inner.state.subscribe()
+    }
+
+    fn window(&self) -> HistoryWindow {
+        self.inner.window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::GapKind;
+    use super::*;
+
+    /// Records what the backend delivers.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Mutex<Vec<(String, Position, Bytes)>>,
+        gaps: Mutex<Vec<Gap>>,
+    }
+
+    impl Subscriber for Recorder {
+        fn message(&self, message: &RoomMessage) {
+            lock(&self.seen).push((
+                message.room.to_string(),
+                message.position,
+                message.payload.clone(),
+            ));
+        }
+        fn gap(&self, gap: &Gap) {
+            lock(&self.gaps).push(gap.clone());
+        }
+    }
+
+    fn attached(window: HistoryWindow) -> (LocalBackend, Arc<Recorder>) {
+        let backend = LocalBackend::new(window);
+        let recorder = Arc::new(Recorder::default());
+        let weak: Weak<dyn Subscriber> = Arc::downgrade(&(recorder.clone() as Arc<dyn Subscriber>));
+        backend.attach(weak);
+        (backend, recorder)
+    }
+
+    fn window(max_messages: usize, max_age: Option<u64>) -> HistoryWindow {
+        HistoryWindow {
+            max_messages,
+            max_age: max_age.map(Duration::from_secs),
+        }
+    }
+
+    fn payload(n: u64) -> Bytes {
+        Bytes::from(n.to_string())
+    }
+
+    fn seqs(history: &History) -> Vec<u64> {
+        match history {
+            History::Messages(messages) => messages.iter().map(|m| m.position.seq).collect(),
+            History::Gap(gap) => panic!("expected messages, got {gap:?}"),
+        }
+    }
+
+    #[test]
+    fn sequences_start_at_one_per_room_and_only_subscribed_rooms_are_delivered() {
+        let (backend, recorder) = attached(window(10, None));
+        let start = backend.subscribe_now("a");
+        assert_eq!(start.seq, 0);
+        assert_ne!(start.epoch, 0);
+        let a1 = backend.publish_now("a", payload(1));
+        let b1 = backend.publish_now("b", payload(1));
+        let a2 = backend.publish_now("a", payload(2));
+        assert_eq!((a1.seq, a2.seq, b1.seq), (1, 2, 1));
+        assert_eq!(a1.epoch, start.epoch);
+        assert_ne!(a1.epoch, b1.epoch, "each room has its own epoch");
+        let seen = lock(&recorder.seen).clone();
+        assert_eq!(
+            seen,
+            vec![
+                ("a".to_owned(), a1, payload(1)),
+                ("a".to_owned(), a2, payload(2))
+            ]
+        );
+        backend.unsubscribe("a");
+        backend.publish_now("a", payload(3));
+        assert_eq!(lock(&recorder.seen).len(), 2, "unsubscribed: not delivered");
+    }
+
+    #[test]
+    fn concurrent_publishers_are_delivered_in_sequence_order() {
+        let (backend, recorder) = attached(window(100_000, None));
+        backend.subscribe_now("room");
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let backend = backend.clone();
+                std::thread::spawn(move || {
+                    (0..2_000u64)
+                        .map(|i| backend.publish_now("room", payload(t * 10_000 + i)).seq)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut assigned: Vec<u64> = Vec::new();
+        for thread in threads {
+            let seqs = thread.join().expect("publisher thread");
+            // Each publisher's own messages are in its call order.
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+            assigned.extend(seqs);
+        }
+        assigned.sort_unstable();
+        assert_eq!(
+            assigned,
+            (1..=8_000).collect::<Vec<_>>(),
+            "every sequence number once"
+        );
+        let delivered: Vec<u64> = lock(&recorder.seen).iter().map(|(_, p, _)| p.seq).collect();
+        assert_eq!(
+            delivered,
+            (1..=8_000).collect::<Vec<_>>(),
+            "delivered in one order"
+        );
+        // The history holds the same order with the same payloads.
+        let history = backend.history_now("room", Position::START);
+        let History::Messages(messages) = history else {
+            panic!("expected messages");
+        };
+        let delivered: Vec<Bytes> = lock(&recorder.seen)
+            .iter()
+            .map(|(_, _, b)| b.clone())
+            .collect();
+        let replayed: Vec<Bytes> = messages.into_iter().map(|m| m.payload).collect();
+        assert_eq!(replayed, delivered);
+    }
+
+    #[test]
+    fn history_within_the_count_window_and_the_gap_beyond() {
+        let (backend, _) = attached(window(4, None));
+        let start = backend.subscribe_now("r");
+        for n in 1..=10 {
+            backend.publish_now("r", payload(n));
+        }
+        let at = |seq| Position {
+            epoch: start.epoch,
+            seq,
+        };
+        // Held: 7..=10.
+        assert_eq!(seqs(&backend.history_now("r", at(6))), vec![7, 8, 9, 10]);
+        assert_eq!(seqs(&backend.history_now("r", at(8))), vec![9, 10]);
+        assert_eq!(seqs(&backend.history_now("r", at(10))), Vec::<u64>::new());
+        let History::Messages(messages) = backend.history_now("r", at(8)) else {
+            panic!("expected messages");
+        };
+        assert_eq!(messages[0].payload, payload(9));
+        assert_eq!(
+            backend.history_now("r", at(5)),
+            History::Gap(Gap {
+                room: Arc::from("r"),
+                after: at(5),
+                current: at(10),
+                kind: GapKind::Trimmed { oldest: Some(7) },
+            })
+        );
+        assert!(matches!(
+            backend.history_now("r", Position::START),
+            History::Gap(Gap {
+                kind: GapKind::Trimmed { oldest: Some(7) },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn another_epoch_or_a_position_ahead_is_a_reset() {
+        let (backend, _) = attached(window(4, None));
+        let start = backend.subscribe_now("r");
+        backend.publish_now("r", payload(1));
+        let other_epoch = Position {
+            epoch: start.epoch + 1,
+            seq: 1,
+        };
+        let ahead = Position {
+            epoch: start.epoch,
+            seq: 2,
+        };
+        for after in [other_epoch, ahead] {
+            assert_eq!(
+                backend.history_now("r", after),
+                History::Gap(Gap {
+                    room: Arc::from("r"),
+                    after,
+                    current: Position {
+                        epoch: start.epoch,
+                        seq: 1
+                    },
+                    kind: GapKind::Reset,
+                })
+            );
+        }
+        // A room this backend has no state for.
+        let History::Gap(gap) = backend.history_now("never", ahead) else {
+            panic!("expected a gap");
+        };
+        assert_eq!((gap.kind, gap.current), (GapKind::Reset, Position::START));
+        assert_eq!(
+            backend.history_now("never", Position::START),
+            History::Messages(Vec::new())
+        );
+        // Another process (another backend) gives other epochs.
+        let (other, _) = attached(window(4, None));
+        assert_ne!(other.subscribe_now("r").epoch, start.epoch);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn history_within_the_time_window() {
+        let (backend, _) = attached(window(100, Some(60)));
+        let start = backend.subscribe("r").await.expect("in-process subscribe");
+        let at = |seq| Position {
+            epoch: start.epoch,
+            seq,
+        };
+        for n in 1..=3 {
+            backend.publish("r", payload(n)).await.expect("publish");
+        }
+        tokio::time::advance(Duration::from_secs(40)).await;
+        for n in 4..=5 {
+            backend.publish("r", payload(n)).await.expect("publish");
+        }
+        let history = backend.history("r", at(0)).await.expect("history");
+        assert_eq!(seqs(&history), vec![1, 2, 3, 4, 5]);
+        // 61 s after the first three: they left the window.
+        tokio::time::advance(Duration::from_secs(21)).await;
+        assert_eq!(seqs(&backend.history_now("r", at(3))), vec![4, 5]);
+        assert_eq!(
+            backend.history("r", at(2)).await.expect("history"),
+            History::Gap(Gap {
+                room: Arc::from("r"),
+                after: at(2),
+                current: at(5),
+                kind: GapKind::Trimmed { oldest: Some(4) },
+            })
+        );
+        // And then everything did: the window is empty, the room's position stays.
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(seqs(&backend.history_now("r", at(5))), Vec::<u64>::new());
+        assert!(matches!(
+            backend.history_now("r", at(4)),
+            History::Gap(Gap {
+                kind: GapKind::Trimmed { oldest: None },
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rooms_without_subscribers_or_history_are_dropped() {
+        let (backend, _) = attached(window(10, Some(60)));
+        let first = backend.subscribe_now("r");
+        backend.publish_now("r", payload(1));
+        backend.unsubscribe("r");
+        // Its message is in the window: kept for replay.
+        assert_eq!(backend.room_count(), 1);
+        assert_eq!(
+            seqs(&backend.history_now(
+                "r",
+                Position {
+                    epoch: first.epoch,
+                    seq: 0
+                }
+            )),
+            vec![1]
+        );
+        tokio::time::advance(Duration::from_secs(61)).await;
+        // Creating rooms sweeps, amortized: publish to many one-off rooms.
+        for n in 0..200 {
+            backend.publish_now(&format!("once-{n}"), payload(n));
+        }
+        tokio::time::advance(Duration::from_secs(61)).await;
+        for n in 0..200 {
+            backend.publish_now(&format!("twice-{n}"), payload(n));
+        }
+        assert!(
+            backend.room_count() <= 2 * 200 + SWEEP_FLOOR,
+            "rooms are swept: {}",
+            backend.room_count()
+        );
+        // "r" was dropped: a new epoch, and its old position is a reset.
+        let again = backend.subscribe_now("r");
+        assert_ne!(again.epoch, first.epoch);
+        assert!(matches!(
+            backend.history_now(
+                "r",
+                Position {
+                    epoch: first.epoch,
+                    seq: 1
+                }
+            ),
+            History::Gap(Gap {
+                kind: GapKind::Reset,
+                ..
+            })
+        ));
+        // Without history or subscribers, a room goes at once.
+        backend.unsubscribe("r");
+        let (counting, _) = attached(window(0, None));
+        counting.subscribe_now("x");
+        counting.publish_now("x", payload(1));
+        assert_eq!(counting.room_count(), 1);
+        counting.unsubscribe("x");
+        assert_eq!(counting.room_count(), 0);
+    }
+
+    #[test]
+    fn a_dropped_subscriber_is_not_called() {
+        let backend = LocalBackend::new(window(4, None));
+        {
+            let recorder: Arc<dyn Subscriber> = Arc::new(Recorder::default());
+            backend.attach(Arc::downgrade(&recorder));
+        }
+        backend.subscribe_now("r");
+        assert_eq!(backend.publish_now("r", payload(1)).seq, 1);
+        assert_eq!(*backend.state().borrow(), BackendState::Connected);
+    }
+}

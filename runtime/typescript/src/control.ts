@@ -24,7 +24,7 @@ export const WELCOME: Header = "_d";
 export const DRAIN: Header = "_e";
 /** `_f`: a frame was refused; the connection stays open. */
 export const ERROR: Header = "_f";
-/** `_g`: a message version this client does not share with the server (SPEC §9.1); the connection stays open. */
+/** `_g`: a message version this client does not share with the server (SPEC §9.1, §9.6); the connection stays open. */
 export const OUTDATED: Header = "_g";
 
 /** What a client says about itself when it connects. */
@@ -66,7 +66,7 @@ export interface ErrorNotice {
 }
 
 /**
- * "Protocol outdated" (SPEC §9.1): the server could not speak to this client
+ * "Protocol outdated" (SPEC §9.1, §9.6): the server could not speak to this client
  * in a version it knows. Either the server had a message for it that has no
  * conversion down to the client's versions, or the client sent a version the
  * server's schema has removed. The connection stays open: everything else
@@ -76,7 +76,7 @@ export interface ErrorNotice {
 export interface OutdatedNotice {
   /** The 2-character header at issue (`ad`). */
   header: string;
-  /** Its message's name (`Typing`). */
+  /** Its message's name (`Typing`); empty when the server cannot name it. */
   message: string;
   /** Its version (u32). */
   version: number;

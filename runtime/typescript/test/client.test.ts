@@ -218,9 +218,17 @@ describe("client: a server newer than this client (issue 10)", { timeout: 20_000
     // Each notice is an event (the page decides); the console hears of a header once.
     ws.receive(ctl({ type: "outdated", value: TYPING }));
     ws.receive(ctl({ type: "outdated", value: { header: "aH", message: "Post", version: 2, reason: "no conversion to Post v1" } }));
-    assert.deepEqual(outdated.map((n) => n.header), ["ad", "ad", "aH"]);
-    assert.equal(warn.mock.callCount(), 2);
-    assert.match(String(warn.mock.calls[0]?.arguments[0]), /protocol outdated: Typing v1 \(`ad`\): Typing v1 was removed/);
+    // SPEC §9.1: a header the server cannot name comes with an empty message.
+    ws.receive("_g|aZ||0|removed before this server");
+    assert.deepEqual(outdated.map((n) => n.header), ["ad", "ad", "aH", "aZ"]);
+    assert.deepEqual(
+      warn.mock.calls.map((c) => c.arguments[0]),
+      [
+        "tagwire client: protocol outdated: Typing v1 (`ad`): Typing v1 was removed",
+        "tagwire client: protocol outdated: Post v2 (`aH`): no conversion to Post v1",
+        "tagwire client: protocol outdated: `aZ`: removed before this server",
+      ],
+    );
     assert.deepEqual(h.messages, [{ text: "after the notice" }]);
     assert.deepEqual(ws.sent, [HELLO_TEXT, clientNote("still sending")]);
     // Still the same connection: the heartbeat goes on, no close, no reconnect.

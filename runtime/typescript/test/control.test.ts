@@ -19,7 +19,7 @@ import {
 } from "tagwire";
 import { hex, unhex } from "./helpers.js";
 
-/** Rust's `all()` in control.rs, and SPEC §9.1's text examples. */
+/** Rust's `all()` in control.rs (its `text_frames_match_the_spec` frames), and SPEC §9.1's text examples. */
 const CASES: [Control, string, string][] = [
   [{ type: "ping" }, "_a", "5F 61"],
   [{ type: "pong" }, "_b", "5F 62"],
@@ -47,17 +47,18 @@ const CASES: [Control, string, string][] = [
     "5F 66 01 30 " + hex(new TextEncoder().encode("header `zz` is not a message this server accepts")),
   ],
   [
-    { type: "outdated", value: { header: "ad", message: "Typing", version: 1, reason: "Typing v1 was removed" } },
-    "_g|ad|Typing|1|Typing v1 was removed",
-    // "ad" (2), "Typing" (6), 1, "Typing v1 was removed" (21)
-    "5F 67 02 61 64 06 54 79 70 69 6E 67 01 15 54 79 70 69 6E 67 20 76 31 20 77 61 73 20 72 65 6D 6F 76 65 64",
+    { type: "outdated", value: { header: "ad", message: "Typing", version: 1, reason: "Typing v1 was removed from the protocol; reload to update" } },
+    "_g|ad|Typing|1|Typing v1 was removed from the protocol; reload to update",
+    // "ad" (2), "Typing" (6), 1, the reason (57 = 0x39)
+    "5F 67 02 61 64 06 54 79 70 69 6E 67 01 39 54 79 70 69 6E 67 20 76 31 20 77 61 73 20 72 65 6D 6F 76 65 64 20 66 72 6F 6D 20 74 68 65 20 70 72 6F 74 6F 63 6F 6C 3B 20 72 65 6C 6F 61 64 20 74 6F 20 75 70 64 61 74 65",
   ],
 ];
 
 /**
- * Outdated notices as the Rust runtime's control.rs tests have them (the
- * same frames, literally): a version past one varint byte, an escaped pipe,
- * and the largest u32.
+ * Outdated notices at the edges, derived by hand from SPEC §3–4 (strings are
+ * a varint length and UTF-8, a u32 a varint): a version past one varint
+ * byte, a pipe escaped in text and plain in binary, empty strings and the
+ * largest u32.
  */
 const OUTDATED_VECTORS: [Control, string, string][] = [
   [

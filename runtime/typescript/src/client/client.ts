@@ -422,7 +422,10 @@ class TagwireClient<S, C> implements Client<S, C> {
       case "outdated":
         if (!this.outdatedLogged.has(c.value.header)) {
           this.outdatedLogged.add(c.value.header);
-          warn(`tagwire client: protocol outdated: ${c.value.message} v${c.value.version} (\`${c.value.header}\`): ${c.value.reason}`);
+          const { header, message, version, reason } = c.value;
+          // SPEC §9.1: `message` is empty when the server cannot name the header.
+          const what = message === "" ? `\`${header}\`` : `${message} v${version} (\`${header}\`)`;
+          warn(`tagwire client: protocol outdated: ${what}: ${reason}`);
         }
         this.emit("outdated", c.value);
         return;

@@ -59,7 +59,7 @@ export interface ClientEvents<S> {
   error: ServerError;
   /**
    * The server and this client no longer share a version of one message
-   * (SPEC §9.1, `_g`): the server had one for us with no conversion down to
+   * (SPEC §9.1 and §9.6, `_g`): the server had one for us with no conversion down to
    * the versions this client was generated with, or we sent a version the
    * server's schema removed. The connection stays open and everything else
    * keeps flowing; the page is older than the server, so this is the moment

@@ -1,5 +1,7 @@
 //! Compiles every schema under ../schemas (recursively) with the Builder, as
 //! a user's build script would, and records which packages were generated.
+//! Also compiles the two weeks of package `live` (fixtures/evolution/v1 and
+//! v2) into their own subdirectories of OUT_DIR, since both are `live.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -39,5 +41,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     packages.sort();
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("packages.txt"), packages.join("\n"))?;
+    evolution(&out)?;
+    Ok(())
+}
+
+/// `tagwire_tests::evolution::{v1, v2}::live`: canonical JSON so the
+/// evolution server can print what its handler received.
+fn evolution(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    for week in ["v1", "v2"] {
+        let dir = out.join("evolution").join(week);
+        std::fs::create_dir_all(&dir)?;
+        tagwire_compiler::Builder::new()
+            .schema(format!("fixtures/evolution/{week}/live.schema"))
+            .canonical_json(true)
+            .out_dir(&dir)
+            .compile()?;
+    }
     Ok(())
 }

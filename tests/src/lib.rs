@@ -42,6 +42,8 @@ pub mod geometry {
 }
 
 pub mod derive_mirror;
+/// Package `live` at v1 and v2 with the application's conversions (issue 10).
+pub mod evolution;
 pub mod relay_app;
 
 /// The runtime's test protocol (rooms, publish, echo).

@@ -17,7 +17,9 @@ use tagwire::server::{Server, ServerConfig};
 use tagwire_tests::evolution::app::{LiveV1, LiveV2, Observer};
 
 fn usage() -> ! {
-    eprintln!("usage: evolution-server ADDR --protocol v1|v2 [--grace-ms N] [--window-ms N]");
+    eprintln!(
+        "usage: evolution-server ADDR --protocol v1|v2 [--grace-ms N] [--window-ms N] [--reconnect-window-ms N]"
+    );
     std::process::exit(2)
 }
 
@@ -46,6 +48,7 @@ async fn main() -> std::io::Result<()> {
             "--protocol" => protocol = args.next(),
             "--grace-ms" => config.drain.grace = millis(args.next()),
             "--window-ms" => config.drain.window = millis(args.next()),
+            "--reconnect-window-ms" => config.drain.reconnect_window = millis(args.next()),
             _ => usage(),
         }
     }

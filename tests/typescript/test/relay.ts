@@ -1,19 +1,21 @@
 // Real relay-server processes (tests/src/bin/relay-server.rs) and TCP proxies
 // in front of them, for the client's integration tests. run.sh builds the
-// server and names it in TAGWIRE_RELAY_SERVER.
+// server and names it in TAGWIRE_RELAY_SERVER (and evolution-server, which
+// prints the same lines, in TAGWIRE_EVOLUTION_SERVER).
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import { createInterface } from "node:readline";
 import WebSocket from "ws";
-import type { Client, Status, WebSocketConstructor } from "tagwire";
+import type { Client, ClientEvents, Status, WebSocketConstructor } from "tagwire";
 
 /** The `ws` package's WebSocket as the client's constructor type (Node 20 has no global one). */
 export const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
 
-export function relayBinary(): string {
-  const path = process.env["TAGWIRE_RELAY_SERVER"];
+/** The server binary named in environment variable `name` (run.sh sets it). */
+export function serverBinary(name = "TAGWIRE_RELAY_SERVER"): string {
+  const path = process.env[name];
   if (path === undefined || path === "") {
-    throw new Error("TAGWIRE_RELAY_SERVER is not set: run tests/typescript/run.sh, which builds relay-server and sets it");
+    throw new Error(`${name} is not set: run tests/typescript/run.sh, which builds the test servers and sets it`);
   }
   return path;
 }
@@ -26,14 +28,17 @@ export interface Relay {
   exited: Promise<number | null>;
   /** Everything the server printed on stdout after the listening line ("drained"). */
   stdout: string[];
+  /** Resolves with the first stdout line (from now on or already printed) `pick` accepts; rejects after `ms`. */
+  line<T>(pick: (line: string) => T | undefined, what: string, ms?: number): Promise<T>;
   stderr: string[];
   stop(): void;
 }
 
-/** Starts `relay-server 127.0.0.1:0 ARGS…` and waits for its `listening on ADDR` line. */
-export async function startRelay(args: string[] = []): Promise<Relay> {
-  const child = spawn(relayBinary(), ["127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `BINARY 127.0.0.1:0 ARGS…` (relay-server by default) and waits for its `listening on ADDR` line. */
+export async function startRelay(args: string[] = [], binary = serverBinary()): Promise<Relay> {
+  const child = spawn(binary, ["127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
+  const watchers = new Set<(line: string) => void>();
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -42,16 +47,40 @@ export async function startRelay(args: string[] = []): Promise<Relay> {
     lines.on("line", (line) => {
       const m = /^listening on (\S+)$/.exec(line);
       if (m?.[1] !== undefined) resolve(m[1]);
-      else stdout.push(line);
+      else {
+        stdout.push(line);
+        for (const w of [...watchers]) w(line);
+      }
     });
     child.on("error", reject);
-    void exited.then((code) => reject(new Error(`relay-server exited (${code}) before listening: ${stderr.join("\n")}`)));
+    void exited.then((code) => reject(new Error(`${binary} exited (${code}) before listening: ${stderr.join("\n")}`)));
   });
+  const line = <T>(pick: (line: string) => T | undefined, what: string, ms = 10_000): Promise<T> => {
+    for (const l of stdout) {
+      const picked = pick(l);
+      if (picked !== undefined) return Promise.resolve(picked);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        watchers.delete(watch);
+        reject(new Error(`timed out after ${ms} ms waiting for ${what} on the server's stdout:\n${stdout.join("\n")}`));
+      }, ms);
+      const watch = (l: string): void => {
+        const picked = pick(l);
+        if (picked === undefined) return;
+        clearTimeout(timer);
+        watchers.delete(watch);
+        resolve(picked);
+      };
+      watchers.add(watch);
+    });
+  };
   return {
     addr,
     process: child,
     exited,
     stdout,
+    line,
     stderr,
     stop: () => {
       if (child.exitCode === null) child.kill("SIGKILL");
@@ -131,10 +160,10 @@ function splitAddr(addr: string): [string, number] {
 }
 
 /** Resolves with the first event `pick` accepts, or rejects after `ms` (real time). */
-export function waitFor<T, S, C, E extends "message" | "status">(
+export function waitFor<T, S, C, E extends keyof ClientEvents<S>>(
   client: Client<S, C>,
   event: E,
-  pick: (value: E extends "message" ? S : Status) => T | undefined,
+  pick: (value: ClientEvents<S>[E]) => T | undefined,
   what: string,
   ms = 10_000,
 ): Promise<T> {
@@ -143,14 +172,14 @@ export function waitFor<T, S, C, E extends "message" | "status">(
       off();
       reject(new Error(`timed out after ${ms} ms waiting for ${what}; status ${JSON.stringify(client.status)}`));
     }, ms);
-    const off = client.on(event, ((value: E extends "message" ? S : Status) => {
+    const off = client.on(event, (value) => {
       const picked = pick(value);
       if (picked !== undefined) {
         clearTimeout(timer);
         off();
         resolve(picked);
       }
-    }) as never);
+    });
   });
 }
 

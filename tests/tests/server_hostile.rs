@@ -480,27 +480,31 @@ fn reserved_control_headers_from_a_client_are_refused_or_ignored() {
         128 * KIB,
         |t| async move {
             let mut raw = Raw::open(t.addr).await;
-            // Control messages only servers send: ping, welcome, drain, error.
+            // Control messages only servers send: ping, welcome, drain,
+            // error, outdated.
             for frame in [
                 "_a",
                 "_d|relay|0000000000000000|1",
                 "_e|bye|1|2",
                 "_f|1|forged",
+                "_g|ae|Echo|1|forged",
             ] {
                 raw.text(frame).await;
                 let m = raw.expect_error(error_code::WRONG_DIRECTION).await;
                 assert!(m.contains(&frame[..2]), "{frame}: {m}");
             }
             // Reserved for later control messages: unknown today.
-            for frame in ["_g", "__|x", "_z"] {
+            for frame in ["_h", "__|x", "_z"] {
                 raw.text(frame).await;
                 raw.expect_error(error_code::UNKNOWN_HEADER).await;
             }
             // A malformed hello, then a second hello: the first valid one
-            // stands and nothing is answered.
+            // stands (no header list: a current client) and nothing is
+            // answered. Had the second stood, the client would know only
+            // `ab` and get the outdated notice instead of the echo.
             raw.text("_c|relay").await;
             raw.expect_error(error_code::MALFORMED).await;
-            raw.text("_c|relay|f|aa").await;
+            raw.text("_c|relay|f|").await;
             raw.text("_c|other|g|ab").await;
             raw.text("ae|3|after hellos").await;
             assert_eq!(raw.next().await, Seen::Data(b"ae|3|after hellos".to_vec()));

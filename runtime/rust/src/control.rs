@@ -44,7 +44,7 @@ pub enum Control {
 }
 
 /// What a client says about itself when it connects.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Hello {
     /// The schema package the client was generated from (`ui`).
     pub package: String,

@@ -152,6 +152,11 @@ pub struct ConnectionLimits {
     /// 10 s; also the idle limit between requests on a kept-alive HTTP
     /// connection).
     pub handshake_timeout: Duration,
+    /// How long the server waits for a client's first frame (its hello)
+    /// before running [`super::Handler::on_open`] without it (default 5 s).
+    /// Tagwire clients send the hello at once; the wait is for clients
+    /// that send nothing first (docs/RUNTIME.md, Protocol evolution).
+    pub hello_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -164,6 +169,7 @@ impl Default for ConnectionLimits {
             write_timeout: Duration::from_secs(10),
             decode: Limits::default(),
             handshake_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(5),
         }
     }
 }

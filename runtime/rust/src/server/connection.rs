@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_tungstenite::tungstenite::Message;
 
+use super::downgrade::{Older, cannot_send};
 use super::outbox::{Closing, Outbox};
+use super::peers::PeerHello;
 use super::rooms::Rooms;
 use crate::control::Hello;
 use crate::frame::to_message;
-use crate::{CloseCode, Encoding, Package};
+use crate::{CloseCode, Encoding, Header, Package, Protocol};
 
 /// Why a message could not be queued for a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,10 @@ pub enum SendError {
     /// The message breaks one of the schema's constraints, so the client's
     /// decoder would reject it; nothing was queued.
     Invalid(crate::Violation),
+    /// The client was generated from an older protocol: it does not know
+    /// this message version (the header) and no conversion reaches one it
+    /// knows (SPEC §9.6). The client was sent the outdated notice instead.
+    Outdated(Header),
 }
 
 impl fmt::Display for SendError {
@@ -35,6 +41,10 @@ impl fmt::Display for SendError {
                 f.write_str("the client is not reading; its connection is being closed (4002)")
             }
             SendError::Invalid(violation) => write!(f, "not sent: {violation}"),
+            SendError::Outdated(header) => write!(
+                f,
+                "not sent: the client's protocol is older than message {header} and no conversion reaches a version it knows; it was told it is outdated"
+            ),
         }
     }
 }
@@ -52,7 +62,9 @@ pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
     pub(crate) encoding: Encoding,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) outbox: Outbox,
-    pub(crate) hello: OnceLock<Hello>,
+    /// The client's hello, shared with every connection that sent the same
+    /// (`super::peers`); unset means a current peer.
+    pub(crate) hello: OnceLock<Arc<PeerHello>>,
     /// Rooms this connection is in, so leaving all of them on close does
     /// not scan every room. Empty (no allocation) for most connections.
     pub(crate) rooms: Mutex<Vec<Arc<str>>>,
@@ -65,6 +77,12 @@ pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
 impl<C: ?Sized> ConnectionState<C> {
     pub(crate) fn push(&self, frame: Message) -> Result<(), SendError> {
         self.outbox.push(frame)
+    }
+
+    /// The peer's hello when it is not current (does not know every
+    /// message version); `None` for current peers and before the hello.
+    pub(crate) fn outdated_peer(&self) -> Option<&PeerHello> {
+        self.hello.get().map(|p| &**p).filter(|p| !p.is_current())
     }
 }
 
@@ -133,7 +151,15 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// The client's hello (its package and fingerprint), once it arrived.
     #[must_use]
     pub fn hello(&self) -> Option<&Hello> {
-        self.state.hello.get()
+        self.state.hello.get().map(|p| &p.hello)
+    }
+
+    /// Whether the client knows message version `header`: true for current
+    /// clients (same fingerprint, no header list, or no hello yet), else
+    /// whether its hello lists it (SPEC §9.6).
+    #[must_use]
+    pub fn knows(&self, header: Header) -> bool {
+        self.state.outdated_peer().is_none_or(|p| p.knows(header))
     }
 
     /// Whether the client's fingerprint equals the server's: `None` until
@@ -146,15 +172,41 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// Queues `message` for this client. Never waits: a client whose queue
     /// is full is a slow consumer and gets closed with 4002.
     ///
+    /// A client generated from an older protocol that does not know
+    /// `message`'s version gets the newest older version it knows, converted
+    /// by [`Package::downgrade`] (docs/RUNTIME.md, Protocol evolution).
+    ///
     /// # Errors
     ///
     /// [`SendError::Closed`] once the connection is closing (the frame was
     /// not accepted); [`SendError::SlowConsumer`] when this frame overflowed
-    /// the queue.
+    /// the queue; [`SendError::Invalid`] for a value that breaks a
+    /// constraint; [`SendError::Outdated`] when the client knows no version
+    /// the message converts to (it was sent the outdated notice).
     pub fn send(&self, message: impl Into<P::Server>) -> Result<(), SendError> {
         let message: P::Server = message.into();
-        crate::Protocol::validate(&message).map_err(SendError::Invalid)?;
-        self.state.push(to_message(&message, self.state.encoding))
+        message.validate().map_err(SendError::Invalid)?;
+        let encoding = self.state.encoding;
+        let Some(peer) = self
+            .state
+            .outdated_peer()
+            .filter(|p| !p.knows(message.header()))
+        else {
+            return self.state.push(to_message(&message, encoding));
+        };
+        let mut older = Older::<P>::new(&message);
+        if let Some(frame) = older.frame_for(peer, encoding) {
+            return self.state.push(frame);
+        }
+        let header = message.header();
+        tracing::debug!(
+            connection = self.state.id,
+            %header,
+            "client too old for a message; sending the outdated notice"
+        );
+        self.state
+            .push(to_message(&cannot_send::<P>(header), encoding))?;
+        Err(SendError::Outdated(header))
     }
 
     /// Closes the connection with `code` after writing what is queued.
@@ -185,13 +237,13 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// Sends `message` to every connection in `room`, this one included if
     /// it is a member; returns how many accepted it.
     pub fn broadcast(&self, room: &str, message: &P::Server) -> usize {
-        self.state.room_registry.broadcast(room, message, None)
+        self.state.room_registry.broadcast::<P>(room, message, None)
     }
 
     /// As [`Connection::broadcast`], skipping this connection.
     pub fn broadcast_to_others(&self, room: &str, message: &P::Server) -> usize {
         self.state
             .room_registry
-            .broadcast(room, message, Some(self.state.id))
+            .broadcast::<P>(room, message, Some(self.state.id))
     }
 }

@@ -29,7 +29,12 @@ use crate::Package;
 /// }
 /// ```
 pub trait Handler<P: Package, C: Send + Sync + 'static = ()>: Send + Sync + 'static {
-    /// A client connected (its hello may not have arrived yet).
+    /// A client connected. Runs once per connection, before any other
+    /// method for it: when its first frame arrives (after recording it, if
+    /// it is the hello, so sends made here reach a client generated from an
+    /// older protocol converted), or after
+    /// [`super::ConnectionLimits::hello_timeout`] for a client that sends
+    /// nothing, or when the connection ends first.
     fn on_open(&self, conn: &Connection<P, C>) -> impl Future<Output = ()> + Send {
         let _ = conn;
         async {}

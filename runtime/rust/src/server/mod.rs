@@ -24,10 +24,12 @@ pub mod backend;
 mod config;
 mod connection;
 mod core;
+mod downgrade;
 mod drain;
 mod guard;
 mod handler;
 mod outbox;
+mod peers;
 mod rate;
 mod read_ahead;
 mod rooms;
@@ -90,6 +92,8 @@ pub(crate) struct Shared<P: Package, H, A> {
     /// Quotas per message version (the package's, overridden by the
     /// configuration's), sorted by header.
     pub(crate) message_quotas: Vec<(Header, Quota)>,
+    /// Hellos read once and shared by the connections that sent them.
+    pub(crate) hellos: peers::Hellos,
     _package: PhantomData<fn() -> P>,
 }
 
@@ -179,6 +183,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
                 auth,
                 headers,
                 message_quotas,
+                hellos: peers::Hellos::default(),
                 _package: PhantomData,
             }),
         }
@@ -397,7 +402,7 @@ impl<P: Package> ServerHandle<P> {
     /// Sends `message` to every connection in `room`; returns how many
     /// accepted it.
     pub fn broadcast(&self, room: &str, message: &P::Server) -> usize {
-        self.core.rooms.broadcast(room, message, None)
+        self.core.rooms.broadcast::<P>(room, message, None)
     }
 }
 

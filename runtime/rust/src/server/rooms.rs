@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::connection::ConnectionState;
+use super::downgrade::Older;
 use crate::frame::to_message;
-use crate::{Encoding, Protocol};
+use crate::{Encoding, Package, Protocol};
 
 type Members = HashMap<u64, Arc<ConnectionState>>;
 
@@ -73,11 +74,14 @@ impl Rooms {
     }
 
     /// Encodes `message` at most once per encoding and queues it for every
-    /// member (but `except`); returns how many accepted it.
-    pub(crate) fn broadcast<T: Protocol>(
+    /// member (but `except`); returns how many accepted it. Members
+    /// generated from an older protocol get the newest older version they
+    /// know, converted and encoded at most once per version and encoding,
+    /// or the outdated notice (not counted).
+    pub(crate) fn broadcast<P: Package>(
         &self,
         room: &str,
-        message: &T,
+        message: &P::Server,
         except: Option<u64>,
     ) -> usize {
         let members: Vec<Arc<ConnectionState>> = match self.lock().get(room) {
@@ -94,19 +98,35 @@ impl Rooms {
             tracing::error!(room, %violation, "broadcast refused: the message breaks a constraint");
             return 0;
         }
+        let header = message.header();
         let mut text: Option<Message> = None;
         let mut binary: Option<Message> = None;
+        // Only allocated when a member is too old for `message`.
+        let mut older: Option<Box<Older<'_, P>>> = None;
         let mut accepted = 0;
         for member in members {
-            let slot = match member.encoding {
-                Encoding::Text => &mut text,
-                Encoding::Binary => &mut binary,
+            let frame = match member.outdated_peer().filter(|p| !p.knows(header)) {
+                None => {
+                    let slot = match member.encoding {
+                        Encoding::Text => &mut text,
+                        Encoding::Binary => &mut binary,
+                    };
+                    // Frames share their bytes (reference-counted), so each
+                    // member costs a queue slot, not a copy.
+                    slot.get_or_insert_with(|| to_message(message, member.encoding))
+                        .clone()
+                }
+                Some(peer) => {
+                    let older = older.get_or_insert_with(|| Box::new(Older::new(message)));
+                    match older.frame_for(peer, member.encoding) {
+                        Some(frame) => frame,
+                        None => {
+                            let _ = member.push(older.notice(member.encoding));
+                            continue;
+                        }
+                    }
+                }
             };
-            // Frames share their bytes (reference-counted), so each member
-            // costs a queue slot, not a copy.
-            let frame = slot
-                .get_or_insert_with(|| to_message(message, member.encoding))
-                .clone();
             if member.push(frame).is_ok() {
                 accepted += 1;
             }

@@ -59,6 +59,9 @@ impl<T> Transport for T where
 /// What the loop keeps about the client between frames.
 struct LoopState {
     last_pong: Instant,
+    /// Until [`Handler::on_open`] has run: when it runs at the latest (the
+    /// client's first frame runs it earlier).
+    open_by: Option<Instant>,
     /// Only when the server has rate limits: most connections of most
     /// servers never need the buckets, and the loop's state is part of
     /// every idle connection's memory.
@@ -77,7 +80,9 @@ pub(crate) async fn run<P, H, A, T>(
 {
     let core = &shared.core;
     core.register(conn.member());
-    shared.handler.on_open(&conn).await;
+    // `on_open` runs inside the loop, once the client's first frame (its
+    // hello) has arrived: sends it makes then reach an old client
+    // converted (docs/RUNTIME.md, Protocol evolution).
     let end = Session {
         shared: &shared,
         conn: &conn,
@@ -151,15 +156,34 @@ struct Session<'a, P: Package, H, A: Authenticate> {
 
 impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A> {
     async fn run<T: Transport>(&self, ws: &mut T) -> End {
-        let hb = &self.shared.core.config.heartbeat;
         let started = Instant::now();
-        let mut next_ping = self.shared.core.ping_slot(started + hb.ping_interval);
         let mut state = LoopState {
             last_pong: started,
+            open_by: Some(started + self.shared.core.config.limits.hello_timeout),
             rate: (self.shared.core.config.rate_limits.connection.is_some()
                 || !self.shared.message_quotas.is_empty())
             .then(Box::default),
         };
+        let end = self.serve(ws, &mut state).await;
+        // Every connection is opened before it is closed, even one that
+        // ended before its first frame (its sends then fail with Closed).
+        self.open(&mut state).await;
+        end
+    }
+
+    /// Runs [`Handler::on_open`] unless it has run.
+    async fn open(&self, state: &mut LoopState) {
+        if state.open_by.take().is_some() {
+            self.shared.handler.on_open(self.conn).await;
+        }
+    }
+
+    async fn serve<T: Transport>(&self, ws: &mut T, state: &mut LoopState) -> End {
+        let hb = &self.shared.core.config.heartbeat;
+        let mut next_ping = self
+            .shared
+            .core
+            .ping_slot(state.last_pong + hb.ping_interval);
         let welcome = Control::Welcome(Welcome {
             package: P::NAME.to_string(),
             fingerprint: P::FINGERPRINT.to_string(),
@@ -189,7 +213,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                     let mut incoming = incoming;
                     let mut handled = 0;
                     loop {
-                        match self.on_incoming(ws, incoming, &mut state).await {
+                        match self.on_incoming(ws, incoming, state).await {
                             AfterFrame::Next => {}
                             AfterFrame::Yield => break,
                             AfterFrame::End(end) => return end,
@@ -206,11 +230,18 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                         }
                     }
                 }
-                () = sleep_until(next_ping.min(pong_deadline)) => {
+                () = sleep_until(next_ping.min(pong_deadline).min(state.open_by.unwrap_or(next_ping))) => {
                     let now = Instant::now();
                     if now >= pong_deadline {
                         let reason = format!("no pong within {} ms", hb.pong_timeout.as_millis());
                         return self.close(ws, CloseCode::HEARTBEAT_TIMEOUT, reason, None).await;
+                    }
+                    if state.open_by.is_some_and(|by| now >= by) {
+                        // A client that says nothing (no hello) is current.
+                        self.open(state).await;
+                    }
+                    if now < next_ping {
+                        continue;
                     }
                     next_ping = self.shared.core.ping_slot(now + hb.ping_interval);
                     let ping = self.shared.core.ping_frame(self.conn.encoding());
@@ -257,7 +288,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 return AfterFrame::Next;
             }
         };
-        match self.on_frame(payload, &mut state.last_pong).await {
+        match self.on_frame(payload, state).await {
             Ok(()) => AfterFrame::Next,
             // Only a full outbox fails here: the next turn closes it.
             Err(_) => AfterFrame::Yield,
@@ -327,11 +358,37 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
     async fn on_frame(
         &self,
         payload: Payload<'_>,
-        last_pong: &mut Instant,
+        state: &mut LoopState,
     ) -> Result<(), super::SendError> {
         let limits = &self.shared.core.config.limits.decode;
-        match decode::<P::Client>(payload, limits) {
+        let decoded = decode::<P::Client>(payload, limits);
+        if state.open_by.is_some() {
+            // The hello is recorded first, so `on_open` knows the client.
+            if let Ok(Incoming::Control(Control::Hello(hello))) = decoded {
+                self.hello(hello);
+                self.open(state).await;
+                return Ok(());
+            }
+            self.open(state).await;
+        }
+        match decoded {
             Ok(Incoming::Message(message)) => {
+                let header = crate::Protocol::header(&message);
+                let message = P::upgrade(message);
+                if crate::Protocol::header(&message) != header
+                    && let Err(violation) = crate::Protocol::validate(&message)
+                {
+                    tracing::error!(
+                        from = %header,
+                        to = %crate::Protocol::header(&message),
+                        %violation,
+                        "an upgrade produced a value that breaks a constraint"
+                    );
+                    return self.refuse(
+                        error_code::INVALID,
+                        format!("frame {header} was refused once upgraded: {violation}"),
+                    );
+                }
                 if let Err(denied) = self.shared.handler.authorize(self.conn, &message).await {
                     return self.refuse(
                         error_code::FORBIDDEN,
@@ -346,20 +403,11 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 Ok(())
             }
             Ok(Incoming::Control(Control::Pong)) => {
-                *last_pong = Instant::now();
+                state.last_pong = Instant::now();
                 Ok(())
             }
             Ok(Incoming::Control(Control::Hello(hello))) => {
-                if hello.fingerprint != P::FINGERPRINT {
-                    tracing::debug!(
-                        connection = self.conn.id(),
-                        client = %hello.fingerprint,
-                        server = P::FINGERPRINT,
-                        "client built from a different protocol"
-                    );
-                }
-                // A second hello changes nothing: the first one stands.
-                let _ = self.conn.state.hello.set(hello);
+                self.hello(hello);
                 Ok(())
             }
             Ok(Incoming::Control(other)) => self.refuse(
@@ -370,6 +418,19 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 ),
             ),
             Err(error) if error.kind == DecodeErrorKind::UnknownHeader => {
+                if let Some(&(h, message, version)) = header_of(&payload)
+                    .and_then(|h| P::REMOVED.iter().find(|(removed, ..)| *removed == h))
+                {
+                    tracing::debug!(
+                        connection = self.conn.id(),
+                        header = %h,
+                        "client sent a removed message version; sending the outdated notice"
+                    );
+                    return self.conn.state.push(to_message(
+                        &super::downgrade::removed(h, message, version),
+                        self.conn.encoding(),
+                    ));
+                }
                 let header = payload.header_text();
                 match self.server_only(&payload) {
                     Some(h) => self.refuse(
@@ -391,6 +452,27 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 format!("frame {} did not decode: {error}", payload.header_text()),
             ),
         }
+    }
+
+    /// Records the client's hello, shared with every connection that sent
+    /// the same one. A second hello changes nothing: the first one stands.
+    fn hello(&self, hello: crate::control::Hello) {
+        if self.conn.state.hello.get().is_some() {
+            return;
+        }
+        if hello.fingerprint != P::FINGERPRINT {
+            tracing::debug!(
+                connection = self.conn.id(),
+                client = %hello.fingerprint,
+                server = P::FINGERPRINT,
+                "client built from a different protocol"
+            );
+        }
+        let peer = self
+            .shared
+            .hellos
+            .intern(hello, P::FINGERPRINT, &self.shared.headers);
+        let _ = self.conn.state.hello.set(peer);
     }
 
     /// The header, when it names a message of this package that only the

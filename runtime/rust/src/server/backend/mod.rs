@@ -24,6 +24,8 @@
 //! either, or another engine (NATS) later, chosen at construction.
 
 mod local;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -36,6 +38,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use self::local::LocalBackend;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisBackend, RedisConfig};
 
 /// A boxed future, so that [`Backend`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

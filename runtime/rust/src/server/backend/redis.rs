@@ -1,0 +1,904 @@
+//! The Redis backend (feature `redis`): rooms across server nodes.
+//!
+//! Per room, three names under the configured prefix (`tagwire`):
+//! - `tagwire:m:{room}`, a hash: the room's `epoch` and last `seq`;
+//! - `tagwire:l:{room}`, a stream: the window's messages, entry IDs `{seq}-0`,
+//!   fields `t` (Redis time in ms) and `p` (the payload);
+//! - `tagwire:r:{room}`, the pub/sub channel: `{epoch}:{seq}:{payload}`.
+//!
+//! A publish is one Lua script (`publish.lua`): HINCRBY the sequence, XADD
+//! with an exact MAXLEN (and a trim of what left the time window), PEXPIRE,
+//! PUBLISH. Redis runs scripts one at a time, so sequence numbers are one total
+//! order per room whichever node published, and every node's connection
+//! receives the channel's messages in that order.
+//!
+//! Each node keeps one multiplexed RESP3 connection (commands, scripts and
+//! pub/sub pushes together) owned by a supervisor task, which also tracks, per
+//! subscribed room, the last position delivered: a message that does not
+//! follow it (after a reconnect, or a push lost with a connection) is caught up
+//! from the stream, or becomes a [`Gap`]. Publishes go through a second task
+//! that sends whatever is queued as one pipeline, in call order.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{
+    AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError,
+    Script, Value,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::{
+    Backend, BackendError, BackendState, BoxFuture, Bytes, Gap, GapKind, History, HistoryWindow,
+    Position, RoomMessage, Subscriber, reaches_back,
+};
+
+/// How a [`RedisBackend`] connects and what it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// `redis://host:port/db` (RESP3 is asked for whatever the URL says).
+    pub url: String,
+    /// Prefix of every key and channel, so several applications can share a
+    /// Redis (`tagwire`).
+    pub prefix: String,
+    /// How much history each room keeps in its stream.
+    pub window: HistoryWindow,
+    /// A room's keys expire after this long without a publish (24 h); the
+    /// room then starts a new epoch. Keep it above the window's `max_age`.
+    pub key_ttl: Duration,
+    /// How long a command may wait for its reply before it fails as
+    /// [`BackendError::Uncertain`] (2 s).
+    pub response_timeout: Duration,
+    /// How long a connection attempt may take (2 s).
+    pub connect_timeout: Duration,
+    /// How often the supervisor checks the connection with a PING (1 s): a
+    /// connection that stops answering is dropped and made again.
+    pub health_interval: Duration,
+    /// The first delay between reconnection attempts (100 ms), doubled after
+    /// each failure up to `reconnect_max` (2 s).
+    pub reconnect_min: Duration,
+    /// The longest delay between reconnection attempts.
+    pub reconnect_max: Duration,
+    /// How many publishes may wait for Redis before `publish` fails with
+    /// [`BackendError::Overloaded`] (4,096).
+    pub publish_queue: usize,
+}
+
+impl RedisConfig {
+    /// The defaults, for the Redis at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "tagwire".to_owned(),
+            window: HistoryWindow::default(),
+            key_ttl: Duration::from_secs(24 * 3600),
+            response_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(2),
+            health_interval: Duration::from_secs(1),
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(2),
+            publish_queue: 4096,
+        }
+    }
+
+    /// With another history window.
+    pub fn with_window(mut self, window: HistoryWindow) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// With another key prefix.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+}
+
+/// The Redis broadcast backend. Cloning shares it; when the last clone is
+/// dropped its tasks end and its connection closes.
+#[derive(Clone)]
+pub struct RedisBackend {
+    core: Arc<Core>,
+    commands: mpsc::UnboundedSender<Command>,
+    publishes: mpsc::Sender<Job>,
+}
+
+/// What the handles and the two tasks share.
+struct Core {
+    config: RedisConfig,
+    client: redis::Client,
+    /// The live connection, `None` while (re)connecting.
+    conn: Mutex<Option<MultiplexedConnection>>,
+    state: watch::Sender<BackendState>,
+    subscriber: RwLock<Option<Weak<dyn Subscriber>>>,
+    publish_script: Script,
+    history_script: Script,
+}
+
+enum Command {
+    Subscribe {
+        room: Arc<str>,
+        reply: oneshot::Sender<Result<Position, BackendError>>,
+    },
+    Unsubscribe {
+        room: Arc<str>,
+    },
+}
+
+struct Job {
+    room: Arc<str>,
+    payload: Bytes,
+    reply: oneshot::Sender<Result<Position, BackendError>>,
+}
+
+impl fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("url", &self.core.config.url)
+            .field("prefix", &self.core.config.prefix)
+            .field("state", &*self.core.state.borrow())
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RedisBackend {
+    /// Starts the backend's tasks (on the current tokio runtime) and returns
+    /// at once, in [`BackendState::Reconnecting`] until the first connection
+    /// is made. Fails only on a URL that does not parse.
+    pub fn new(config: RedisConfig) -> Result<Self, BackendError> {
+        let info = config
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|error| BackendError::Refused {
+                error: format!("redis URL {:?}: {error}", config.url),
+            })?;
+        // Pub/sub pushes and commands share one connection only with RESP3.
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(|error| {
+            BackendError::Refused {
+                error: format!("redis URL {:?}: {error}", config.url),
+            }
+        })?;
+        let (state, _) = watch::channel(BackendState::Reconnecting {
+            since: Instant::now(),
+            error: "not connected yet".to_owned(),
+            attempts: 0,
+        });
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (publishes, publish_rx) = mpsc::channel(config.publish_queue.max(1));
+        let core = Arc::new(Core {
+            config,
+            client,
+            conn: Mutex::new(None),
+            state,
+            subscriber: RwLock::new(None),
+            publish_script: Script::new(include_str!("publish.lua")),
+            history_script: Script::new(include_str!("history.lua")),
+        });
+        tokio::spawn(supervise(core.clone(), command_rx));
+        tokio::spawn(publish_batches(core.clone(), publish_rx));
+        Ok(Self {
+            core,
+            commands,
+            publishes,
+        })
+    }
+
+    /// [`RedisBackend::new`], then waits for the first connection: fails with
+    /// [`BackendError::Unavailable`] (and stops) when the first attempt fails,
+    /// so that a node does not start without its Redis.
+    pub async fn connect(config: RedisConfig) -> Result<Self, BackendError> {
+        let backend = Self::new(config)?;
+        let mut state = backend.state();
+        loop {
+            match &*state.borrow_and_update() {
+                BackendState::Connected => return Ok(backend),
+                BackendState::Reconnecting {
+                    since,
+                    error,
+                    attempts,
+                } if *attempts > 0 => {
+                    return Err(BackendError::Unavailable {
+                        since: *since,
+                        error: error.clone(),
+                    });
+                }
+                BackendState::Closed => return Err(BackendError::Closed),
+                BackendState::Reconnecting { .. } => {}
+            }
+            if state.changed().await.is_err() {
+                return Err(BackendError::Closed);
+            }
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RedisConfig {
+        &self.core.config
+    }
+}
+
+impl Core {
+    fn channel(&self, room: &str) -> String {
+        format!("{}:r:{room}", self.config.prefix)
+    }
+
+    fn meta_key(&self, room: &str) -> String {
+        format!("{}:m:{room}", self.config.prefix)
+    }
+
+    fn log_key(&self, room: &str) -> String {
+        format!("{}:l:{room}", self.config.prefix)
+    }
+
+    fn max_age_ms(&self) -> u64 {
+        self.config.window.max_age.map_or(0, |age| {
+            u64::try_from(age.as_millis()).unwrap_or(u64::MAX).max(1)
+        })
+    }
+
+    fn connection(&self) -> Result<MultiplexedConnection, BackendError> {
+        lock(&self.conn).clone().ok_or_else(|| self.unavailable())
+    }
+
+    fn unavailable(&self) -> BackendError {
+        match &*self.state.borrow() {
+            BackendState::Reconnecting { since, error, .. } => BackendError::Unavailable {
+                since: *since,
+                error: error.clone(),
+            },
+            BackendState::Closed => BackendError::Closed,
+            BackendState::Connected => BackendError::Unavailable {
+                since: Instant::now(),
+                error: "the connection is being replaced".to_owned(),
+            },
+        }
+    }
+
+    fn subscriber(&self) -> Option<Arc<dyn Subscriber>> {
+        self.subscriber
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(Weak::upgrade)
+    }
+
+    /// The room's position and, when `after` is given, what follows it.
+    async fn history(
+        &self,
+        conn: &mut MultiplexedConnection,
+        room: &Arc<str>,
+        after: Option<Position>,
+    ) -> Result<(Position, History), RedisError> {
+        let reply: Vec<Value> = self
+            .history_script
+            .key(self.meta_key(room))
+            .key(self.log_key(room))
+            .arg(after.map_or(-1, |after| i64::try_from(after.seq).unwrap_or(i64::MAX)))
+            .arg(after.map_or(0, |after| after.epoch))
+            .arg(self.max_age_ms())
+            .invoke_async(conn)
+            .await?;
+        let after = after.unwrap_or(Position::START);
+        let mut reply = reply.into_iter();
+        let Some(epoch) = reply.next() else {
+            // No state: never published, expired, or a Redis that lost it.
+            let history = if after.is_start() {
+                History::Messages(Vec::new())
+            } else {
+                History::Gap(Gap {
+                    room: room.clone(),
+                    after,
+                    current: Position::START,
+                    kind: GapKind::Reset,
+                })
+            };
+            return Ok((Position::START, history));
+        };
+        let current = Position {
+            epoch: number(&epoch)?,
+            seq: number(&reply.next().unwrap_or(Value::Nil))?,
+        };
+        let oldest = match reply.next() {
+            Some(Value::Int(oldest)) if oldest >= 0 => u64::try_from(oldest).ok(),
+            _ => None,
+        };
+        let payloads: Vec<Value> = reply.collect();
+        let history = match reaches_back(after, current, oldest) {
+            Ok(()) if payloads.len() as u64 == current.seq - after.seq => History::Messages(
+                payloads
+                    .into_iter()
+                    .zip(after.seq + 1..)
+                    .map(|(payload, seq)| {
+                        Ok(RoomMessage {
+                            room: room.clone(),
+                            position: Position {
+                                epoch: current.epoch,
+                                seq,
+                            },
+                            payload: bytes(payload)?,
+                        })
+                    })
+                    .collect::<Result<_, RedisError>>()?,
+            ),
+            // The script gives every message from after+1 when it gives any.
+            Ok(()) => History::Gap(Gap {
+                room: room.clone(),
+                after,
+                current,
+                kind: GapKind::Trimmed { oldest },
+            }),
+            Err(kind) => History::Gap(Gap {
+                room: room.clone(),
+                after,
+                current,
+                kind,
+            }),
+        };
+        Ok((current, history))
+    }
+}
+
+fn malformed(what: &str) -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::Parse,
+        "unexpected reply from a Tagwire script",
+        what.to_owned(),
+    ))
+}
+
+fn number(value: &Value) -> Result<u64, RedisError> {
+    match value {
+        Value::Int(n) => u64::try_from(*n).map_err(|_| malformed("a negative number")),
+        Value::BulkString(text) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| malformed("not a number")),
+        Value::SimpleString(text) => text.parse().map_err(|_| malformed("not a number")),
+        _ => Err(malformed("not a number")),
+    }
+}
+
+fn bytes(value: Value) -> Result<Bytes, RedisError> {
+    match value {
+        Value::BulkString(data) => Ok(Bytes::from(data)),
+        _ => Err(malformed("not a payload")),
+    }
+}
+
+/// What a failed command means for the caller.
+fn failure(error: &RedisError) -> BackendError {
+    if error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+    {
+        BackendError::Uncertain {
+            error: error.to_string(),
+        }
+    } else {
+        BackendError::Refused {
+            error: error.to_string(),
+        }
+    }
+}
+
+/// Parses a channel message: `{epoch}:{seq}:{payload}`.
+fn parse_message(data: Vec<u8>) -> Option<(Position, Bytes)> {
+    let data = Bytes::from(data);
+    let first = data.iter().position(|&b| b == b':')?;
+    let second = first + 1 + data[first + 1..].iter().position(|&b| b == b':')?;
+    let epoch = std::str::from_utf8(&data[..first]).ok()?.parse().ok()?;
+    let seq = std::str::from_utf8(&data[first + 1..second])
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((Position { epoch, seq }, data.slice(second + 1..)))
+}
+
+/// How a channel message relates to the last position delivered for its room.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Deliver,
+    Duplicate,
+    CatchUp,
+}
+
+fn next(last: Position, message: Position) -> Next {
+    if last.is_start() || last.epoch != message.epoch {
+        // A first message, or another epoch.
+        if (last.is_start() || last.seq == 0) && message.seq == 1 {
+            return Next::Deliver;
+        }
+        return Next::CatchUp;
+    }
+    match message.seq {
+        seq if seq <= last.seq => Next::Duplicate,
+        seq if seq == last.seq + 1 => Next::Deliver,
+        _ => Next::CatchUp,
+    }
+}
+
+/// Why the connected loop ended.
+enum End {
+    /// The connection is gone or unusable.
+    Lost(String),
+    /// Every handle was dropped.
+    Closed,
+}
+
+/// The supervisor: connects, resubscribes and catches up, delivers channel
+/// messages, serves subscriptions, checks the connection, reconnects.
+async fn supervise(core: Arc<Core>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    // Subscribed rooms and the last position delivered in each.
+    let mut rooms: HashMap<Arc<str>, Position> = HashMap::new();
+    let mut since = Instant::now();
+    let mut attempts = 0u32;
+    let mut delay = core.config.reconnect_min;
+    loop {
+        let error = match connect(&core, &mut rooms).await {
+            Ok((mut conn, mut pushes)) => {
+                *lock(&core.conn) = Some(conn.clone());
+                core.state.send_replace(BackendState::Connected);
+                tracing::info!(url = %core.config.url, rooms = rooms.len(), "redis backend connected");
+                attempts = 0;
+                delay = core.config.reconnect_min;
+                let end = connected(&core, &mut conn, &mut pushes, &mut commands, &mut rooms).await;
+                *lock(&core.conn) = None;
+                match end {
+                    End::Closed => break,
+                    End::Lost(error) => {
+                        since = Instant::now();
+                        tracing::warn!(url = %core.config.url, %error, "redis backend lost its connection; reconnecting");
+                        core.state.send_replace(BackendState::Reconnecting {
+                            since,
+                            error,
+                            attempts: 0,
+                        });
+                        // Try again at once: a connection that broke is
+                        // often made again on the first try.
+                        continue;
+                    }
+                }
+            }
+            Err(error) => error,
+        };
+        attempts += 1;
+        tracing::warn!(url = %core.config.url, %error, attempts, retry_in = ?delay, "redis backend could not connect");
+        core.state.send_replace(BackendState::Reconnecting {
+            since,
+            error,
+            attempts,
+        });
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => break,
+                command = commands.recv() => match command {
+                    None => {
+                        core.state.send_replace(BackendState::Closed);
+                        return;
+                    }
+                    Some(Command::Subscribe { reply, .. }) => {
+                        let _ = reply.send(Err(core.unavailable()));
+                    }
+                    Some(Command::Unsubscribe { room }) => {
+                        rooms.remove(&room);
+                    }
+                },
+            }
+        }
+        delay = (delay * 2).min(core.config.reconnect_max);
+    }
+    core.state.send_replace(BackendState::Closed);
+}
+
+type Pushes = mpsc::UnboundedReceiver<PushInfo>;
+
+/// Opens a connection, loads the scripts, resubscribes every room and
+/// delivers what each missed.
+async fn connect(
+    core: &Core,
+    rooms: &mut HashMap<Arc<str>, Position>,
+) -> Result<(MultiplexedConnection, Pushes), String> {
+    let (push_tx, pushes) = mpsc::unbounded_channel();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(core.config.connect_timeout))
+        .set_response_timeout(Some(core.config.response_timeout))
+        .set_push_sender(push_tx);
+    let mut conn = core
+        .client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|error| error.to_string())?;
+    // Loaded once per connection (a restarted Redis has none), so that
+    // publishes are EVALSHA and never meet NOSCRIPT.
+    for script in [&core.publish_script, &core.history_script] {
+        script
+            .prepare_invoke()
+            .load_async(&mut conn)
+            .await
+            .map_err(|error| format!("loading a script: {error}"))?;
+    }
+    if !rooms.is_empty() {
+        let channels: Vec<String> = rooms.keys().map(|room| core.channel(room)).collect();
+        conn.subscribe(&channels)
+            .await
+            .map_err(|error| format!("resubscribing: {error}"))?;
+        let names: Vec<Arc<str>> = rooms.keys().cloned().collect();
+        for room in names {
+            let last = rooms.get(&room).copied().unwrap_or_default();
+            let (_, history) = core
+                .history(&mut conn, &room, Some(last))
+                .await
+                .map_err(|error| format!("catching up {room:?}: {error}"))?;
+            let delivered = deliver(core, history, last);
+            rooms.insert(room, delivered);
+        }
+    }
+    Ok((conn, pushes))
+}
+
+/// Hands a history to the subscriber; returns the last position delivered.
+fn deliver(core: &Core, history: History, last: Position) -> Position {
+    let subscriber = core.subscriber();
+    match history {
+        History::Messages(messages) => {
+            let mut last = last;
+            for message in messages {
+                if let Some(subscriber) = &subscriber {
+                    subscriber.message(&message);
+                }
+                last = message.position;
+            }
+            last
+        }
+        History::Gap(gap) => {
+            tracing::warn!(room = %gap.room, after = %gap.after, current = %gap.current, kind = ?gap.kind, "redis backend: messages lost for this node");
+            if let Some(subscriber) = &subscriber {
+                subscriber.gap(&gap);
+            }
+            gap.current
+        }
+    }
+}
+
+/// Runs while the connection lives.
+async fn connected(
+    core: &Core,
+    conn: &mut MultiplexedConnection,
+    pushes: &mut Pushes,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    rooms: &mut HashMap<Arc<str>, Position>,
+) -> End {
+    let mut health = tokio::time::interval(core.config.health_interval);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    health.tick().await;
+    let channel_prefix = format!("{}:r:", core.config.prefix);
+    loop {
+        tokio::select! {
+            push = pushes.recv() => {
+                let Some(push) = push else {
+                    return End::Lost("the connection's push channel closed".to_owned());
+                };
+                match push.kind {
+                    PushKind::Disconnection => return End::Lost("connection closed".to_owned()),
+                    PushKind::Message => {
+                        if let Err(error) = on_message(core, conn, rooms, &channel_prefix, push).await {
+                            return End::Lost(format!("catching up: {error}"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            command = commands.recv() => match command {
+                None => return End::Closed,
+                Some(Command::Subscribe { room, reply }) => {
+                    let result = subscribe(core, conn, rooms, room).await;
+                    let lost = match &result {
+                        Err(BackendError::Uncertain { error }) => Some(error.clone()),
+                        _ => None,
+                    };
+                    let _ = reply.send(result);
+                    if let Some(error) = lost {
+                        return End::Lost(error);
+                    }
+                }
+                Some(Command::Unsubscribe { room }) => {
+                    if rooms.remove(&room).is_some()
+                        && let Err(error) = conn.unsubscribe(core.channel(&room)).await
+                    {
+                        return End::Lost(format!("unsubscribing: {error}"));
+                    }
+                }
+            },
+            _ = health.tick() => {
+                if let Err(error) = redis::cmd("PING").query_async::<()>(conn).await {
+                    return End::Lost(format!("health check: {error}"));
+                }
+            }
+        }
+    }
+}
+
+async fn subscribe(
+    core: &Core,
+    conn: &mut MultiplexedConnection,
+    rooms: &mut HashMap<Arc<str>, Position>,
+    room: Arc<str>,
+) -> Result<Position, BackendError> {
+    if let Some(last) = rooms.get(&room) {
+        return Ok(*last);
+    }
+    conn.subscribe(core.channel(&room))
+        .await
+        .map_err(|error| failure(&error))?;
+    // Read after the subscription is active: every later message arrives on
+    // the channel; earlier ones still queued there are at or below this.
+    match core.history(conn, &room, None).await {
+        Ok((position, _)) => {
+            rooms.insert(room, position);
+            Ok(position)
+        }
+        Err(error) => {
+            let _ = conn.unsubscribe(core.channel(&room)).await;
+            Err(failure(&error))
+        }
+    }
+}
+
+async fn on_message(
+    core: &Core,
+    conn: &mut MultiplexedConnection,
+    rooms: &mut HashMap<Arc<str>, Position>,
+    channel_prefix: &str,
+    push: PushInfo,
+) -> Result<(), RedisError> {
+    let mut data = push.data.into_iter();
+    let (Some(Value::BulkString(channel)), Some(Value::BulkString(message))) =
+        (data.next(), data.next())
+    else {
+        return Ok(());
+    };
+    let Some(room) = channel
+        .strip_prefix(channel_prefix.as_bytes())
+        .and_then(|room| std::str::from_utf8(room).ok())
+    else {
+        return Ok(());
+    };
+    let Some((room, last)) = rooms
+        .get_key_value(room)
+        .map(|(room, last)| (room.clone(), *last))
+    else {
+        // Unsubscribed meanwhile.
+        return Ok(());
+    };
+    let Some((position, payload)) = parse_message(message) else {
+        tracing::error!(%room, "redis backend: a channel message not written by Tagwire's script; ignored");
+        return Ok(());
+    };
+    let delivered = match next(last, position) {
+        Next::Duplicate => return Ok(()),
+        Next::Deliver => deliver(
+            core,
+            History::Messages(vec![RoomMessage {
+                room: room.clone(),
+                position,
+                payload,
+            }]),
+            last,
+        ),
+        Next::CatchUp => {
+            let (_, history) = core.history(conn, &room, Some(last)).await?;
+            deliver(core, history, last)
+        }
+    };
+    rooms.insert(room, delivered);
+    Ok(())
+}
+
+/// The publisher: sends what is queued as one pipeline of scripts, in order.
+async fn publish_batches(core: Arc<Core>, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::new();
+    while jobs.recv_many(&mut batch, 256).await > 0 {
+        let mut conn = match core.connection() {
+            Ok(conn) => conn,
+            Err(error) => {
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+                continue;
+            }
+        };
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        let max_messages = core.config.window.max_messages;
+        let max_age = core.max_age_ms();
+        let ttl = u64::try_from(core.config.key_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(max_age)
+            .max(1);
+        for job in &batch {
+            pipe.cmd("EVALSHA")
+                .arg(core.publish_script.get_hash())
+                .arg(2)
+                .arg(core.meta_key(&job.room))
+                .arg(core.log_key(&job.room))
+                .arg(core.channel(&job.room))
+                .arg(job.payload.as_ref())
+                .arg(max_messages)
+                .arg(max_age)
+                .arg(ttl);
+        }
+        match pipe
+            .query_async::<Vec<redis::RedisResult<(Value, u64)>>>(&mut conn)
+            .await
+        {
+            Ok(replies) => {
+                let mut replies = replies.into_iter();
+                for job in batch.drain(..) {
+                    let result = match replies.next() {
+                        Some(Ok((epoch, seq))) => number(&epoch)
+                            .map(|epoch| Position { epoch, seq })
+                            .map_err(|error| failure(&error)),
+                        Some(Err(error)) => Err(failure(&error)),
+                        None => Err(BackendError::Uncertain {
+                            error: "fewer replies than publishes".to_owned(),
+                        }),
+                    };
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(error) => {
+                let error = failure(&error);
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Backend for RedisBackend {
+    fn attach(&self, subscriber: Weak<dyn Subscriber>) {
+        *self
+            .core
+            .subscriber
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(subscriber);
+    }
+
+    fn publish(
+        &self,
+        room: &str,
+        payload: Bytes,
+    ) -> BoxFuture<'static, Result<Position, BackendError>> {
+        if lock(&self.core.conn).is_none() {
+            return Box::pin(std::future::ready(Err(self.core.unavailable())));
+        }
+        let (reply, result) = oneshot::channel();
+        let job = Job {
+            room: Arc::from(room),
+            payload,
+            reply,
+        };
+        if let Err(error) = self.publishes.try_send(job) {
+            let error = match error {
+                mpsc::error::TrySendError::Full(_) => BackendError::Overloaded {
+                    limit: self.core.config.publish_queue,
+                },
+                mpsc::error::TrySendError::Closed(_) => BackendError::Closed,
+            };
+            return Box::pin(std::future::ready(Err(error)));
+        }
+        Box::pin(async move { result.await.unwrap_or(Err(BackendError::Closed)) })
+    }
+
+    fn subscribe(&self, room: &str) -> BoxFuture<'static, Result<Position, BackendError>> {
+        let (reply, result) = oneshot::channel();
+        let command = Command::Subscribe {
+            room: Arc::from(room),
+            reply,
+        };
+        if self.commands.send(command).is_err() {
+            return Box::pin(std::future::ready(Err(BackendError::Closed)));
+        }
+        Box::pin(async move { result.await.unwrap_or(Err(BackendError::Closed)) })
+    }
+
+    fn unsubscribe(&self, room: &str) {
+        let _ = self.commands.send(Command::Unsubscribe {
+            room: Arc::from(room),
+        });
+    }
+
+    fn history(
+        &self,
+        room: &str,
+        after: Position,
+    ) -> BoxFuture<'static, Result<History, BackendError>> {
+        let core = self.core.clone();
+        let room: Arc<str> = Arc::from(room);
+        Box::pin(async move {
+            let mut conn = core.connection()?;
+            core.history(&mut conn, &room, Some(after))
+                .await
+                .map(|(_, history)| history)
+                .map_err(|error| failure(&error))
+        })
+    }
+
+    fn state(&self) -> watch::Receiver<BackendState> {
+        self.core.state.subscribe()
+    }
+
+    fn window(&self) -> HistoryWindow {
+        self.core.config.window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(epoch: u64, seq: u64) -> Position {
+        Position { epoch, seq }
+    }
+
+    #[test]
+    fn channel_messages_parse() {
+        let (position, payload) =
+            parse_message(b"1764460000123456:42:a:b\0c".to_vec()).expect("parses");
+        assert_eq!(position, at(1_764_460_000_123_456, 42));
+        assert_eq!(&payload[..], b"a:b\0c");
+        assert_eq!(
+            parse_message(b"1:2:".to_vec()).map(|(p, b)| (p, b.len())),
+            Some((at(1, 2), 0))
+        );
+        for bad in [&b""[..], b"1:2", b"x:2:p", b"1:-2:p", b":2:p"] {
+            assert_eq!(parse_message(bad.to_vec()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_next_message_is_delivered_and_the_others_caught_up_or_dropped() {
+        assert_eq!(next(Position::START, at(9, 1)), Next::Deliver);
+        assert_eq!(next(Position::START, at(9, 2)), Next::CatchUp);
+        assert_eq!(next(at(9, 0), at(9, 1)), Next::Deliver);
+        assert_eq!(next(at(9, 4), at(9, 5)), Next::Deliver);
+        assert_eq!(next(at(9, 4), at(9, 4)), Next::Duplicate);
+        assert_eq!(next(at(9, 4), at(9, 2)), Next::Duplicate);
+        assert_eq!(next(at(9, 4), at(9, 6)), Next::CatchUp);
+        // Another epoch: the room started over, the history says how.
+        assert_eq!(next(at(9, 4), at(10, 1)), Next::CatchUp);
+        assert_eq!(next(at(9, 4), at(10, 5)), Next::CatchUp);
+    }
+
+    #[test]
+    fn urls_that_do_not_parse_are_refused() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _guard = runtime.enter();
+        let error = RedisBackend::new(RedisConfig::new("http://nope")).expect_err("refused");
+        assert!(
+            matches!(&error, BackendError::Refused { error } if error.contains("http://nope")),
+            "{error}"
+        );
+    }
+}

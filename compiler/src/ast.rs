@@ -83,7 +83,29 @@ pub struct Field {
     pub docs: Vec<String>,
     pub name: Ident,
     pub ty: TypeExpr,
+    /// `= literal` after the type and its constraints.
+    pub default: Option<Literal>,
     pub span: Span,
+}
+
+/// A value written in the schema (a field's default), as written; `check`
+/// decides what it means for the field's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Literal {
+    pub kind: LiteralKind,
+    /// The text as written, quotes and escapes included (the formatter prints it back).
+    pub raw: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiteralKind {
+    /// `3`, `-1`, `0.5`, `1e3`: the text as written.
+    Number(String),
+    /// `"none"`, escapes resolved.
+    String(String),
+    /// A bare word: `true`, `false` or an enum variant.
+    Word(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

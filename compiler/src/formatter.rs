@@ -265,7 +265,11 @@ impl<'t> Formatter<'t> {
         fields
             .iter()
             .map(|field| {
-                let text = format!("{}: {}", field.name.name, type_expr(&field.ty));
+                let mut text = format!("{}: {}", field.name.name, type_expr(&field.ty));
+                if let Some(default) = &field.default {
+                    text.push_str(" = ");
+                    text.push_str(&default.raw);
+                }
                 member(&field.docs, field.span, text)
             })
             .collect()

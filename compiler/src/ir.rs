@@ -22,6 +22,18 @@ pub struct Package {
     pub dependencies: Vec<String>,
     /// Stable hash of the protocol's wire shape; set by the lock pass.
     pub fingerprint: String,
+    /// Versions removed from the schema whose headers the lock keeps
+    /// (tombstones), in header order; set by the lock pass.
+    pub removed: Vec<Removed>,
+}
+
+/// A message version removed from the schema: its header stays reserved, and
+/// peers generated before the removal get "protocol outdated" for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub header: Header,
+    pub name: String,
+    pub version: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +59,39 @@ pub struct Field {
     pub span: Span,
     /// `@len`, `@range`, `@pattern` on the field's type and the types inside it.
     pub checks: Checks,
+    /// `= literal` from the schema: what a generated upgrade fills in when the
+    /// older version lacks the field. Not part of the wire shape.
+    pub default: Option<DefaultValue>,
+}
+
+/// A field's declared default, of the field's kind (checked against its type
+/// and constraints).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    Bool(bool),
+    /// Any integer type; within the type's range.
+    Int(i128),
+    /// `f32` or `f64`; an `f32` default is already rounded to `f32`.
+    Float(f64),
+    String(String),
+    /// The variant's name as written in the schema.
+    Enum(String),
+}
+
+impl DefaultValue {
+    /// As the schema writes it, for a field of type `ty` (an `f32` prints its
+    /// shortest `f32` form: `0.1`, not the `f64` it is stored as).
+    pub fn text(&self, ty: &Type) -> String {
+        match self {
+            DefaultValue::Bool(b) => b.to_string(),
+            DefaultValue::Int(i) => i.to_string(),
+            #[allow(clippy::cast_possible_truncation)]
+            DefaultValue::Float(x) if *ty == Type::F32 => format!("{:?}", *x as f32),
+            DefaultValue::Float(x) => format!("{x:?}"),
+            DefaultValue::String(s) => format!("{s:?}"),
+            DefaultValue::Enum(v) => v.clone(),
+        }
+    }
 }
 
 /// The constraints on values of one type, shaped like the type: an optional

@@ -138,12 +138,24 @@ fn dump_package(out: &mut String, package: &Package) {
         }
         let _ = writeln!(out, "    shape {} = {}", m.fingerprint, m.shape);
     }
+    for r in &package.removed {
+        let _ = writeln!(
+            out,
+            "  removed {} v{} header {}",
+            r.name, r.version, r.header
+        );
+    }
 }
 
 fn dump_fields(out: &mut String, indent: &str, fields: &[Field]) {
     for f in fields {
         docs(out, indent, &f.docs);
-        let _ = writeln!(out, "{indent}{}: {}", f.name, type_name(&f.ty));
+        let default = f
+            .default
+            .as_ref()
+            .map(|d| format!(" = {}", d.text(&f.ty)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{indent}{}: {}{default}", f.name, type_name(&f.ty));
     }
 }
 

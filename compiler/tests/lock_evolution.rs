@@ -316,6 +316,27 @@ fn removing_a_message_leaves_a_tombstone_and_a_warning() {
         warning.message,
         "`Move v1` was removed; its header `ab` stays reserved"
     );
+    // The note names the protocol that no longer has it: clients built before it are outdated.
+    let fingerprint = output.schema.as_ref().unwrap().packages[0]
+        .fingerprint
+        .clone();
+    assert_eq!(
+        warning.notes,
+        [format!(
+            "clients generated before protocol {fingerprint} get \"protocol outdated\" when they send `Move v1`"
+        )]
+    );
+    // The tombstone reaches the IR, for generated code's `REMOVED`.
+    let removed = &output.schema.as_ref().unwrap().packages[0].removed;
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        (
+            removed[0].header.to_string(),
+            removed[0].name.as_str(),
+            removed[0].version
+        ),
+        ("ab".to_string(), "Move", 1)
+    );
     let lock = project.lock_file();
     let tombstone = entry(&lock, "Move", 1);
     assert!(tombstone.removed);
@@ -325,6 +346,63 @@ fn removing_a_message_leaves_a_tombstone_and_a_warning() {
     let again = project.lock(&["app.schema"]);
     assert!(again.diagnostics.is_empty(), "{}", project.render(&again));
     assert!(again.locks.iter().all(|l| !l.changed()));
+    // It still reaches the IR on later runs.
+    assert_eq!(again.schema.as_ref().unwrap().packages[0].removed.len(), 1);
+}
+
+#[test]
+fn removing_a_server_message_warns_about_what_the_server_sends() {
+    let project = Project::locked();
+    project.write(
+        "app.schema",
+        &BASE.replace("message Welcome from server { id: u64 }\n", ""),
+    );
+    let output = project.lock(&["app.schema"]);
+    let warning = only(&output, "W0090");
+    assert!(
+        warning.notes[0].ends_with(
+            "get \"protocol outdated\" when the server sends them `Welcome` and no version they know can carry it"
+        ),
+        "{:?}",
+        warning.notes
+    );
+}
+
+// ---------------------------------------------------------------- defaults
+
+#[test]
+fn defaults_change_no_shape_fingerprint_or_header() {
+    let project = Project::locked();
+    let before = project.lock_text();
+    let fingerprint = |output: &Output| {
+        output.schema.as_ref().unwrap().packages[0]
+            .fingerprint
+            .clone()
+    };
+    let plain = project.run(&["app.schema"], LockMode::Locked, false);
+    project.write(
+        "app.schema",
+        &BASE.replace(
+            "message Hello from client { name: string }",
+            "message Hello from client { name: string = \"anonymous\" }",
+        ),
+    );
+    let with_default = project.run(&["app.schema"], LockMode::Locked, false);
+    assert!(
+        with_default.diagnostics.is_empty(),
+        "{}",
+        project.render(&with_default)
+    );
+    assert!(with_default.locks.iter().all(|l| !l.changed()));
+    assert_eq!(fingerprint(&plain), fingerprint(&with_default));
+    let hello = &with_default.schema.as_ref().unwrap().packages[0].messages[0];
+    assert_eq!(
+        hello.fields[0].default,
+        Some(tagwire_compiler::ir::DefaultValue::String(
+            "anonymous".into()
+        ))
+    );
+    assert_eq!(project.lock_text(), before);
 }
 
 #[test]

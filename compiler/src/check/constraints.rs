@@ -389,7 +389,7 @@ pub(super) fn rate(
     })
 }
 
-fn integer_bounds(ty: &Type) -> (i128, i128) {
+pub(super) fn integer_bounds(ty: &Type) -> (i128, i128) {
     match ty {
         Type::U8 => (0, u8::MAX.into()),
         Type::U16 => (0, u16::MAX.into()),

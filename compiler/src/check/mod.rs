@@ -5,6 +5,7 @@
 //! module (declarations, scopes, type resolution, values, headers).
 
 pub(crate) mod constraints;
+mod defaults;
 mod names;
 mod recursion;
 
@@ -305,6 +306,7 @@ impl Checker<'_> {
                     messages: Vec::new(),
                     dependencies: Vec::new(),
                     fingerprint: String::new(),
+                    removed: Vec::new(),
                 });
             if is_root && package.docs.is_empty() {
                 package.docs = file
@@ -537,16 +539,45 @@ impl Checker<'_> {
             }
             if let Some(ty) = self.resolve(&field.ty, scope) {
                 let checks = constraints::checks(self.diagnostics, &field.ty, &ty);
+                let default = if field.default.is_some() {
+                    let variants = match &ty {
+                        ir::Type::Named(r) => Some(self.enum_variant_names(r)),
+                        _ => None,
+                    };
+                    let named = variants.as_ref().map(|v| match v {
+                        Some(names) => defaults::Named::Enum(names),
+                        None => defaults::Named::Other,
+                    });
+                    defaults::default(self.diagnostics, field, &ty, &checks, named, owner)
+                } else {
+                    None
+                };
                 out.push(ir::Field {
                     name: field.name.name.clone(),
                     docs: field.docs.clone(),
                     ty,
                     span: field.span,
                     checks,
+                    default,
                 });
             }
         }
         out
+    }
+
+    /// The variant names of `r` when it is an enum (as declared, before its own checks).
+    fn enum_variant_names(&self, r: &ir::TypeRef) -> Option<Vec<String>> {
+        self.loaded
+            .files
+            .iter()
+            .filter(|f| self.file_package.get(&f.id) == Some(&r.package))
+            .flat_map(|f| &f.items)
+            .find_map(|item| match &item.kind {
+                ast::ItemKind::Enum(e) if e.name.name == r.name => {
+                    Some(e.variants.iter().map(|v| v.name.name.clone()).collect())
+                }
+                _ => None,
+            })
     }
 
     fn resolve(&mut self, ty: &ast::TypeExpr, scope: &Scope) -> Option<ir::Type> {

@@ -136,6 +136,7 @@ pub fn decode_frame(
                 messages: Vec::new(),
                 dependencies: Vec::new(),
                 fingerprint: String::new(),
+                removed: Vec::new(),
             };
             &empty
         }

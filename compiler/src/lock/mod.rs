@@ -14,7 +14,7 @@ pub use file::{Entry, FILE_NAME, LockFile};
 
 use crate::diagnostic::Diagnostic;
 use crate::header::{APPLICATION_HEADERS, Header};
-use crate::ir::{Direction, MessageVersion, Schema};
+use crate::ir::{Direction, MessageVersion, Removed, Schema};
 use crate::shape;
 use crate::source::{SourceMap, Span};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -78,6 +78,7 @@ pub fn apply(
         }
     }
     let mut plans = Vec::new();
+    let mut removals: Vec<(String, Removed, Direction)> = Vec::new();
     for (folder, positions) in folders {
         let path = folder.join(FILE_NAME);
         let (old_text, mut lock) = match read(&path, sources, diagnostics) {
@@ -98,6 +99,7 @@ pub fn apply(
                 allow_breaking,
                 diagnostics: &mut *diagnostics,
                 lock_name: FILE_NAME,
+                newly_removed: Vec::new(),
             };
             let messages: Vec<&mut MessageVersion> = {
                 let wanted: HashSet<usize> = positions.iter().map(|(_, m)| *m).collect();
@@ -111,6 +113,27 @@ pub fn apply(
                     .collect()
             };
             context.assign(messages);
+            let newly_removed = std::mem::take(&mut context.newly_removed);
+            removals.extend(
+                newly_removed
+                    .into_iter()
+                    .map(|(r, direction)| (package.clone(), r, direction)),
+            );
+            let mut tombstones: Vec<Removed> = lock
+                .entries
+                .iter()
+                .filter(|e| e.package == package && e.removed)
+                .map(|e| Removed {
+                    header: e.header,
+                    name: e.message.clone(),
+                    version: e.version,
+                })
+                .collect();
+            tombstones.sort_by_key(|r| r.header.index());
+            if let Some(p) = schema.packages.iter_mut().find(|p| p.name == package) {
+                p.removed.extend(tombstones);
+                p.removed.sort_by_key(|r| r.header.index());
+            }
         }
         lock.sort();
         // A preview never writes, so it skips rendering (a tenth of a large schema's compile time).
@@ -131,7 +154,39 @@ pub fn apply(
     for package in &mut schema.packages {
         package.fingerprint = protocol_fingerprint(&package.messages);
     }
+    for (package, removed, direction) in removals {
+        let fingerprint = schema
+            .package(&package)
+            .map_or("", |p| p.fingerprint.as_str());
+        diagnostics.push(removal_warning(&removed, direction, fingerprint));
+    }
     plans
+}
+
+/// W0090: a version left the schema. Its header stays reserved, and peers
+/// generated before this protocol cannot use it any more.
+fn removal_warning(removed: &Removed, direction: Direction, fingerprint: &str) -> Diagnostic {
+    let Removed {
+        header,
+        name,
+        version,
+    } = removed;
+    let when = match direction {
+        Direction::Client => format!("when they send `{name} v{version}`"),
+        Direction::Server => {
+            format!("when the server sends them `{name}` and no version they know can carry it")
+        }
+        Direction::Both => format!(
+            "when they send `{name} v{version}`, or when the server sends them `{name}` and no version they know can carry it"
+        ),
+    };
+    Diagnostic::warning(
+        "W0090",
+        format!("`{name} v{version}` was removed; its header `{header}` stays reserved"),
+    )
+    .with_note(format!(
+        "clients generated before protocol {fingerprint} get \"protocol outdated\" {when}"
+    ))
 }
 
 /// Stable hash of a protocol: every message version's header, name, version,
@@ -224,6 +279,8 @@ struct Assign<'a> {
     allow_breaking: bool,
     diagnostics: &'a mut Vec<Diagnostic>,
     lock_name: &'a str,
+    /// Versions this run tombstones; warned about once the new protocol fingerprint is known.
+    newly_removed: Vec<(Removed, Direction)>,
 }
 
 impl Assign<'_> {
@@ -309,16 +366,12 @@ impl Assign<'_> {
         {
             if !present.contains(&(entry.message.clone(), entry.version)) {
                 entry.removed = true;
-                self.diagnostics.push(
-                    Diagnostic::warning(
-                        "W0090",
-                        format!(
-                            "`{} v{}` was removed; its header `{}` stays reserved",
-                            entry.message, entry.version, entry.header
-                        ),
-                    )
-                    .with_note("peers that still send it will get an unknown-header error"),
-                );
+                let removed = Removed {
+                    header: entry.header,
+                    name: entry.message.clone(),
+                    version: entry.version,
+                };
+                self.newly_removed.push((removed, entry.direction));
             }
         }
     }

@@ -165,6 +165,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::constraint_arg => "a range (`1..=64`), a number or a string",
         Rule::range | Rule::range_op => "a range (`1..=64`, `..=20`, `0..`)",
         Rule::number_lit => "a number",
+        Rule::field_default => "a default (`= value`)",
+        Rule::literal => "a value (a number, a string, `true`, `false` or an enum variant)",
         Rule::rate | Rule::kw_rate => "`@rate(10/s, burst 20)`",
         Rule::rate_unit => "a time unit (`s`, `m` or `h`)",
         Rule::kw_burst => "`burst`",
@@ -187,7 +189,7 @@ fn hint(text: &str, at: usize) -> Option<&'static str> {
     } else if rest.starts_with('\'') {
         Some("strings use double quotes")
     } else if rest.starts_with('=') {
-        Some("only enum variants take `= value`")
+        Some("`= value` follows an enum variant (its number) or a field's type (its default)")
     } else {
         None
     }

@@ -277,11 +277,13 @@ impl Lower {
         let mut docs = Vec::new();
         let mut name = None;
         let mut ty = None;
+        let mut default = None;
         for part in meaningful(pair) {
             match part.as_rule() {
                 Rule::docs => docs = self.docs(part),
                 Rule::ident => name = Some(self.ident(part)),
                 Rule::type_expr => ty = Some(self.type_expr(part)),
+                Rule::field_default => default = meaningful(part).next().map(|l| self.literal(l)),
                 _ => {}
             }
         }
@@ -297,8 +299,25 @@ impl Lower {
                 span,
                 constraints: Vec::new(),
             }),
+            default,
             span,
         }
+    }
+
+    fn literal(&self, pair: P<'_>) -> Literal {
+        let span = self.span(&pair);
+        let raw = pair.as_str().to_string();
+        let kind = match meaningful(pair).next() {
+            Some(inner) if inner.as_rule() == Rule::string_lit => {
+                LiteralKind::String(unescape(string_inner(&inner)))
+            }
+            Some(inner) if inner.as_rule() == Rule::number_lit => {
+                LiteralKind::Number(inner.as_str().to_string())
+            }
+            Some(inner) => LiteralKind::Word(inner.as_str().to_string()),
+            None => LiteralKind::Word(String::new()),
+        };
+        Literal { kind, raw, span }
     }
 
     fn type_expr(&self, pair: P<'_>) -> TypeExpr {

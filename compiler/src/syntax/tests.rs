@@ -117,3 +117,46 @@ fn ten_thousand_deep_nesting_is_a_diagnostic() {
     let message = error_message(&deep);
     assert!(message.contains("nesting is deeper than"), "{message}");
 }
+
+#[test]
+fn field_defaults() {
+    for ok in [
+        "x: u8 = 3",
+        "x: u8 @range(1..=5) = 3",
+        "x: i32 = -7",
+        "x: f32 = 0.5",
+        "x: string = \"a \\\" b\"",
+        "x: bool = true",
+        "x: Mood = calm",
+    ] {
+        accepts(Rule::field, ok);
+    }
+    for bad in ["x: u8 =", "x: u8 = 3 @range(1..=5)", "x = 3", "x: u8 = [1]"] {
+        rejects(Rule::field, bad);
+    }
+    let file = parse(
+        FileId(0),
+        "package p;\nmessage A { a: u8 = 3, b: string = \"x\\\"y\", c: Mood = calm, d: i8 }",
+    )
+    .expect("parses");
+    let crate::ast::ItemKind::Message(m) = &file.items[0].kind else {
+        panic!("message expected");
+    };
+    use crate::ast::LiteralKind;
+    let defaults: Vec<Option<(LiteralKind, &str)>> = m
+        .fields
+        .iter()
+        .map(|f| f.default.as_ref().map(|d| (d.kind.clone(), d.raw.as_str())))
+        .collect();
+    assert_eq!(
+        defaults,
+        [
+            Some((LiteralKind::Number("3".into()), "3")),
+            Some((LiteralKind::String("x\"y".into()), "\"x\\\"y\"")),
+            Some((LiteralKind::Word("calm".into()), "calm")),
+            None,
+        ]
+    );
+    let literal = m.fields[0].default.as_ref().expect("a default");
+    assert_eq!((literal.span.start, literal.span.end), (31, 32));
+}

@@ -9,6 +9,7 @@ pub mod ast;
 pub mod check;
 pub mod compile;
 pub mod diagnostic;
+pub mod evolve;
 pub mod header;
 pub mod ir;
 pub mod loader;

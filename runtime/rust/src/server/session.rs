@@ -392,11 +392,8 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 if let Err(denied) = self.shared.handler.authorize(self.conn, &message).await {
                     return self.refuse(
                         error_code::FORBIDDEN,
-                        format!(
-                            "`{}` refused: {}",
-                            crate::Protocol::header(&message),
-                            denied.reason()
-                        ),
+                        // The header the client sent, even when upgraded.
+                        format!("`{header}` refused: {}", denied.reason()),
                     );
                 }
                 self.shared.handler.on_message(self.conn, message).await;

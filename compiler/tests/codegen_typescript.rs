@@ -145,3 +145,29 @@ fn write_generated_modules_when_asked() {
         assert!(path.exists());
     }
 }
+
+/// Defaults only feed the server's generated upgrades: the TypeScript of a
+/// schema with defaults is exactly that of the same schema without them.
+#[test]
+fn defaults_leave_the_typescript_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |text: &str| {
+        let path = dir.path().join("d.schema");
+        std::fs::write(&path, text).unwrap();
+        let output = FrontEnd::new()
+            .schema(&path)
+            .lock_mode(LockMode::Preview)
+            .run();
+        assert!(!output.has_errors(), "{}", output.render_text());
+        typescript::generate_typescript_files(&output, &TsOptions::default()).unwrap()
+    };
+    let with = generate(
+        "package d;\nenum Mood { calm, happy }\n\
+         message Say from client { room: string, mood: Mood = happy, level: u8 @range(1..=5) = 3, label: string = \"x\", ok: bool = true, ratio: f32 = 0.5 }\n",
+    );
+    let without = generate(
+        "package d;\nenum Mood { calm, happy }\n\
+         message Say from client { room: string, mood: Mood, level: u8 @range(1..=5), label: string, ok: bool, ratio: f32 }\n",
+    );
+    assert_eq!(with, without);
+}

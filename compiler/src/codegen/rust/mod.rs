@@ -17,13 +17,17 @@
 //! - `ServerMessage` and `ClientMessage`, enums with one variant per message
 //!   version a side may send, implementing `tagwire::Protocol`;
 //! - one `tagwire::Header` constant per message version (`RENDER_UI_V2`),
-//!   the `HEADERS` table and `PROTOCOL_FINGERPRINT`.
+//!   the `HEADERS` table and `PROTOCOL_FINGERPRINT`;
+//! - conversions between versions of a message (`tagwire::Downgrade`,
+//!   `tagwire::Upgrade`) where they are safe, `REMOVED` (the lock's
+//!   tombstones), and `Package`, which the runtime takes as its type parameter.
 //!
 //! The codec functions (`__encode_text`, `__decode_binary`, …) are public so
 //! other packages' modules can call them, but hidden from docs: only the
 //! `Protocol` implementations are API.
 
 mod codec;
+mod evolve;
 mod json;
 mod protocol;
 mod types;

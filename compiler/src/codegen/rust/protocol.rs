@@ -65,9 +65,13 @@ impl Context<'_> {
                 }
             }
         };
+        let evolution = self.evolution(package);
+        let evolution_items = evolution.items;
+        let package_items = evolution.package_items;
         quote! {
             #server_enum
             #client_enum
+            #evolution_items
 
             /// Every message version of this package in header order:
             /// `(header, message name, version, direction)`, where direction
@@ -94,6 +98,7 @@ impl Context<'_> {
                     HEADERS.iter().map(|(header, ..)| *header).collect()
                 }
                 #rate_limits
+                #package_items
             }
         }
     }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::process::Command;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tagwire::server::backend::{
@@ -16,8 +16,9 @@ use tagwire::server::backend::{
     RedisBackend, RedisConfig, RoomMessage, Subscriber,
 };
 
-/// The restart test holds it for writing, the others for reading.
-static REDIS: RwLock<()> = RwLock::new(());
+/// The restart test holds it for writing, the others for reading (tokio's:
+/// held across awaits, and each test has its own runtime).
+static REDIS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 fn redis_url() -> String {
     match std::env::var("TAGWIRE_REDIS_URL") {
@@ -121,7 +122,7 @@ fn seqs(history: &History) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_publishers_on_two_nodes_give_one_order_per_room() {
-    let _shared = REDIS.read().unwrap_or_else(PoisonError::into_inner);
+    let _shared = REDIS.read().await;
     let config = RedisConfig::new(redis_url()).with_prefix(prefix("order"));
     let (a, node_a) = node(config.clone()).await;
     let (b, node_b) = node(config).await;
@@ -262,7 +263,7 @@ async fn concurrent_publishers_on_two_nodes_give_one_order_per_room() {
 
 #[tokio::test]
 async fn history_replays_after_a_sequence_within_the_window_and_a_gap_beyond() {
-    let _shared = REDIS.read().unwrap_or_else(PoisonError::into_inner);
+    let _shared = REDIS.read().await;
     let window = HistoryWindow {
         max_messages: 10,
         max_age: None,
@@ -424,7 +425,7 @@ impl Drop for Restart {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_loss_and_redis_restart_are_reported_and_delivery_resumes() {
-    let _alone = REDIS.write().unwrap_or_else(PoisonError::into_inner);
+    let _alone = REDIS.write().await;
     let mut config = RedisConfig::new(redis_url()).with_prefix(prefix("restart"));
     config.reconnect_max = Duration::from_millis(200);
     let (a, node_a) = node(config.clone()).await;

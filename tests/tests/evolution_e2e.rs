@@ -4,7 +4,8 @@
 //! loopback TCP in real time (short waits, nothing timed), then the deploy
 //! from a v1 server to a v2 server under tokio's paused clock, over
 //! in-memory pipes, where the drain's grace period and the reconnect window
-//! are exact.
+//! are exact. And first of all, that the fixtures are what they claim: v2's
+//! lock is v1's, extended by `tagwire lock`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,6 +129,44 @@ fn post_v1(text: &str) -> v1::ServerMessage {
 /// The notice without its human-readable reason, which is checked apart.
 fn which(notice: &OutdatedNotice) -> (&str, &str, u32) {
     (&notice.header, &notice.message, notice.version)
+}
+
+/// The promise every other test here rests on: the v2 schema locked over
+/// v1's lock keeps v1's headers, tombstones Typing with the warning, and
+/// gives exactly the committed v2 lock.
+#[test]
+fn v2_lock_is_v1_lock_extended_with_the_tombstone_warning() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/evolution");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (from, to) in [
+        ("v2/live.schema", "live.schema"),
+        ("v1/tagwire.lock", "tagwire.lock"),
+    ] {
+        std::fs::copy(fixtures.join(from), dir.path().join(to)).expect("copy a fixture");
+    }
+    let output = tagwire_compiler::FrontEnd::new()
+        .schema(dir.path().join("live.schema"))
+        .lock_mode(tagwire_compiler::LockMode::Update)
+        .run();
+    let rendered = output.render_text();
+    assert!(!output.has_errors(), "{rendered}");
+    assert!(
+        rendered
+            .contains("warning[W0090]: `Typing v1` was removed; its header `ad` stays reserved"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(&format!(
+            "clients generated before protocol {} get \"protocol outdated\"",
+            v2::PROTOCOL_FINGERPRINT
+        )),
+        "{rendered}"
+    );
+    output.write_locks().expect("write the lock");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tagwire.lock")).expect("the written lock"),
+        std::fs::read_to_string(fixtures.join("v2/tagwire.lock")).expect("the committed lock"),
+    );
 }
 
 #[tokio::test]

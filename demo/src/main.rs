@@ -6,7 +6,8 @@
 //! ```text
 //! ./scripts/demo                      # builds the page, then runs this on 127.0.0.1:8080
 //! cargo run -p tagwire-demo -- --port 8080 [--grace-ms 2000] [--window-ms 2000]
-//!     [--reconnect-ms 4000] [--ping-ms 10000] [--health-ms 100] [--web DIR] [--runtime DIR]
+//!     [--reconnect-ms 4000] [--ping-ms 10000] [--health-ms 100] [--web DIR] [--web-v1 DIR]
+//!     [--runtime DIR]
 //! ```
 
 mod app;
@@ -25,7 +26,7 @@ use balancer::Balancer;
 use supervisor::{Settings, Supervisor};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: tagwire-demo [--port N] [--grace-ms N] [--window-ms N] [--reconnect-ms N] [--ping-ms N] [--health-ms N] [--web DIR] [--runtime DIR]";
+const USAGE: &str = "usage: tagwire-demo [--port N] [--grace-ms N] [--window-ms N] [--reconnect-ms N] [--ping-ms N] [--health-ms N] [--web DIR] [--web-v1 DIR] [--runtime DIR]";
 
 #[derive(Debug)]
 struct Args {
@@ -44,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
             ping_interval: Duration::from_secs(10),
             health_every: Duration::from_millis(100),
             web_dir: demo.join("web"),
+            web_v1_dir: demo.join("web-v1"),
             runtime_dir: demo.join("../runtime/typescript/dist"),
         },
     };
@@ -59,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
             "--ping-ms" => s.ping_interval = millis(&value()?)?,
             "--health-ms" => s.health_every = millis(&value()?)?,
             "--web" => s.web_dir = PathBuf::from(value()?),
+            "--web-v1" => s.web_v1_dir = PathBuf::from(value()?),
             "--runtime" => s.runtime_dir = PathBuf::from(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
@@ -113,11 +116,14 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> std::io::Result<()> {
-    if !args.settings.web_dir.join("dist/main.js").exists() {
-        tracing::warn!(
-            "{} is missing: build the page with ./scripts/demo",
-            args.settings.web_dir.join("dist/main.js").display()
-        );
+    for dir in [&args.settings.web_dir, &args.settings.web_v1_dir] {
+        let page = dir.join("dist/main.js");
+        if !page.exists() {
+            tracing::warn!(
+                "{} is missing: build the pages with ./scripts/demo",
+                page.display()
+            );
+        }
     }
     let front = TcpListener::bind(("127.0.0.1", args.port)).await?;
     let addr = front.local_addr()?;

@@ -39,6 +39,9 @@ pub struct Settings {
     pub health_every: Duration,
     /// `demo/web`: index.html, style.css and the compiled page in `dist/`.
     pub web_dir: PathBuf,
+    /// `demo/web-v1`: last week's page, frozen, laid out like `web_dir` and
+    /// served below `/v1/` (a CDN keeping old bundles, simulated).
+    pub web_v1_dir: PathBuf,
     /// The `tagwire` npm package's compiled `dist/`, served at `/tagwire/`.
     pub runtime_dir: PathBuf,
 }
@@ -337,23 +340,42 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// `/` and `/style.css` from `web/`, `/app/…` from `web/dist/` (the compiled
-/// page and the generated protocol), `/tagwire/…` from the npm package.
+/// One page's files below its URL prefix: `index.html` and `style.css` from
+/// `dir`, `app/…` from `dir/dist/` (the compiled page and the generated
+/// protocol). `rest` is the path after the prefix's slash.
+fn page_file(dir: &Path, rest: &str) -> Option<PathBuf> {
+    match rest {
+        "" | "index.html" => Some(dir.join("index.html")),
+        "style.css" => Some(dir.join("style.css")),
+        _ => rest
+            .strip_prefix("app/")
+            .and_then(safe_relative)
+            .map(|p| dir.join("dist").join(p)),
+    }
+}
+
+/// The current page at `/`, last week's page at `/v1/` (an old bundle a
+/// CDN still serves; see demo/web-v1/README.md), and `/tagwire/…` from the
+/// npm package, for both.
 async fn static_file(State(state): State<AppState>, uri: Uri) -> Response {
     let settings = &state.supervisor.settings;
     let path = uri.path();
-    let file = match path {
-        "/" | "/index.html" => Some(settings.web_dir.join("index.html")),
-        "/style.css" => Some(settings.web_dir.join("style.css")),
-        _ => {
-            if let Some(rest) = path.strip_prefix("/app/") {
-                safe_relative(rest).map(|p| settings.web_dir.join("dist").join(p))
-            } else if let Some(rest) = path.strip_prefix("/tagwire/") {
-                safe_relative(rest).map(|p| settings.runtime_dir.join(p))
-            } else {
-                None
-            }
-        }
+    if path == "/v1" {
+        // The v1 page's URLs are relative: they need the trailing slash.
+        return (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, HeaderValue::from_static("/v1/"))],
+        )
+            .into_response();
+    }
+    let file = if let Some(rest) = path.strip_prefix("/v1/") {
+        page_file(&settings.web_v1_dir, rest)
+    } else if let Some(rest) = path.strip_prefix("/tagwire/") {
+        safe_relative(rest).map(|p| settings.runtime_dir.join(p))
+    } else if let Some(rest) = path.strip_prefix('/') {
+        page_file(&settings.web_dir, rest)
+    } else {
+        None
     };
     let Some(file) = file else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
@@ -379,8 +401,29 @@ async fn static_file(State(state): State<AppState>, uri: Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_relative;
-    use std::path::PathBuf;
+    use super::{page_file, safe_relative};
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn each_page_serves_its_own_files() {
+        let web = Path::new("web");
+        assert_eq!(page_file(web, ""), Some(web.join("index.html")));
+        assert_eq!(page_file(web, "index.html"), Some(web.join("index.html")));
+        assert_eq!(page_file(web, "style.css"), Some(web.join("style.css")));
+        assert_eq!(
+            page_file(web, "app/gen/board.js"),
+            Some(web.join("dist/gen/board.js"))
+        );
+        for other in [
+            "app/../x",
+            "app/",
+            "src/main.ts",
+            "README.md",
+            "dist/main.js",
+        ] {
+            assert_eq!(page_file(web, other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn only_plain_relative_paths_are_served() {

@@ -2,17 +2,26 @@
 //! real deployment shares state through a pub/sub service. A chat line
 //! accepted by any instance reaches the clients of all of them, so the
 //! clients of the old and the new server keep talking during a deploy.
+//!
+//! The handler deals in the newest versions only (`Say v2`, `Said v2`,
+//! `React`, `Reacted`): the runtime upgrades what pages built from an older
+//! schema send, and converts what they are sent (docs/DEMO.md, "Old and new
+//! pages").
 
 use std::sync::Mutex;
 
 use tagwire::server::{CloseReport, Connection, Handler, ServerHandle};
 
-use crate::board::{self, ClientMessage, JoinedV1, MovedV1, SaidV1, ServerMessage};
+use crate::board::{
+    self, ClientMessage, JoinedV1, MovedV1, ReactedV1, SaidV2, SayV2, ServerMessage,
+};
 
 /// Every connection of every instance is in this room.
 const ROOM: &str = "board";
 const MAX_NAME_CHARS: usize = 24;
 const MAX_TEXT_CHARS: usize = 500;
+/// The schema's `@len(1..=8)` on `emoji`.
+const MAX_EMOJI_CHARS: usize = 8;
 /// Cursor positions are thousandths of the board's width and height.
 const MAX_POSITION: u16 = 1000;
 
@@ -70,6 +79,20 @@ fn clip(s: &str, max: usize, fallback: &str) -> String {
     }
 }
 
+impl Board {
+    /// Relays a chat line, in the newest version: pages that only know
+    /// `Said v1` get it converted by the runtime (`Package::downgrade`).
+    fn say(&self, say: SayV2) {
+        let said = ServerMessage::SaidV2(SaidV2 {
+            name: clip(&say.name, MAX_NAME_CHARS, "guest"),
+            text: clip(&say.text, MAX_TEXT_CHARS, "…"),
+            instance: self.instance,
+            color: say.color,
+        });
+        self.hub.broadcast(&said, None);
+    }
+}
+
 impl Handler<board::Package> for Board {
     async fn on_open(&self, conn: &Connection<board::Package>) {
         conn.join(ROOM);
@@ -85,14 +108,11 @@ impl Handler<board::Package> for Board {
                     connection: conn.id(),
                 });
             }
-            ClientMessage::SayV1(say) => {
-                let said = ServerMessage::SaidV1(SaidV1 {
-                    name: clip(&say.name, MAX_NAME_CHARS, "guest"),
-                    text: clip(&say.text, MAX_TEXT_CHARS, "…"),
-                    instance: self.instance,
-                });
-                self.hub.broadcast(&said, None);
-            }
+            ClientMessage::SayV2(say) => self.say(say),
+            // The runtime upgrades `Say v1` to `Say v2` before the handler
+            // sees it (`Package::upgrade`); the same conversion here keeps
+            // the match total without a panic.
+            ClientMessage::SayV1(say) => self.say(tagwire::Upgrade::<SayV2>::upgrade(say)),
             ClientMessage::MoveV1(m) => {
                 let moved = ServerMessage::MovedV1(MovedV1 {
                     name: clip(&m.name, MAX_NAME_CHARS, "guest"),
@@ -100,6 +120,15 @@ impl Handler<board::Package> for Board {
                     y: m.y.min(MAX_POSITION),
                 });
                 self.hub.broadcast(&moved, Some((self.instance, conn)));
+            }
+            ClientMessage::ReactV1(react) => {
+                // Pages built before reactions existed cannot be sent this:
+                // the runtime sends them "protocol outdated" instead.
+                let reacted = ServerMessage::ReactedV1(ReactedV1 {
+                    name: clip(&react.name, MAX_NAME_CHARS, "guest"),
+                    emoji: clip(&react.emoji, MAX_EMOJI_CHARS, "👍"),
+                });
+                self.hub.broadcast(&reacted, None);
             }
         }
     }
@@ -118,6 +147,51 @@ impl Handler<board::Package> for Board {
 #[cfg(test)]
 mod tests {
     use super::clip;
+    use crate::board::{
+        self, ClientMessage, Color, ReactedV1, SaidV1, SaidV2, SayV1, SayV2, ServerMessage,
+    };
+    use tagwire::Package as _;
+
+    /// What the runtime does for last week's page (demo/web-v1), with the
+    /// conversions generated from the schema.
+    #[test]
+    fn old_pages_are_upgraded_from_and_converted_for() {
+        let say = SayV1 {
+            name: "olga".into(),
+            text: "hi".into(),
+        };
+        assert_eq!(
+            board::Package::upgrade(ClientMessage::SayV1(say)),
+            ClientMessage::SayV2(SayV2 {
+                name: "olga".into(),
+                text: "hi".into(),
+                color: Color::Ink,
+            })
+        );
+        let said = SaidV2 {
+            name: "nick".into(),
+            text: "hello".into(),
+            instance: 2,
+            color: Color::Red,
+        };
+        assert_eq!(
+            board::Package::downgrade(&ServerMessage::SaidV2(said)),
+            Some(ServerMessage::SaidV1(SaidV1 {
+                name: "nick".into(),
+                text: "hello".into(),
+                instance: 2,
+            }))
+        );
+        // No older version of Reacted: such pages get "protocol outdated".
+        let reacted = ReactedV1 {
+            name: "nick".into(),
+            emoji: "🎉".into(),
+        };
+        assert_eq!(
+            board::Package::downgrade(&ServerMessage::ReactedV1(reacted)),
+            None
+        );
+    }
 
     #[test]
     fn clip_trims_bounds_and_falls_back() {

@@ -1,10 +1,15 @@
 // The board page: the generated protocol module, the tagwire client, the DOM.
 //
 // Query parameters: `name` (default a random guest name), `transport`
-// (auto | websocket | sse, default auto) and `encoding` (text | binary).
+// (auto | websocket | sse, default auto), `encoding` (text | binary) and
+// `color` (the colour of your lines, one of the schema's `Color`s; default ink).
+//
+// Last week's page, before colours and reactions, is frozen in demo/web-v1/
+// and served at /v1/; docs/DEMO.md ("Old and new pages") shows the two side
+// by side.
 
-import { connect, type Status } from "tagwire";
-import { Package, type ClientMessage, type ServerMessage } from "./gen/board.js";
+import { connect, type OutdatedNotice, type Status } from "tagwire";
+import { Color, Package, type ClientMessage, type ServerMessage } from "./gen/board.js";
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
@@ -22,11 +27,18 @@ const lines = element("lines", HTMLOListElement);
 const form = element("say", HTMLFormElement);
 const input = element("text", HTMLInputElement);
 const note = element("note", HTMLSpanElement);
+const colorPicker = element("color", HTMLSelectElement);
+const reactions = element("reactions", HTMLOListElement);
+const reactButtons = element("react", HTMLDivElement);
+const update = element("update", HTMLDivElement);
 
 const params = new URLSearchParams(location.search);
 const name = (params.get("name") ?? "").trim() || `guest-${Math.floor(1000 + Math.random() * 9000)}`;
 const transport = oneOf(params.get("transport"), ["auto", "websocket", "sse"] as const, "auto");
 const encoding = oneOf(params.get("encoding"), ["text", "binary"] as const, "text");
+/** The schema's colours, in declaration order. */
+const colors = Object.keys(Color) as Color[];
+colorPicker.value = oneOf(params.get("color"), colors, "ink");
 element("me", HTMLElement).textContent = name;
 
 function oneOf<T extends string>(value: string | null, allowed: readonly T[], fallback: T): T {
@@ -36,8 +48,15 @@ function oneOf<T extends string>(value: string | null, allowed: readonly T[], fa
 const scheme = location.protocol === "https:" ? "wss" : "ws";
 const client = connect(`${scheme}://${location.host}/ws`, Package, { transport, encoding });
 
-/** Every status this page went through, and every banner it showed: for DevTools and the browser tests. */
-const history: { statuses: Status[]; banners: string[] } = { statuses: [], banners: [] };
+/**
+ * Every status this page went through, every banner it showed and every
+ * "protocol outdated" notice it got: for DevTools and the browser tests.
+ */
+const history: { statuses: Status[]; banners: string[]; outdated: OutdatedNotice[] } = {
+  statuses: [],
+  banners: [],
+  outdated: [],
+};
 Object.assign(globalThis, { board: { client, history } });
 
 // ---- status and the deploy banner ----
@@ -97,14 +116,29 @@ function render(s: Status): void {
 client.on("status", render);
 render(client.status);
 
+// ---- a newer server ----
+
+// The server runs a newer schema than this page and had something for it
+// that this page's protocol cannot express (a message added since, with no
+// older version to convert to). Everything else keeps working; the page is
+// out of date, so offer a reload. It stays up through reconnects.
+client.on("outdated", (notice) => {
+  history.outdated.push(notice);
+  update.title = `${notice.message} v${notice.version} (${notice.header}): ${notice.reason}`;
+  update.hidden = false;
+});
+
+element("reload", HTMLButtonElement).addEventListener("click", () => location.reload());
+
 // ---- messages ----
 
 const cursors = new Map<string, { dot: HTMLElement; seen: number }>();
 
-function said(who: string, text: string, instance: number): void {
+function said(who: string, text: string, instance: number, color: Color): void {
   const li = document.createElement("li");
   li.dataset["name"] = who;
   li.dataset["text"] = text;
+  li.dataset["color"] = color;
   const b = document.createElement("b");
   b.textContent = who;
   const via = document.createElement("small");
@@ -114,6 +148,17 @@ function said(who: string, text: string, instance: number): void {
   if (who === name) li.classList.add("mine");
   lines.append(li);
   li.scrollIntoView({ block: "nearest" });
+}
+
+/** The newest reactions first; older ones drop off. */
+function reacted(who: string, emoji: string): void {
+  const li = document.createElement("li");
+  li.dataset["name"] = who;
+  li.dataset["emoji"] = emoji;
+  li.title = `${who} reacted`;
+  li.textContent = `${emoji} ${who}`;
+  reactions.prepend(li);
+  while (reactions.children.length > 12) reactions.lastElementChild?.remove();
 }
 
 function moved(who: string, x: number, y: number): void {
@@ -148,10 +193,14 @@ client.on("message", (m: ServerMessage) => {
       instancePill.dataset["instance"] = String(m.value.instance);
       break;
     case "Said":
-      said(m.value.name, m.value.text, m.value.instance);
+      // The server sends this page Said v2; v1 is for pages built before it.
+      said(m.value.name, m.value.text, m.value.instance, m.version === 2 ? m.value.color : "ink");
       break;
     case "Moved":
       moved(m.value.name, m.value.x, m.value.y);
+      break;
+    case "Reacted":
+      reacted(m.value.name, m.value.emoji);
       break;
   }
 });
@@ -171,8 +220,15 @@ form.addEventListener("submit", (event) => {
   const text = input.value.trim();
   if (text === "") return;
   // Sent now, or queued while reconnecting and sent after the next hello.
-  send({ message: "Say", version: 1, value: { name, text } });
+  const color = oneOf(colorPicker.value, colors, "ink");
+  send({ message: "Say", version: 2, value: { name, text, color } });
   input.value = "";
+});
+
+reactButtons.addEventListener("click", (event) => {
+  const button = event.target instanceof Element ? event.target.closest("button") : null;
+  const emoji = button?.dataset["emoji"];
+  if (emoji !== undefined) send({ message: "React", version: 1, value: { name, emoji } });
 });
 
 // Cursor moves are worth nothing late: sent only while open, at most one per

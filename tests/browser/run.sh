@@ -3,24 +3,35 @@
 #   conformance.test.mjs  the conformance suite through the generated TypeScript in a page
 #   demo.test.mjs         two pages of the demo talk; a deploy moves every page to the new server
 #   sse.test.mjs          WebSockets refused by a proxy: the page falls back to SSE
-# Installs Debian's chromium when it is missing (as root), builds the demo,
-# its page and the conformance page, then runs the node:test files. The
-# screenshot taken during a deploy goes to target/browser-artifacts/deploy.png.
+#   evolution.test.mjs    last week's page (demo/web-v1, at /v1/) beside the current one on a
+#                         server from today's schema, through a deploy (issue 10)
+# Installs Debian's chromium and its emoji font when missing (as root), builds the demo,
+# its two pages and the conformance page, then runs the node:test files. The
+# screenshots taken during a deploy go to target/browser-artifacts/: deploy.png
+# (one page) and evolution-deploy.png (the old and the new page side by side).
 # Needs cargo, node 20+ and npm.
 set -euo pipefail
 cd "$(dirname "$0")"
 root="$(cd ../.. && pwd)"
 step() { printf '==> %s\n' "$*" >&2; }
 
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" -ne 0 ]; then
+# Chromium, and (nice to have) an emoji font so that the screenshots show the
+# demo's reaction buttons rather than empty boxes.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    step "installing Debian's ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  elif [ ! -x /usr/bin/chromium ]; then
     echo "error: /usr/bin/chromium is missing and only root can install it:" >&2
-    echo "       sudo apt-get install -y --no-install-recommends chromium" >&2
+    echo "       sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
     exit 1
+  else
+    echo "note: no emoji font (sudo apt-get install fonts-noto-color-emoji): screenshots show boxes for emoji" >&2
   fi
-  step "installing Debian's chromium"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 step "npm ci (tests/browser: playwright-core)"
@@ -42,16 +53,20 @@ target="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
 export TAGWIRE_BIN="$target/debug/tagwire"
 export DEMO_BIN="$target/debug/tagwire-demo"
 
-step "the demo's page and the conformance page (tagwire gen ts, tsc strict)"
+step "the demo's pages and the conformance page (tagwire gen ts, tsc strict)"
 "$TAGWIRE_BIN" gen ts "$root/demo/schema/board.schema" --out "$root/demo/web/src/gen" --locked >&2
 "$tsc" -p "$root/demo/web"
+# The v1 page is frozen, its generated protocol included (demo/web-v1/README.md): compiled, never regenerated.
+"$tsc" -p "$root/demo/web-v1"
 rm -rf build pages/src/gen
 "$TAGWIRE_BIN" gen ts "$root/conformance/suite/conformance.schema" --out pages/src/gen --locked >&2
 "$tsc" -p pages
 
 export BROWSER_ARTIFACTS="$root/target/browser-artifacts"
-rm -f "$BROWSER_ARTIFACTS/deploy.png"
+rm -f "$BROWSER_ARTIFACTS/deploy.png" "$BROWSER_ARTIFACTS/evolution-deploy.png"
 step "node --test (headless Chromium: $(/usr/bin/chromium --version 2>/dev/null))"
 npm test
 test -s "$BROWSER_ARTIFACTS/deploy.png"
+test -s "$BROWSER_ARTIFACTS/evolution-deploy.png"
 echo "screenshot of the demo during a deploy: $BROWSER_ARTIFACTS/deploy.png" >&2
+echo "the old and the new page during a deploy: $BROWSER_ARTIFACTS/evolution-deploy.png" >&2

@@ -50,7 +50,7 @@ test("two pages exchange chat lines and cursors (one speaks text frames, one bin
   const alice = await openBoard(browser, d.url, "alice");
   const bob = await openBoard(browser, d.url, "bob", { query: "&encoding=binary" });
   for (const page of [alice, bob]) {
-    assert.deepEqual(await boardState(page), { state: "open", transport: "websocket", instance: "1", banner: null });
+    assert.deepEqual(await boardState(page), { state: "open", transport: "websocket", instance: "1", banner: null, update: null });
   }
 
   await say(alice, "hello bob");

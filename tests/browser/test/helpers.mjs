@@ -42,15 +42,20 @@ export async function launchBrowser() {
   });
 }
 
-/** A new page in a new context, with page errors and console errors collected in `page.problems`. */
+/**
+ * A new page in a new context, with page errors and console errors collected
+ * in `page.problems`, console warnings in `page.warnings`.
+ */
 export async function newPage(browser, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 640 } });
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1100, height: 640 } });
   if (options.clock) await context.clock.install();
   const page = await context.newPage();
   page.problems = [];
+  page.warnings = [];
   page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error") page.problems.push(`console: ${m.text()}`);
+    if (m.type() === "warning") page.warnings.push(m.text());
   });
   return page;
 }
@@ -185,6 +190,31 @@ export function artifactPath(name) {
   return join(ARTIFACTS, name);
 }
 
+/**
+ * Screenshots of several pages, taken now, laid side by side with a caption
+ * each into one PNG at `path` (composed by Chromium itself, in a page of its
+ * own: no image library needed).
+ */
+export async function screenshotSideBySide(browser, shots, path) {
+  const images = [];
+  for (const { page, caption } of shots) {
+    images.push({ caption, src: `data:image/png;base64,${(await page.screenshot()).toString("base64")}` });
+  }
+  const { width, height } = shots[0].page.viewportSize();
+  const sheet = await newPage(browser, { viewport: { width: (width + 12) * shots.length, height: height + 40 } });
+  await sheet.setContent(
+    `<body style="margin:0;display:flex;gap:12px;background:#1d2330;font:15px system-ui,sans-serif">${images
+      .map(
+        (i) =>
+          `<figure style="margin:0"><figcaption style="color:#fff;padding:8px 10px">${i.caption}</figcaption><img src="${i.src}" width="${width}" height="${height}"></figure>`,
+      )
+      .join("")}</body>`,
+  );
+  await sheet.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0));
+  await sheet.screenshot({ path, fullPage: true });
+  await sheet.context().close();
+}
+
 // ---- driving the demo's board page ----
 
 /** Opens the board as `name` and waits until it is connected and has joined. */
@@ -207,6 +237,46 @@ export async function chat(page) {
   return page.$$eval("#lines li", (items) => items.map((li) => `${li.dataset.name}: ${li.dataset.text}`));
 }
 
+/**
+ * The colour of each chat line on `page` (the current page only: the v1 page
+ * predates colours), as `{ "name: text": color }`.
+ */
+export async function chatColors(page) {
+  return page.$$eval("#lines li", (items) =>
+    Object.fromEntries(items.map((li) => [`${li.dataset.name}: ${li.dataset.text}`, li.dataset.color])),
+  );
+}
+
+/** Clicks the reaction button for `emoji` (the current page only). */
+export async function react(page, emoji) {
+  await page.click(`#react button[data-emoji="${emoji}"]`);
+}
+
+/** The reactions `page` shows, oldest first, as "name emoji". */
+export async function reactions(page) {
+  return page.$$eval("#reactions li", (items) => items.map((li) => `${li.dataset.name} ${li.dataset.emoji}`).reverse());
+}
+
+/**
+ * Records what the page's client reports that the page itself may not show:
+ * its "protocol outdated" notices and the frames it could not decode, in
+ * `globalThis.recorded`. The board pages expose their client for this as
+ * `globalThis.board.client`, the v1 page too.
+ */
+export async function recordClientEvents(page) {
+  await page.evaluate(() => {
+    const recorded = { outdated: [], undecodable: [] };
+    globalThis.recorded = recorded;
+    globalThis.board.client.on("outdated", (n) => recorded.outdated.push(n));
+    globalThis.board.client.on("undecodable", (f) => recorded.undecodable.push(f));
+  });
+}
+
+/** What {@link recordClientEvents} recorded so far. */
+export async function recordedClientEvents(page) {
+  return page.evaluate(() => JSON.parse(JSON.stringify(globalThis.recorded)));
+}
+
 /** Waits until `page` shows every line of `expected` ("name: text"). */
 export async function waitForLines(page, expected, ms = 10_000) {
   await until(`${expected.length} chat lines`, ms, async () => {
@@ -215,14 +285,25 @@ export async function waitForLines(page, expected, ms = 10_000) {
   });
 }
 
-/** The page's connection status: state, transport pill, instance pill, banner. */
+/**
+ * The page's connection status: state, transport pill, instance pill,
+ * banner, and the "new version" banner (`update`: null when hidden or, on
+ * the v1 page, absent).
+ */
 export async function boardState(page) {
-  return page.evaluate(() => ({
-    state: document.getElementById("status")?.dataset.state,
-    transport: document.getElementById("transport")?.textContent,
-    instance: document.getElementById("instance")?.dataset.instance,
-    banner: document.getElementById("banner")?.hidden ? null : document.getElementById("banner")?.textContent,
-  }));
+  return page.evaluate(() => {
+    const text = (id) => {
+      const e = document.getElementById(id);
+      return e === null || e.hidden ? null : e.textContent.replace(/\s+/g, " ").trim();
+    };
+    return {
+      state: document.getElementById("status")?.dataset.state,
+      transport: document.getElementById("transport")?.textContent,
+      instance: document.getElementById("instance")?.dataset.instance,
+      banner: text("banner"),
+      update: text("update"),
+    };
+  });
 }
 
 /** What the page recorded (`globalThis.board.history`): every status and banner text. */

@@ -68,8 +68,8 @@ test("behind a proxy that refuses WebSockets the page falls back to SSE and stil
 
   const erin = await openBoard(browser, proxy.url, "erin");
   const frank = await openBoard(browser, d.url, "frank");
-  assert.deepEqual(await boardState(erin), { state: "open", transport: "sse", instance: "1", banner: null });
-  assert.deepEqual(await boardState(frank), { state: "open", transport: "websocket", instance: "1", banner: null });
+  assert.deepEqual(await boardState(erin), { state: "open", transport: "sse", instance: "1", banner: null, update: null });
+  assert.deepEqual(await boardState(frank), { state: "open", transport: "websocket", instance: "1", banner: null, update: null });
 
   // Erin's page tried the WebSocket first, through the proxy, and was refused.
   assert.ok(proxy.counts.refusedUpgrades >= 2, `refused upgrades: ${proxy.counts.refusedUpgrades}`);

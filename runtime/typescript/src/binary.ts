@@ -336,6 +336,16 @@ export class BinaryReader implements Reader {
     return new DecodeError("unknown_header", { byte: 0 });
   }
 
+  /**
+   * Ends decoding with every byte left, verbatim (a view, not a copy): the
+   * inner frame of an envelope (SPEC §9.7), which its own decoder reads.
+   */
+  rest(): Uint8Array {
+    const rest = this.buf.subarray(this.pos);
+    this.pos = this.buf.length;
+    return rest;
+  }
+
   /** Ends decoding: any byte left is trailing data. */
   finish(): void {
     if (this.pos < this.buf.length) throw this.err("trailing_data", this.pos);

@@ -1,6 +1,7 @@
 /**
  * The runtime's own messages (SPEC §9): ping, pong, hello, welcome, drain
- * notice, error and outdated notice, on the reserved `_` headers. Same encodings as
+ * notice, error, outdated notice, resume and gap, on the reserved `_` headers,
+ * and the room message envelope `_h` (SPEC §9.7). Same encodings as
  * application messages and byte-identical to the Rust runtime's
  * `tagwire::control`, so a peer decodes every frame with one codec and
  * dispatches on the header's first byte: `_` is the runtime's.
@@ -8,7 +9,7 @@
 
 import { BinaryReader, BinaryWriter } from "./binary.js";
 import type { Reader, Writer } from "./codec.js";
-import { DEFAULT_LIMITS, type Limits } from "./error.js";
+import { DEFAULT_LIMITS, EncodeError, type Limits } from "./error.js";
 import type { Header } from "./header.js";
 import { TextReader, TextWriter } from "./text.js";
 
@@ -26,6 +27,77 @@ export const DRAIN: Header = "_e";
 export const ERROR: Header = "_f";
 /** `_g`: a message version this client does not share with the server (SPEC §9.1, §9.6); the connection stays open. */
 export const OUTDATED: Header = "_g";
+/**
+ * `_h`: a room message: the room, its position, then the message's own frame
+ * (SPEC §9.7). Read with {@link splitRoomText} / {@link splitRoomBinary}, not
+ * as a {@link Control}: the inner frame is the application's.
+ */
+export const ROOM: Header = "_h";
+/** `_i`: the client's last position in a room, sent after the hello of a reconnect so the server replays what it missed. */
+export const RESUME: Header = "_i";
+/** `_j`: messages of a room the client asked for are gone for good; refetch its state. */
+export const GAP: Header = "_j";
+
+/**
+ * Where a message stands in its room (SPEC §9.7): the room's epoch and the
+ * message's sequence number in it, counted from 1 in every epoch. Positions
+ * of different epochs do not compare (the room started over). `u64` on the
+ * wire, so `bigint` here as every `u64` in this runtime; both stay below
+ * 2⁵³, so `Number(p.seq)` is exact when a number is handier.
+ */
+export interface RoomPosition {
+  /** The room's epoch; 0 only in {@link ROOM_START}. */
+  epoch: bigint;
+  /** The sequence number of the last message seen; 0 before the first. */
+  seq: bigint;
+}
+
+/** `(0, 0)`: nothing seen in the room. */
+export const ROOM_START: Readonly<RoomPosition> = Object.freeze({ epoch: 0n, seq: 0n });
+
+/**
+ * Whether a message at `position` was already seen by a client whose last
+ * position in the room is `last`: the same epoch, and not after it (the
+ * Rust runtime's `RoomPosition::is_seen_by`).
+ */
+export function isSeenBy(position: RoomPosition, last: RoomPosition): boolean {
+  return position.epoch === last.epoch && position.seq <= last.seq;
+}
+
+/** The `_h` envelope's fields: the room and the message's position in it. */
+export interface RoomEnvelope {
+  room: string;
+  position: RoomPosition;
+}
+
+/** An `_h` frame split into its envelope and the inner frame (`string` from text, `Uint8Array` from binary). */
+export interface RoomFrame<F extends string | Uint8Array> extends RoomEnvelope {
+  /** The message's own frame, verbatim (header included); its package's decoder reads it. */
+  inner: F;
+}
+
+/** `_i`: a reconnecting client's last position in one room. */
+export interface Resume {
+  room: string;
+  position: RoomPosition;
+}
+
+/**
+ * Why messages of a room are gone: `trimmed`, the history window (a number of
+ * messages and an age) no longer reaches back to the client's position;
+ * `reset`, the room started over (another epoch) or the position is ahead of
+ * it. A kind this runtime does not know reads as `reset`: either way the
+ * application refetches.
+ */
+export type GapKind = "trimmed" | "reset";
+
+/** `_j`: the messages of a room after the client's position can no longer be had. */
+export interface GapNotice {
+  room: string;
+  kind: GapKind;
+  /** The room's position when the gap was found: live messages follow it. */
+  position: RoomPosition;
+}
 
 /** What a client says about itself when it connects. */
 export interface Hello {
@@ -141,7 +213,9 @@ export type Control =
   | { type: "welcome"; value: Welcome }
   | { type: "drain"; value: DrainNotice }
   | { type: "error"; value: ErrorNotice }
-  | { type: "outdated"; value: OutdatedNotice };
+  | { type: "outdated"; value: OutdatedNotice }
+  | { type: "resume"; value: Resume }
+  | { type: "gap"; value: GapNotice };
 
 /** The header of a control message. */
 export function headerOfControl(c: Control): Header {
@@ -160,6 +234,10 @@ export function headerOfControl(c: Control): Header {
       return ERROR;
     case "outdated":
       return OUTDATED;
+    case "resume":
+      return RESUME;
+    case "gap":
+      return GAP;
   }
 }
 
@@ -198,7 +276,23 @@ function writeControl(w: Writer, c: Control): void {
       w.u32(c.value.version);
       w.str(c.value.reason);
       return;
+    case "resume":
+      w.str(c.value.room);
+      w.u64(c.value.position.epoch);
+      w.u64(c.value.position.seq);
+      return;
+    case "gap":
+      w.str(c.value.room);
+      w.str(c.value.kind);
+      w.u64(c.value.position.epoch);
+      w.u64(c.value.position.seq);
+      return;
   }
+}
+
+function readPosition(r: Reader): RoomPosition {
+  const epoch = r.u64();
+  return { epoch, seq: r.u64() };
 }
 
 function readControl(r: Reader): Control {
@@ -225,6 +319,15 @@ function readControl(r: Reader): Control {
     case OUTDATED:
       c = { type: "outdated", value: { header: r.string(), message: r.string(), version: r.u32(), reason: r.string() } };
       break;
+    case RESUME:
+      c = { type: "resume", value: { room: r.string(), position: readPosition(r) } };
+      break;
+    case GAP: {
+      const room = r.string();
+      const kind: GapKind = r.string() === "trimmed" ? "trimmed" : "reset";
+      c = { type: "gap", value: { room, kind, position: readPosition(r) } };
+      break;
+    }
     default:
       throw r.unknownHeader();
   }
@@ -254,4 +357,50 @@ export function decodeControlText(frame: string, limits: Limits = DEFAULT_LIMITS
 /** Decodes a control binary frame strictly; other headers are `unknown_header`. */
 export function decodeControlBinary(frame: Uint8Array, limits: Limits = DEFAULT_LIMITS): Control {
   return readControl(new BinaryReader(frame, limits));
+}
+
+/** The `_h` text frame of a room message: `_h|<room>|<epoch>|<seq>|` and `inner` (the message's text frame) verbatim. */
+export function encodeRoomText(envelope: RoomEnvelope, inner: string): string {
+  const w = new TextWriter(ROOM);
+  w.str(envelope.room);
+  w.u64(envelope.position.epoch);
+  w.u64(envelope.position.seq);
+  return `${w.finish()}|${inner}`;
+}
+
+/** The `_h` binary frame of a room message: `_h`, the room, epoch and seq, then `inner` (the message's binary frame) to the end. */
+export function encodeRoomBinary(envelope: RoomEnvelope, inner: Uint8Array): Uint8Array {
+  if (!(inner instanceof Uint8Array)) throw new EncodeError("tagwire: a binary room message's inner frame must be bytes");
+  const w = new BinaryWriter(ROOM, 32);
+  w.str(envelope.room);
+  w.u64(envelope.position.epoch);
+  w.u64(envelope.position.seq);
+  const prefix = w.finish();
+  const frame = new Uint8Array(prefix.length + inner.length);
+  frame.set(prefix);
+  frame.set(inner, prefix.length);
+  return frame;
+}
+
+/**
+ * Splits an `_h` text frame into the room, the position and the inner frame
+ * (SPEC §9.7). The envelope is read strictly; the inner frame is not looked
+ * at (its package's decoder does that, an empty one included). Other
+ * headers are `unknown_header`.
+ */
+export function splitRoomText(frame: string, limits: Limits = DEFAULT_LIMITS): RoomFrame<string> {
+  const r = new TextReader(frame, limits);
+  if (r.header !== ROOM) throw r.unknownHeader();
+  const room = r.string();
+  const position = readPosition(r);
+  return { room, position, inner: r.rest() };
+}
+
+/** Splits an `_h` binary frame as {@link splitRoomText} does; `inner` is a view into `frame`, not a copy. */
+export function splitRoomBinary(frame: Uint8Array, limits: Limits = DEFAULT_LIMITS): RoomFrame<Uint8Array> {
+  const r = new BinaryReader(frame, limits);
+  if (r.header !== ROOM) throw r.unknownHeader();
+  const room = r.string();
+  const position = readPosition(r);
+  return { room, position, inner: r.rest() };
 }

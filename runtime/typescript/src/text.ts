@@ -352,6 +352,18 @@ export class TextReader implements Reader {
     );
   }
 
+  /**
+   * Ends decoding with everything after the next `|`, verbatim: the inner
+   * frame of an envelope (SPEC §9.7), which its own decoder reads.
+   */
+  rest(): string {
+    const p = this.pos;
+    if (p >= this.frame.length) throw this.errorAt("truncated", this.index, this.frame.length);
+    if (this.frame.charCodeAt(p) !== PIPE) throw this.errorAt("missing_separator", this.index, p);
+    this.pos = this.frame.length;
+    return this.frame.slice(p + 1);
+  }
+
   /** Ends decoding: anything left is trailing data. */
   finish(): void {
     const p = this.pos;

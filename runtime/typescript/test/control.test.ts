@@ -13,8 +13,13 @@ import {
   decodeControlText,
   encodeControlBinary,
   encodeControlText,
+  encodeRoomBinary,
+  encodeRoomText,
   errorCodeName,
   isControlHeader,
+  isSeenBy,
+  splitRoomBinary,
+  splitRoomText,
   type Control,
 } from "tagwire";
 import { hex, unhex } from "./helpers.js";
@@ -129,11 +134,108 @@ describe("control messages (SPEC §9.1)", () => {
 
   it("application headers and unknown control headers are unknown_header; bad fields fail", () => {
     assert.throws(() => decodeControlText("aa"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
-    assert.throws(() => decodeControlText("_h"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
+    assert.throws(() => decodeControlText("_k"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
     assert.throws(() => decodeControlText("_d|ui|x"), (e: unknown) => e instanceof DecodeError && e.kind === "truncated");
     assert.throws(() => decodeControlText("_a|1"), (e: unknown) => e instanceof DecodeError && e.kind === "trailing_data");
     assert.throws(() => decodeControlText("_d|ui|x|-1"), (e: unknown) => e instanceof DecodeError);
     assert.ok(isControlHeader("_a") && isControlHeader("__") && !isControlHeader("aa") && !isControlHeader("a_"));
+  });
+});
+
+/** Rust's `all()` additions in control.rs (`text_frames_match_the_spec`): resume and gaps at a Redis-sized epoch. */
+const ROOM_CONTROLS: [Control, string][] = [
+  [{ type: "resume", value: { room: "lobby", position: { epoch: 1_700_000_000_000_000n, seq: 42n } } }, "_i|lobby|1700000000000000|42"],
+  [
+    { type: "gap", value: { room: "lobby", kind: "trimmed", position: { epoch: 1_700_000_000_000_000n, seq: 1_200n } } },
+    "_j|lobby|trimmed|1700000000000000|1200",
+  ],
+  [{ type: "gap", value: { room: "a|b", kind: "reset", position: { epoch: 9n, seq: 0n } } }, "_j|a\\pb|reset|9|0"],
+];
+
+/** SPEC §9.7's test vectors (Rust's `room_frames_match_the_spec_vectors`): room `lobby` at 300/7. */
+const LOBBY = { room: "lobby", position: { epoch: 300n, seq: 7n } };
+const RESUME_VECTORS: [Control, string, string][] = [
+  [{ type: "resume", value: LOBBY }, "_i|lobby|300|7", "5F 69 05 6C 6F 62 62 79 AC 02 07"],
+  [{ type: "gap", value: { ...LOBBY, kind: "trimmed" } }, "_j|lobby|trimmed|300|7", "5F 6A 05 6C 6F 62 62 79 07 74 72 69 6D 6D 65 64 AC 02 07"],
+  [{ type: "gap", value: { ...LOBBY, kind: "reset" } }, "_j|lobby|reset|300|7", "5F 6A 05 6C 6F 62 62 79 05 72 65 73 65 74 AC 02 07"],
+];
+
+describe("rooms: room message envelope, resume, gap (SPEC §9.7)", () => {
+  it("the room message envelope is the spec's in both encodings, and splits back into room, position and inner frame", () => {
+    // The inner frame `aa|hi|~`, binary `61 61 02 68 69 00`.
+    const innerBinary = unhex("61 61 02 68 69 00");
+    assert.equal(encodeRoomText(LOBBY, "aa|hi|~"), "_h|lobby|300|7|aa|hi|~");
+    assert.equal(hex(encodeRoomBinary(LOBBY, innerBinary)), "5F 68 05 6C 6F 62 62 79 AC 02 07 61 61 02 68 69 00");
+    assert.deepEqual(splitRoomText("_h|lobby|300|7|aa|hi|~"), { ...LOBBY, inner: "aa|hi|~" });
+    const split = splitRoomBinary(unhex("5F 68 05 6C 6F 62 62 79 AC 02 07 61 61 02 68 69 00"));
+    assert.deepEqual({ ...split, inner: hex(split.inner) }, { ...LOBBY, inner: "61 61 02 68 69 00" });
+    // A room name with `|` is escaped like any string; the inner frame never is.
+    const odd = { room: "a|b", position: { epoch: 1n, seq: 1n } };
+    assert.equal(encodeRoomText(odd, "ae"), "_h|a\\pb|1|1|ae");
+    assert.equal(hex(encodeRoomBinary(odd, new TextEncoder().encode("ae"))), "5F 68 03 61 7C 62 01 01 61 65");
+    assert.deepEqual(splitRoomText("_h|a\\pb|1|1|ae"), { ...odd, inner: "ae" });
+    // Positions near 2^53 (a Redis epoch is microseconds) stay exact.
+    const far = { room: "r", position: { epoch: 2n ** 53n - 1n, seq: 2n ** 53n - 2n } };
+    assert.deepEqual(splitRoomText(encodeRoomText(far, "aa|x")), { ...far, inner: "aa|x" });
+    const farBinary = splitRoomBinary(encodeRoomBinary(far, innerBinary));
+    assert.deepEqual({ ...farBinary, inner: hex(farBinary.inner) }, { ...far, inner: "61 61 02 68 69 00" });
+  });
+
+  it("resume and gap are the Rust runtime's frames in both encodings and round-trip", () => {
+    for (const [control, text] of ROOM_CONTROLS) {
+      assert.equal(encodeControlText(control), text);
+      assert.deepEqual(decodeControlText(text), control);
+      assert.deepEqual(decodeControlBinary(encodeControlBinary(control)), control);
+    }
+    for (const [control, text, bytes] of RESUME_VECTORS) {
+      assert.equal(encodeControlText(control), text);
+      assert.equal(hex(encodeControlBinary(control)), bytes);
+      assert.deepEqual(decodeControlText(text), control);
+      assert.deepEqual(decodeControlBinary(unhex(bytes)), control);
+    }
+  });
+
+  it("bad envelopes are errors that say what and where; an empty inner frame splits (its decoder rejects it)", () => {
+    const kind = (f: () => unknown): string | undefined => {
+      try {
+        f();
+        return undefined;
+      } catch (e) {
+        return e instanceof DecodeError ? `${e.kind} ${JSON.stringify(e.position)}` : String(e);
+      }
+    };
+    // No separator before the inner frame: where it should start.
+    assert.equal(kind(() => splitRoomText("_h|lobby|1|2")), `truncated {"token":4,"byte":12}`);
+    assert.equal(kind(() => splitRoomText("_h|lobby|x|2|aa")), `invalid_token {"token":2,"byte":9}`);
+    assert.equal(kind(() => splitRoomText("_h|lobby|-1|2|aa")), `out_of_range {"token":2,"byte":9}`);
+    assert.equal(kind(() => splitRoomText("_i|lobby|1|2|aa")), `unknown_header {"token":0,"byte":0}`);
+    assert.equal(kind(() => splitRoomBinary(unhex("5F 68 05 6C 6F 62"))), `truncated {"byte":2}`);
+    assert.equal(kind(() => splitRoomBinary(unhex("5F 68"))), `truncated {"byte":2}`);
+    assert.equal(kind(() => splitRoomBinary(unhex("5F 68 01 72 FF FF FF FF FF FF FF FF FF FF 01"))), `invalid_varint {"byte":4}`);
+    assert.deepEqual(splitRoomText("_h|r|1|2|"), { room: "r", position: { epoch: 1n, seq: 2n }, inner: "" });
+    assert.equal(splitRoomBinary(unhex("5F 68 01 72 01 02")).inner.length, 0);
+    // `_h` is not a Control message, as in Rust.
+    assert.equal(kind(() => decodeControlText("_h|r|1|2|aa")), `unknown_header {"token":0,"byte":0}`);
+    // Resume and gap are strict: three and four fields, u64 numbers.
+    assert.equal(kind(() => decodeControlText("_i|lobby|1")), `truncated {"token":3,"byte":10}`);
+    assert.equal(kind(() => decodeControlText("_i|lobby|1|2|3")), `trailing_data {"token":4,"byte":13}`);
+    assert.equal(kind(() => decodeControlText("_j|lobby|trimmed|18446744073709551616|1")), `out_of_range {"token":3,"byte":17}`);
+  });
+
+  it("a gap kind this runtime does not know reads as reset", () => {
+    assert.deepEqual(decodeControlText("_j|r|compacted|3|4"), {
+      type: "gap",
+      value: { room: "r", kind: "reset", position: { epoch: 3n, seq: 4n } },
+    });
+  });
+
+  it("a position is seen when it is in the same epoch and not after the last", () => {
+    const last = { epoch: 5n, seq: 10n };
+    assert.ok(isSeenBy({ epoch: 5n, seq: 10n }, last));
+    assert.ok(isSeenBy({ epoch: 5n, seq: 3n }, last));
+    assert.ok(!isSeenBy({ epoch: 5n, seq: 11n }, last));
+    assert.ok(!isSeenBy({ epoch: 6n, seq: 1n }, last));
+    assert.ok(!isSeenBy({ epoch: 4n, seq: 1n }, last));
   });
 });
 

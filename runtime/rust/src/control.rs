@@ -1,9 +1,12 @@
 //! The runtime's own messages (SPEC §9): ping, pong, hello, welcome, drain
-//! notice, error and outdated notice, on the reserved `_` headers.
+//! notice, error, outdated notice, room message envelope, resume and gap, on
+//! the reserved `_` headers.
 //!
 //! They use the same text and binary encodings as application messages, so
 //! a peer decodes every frame with one codec and dispatches on the header's
 //! first byte: `_` goes here, anything else to the application's protocol.
+
+use std::fmt;
 
 use crate::__private::{BinaryReader, BinaryWriter, TextReader, TextWriter};
 use crate::{DecodeError, Header, Limits, Protocol};
@@ -22,6 +25,150 @@ pub const DRAIN: Header = Header::new(*b"_e");
 pub const ERROR: Header = Header::new(*b"_f");
 /// `_g`: the peer's protocol is too old for a message (protocol evolution).
 pub const OUTDATED: Header = Header::new(*b"_g");
+/// `_h`: a room message: the room, its position, then the message's own
+/// frame (SPEC §9.7). Read with [`RoomEnvelope`], not [`Control`].
+pub const ROOM: Header = Header::new(*b"_h");
+/// `_i`: the client's last position in a room, sent after the hello of a
+/// reconnect so the server replays what it missed.
+pub const RESUME: Header = Header::new(*b"_i");
+/// `_j`: messages of a room the client asked for are gone for good.
+pub const GAP: Header = Header::new(*b"_j");
+
+/// Where a message stands in its room: the room's epoch and the message's
+/// sequence number in it (SPEC §9.7; `server::backend::Position`).
+///
+/// Sequence numbers start at 1 in every epoch and grow by one per message. An
+/// epoch changes when a room's state starts over (the in-process backend's
+/// process restarted, Redis lost or expired the room's keys): a position of
+/// another epoch says nothing about this one, so asking for history after it
+/// yields a reset gap instead of wrong messages. Both numbers stay below 2⁵³
+/// so a JavaScript client carries them exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RoomPosition {
+    /// The room's epoch; 0 only in [`RoomPosition::START`].
+    pub epoch: u64,
+    /// The sequence number of the last message seen; 0 before the first.
+    pub seq: u64,
+}
+
+impl RoomPosition {
+    /// Before the first message of a room, whatever its epoch: history after
+    /// it is every message of the current epoch that the window still holds.
+    pub const START: RoomPosition = RoomPosition { epoch: 0, seq: 0 };
+
+    /// Whether this is [`RoomPosition::START`].
+    pub fn is_start(self) -> bool {
+        self == Self::START
+    }
+
+    /// Whether a message at `self` was already seen by a client whose last
+    /// position is `last`: same epoch, and not after it.
+    #[must_use]
+    pub fn is_seen_by(self, last: RoomPosition) -> bool {
+        self.epoch == last.epoch && self.seq <= last.seq
+    }
+}
+
+impl fmt::Display for RoomPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.epoch, self.seq)
+    }
+}
+
+/// The `_h` envelope of a room message, server → client: the room and the
+/// message's position, followed on the wire by the message's own frame,
+/// verbatim (its header included):
+///
+/// - text: `_h|<room>|<epoch>|<seq>|<frame>`;
+/// - binary: `_h`, string room, u64 epoch, u64 seq, then the frame's bytes to
+///   the end (no length prefix).
+///
+/// Not a [`Control`] variant: the inner frame is the application's, and a
+/// reader splits it off without copying it ([`RoomEnvelope::split_text`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomEnvelope<'a> {
+    /// The room.
+    pub room: &'a str,
+    /// The message's place in the room.
+    pub position: RoomPosition,
+}
+
+impl<'a> RoomEnvelope<'a> {
+    /// Appends `_h|<room>|<epoch>|<seq>|` to `out`; the message's text frame
+    /// goes after it.
+    pub fn write_text_prefix(&self, out: &mut String) {
+        let mut w = TextWriter::new(out, ROOM);
+        w.str(self.room);
+        w.u64(self.position.epoch);
+        w.u64(self.position.seq);
+        out.push('|');
+    }
+
+    /// Appends `_h`, the room, epoch and seq to `out`; the message's binary
+    /// frame goes after it.
+    pub fn write_binary_prefix(&self, out: &mut Vec<u8>) {
+        let mut w = BinaryWriter::new(out, ROOM);
+        w.str(self.room);
+        w.u64(self.position.epoch);
+        w.u64(self.position.seq);
+    }
+
+    /// The whole text frame: prefix and `inner`.
+    #[must_use]
+    pub fn to_text(&self, inner: &str) -> String {
+        let mut out = String::with_capacity(inner.len() + self.room.len() + 24);
+        self.write_text_prefix(&mut out);
+        out.push_str(inner);
+        out
+    }
+
+    /// The whole binary frame: prefix and `inner`.
+    #[must_use]
+    pub fn to_binary(&self, inner: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(inner.len() + self.room.len() + 24);
+        self.write_binary_prefix(&mut out);
+        out.extend_from_slice(inner);
+        out
+    }
+}
+
+impl RoomEnvelope<'static> {
+    /// Splits an `_h` text frame into its envelope (the room owned) and the
+    /// inner frame. The inner frame is not checked: its decoder does that.
+    pub fn split_text<'f>(
+        frame: &'f str,
+        limits: &Limits,
+    ) -> Result<(String, RoomPosition, &'f str), DecodeError> {
+        let mut r = TextReader::new(frame, limits)?;
+        if r.header() != ROOM {
+            return Err(r.unknown_header());
+        }
+        let room = r.string()?;
+        let position = RoomPosition {
+            epoch: r.u64()?,
+            seq: r.u64()?,
+        };
+        Ok((room, position, r.rest()?))
+    }
+
+    /// Splits an `_h` binary frame into the room, the position and the inner
+    /// frame.
+    pub fn split_binary<'f>(
+        frame: &'f [u8],
+        limits: &Limits,
+    ) -> Result<(String, RoomPosition, &'f [u8]), DecodeError> {
+        let mut r = BinaryReader::new(frame, limits)?;
+        if r.header() != ROOM {
+            return Err(r.unknown_header());
+        }
+        let room = r.string()?;
+        let position = RoomPosition {
+            epoch: r.u64()?,
+            seq: r.u64()?,
+        };
+        Ok((room, position, r.rest()))
+    }
+}
 
 /// One control message.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +188,10 @@ pub enum Control {
     /// Server → client: a message could not be exchanged with this client's
     /// version of the protocol (SPEC §9.6); the page should reload.
     Outdated(OutdatedNotice),
+    /// Client → server, after the hello: the last position seen in a room.
+    Resume(Resume),
+    /// Server → client: messages of a room are gone; refetch its state.
+    Gap(GapNotice),
 }
 
 /// What a client says about itself when it connects.
@@ -107,6 +258,68 @@ pub struct OutdatedNotice {
     pub reason: String,
 }
 
+/// `_i`: a reconnecting client's last position in one room (SPEC §9.7). The
+/// server replays what came after it when the application joins the
+/// connection to the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The room.
+    pub room: String,
+    /// The last position the client saw in it.
+    pub position: RoomPosition,
+}
+
+/// Why messages of a room are gone ([`GapNotice::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GapReason {
+    /// The history window no longer reaches back to the client's position
+    /// (too many messages since, or too old): `trimmed` on the wire.
+    Trimmed,
+    /// The room started over (another epoch: a restart, expired or lost
+    /// state) or the position is ahead of it: `reset` on the wire. A kind
+    /// this runtime does not know is read as this one (either way the
+    /// application refetches).
+    Reset,
+}
+
+impl GapReason {
+    /// The wire name: `trimmed` or `reset`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::Trimmed => "trimmed",
+            GapReason::Reset => "reset",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "trimmed" {
+            GapReason::Trimmed
+        } else {
+            GapReason::Reset
+        }
+    }
+}
+
+impl fmt::Display for GapReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `_j`: the messages of a room after the client's `_i` position can no
+/// longer be had. The client refetches the room's state; live messages go on
+/// after `position` (the room's position when the gap was found).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GapNotice {
+    /// The room.
+    pub room: String,
+    /// Why.
+    pub kind: GapReason,
+    /// The room's position when the gap was found.
+    pub position: RoomPosition,
+}
+
 /// Codes carried by [`ErrorNotice::code`] (SPEC §9.3).
 pub mod error_code {
     /// The frame's header is not a message the receiver accepts.
@@ -167,6 +380,8 @@ impl Protocol for Control {
             Control::Drain(_) => DRAIN,
             Control::Error(_) => ERROR,
             Control::Outdated(_) => OUTDATED,
+            Control::Resume(_) => RESUME,
+            Control::Gap(_) => GAP,
         }
     }
 
@@ -198,6 +413,17 @@ impl Protocol for Control {
                 w.str(&o.message);
                 w.u32(o.version);
                 w.str(&o.reason);
+            }
+            Control::Resume(r) => {
+                w.str(&r.room);
+                w.u64(r.position.epoch);
+                w.u64(r.position.seq);
+            }
+            Control::Gap(g) => {
+                w.str(&g.room);
+                w.str(g.kind.as_str());
+                w.u64(g.position.epoch);
+                w.u64(g.position.seq);
             }
         }
     }
@@ -231,6 +457,17 @@ impl Protocol for Control {
                 w.u32(o.version);
                 w.str(&o.reason);
             }
+            Control::Resume(r) => {
+                w.str(&r.room);
+                w.u64(r.position.epoch);
+                w.u64(r.position.seq);
+            }
+            Control::Gap(g) => {
+                w.str(&g.room);
+                w.str(g.kind.as_str());
+                w.u64(g.position.epoch);
+                w.u64(g.position.seq);
+            }
         }
     }
 
@@ -263,6 +500,21 @@ impl Protocol for Control {
                 message: r.string()?,
                 version: r.u32()?,
                 reason: r.string()?,
+            }),
+            RESUME => Control::Resume(Resume {
+                room: r.string()?,
+                position: RoomPosition {
+                    epoch: r.u64()?,
+                    seq: r.u64()?,
+                },
+            }),
+            GAP => Control::Gap(GapNotice {
+                room: r.string()?,
+                kind: GapReason::parse(&r.string()?),
+                position: RoomPosition {
+                    epoch: r.u64()?,
+                    seq: r.u64()?,
+                },
             }),
             _ => return Err(r.unknown_header()),
         };
@@ -299,6 +551,21 @@ impl Protocol for Control {
                 message: r.string()?,
                 version: r.u32()?,
                 reason: r.string()?,
+            }),
+            RESUME => Control::Resume(Resume {
+                room: r.string()?,
+                position: RoomPosition {
+                    epoch: r.u64()?,
+                    seq: r.u64()?,
+                },
+            }),
+            GAP => Control::Gap(GapNotice {
+                room: r.string()?,
+                kind: GapReason::parse(&r.string()?),
+                position: RoomPosition {
+                    epoch: r.u64()?,
+                    seq: r.u64()?,
+                },
             }),
             _ => return Err(r.unknown_header()),
         };
@@ -340,6 +607,26 @@ mod tests {
                 version: 1,
                 reason: "Typing v1 was removed from the protocol; reload to update".into(),
             }),
+            Control::Resume(Resume {
+                room: "lobby".into(),
+                position: RoomPosition {
+                    epoch: 1_700_000_000_000_000,
+                    seq: 42,
+                },
+            }),
+            Control::Gap(GapNotice {
+                room: "lobby".into(),
+                kind: GapReason::Trimmed,
+                position: RoomPosition {
+                    epoch: 1_700_000_000_000_000,
+                    seq: 1_200,
+                },
+            }),
+            Control::Gap(GapNotice {
+                room: "a|b".into(),
+                kind: GapReason::Reset,
+                position: RoomPosition { epoch: 9, seq: 0 },
+            }),
         ]
     }
 
@@ -356,7 +643,114 @@ mod tests {
                 "_e|Server updating|5000|2",
                 "_f|1|header `zz` is not a message this server accepts",
                 "_g|ad|Typing|1|Typing v1 was removed from the protocol; reload to update",
+                "_i|lobby|1700000000000000|42",
+                "_j|lobby|trimmed|1700000000000000|1200",
+                "_j|a\\pb|reset|9|0",
             ]
+        );
+    }
+
+    /// The test vectors of SPEC §9.7, which runtime/typescript's control
+    /// tests copy: each frame in text and in binary (hex).
+    #[test]
+    fn room_frames_match_the_spec_vectors() -> Result<(), DecodeError> {
+        let hex = |b: &[u8]| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let position = RoomPosition { epoch: 300, seq: 7 };
+        let envelope = RoomEnvelope {
+            room: "lobby",
+            position,
+        };
+        // The inner frame: a Ping of some protocol (`ae`) and `aa|hi|~`.
+        let text = envelope.to_text("aa|hi|~");
+        assert_eq!(text, "_h|lobby|300|7|aa|hi|~");
+        let binary = envelope.to_binary(&[0x61, 0x61, 0x02, 0x68, 0x69, 0x00]);
+        assert_eq!(
+            hex(&binary),
+            "5f 68 05 6c 6f 62 62 79 ac 02 07 61 61 02 68 69 00"
+        );
+        let limits = Limits::default();
+        assert_eq!(
+            RoomEnvelope::split_text(&text, &limits)?,
+            ("lobby".to_string(), position, "aa|hi|~")
+        );
+        assert_eq!(
+            RoomEnvelope::split_binary(&binary, &limits)?,
+            (
+                "lobby".to_string(),
+                position,
+                &[0x61, 0x61, 0x02, 0x68, 0x69, 0x00][..]
+            )
+        );
+        // A room name with `|` is escaped like any string; the inner frame never is.
+        let odd = RoomEnvelope {
+            room: "a|b",
+            position: RoomPosition { epoch: 1, seq: 1 },
+        };
+        assert_eq!(odd.to_text("ae"), "_h|a\\pb|1|1|ae");
+        assert_eq!(hex(&odd.to_binary(b"ae")), "5f 68 03 61 7c 62 01 01 61 65");
+        assert_eq!(
+            RoomEnvelope::split_text("_h|a\\pb|1|1|ae", &limits)?.0,
+            "a|b"
+        );
+
+        let resume = Control::Resume(Resume {
+            room: "lobby".into(),
+            position,
+        });
+        assert_eq!(resume.to_text(), "_i|lobby|300|7");
+        assert_eq!(hex(&resume.to_binary()), "5f 69 05 6c 6f 62 62 79 ac 02 07");
+        let gap = Control::Gap(GapNotice {
+            room: "lobby".into(),
+            kind: GapReason::Trimmed,
+            position,
+        });
+        assert_eq!(gap.to_text(), "_j|lobby|trimmed|300|7");
+        assert_eq!(
+            hex(&gap.to_binary()),
+            "5f 6a 05 6c 6f 62 62 79 07 74 72 69 6d 6d 65 64 ac 02 07"
+        );
+        let reset = Control::Gap(GapNotice {
+            room: "lobby".into(),
+            kind: GapReason::Reset,
+            position,
+        });
+        assert_eq!(reset.to_text(), "_j|lobby|reset|300|7");
+        assert_eq!(
+            hex(&reset.to_binary()),
+            "5f 6a 05 6c 6f 62 62 79 05 72 65 73 65 74 ac 02 07"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn bad_room_frames_are_errors_not_panics() {
+        let limits = Limits::default();
+        // No inner frame separator, a bad number, the wrong header, truncation.
+        assert!(RoomEnvelope::split_text("_h|lobby|1|2", &limits).is_err());
+        assert!(RoomEnvelope::split_text("_h|lobby|x|2|aa", &limits).is_err());
+        assert!(RoomEnvelope::split_text("_i|lobby|1|2|aa", &limits).is_err());
+        assert!(RoomEnvelope::split_binary(b"_h\x05lob", &limits).is_err());
+        assert!(RoomEnvelope::split_binary(b"_h", &limits).is_err());
+        // An empty inner frame splits; its own decoder rejects it.
+        assert_eq!(
+            RoomEnvelope::split_text("_h|r|1|2|", &limits).map(|(_, _, inner)| inner),
+            Ok("")
+        );
+        // `_h` is not a Control message.
+        assert!(Control::decode_text("_h|r|1|2|aa").is_err());
+        // An unknown gap kind reads as reset.
+        assert_eq!(
+            Control::decode_text("_j|r|compacted|3|4"),
+            Ok(Control::Gap(GapNotice {
+                room: "r".into(),
+                kind: GapReason::Reset,
+                position: RoomPosition { epoch: 3, seq: 4 },
+            }))
         );
     }
 

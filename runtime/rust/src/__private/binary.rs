@@ -225,6 +225,12 @@ impl<'a> BinaryReader<'a> {
         err(K::UnknownHeader, 0)
     }
 
+    /// Ends decoding with every byte left, verbatim: the inner frame of an
+    /// envelope (SPEC §9.7), which its own decoder reads.
+    pub fn rest(self) -> &'a [u8] {
+        self.frame.get(self.pos..).unwrap_or_default()
+    }
+
     /// Ends decoding: any byte left is trailing data.
     pub fn finish(self) -> R<()> {
         if self.pos < self.frame.len() {

@@ -354,6 +354,28 @@ impl<'a> TextReader<'a> {
             && matches!(bytes.get(self.pos + 2), None | Some(b'|'))
     }
 
+    /// Ends decoding with everything after the next `|`, verbatim: the inner
+    /// frame of an envelope (SPEC §9.7), which its own decoder reads.
+    pub fn rest(self) -> R<&'a str> {
+        match self.frame.as_bytes().get(self.pos) {
+            Some(b'|') => Ok(self.frame.get(self.pos + 1..).unwrap_or_default()),
+            None => Err(Self::err(
+                K::Truncated,
+                Position::Token {
+                    index: self.index,
+                    byte: self.frame.len(),
+                },
+            )),
+            Some(_) => Err(Self::err(
+                K::MissingSeparator,
+                Position::Token {
+                    index: self.index,
+                    byte: self.pos,
+                },
+            )),
+        }
+    }
+
     /// Ends decoding: anything left is trailing data.
     pub fn finish(self) -> R<()> {
         match self.frame.as_bytes().get(self.pos) {

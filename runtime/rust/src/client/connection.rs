@@ -17,9 +17,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 
-use crate::control::{Control, DrainNotice, Hello};
+use std::collections::HashMap;
+
+use crate::control::{self, Control, DrainNotice, Hello, Resume, RoomEnvelope, RoomPosition};
 use crate::frame::{self, Incoming, Payload};
-use crate::{CloseAction, CloseCode, Package};
+use crate::{CloseAction, CloseCode, Package, Protocol};
 
 use super::backoff::{sanitize_factor, uniform_up_to};
 use super::connector::{self, Dial, DialError};
@@ -33,6 +35,11 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Longest drain window the client honours: a notice cannot park it for
 /// days (`window_ms` is a u32).
 const MAX_DRAIN_WINDOW: Duration = Duration::from_secs(600);
+
+/// Most rooms the client remembers a position for (a server resumes at
+/// most 64 per connection; SPEC §9.7). Positions of further rooms are not
+/// kept: their messages still arrive, without a resume after a reconnect.
+const MAX_ROOMS: usize = 64;
 
 /// How one open connection ended.
 enum End {
@@ -73,6 +80,30 @@ pub(crate) struct Task<P: Package, D> {
     outbox: Arc<Outbox<P::Client>>,
     events: mpsc::Sender<Event<P>>,
     rng: SmallRng,
+    /// The last position seen per room (`_h`, `_j`), kept across
+    /// reconnects and presented (`_i`) after each hello.
+    positions: HashMap<String, RoomPosition>,
+}
+
+/// What to do with a room message at `position`.
+fn advance(
+    positions: &mut HashMap<String, RoomPosition>,
+    room: &str,
+    position: RoomPosition,
+) -> bool {
+    match positions.get_mut(room) {
+        Some(last) if position.is_seen_by(*last) => false,
+        Some(last) => {
+            *last = position;
+            true
+        }
+        None => {
+            if positions.len() < MAX_ROOMS {
+                positions.insert(room.to_owned(), position);
+            }
+            true
+        }
+    }
 }
 
 fn closed_by_app() -> Status {
@@ -99,6 +130,7 @@ impl<P: Package, D: Dial> Task<P, D> {
             outbox,
             events,
             rng,
+            positions: HashMap::new(),
         }
     }
 
@@ -272,7 +304,21 @@ impl<P: Package, D: Dial> Task<P, D> {
             fingerprint: P::FINGERPRINT.to_owned(),
             headers: P::headers().iter().map(|h| h.as_str()).collect(),
         });
-        if let Err(e) = ws.send(frame::to_message(&hello, encoding)).await {
+        if let Err(e) = ws.feed(frame::to_message(&hello, encoding)).await {
+            return End::Reconnect(ReconnectReason::Network(e.to_string()));
+        }
+        // Where this client left each room: the server replays what it
+        // missed when it joins the room again (SPEC §9.7).
+        for (room, position) in &self.positions {
+            let resume = Control::Resume(Resume {
+                room: room.clone(),
+                position: *position,
+            });
+            if let Err(e) = ws.feed(frame::to_message(&resume, encoding)).await {
+                return End::Reconnect(ReconnectReason::Network(e.to_string()));
+            }
+        }
+        if let Err(e) = ws.flush().await {
             return End::Reconnect(ReconnectReason::Network(e.to_string()));
         }
         if let Err(e) = self.flush_queue(&mut ws).await {
@@ -308,6 +354,12 @@ impl<P: Package, D: Dial> Task<P, D> {
                         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                     };
                     *answered = true;
+                    if is_room_message(payload) {
+                        if let Some(event) = self.room_message(payload, &limits) {
+                            self.emit(event).await;
+                        }
+                        continue;
+                    }
                     let incoming = match frame::decode::<P::Server>(payload, &limits) {
                         Ok(incoming) => incoming,
                         Err(error) => {
@@ -365,7 +417,21 @@ impl<P: Package, D: Dial> Task<P, D> {
                             );
                             self.emit(Event::Outdated(outdated)).await;
                         }
-                        Incoming::Control(Control::Hello(_) | Control::Pong) => {
+                        Incoming::Control(Control::Gap(gap)) => {
+                            tracing::info!(room = %gap.room, kind = %gap.kind, position = %gap.position, "tagwire client: room messages lost");
+                            if let Some(last) = self.positions.get_mut(&gap.room) {
+                                *last = gap.position;
+                            } else if self.positions.len() < MAX_ROOMS {
+                                self.positions.insert(gap.room.clone(), gap.position);
+                            }
+                            self.emit(Event::Gap {
+                                room: gap.room,
+                                kind: gap.kind,
+                                position: gap.position,
+                            })
+                            .await;
+                        }
+                        Incoming::Control(Control::Hello(_) | Control::Pong | Control::Resume(_)) => {
                             tracing::debug!("tagwire client: ignoring a client-only control message");
                         }
                     }
@@ -400,6 +466,45 @@ impl<P: Package, D: Dial> Task<P, D> {
         }
     }
 
+    /// Reads an `_h` room message: `None` for a duplicate or a frame that
+    /// does not decode (logged).
+    fn room_message(&mut self, payload: Payload<'_>, limits: &crate::Limits) -> Option<Event<P>> {
+        let decoded = match payload {
+            Payload::Text(text) => {
+                RoomEnvelope::split_text(text, limits).and_then(|(room, position, inner)| {
+                    Ok((room, position, P::Server::decode_text_with(inner, limits)))
+                })
+            }
+            Payload::Binary(bytes) => {
+                RoomEnvelope::split_binary(bytes, limits).and_then(|(room, position, inner)| {
+                    Ok((room, position, P::Server::decode_binary_with(inner, limits)))
+                })
+            }
+        };
+        let (room, position, message) = match decoded {
+            Ok(parts) => parts,
+            Err(error) => {
+                tracing::warn!(%error, "tagwire client: skipping a room frame that does not decode");
+                return None;
+            }
+        };
+        if !advance(&mut self.positions, &room, position) {
+            tracing::debug!(%room, %position, "tagwire client: dropping a room message seen before");
+            return None;
+        }
+        match message {
+            Ok(message) => Some(Event::RoomMessage {
+                room,
+                position,
+                message,
+            }),
+            Err(error) => {
+                tracing::warn!(%room, %position, %error, "tagwire client: skipping a room message that does not decode");
+                None
+            }
+        }
+    }
+
     /// Writes every queued message, in order.
     async fn flush_queue<S>(&mut self, ws: &mut WebSocketStream<S>) -> Result<(), String>
     where
@@ -418,6 +523,15 @@ impl<P: Package, D: Dial> Task<P, D> {
         }
         Ok(())
     }
+}
+
+/// Whether a frame is an `_h` room message.
+fn is_room_message(payload: Payload<'_>) -> bool {
+    let bytes = match payload {
+        Payload::Text(text) => text.as_bytes(),
+        Payload::Binary(bytes) => bytes,
+    };
+    bytes.starts_with(control::ROOM.as_str().as_bytes())
 }
 
 /// Sleeps `delay`; `false` if the application closed meanwhile.

@@ -4,13 +4,38 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::control::{ErrorNotice, OutdatedNotice};
+use crate::control::{ErrorNotice, GapReason, OutdatedNotice, RoomPosition};
 use crate::{CloseCode, Package};
 
 /// One thing that happened on the connection, in order.
 pub enum Event<P: Package> {
-    /// A message from the server.
+    /// A message the server sent to this connection alone.
     Message(P::Server),
+    /// A message broadcast to a room this connection is in (an `_h`
+    /// envelope, SPEC §9.7), with its place in the room. Each room message
+    /// comes once: duplicates (a replay overlapping what arrived before)
+    /// are dropped, and the client resumes from the last position after a
+    /// reconnect.
+    RoomMessage {
+        /// The room.
+        room: String,
+        /// The message's position in the room.
+        position: RoomPosition,
+        /// The message.
+        message: P::Server,
+    },
+    /// Messages of a room after this client's last position can no longer
+    /// be had (SPEC §9.7): refetch the room's state. Room messages go on
+    /// after `position`.
+    Gap {
+        /// The room.
+        room: String,
+        /// Why: the history window was too short (`Trimmed`) or the room
+        /// started over (`Reset`).
+        kind: GapReason,
+        /// The room's position when the gap was found.
+        position: RoomPosition,
+    },
     /// The connection changed state.
     Status(Status),
     /// The server's welcome named another protocol fingerprint. The
@@ -37,6 +62,26 @@ impl<P: Package> fmt::Debug for Event<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Event::Message(m) => f.debug_tuple("Message").field(m).finish(),
+            Event::RoomMessage {
+                room,
+                position,
+                message,
+            } => f
+                .debug_struct("RoomMessage")
+                .field("room", room)
+                .field("position", position)
+                .field("message", message)
+                .finish(),
+            Event::Gap {
+                room,
+                kind,
+                position,
+            } => f
+                .debug_struct("Gap")
+                .field("room", room)
+                .field("kind", kind)
+                .field("position", position)
+                .finish(),
             Event::Status(s) => f.debug_tuple("Status").field(s).finish(),
             Event::ProtocolMismatch {
                 server_package,
@@ -59,6 +104,24 @@ where
     fn clone(&self) -> Self {
         match self {
             Event::Message(m) => Event::Message(m.clone()),
+            Event::RoomMessage {
+                room,
+                position,
+                message,
+            } => Event::RoomMessage {
+                room: room.clone(),
+                position: *position,
+                message: message.clone(),
+            },
+            Event::Gap {
+                room,
+                kind,
+                position,
+            } => Event::Gap {
+                room: room.clone(),
+                kind: *kind,
+                position: *position,
+            },
             Event::Status(s) => Event::Status(s.clone()),
             Event::ProtocolMismatch {
                 server_package,
@@ -69,6 +132,26 @@ where
             },
             Event::Error(e) => Event::Error(e.clone()),
             Event::Outdated(o) => Event::Outdated(o.clone()),
+        }
+    }
+}
+
+impl<P: Package> Event<P> {
+    /// The server's message, sent to this connection or to a room.
+    #[must_use]
+    pub fn message(&self) -> Option<&P::Server> {
+        match self {
+            Event::Message(message) | Event::RoomMessage { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// As [`Event::message`], by value.
+    #[must_use]
+    pub fn into_message(self) -> Option<P::Server> {
+        match self {
+            Event::Message(message) | Event::RoomMessage { message, .. } => Some(message),
+            _ => None,
         }
     }
 }

@@ -44,39 +44,8 @@ pub use self::redis::{RedisBackend, RedisConfig};
 /// A boxed future, so that [`Backend`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Where a message stands in its room: the room's epoch and the message's
-/// sequence number in it.
-///
-/// Sequence numbers start at 1 in every epoch and grow by one per message. An
-/// epoch changes when a room's state starts over (the in-process backend's
-/// process restarted, Redis lost or expired the room's keys): a position of
-/// another epoch says nothing about this one, so asking for history after it
-/// yields a [`GapKind::Reset`] instead of wrong messages. Both numbers stay
-/// below 2⁵³ so a JavaScript client carries them exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Position {
-    /// The room's epoch; 0 only in [`Position::START`].
-    pub epoch: u64,
-    /// The sequence number of the last message seen; 0 before the first.
-    pub seq: u64,
-}
-
-impl Position {
-    /// Before the first message of a room, whatever its epoch: history after
-    /// it is every message of the current epoch that the window still holds.
-    pub const START: Position = Position { epoch: 0, seq: 0 };
-
-    /// Whether this is [`Position::START`].
-    pub fn is_start(self) -> bool {
-        self == Self::START
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.epoch, self.seq)
-    }
-}
+/// Where a message stands in its room (the wire's type: SPEC §9.7).
+pub use crate::control::RoomPosition as Position;
 
 /// One room message as published: opaque bytes at a position.
 #[derive(Debug, Clone, PartialEq, Eq)]

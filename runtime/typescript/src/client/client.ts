@@ -12,8 +12,12 @@ import {
   encodeControlBinary,
   encodeControlText,
   errorCodeName,
+  isSeenBy,
+  splitRoomBinary,
+  splitRoomText,
   type Control,
   type DrainNotice,
+  type RoomPosition,
 } from "../control.js";
 import { DEFAULT_LIMITS, DecodeError, type Limits } from "../error.js";
 import { isHeader } from "../header.js";
@@ -44,7 +48,9 @@ import {
   SendError,
   type Client,
   type ClientEvents,
+  type ClientListener,
   type ClientOptions,
+  type RoomDelivery,
   type ReconnectReason,
   type Status,
   type TransportKind,
@@ -121,7 +127,7 @@ interface Queued<C> {
   frame: string | Uint8Array;
 }
 
-type Listener = (value: never) => void;
+type Listener = (value: never, extra: never) => void;
 
 class TagwireClient<S, C> implements Client<S, C> {
   private readonly url: string;
@@ -139,6 +145,7 @@ class TagwireClient<S, C> implements Client<S, C> {
   private readonly random: () => number;
   private readonly WebSocket: WebSocketConstructor | undefined;
   private readonly fetch: FetchFunction | undefined;
+  private readonly maxRooms: number;
 
   private current: Status;
   private stopped = false;
@@ -158,6 +165,12 @@ class TagwireClient<S, C> implements Client<S, C> {
   private attempt = 0;
   /** Headers an outdated notice was already logged for (the event fires every time, the console once). */
   private readonly outdatedLogged = new Set<string>();
+  /**
+   * The last position seen per room (`_h` or `_j`), resumed after each hello.
+   * In the order rooms were last heard from (a Map keeps insertion order and
+   * an update moves the room to the end), so the bound forgets the quietest.
+   */
+  private readonly rooms = new Map<string, RoomPosition>();
 
   private readonly watchdog = new Deadline(() => this.heartbeatLost());
   private readonly connectDeadline = new Deadline(() => this.connectTimedOut());
@@ -181,6 +194,7 @@ class TagwireClient<S, C> implements Client<S, C> {
     this.random = options.random ?? Math.random;
     this.WebSocket = options.WebSocket ?? globalWebSocket();
     this.fetch = options.fetch ?? globalFetch();
+    this.maxRooms = Math.max(0, Math.floor(options.maxRooms ?? 64));
     this.current = { state: "connecting", attempt: 1, transport: this.firstTransport() };
     void Promise.resolve().then(() => this.begin());
   }
@@ -189,7 +203,7 @@ class TagwireClient<S, C> implements Client<S, C> {
     return this.current;
   }
 
-  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void {
+  on<E extends keyof ClientEvents<S>>(event: E, listener: ClientListener<S, E>): () => void {
     let set = this.listeners.get(event);
     if (set === undefined) {
       set = new Set();
@@ -202,12 +216,13 @@ class TagwireClient<S, C> implements Client<S, C> {
     };
   }
 
-  private emit<E extends keyof ClientEvents<S>>(event: E, value: ClientEvents<S>[E]): void {
+  /** Calls `event`'s listeners with `value` (and, for messages, the room it came from). */
+  private emit<E extends keyof ClientEvents<S>>(event: E, value: ClientEvents<S>[E], room?: RoomDelivery): void {
     const set = this.listeners.get(event);
     if (set === undefined) return;
     for (const listener of [...set]) {
       try {
-        (listener as (value: ClientEvents<S>[E]) => void)(value);
+        (listener as (value: ClientEvents<S>[E], room: RoomDelivery | undefined) => void)(value, room);
       } catch (e) {
         // A listener's bug must not break the connection; report it as uncaught.
         reportListenerError(e);
@@ -243,6 +258,10 @@ class TagwireClient<S, C> implements Client<S, C> {
     if (this.stopped) return;
     this.transport?.close(1000, "");
     this.stop({ state: "closed", code: 1000, reason: "closed by the application" });
+  }
+
+  forgetRoom(room: string): void {
+    this.rooms.delete(room);
   }
 
   messages(): AsyncIterableIterator<S> {
@@ -358,6 +377,11 @@ class TagwireClient<S, C> implements Client<S, C> {
       type: "hello",
       value: { package: this.pkg.name, fingerprint: this.pkg.fingerprint, headers: this.pkg.headers.join("") },
     });
+    // SPEC §9.7: the positions go right after the hello, before any application frame.
+    for (const [room, position] of this.rooms) {
+      if (this.transport !== t) return;
+      this.sendControl(t, { type: "resume", value: { room, position } });
+    }
     const queued = this.queue;
     this.queue = [];
     for (const q of queued) {
@@ -380,14 +404,11 @@ class TagwireClient<S, C> implements Client<S, C> {
     this.answered = true;
     const control = typeof data === "string" ? data.charCodeAt(0) === 0x5f : data[0] === 0x5f;
     if (!control) {
-      let message: S;
-      try {
-        message = typeof data === "string" ? this.pkg.decodeServerText(data, this.limits) : this.pkg.decodeServerBinary(data, this.limits);
-      } catch (e) {
-        this.undecodable(data, e, false);
-        return;
-      }
-      this.emit("message", message);
+      this.deliver(data, undefined);
+      return;
+    }
+    if (typeof data === "string" ? data.charCodeAt(1) === 0x68 : data[1] === 0x68) {
+      this.roomMessage(data);
       return;
     }
     let c: Control;
@@ -429,15 +450,66 @@ class TagwireClient<S, C> implements Client<S, C> {
         }
         this.emit("outdated", c.value);
         return;
+      case "gap":
+        this.remember(c.value.room, c.value.position);
+        this.emit("gap", c.value);
+        return;
       case "hello":
       case "pong":
+      case "resume":
         return; // client-only messages: ignored
     }
   }
 
+  /** Decodes an application frame (alone, or the inner frame of a room message) and emits it. */
+  private deliver(data: string | Uint8Array, room: RoomDelivery | undefined): void {
+    let message: S;
+    try {
+      message = typeof data === "string" ? this.pkg.decodeServerText(data, this.limits) : this.pkg.decodeServerBinary(data, this.limits);
+    } catch (e) {
+      this.undecodable(data, e, false, room?.room);
+      return;
+    }
+    this.emit("message", message, room);
+  }
+
+  /**
+   * `_h` (SPEC §9.7): drops what this client has seen (a replay overlapping
+   * what arrived before the reconnect), else remembers the position and
+   * delivers the inner frame, which the server already converted to a
+   * version this client knows (§9.6).
+   */
+  private roomMessage(data: string | Uint8Array): void {
+    let envelope: { room: string; position: RoomPosition; inner: string | Uint8Array };
+    try {
+      envelope = typeof data === "string" ? splitRoomText(data, this.limits) : splitRoomBinary(data, this.limits);
+    } catch (e) {
+      this.undecodable(data, e, true);
+      return;
+    }
+    const { room, position, inner } = envelope;
+    const last = this.rooms.get(room);
+    if (last !== undefined && isSeenBy(position, last)) return;
+    // Remembered even if the inner frame does not decode: it was delivered, in order.
+    this.remember(room, position);
+    this.deliver(inner, { room, position });
+  }
+
+  /** The room's last position, as the most recently heard-from room; the quietest goes beyond `maxRooms`. */
+  private remember(room: string, position: RoomPosition): void {
+    this.rooms.delete(room);
+    if (this.maxRooms === 0) return;
+    while (this.rooms.size >= this.maxRooms) {
+      const oldest = this.rooms.keys().next();
+      if (oldest.done === true) break;
+      this.rooms.delete(oldest.value);
+    }
+    this.rooms.set(room, { epoch: position.epoch, seq: position.seq });
+  }
+
   /** A frame that did not decode: skipped, logged, and reported to the application. */
-  private undecodable(data: string | Uint8Array, e: unknown, control: boolean): void {
-    const what = control ? "control frame" : "frame";
+  private undecodable(data: string | Uint8Array, e: unknown, control: boolean, room?: string): void {
+    const what = control ? "control frame" : room === undefined ? "frame" : `frame (a message of room ${JSON.stringify(room)})`;
     warn(`tagwire client: skipping a ${what} that does not decode:`, describeFrame(data), String(e));
     // Generated decoders throw only DecodeError; anything else is a bug, logged above.
     if (!(e instanceof DecodeError)) return;

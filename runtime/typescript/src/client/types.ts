@@ -1,6 +1,6 @@
 /** The client's public types: status, events, options and errors. */
 
-import type { ErrorCodeName, ErrorNotice, OutdatedNotice } from "../control.js";
+import type { ErrorCodeName, ErrorNotice, GapNotice, OutdatedNotice, RoomPosition } from "../control.js";
 import type { DecodeErrorKind, Limits } from "../error.js";
 import type { Backoff } from "./backoff.js";
 import type { FetchFunction, WebSocketConstructor } from "./platform.js";
@@ -47,9 +47,24 @@ export interface Mismatch {
   serverPackage: string;
 }
 
+/**
+ * Where a room message came from (SPEC §9.7): the second argument of
+ * `message` listeners, `undefined` for a message the server sent to this
+ * connection alone.
+ */
+export interface RoomDelivery {
+  /** The room it was broadcast to. */
+  room: string;
+  /** Its place in the room (epoch, seq); the client resumes from the last one after a reconnect. */
+  position: RoomPosition;
+}
+
 /** Everything `client.on` can listen to, and what each listener receives. */
 export interface ClientEvents<S> {
-  /** A message from the server. */
+  /**
+   * A message from the server. Its listeners get a second argument, the
+   * {@link RoomDelivery} of a room message ({@link ClientListener}).
+   */
   message: S;
   /** The connection changed state (also readable as `client.status`). */
   status: Status;
@@ -73,7 +88,23 @@ export interface ClientEvents<S> {
    * convert for older clients), or a control message newer than this client.
    */
   undecodable: UndecodableFrame;
+  /**
+   * Messages of a room are gone for good (SPEC §9.7, `_j`): after a
+   * reconnect the server's history no longer reached back to this client's
+   * last position (`trimmed`), or the room started over (`reset`). Refetch
+   * the room's state; live messages follow `position`.
+   */
+  gap: GapNotice;
 }
+
+/**
+ * A listener of `event`: `message` listeners get the message and, for a
+ * room message, its room and position (a listener that takes one argument
+ * is one too); every other event's listeners get its value.
+ */
+export type ClientListener<S, E extends keyof ClientEvents<S>> = E extends "message"
+  ? (message: S, room: RoomDelivery | undefined) => void
+  : (value: ClientEvents<S>[E]) => void;
 
 /** A server frame the client skipped because it did not decode. */
 export interface UndecodableFrame {
@@ -124,6 +155,13 @@ export interface ClientOptions {
   WebSocket?: WebSocketConstructor | undefined;
   /** The fetch used by SSE (default `globalThis.fetch`). */
   fetch?: FetchFunction | undefined;
+  /**
+   * Most rooms whose last position the client remembers and resumes after a
+   * reconnect (default 64, the number of `_i` a server accepts per
+   * connection, SPEC §9.7); beyond it the room least recently heard from is
+   * forgotten.
+   */
+  maxRooms?: number | undefined;
 }
 
 /** Why `send` refused a message. */
@@ -146,7 +184,7 @@ export interface Client<S, C> {
   /** The current state. */
   readonly status: Status;
   /** Listens to `event`; returns a function that stops listening. */
-  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void;
+  on<E extends keyof ClientEvents<S>>(event: E, listener: ClientListener<S, E>): () => void;
   /**
    * Sends `message` now if open, else queues it (sent in order after the next
    * hello). Throws `EncodeError` for values outside their types, and
@@ -158,4 +196,10 @@ export interface Client<S, C> {
   close(): void;
   /** The server's messages from now on, ending when the client stops (buffered without bound: keep reading). */
   messages(): AsyncIterableIterator<S>;
+  /**
+   * Forgets the last position in `room`, so no `_i` resumes it after the
+   * next reconnect: call it when the page leaves a room, so that the rooms
+   * it is still in keep their place within the server's bound.
+   */
+  forgetRoom(room: string): void;
 }

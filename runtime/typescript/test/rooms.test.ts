@@ -180,6 +180,21 @@ describe("client: resume after a reconnect (SPEC §9.7)", { timeout: 20_000 }, (
     assert.deepEqual(third.sent, [HELLO_TEXT, resume("lobby", at(5)), resume("kitchen", at(10))]);
   });
 
+  it("a page that rejoins its rooms when it sees open sends the join after the hello, the resumes and the queue", async (t) => {
+    const h = await start(t);
+    h.client.on("status", (s) => {
+      if (s.state === "open") h.client.send({ text: "join lobby" });
+    });
+    const ws = accept();
+    assert.deepEqual(ws.sent, [HELLO_TEXT, clientNote("join lobby")]);
+    ws.receive(roomNote("lobby", at(2), "2"));
+    ws.drop("reset");
+    h.client.send({ text: "queued while away" });
+    t.mock.timers.tick(500);
+    const next = accept();
+    assert.deepEqual(next.sent, [HELLO_TEXT, resume("lobby", at(2)), clientNote("queued while away"), clientNote("join lobby")]);
+  });
+
   it("binary connections send binary resumes", async (t) => {
     await start(t, { encoding: "binary" });
     const ws = FakeWebSocket.last();

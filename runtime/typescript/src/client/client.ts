@@ -371,8 +371,6 @@ class TagwireClient<S, C> implements Client<S, C> {
     this.connectDeadline.clear();
     this.open = true;
     this.watchdog.set(Date.now() + this.pingTimeoutMs);
-    this.setStatus({ state: "open", transport: t.kind });
-    if (this.transport !== t) return;
     this.sendControl(t, {
       type: "hello",
       value: { package: this.pkg.name, fingerprint: this.pkg.fingerprint, headers: this.pkg.headers.join("") },
@@ -394,6 +392,9 @@ class TagwireClient<S, C> implements Client<S, C> {
         q.message === undefined || typeof q.frame === "string" === (t.encoding === "text") ? q.frame : this.encode(q.message, t.encoding);
       t.send(frame);
     }
+    // Last, so that what a page sends when it sees `open` (rejoining its rooms)
+    // follows the hello, the resumes and the queue, as SPEC §9.2 and §9.7 want.
+    if (this.transport === t) this.setStatus({ state: "open", transport: t.kind });
   }
 
   private sendControl(t: Transport, c: Control): void {

@@ -23,7 +23,7 @@ export type ReconnectReason =
 export type Status =
   /** Opening a connection; `attempt` counts from 1 since the last connection the server answered. */
   | { state: "connecting"; attempt: number; transport: TransportKind }
-  /** Open; the hello has been sent and queued messages follow it. */
+  /** Open; the hello, the rooms' resumes and the queued messages went out first, so what a listener sends now follows them. */
   | { state: "open"; transport: TransportKind }
   /**
    * The connection is gone; the next attempt starts `delayMs` after this

@@ -365,9 +365,9 @@ async fn server_only_messages_and_reserved_headers_are_refused_before_any_applic
             .to_text(),
             error_code::WRONG_DIRECTION,
         ),
-        // `_g` is the outdated notice (servers send it); `_h` is unassigned.
+        // `_g` is the outdated notice (servers send it); `_z` is unassigned.
         ("_g|aa|Post|1|x".to_owned(), error_code::WRONG_DIRECTION),
-        ("_h".to_owned(), error_code::UNKNOWN_HEADER),
+        ("_z".to_owned(), error_code::UNKNOWN_HEADER),
         ("__|x".to_owned(), error_code::UNKNOWN_HEADER),
     ];
     for (frame, code) in &frames {

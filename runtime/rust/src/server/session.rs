@@ -174,7 +174,9 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
     /// Runs [`Handler::on_open`] unless it has run.
     async fn open(&self, state: &mut LoopState) {
         if state.open_by.take().is_some() {
-            self.shared.handler.on_open(self.conn).await;
+            // Boxed: it runs once, and unboxed its future would be part of
+            // every idle connection's.
+            Box::pin(self.shared.handler.on_open(self.conn)).await;
         }
     }
 
@@ -288,7 +290,12 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 return AfterFrame::Next;
             }
         };
-        match self.on_frame(payload, state).await {
+        let handled = if state.open_by.is_some() {
+            self.first_frame(payload, state).await
+        } else {
+            self.on_frame(payload, state).await
+        };
+        match handled {
             Ok(()) => AfterFrame::Next,
             // Only a full outbox fails here: the next turn closes it.
             Err(_) => AfterFrame::Yield,
@@ -361,17 +368,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
         state: &mut LoopState,
     ) -> Result<(), super::SendError> {
         let limits = &self.shared.core.config.limits.decode;
-        let decoded = decode::<P::Client>(payload, limits);
-        if state.open_by.is_some() {
-            // The hello is recorded first, so `on_open` knows the client.
-            if let Ok(Incoming::Control(Control::Hello(hello))) = decoded {
-                self.hello(hello);
-                self.open(state).await;
-                return Ok(());
-            }
-            self.open(state).await;
-        }
-        match decoded {
+        match decode::<P::Client>(payload, limits) {
             Ok(Incoming::Message(message)) => {
                 let header = crate::Protocol::header(&message);
                 let message = P::upgrade(message);
@@ -449,6 +446,22 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 format!("frame {} did not decode: {error}", payload.header_text()),
             ),
         }
+    }
+
+    /// The connection's first frame opens it: a hello is recorded first,
+    /// so `on_open` knows the client; anything else is handled after.
+    async fn first_frame(
+        &self,
+        payload: Payload<'_>,
+        state: &mut LoopState,
+    ) -> Result<(), super::SendError> {
+        if header_of(&payload) == Some(crate::control::HELLO) {
+            let handled = self.on_frame(payload, state).await;
+            self.open(state).await;
+            return handled;
+        }
+        self.open(state).await;
+        self.on_frame(payload, state).await
     }
 
     /// Records the client's hello, shared with every connection that sent

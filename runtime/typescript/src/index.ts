@@ -94,7 +94,6 @@ export {
   SendError,
   type Client,
   type ClientEvents,
-  type ClientListener,
   type ClientOptions,
   type Mismatch,
   type ReconnectReason,

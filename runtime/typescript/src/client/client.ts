@@ -48,7 +48,6 @@ import {
   SendError,
   type Client,
   type ClientEvents,
-  type ClientListener,
   type ClientOptions,
   type RoomDelivery,
   type ReconnectReason,
@@ -203,7 +202,9 @@ class TagwireClient<S, C> implements Client<S, C> {
     return this.current;
   }
 
-  on<E extends keyof ClientEvents<S>>(event: E, listener: ClientListener<S, E>): () => void {
+  on(event: "message", listener: (message: S, room: RoomDelivery | undefined) => void): () => void;
+  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void;
+  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E], room: RoomDelivery | undefined) => void): () => void {
     let set = this.listeners.get(event);
     if (set === undefined) {
       set = new Set();

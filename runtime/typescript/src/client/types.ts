@@ -62,8 +62,8 @@ export interface RoomDelivery {
 /** Everything `client.on` can listen to, and what each listener receives. */
 export interface ClientEvents<S> {
   /**
-   * A message from the server. Its listeners get a second argument, the
-   * {@link RoomDelivery} of a room message ({@link ClientListener}).
+   * A message from the server. Listeners added with `on("message", …)` get a
+   * second argument, the {@link RoomDelivery} of a room message.
    */
   message: S;
   /** The connection changed state (also readable as `client.status`). */
@@ -96,15 +96,6 @@ export interface ClientEvents<S> {
    */
   gap: GapNotice;
 }
-
-/**
- * A listener of `event`: `message` listeners get the message and, for a
- * room message, its room and position (a listener that takes one argument
- * is one too); every other event's listeners get its value.
- */
-export type ClientListener<S, E extends keyof ClientEvents<S>> = E extends "message"
-  ? (message: S, room: RoomDelivery | undefined) => void
-  : (value: ClientEvents<S>[E]) => void;
 
 /** A server frame the client skipped because it did not decode. */
 export interface UndecodableFrame {
@@ -183,8 +174,14 @@ export class SendError extends Error {
 export interface Client<S, C> {
   /** The current state. */
   readonly status: Status;
+  /**
+   * Listens to messages; for a room message (SPEC §9.7) the listener's
+   * second argument is its room and position, else `undefined`. Returns a
+   * function that stops listening.
+   */
+  on(event: "message", listener: (message: S, room: RoomDelivery | undefined) => void): () => void;
   /** Listens to `event`; returns a function that stops listening. */
-  on<E extends keyof ClientEvents<S>>(event: E, listener: ClientListener<S, E>): () => void;
+  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void;
   /**
    * Sends `message` now if open, else queues it (sent in order after the next
    * hello). Throws `EncodeError` for values outside their types, and

@@ -230,6 +230,23 @@ describe("client: resume after a reconnect (SPEC §9.7)", { timeout: 20_000 }, (
     assert.deepEqual(h.texts.at(-1), "a, forgotten");
   });
 
+  it("maxRooms 0 remembers no room (nothing resumed, nothing dropped); a maxRooms that is not a finite number is the default 64", async (t) => {
+    const none = await start(t, { maxRooms: 0 });
+    let ws = accept();
+    ws.receive(roomNote("lobby", at(1), "1"));
+    ws.receive(roomNote("lobby", at(1), "1 again: no position kept to compare with"));
+    assert.equal(none.texts.length, 2);
+    assert.deepEqual(reconnect(t, ws).sent, [HELLO_TEXT]);
+    none.client.close();
+    t.mock.timers.reset();
+    await start(t, { maxRooms: Number.NaN });
+    ws = accept();
+    for (let i = 0; i < 70; i++) ws.receive(roomNote(`room ${i}`, at(1), "x"));
+    const sent = reconnect(t, ws).sent;
+    assert.equal(sent.length, 1 + 64);
+    assert.deepEqual(sent[1], resume("room 6", at(1)));
+  });
+
   it("over SSE: the resumes go in the hello's POST, after it and before the queue", async (t) => {
     t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
     const sse = new FakeSse();

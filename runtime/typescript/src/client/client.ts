@@ -193,7 +193,9 @@ class TagwireClient<S, C> implements Client<S, C> {
     this.random = options.random ?? Math.random;
     this.WebSocket = options.WebSocket ?? globalWebSocket();
     this.fetch = options.fetch ?? globalFetch();
-    this.maxRooms = Math.max(0, Math.floor(options.maxRooms ?? 64));
+    // Always a bound: NaN or Infinity would make the remembered rooms grow without one.
+    const maxRooms = options.maxRooms ?? 64;
+    this.maxRooms = Number.isFinite(maxRooms) ? Math.max(0, Math.floor(maxRooms)) : 64;
     this.current = { state: "connecting", attempt: 1, transport: this.firstTransport() };
     void Promise.resolve().then(() => this.begin());
   }

@@ -150,7 +150,7 @@ export interface ClientOptions {
    * Most rooms whose last position the client remembers and resumes after a
    * reconnect (default 64, the number of `_i` a server accepts per
    * connection, SPEC §9.7); beyond it the room least recently heard from is
-   * forgotten.
+   * forgotten. 0 remembers none; a value that is not a finite number is 64.
    */
   maxRooms?: number | undefined;
 }

@@ -470,16 +470,10 @@ impl<P: Package, D: Dial> Task<P, D> {
     /// does not decode (logged).
     fn room_message(&mut self, payload: Payload<'_>, limits: &crate::Limits) -> Option<Event<P>> {
         let decoded = match payload {
-            Payload::Text(text) => {
-                RoomEnvelope::split_text(text, limits).and_then(|(room, position, inner)| {
-                    Ok((room, position, P::Server::decode_text_with(inner, limits)))
-                })
-            }
-            Payload::Binary(bytes) => {
-                RoomEnvelope::split_binary(bytes, limits).and_then(|(room, position, inner)| {
-                    Ok((room, position, P::Server::decode_binary_with(inner, limits)))
-                })
-            }
+            Payload::Text(text) => RoomEnvelope::split_text(text, limits)
+                .map(|(room, at, inner)| (room, at, P::Server::decode_text_with(inner, limits))),
+            Payload::Binary(bytes) => RoomEnvelope::split_binary(bytes, limits)
+                .map(|(room, at, inner)| (room, at, P::Server::decode_binary_with(inner, limits))),
         };
         let (room, position, message) = match decoded {
             Ok(parts) => parts,

@@ -91,7 +91,8 @@ impl<P: tagwire::Package> Peer<P> {
 
     async fn message(&mut self) -> P::Server {
         match self.notable().await {
-            Event::Message(m) => m,
+            // A room message (`_h`, issue 11) or a message to this connection.
+            Event::Message(m) | Event::RoomMessage { message: m, .. } => m,
             other => panic!("expected a message, got {other:?}"),
         }
     }
@@ -328,9 +329,15 @@ async fn the_v1_client_keeps_talking_across_a_deploy_to_v2() {
     let (observe_old, mut handled_old) = observer(LONG);
     let (observe_new, mut handled_new) = observer(LONG);
     // The defaults: 20 s grace, notices over 10 s, reconnect within 5 s.
+    // Both servers share one broadcast backend (a node each), as a deploy's
+    // nodes do: a client's room positions mean the same on both (issue 11).
+    let rooms = tagwire::server::backend::LocalBackend::default();
+    let config = |node: tagwire::server::backend::LocalBackend| {
+        ServerConfig::default().with_backend(Arc::new(node))
+    };
     let deploy = Deploy {
-        old: Server::new(LiveV1::new(observe_old), ServerConfig::default()),
-        new: Server::new(LiveV2::new(observe_new), ServerConfig::default()),
+        old: Server::new(LiveV1::new(observe_old), config(rooms.node())),
+        new: Server::new(LiveV2::new(observe_new), config(rooms.node())),
         deployed: Arc::new(AtomicBool::new(false)),
     };
     let mut old = Peer::new(
@@ -391,6 +398,10 @@ async fn the_v1_client_keeps_talking_across_a_deploy_to_v2() {
         handled_new.next().await,
         json!({"message": "Say", "version": 2, "value": {"room": "lobby", "text": "after the deploy", "mood": "calm"}})
     );
+    // Saying joins the room again: the old client presented its position
+    // (`_i`, issue 11), so it first gets what it missed while it moved (the
+    // new client's line, converted to Post v1), then its own.
+    assert_eq!(old.message().await, post_v1("I am new"));
     assert_eq!(old.message().await, post_v1("after the deploy"));
     let v2::ServerMessage::PostV2(post) = new.message().await else {
         panic!("the new client gets Post v2");

@@ -149,9 +149,11 @@ async fn two_hundred_clients_move_to_a_new_server_during_a_drain() {
                         sink.lock().expect("lock").opens.push(Instant::now());
                         let _ = joiner.send(ClientMessage::JoinV1(JoinV1 { room: "all".into() }));
                     }
-                    Event::Message(ServerMessage::DeliveredV1(d)) => {
-                        sink.lock().expect("lock").seqs.push(d.seq)
-                    }
+                    // Room messages (`_h`, issue 11) carry their room and position.
+                    Event::RoomMessage {
+                        message: ServerMessage::DeliveredV1(d),
+                        ..
+                    } => sink.lock().expect("lock").seqs.push(d.seq),
                     _ => {}
                 }
             }

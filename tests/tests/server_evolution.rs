@@ -443,6 +443,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
                 (Message::Ping(_) | Message::Pong(_), _) => continue,
                 (other, encoding) => panic!("{other:?} on a {encoding:?} connection"),
             };
+            // A room message (`_h`, SPEC §9.7) is read as the message it carries.
+            let limits = tagwire::Limits::default();
+            let bytes: &[u8] = if bytes.starts_with(b"_h") {
+                match self.encoding {
+                    Encoding::Text => {
+                        let text = std::str::from_utf8(bytes).expect("utf-8");
+                        let (_, _, inner) =
+                            tagwire::control::RoomEnvelope::split_text(text, &limits)
+                                .expect("a room envelope");
+                        inner.as_bytes()
+                    }
+                    Encoding::Binary => {
+                        tagwire::control::RoomEnvelope::split_binary(bytes, &limits)
+                            .expect("a room envelope")
+                            .2
+                    }
+                }
+            } else {
+                bytes
+            };
             let got = if bytes.first() == Some(&b'_') {
                 let control = match self.encoding {
                     Encoding::Text => {
@@ -914,8 +934,13 @@ async fn sse_sessions_convert_both_ways_too() {
         sse.next().await,
         sse.next().await,
     ];
+    // The broadcast is a room message (`_h`, issue 11): the first of room `s`.
+    let (room, position, post) =
+        tagwire::control::RoomEnvelope::split_text(&frames[2], &tagwire::Limits::default())
+            .expect("a room envelope");
+    assert_eq!((room.as_str(), position.seq), ("s", 1));
     assert_eq!(
-        frames[..3],
+        [frames[0].as_str(), frames[1].as_str(), post],
         [
             ServerMsg::ScoreV1(ScoreV1 { points: 1 }).to_text(),
             ServerMsg::PostV1(PostV1 {
@@ -1007,7 +1032,11 @@ async fn the_rust_client_gets_converted_messages_and_typed_outdated_events() {
         }))
         .expect("send");
     match event(&mut events).await {
-        Event::Message(week1::ServerMsg::PostV1(p)) => assert_eq!(p.body, "still here (calm)"),
+        // A broadcast: a room message (`_h`, issue 11).
+        Event::RoomMessage {
+            message: week1::ServerMsg::PostV1(p),
+            ..
+        } => assert_eq!(p.body, "still here (calm)"),
         other => panic!("{other:?}"),
     }
     client.close().await;

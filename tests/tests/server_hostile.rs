@@ -51,6 +51,16 @@ enum Auth {
 }
 
 async fn start(config: ServerConfig, auth: Auth) -> (Handle, Arc<Relay>, SocketAddr) {
+    // Measured without room history (issue 11): the witness's own room
+    // messages would fill the replay window (1,000 messages by default,
+    // bounded by `HistoryWindow`, docs/SCALE.md) while an attack is measured.
+    let no_history = tagwire::server::backend::HistoryWindow {
+        max_messages: 0,
+        max_age: None,
+    };
+    let config = config.with_backend(Arc::new(tagwire::server::backend::LocalBackend::new(
+        no_history,
+    )));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (handle, app) = match auth {

@@ -154,7 +154,12 @@ async fn a_session_exchanges_frames_both_ways() {
     );
     let delivered = sse.next_data().await.expect("delivered");
     assert_eq!(delivered.id, "2");
-    match ServerMessage::decode_text(&delivered.data).expect("decodes") {
+    // A room message (`_h`, issue 11): the first of room `r`.
+    let (room, position, inner) =
+        tagwire::control::RoomEnvelope::split_text(&delivered.data, &tagwire::Limits::default())
+            .expect("a room envelope");
+    assert_eq!((room.as_str(), position.seq), ("r", 1));
+    match ServerMessage::decode_text(inner).expect("decodes") {
         ServerMessage::DeliveredV1(d) => assert_eq!(d.body, "line | with\nnewline"),
         other => panic!("{other:?}"),
     }

@@ -3,7 +3,7 @@
 
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
-use crate::control::Control;
+use crate::control::{Control, RoomEnvelope};
 use crate::{DecodeError, Encoding, Header, Limits, Protocol};
 
 /// Encodes one value as a WebSocket message in `encoding`.
@@ -11,6 +11,29 @@ pub(crate) fn to_message<T: Protocol>(value: &T, encoding: Encoding) -> Message 
     match encoding {
         Encoding::Text => Message::Text(Utf8Bytes::from(value.to_text())),
         Encoding::Binary => Message::Binary(Bytes::from(value.to_binary())),
+    }
+}
+
+/// Encodes one value as a room message (SPEC §9.7): the `_h` envelope,
+/// then the value's frame, in one buffer.
+pub(crate) fn to_room_message<T: Protocol>(
+    value: &T,
+    encoding: Encoding,
+    envelope: &RoomEnvelope<'_>,
+) -> Message {
+    match encoding {
+        Encoding::Text => {
+            let mut out = String::new();
+            envelope.write_text_prefix(&mut out);
+            value.encode_text(&mut out);
+            Message::Text(Utf8Bytes::from(out))
+        }
+        Encoding::Binary => {
+            let mut out = Vec::new();
+            envelope.write_binary_prefix(&mut out);
+            value.encode_binary(&mut out);
+            Message::Binary(Bytes::from(out))
+        }
     }
 }
 

@@ -350,8 +350,14 @@ impl Witness {
                         Some(Err(e)) => return Err(format!("witness read at {seq}: {e}")),
                         None => return Err(format!("witness lost its connection at {seq}")),
                     };
+                    // A room message (`_h`, issue 11): the witness's own frame is inside.
+                    let limits = tagwire::Limits::default();
+                    let text = match tagwire::control::RoomEnvelope::split_text(&text, &limits) {
+                        Ok((_, _, inner)) => inner,
+                        Err(_) => text.as_str(),
+                    };
                     if text.starts_with('_') {
-                        match Control::decode_text(&text) {
+                        match Control::decode_text(text) {
                             Ok(Control::Ping) => {
                                 ws.send(Message::text(Control::Pong.to_text()))
                                     .await
@@ -362,7 +368,7 @@ impl Witness {
                         }
                         continue;
                     }
-                    match (script.reply)(&text) {
+                    match (script.reply)(text) {
                         Some(got) if got == seq => break,
                         Some(got) => {
                             return Err(format!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tagwire::Protocol;
-use tagwire::control::Control;
+use tagwire::control::{Control, RoomEnvelope, RoomPosition};
 use tagwire::server::{CloseReport, Connection, Handler, Server, ServerConfig};
 use tagwire_tests::relay::{self, ClientMessage, EchoV1, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
@@ -90,7 +90,28 @@ pub enum Got {
     End,
 }
 
+/// A room message's envelope (`_h`, SPEC §9.7) and the message in it.
+pub fn decode_room(message: &Message) -> Option<(String, RoomPosition, ServerMessage)> {
+    let limits = tagwire::Limits::default();
+    match message {
+        Message::Text(t) => {
+            let (room, position, inner) = RoomEnvelope::split_text(t, &limits).ok()?;
+            Some((room, position, ServerMessage::decode_text(inner).ok()?))
+        }
+        Message::Binary(b) => {
+            let (room, position, inner) = RoomEnvelope::split_binary(b, &limits).ok()?;
+            Some((room, position, ServerMessage::decode_binary(inner).ok()?))
+        }
+        _ => None,
+    }
+}
+
+/// Decodes a frame; a room message (`_h`) is read as the message it
+/// carries (see [`decode_room`] for its room and position).
 pub fn decode(message: &Message) -> Option<Got> {
+    if let Some((_, _, inner)) = decode_room(message) {
+        return Some(Got::Message(inner));
+    }
     match message {
         Message::Text(t) if t.starts_with('_') => Control::decode_text(t).ok().map(Got::Control),
         Message::Text(t) => ServerMessage::decode_text(t).ok().map(Got::Message),

@@ -1,6 +1,9 @@
 //! Server settings, with the article's figures as defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::backend::Backend;
 
 use super::guard::OriginConfig;
 use super::rate::RateLimits;
@@ -30,6 +33,13 @@ pub struct ServerConfig {
     /// Token buckets per connection and per message version (default:
     /// none, besides the package's own).
     pub rate_limits: RateLimits,
+    /// The broadcast backend rooms go through (docs/SCALE.md): `None` (the
+    /// default) gives each server its own in-process
+    /// [`LocalBackend`](super::backend::LocalBackend) with the default
+    /// history window. Servers sharing rooms in one process each take a
+    /// [`LocalBackend::node`](super::backend::LocalBackend::node) of one
+    /// backend; servers in several processes, a `RedisBackend` each.
+    pub backend: Option<Arc<dyn Backend>>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +53,7 @@ impl Default for ServerConfig {
             limits: ConnectionLimits::default(),
             origins: OriginConfig::default(),
             rate_limits: RateLimits::default(),
+            backend: None,
         }
     }
 }
@@ -175,6 +186,13 @@ impl Default for ConnectionLimits {
 }
 
 impl ServerConfig {
+    /// Sets [`ServerConfig::backend`].
+    #[must_use]
+    pub fn with_backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
     /// Problems worth a warning at start-up (also logged by
     /// [`super::Server::new`]).
     #[must_use]

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_tungstenite::tungstenite::Message;
 
+use super::backend::{BackendError, Position};
 use super::downgrade::{Older, cannot_send};
 use super::outbox::{Closing, Outbox};
 use super::peers::PeerHello;
@@ -51,6 +52,78 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// Why a room message could not be published ([`Connection::publish`],
+/// [`super::ServerHandle::publish`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublishError {
+    /// The message breaks one of the schema's constraints, so every
+    /// member's decoder would reject it; nothing was published.
+    Invalid(crate::Violation),
+    /// The broadcast backend failed (see [`BackendError`] for whether it
+    /// may have been published anyway).
+    Backend(BackendError),
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishError::Invalid(violation) => write!(f, "not published: {violation}"),
+            PublishError::Backend(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {}
+
+/// Most rooms a connection may hold resume positions (`_i`) for.
+pub(crate) const MAX_RESUMES: usize = 64;
+
+/// Rooms and the positions a client resumes them from.
+type Resumes = Vec<(Box<str>, Position)>;
+
+/// The rooms of one connection, and the positions its client resumes from.
+#[derive(Debug, Default)]
+pub(crate) struct Memberships {
+    /// Rooms this connection is in, so leaving all of them on close does
+    /// not scan every room. Empty (no allocation) for most connections.
+    pub(crate) joined: Vec<Arc<str>>,
+    /// `_i` positions not yet used by a join. Boxed: a connection whose
+    /// client sends none pays a pointer.
+    resume: Option<Box<Resumes>>,
+}
+
+impl Memberships {
+    /// The resume position for `room`, which a join uses up.
+    pub(crate) fn take_resume(&mut self, room: &str) -> Option<Position> {
+        let resume = self.resume.as_mut()?;
+        let at = resume.iter().position(|(r, _)| &**r == room)?;
+        let (_, position) = resume.swap_remove(at);
+        if resume.is_empty() {
+            self.resume = None;
+        }
+        Some(position)
+    }
+
+    /// Keeps `position` for `room` (replacing an earlier one); false when
+    /// [`MAX_RESUMES`] rooms are held already.
+    pub(crate) fn set_resume(&mut self, room: String, position: Position) -> bool {
+        let resume = self.resume.get_or_insert_with(Box::default);
+        if let Some(slot) = resume.iter_mut().find(|(r, _)| **r == *room) {
+            slot.1 = position;
+            return true;
+        }
+        if resume.len() >= MAX_RESUMES {
+            return false;
+        }
+        resume.push((room.into_boxed_str(), position));
+        true
+    }
+
+    pub(crate) fn is_in(&self, room: &str) -> bool {
+        self.joined.iter().any(|r| &**r == room)
+    }
+}
+
 /// Per-connection state shared by the loop, the handle and the rooms.
 /// `Connection<P, C>` holds it with its context type; rooms and the
 /// registry hold it as `ConnectionState` (the context behind `dyn Any`), so
@@ -65,9 +138,8 @@ pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
     /// The client's hello, shared with every connection that sent the same
     /// (`super::peers`); unset means a current peer.
     pub(crate) hello: OnceLock<Arc<PeerHello>>,
-    /// Rooms this connection is in, so leaving all of them on close does
-    /// not scan every room. Empty (no allocation) for most connections.
-    pub(crate) rooms: Mutex<Vec<Arc<str>>>,
+    /// Rooms this connection is in and its client's resume positions.
+    pub(crate) rooms: Mutex<Memberships>,
     pub(crate) room_registry: Arc<Rooms>,
     /// What authentication said about the client (last: it is unsized in
     /// the registry's view).
@@ -234,8 +306,16 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         self.state.room_registry.leave(&self.member(), room);
     }
 
-    /// Sends `message` to every connection in `room`, this one included if
-    /// it is a member; returns how many accepted it.
+    /// Sends `message` to every connection in `room` on every node sharing
+    /// the server's broadcast backend, this one included if it is a member
+    /// (docs/RUNTIME.md, Rooms across nodes). Each member gets it in an `_h`
+    /// envelope with the message's position in the room.
+    ///
+    /// Returns how many members accepted it when the backend delivers at
+    /// once (the in-process [`super::backend::LocalBackend`], on every
+    /// server sharing it); 0 when delivery comes later (Redis) or the
+    /// message was not published (logged as an error). Use
+    /// [`Connection::publish`] for the position or the error.
     pub fn broadcast(&self, room: &str, message: &P::Server) -> usize {
         self.state.room_registry.broadcast::<P>(room, message, None)
     }
@@ -245,5 +325,28 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         self.state
             .room_registry
             .broadcast::<P>(room, message, Some(self.state.id))
+    }
+
+    /// As [`Connection::broadcast`] (this connection included if it is a
+    /// member), and waits for the backend: the message's position in the
+    /// room. The publish starts when this is called, so publishes started
+    /// one after the other keep their order even if awaited later.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Invalid`] for a value that breaks a constraint,
+    /// [`PublishError::Backend`] when the backend failed.
+    pub fn publish(
+        &self,
+        room: &str,
+        message: &P::Server,
+    ) -> impl std::future::Future<Output = Result<Position, PublishError>> + Send + 'static {
+        let published = self.state.room_registry.publish::<P>(room, message, None);
+        async move {
+            published
+                .map_err(PublishError::Invalid)?
+                .await
+                .map_err(PublishError::Backend)
+        }
     }
 }

@@ -67,10 +67,10 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(config: ServerConfig) -> Self {
+    pub(crate) fn new(config: ServerConfig, rooms: Arc<Rooms>) -> Self {
         Core {
             config,
-            rooms: Arc::new(Rooms::default()),
+            rooms,
             connections: Mutex::new(HashMap::new()),
             count: watch::Sender::new(0),
             next_id: AtomicU64::new(1),

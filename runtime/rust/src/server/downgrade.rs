@@ -5,9 +5,11 @@
 
 use tokio_tungstenite::tungstenite::Message;
 
+use super::backend::Position;
 use super::peers::PeerHello;
+use crate::control::RoomEnvelope;
 use crate::control::{Control, OutdatedNotice};
-use crate::frame::to_message;
+use crate::frame::{to_message, to_room_message};
 use crate::{Encoding, Header, Package, Protocol};
 
 /// Most steps one walk takes: a hand-written conversion that never reaches
@@ -31,6 +33,8 @@ pub(crate) struct Older<'a, P: Package> {
     /// No further step exists (or one declined).
     ended: bool,
     notice: [Option<Message>; 2],
+    /// A room message's room and position: its frames go in `_h` envelopes.
+    envelope: Option<(&'a str, Position)>,
 }
 
 impl<'a, P: Package> Older<'a, P> {
@@ -40,6 +44,16 @@ impl<'a, P: Package> Older<'a, P> {
             steps: Vec::new(),
             ended: false,
             notice: [None, None],
+            envelope: None,
+        }
+    }
+
+    /// As [`Older::new`] for a room message: every frame in its `_h`
+    /// envelope (the outdated notice is not a room message: none).
+    pub(crate) fn enveloped(newest: &'a P::Server, room: &'a str, position: Position) -> Self {
+        Older {
+            envelope: Some((room, position)),
+            ..Older::new(newest)
         }
     }
 
@@ -51,11 +65,17 @@ impl<'a, P: Package> Older<'a, P> {
             if i == self.steps.len() && !self.step() {
                 return None;
             }
+            let envelope = self.envelope;
             let (message, frames) = &mut self.steps[i];
             if peer.knows(message.header()) {
                 return Some(
                     frames[slot(encoding)]
-                        .get_or_insert_with(|| to_message(message, encoding))
+                        .get_or_insert_with(|| match envelope {
+                            None => to_message(message, encoding),
+                            Some((room, position)) => {
+                                to_room_message(message, encoding, &RoomEnvelope { room, position })
+                            }
+                        })
                         .clone(),
                 );
             }

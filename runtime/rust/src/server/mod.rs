@@ -51,7 +51,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub use self::config::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
 use self::connection::ConnectionState;
-pub use self::connection::{Connection, SendError};
+use self::connection::Memberships;
+pub use self::connection::{Connection, PublishError, SendError};
 use self::core::Core;
 pub use self::core::{DrainPhase, DrainReport};
 pub use self::guard::{
@@ -124,7 +125,7 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
             peer,
             outbox: Outbox::new(limits.outbound_queue_frames, limits.outbound_queue_bytes),
             hello: OnceLock::new(),
-            rooms: Mutex::new(Vec::new()),
+            rooms: Mutex::new(Memberships::default()),
             room_registry: self.core.rooms.clone(),
             context,
         }))
@@ -176,9 +177,14 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         let mut headers = P::headers();
         headers.sort();
         let message_quotas = rate::merged(P::rate_limits(), &config.rate_limits);
+        let backend = config
+            .backend
+            .clone()
+            .unwrap_or_else(|| Arc::new(backend::LocalBackend::default()));
+        let rooms = rooms::Rooms::new::<P>(backend);
         Server {
             shared: Arc::new(Shared {
-                core: Arc::new(Core::new(config)),
+                core: Arc::new(Core::new(config, rooms)),
                 handler,
                 auth,
                 headers,
@@ -399,10 +405,57 @@ impl<P: Package> ServerHandle<P> {
         self.core.rooms.len(room)
     }
 
-    /// Sends `message` to every connection in `room`; returns how many
-    /// accepted it.
+    /// Whether this node's subscription to `room` is in effect: messages
+    /// published from now on, on any node, reach its members here. With the
+    /// in-process backend, as soon as the room has a member; with Redis,
+    /// once Redis has answered the subscription (a room message published
+    /// earlier reaches members that resumed from a position, by replay, but
+    /// not those that joined fresh).
+    #[must_use]
+    pub fn is_subscribed(&self, room: &str) -> bool {
+        self.core.rooms.is_subscribed(room)
+    }
+
+    /// Sends `message` to every connection in `room`, on every node sharing
+    /// the backend; see [`Connection::broadcast`] for what the count means.
     pub fn broadcast(&self, room: &str, message: &P::Server) -> usize {
         self.core.rooms.broadcast::<P>(room, message, None)
+    }
+
+    /// As [`ServerHandle::broadcast`], and waits for the backend: the
+    /// message's position in the room (see [`Connection::publish`]).
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Invalid`] for a value that breaks a constraint,
+    /// [`PublishError::Backend`] when the backend failed.
+    pub fn publish(
+        &self,
+        room: &str,
+        message: &P::Server,
+    ) -> impl std::future::Future<Output = Result<backend::Position, PublishError>> + Send + 'static
+    {
+        let published = self.core.rooms.publish::<P>(room, message, None);
+        async move {
+            published
+                .map_err(PublishError::Invalid)?
+                .await
+                .map_err(PublishError::Backend)
+        }
+    }
+
+    /// The broadcast backend's connection state as it changes: always
+    /// `Connected` for the in-process backend; `Reconnecting` while a Redis
+    /// backend has lost Redis (broadcasts are not published meanwhile).
+    #[must_use]
+    pub fn backend_state(&self) -> tokio::sync::watch::Receiver<backend::BackendState> {
+        self.core.rooms.backend().state()
+    }
+
+    /// The server's broadcast backend.
+    #[must_use]
+    pub fn backend(&self) -> Arc<dyn backend::Backend> {
+        self.core.rooms.backend().clone()
     }
 }
 

@@ -1,136 +1,763 @@
-//! In-process rooms: named sets of connections that receive a broadcast.
+//! Rooms: named sets of connections that receive a broadcast, on this node
+//! and, through the broadcast backend, on every node sharing it (docs/SCALE.md,
+//! docs/RUNTIME.md "Rooms across nodes").
+//!
+//! A broadcast publishes one canonical binary frame to the backend and
+//! returns; the backend hands every subscribed node (this one included)
+//! each room message with its position, in order, and the node fans it out
+//! to its members as `_h` envelopes (SPEC §9.7), converted per peer version.
+//! A member that joined with a resume position (`_i`) is first sent what it
+//! missed from the backend's history; live messages that arrive meanwhile
+//! wait in its replay buffer, so none is sent twice or out of order.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio_tungstenite::tungstenite::Message;
+use futures_util::FutureExt;
+use tokio_tungstenite::tungstenite::{Bytes as WsBytes, Message, Utf8Bytes};
 
+use super::backend::{
+    Backend, BackendError, Bytes, Gap, GapKind, History, Position, RoomMessage, Subscriber,
+};
 use super::connection::ConnectionState;
 use super::downgrade::Older;
+use crate::control::{Control, GapNotice, GapReason, RoomEnvelope};
 use crate::frame::to_message;
-use crate::{Encoding, Package, Protocol};
+use crate::{Encoding, Limits, Package, Protocol, Violation};
 
-type Members = HashMap<u64, Arc<ConnectionState>>;
+/// Live messages held for one member while its replay is read: beyond this,
+/// the replay ends in a gap (the member's queue would overflow anyway).
+const MAX_PENDING: usize = 4096;
 
-/// Every room of one server.
-#[derive(Debug, Default)]
+/// The marker of a payload that names a connection to skip
+/// ([`Rooms::publish`] with `except`): no header starts with a zero byte.
+const EXCEPT_MARK: u8 = 0;
+
+thread_local! {
+    /// Deliveries made on this thread while a broadcast publishes: a
+    /// backend that delivers inside `publish` (the in-process one) lets
+    /// `broadcast` report how many members accepted the message.
+    static DELIVERED: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Sends one room message to members: `deliver::<P>` for the server's package.
+type Deliver = fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits) -> usize;
+
+/// Every room of one server (one node).
 pub(crate) struct Rooms {
-    rooms: Mutex<HashMap<Arc<str>, Members>>,
+    rooms: Mutex<HashMap<Arc<str>, Room>>,
+    backend: Arc<dyn Backend>,
+    deliver: Deliver,
+    /// Random per node: with a connection id, names the connection a
+    /// `broadcast_to_others` skips, whichever node delivers.
+    node: u64,
+}
+
+impl std::fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rooms")
+            .field("rooms", &self.lock().len())
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Room {
+    members: HashMap<u64, Member>,
+    subscription: Subscription,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subscription {
+    /// `subscribe` was called and has not answered yet.
+    Subscribing,
+    Subscribed,
+    /// The last member left and `unsubscribe` is being called; a member
+    /// joining meanwhile makes the leaver subscribe again.
+    Unsubscribing,
+}
+
+struct Member {
+    conn: Arc<ConnectionState>,
+    /// The last position sent to (or replayed for) this member.
+    last: Position,
+    /// Only while its resume is being replayed.
+    replay: Option<Box<Replay>>,
+}
+
+struct Replay {
+    after: Position,
+    /// The history read has been started.
+    started: bool,
+    /// Live messages delivered while the history is read.
+    pending: Vec<RoomMessage>,
+    overflow: bool,
+}
+
+/// Decodes at most this large a frame from the backend: it was encoded by a
+/// server, not a client, so only a sanity bound applies.
+fn backend_limits() -> Limits {
+    Limits {
+        max_frame_bytes: 64 * 1024 * 1024,
+        max_collection_len: usize::MAX,
+        max_string_bytes: usize::MAX,
+        ..Limits::default()
+    }
+}
+
+fn lock_members(conn: &ConnectionState) -> MutexGuard<'_, super::connection::Memberships> {
+    conn.rooms.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Rooms {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Members>> {
+    pub(crate) fn new<P: Package>(backend: Arc<dyn Backend>) -> Arc<Self> {
+        let rooms = Arc::new(Rooms {
+            rooms: Mutex::new(HashMap::new()),
+            backend,
+            deliver: deliver::<P>,
+            node: rand::random(),
+        });
+        let weak = Arc::downgrade(&(rooms.clone() as Arc<dyn Subscriber>));
+        rooms.backend.attach(weak);
+        rooms
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Room>> {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn join(&self, conn: &Arc<ConnectionState>, room: &str) {
-        let mut rooms = self.lock();
-        let name = match rooms.get_key_value(room) {
-            Some((name, _)) => name.clone(),
-            None => Arc::from(room),
+    pub(crate) fn join(self: &Arc<Self>, conn: &Arc<ConnectionState>, room: &str) {
+        let resume = lock_members(conn).take_resume(room);
+        let (name, subscribe, replay) = {
+            let mut rooms = self.lock();
+            let name = match rooms.get_key_value(room) {
+                Some((name, _)) => name.clone(),
+                None => Arc::from(room),
+            };
+            let entry = rooms.entry(name.clone()).or_insert_with(|| Room {
+                members: HashMap::new(),
+                subscription: Subscription::Subscribing,
+            });
+            if entry.members.contains_key(&conn.id) {
+                return;
+            }
+            let subscribe =
+                entry.members.is_empty() && entry.subscription == Subscription::Subscribing;
+            let replay = resume.is_some() && entry.subscription == Subscription::Subscribed;
+            entry.members.insert(
+                conn.id,
+                Member {
+                    conn: conn.clone(),
+                    last: Position::START,
+                    replay: resume.map(|after| {
+                        Box::new(Replay {
+                            after,
+                            started: replay,
+                            pending: Vec::new(),
+                            overflow: false,
+                        })
+                    }),
+                },
+            );
+            lock_members(conn).joined.push(name.clone());
+            (name, subscribe, replay)
         };
-        let members = rooms.entry(name.clone()).or_default();
-        if members.insert(conn.id, conn.clone()).is_none() {
-            conn.rooms
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(name);
+        if subscribe {
+            self.run(settle(self.clone(), name));
+        } else if replay {
+            self.run(replay_one(self.clone(), name, conn.clone()));
         }
     }
 
-    pub(crate) fn leave(&self, conn: &ConnectionState, room: &str) {
-        let mut rooms = self.lock();
-        if let Some(members) = rooms.get_mut(room) {
-            members.remove(&conn.id);
-            if members.is_empty() {
-                rooms.remove(room);
+    /// A resume (`_i`) for a room the connection is already in (the
+    /// application joined it in `on_open`, before the client's `_i`
+    /// arrived). Replayed as at a join while nothing was sent to the member
+    /// yet; otherwise the messages in between would come after later ones,
+    /// so the client is told the gap instead. Returns false when the
+    /// connection is not in the room (the position is kept for a join).
+    pub(crate) fn resume_joined(
+        self: &Arc<Self>,
+        conn: &Arc<ConnectionState>,
+        room: &str,
+        after: Position,
+    ) -> bool {
+        let (name, start, gap) = {
+            let mut rooms = self.lock();
+            let Some(name) = rooms.get_key_value(room).map(|(name, _)| name.clone()) else {
+                return false;
+            };
+            let Some(entry) = rooms.get_mut(room) else {
+                return false;
+            };
+            let subscribed = entry.subscription == Subscription::Subscribed;
+            let Some(member) = entry.members.get_mut(&conn.id) else {
+                return false;
+            };
+            if member.replay.is_some() {
+                return true;
             }
+            if member.last.is_start() {
+                member.replay = Some(Box::new(Replay {
+                    after,
+                    started: subscribed,
+                    pending: Vec::new(),
+                    overflow: false,
+                }));
+                (name, subscribed, None)
+            } else if after.epoch == member.last.epoch && after.seq >= member.last.seq {
+                return true;
+            } else {
+                (name, false, Some(member.last))
+            }
+        };
+        if let Some(current) = gap {
+            push_gap(conn, &name, GapReason::Trimmed, current);
+        } else if start {
+            self.run(replay_one(self.clone(), name, conn.clone()));
         }
-        conn.rooms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|r| &**r != room);
+        true
+    }
+
+    /// Runs `future` now if it completes at once (the in-process backend),
+    /// else on the runtime.
+    fn run(&self, future: impl Future<Output = ()> + Send + 'static) {
+        let mut future = Box::pin(future);
+        if (&mut future).now_or_never().is_some() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(future);
+            }
+            Err(_) => tracing::error!("rooms: a backend call needs a tokio runtime; dropped"),
+        }
+    }
+
+    pub(crate) fn leave(self: &Arc<Self>, conn: &ConnectionState, room: &str) {
+        lock_members(conn).joined.retain(|r| &**r != room);
+        let emptied = {
+            let mut rooms = self.lock();
+            let name = rooms.get_key_value(room).map(|(name, _)| name.clone());
+            match (name, rooms.get_mut(room)) {
+                (Some(name), Some(entry)) => {
+                    entry.members.remove(&conn.id);
+                    Self::emptied(&name, entry)
+                }
+                _ => None,
+            }
+        };
+        if let Some(name) = emptied {
+            self.unsubscribe(name);
+        }
     }
 
     /// Removes a closed connection from every room it was in.
-    pub(crate) fn leave_all(&self, conn: &ConnectionState) {
-        let names = std::mem::take(&mut *conn.rooms.lock().unwrap_or_else(PoisonError::into_inner));
+    pub(crate) fn leave_all(self: &Arc<Self>, conn: &ConnectionState) {
+        let names = std::mem::take(&mut lock_members(conn).joined);
         if names.is_empty() {
             return;
         }
-        let mut rooms = self.lock();
-        for name in names {
-            if let Some(members) = rooms.get_mut(&name) {
-                members.remove(&conn.id);
-                if members.is_empty() {
-                    rooms.remove(&name);
+        let mut emptied = Vec::new();
+        {
+            let mut rooms = self.lock();
+            for name in names {
+                if let Some(entry) = rooms.get_mut(&name) {
+                    entry.members.remove(&conn.id);
+                    emptied.extend(Self::emptied(&name, entry));
                 }
+            }
+        }
+        for name in emptied {
+            self.unsubscribe(name);
+        }
+    }
+
+    /// Whether the room just lost its last member and must be unsubscribed.
+    fn emptied(name: &Arc<str>, entry: &mut Room) -> Option<Arc<str>> {
+        if !entry.members.is_empty() || entry.subscription == Subscription::Unsubscribing {
+            return None;
+        }
+        entry.subscription = Subscription::Unsubscribing;
+        Some(name.clone())
+    }
+
+    /// Unsubscribes outside the lock (the backend delivers under its own
+    /// locks, into ours), then drops the room or, if someone joined
+    /// meanwhile, subscribes again.
+    fn unsubscribe(self: &Arc<Self>, name: Arc<str>) {
+        self.backend.unsubscribe(&name);
+        let again = {
+            let mut rooms = self.lock();
+            match rooms.get_mut(&name) {
+                Some(entry) if entry.members.is_empty() => {
+                    rooms.remove(&name);
+                    false
+                }
+                Some(entry) => {
+                    entry.subscription = Subscription::Subscribing;
+                    true
+                }
+                None => false,
+            }
+        };
+        if again {
+            self.run(settle(self.clone(), name));
+        }
+    }
+
+    /// Whether the node's subscription to the room is in effect.
+    pub(crate) fn is_subscribed(&self, room: &str) -> bool {
+        self.lock()
+            .get(room)
+            .is_some_and(|r| r.subscription == Subscription::Subscribed)
+    }
+
+    pub(crate) fn len(&self, room: &str) -> usize {
+        self.lock().get(room).map_or(0, |r| r.members.len())
+    }
+
+    /// The payload of a broadcast: the message's binary frame, preceded
+    /// when a connection is to be skipped by a zero byte, this node's id
+    /// and the connection's id.
+    fn payload(&self, frame: Vec<u8>, except: Option<u64>) -> Bytes {
+        match except {
+            None => Bytes::from(frame),
+            Some(id) => {
+                let mut out = Vec::with_capacity(frame.len() + 17);
+                out.push(EXCEPT_MARK);
+                out.extend_from_slice(&self.node.to_le_bytes());
+                out.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&frame);
+                Bytes::from(out)
             }
         }
     }
 
-    pub(crate) fn len(&self, room: &str) -> usize {
-        self.lock().get(room).map_or(0, HashMap::len)
+    /// Publishes `message` to the room on every node; the returned future
+    /// gives its position. The publish is started before this returns (so
+    /// one caller's publishes keep their order); with the in-process
+    /// backend the members have their frames by then.
+    pub(crate) fn publish<P: Package>(
+        &self,
+        room: &str,
+        message: &P::Server,
+        except: Option<u64>,
+    ) -> Result<super::backend::BoxFuture<'static, Result<Position, BackendError>>, Violation> {
+        // Every member's decoder would reject a value that breaks a schema
+        // constraint: refuse it once, loudly, rather than per member.
+        message.validate()?;
+        let payload = self.payload(message.to_binary(), except);
+        Ok(self.backend.publish(room, payload))
     }
 
-    /// Encodes `message` at most once per encoding and queues it for every
-    /// member (but `except`); returns how many accepted it. Members
-    /// generated from an older protocol get the newest older version they
-    /// know, converted and encoded at most once per version and encoding,
-    /// or the outdated notice (not counted).
+    /// Publishes, and returns how many members accepted the message if the
+    /// backend delivered it at once (the in-process one: on every node
+    /// sharing it); 0 when delivery comes later (Redis) or the publish
+    /// failed (logged).
     pub(crate) fn broadcast<P: Package>(
         &self,
         room: &str,
         message: &P::Server,
         except: Option<u64>,
     ) -> usize {
-        let members: Vec<Arc<ConnectionState>> = match self.lock().get(room) {
-            Some(members) => members
-                .values()
-                .filter(|c| Some(c.id) != except)
-                .cloned()
-                .collect(),
-            None => return 0,
+        let outer = DELIVERED.with(|d| d.replace(Some(0)));
+        let published = self.publish::<P>(room, message, except);
+        let delivered = DELIVERED.with(|d| d.replace(outer)).unwrap_or(0);
+        let mut future = match published {
+            Ok(future) => future,
+            Err(violation) => {
+                tracing::error!(room, %violation, "broadcast refused: the message breaks a constraint");
+                return 0;
+            }
         };
-        // Every member's decoder would reject a value that breaks a schema
-        // constraint: refuse it once, loudly, rather than per member.
-        if let Err(violation) = message.validate() {
-            tracing::error!(room, %violation, "broadcast refused: the message breaks a constraint");
-            return 0;
-        }
-        let header = message.header();
-        let mut text: Option<Message> = None;
-        let mut binary: Option<Message> = None;
-        // Only allocated when a member is too old for `message`.
-        let mut older: Option<Box<Older<'_, P>>> = None;
-        let mut accepted = 0;
-        for member in members {
-            let frame = match member.outdated_peer().filter(|p| !p.knows(header)) {
-                None => {
-                    let slot = match member.encoding {
-                        Encoding::Text => &mut text,
-                        Encoding::Binary => &mut binary,
-                    };
-                    // Frames share their bytes (reference-counted), so each
-                    // member costs a queue slot, not a copy.
-                    slot.get_or_insert_with(|| to_message(message, member.encoding))
-                        .clone()
-                }
-                Some(peer) => {
-                    let older = older.get_or_insert_with(|| Box::new(Older::new(message)));
-                    match older.frame_for(peer, member.encoding) {
-                        Some(frame) => frame,
-                        None => {
-                            let _ = member.push(older.notice(member.encoding));
-                            continue;
-                        }
+        match (&mut future).now_or_never() {
+            Some(Ok(_)) => delivered,
+            Some(Err(error)) => {
+                tracing::error!(room, %error, "broadcast not published");
+                0
+            }
+            None => {
+                let room: Arc<str> = Arc::from(room);
+                let watch = async move {
+                    if let Err(error) = future.await {
+                        tracing::error!(room = %room, %error, "broadcast not published");
+                    }
+                };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(watch);
+                    }
+                    Err(_) => {
+                        tracing::error!("broadcast outside a tokio runtime: its outcome is unknown")
                     }
                 }
-            };
-            if member.push(frame).is_ok() {
-                accepted += 1;
+                0
             }
         }
-        accepted
+    }
+
+    /// After the history of `member`'s resume was read: sends what it
+    /// missed, then what arrived live meanwhile, and makes it live.
+    fn finish_replay(
+        &self,
+        room: &Arc<str>,
+        conn: &Arc<ConnectionState>,
+        history: Result<History, BackendError>,
+    ) {
+        let limits = backend_limits();
+        let mut rooms = self.lock();
+        let Some(member) = rooms
+            .get_mut(room)
+            .and_then(|entry| entry.members.get_mut(&conn.id))
+        else {
+            return;
+        };
+        let Some(replay) = member.replay.take() else {
+            return;
+        };
+        let targets = std::slice::from_ref(conn);
+        // Pushed under the rooms' lock: a live message delivered after the
+        // member turns live must not overtake the replay.
+        let mut last = replay.after;
+        match history {
+            Ok(History::Messages(messages)) => {
+                for message in &messages {
+                    if message.position.is_seen_by(last) {
+                        continue;
+                    }
+                    (self.deliver)(message, self.skip_of(&message.payload), targets, &limits);
+                    last = message.position;
+                }
+            }
+            Ok(History::Gap(gap)) => {
+                push_gap(conn, room, reason(gap.kind), gap.current);
+                last = gap.current;
+            }
+            Err(error) => {
+                tracing::warn!(room = %room, %error, "replay failed: the client is told it has a gap");
+                let current = replay.pending.first().map_or(replay.after, |m| Position {
+                    epoch: m.position.epoch,
+                    seq: m.position.seq.saturating_sub(1),
+                });
+                push_gap(conn, room, GapReason::Reset, current);
+                last = current;
+            }
+        }
+        if replay.overflow {
+            let current = replay.pending.last().map_or(last, |m| m.position);
+            push_gap(conn, room, GapReason::Trimmed, current);
+            last = current;
+        } else {
+            for message in &replay.pending {
+                if message.position.is_seen_by(last) {
+                    continue;
+                }
+                (self.deliver)(message, self.skip_of(&message.payload), targets, &limits);
+                last = message.position;
+            }
+        }
+        member.last = last;
+    }
+
+    /// The `except` part of a payload: the connection id to skip when it
+    /// is this node's, and the frame.
+    fn skip_of<'p>(&self, payload: &'p [u8]) -> &'p [u8] {
+        split_payload(payload, self.node).1
+    }
+}
+
+/// Splits a payload into the connection this node must skip (if any) and
+/// the frame.
+fn split_payload(payload: &[u8], node: u64) -> (Option<u64>, &[u8]) {
+    if payload.first() != Some(&EXCEPT_MARK) || payload.len() < 17 {
+        return (None, payload);
+    }
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&payload[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    let skip = (word(1) == node).then(|| word(9));
+    (skip, &payload[17..])
+}
+
+fn reason(kind: GapKind) -> GapReason {
+    match kind {
+        GapKind::Trimmed { .. } => GapReason::Trimmed,
+        GapKind::Reset => GapReason::Reset,
+    }
+}
+
+fn push_gap(conn: &ConnectionState, room: &str, kind: GapReason, position: Position) {
+    let notice = Control::Gap(GapNotice {
+        room: room.to_owned(),
+        kind,
+        position,
+    });
+    let _ = conn.push(to_message(&notice, conn.encoding));
+}
+
+/// Subscribes a room whose first member joined (retrying while the
+/// backend is unavailable and the room has members), then starts the
+/// replays that waited for it.
+async fn settle(rooms: Arc<Rooms>, name: Arc<str>) {
+    let mut state = rooms.backend.state();
+    loop {
+        match rooms.backend.subscribe(&name).await {
+            Ok(_) => break,
+            Err(error) => {
+                tracing::warn!(room = %name, %error, "subscribing a room failed; retrying when the backend is back");
+                if matches!(error, BackendError::Closed) {
+                    return;
+                }
+                state.borrow_and_update();
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(1), state.changed()).await;
+                if rooms.len(&name) == 0 {
+                    return;
+                }
+            }
+        }
+    }
+    let waiting: Vec<Arc<ConnectionState>> = {
+        let mut all = rooms.lock();
+        let Some(entry) = all.get_mut(&name) else {
+            // Everyone left while the subscription was on its way.
+            drop(all);
+            rooms.backend.unsubscribe(&name);
+            return;
+        };
+        if entry.subscription == Subscription::Subscribing {
+            entry.subscription = Subscription::Subscribed;
+        }
+        entry
+            .members
+            .values_mut()
+            .filter_map(|m| {
+                let replay = m.replay.as_mut().filter(|r| !r.started)?;
+                replay.started = true;
+                Some(m.conn.clone())
+            })
+            .collect()
+    };
+    for conn in waiting {
+        replay_one(rooms.clone(), name.clone(), conn).await;
+    }
+}
+
+/// Reads one member's history and finishes its replay.
+async fn replay_one(rooms: Arc<Rooms>, name: Arc<str>, conn: Arc<ConnectionState>) {
+    let after = {
+        let all = rooms.lock();
+        let Some(replay) = all
+            .get(&name)
+            .and_then(|entry| entry.members.get(&conn.id))
+            .and_then(|m| m.replay.as_ref())
+        else {
+            return;
+        };
+        replay.after
+    };
+    let history = rooms.backend.history(&name, after).await;
+    rooms.finish_replay(&name, &conn, history);
+}
+
+impl Subscriber for Rooms {
+    fn message(&self, message: &RoomMessage) {
+        let limits = backend_limits();
+        let (skip, _) = split_payload(&message.payload, self.node);
+        let targets: Vec<Arc<ConnectionState>> = {
+            let mut rooms = self.lock();
+            let Some(entry) = rooms.get_mut(&message.room) else {
+                return;
+            };
+            entry
+                .members
+                .values_mut()
+                .filter_map(|m| {
+                    if let Some(replay) = &mut m.replay {
+                        if replay.pending.len() < MAX_PENDING {
+                            replay.pending.push(message.clone());
+                        } else {
+                            replay.overflow = true;
+                        }
+                        return None;
+                    }
+                    m.last = message.position;
+                    (Some(m.conn.id) != skip).then(|| m.conn.clone())
+                })
+                .collect()
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let frame = split_payload(&message.payload, self.node).1;
+        let n = (self.deliver)(message, frame, &targets, &limits);
+        DELIVERED.with(|d| {
+            if let Some(count) = d.get() {
+                d.set(Some(count + n));
+            }
+        });
+    }
+
+    fn gap(&self, gap: &Gap) {
+        let targets: Vec<Arc<ConnectionState>> = {
+            let mut rooms = self.lock();
+            let Some(entry) = rooms.get_mut(&gap.room) else {
+                return;
+            };
+            entry
+                .members
+                .values_mut()
+                .map(|m| {
+                    m.last = gap.current;
+                    m.conn.clone()
+                })
+                .collect()
+        };
+        for conn in targets {
+            push_gap(&conn, &gap.room, reason(gap.kind), gap.current);
+        }
+    }
+}
+
+/// Encodes a room message at most once per encoding for current members,
+/// each frame in its `_h` envelope, and queues it; members generated from
+/// an older protocol get the newest older version they know, converted
+/// and encoded at most once per version and encoding, or the outdated
+/// notice (not counted). Returns how many accepted it.
+fn deliver<P: Package>(
+    message: &RoomMessage,
+    frame: &[u8],
+    members: &[Arc<ConnectionState>],
+    limits: &Limits,
+) -> usize {
+    let envelope = RoomEnvelope {
+        room: &message.room,
+        position: message.position,
+    };
+    // Binary members of the newest protocol get the published frame as it
+    // is; the others need the message decoded.
+    let needs_value = members
+        .iter()
+        .any(|m| m.encoding == Encoding::Text || m.outdated_peer().is_some());
+    let value = if needs_value {
+        match P::Server::decode_binary_with(frame, limits) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                // A node built from a newer schema published a message
+                // this one does not know (a rolling deploy in progress).
+                tracing::warn!(room = %message.room, %error, "a room message from the backend did not decode; only current binary members get it");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let header = crate::Header::from_bytes([
+        frame.first().copied().unwrap_or(0),
+        frame.get(1).copied().unwrap_or(0),
+    ]);
+    let mut text: Option<Message> = None;
+    let mut binary: Option<Message> = None;
+    // Only allocated when a member is too old for the message.
+    let mut older: Option<Box<Older<'_, P>>> = None;
+    let mut accepted = 0;
+    for member in members {
+        let frame = match member
+            .outdated_peer()
+            .filter(|p| header.is_none_or(|h| !p.knows(h)))
+        {
+            None => match member.encoding {
+                // Frames share their bytes (reference-counted), so each
+                // member costs a queue slot, not a copy.
+                Encoding::Binary => binary
+                    .get_or_insert_with(|| {
+                        Message::Binary(WsBytes::from(envelope.to_binary(frame)))
+                    })
+                    .clone(),
+                Encoding::Text => {
+                    let Some(value) = &value else { continue };
+                    text.get_or_insert_with(|| {
+                        let mut out = String::new();
+                        envelope.write_text_prefix(&mut out);
+                        value.encode_text(&mut out);
+                        Message::Text(Utf8Bytes::from(out))
+                    })
+                    .clone()
+                }
+            },
+            Some(peer) => {
+                let Some(value) = &value else { continue };
+                let older = older.get_or_insert_with(|| {
+                    Box::new(Older::enveloped(value, &message.room, message.position))
+                });
+                match older.frame_for(peer, member.encoding) {
+                    Some(frame) => frame,
+                    None => {
+                        let _ = member.push(older.notice(member.encoding));
+                        continue;
+                    }
+                }
+            }
+        };
+        if member.push(frame).is_ok() {
+            accepted += 1;
+        }
+    }
+    accepted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_that_never_resumes_pays_one_pointer() {
+        use std::mem::size_of;
+        assert_eq!(
+            size_of::<super::super::connection::Memberships>(),
+            size_of::<Vec<Arc<str>>>() + size_of::<usize>()
+        );
+        // A membership: the connection, the last position, the replay's box.
+        assert_eq!(
+            size_of::<Member>(),
+            size_of::<Arc<ConnectionState>>() + size_of::<Position>() + size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn payloads_name_the_connection_to_skip_only_on_their_node() {
+        let rooms = Rooms {
+            rooms: Mutex::new(HashMap::new()),
+            backend: Arc::new(super::super::backend::LocalBackend::default()),
+            deliver: |_, _, _, _| 0,
+            node: 7,
+        };
+        assert_eq!(
+            split_payload(&rooms.payload(b"aa|x".to_vec(), None), rooms.node),
+            (None, &b"aa|x"[..])
+        );
+        let skipping = rooms.payload(b"aa|x".to_vec(), Some(42));
+        assert_eq!(
+            split_payload(&skipping, rooms.node),
+            (Some(42), &b"aa|x"[..])
+        );
+        assert_eq!(
+            split_payload(&skipping, rooms.node ^ 1),
+            (None, &b"aa|x"[..]),
+            "another node delivers to everyone"
+        );
+        // Too short to carry the ids: taken as a frame (it will not decode).
+        assert_eq!(
+            split_payload(&[0, 1, 2], rooms.node),
+            (None, &[0u8, 1, 2][..])
+        );
     }
 }

@@ -404,6 +404,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 self.hello(hello);
                 Ok(())
             }
+            Ok(Incoming::Control(Control::Resume(resume))) => self.resume(resume),
             Ok(Incoming::Control(other)) => self.refuse(
                 error_code::WRONG_DIRECTION,
                 format!(
@@ -483,6 +484,39 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
             .hellos
             .intern(hello, P::FINGERPRINT, &self.shared.headers);
         let _ = self.conn.state.hello.set(peer);
+    }
+
+    /// Keeps the client's last position in a room for the join that
+    /// replays from it (SPEC §9.7), or replays at once when the connection
+    /// is in the room already.
+    fn resume(&self, resume: crate::control::Resume) -> Result<(), super::SendError> {
+        let member = self.conn.member();
+        let rooms = &self.shared.core.rooms;
+        let joined = member
+            .rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_in(&resume.room);
+        if joined && rooms.resume_joined(&member, &resume.room, resume.position) {
+            return Ok(());
+        }
+        let kept = member
+            .rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set_resume(resume.room.clone(), resume.position);
+        if kept {
+            Ok(())
+        } else {
+            self.refuse(
+                error_code::REFUSED,
+                format!(
+                    "resume for room `{}` refused: at most {} rooms are resumed per connection",
+                    resume.room,
+                    super::connection::MAX_RESUMES
+                ),
+            )
+        }
     }
 
     /// The header, when it names a message of this package that only the

@@ -1,4 +1,5 @@
-//! The in-process backend: one node, a counter and a ring buffer per room.
+//! The in-process backend: a counter and a ring buffer per room, for one
+//! node or for several nodes (servers) in one process.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -21,8 +22,13 @@ const SWEEP_FLOOR: usize = 64;
 const EPOCH_MASK: u64 = (1 << 53) - 1;
 
 /// The in-process broadcast backend, the default: publishing delivers at once,
-/// on the publisher's thread, to this process's subscriber; history comes from
-/// a ring buffer per room. Cloning shares it.
+/// on the publisher's thread, to the subscribers of this process; history
+/// comes from a ring buffer per room. Cloning shares it (the same node).
+///
+/// Several servers in one process (the demo's instances, tests of "many
+/// nodes" without Redis) share rooms through [`LocalBackend::node`]: each
+/// node handle has its own subscriber and subscriptions over the same rooms,
+/// sequence numbers and history.
 ///
 /// A room's state (counter, ring) is kept while the room is subscribed or
 /// holds a message younger than the window's `max_age`; without a `max_age`,
@@ -32,12 +38,16 @@ const EPOCH_MASK: u64 = (1 << 53) - 1;
 #[derive(Clone)]
 pub struct LocalBackend {
     inner: Arc<Inner>,
+    /// This handle's node.
+    node: usize,
 }
 
 struct Inner {
     window: HistoryWindow,
     rooms: Mutex<Rooms>,
-    subscriber: RwLock<Option<Weak<dyn Subscriber>>>,
+    /// Each node's subscriber, by node number (a node is a handle made by
+    /// [`LocalBackend::new`] or [`LocalBackend::node`]).
+    subscribers: RwLock<Vec<Option<Weak<dyn Subscriber>>>>,
     state: watch::Sender<BackendState>,
     next_epoch: AtomicU64,
 }
@@ -54,7 +64,8 @@ struct Room {
     name: Arc<str>,
     epoch: u64,
     seq: u64,
-    subscribed: bool,
+    /// The nodes subscribed to the room (usually one).
+    subscribed: Vec<usize>,
     /// The window's messages, oldest first, with consecutive sequence numbers.
     log: VecDeque<Entry>,
 }
@@ -98,10 +109,28 @@ impl LocalBackend {
                     map: HashMap::new(),
                     sweep_at: SWEEP_FLOOR,
                 }),
-                subscriber: RwLock::new(None),
+                subscribers: RwLock::new(vec![None]),
                 state,
                 next_epoch: AtomicU64::new(first_epoch),
             }),
+            node: 0,
+        }
+    }
+
+    /// A handle for another node on the same rooms: its own subscriber
+    /// ([`Backend::attach`]) and subscriptions, the same sequence numbers and
+    /// history. Give each server in a process its own node.
+    #[must_use]
+    pub fn node(&self) -> LocalBackend {
+        let mut subscribers = self
+            .inner
+            .subscribers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        subscribers.push(None);
+        LocalBackend {
+            inner: self.inner.clone(),
+            node: subscribers.len() - 1,
         }
     }
 
@@ -125,7 +154,9 @@ impl LocalBackend {
     pub fn subscribe_now(&self, room: &str) -> Position {
         let room = self.inner.room(room);
         let mut room = lock(&room);
-        room.subscribed = true;
+        if !room.subscribed.contains(&self.node) {
+            room.subscribed.push(self.node);
+        }
         room.position()
     }
 }
@@ -150,7 +181,7 @@ impl Inner {
             name: name.clone(),
             epoch,
             seq: 0,
-            subscribed: false,
+            subscribed: Vec::new(),
             log: VecDeque::new(),
         }));
         rooms.map.insert(name, room.clone());
@@ -186,15 +217,18 @@ impl Inner {
             });
         }
         // Delivered under the room's lock: concurrent publishers of one room
-        // reach the subscriber in sequence order.
-        if room.subscribed
-            && let Some(subscriber) = self.subscriber()
-        {
-            subscriber.message(&RoomMessage {
+        // reach each subscriber in sequence order.
+        if !room.subscribed.is_empty() {
+            let message = RoomMessage {
                 room: room.name.clone(),
                 position,
                 payload,
-            });
+            };
+            for &node in &room.subscribed {
+                if let Some(subscriber) = self.subscriber(node) {
+                    subscriber.message(&message);
+                }
+            }
         }
         position
     }
@@ -242,14 +276,14 @@ impl Inner {
         }
     }
 
-    fn unsubscribe(&self, name: &str) {
+    fn unsubscribe(&self, name: &str, node: usize) {
         let mut rooms = self.lock_rooms();
         let Some(room) = rooms.map.get(name) else {
             return;
         };
         let keep = {
             let mut room = lock(room);
-            room.subscribed = false;
+            room.subscribed.retain(|&n| n != node);
             room.expire(&self.window, Instant::now());
             room.keep(&self.window)
         };
@@ -258,11 +292,12 @@ impl Inner {
         }
     }
 
-    fn subscriber(&self) -> Option<Arc<dyn Subscriber>> {
-        self.subscriber
+    fn subscriber(&self, node: usize) -> Option<Arc<dyn Subscriber>> {
+        self.subscribers
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
+            .get(node)
+            .and_then(Option::as_ref)
             .and_then(Weak::upgrade)
     }
 }
@@ -290,17 +325,28 @@ impl Room {
 
     /// Whether the room's state is still worth keeping (after `expire`).
     fn keep(&self, window: &HistoryWindow) -> bool {
-        self.subscribed || (window.max_age.is_some() && !self.log.is_empty())
+        !self.subscribed.is_empty() || (window.max_age.is_some() && !self.log.is_empty())
     }
 }
 
 impl Backend for LocalBackend {
     fn attach(&self, subscriber: Weak<dyn Subscriber>) {
-        *self
+        let mut subscribers = self
             .inner
-            .subscriber
+            .subscribers
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(subscriber);
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = subscribers.get_mut(self.node) {
+            if slot.as_ref().is_some_and(|old| {
+                old.strong_count() > 0 && !std::ptr::addr_eq(old.as_ptr(), subscriber.as_ptr())
+            }) {
+                tracing::error!(
+                    node = self.node,
+                    "a LocalBackend node attached twice: the first server no longer receives its rooms; give each server its own LocalBackend::node()"
+                );
+            }
+            *slot = Some(subscriber);
+        }
     }
 
     fn publish(
@@ -317,7 +363,7 @@ impl Backend for LocalBackend {
     }
 
     fn unsubscribe(&self, room: &str) {
-        self.inner.unsubscribe(room);
+        self.inner.unsubscribe(room, self.node);
     }
 
     fn history(
@@ -413,6 +459,28 @@ mod tests {
         backend.unsubscribe("a");
         backend.publish_now("a", payload(3));
         assert_eq!(lock(&recorder.seen).len(), 2, "unsubscribed: not delivered");
+    }
+
+    #[test]
+    fn nodes_share_rooms_but_not_subscriptions() {
+        let (a, seen_a) = attached(window(10, None));
+        let b = a.node();
+        let seen_b = Arc::new(Recorder::default());
+        let weak: Weak<dyn Subscriber> = Arc::downgrade(&(seen_b.clone() as Arc<dyn Subscriber>));
+        b.attach(weak);
+        a.subscribe_now("r");
+        b.subscribe_now("r");
+        let first = a.publish_now("r", payload(1));
+        let second = b.publish_now("r", payload(2));
+        assert_eq!((first.epoch, first.seq + 1), (second.epoch, second.seq));
+        let seen = |r: &Recorder| -> Vec<u64> { lock(&r.seen).iter().map(|m| m.1.seq).collect() };
+        assert_eq!(seen(&seen_a), [1, 2]);
+        assert_eq!(seen(&seen_b), [1, 2]);
+        b.unsubscribe("r");
+        a.publish_now("r", payload(3));
+        assert_eq!(seen(&seen_a), [1, 2, 3]);
+        assert_eq!(seen(&seen_b), [1, 2], "node b left the room");
+        assert_eq!(seqs(&b.history_now("r", first)), [2, 3]);
     }
 
     #[test]

@@ -184,8 +184,9 @@ fn haproxy_config(front: u16, slots: &[(&str, u16)], socket: &Path) -> String {
     }
     format!(
         "global
-    # Two sockets per connection: within the test's open-file limit.
-    maxconn 4000
+    # 502 connections, two sockets each: HAProxy raises its open-file
+    # limit to about 2 x maxconn and refuses to start if the hard limit is lower.
+    maxconn 1500
     stats socket {socket} mode 600 level admin
 
 defaults

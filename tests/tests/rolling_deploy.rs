@@ -17,7 +17,7 @@
 //! - (d) the deploy took what the configuration implies (grace, window,
 //!   reconnect window; the grace being above check interval × fall).
 //!
-//! This is the suite's one deliberately real-time test (about 90 s): HAProxy's
+//! This is the suite's one deliberately real-time test (about 80 s): HAProxy's
 //! checks run on its own clock. Needs `scripts/services start && .
 //! target/services/env` (TAGWIRE_REDIS_URL, TAGWIRE_HAPROXY); fails without
 //! them. Node logs go to `$CARGO_TARGET_TMPDIR/rolling_deploy/`.
@@ -31,12 +31,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use tagwire::Protocol as _;
 use tagwire::client::{Client, ClientConfig, Event, ReconnectReason, Status};
 use tagwire::server::backend::{Backend, Gap, RedisBackend, RedisConfig, RoomMessage, Subscriber};
 use tagwire_tests::relay::{self, ClientMessage, JoinV1, PublishV1, ServerMessage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use tagwire::Protocol as _;
 
 const CLIENTS: usize = 500;
 const ROOMS: usize = 20;
@@ -773,7 +772,8 @@ async fn rolling_deploy_behind_haproxy() {
         .into_iter()
         .map(|n| (n, free_port()))
         .collect();
-    let socket = logs.join(format!("haproxy-{}.sock", std::process::id()));
+    // Under /tmp: a Unix socket's path must stay short (108 bytes).
+    let socket = std::env::temp_dir().join(format!("tagwire-haproxy-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket);
     let config = logs.join("haproxy.cfg");
     std::fs::write(&config, haproxy_config(front, &slots, &socket)).expect("haproxy.cfg");
@@ -1025,5 +1025,6 @@ async fn rolling_deploy_behind_haproxy() {
     for client in handles.iter().chain(&publishers) {
         client.close().await;
     }
+    let _ = std::fs::remove_file(&socket);
     drop((node_c, node_d, subscriber));
 }

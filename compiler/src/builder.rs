@@ -129,6 +129,13 @@ impl Builder {
         self
     }
 
+    /// Generate the codecs only, without conversions between message
+    /// versions; see [`RustOptions::codec_only`].
+    pub fn codec_only(&mut self, enable: bool) -> &mut Self {
+        self.options.codec_only = enable;
+        self
+    }
+
     /// Adds an attribute to matching generated types; see
     /// [`RustOptions::type_attribute`] for paths.
     pub fn type_attribute(

@@ -54,3 +54,29 @@ fn conversions_compile_and_missing_ones_are_named() {
     t.pass("tests/evolve_ui/generated_conversions.rs");
     t.compile_fail("tests/evolve_ui/missing_downgrade.rs");
 }
+
+/// `codec_only` leaves the conversions out, so a schema with a step the
+/// application would write (counter: `u32` → `u64`) needs no impl: what the
+/// conformance harness and other codec-only programs rely on. (The harness
+/// compiles such code for real in CI: conformance.schema has `Ints v2`.)
+#[test]
+fn codec_only_generates_no_conversions() {
+    let dir = fixtures();
+    let mut front_end = FrontEnd::new();
+    front_end.schema(dir.join("counter.schema"));
+    let output = front_end.lock_mode(LockMode::Locked).run();
+    assert!(!output.has_errors(), "{}", output.render_text());
+    let full = rust::generate_rust_files(&output, &RustOptions::default()).unwrap();
+    let codec_only = RustOptions {
+        codec_only: true,
+        ..RustOptions::default()
+    };
+    let codecs = rust::generate_rust_files(&output, &codec_only).unwrap();
+    let (full, codecs) = (&full[0].1, &codecs[0].1);
+    assert!(full.contains("::tagwire::Downgrade::<CountV1>::downgrade"), "{full}");
+    for conversion in ["::tagwire::Downgrade", "::tagwire::Upgrade", "fn downgrade", "fn upgrade"] {
+        assert!(!codecs.contains(conversion), "`{conversion}` in codec-only output:\n{codecs}");
+    }
+    // Everything else is the same code.
+    assert!(codecs.contains("pub const REMOVED") && codecs.contains("fn describe"), "{codecs}");
+}

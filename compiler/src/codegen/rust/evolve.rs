@@ -23,9 +23,12 @@ pub(super) struct Evolution {
 impl Context<'_> {
     pub(super) fn evolution(&self, package: &Package) -> Evolution {
         let conversions = evolve::analyze(package);
+        let convert = !self.options.codec_only;
         let mut items = TokenStream::new();
-        for step in conversions.downgrades.iter().chain(&conversions.upgrades) {
-            items.extend(self.conversion_impl(package, step));
+        if convert {
+            for step in conversions.downgrades.iter().chain(&conversions.upgrades) {
+                items.extend(self.conversion_impl(package, step));
+            }
         }
         let removed = package.removed.iter().map(|r| {
             let header = proc_macro2::Literal::byte_string(r.header.to_string().as_bytes());
@@ -54,8 +57,10 @@ impl Context<'_> {
                     .map(|(_, name, version, _)| (*name, *version))
             }
         });
-        package_items.extend(downgrade_fn(&conversions));
-        package_items.extend(upgrade_fn(&conversions));
+        if convert {
+            package_items.extend(downgrade_fn(&conversions));
+            package_items.extend(upgrade_fn(&conversions));
+        }
         Evolution {
             items,
             package_items,

@@ -61,6 +61,14 @@ pub struct RustOptions {
     /// `to_json_line` and `from_json_line` on the protocol enums. The crate
     /// using the code must enable the `tagwire` runtime's `json` feature.
     pub canonical_json: bool,
+    /// Generate the codecs only, without the conversions between versions
+    /// of a message (docs/EVOLUTION.md): no `Downgrade`/`Upgrade` impls and
+    /// no `Package::downgrade`/`upgrade`, so the runtime's defaults apply
+    /// (a client that lacks a version gets "protocol outdated"; handlers see
+    /// client messages as sent) and no application conversion is needed.
+    /// For programs that never serve old clients: conformance harnesses,
+    /// fuzzers, command-line tools. Off by default.
+    pub codec_only: bool,
 }
 
 /// A problem with the options or the output that prevents generation.

@@ -73,10 +73,24 @@ fn codec_only_generates_no_conversions() {
     };
     let codecs = rust::generate_rust_files(&output, &codec_only).unwrap();
     let (full, codecs) = (&full[0].1, &codecs[0].1);
-    assert!(full.contains("::tagwire::Downgrade::<CountV1>::downgrade"), "{full}");
-    for conversion in ["::tagwire::Downgrade", "::tagwire::Upgrade", "fn downgrade", "fn upgrade"] {
-        assert!(!codecs.contains(conversion), "`{conversion}` in codec-only output:\n{codecs}");
+    assert!(
+        full.contains("::tagwire::Downgrade::<CountV1>::downgrade"),
+        "{full}"
+    );
+    for conversion in [
+        "::tagwire::Downgrade",
+        "::tagwire::Upgrade",
+        "fn downgrade",
+        "fn upgrade",
+    ] {
+        assert!(
+            !codecs.contains(conversion),
+            "`{conversion}` in codec-only output:\n{codecs}"
+        );
     }
     // Everything else is the same code.
-    assert!(codecs.contains("pub const REMOVED") && codecs.contains("fn describe"), "{codecs}");
+    assert!(
+        codecs.contains("pub const REMOVED") && codecs.contains("fn describe"),
+        "{codecs}"
+    );
 }

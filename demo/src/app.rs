@@ -1,16 +1,16 @@
-//! The application: a board shared by every server instance, the way a
-//! real deployment shares state through a pub/sub service. A chat line
-//! accepted by any instance reaches the clients of all of them, so the
-//! clients of the old and the new server keep talking during a deploy.
+//! The application: a board shared by every server instance. The instances
+//! share one room through one broadcast backend (docs/SCALE.md), as real
+//! nodes share it through Redis: a chat line accepted by any instance
+//! reaches the clients of all of them, so the clients of the old and the new
+//! server keep talking during a deploy, and a page that moves replays what
+//! it missed.
 //!
 //! The handler deals in the newest versions only (`Say v2`, `Said v2`,
 //! `React`, `Reacted`): the runtime upgrades what pages built from an older
 //! schema send, and converts what they are sent (docs/DEMO.md, "Old and new
 //! pages").
 
-use std::sync::Mutex;
-
-use tagwire::server::{CloseReport, Connection, Handler, ServerHandle};
+use tagwire::server::{CloseReport, Connection, Handler};
 
 use crate::board::{
     self, ClientMessage, JoinedV1, MovedV1, ReactedV1, SaidV2, SayV2, ServerMessage,
@@ -25,48 +25,10 @@ const MAX_EMOJI_CHARS: usize = 8;
 /// Cursor positions are thousandths of the board's width and height.
 const MAX_POSITION: u16 = 1000;
 
-/// The instances that are serving, for broadcasts across them.
-#[derive(Debug, Default)]
-pub struct Hub {
-    instances: Mutex<Vec<(u32, ServerHandle<board::Package>)>>,
-}
-
-impl Hub {
-    pub fn register(&self, instance: u32, handle: ServerHandle<board::Package>) {
-        if let Ok(mut instances) = self.instances.lock() {
-            instances.push((instance, handle));
-        }
-    }
-
-    pub fn unregister(&self, instance: u32) {
-        if let Ok(mut instances) = self.instances.lock() {
-            instances.retain(|(id, _)| *id != instance);
-        }
-    }
-
-    /// Sends `message` to the board on every instance except, on instance
-    /// `skip_instance`, the connection `skip` (through which it is sent by
-    /// the caller, or not at all).
-    fn broadcast(&self, message: &ServerMessage, skip: Option<(u32, &Connection<board::Package>)>) {
-        let instances = self.instances.lock().map(|i| i.clone()).unwrap_or_default();
-        for (id, handle) in &instances {
-            match skip {
-                Some((instance, conn)) if instance == *id => {
-                    conn.broadcast_to_others(ROOM, message);
-                }
-                _ => {
-                    handle.broadcast(ROOM, message);
-                }
-            }
-        }
-    }
-}
-
 /// One instance's handler.
 #[derive(Debug)]
 pub struct Board {
     pub instance: u32,
-    pub hub: std::sync::Arc<Hub>,
 }
 
 /// At most `max` characters of `s`, trimmed; `fallback` when that is empty.
@@ -82,14 +44,14 @@ fn clip(s: &str, max: usize, fallback: &str) -> String {
 impl Board {
     /// Relays a chat line, in the newest version: pages that only know
     /// `Said v1` get it converted by the runtime (`Package::downgrade`).
-    fn say(&self, say: SayV2) {
+    fn say(&self, conn: &Connection<board::Package>, say: SayV2) {
         let said = ServerMessage::SaidV2(SaidV2 {
             name: clip(&say.name, MAX_NAME_CHARS, "guest"),
             text: clip(&say.text, MAX_TEXT_CHARS, "…"),
             instance: self.instance,
             color: say.color,
         });
-        self.hub.broadcast(&said, None);
+        conn.broadcast(ROOM, &said);
     }
 }
 
@@ -108,18 +70,20 @@ impl Handler<board::Package> for Board {
                     connection: conn.id(),
                 });
             }
-            ClientMessage::SayV2(say) => self.say(say),
+            ClientMessage::SayV2(say) => self.say(conn, say),
             // The runtime upgrades `Say v1` to `Say v2` before the handler
             // sees it (`Package::upgrade`); the same conversion here keeps
             // the match total without a panic.
-            ClientMessage::SayV1(say) => self.say(tagwire::Upgrade::<SayV2>::upgrade(say)),
+            ClientMessage::SayV1(say) => {
+                self.say(conn, tagwire::Upgrade::<SayV2>::upgrade(say));
+            }
             ClientMessage::MoveV1(m) => {
                 let moved = ServerMessage::MovedV1(MovedV1 {
                     name: clip(&m.name, MAX_NAME_CHARS, "guest"),
                     x: m.x.min(MAX_POSITION),
                     y: m.y.min(MAX_POSITION),
                 });
-                self.hub.broadcast(&moved, Some((self.instance, conn)));
+                conn.broadcast_to_others(ROOM, &moved);
             }
             ClientMessage::ReactV1(react) => {
                 // Pages built before reactions existed cannot be sent this:
@@ -128,7 +92,7 @@ impl Handler<board::Package> for Board {
                     name: clip(&react.name, MAX_NAME_CHARS, "guest"),
                     emoji: clip(&react.emoji, MAX_EMOJI_CHARS, "👍"),
                 });
-                self.hub.broadcast(&reacted, None);
+                conn.broadcast(ROOM, &reacted);
             }
         }
     }

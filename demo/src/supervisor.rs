@@ -20,11 +20,12 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use tagwire::server::backend::{HistoryWindow, LocalBackend};
 use tagwire::server::{Server, ServerConfig, ServerHandle};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::app::{Board, Hub};
+use crate::app::Board;
 use crate::balancer::Balancer;
 use crate::board;
 
@@ -47,8 +48,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn server_config(&self) -> ServerConfig {
-        let mut config = ServerConfig::default();
+    fn server_config(&self, rooms: &LocalBackend) -> ServerConfig {
+        // Each instance is a node of the same rooms, as Redis would make it.
+        let mut config = ServerConfig::default().with_backend(Arc::new(rooms.node()));
         config.heartbeat.ping_interval = self.ping_interval;
         config.drain.grace = self.grace;
         config.drain.window = self.window;
@@ -81,7 +83,8 @@ pub enum DeployError {
 pub struct Supervisor {
     settings: Settings,
     balancer: Arc<Balancer>,
-    hub: Arc<Hub>,
+    /// The board's room, shared by every instance (one node each).
+    rooms: LocalBackend,
     instances: Mutex<Vec<Instance>>,
     last_id: AtomicU32,
     deploying: AtomicBool,
@@ -98,7 +101,7 @@ impl Supervisor {
         Arc::new(Supervisor {
             settings,
             balancer,
-            hub: Arc::new(Hub::default()),
+            rooms: LocalBackend::new(HistoryWindow::default()),
             instances: Mutex::new(Vec::new()),
             last_id: AtomicU32::new(0),
             deploying: AtomicBool::new(false),
@@ -113,18 +116,14 @@ impl Supervisor {
     pub async fn start_instance(self: &Arc<Self>) -> io::Result<u32> {
         let id = self.last_id.fetch_add(1, Ordering::SeqCst) + 1;
         let server = Server::new(
-            Board {
-                instance: id,
-                hub: self.hub.clone(),
-            },
-            self.settings.server_config(),
+            Board { instance: id },
+            self.settings.server_config(&self.rooms),
         );
         let handle = server.handle();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = self.router(id, &server);
 
-        self.hub.register(id, handle.clone());
         if let Ok(mut instances) = self.instances.lock() {
             instances.push(Instance {
                 id,
@@ -150,7 +149,6 @@ impl Supervisor {
             let report = handle.drained().await;
             tracing::info!(instance = id, ?report, "instance drained");
             me.balancer.remove(addr);
-            me.hub.unregister(id);
             if let Ok(mut instances) = me.instances.lock() {
                 instances.retain(|i| i.id != id);
             }

@@ -45,6 +45,7 @@ pub mod derive_mirror;
 /// Package `live` at v1 and v2 with the application's conversions (issue 10).
 pub mod evolution;
 pub mod relay_app;
+pub mod services;
 
 /// The runtime's test protocol (rooms, publish, echo).
 pub mod relay {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+use tagwire_tests::services::redis_url;
 
 use tagwire::server::backend::{
     Backend, BackendError, BackendState, Bytes, Gap, GapKind, History, HistoryWindow, Position,
@@ -19,16 +20,6 @@ use tagwire::server::backend::{
 /// The restart test holds it for writing, the others for reading (tokio's:
 /// held across awaits, and each test has its own runtime).
 static REDIS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-fn redis_url() -> String {
-    match std::env::var("TAGWIRE_REDIS_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "TAGWIRE_REDIS_URL is not set: run `scripts/services start` and `. target/services/env` \
-             first (it starts a redis-server on loopback; see docs/SCALE.md)"
-        ),
-    }
-}
 
 fn services_script() -> String {
     format!("{}/../scripts/services", env!("CARGO_MANIFEST_DIR"))

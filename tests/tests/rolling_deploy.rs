@@ -35,6 +35,7 @@ use tagwire::Protocol as _;
 use tagwire::client::{Client, ClientConfig, Event, ReconnectReason, Status};
 use tagwire::server::backend::{Backend, Gap, RedisBackend, RedisConfig, RoomMessage, Subscriber};
 use tagwire_tests::relay::{self, ClientMessage, JoinV1, PublishV1, ServerMessage};
+use tagwire_tests::services::service;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CLIENTS: usize = 500;
@@ -56,16 +57,6 @@ const GRACE: Duration = Duration::from_secs(25);
 const WINDOW: Duration = Duration::from_secs(5);
 const BATCHES: u32 = 10;
 const RECONNECT_WINDOW: Duration = Duration::from_secs(5);
-
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => value,
-        _ => panic!(
-            "{name} is not set: run `scripts/services start` and `. target/services/env` first \
-             (it starts a loopback redis-server and installs haproxy; see docs/SCALE.md)"
-        ),
-    }
-}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -753,8 +744,8 @@ fn check_delivery(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_deploy_behind_haproxy() {
-    let redis = env("TAGWIRE_REDIS_URL");
-    let haproxy = env("TAGWIRE_HAPROXY");
+    let redis = service("TAGWIRE_REDIS_URL");
+    let haproxy = service("TAGWIRE_HAPROXY");
     let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rolling_deploy");
     std::fs::create_dir_all(&logs).expect("log dir");
     let prefix = format!(

@@ -23,6 +23,7 @@ use tagwire::server::backend::{Backend, HistoryWindow, LocalBackend, RedisBacken
 use tagwire::server::{DrainConfig, ServerConfig};
 use tagwire::{Encoding, Limits};
 use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, JoinV1, ServerMessage};
+use tagwire_tests::services::redis_url;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
@@ -531,16 +532,6 @@ async fn raw_resume_frames_replay_without_duplicates_and_refuse_past_the_bound()
     }
     send(&mut stale, &echo(1)).await;
     assert!(matches!(next_data(&mut stale).await, Got::Message(_)));
-}
-
-fn redis_url() -> String {
-    match std::env::var("TAGWIRE_REDIS_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "TAGWIRE_REDIS_URL is not set: run `scripts/services start` and `. target/services/env` \
-             first (it starts a redis-server on loopback; see docs/SCALE.md)"
-        ),
-    }
 }
 
 #[tokio::test]

@@ -46,6 +46,8 @@ pub mod derive_mirror;
 pub mod evolution;
 pub mod relay_app;
 pub mod services;
+/// What the test-server binaries share (flags, start-up).
+pub mod test_server;
 
 /// The runtime's test protocol (rooms, publish, echo).
 pub mod relay {

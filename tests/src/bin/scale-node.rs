@@ -28,8 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tagwire::server::backend::{Backend, HistoryWindow, RedisBackend, RedisConfig};
-use tagwire::server::{Connection, DrainPhase, Handler, Server, ServerConfig};
+use tagwire::server::{Connection, DrainPhase, Handler, Server};
 use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, ServerMessage};
+use tagwire_tests::test_server::{self, ServerArgs};
 
 /// The relay, with publishes awaited so that a refused one is logged here
 /// (Redis away: `Unavailable`; a lost reply: `Uncertain`).
@@ -55,19 +56,17 @@ impl Handler<relay::Package> for Node {
     }
 }
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: scale-node ADDR --redis URL [--prefix P] [--grace-ms N] [--window-ms N] \
-         [--batches N] [--reconnect-window-ms N] [--deadline-ms N]"
-    );
-    std::process::exit(2)
-}
-
-fn number<T: std::str::FromStr>(value: Option<String>) -> T {
-    match value.and_then(|v| v.parse().ok()) {
-        Some(n) => n,
-        None => usage(),
-    }
+/// One node of the scaled-out relay.
+#[derive(Debug, clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The Redis server the rooms go through.
+    #[arg(long, value_name = "URL")]
+    redis: String,
+    /// Prefix of this cluster's Redis keys and channels.
+    #[arg(long, default_value = "tagwire")]
+    prefix: String,
 }
 
 fn unix_ms() -> u128 {
@@ -88,38 +87,16 @@ fn phase_name(phase: &DrainPhase) -> &'static str {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
-    let mut args = std::env::args().skip(1);
-    let Some(addr) = args.next() else { usage() };
-    let mut config = ServerConfig::default();
-    let mut redis_url = None;
-    let mut prefix = String::from("tagwire");
-    while let Some(flag) = args.next() {
-        let ms = |value| Duration::from_millis(number(value));
-        match flag.as_str() {
-            "--redis" => redis_url = args.next(),
-            "--prefix" => prefix = args.next().unwrap_or_else(|| usage()),
-            "--grace-ms" => config.drain.grace = ms(args.next()),
-            "--window-ms" => config.drain.window = ms(args.next()),
-            "--batches" => config.drain.batches = number(args.next()),
-            "--reconnect-window-ms" => config.drain.reconnect_window = ms(args.next()),
-            "--deadline-ms" => config.drain.deadline = ms(args.next()),
-            _ => usage(),
-        }
-    }
-    let Some(redis_url) = redis_url else { usage() };
-
-    let redis = RedisConfig::new(redis_url)
-        .with_prefix(prefix)
+    let cli: Cli = test_server::start();
+    let redis = RedisConfig::new(cli.redis)
+        .with_prefix(cli.prefix)
         .with_window(HistoryWindow::default());
     let backend: Arc<dyn Backend> = Arc::new(
         RedisBackend::connect(redis)
             .await
             .map_err(|e| std::io::Error::other(format!("redis: {e}")))?,
     );
-    let server = Server::new(Node, config.with_backend(backend));
+    let server = Server::new(Node, cli.server.config().with_backend(backend));
     let handle = server.handle();
 
     tokio::spawn(async move {
@@ -134,9 +111,7 @@ async fn main() -> std::io::Result<()> {
         }
     });
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    // The test reads this line to learn the port.
-    println!("listening on {}", listener.local_addr()?);
+    let listener = cli.server.listen().await?;
     server.serve(listener).await?;
     println!("drained");
     Ok(())

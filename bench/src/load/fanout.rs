@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use tagwire::Protocol;
+use tagwire::server::backend::{RedisBackend, RedisConfig};
 use tagwire::server::{Connection, Handler, ServerConfig, ServerHandle};
 use tagwire_bench::child::{LineChild, say, serve_stdin};
 use tagwire_bench::contenders;
@@ -62,6 +63,12 @@ pub struct Opts {
     /// Seconds of broadcasting before the measurement starts.
     #[arg(long, default_value_t = 2.0)]
     warmup_secs: f64,
+    /// Rooms go through the Redis at this URL (`RedisBackend`) instead of
+    /// the in-process backend, so each broadcast makes the round trip a
+    /// scaled-out node's does: publish to Redis, back by pub/sub, decode,
+    /// deliver. The Redis server's own CPU is not counted.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 }
 
 impl Opts {
@@ -76,6 +83,13 @@ impl Opts {
             "--warmup-secs".into(),
             self.warmup_secs.to_string(),
         ]
+        .into_iter()
+        .chain(
+            self.redis
+                .iter()
+                .flat_map(|url| ["--redis".to_owned(), url.clone()]),
+        )
+        .collect()
     }
 }
 
@@ -164,6 +178,13 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
          thread(s).",
         args.opts.secs, args.opts.warmup_secs, args.opts.window, args.client.client_threads
     );
+    match &args.opts.redis {
+        Some(_) => println!(
+            "Backend: Redis (RedisBackend; the Redis server's CPU not counted; slow consumers not \
+             counted, since `broadcast` returns before delivery)."
+        ),
+        None => println!("Backend: in-process (LocalBackend, the default)."),
+    }
     Ok(())
 }
 
@@ -205,13 +226,15 @@ fn body_for(size: usize) -> String {
 }
 
 /// Broadcasts until `stop`, at most `window` ahead of the acknowledgements.
+/// Adds to `short` the members that did not take a broadcast; `None`
+/// through Redis, where `broadcast` returns before delivery.
 async fn broadcast_loop(
     handle: ServerHandle<relay::Package>,
     state: Arc<FanOut>,
     body: String,
     window: u64,
     sent: Arc<AtomicU64>,
-    short: Arc<AtomicU64>,
+    short: Option<Arc<AtomicU64>>,
     stop: Arc<AtomicBool>,
 ) {
     let subscribers = handle.room_len(ROOM);
@@ -234,7 +257,7 @@ async fn broadcast_loop(
         }
         seq += 1;
         let accepted = handle.broadcast(ROOM, &delivered(seq, &body));
-        if accepted < subscribers {
+        if let Some(short) = short.as_ref().filter(|_| accepted < subscribers) {
             short.fetch_add((subscribers - accepted) as u64, Ordering::Relaxed);
         }
         sent.store(seq, Ordering::Relaxed);
@@ -249,8 +272,14 @@ pub fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
     let (running, handle, addr) = rt.block_on(async {
         let listener = net::listen()?;
         let addr = listener.local_addr()?;
-        let (running, handle) =
-            contenders::tagwire(Arc::clone(&state), ServerConfig::default(), listener, true);
+        let mut config = ServerConfig::default();
+        if let Some(url) = &args.opts.redis {
+            // A prefix of its own, so runs never see each other's rooms.
+            let redis = RedisConfig::new(url.clone())
+                .with_prefix(format!("bench-fanout-{}", std::process::id()));
+            config = config.with_backend(Arc::new(RedisBackend::connect(redis).await?));
+        }
+        let (running, handle) = contenders::tagwire(Arc::clone(&state), config, listener, true);
         Ok::<_, Box<dyn Error>>((running, handle, addr))
     })?;
     let mut command = vec![
@@ -282,7 +311,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
         body,
         args.opts.window,
         Arc::clone(&sent),
-        Arc::clone(&short),
+        args.opts.redis.is_none().then(|| Arc::clone(&short)),
         Arc::clone(&stop),
     ));
     std::thread::sleep(Duration::from_secs_f64(args.opts.warmup_secs));

@@ -129,6 +129,14 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         let record = Record::parse(&child.expect("result")?)?;
         child.finish()?;
         eprintln!("fan-out: {}", record.to_line());
+        // A benchmark whose clients count nothing measures nothing: fail
+        // rather than print a table of zeros (the room-message envelope of
+        // issue 11 once did that to this one).
+        if record.num("deliveries") == 0.0 {
+            return Err(
+                format!("fan-out to {n} subscribers: the clients counted no deliveries").into(),
+            );
+        }
         results.push(record);
     }
     let load_after = load_average()?;
@@ -452,11 +460,20 @@ async fn open_all(args: &ClientsArgs, progress: &Arc<Progress>) -> Result<(), Bo
     Ok(())
 }
 
+/// A room message (SPEC §9.7) of the benchmark's room carrying a
+/// `Delivered`: `_h|fan|<epoch>|<seq>|` then the message's own frame.
+/// Checked by hand, without decoding, so the client process stays cheap.
+fn is_delivery(frame: &str) -> bool {
+    frame
+        .strip_prefix("_h|fan|")
+        .and_then(|rest| rest.splitn(3, '|').nth(2))
+        .is_some_and(|inner| inner.starts_with(relay::DELIVERED_V1.as_str()))
+}
+
 /// Counts the broadcasts one subscriber receives; answers pings.
 async fn subscribe(mut ws: Ws, received: &AtomicU64) {
-    let header = relay::DELIVERED_V1.as_str().as_bytes().to_owned();
     while let Some(Ok(m)) = ws.next().await {
-        if matches!(&m, Message::Text(t) if t.as_bytes().starts_with(&header)) {
+        if matches!(&m, Message::Text(t) if is_delivery(t)) {
             received.fetch_add(1, Ordering::Relaxed);
         } else if net::is_ping(&m) {
             if ws.send(net::pong_for(&m)).await.is_err() {
@@ -499,5 +516,31 @@ async fn report_progress(mut ws: Ws, progress: Arc<Progress>) {
                 _ => return,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tagwire::Protocol;
+    use tagwire::control::{RoomEnvelope, RoomPosition};
+
+    use super::{ROOM, delivered, is_delivery};
+
+    #[test]
+    fn a_delivery_is_recognised_inside_its_room_envelope() {
+        let envelope = RoomEnvelope {
+            room: ROOM,
+            position: RoomPosition { epoch: 7, seq: 42 },
+        };
+        let frame = envelope.to_text(&delivered(1, "x").to_text());
+        assert!(is_delivery(&frame), "{frame}");
+        assert!(!is_delivery(&delivered(1, "x").to_text()), "not enveloped");
+        let other_room = RoomEnvelope {
+            room: "other",
+            ..envelope
+        };
+        assert!(!is_delivery(
+            &other_room.to_text(&delivered(1, "x").to_text())
+        ));
     }
 }

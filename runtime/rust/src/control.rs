@@ -386,50 +386,25 @@ impl Protocol for Control {
     }
 
     fn encode_text(&self, out: &mut String) {
-        let mut w = TextWriter::new(out, self.header());
-        match self {
-            Control::Ping | Control::Pong => {}
-            Control::Hello(h) => {
-                w.str(&h.package);
-                w.str(&h.fingerprint);
-                w.str(&h.headers);
-            }
-            Control::Welcome(h) => {
-                w.str(&h.package);
-                w.str(&h.fingerprint);
-                w.u32(h.ping_interval_ms);
-            }
-            Control::Drain(d) => {
-                w.str(&d.reason);
-                w.u32(d.window_ms);
-                w.f64(d.backoff_multiplier);
-            }
-            Control::Error(e) => {
-                w.u16(e.code);
-                w.str(&e.message);
-            }
-            Control::Outdated(o) => {
-                w.str(&o.header);
-                w.str(&o.message);
-                w.u32(o.version);
-                w.str(&o.reason);
-            }
-            Control::Resume(r) => {
-                w.str(&r.room);
-                w.u64(r.position.epoch);
-                w.u64(r.position.seq);
-            }
-            Control::Gap(g) => {
-                w.str(&g.room);
-                w.str(g.kind.as_str());
-                w.u64(g.position.epoch);
-                w.u64(g.position.seq);
-            }
-        }
+        self.write_fields(&mut TextWriter::new(out, self.header()));
     }
 
     fn encode_binary(&self, out: &mut Vec<u8>) {
-        let mut w = BinaryWriter::new(out, self.header());
+        self.write_fields(&mut BinaryWriter::new(out, self.header()));
+    }
+
+    fn decode_text_with(frame: &str, limits: &Limits) -> Result<Self, DecodeError> {
+        Self::read(TextReader::new(frame, limits)?)
+    }
+
+    fn decode_binary_with(frame: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+        Self::read(BinaryReader::new(frame, limits)?)
+    }
+}
+
+impl Control {
+    /// The fields after the header, in the order both encodings share.
+    fn write_fields(&self, w: &mut impl FieldWriter) {
         match self {
             Control::Ping | Control::Pong => {}
             Control::Hello(h) => {
@@ -471,59 +446,7 @@ impl Protocol for Control {
         }
     }
 
-    fn decode_text_with(frame: &str, limits: &Limits) -> Result<Self, DecodeError> {
-        let mut r = TextReader::new(frame, limits)?;
-        let message = match r.header() {
-            PING => Control::Ping,
-            PONG => Control::Pong,
-            HELLO => Control::Hello(Hello {
-                package: r.string()?,
-                fingerprint: r.string()?,
-                headers: r.string()?,
-            }),
-            WELCOME => Control::Welcome(Welcome {
-                package: r.string()?,
-                fingerprint: r.string()?,
-                ping_interval_ms: r.u32()?,
-            }),
-            DRAIN => Control::Drain(DrainNotice {
-                reason: r.string()?,
-                window_ms: r.u32()?,
-                backoff_multiplier: r.f64()?,
-            }),
-            ERROR => Control::Error(ErrorNotice {
-                code: r.u16()?,
-                message: r.string()?,
-            }),
-            OUTDATED => Control::Outdated(OutdatedNotice {
-                header: r.string()?,
-                message: r.string()?,
-                version: r.u32()?,
-                reason: r.string()?,
-            }),
-            RESUME => Control::Resume(Resume {
-                room: r.string()?,
-                position: RoomPosition {
-                    epoch: r.u64()?,
-                    seq: r.u64()?,
-                },
-            }),
-            GAP => Control::Gap(GapNotice {
-                room: r.string()?,
-                kind: GapReason::parse(&r.string()?),
-                position: RoomPosition {
-                    epoch: r.u64()?,
-                    seq: r.u64()?,
-                },
-            }),
-            _ => return Err(r.unknown_header()),
-        };
-        r.finish()?;
-        Ok(message)
-    }
-
-    fn decode_binary_with(frame: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
-        let mut r = BinaryReader::new(frame, limits)?;
+    fn read(mut r: impl FieldReader) -> Result<Self, DecodeError> {
         let message = match r.header() {
             PING => Control::Ping,
             PONG => Control::Pong,
@@ -573,6 +496,81 @@ impl Protocol for Control {
         Ok(message)
     }
 }
+
+/// What the control messages write, in either encoding: one field list
+/// serves both (generated codecs spell each encoding out for speed; these
+/// few frames do not need it).
+trait FieldWriter {
+    fn str(&mut self, v: &str);
+    fn u16(&mut self, v: u16);
+    fn u32(&mut self, v: u32);
+    fn u64(&mut self, v: u64);
+    fn f64(&mut self, v: f64);
+}
+
+/// What the control messages read, in either encoding.
+trait FieldReader {
+    fn header(&self) -> Header;
+    fn unknown_header(&self) -> DecodeError;
+    fn string(&mut self) -> Result<String, DecodeError>;
+    fn u16(&mut self) -> Result<u16, DecodeError>;
+    fn u32(&mut self) -> Result<u32, DecodeError>;
+    fn u64(&mut self) -> Result<u64, DecodeError>;
+    fn f64(&mut self) -> Result<f64, DecodeError>;
+    fn finish(self) -> Result<(), DecodeError>;
+}
+
+macro_rules! field_io {
+    ($writer:ident, $reader:ident) => {
+        impl FieldWriter for $writer<'_> {
+            fn str(&mut self, v: &str) {
+                $writer::str(self, v)
+            }
+            fn u16(&mut self, v: u16) {
+                $writer::u16(self, v)
+            }
+            fn u32(&mut self, v: u32) {
+                $writer::u32(self, v)
+            }
+            fn u64(&mut self, v: u64) {
+                $writer::u64(self, v)
+            }
+            fn f64(&mut self, v: f64) {
+                $writer::f64(self, v)
+            }
+        }
+
+        impl FieldReader for $reader<'_> {
+            fn header(&self) -> Header {
+                $reader::header(self)
+            }
+            fn unknown_header(&self) -> DecodeError {
+                $reader::unknown_header(self)
+            }
+            fn string(&mut self) -> Result<String, DecodeError> {
+                $reader::string(self)
+            }
+            fn u16(&mut self) -> Result<u16, DecodeError> {
+                $reader::u16(self)
+            }
+            fn u32(&mut self) -> Result<u32, DecodeError> {
+                $reader::u32(self)
+            }
+            fn u64(&mut self) -> Result<u64, DecodeError> {
+                $reader::u64(self)
+            }
+            fn f64(&mut self) -> Result<f64, DecodeError> {
+                $reader::f64(self)
+            }
+            fn finish(self) -> Result<(), DecodeError> {
+                $reader::finish(self)
+            }
+        }
+    };
+}
+
+field_io!(TextWriter, TextReader);
+field_io!(BinaryWriter, BinaryReader);
 
 #[cfg(test)]
 mod tests {

@@ -17,13 +17,36 @@ use crate::Package;
 /// nobody ([`super::Server::new`]), so handlers without authentication
 /// write `impl Handler<chat::Package> for Chat`.
 ///
-/// ```ignore
+/// ```
+/// use tagwire::server::{Connection, Handler};
+/// # // What a schema's generated module gives (`tagwire::include_protocol!`),
+/// # // derived here so the example compiles on its own.
+/// # mod chat {
+/// #     #[derive(tagwire::Protocol, Debug)]
+/// #     #[tagwire(direction = "client", package = "chat")]
+/// #     pub enum ClientMessage { Say { room: String, text: String } }
+/// #     #[derive(tagwire::Protocol, Debug)]
+/// #     #[tagwire(direction = "server", package = "chat")]
+/// #     pub enum ServerMessage { Said { room: String, text: String } }
+/// #     pub struct Package;
+/// #     impl tagwire::Package for Package {
+/// #         type Client = ClientMessage;
+/// #         type Server = ServerMessage;
+/// #         const NAME: &'static str = "chat";
+/// #         const FINGERPRINT: &'static str = "example";
+/// #         fn headers() -> Vec<tagwire::Header> { Vec::new() }
+/// #     }
+/// # }
+///
 /// struct Chat;
+///
 /// impl Handler<chat::Package> for Chat {
 ///     async fn on_message(&self, conn: &Connection<chat::Package>, message: chat::ClientMessage) {
 ///         match message {
-///             chat::ClientMessage::SayV1(say) => { conn.join(&say.room); /* … */ }
-///             _ => {}
+///             chat::ClientMessage::Say { room, text } => {
+///                 conn.join(&room);
+///                 conn.broadcast(&room, &chat::ServerMessage::Said { room: room.clone(), text });
+///             }
 ///         }
 ///     }
 /// }

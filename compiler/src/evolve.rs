@@ -244,6 +244,16 @@ mod tests {
         step.plan.clone().err().unwrap_or_default()
     }
 
+    /// Each field of a generated step's target, with where its value comes from.
+    fn sources<'s>(step: &'s Step<'_>) -> Vec<(&'s str, FieldSource)> {
+        step.plan
+            .as_ref()
+            .expect("generated")
+            .iter()
+            .map(|(f, s)| (f.name.as_str(), s.clone()))
+            .collect()
+    }
+
     #[test]
     fn downgrade_rules_a_b_c() {
         let p = package(
@@ -276,13 +286,8 @@ mod tests {
              message Post v2 from server { room: string, note: string, body: string }",
         );
         let c = analyze(&p);
-        let plan = c.downgrades[0].plan.clone().expect("generated");
-        let sources: Vec<(&str, FieldSource)> = plan
-            .iter()
-            .map(|(f, s)| (f.name.as_str(), s.clone()))
-            .collect();
         assert_eq!(
-            sources,
+            sources(&c.downgrades[0]),
             [
                 ("room", FieldSource::Same),
                 ("note", FieldSource::WrapSome),
@@ -313,13 +318,8 @@ mod tests {
         );
         let c = analyze(&p);
         assert_eq!(steps(&c.upgrades), [row("Say v1", "Say v2", true)]);
-        let plan = c.upgrades[0].plan.clone().expect("generated");
-        let sources: Vec<(&str, FieldSource)> = plan
-            .iter()
-            .map(|(f, s)| (f.name.as_str(), s.clone()))
-            .collect();
         assert_eq!(
-            sources,
+            sources(&c.upgrades[0]),
             [
                 ("room", FieldSource::Same),
                 ("body", FieldSource::WrapSome),

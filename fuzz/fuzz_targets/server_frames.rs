@@ -14,14 +14,15 @@
 //! is a crash here); once the client has sent everything and closed its
 //! side, the connection ends within the server's own timeouts; every frame
 //! the server writes is a well-formed unmasked WebSocket frame, and every
-//! data frame decodes as a control message or a relay `ServerMessage`.
+//! data frame decodes as a control message or a relay `ServerMessage`, the
+//! latter possibly inside a room-message envelope (`_h`, SPEC §9.7).
 #![no_main]
 
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tagwire::Protocol;
-use tagwire::control::Control;
+use tagwire::control::{Control, RoomEnvelope};
 use tagwire::server::{Connection, Handler, Server, ServerConfig};
 use tagwire_tests::relay;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,6 +69,7 @@ fn client_bytes(data: &[u8]) -> Vec<u8> {
 
 /// Checks the server's output after the handshake's response head.
 fn check_output(mut out: &[u8]) {
+    let limits = tagwire::Limits::default();
     while out.len() >= 2 {
         assert_eq!(out[1] & 0x80, 0, "the server masked a frame");
         let (len, at) = match out[1] & 0x7F {
@@ -87,7 +89,12 @@ fn check_output(mut out: &[u8]) {
         match out[0] & 0x0F {
             0x1 => {
                 let text = std::str::from_utf8(payload).expect("server text frame is UTF-8");
-                let ok = if text.starts_with('_') {
+                let ok = if text.starts_with("_h") {
+                    // A room message (SPEC §9.7): the envelope, then the
+                    // message's own frame.
+                    RoomEnvelope::split_text(text, &limits)
+                        .is_ok_and(|(_, _, inner)| relay::ServerMessage::decode_text(inner).is_ok())
+                } else if text.starts_with('_') {
                     Control::decode_text(text).is_ok()
                 } else {
                     relay::ServerMessage::decode_text(text).is_ok()
@@ -95,7 +102,11 @@ fn check_output(mut out: &[u8]) {
                 assert!(ok, "the server wrote an undecodable frame {text:?}");
             }
             0x2 => {
-                let ok = if payload.first() == Some(&b'_') {
+                let ok = if payload.starts_with(b"_h") {
+                    RoomEnvelope::split_binary(payload, &limits).is_ok_and(|(_, _, inner)| {
+                        relay::ServerMessage::decode_binary(inner).is_ok()
+                    })
+                } else if payload.first() == Some(&b'_') {
                     Control::decode_binary(payload).is_ok()
                 } else {
                     relay::ServerMessage::decode_binary(payload).is_ok()

@@ -11,7 +11,8 @@
 mod runtime_support;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::SinkExt;
@@ -19,13 +20,17 @@ use runtime_support::*;
 use tagwire::Protocol;
 use tagwire::client::{Backoff, Client, ClientConfig, Connector, Event, Events, Status};
 use tagwire::control::{Control, GapNotice, GapReason, Hello, Resume, RoomPosition};
-use tagwire::server::backend::{Backend, HistoryWindow, LocalBackend, RedisBackend, RedisConfig};
+use tagwire::server::backend::{
+    Backend, BackendError, BackendState, BoxFuture, Bytes, History, HistoryWindow, LocalBackend,
+    Position, RedisBackend, RedisConfig, Subscriber,
+};
 use tagwire::server::{DrainConfig, ServerConfig};
 use tagwire::{Encoding, Limits};
 use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, JoinV1, ServerMessage};
 use tagwire_tests::services::redis_url;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -562,7 +567,7 @@ async fn through_redis_a_drained_client_resumes_on_the_other_node() {
     );
     assert!(matches!(
         *b.server.handle().backend_state().borrow(),
-        tagwire::server::backend::BackendState::Connected
+        BackendState::Connected
     ));
 }
 
@@ -570,4 +575,205 @@ fn rand_suffix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Join, then five publishes to the room, pipelined on one connection, in
+/// rooms new to the node: the handler broadcasts each publish at once, so
+/// with Redis the node's subscription is still on its way for the first
+/// ones. The joiner gets all five, in order.
+async fn a_join_then_broadcasts_reach_the_joiner(node: &Node) {
+    let url = format!("ws://{}/ws", node.addr);
+    let mut peer = handshake(
+        TcpStream::connect(node.addr).await.expect("tcp"),
+        &url,
+        None,
+    )
+    .await
+    .expect("handshake");
+    for r in 0..10 {
+        let room = format!("fresh-{r}");
+        send(&mut peer, &join(&room)).await;
+        for seq in 1..=5 {
+            send(
+                &mut peer,
+                &ClientMessage::PublishV1(relay::PublishV1 {
+                    room: room.clone(),
+                    seq,
+                    body: "hi".into(),
+                }),
+            )
+            .await;
+        }
+        for seq in 1..=5 {
+            match timeout(WAIT, next_data(&mut peer)).await {
+                Ok(Got::Message(ServerMessage::DeliveredV1(d))) => {
+                    assert_eq!((d.room.as_str(), d.seq), (room.as_str(), seq));
+                }
+                other => panic!("{room}: expected message {seq}, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_join_then_a_broadcast_on_one_node_reaches_the_joiner_in_process() {
+    let (a, _b) = local_pair(HistoryWindow::default()).await;
+    a_join_then_broadcasts_reach_the_joiner(&a).await;
+}
+
+#[tokio::test]
+async fn a_join_then_a_broadcast_on_one_node_reaches_the_joiner_through_redis() {
+    let config = RedisConfig::new(redis_url()).with_prefix(format!("held-{}", rand_suffix()));
+    let backend = RedisBackend::connect(config).await.expect("redis");
+    let a = node(Arc::new(backend)).await;
+    a_join_then_broadcasts_reach_the_joiner(&a).await;
+}
+
+/// The in-process backend with a gate on `subscribe`: a subscription that
+/// stays on its way until the test opens it (as with a slow Redis), and a
+/// count of what reached the backend's `publish`.
+#[derive(Debug)]
+struct Gated {
+    inner: LocalBackend,
+    open: tokio::sync::watch::Sender<bool>,
+    published: AtomicUsize,
+}
+
+impl Gated {
+    fn new() -> Arc<Self> {
+        Arc::new(Gated {
+            inner: LocalBackend::default(),
+            open: tokio::sync::watch::Sender::new(false),
+            published: Default::default(),
+        })
+    }
+
+    fn published(&self) -> usize {
+        self.published.load(Ordering::SeqCst)
+    }
+}
+
+impl Backend for Gated {
+    fn attach(&self, subscriber: Weak<dyn Subscriber>) {
+        self.inner.attach(subscriber);
+    }
+
+    fn publish(
+        &self,
+        room: &str,
+        payload: Bytes,
+    ) -> BoxFuture<'static, Result<Position, BackendError>> {
+        self.published.fetch_add(1, Ordering::SeqCst);
+        self.inner.publish(room, payload)
+    }
+
+    fn subscribe(&self, room: &str) -> BoxFuture<'static, Result<Position, BackendError>> {
+        let mut open = self.open.subscribe();
+        let subscribed = self.inner.subscribe(room);
+        Box::pin(async move {
+            let _ = open.wait_for(|open| *open).await;
+            subscribed.await
+        })
+    }
+
+    fn unsubscribe(&self, room: &str) {
+        self.inner.unsubscribe(room);
+    }
+
+    fn history(
+        &self,
+        room: &str,
+        after: Position,
+    ) -> BoxFuture<'static, Result<History, BackendError>> {
+        self.inner.history(room, after)
+    }
+
+    fn state(&self) -> tokio::sync::watch::Receiver<BackendState> {
+        self.inner.state()
+    }
+
+    fn window(&self) -> HistoryWindow {
+        self.inner.window()
+    }
+}
+
+async fn gated_member(room: &str) -> (Arc<Gated>, Node, WebSocketStream<TcpStream>) {
+    let gated = Gated::new();
+    let node = node(gated.clone()).await;
+    let url = format!("ws://{}/ws", node.addr);
+    let mut peer = handshake(
+        TcpStream::connect(node.addr).await.expect("tcp"),
+        &url,
+        None,
+    )
+    .await
+    .expect("handshake");
+    send(&mut peer, &join(room)).await;
+    timeout(WAIT, async {
+        while node.server.handle().room_len(room) != 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("joined");
+    (gated, node, peer)
+}
+
+#[tokio::test]
+async fn publishes_wait_for_the_rooms_subscription_then_go_out_in_order() {
+    let (gated, node, mut peer) = gated_member("lobby").await;
+    let handle = node.server.handle();
+    // Started in order now, awaited later.
+    let publishes: Vec<_> = (1..=3)
+        .map(|seq| handle.publish("lobby", &delivered(seq)))
+        .collect();
+    assert!(!handle.is_subscribed("lobby"));
+    assert_eq!(
+        gated.published(),
+        0,
+        "held while the subscription is on its way"
+    );
+    gated.open.send_replace(true);
+    let mut positions = Vec::new();
+    for publish in publishes {
+        positions.push(
+            timeout(WAIT, publish)
+                .await
+                .expect("in time")
+                .expect("published"),
+        );
+    }
+    assert_eq!(gated.published(), 3);
+    assert!(
+        positions.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "{positions:?}"
+    );
+    for seq in 1..=3 {
+        match timeout(WAIT, next_data(&mut peer)).await {
+            Ok(Got::Message(ServerMessage::DeliveredV1(d))) => assert_eq!(d.seq, seq),
+            other => panic!("expected message {seq}, got {other:?}"),
+        }
+    }
+    // Subscribed now: the next publish is not held.
+    let fourth = handle.publish("lobby", &delivered(4));
+    assert_eq!(gated.published(), 4);
+    fourth.await.expect("published");
+}
+
+#[tokio::test]
+async fn a_publish_held_for_a_room_everyone_left_still_goes_out() {
+    let (gated, node, mut peer) = gated_member("lobby").await;
+    let handle = node.server.handle();
+    let publish = handle.publish("lobby", &delivered(1));
+    assert_eq!(gated.published(), 0);
+    peer.close(None).await.expect("close");
+    // The subscription never answers; the room empties and the publish is
+    // released, not dropped.
+    let position = timeout(WAIT, publish)
+        .await
+        .expect("in time")
+        .expect("published");
+    assert_eq!(position.seq, 1);
+    assert_eq!(gated.published(), 1);
+    assert_eq!(handle.room_len("lobby"), 0);
 }

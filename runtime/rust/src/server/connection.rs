@@ -340,7 +340,8 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         &self,
         room: &str,
         message: &P::Server,
-    ) -> impl std::future::Future<Output = Result<Position, PublishError>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<Position, PublishError>> + Send + 'static + use<P, C>
+    {
         let published = self.state.room_registry.publish::<P>(room, message, None);
         async move {
             published

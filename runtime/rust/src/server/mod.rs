@@ -433,8 +433,10 @@ impl<P: Package> ServerHandle<P> {
         &self,
         room: &str,
         message: &P::Server,
-    ) -> impl std::future::Future<Output = Result<backend::Position, PublishError>> + Send + 'static
-    {
+    ) -> impl std::future::Future<Output = Result<backend::Position, PublishError>>
+    + Send
+    + 'static
+    + use<P> {
         let published = self.core.rooms.publish::<P>(room, message, None);
         async move {
             published

@@ -9,6 +9,11 @@
 //! A member that joined with a resume position (`_i`) is first sent what it
 //! missed from the backend's history; live messages that arrive meanwhile
 //! wait in its replay buffer, so none is sent twice or out of order.
+//!
+//! While the node's subscription to a room is being made (a round trip to
+//! Redis), this node's own publishes to it are held and published once the
+//! subscription is in effect: a member that joined and then sees the
+//! application broadcast gets the broadcast, with either backend.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -16,6 +21,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::FutureExt;
+use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::{Bytes as WsBytes, Message, Utf8Bytes};
 
 use super::backend::{
@@ -67,6 +73,27 @@ impl std::fmt::Debug for Rooms {
 struct Room {
     members: HashMap<u64, Member>,
     subscription: Subscription,
+    /// Set while a `subscribe` call is on its way: this node's publishes
+    /// to the room wait in `held` (published in order when it answers).
+    subscribing: bool,
+    held: Vec<Held>,
+}
+
+impl Room {
+    fn new() -> Self {
+        Room {
+            members: HashMap::new(),
+            subscription: Subscription::Subscribing,
+            subscribing: false,
+            held: Vec::new(),
+        }
+    }
+}
+
+/// A publish waiting for the room's subscription, and its caller.
+struct Held {
+    payload: Bytes,
+    reply: oneshot::Sender<Result<Position, BackendError>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,16 +167,18 @@ impl Rooms {
                 Some((name, _)) => name.clone(),
                 None => Arc::from(room),
             };
-            let entry = rooms.entry(name.clone()).or_insert_with(|| Room {
-                members: HashMap::new(),
-                subscription: Subscription::Subscribing,
-            });
+            let entry = rooms.entry(name.clone()).or_insert_with(Room::new);
             if entry.members.contains_key(&conn.id) {
                 return;
             }
             let subscribe =
                 entry.members.is_empty() && entry.subscription == Subscription::Subscribing;
             let replay = resume.is_some() && entry.subscription == Subscription::Subscribed;
+            // From now on, until the subscription is in effect (a room
+            // being unsubscribed is subscribed again by its leaver).
+            if subscribe || entry.subscription == Subscription::Unsubscribing {
+                entry.subscribing = true;
+            }
             entry.members.insert(
                 conn.id,
                 Member {
@@ -296,7 +325,12 @@ impl Rooms {
             let mut rooms = self.lock();
             match rooms.get_mut(&name) {
                 Some(entry) if entry.members.is_empty() => {
-                    rooms.remove(&name);
+                    // A subscription still on its way finds no room and
+                    // releases nothing: what it held goes out now.
+                    if let Some(room) = rooms.remove(&name) {
+                        drop(rooms);
+                        self.release(&name, room.held);
+                    }
                     false
                 }
                 Some(entry) => {
@@ -353,7 +387,44 @@ impl Rooms {
         // constraint: refuse it once, loudly, rather than per member.
         message.validate()?;
         let payload = self.payload(message.to_binary(), except);
+        if let Some(entry) = self.lock().get_mut(room)
+            && entry.subscribing
+        {
+            let (reply, result) = oneshot::channel();
+            entry.held.push(Held { payload, reply });
+            return Ok(Box::pin(async move {
+                result.await.unwrap_or(Err(BackendError::Closed))
+            }));
+        }
         Ok(self.backend.publish(room, payload))
+    }
+
+    /// Publishes held messages in order, each caller getting its result.
+    fn release(&self, room: &str, held: Vec<Held>) {
+        for Held { payload, reply } in held {
+            let published = self.backend.publish(room, payload);
+            self.run(async move {
+                let _ = reply.send(published.await);
+            });
+        }
+    }
+
+    /// Ends a subscription attempt: publishes what it held (and what is
+    /// held meanwhile), then lets publishes through and runs `settled` on
+    /// the room under the same lock. `None` when the room is gone.
+    fn end_attempt<R>(&self, name: &Arc<str>, settled: impl FnOnce(&mut Room) -> R) -> Option<R> {
+        loop {
+            let held = {
+                let mut rooms = self.lock();
+                let entry = rooms.get_mut(name)?;
+                if entry.held.is_empty() {
+                    entry.subscribing = false;
+                    return Some(settled(entry));
+                }
+                std::mem::take(&mut entry.held)
+            };
+            self.release(name, held);
+        }
     }
 
     /// Publishes, and returns how many members accepted the message if the
@@ -509,9 +580,16 @@ fn push_gap(conn: &ConnectionState, room: &str, kind: GapReason, position: Posit
 async fn settle(rooms: Arc<Rooms>, name: Arc<str>) {
     let mut state = rooms.backend.state();
     loop {
-        match rooms.backend.subscribe(&name).await {
+        if let Some(entry) = rooms.lock().get_mut(&name) {
+            entry.subscribing = true;
+        }
+        let subscribed = rooms.backend.subscribe(&name).await;
+        match subscribed {
             Ok(_) => break,
             Err(error) => {
+                // Publishes fail while the backend is down, as they would
+                // have without the wait.
+                let _ = rooms.end_attempt(&name, |_| ());
                 tracing::warn!(room = %name, %error, "subscribing a room failed; retrying when the backend is back");
                 if matches!(error, BackendError::Closed) {
                     return;
@@ -525,14 +603,7 @@ async fn settle(rooms: Arc<Rooms>, name: Arc<str>) {
             }
         }
     }
-    let waiting: Vec<Arc<ConnectionState>> = {
-        let mut all = rooms.lock();
-        let Some(entry) = all.get_mut(&name) else {
-            // Everyone left while the subscription was on its way.
-            drop(all);
-            rooms.backend.unsubscribe(&name);
-            return;
-        };
+    let waiting = rooms.end_attempt(&name, |entry| {
         if entry.subscription == Subscription::Subscribing {
             entry.subscription = Subscription::Subscribed;
         }
@@ -544,7 +615,12 @@ async fn settle(rooms: Arc<Rooms>, name: Arc<str>) {
                 replay.started = true;
                 Some(m.conn.clone())
             })
-            .collect()
+            .collect::<Vec<_>>()
+    });
+    let Some(waiting) = waiting else {
+        // Everyone left while the subscription was on its way.
+        rooms.backend.unsubscribe(&name);
+        return;
     };
     for conn in waiting {
         replay_one(rooms.clone(), name.clone(), conn).await;

@@ -76,6 +76,13 @@ fn join(room: &str) -> ClientMessage {
     ClientMessage::JoinV1(JoinV1 { room: room.into() })
 }
 
+/// A raw WebSocket peer of `node`, speaking `subprotocol` (text without one).
+async fn raw_peer(node: &Node, subprotocol: Option<&str>) -> WebSocketStream<TcpStream> {
+    let url = format!("ws://{}/ws", node.addr);
+    let tcp = TcpStream::connect(node.addr).await.expect("tcp");
+    handshake(tcp, &url, subprotocol).await.expect("handshake")
+}
+
 /// Dials whichever node `target` names now: a load balancer in one line.
 struct Switch {
     target: Arc<Mutex<SocketAddr>>,
@@ -215,21 +222,8 @@ async fn a_client_on_node_a_receives_what_node_b_publishes_in_order_with_positio
 #[tokio::test]
 async fn a_room_message_is_one_envelope_per_encoding_and_a_direct_send_has_none() {
     let (a, _b) = local_pair(HistoryWindow::default()).await;
-    let url = format!("ws://{}/ws", a.addr);
-    let mut text = handshake(
-        TcpStream::connect(a.addr).await.expect("tcp"),
-        &url,
-        Some("tagwire.text"),
-    )
-    .await
-    .expect("handshake");
-    let mut binary = handshake(
-        TcpStream::connect(a.addr).await.expect("tcp"),
-        &url,
-        Some("tagwire.binary"),
-    )
-    .await
-    .expect("handshake");
+    let mut text = raw_peer(&a, Some("tagwire.text")).await;
+    let mut binary = raw_peer(&a, Some("tagwire.binary")).await;
     send(&mut text, &join("lobby")).await;
     binary
         .send(Message::binary(join("lobby").to_binary()))
@@ -438,10 +432,7 @@ async fn a_position_older_than_the_window_is_a_gap_then_live_messages() {
 async fn raw_resume_frames_replay_without_duplicates_and_refuse_past_the_bound() {
     let (a, b) = local_pair(HistoryWindow::default()).await;
     // Someone keeps the room subscribed on A and sees everything.
-    let url = format!("ws://{}/ws", a.addr);
-    let mut watcher = handshake(TcpStream::connect(a.addr).await.expect("tcp"), &url, None)
-        .await
-        .expect("handshake");
+    let mut watcher = raw_peer(&a, None).await;
     send(&mut watcher, &join("lobby")).await;
     members(&a, "lobby", 1).await;
     let mut positions = Vec::new();
@@ -455,9 +446,7 @@ async fn raw_resume_frames_replay_without_duplicates_and_refuse_past_the_bound()
         );
     }
     // A peer that saw up to 3 resumes, joins, and gets 4, 5, 6 once, then live 7.
-    let mut peer = handshake(TcpStream::connect(a.addr).await.expect("tcp"), &url, None)
-        .await
-        .expect("handshake");
+    let mut peer = raw_peer(&a, None).await;
     send_control(
         &mut peer,
         &Control::Hello(Hello {
@@ -491,9 +480,7 @@ async fn raw_resume_frames_replay_without_duplicates_and_refuse_past_the_bound()
         assert_eq!(message, delivered(seq));
     }
     // Another epoch: a reset gap, at the room's position.
-    let mut stale = handshake(TcpStream::connect(a.addr).await.expect("tcp"), &url, None)
-        .await
-        .expect("handshake");
+    let mut stale = raw_peer(&a, None).await;
     send_control(
         &mut stale,
         &Control::Resume(Resume {
@@ -582,14 +569,7 @@ fn rand_suffix() -> u64 {
 /// with Redis the node's subscription is still on its way for the first
 /// ones. The joiner gets all five, in order.
 async fn a_join_then_broadcasts_reach_the_joiner(node: &Node) {
-    let url = format!("ws://{}/ws", node.addr);
-    let mut peer = handshake(
-        TcpStream::connect(node.addr).await.expect("tcp"),
-        &url,
-        None,
-    )
-    .await
-    .expect("handshake");
+    let mut peer = raw_peer(node, None).await;
     for r in 0..10 {
         let room = format!("fresh-{r}");
         send(&mut peer, &join(&room)).await;
@@ -700,14 +680,7 @@ impl Backend for Gated {
 async fn gated_member(room: &str) -> (Arc<Gated>, Node, WebSocketStream<TcpStream>) {
     let gated = Gated::new();
     let node = node(gated.clone()).await;
-    let url = format!("ws://{}/ws", node.addr);
-    let mut peer = handshake(
-        TcpStream::connect(node.addr).await.expect("tcp"),
-        &url,
-        None,
-    )
-    .await
-    .expect("handshake");
+    let mut peer = raw_peer(&node, None).await;
     send(&mut peer, &join(room)).await;
     timeout(WAIT, async {
         while node.server.handle().room_len(room) != 1 {

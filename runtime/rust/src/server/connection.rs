@@ -297,6 +297,12 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     }
 
     /// Adds this connection to `room` (no effect if it is in it already).
+    ///
+    /// Returns at once. When this is the room's first member on the node,
+    /// the node subscribes to the room through the backend (with Redis, a
+    /// round trip); until that is in effect, this node's publishes to the
+    /// room wait for it, so a broadcast made after `join` returns reaches
+    /// this connection with any backend.
     pub fn join(&self, room: &str) {
         self.state.room_registry.join(&self.member(), room);
     }

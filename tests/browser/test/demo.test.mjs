@@ -7,48 +7,27 @@
 // the page as built by ./scripts/demo, and loopback sockets.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   artifactPath,
+  assertSenderOrder,
   boardHistory,
   boardState,
+  browserSuite,
   chat,
-  launchBrowser,
   openBoard,
   say,
-  startDemo,
+  sayAll,
   until,
   waitForLines,
 } from "./helpers.mjs";
 
-let browser;
-const cleanups = [];
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await browser?.close();
-});
-
-async function demo(args = []) {
-  const d = await startDemo(args);
-  cleanups.push(d.stop);
-  return d;
-}
-
-/** Lines in the order `page` shows them must hold each sender's lines in the order sent. */
-function assertSenderOrder(seen, sent, who) {
-  const mine = seen.filter((l) => sent.includes(l));
-  assert.deepEqual(mine, sent, `${who} shows ${JSON.stringify(sent[0])}… out of order or with gaps`);
-}
+const suite = browserSuite();
 
 test("two pages exchange chat lines and cursors (one speaks text frames, one binary)", async () => {
-  const d = await demo();
-  const alice = await openBoard(browser, d.url, "alice");
-  const bob = await openBoard(browser, d.url, "bob", { query: "&encoding=binary" });
+  const d = await suite.demo();
+  const alice = await openBoard(suite.browser, d.url, "alice");
+  const bob = await openBoard(suite.browser, d.url, "bob", { query: "&encoding=binary" });
   for (const page of [alice, bob]) {
     assert.deepEqual(await boardState(page), { state: "open", transport: "websocket", instance: "1", banner: null, update: null });
   }
@@ -86,21 +65,18 @@ test("a simulated deploy shows the banner, every page moves to the new server, n
   // The demo's timings (notices over 2 s, reconnect window 4 s), with a grace
   // period of 3 s rather than 2 so that a busy machine still types the
   // grace-period lines inside it.
-  const d = await demo(["--grace-ms", "3000"]);
-  const alice = await openBoard(browser, d.url, "alice");
-  const bob = await openBoard(browser, d.url, "bob", { query: "&encoding=binary" });
+  const d = await suite.demo(["--grace-ms", "3000"]);
+  const alice = await openBoard(suite.browser, d.url, "alice");
+  const bob = await openBoard(suite.browser, d.url, "bob", { query: "&encoding=binary" });
   // Carol's page runs on a controllable clock: it is paused during the deploy
   // so her reconnect timer waits while the screenshot is taken. Messages and
   // the drain notice still arrive; only her timers stand still.
-  const carol = await openBoard(browser, d.url, "carol", { clock: true });
+  const carol = await openBoard(suite.browser, d.url, "carol", { clock: true });
   const pages = { alice, bob, carol };
   for (const page of Object.values(pages)) assert.equal((await boardState(page)).instance, "1");
 
   const before = ["alice: before 1", "bob: before 2", "alice: before 3"];
-  for (const line of before) {
-    const [who, text] = line.split(": ");
-    await say(pages[who], text);
-  }
+  await sayAll(pages, before);
   for (const page of Object.values(pages)) await waitForLines(page, before);
 
   const carolNow = await carol.evaluate(() => Date.now());
@@ -116,10 +92,7 @@ test("a simulated deploy shows the banner, every page moves to the new server, n
   const grace = [];
   for (let i = 1; i <= 6; i++) grace.push(`alice: grace ${i}`);
   for (let i = 1; i <= 3; i++) grace.push(`bob: grace ${i}`);
-  for (const line of grace) {
-    const [who, text] = line.split(": ");
-    await say(pages[who], text);
-  }
+  await sayAll(pages, grace);
   for (const [who, page] of Object.entries(pages)) {
     const s = await boardState(page);
     assert.deepEqual([s.state, s.instance], ["open", "1"], `${who} left server #1 before the grace period ended`);
@@ -155,10 +128,7 @@ test("a simulated deploy shows the banner, every page moves to the new server, n
   });
 
   const afterDeploy = ["bob: after 1", "carol: after 2", "alice: after 3"];
-  for (const line of afterDeploy) {
-    const [who, text] = line.split(": ");
-    await say(pages[who], text);
-  }
+  await sayAll(pages, afterDeploy);
   const everything = [...before, ...grace, ...afterDeploy];
   for (const page of Object.values(pages)) await waitForLines(page, everything);
   await waitForLines(alice, [queued]);

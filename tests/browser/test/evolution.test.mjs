@@ -16,47 +16,31 @@
 // both pages as ./scripts/demo builds them, loopback sockets.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   artifactPath,
+  assertSenderOrder,
   boardHistory,
   boardState,
+  browserSuite,
   chat,
   chatColors,
-  launchBrowser,
   openBoard,
   react,
   reactions,
   recordClientEvents,
   recordedClientEvents,
-  say,
+  sayAll,
   screenshotSideBySide,
-  startDemo,
   until,
   waitForLines,
 } from "./helpers.mjs";
 
-let browser;
-const cleanups = [];
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await browser?.close();
-});
-
-async function demo(args = []) {
-  const d = await startDemo(args);
-  cleanups.push(d.stop);
-  return d;
-}
+const suite = browserSuite();
 
 /** The old page: the frozen v1 bundle at /v1/. */
 async function openOldBoard(d, name, options = {}) {
-  return openBoard(browser, `${d.url}v1/`, name, options);
+  return openBoard(suite.browser, `${d.url}v1/`, name, options);
 }
 
 /** The protocol each page was generated with, read from the module it runs. */
@@ -65,19 +49,6 @@ async function protocolOf(page, base) {
     const gen = await import(url);
     return { fingerprint: gen.PROTOCOL_FINGERPRINT, headers: gen.Package.headers, reacted: gen.REACTED_V1 };
   }, `${base}app/gen/board.js`);
-}
-
-async function sayAll(pages, lines) {
-  for (const line of lines) {
-    const [who, text] = line.split(": ");
-    await say(pages[who], text);
-  }
-}
-
-/** Lines in the order `page` shows them must hold each sender's lines in the order sent. */
-function assertSenderOrder(seen, sent, who) {
-  const mine = seen.filter((l) => sent.includes(l));
-  assert.deepEqual(mine, sent, `${who} shows ${JSON.stringify(sent[0])}… out of order or with gaps`);
 }
 
 /** The "protocol outdated" notice a page built before `Reacted` gets for one. */
@@ -90,11 +61,11 @@ function assertReactedOutdated(notices, reactedHeader, count, who) {
 }
 
 test("an old page and a new page talk across versions; a reaction reaches the old page as 'protocol outdated'", async () => {
-  const d = await demo();
+  const d = await suite.demo();
   // Two old pages, over a WebSocket (text frames) and over SSE; one new page, binary frames.
   const olga = await openOldBoard(d, "olga");
   const otto = await openOldBoard(d, "otto", { query: "&transport=sse" });
-  const nick = await openBoard(browser, d.url, "nick", { query: "&encoding=binary&color=red" });
+  const nick = await openBoard(suite.browser, d.url, "nick", { query: "&encoding=binary&color=red" });
   const pages = { olga, otto, nick };
   const old = { olga, otto };
 
@@ -172,9 +143,9 @@ test("an old page and a new page side by side through a deploy: both move, conve
   // the grace-period lines inside it. Both pages run on controllable clocks,
   // paused during the deploy so that their reconnect timers wait while the
   // screenshot is taken; messages and the drain notice still arrive.
-  const d = await demo(["--grace-ms", "3000"]);
+  const d = await suite.demo(["--grace-ms", "3000"]);
   const olga = await openOldBoard(d, "olga", { clock: true });
-  const nick = await openBoard(browser, d.url, "nick", { query: "&color=blue", clock: true });
+  const nick = await openBoard(suite.browser, d.url, "nick", { query: "&color=blue", clock: true });
   const pages = { olga, nick };
   const v2 = await protocolOf(nick, d.url);
   for (const page of Object.values(pages)) await recordClientEvents(page);
@@ -207,7 +178,7 @@ test("an old page and a new page side by side through a deploy: both move, conve
   }
   const shot = artifactPath("evolution-deploy.png");
   await screenshotSideBySide(
-    browser,
+    suite.browser,
     [
       { page: olga, caption: "old page: /v1/, last week's bundle (Say v1, Said v1)" },
       { page: nick, caption: "new page: /, this week's bundle (Say v2, Said v2, React)" },

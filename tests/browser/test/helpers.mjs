@@ -3,10 +3,12 @@
 // run.sh builds everything first and passes the binaries' paths in the
 // environment (DEMO_BIN, TAGWIRE_BIN).
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { dirname, extname, join, normalize, resolve, sep } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -309,4 +311,46 @@ export async function boardState(page) {
 /** What the page recorded (`globalThis.board.history`): every status and banner text. */
 export async function boardHistory(page) {
   return page.evaluate(() => JSON.parse(JSON.stringify(globalThis.board.history)));
+}
+
+/**
+ * One Chromium for a test file's tests, and the teardown of what they start
+ * (last started, first stopped). `suite.browser` is set once the file's
+ * `before` hook ran; `suite.demo(args)` starts a demo that is stopped at the end.
+ */
+export function browserSuite() {
+  const cleanups = [];
+  const suite = {
+    browser: undefined,
+    cleanup(stop) {
+      cleanups.push(stop);
+    },
+    async demo(args = []) {
+      const d = await startDemo(args);
+      cleanups.push(d.stop);
+      return d;
+    },
+  };
+  before(async () => {
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const stop of cleanups.reverse()) await stop();
+    await suite.browser?.close();
+  });
+  return suite;
+}
+
+/** Types each `"who: text"` line on the page named `who`, in order. */
+export async function sayAll(pages, lines) {
+  for (const line of lines) {
+    const [who, text] = line.split(": ");
+    await say(pages[who], text);
+  }
+}
+
+/** Lines in the order `page` shows them must hold each sender's lines in the order sent. */
+export function assertSenderOrder(seen, sent, who) {
+  const mine = seen.filter((l) => sent.includes(l));
+  assert.deepEqual(mine, sent, `${who} shows ${JSON.stringify(sent[0])}… out of order or with gaps`);
 }

@@ -6,16 +6,15 @@
 
 import assert from "node:assert/strict";
 import net from "node:net";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   boardHistory,
   boardState,
+  browserSuite,
   chat,
-  launchBrowser,
   openBoard,
   refusingProxy,
   say,
-  startDemo,
   until,
   waitForLines,
 } from "./helpers.mjs";
@@ -43,31 +42,20 @@ function upgradeStatus(base) {
   });
 }
 
-let browser;
-const cleanups = [];
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await browser?.close();
-});
+const suite = browserSuite();
 
 test("behind a proxy that refuses WebSockets the page falls back to SSE and still talks both ways", async () => {
-  const d = await startDemo();
-  cleanups.push(d.stop);
+  const d = await suite.demo();
   const proxy = await refusingProxy(d.url);
-  cleanups.push(proxy.close);
+  suite.cleanup(proxy.close);
 
   // The proxy really refuses: a WebSocket handshake through it gets 403.
   assert.equal(await upgradeStatus(proxy.url), 403);
   assert.equal(await upgradeStatus(d.url), 101, "the demo itself accepts WebSockets");
   assert.equal(proxy.counts.refusedUpgrades, 1);
 
-  const erin = await openBoard(browser, proxy.url, "erin");
-  const frank = await openBoard(browser, d.url, "frank");
+  const erin = await openBoard(suite.browser, proxy.url, "erin");
+  const frank = await openBoard(suite.browser, d.url, "frank");
   assert.deepEqual(await boardState(erin), { state: "open", transport: "sse", instance: "1", banner: null, update: null });
   assert.deepEqual(await boardState(frank), { state: "open", transport: "websocket", instance: "1", banner: null, update: null });
 
@@ -112,10 +100,9 @@ test("SSE only, asked for by the page: a deploy moves it to the new server too",
   // short on a machine loaded by other builds (load 15), and a line sent
   // after the grace reached the new server while Hal was still on the old
   // one (rooms are per server), so it never showed.
-  const d = await startDemo(["--grace-ms", "8000"]);
-  cleanups.push(d.stop);
-  const gina = await openBoard(browser, d.url, "gina", { query: "&transport=sse" });
-  const hal = await openBoard(browser, d.url, "hal");
+  const d = await suite.demo(["--grace-ms", "8000"]);
+  const gina = await openBoard(suite.browser, d.url, "gina", { query: "&transport=sse" });
+  const hal = await openBoard(suite.browser, d.url, "hal");
   assert.equal((await boardState(gina)).transport, "sse");
 
   await say(gina, "before the deploy");

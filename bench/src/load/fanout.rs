@@ -133,9 +133,13 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         // rather than print a table of zeros (the room-message envelope of
         // issue 11 once did that to this one).
         if record.num("deliveries") == 0.0 {
-            return Err(
-                format!("fan-out to {n} subscribers: the clients counted no deliveries").into(),
-            );
+            return Err(format!(
+                "fan-out to {n} subscribers: the clients counted no deliveries (the broadcaster \
+                 sent {} in all; the slowest subscriber acknowledged {})",
+                record.num("sent_total"),
+                record.num("acked"),
+            )
+            .into());
         }
         results.push(record);
     }
@@ -352,7 +356,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
             cpu_after.saturating_sub(cpu_before).as_micros(),
         )
         .set("client_cpu_us", after.num("cpu_us") - before.num("cpu_us"))
-        .set("slow_consumers", short.load(Ordering::Relaxed));
+        .set("slow_consumers", short.load(Ordering::Relaxed))
+        // For the error when nothing was counted: a broadcaster stuck at
+        // its window with nothing acknowledged lost its first burst.
+        .set("sent_total", sent_after)
+        .set("acked", state.acked.load(Ordering::Relaxed));
     say(&format!("result {}", r.to_line()));
     Ok(())
 }

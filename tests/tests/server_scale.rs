@@ -610,20 +610,28 @@ async fn a_join_then_a_broadcast_on_one_node_reaches_the_joiner_through_redis() 
 }
 
 /// The in-process backend with a gate on `subscribe`: a subscription that
-/// stays on its way until the test opens it (as with a slow Redis), and a
-/// count of what reached the backend's `publish`.
+/// stays on its way until the test opens the gate (as with a slow Redis) or
+/// fails it (as with a Redis gone), and a count of what reached the
+/// backend's `publish`.
 #[derive(Debug)]
 struct Gated {
     inner: LocalBackend,
-    open: tokio::sync::watch::Sender<bool>,
+    gate: tokio::sync::watch::Sender<Gate>,
     published: AtomicUsize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Closed,
+    Open,
+    Failing,
 }
 
 impl Gated {
     fn new() -> Arc<Self> {
         Arc::new(Gated {
             inner: LocalBackend::default(),
-            open: tokio::sync::watch::Sender::new(false),
+            gate: tokio::sync::watch::Sender::new(Gate::Closed),
             published: Default::default(),
         })
     }
@@ -648,11 +656,17 @@ impl Backend for Gated {
     }
 
     fn subscribe(&self, room: &str) -> BoxFuture<'static, Result<Position, BackendError>> {
-        let mut open = self.open.subscribe();
-        let subscribed = self.inner.subscribe(room);
+        let mut gate = self.gate.subscribe();
+        let (inner, room) = (self.inner.clone(), room.to_owned());
         Box::pin(async move {
-            let _ = open.wait_for(|open| *open).await;
-            subscribed.await
+            let gate = gate.wait_for(|g| *g != Gate::Closed).await.map(|g| *g);
+            if !matches!(gate, Ok(Gate::Open)) {
+                return Err(BackendError::Unavailable {
+                    since: tokio::time::Instant::now(),
+                    error: "the test's gate failed the subscription".to_owned(),
+                });
+            }
+            inner.subscribe(&room).await
         })
     }
 
@@ -706,7 +720,7 @@ async fn publishes_wait_for_the_rooms_subscription_then_go_out_in_order() {
         0,
         "held while the subscription is on its way"
     );
-    gated.open.send_replace(true);
+    gated.gate.send_replace(Gate::Open);
     let mut positions = Vec::new();
     for publish in publishes {
         positions.push(
@@ -749,4 +763,25 @@ async fn a_publish_held_for_a_room_everyone_left_still_goes_out() {
     assert_eq!(position.seq, 1);
     assert_eq!(gated.published(), 1);
     assert_eq!(handle.room_len("lobby"), 0);
+}
+
+#[tokio::test]
+async fn a_publish_held_by_a_subscription_that_fails_goes_out_then() {
+    let (gated, node, _peer) = gated_member("lobby").await;
+    let handle = node.server.handle();
+    let publish = handle.publish("lobby", &delivered(1));
+    assert_eq!(gated.published(), 0);
+    // The subscription fails (the room keeps its member, so it will be
+    // retried): what it held is published, not kept until a retry succeeds.
+    gated.gate.send_replace(Gate::Failing);
+    timeout(WAIT, publish)
+        .await
+        .expect("in time")
+        .expect("the in-process backend takes it");
+    assert_eq!(gated.published(), 1);
+    assert!(!handle.is_subscribed("lobby"));
+    // Between attempts publishes go straight to the backend.
+    let second = handle.publish("lobby", &delivered(2));
+    assert_eq!(gated.published(), 2);
+    second.await.expect("published");
 }

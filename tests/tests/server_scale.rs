@@ -785,3 +785,36 @@ async fn a_publish_held_by_a_subscription_that_fails_goes_out_then() {
     assert_eq!(gated.published(), 2);
     second.await.expect("published");
 }
+
+#[tokio::test]
+async fn a_room_holds_at_most_4096_publishes_then_refuses_with_overloaded() {
+    let (gated, node, _peer) = gated_member("lobby").await;
+    let handle = node.server.handle();
+    let held: Vec<_> = (1..=4096)
+        .map(|seq| handle.publish("lobby", &delivered(seq)))
+        .collect();
+    let refused = handle.publish("lobby", &delivered(4097)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(tagwire::server::PublishError::Backend(
+                BackendError::Overloaded { limit: 4096 }
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(gated.published(), 0);
+    gated.gate.send_replace(Gate::Open);
+    let mut last = None;
+    for publish in held {
+        let position = timeout(WAIT, publish)
+            .await
+            .expect("in time")
+            .expect("published");
+        if let Some(last) = last {
+            assert_eq!(position.seq, last + 1);
+        }
+        last = Some(position.seq);
+    }
+    assert_eq!(gated.published(), 4096);
+}

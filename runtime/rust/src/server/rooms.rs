@@ -37,6 +37,11 @@ use crate::{Encoding, Limits, Package, Protocol, Violation};
 /// the replay ends in a gap (the member's queue would overflow anyway).
 const MAX_PENDING: usize = 4096;
 
+/// Publishes one room may hold while its subscription is on its way (as
+/// many as the Redis backend queues): beyond, a publish is refused with
+/// `Overloaded` rather than kept in a list without bound.
+const MAX_HELD: usize = 4096;
+
 /// The marker of a payload that names a connection to skip
 /// ([`Rooms::publish`] with `except`): no header starts with a zero byte.
 const EXCEPT_MARK: u8 = 0;
@@ -390,6 +395,10 @@ impl Rooms {
         if let Some(entry) = self.lock().get_mut(room)
             && entry.subscribing
         {
+            if entry.held.len() >= MAX_HELD {
+                let refused = Err(BackendError::Overloaded { limit: MAX_HELD });
+                return Ok(Box::pin(std::future::ready(refused)));
+            }
             let (reply, result) = oneshot::channel();
             entry.held.push(Held { payload, reply });
             return Ok(Box::pin(async move {

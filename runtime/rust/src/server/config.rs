@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::admission::IpRange;
 use super::backend::Backend;
 
 use super::guard::OriginConfig;
@@ -25,8 +26,16 @@ pub struct ServerConfig {
     pub heartbeat: HeartbeatConfig,
     /// How a deploy moves clients away.
     pub drain: DrainConfig,
-    /// Per-connection memory and frame bounds.
+    /// Per-connection memory and frame bounds, and how many connections
+    /// the node takes.
     pub limits: ConnectionLimits,
+    /// The proxies whose `X-Forwarded-For` is believed (default none).
+    /// Behind them, the client's address is the first one of that list,
+    /// read from the right, that is not a trusted proxy's; it is what the
+    /// per-address limit counts, what [`super::ConnectRequest::peer`] and
+    /// [`super::Connection::peer_addr`] say. Anyone else's header is
+    /// ignored, so list exactly the proxies in front of this server.
+    pub trusted_proxies: Vec<IpRange>,
     /// Which browser origins may connect (default: pages of the same host;
     /// clients that send no `Origin` too).
     pub origins: OriginConfig,
@@ -51,6 +60,7 @@ impl Default for ServerConfig {
             heartbeat: HeartbeatConfig::default(),
             drain: DrainConfig::default(),
             limits: ConnectionLimits::default(),
+            trusted_proxies: Vec::new(),
             origins: OriginConfig::default(),
             rate_limits: RateLimits::default(),
             backend: None,
@@ -168,6 +178,19 @@ pub struct ConnectionLimits {
     /// Tagwire clients send the hello at once; the wait is for clients
     /// that send nothing first (docs/RUNTIME.md, Protocol evolution).
     pub hello_timeout: Duration,
+    /// WebSocket connections and SSE sessions open at once on this node
+    /// (default 50,000, the top of docs/DEPLOYMENT.md's sizing for a node).
+    /// Past it, upgrades and SSE streams are refused with 503 and
+    /// `Retry-After` before any work is done for them. Counted from the
+    /// request to the end of the connection.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (IPv6: one /64),
+    /// or `None` for no such limit (the default: behind a proxy that is not
+    /// in [`ServerConfig::trusted_proxies`] every connection comes from the
+    /// proxy's address, and a default limit would cap the whole node).
+    /// Refused like `max_connections`. Connections whose address is
+    /// unknown count towards `max_connections` only.
+    pub max_connections_per_address: Option<usize>,
 }
 
 impl Default for ConnectionLimits {
@@ -181,7 +204,25 @@ impl Default for ConnectionLimits {
             decode: Limits::default(),
             handshake_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(5),
+            max_connections: 50_000,
+            max_connections_per_address: None,
         }
+    }
+}
+
+impl ConnectionLimits {
+    /// Sets [`ConnectionLimits::max_connections`].
+    #[must_use]
+    pub fn with_max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// Sets [`ConnectionLimits::max_connections_per_address`].
+    #[must_use]
+    pub fn with_max_connections_per_address(mut self, connections: Option<usize>) -> Self {
+        self.max_connections_per_address = connections;
+        self
     }
 }
 
@@ -190,6 +231,21 @@ impl ServerConfig {
     #[must_use]
     pub fn with_backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = Some(backend);
+        self
+    }
+
+    /// Sets [`ServerConfig::limits`].
+    #[must_use]
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`ServerConfig::trusted_proxies`]:
+    /// `.with_trusted_proxies(["10.0.0.0/8".parse()?, "::1".parse()?])`.
+    #[must_use]
+    pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpRange>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
         self
     }
 
@@ -211,6 +267,11 @@ impl ServerConfig {
             out.push(format!(
                 "pong timeout {:?} is not above the ping interval {:?} plus the coalescing slot {:?}: healthy clients will be closed",
                 hb.pong_timeout, hb.ping_interval, hb.coalesce
+            ));
+        }
+        if let Some(everyone) = self.trusted_proxies.iter().find(|r| r.prefix_len() == 0) {
+            out.push(format!(
+                "trusted_proxies includes {everyone}, every address: any client can choose the address it is counted as"
             ));
         }
         let d = &self.drain;
@@ -246,5 +307,30 @@ mod tests {
         let w = c.warnings();
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].contains("proxy idle timeout"), "{w:?}");
+    }
+
+    #[test]
+    fn limits_and_proxies_are_set_in_one_expression() {
+        let d = ServerConfig::default();
+        assert_eq!(d.limits.max_connections, 50_000);
+        assert_eq!(d.limits.max_connections_per_address, None);
+        assert!(d.trusted_proxies.is_empty());
+        let c = ServerConfig::default()
+            .with_limits(
+                ConnectionLimits::default()
+                    .with_max_connections(10)
+                    .with_max_connections_per_address(Some(2)),
+            )
+            .with_trusted_proxies(["10.0.0.0/8".parse().expect("a range")]);
+        assert_eq!(c.limits.max_connections, 10);
+        assert_eq!(c.limits.max_connections_per_address, Some(2));
+        assert_eq!(c.trusted_proxies.len(), 1);
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        let open = c.with_trusted_proxies(["0.0.0.0/0".parse().expect("a range")]);
+        let w = open.warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("any client can choose"),
+            "{w:?}"
+        );
     }
 }

@@ -51,6 +51,9 @@ pub struct DrainReport {
 
 #[derive(Debug)]
 pub(crate) struct Core {
+    /// Connections counted against `limits.max_connections` and
+    /// `max_connections_per_address`.
+    pub(crate) admission: Arc<super::admission::Admission>,
     pub(crate) config: ServerConfig,
     pub(crate) rooms: Arc<Rooms>,
     connections: Mutex<HashMap<u64, Arc<ConnectionState>>>,
@@ -69,6 +72,7 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new(config: ServerConfig, rooms: Arc<Rooms>) -> Self {
         Core {
+            admission: Arc::new(super::admission::Admission::new(&config.limits)),
             config,
             rooms,
             connections: Mutex::new(HashMap::new()),

@@ -26,8 +26,11 @@ pub struct ConnectRequest {
     pub uri: Uri,
     /// Every header, cookies included.
     pub headers: HeaderMap,
-    /// The client's address, when the server knows it (behind a proxy, the
-    /// proxy's; read `X-Forwarded-For` from `headers` if you trust it).
+    /// The client's address, when the server knows it: the socket's peer,
+    /// or, when that peer is one of
+    /// [`ServerConfig::trusted_proxies`](super::ServerConfig::trusted_proxies),
+    /// the client its `X-Forwarded-For` names (port 0 when the proxy gave
+    /// none). Behind a proxy that is not listed, the proxy's address.
     pub peer: Option<SocketAddr>,
     /// WebSocket or SSE.
     pub transport: TransportKind,

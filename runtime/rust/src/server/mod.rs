@@ -20,6 +20,7 @@
 //! ```
 
 mod accept;
+mod admission;
 pub mod backend;
 mod config;
 mod connection;
@@ -49,6 +50,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+pub use self::admission::{InvalidIpRange, IpRange};
 pub use self::config::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
 use self::connection::ConnectionState;
 use self::connection::Memberships;
@@ -264,7 +266,10 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
     ///
     /// # Errors
     ///
-    /// When the handshake fails (including refusals during a drain).
+    /// When the handshake fails, including refusals: 403 for an origin,
+    /// 503 with `Retry-After` during a drain or past a connection limit
+    /// (`peer` is the address the limits count, through
+    /// [`ServerConfig::trusted_proxies`] as on the routes).
     // tungstenite's handshake callback fixes its large error type.
     #[allow(clippy::result_large_err)]
     pub async fn serve_io<S>(
@@ -278,19 +283,24 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         let shared = self.shared.clone();
         let mut chosen = Encoding::Text;
         let mut connect: Option<ConnectRequest> = None;
+        // Taken in the handshake, before the 101, and held to the end of
+        // this future: returning, failing or being dropped gives it back.
+        let mut slot: Option<admission::Slot> = None;
         let draining = shared.core.is_draining();
         let callback =
             |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
                 if draining {
-                    let mut refusal =
-                        ErrorResponse::new(Some("server is draining for a deploy".into()));
-                    *refusal.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
-                    return Err(refusal);
+                    return Err(upgrade::Unavailable::Draining.handshake_refusal());
                 }
                 if let Err(why) = shared.core.config.origins.check(request.headers()) {
                     let mut refusal = ErrorResponse::new(Some(why));
                     *refusal.status_mut() = axum::http::StatusCode::FORBIDDEN;
                     return Err(refusal);
+                }
+                let client = upgrade::client_of(&shared, peer, request.headers());
+                match upgrade::admit(&shared, client) {
+                    Ok(taken) => slot = Some(taken),
+                    Err(refusal) => return Err(refusal.handshake_refusal()),
                 }
                 let (encoding, subprotocol) =
                     upgrade::choose_encoding(request.headers(), request.uri().query());
@@ -299,7 +309,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
                     method: request.method().clone(),
                     uri: request.uri().clone(),
                     headers: request.headers().clone(),
-                    peer,
+                    peer: client,
                     transport: TransportKind::WebSocket,
                 });
                 if let Some(p) = subprotocol {
@@ -323,6 +333,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         let Some(connect) = connect else {
             return Ok(());
         };
+        let client = connect.peer;
         let context = match shared.auth.authenticate(&connect).await {
             Ok(context) => context,
             Err(denied) => {
@@ -330,8 +341,9 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
                 return Ok(());
             }
         };
-        let conn = shared.new_connection(chosen, peer, context);
+        let conn = shared.new_connection(chosen, client, context);
         session::run(shared, ws, conn).await;
+        drop(slot);
         Ok(())
     }
 }

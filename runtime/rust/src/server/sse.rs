@@ -114,19 +114,23 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     State(shared): State<Arc<Shared<P, H, A>>>,
     request: Request,
 ) -> Response {
+    use super::upgrade::{Unavailable, admit, client_of, connect_request, peer_of, refuse_origin};
     if shared.core.is_draining() {
-        return super::upgrade::draining_response();
+        return Unavailable::Draining.response();
     }
-    if let Some(refusal) = super::upgrade::refuse_origin(&shared, request.headers()) {
+    if let Some(refusal) = refuse_origin(&shared, request.headers()) {
         return refusal;
     }
-    let peer = super::upgrade::peer_of(&request);
+    let client = client_of(&shared, peer_of(&request), request.headers());
+    // A session counts as a connection from here until it ends, as a
+    // WebSocket does from its upgrade request.
+    let slot = match admit(&shared, client) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.response(),
+    };
     let context = match shared
         .auth
-        .authenticate(&super::upgrade::connect_request(
-            &request,
-            TransportKind::Sse,
-        ))
+        .authenticate(&connect_request(&request, client, TransportKind::Sse))
         .await
     {
         Ok(context) => context,
@@ -154,9 +158,11 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
         outbound: out_tx,
         next_id: 0,
     };
-    let conn = shared.new_connection(Encoding::Text, peer, context);
+    let conn = shared.new_connection(Encoding::Text, client, context);
     let session = shared.clone();
     tokio::spawn(async move {
+        // Given back however the task ends (done, panicked, aborted).
+        let _slot = slot;
         super::session::run(session.clone(), transport, conn).await;
         session.core.sse.lock().remove(&token);
     });

@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::handshake::server::ErrorResponse;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use super::admission::{Refusal, Slot};
 use super::guard::{Authenticate, ConnectRequest, TransportKind};
 use super::read_ahead::ReadAhead;
 use super::{Handler, Shared};
@@ -57,24 +59,95 @@ fn refuse(status: StatusCode, why: &'static str) -> Response {
     (status, why).into_response()
 }
 
-pub(crate) fn draining_response() -> Response {
-    let mut response = refuse(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "server is draining for a deploy; reconnect to another node\n",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    close_after(response)
+/// Why a connection is refused with 503 before its upgrade (or before its
+/// SSE stream opens), on every accept path: the route, `serve_io` and SSE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// The node is draining for a deploy.
+    Draining,
+    /// A connection limit is reached.
+    Full(Refusal),
 }
 
-/// While draining, no kept-alive connection should keep a browser (or a
-/// balancer) pinned to this node.
-fn close_after(mut response: Response) -> Response {
+impl Unavailable {
+    /// Says which limit, so whoever reads the refusal knows what to raise.
+    fn body(self) -> &'static str {
+        match self {
+            Unavailable::Draining => "server is draining for a deploy; reconnect to another node\n",
+            Unavailable::Full(Refusal::Node) => {
+                "server is at its connection limit (limits.max_connections); retry later\n"
+            }
+            Unavailable::Full(Refusal::Address) => {
+                "too many connections from this address (limits.max_connections_per_address); retry later\n"
+            }
+        }
+    }
+
+    /// Seconds to wait: a drained client should find another node soon; a
+    /// full node frees slots only as its clients leave. Tagwire clients
+    /// read it as the middle of their jitter, not a moment to meet.
+    fn retry_after(self) -> HeaderValue {
+        match self {
+            Unavailable::Draining => HeaderValue::from_static("5"),
+            Unavailable::Full(_) => HeaderValue::from_static("10"),
+        }
+    }
+
+    /// The refusal as the routes answer it.
+    pub(crate) fn response(self) -> Response {
+        let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, self.body());
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, self.retry_after());
+        close_after(response)
+    }
+
+    /// The refusal as `serve_io`'s handshake writes it (tungstenite adds no
+    /// length of its own).
+    pub(crate) fn handshake_refusal(self) -> ErrorResponse {
+        let body = self.body();
+        let mut refusal = ErrorResponse::new(Some(body.to_owned()));
+        *refusal.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        let h = refusal.headers_mut();
+        h.insert(header::RETRY_AFTER, self.retry_after());
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        close_after(refusal)
+    }
+}
+
+/// While draining or full, no kept-alive connection should keep a browser
+/// (or a balancer) pinned to this node.
+fn close_after<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
+}
+
+/// A slot for a connection of `client`, or the 503 that refuses it.
+pub(crate) fn admit<P: Package, H, A: Authenticate>(
+    shared: &Shared<P, H, A>,
+    client: Option<SocketAddr>,
+) -> Result<Slot, Unavailable> {
+    shared
+        .core
+        .admission
+        .admit(client.map(|c| c.ip()))
+        .map_err(Unavailable::Full)
+}
+
+/// The client behind `peer`, by the request's `X-Forwarded-For` when `peer`
+/// is a trusted proxy (`ServerConfig::trusted_proxies`).
+pub(crate) fn client_of<P: Package, H, A: Authenticate>(
+    shared: &Shared<P, H, A>,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Option<SocketAddr> {
+    super::admission::client_addr(peer, headers, &shared.core.config.trusted_proxies)
 }
 
 /// The 403 for a browser page of an origin the configuration does not
@@ -95,13 +168,18 @@ pub(crate) fn peer_of(request: &Request) -> Option<SocketAddr> {
         .map(|ConnectInfo(addr)| *addr)
 }
 
-/// The parts of `request` the authentication hook sees.
-pub(crate) fn connect_request(request: &Request, transport: TransportKind) -> ConnectRequest {
+/// The parts of `request` the authentication hook sees, with the client's
+/// address as [`client_of`] found it.
+pub(crate) fn connect_request(
+    request: &Request,
+    client: Option<SocketAddr>,
+    transport: TransportKind,
+) -> ConnectRequest {
     ConnectRequest {
         method: request.method().clone(),
         uri: request.uri().clone(),
         headers: request.headers().clone(),
-        peer: peer_of(request),
+        peer: client,
         transport,
     }
 }
@@ -111,7 +189,7 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
     mut request: Request,
 ) -> Response {
     if shared.core.is_draining() {
-        return draining_response();
+        return Unavailable::Draining.response();
     }
     if let Some(refusal) = refuse_origin(&shared, request.headers()) {
         return refusal;
@@ -140,32 +218,42 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
     };
     let accept = derive_accept_key(key.as_bytes());
     let (encoding, subprotocol) = choose_encoding(headers, request.uri().query());
-    let peer = peer_of(&request);
+    let client = client_of(&shared, peer_of(&request), headers);
+    // Before the hook, so a flood past the limits never reaches it; the
+    // slot is held from here, through the hook, to the connection's end.
+    let slot = match admit(&shared, client) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.response(),
+    };
     // Before the 101, so a slow hook holds only an HTTP request; a refusal
     // still upgrades, to close with 4004 (browsers cannot read the status
     // of a refused upgrade, and 4004 tells clients to stop).
     let auth = shared
         .auth
-        .authenticate(&connect_request(&request, TransportKind::WebSocket))
+        .authenticate(&connect_request(&request, client, TransportKind::WebSocket))
         .await;
     let on_upgrade = hyper::upgrade::on(&mut request);
     let ws_config = shared.ws_config();
     // One task per outcome, so a served connection's task holds neither
     // the refusal nor its future: it is part of every idle connection.
+    // Each task owns the slot: however it ends (done, panicked, aborted),
+    // dropping it gives the slot back.
     match auth {
         Ok(context) => {
             tokio::spawn(async move {
+                let _slot = slot;
                 // Not `if let`: its scrutinee would live across `run`, a
                 // second copy of the WebSocket in every connection's task.
                 let Some(ws) = upgraded(on_upgrade, ws_config).await else {
                     return;
                 };
-                let conn = shared.new_connection(encoding, peer, context);
+                let conn = shared.new_connection(encoding, client, context);
                 super::session::run(shared, ws, conn).await;
             });
         }
         Err(denied) => {
             tokio::spawn(async move {
+                let _slot = slot;
                 let Some(ws) = upgraded(on_upgrade, ws_config).await else {
                     return;
                 };

@@ -66,6 +66,25 @@ impl Backoff {
         Duration::from_millis((base * sanitize_factor(factor)).round() as u64)
     }
 
+    /// The ceiling of the wait after a refusal with HTTP 503 (a full or
+    /// draining server): the deploy's curve, `scaled_ceiling(retry,
+    /// factor)`, but at least twice the server's `Retry-After` (itself
+    /// capped at `max`). The wait is uniform below it, so its mean is the
+    /// `Retry-After` the server asked for while clients refused together
+    /// come back spread over twice that, never in step; past it the curve
+    /// keeps doubling.
+    pub(crate) fn unavailable_ceiling(
+        &self,
+        retry: u32,
+        factor: f64,
+        retry_after: Option<Duration>,
+    ) -> Duration {
+        let asked = retry_after.map_or(Duration::ZERO, |r| r.min(self.max));
+        let asked = Duration::from_millis(u64::try_from(asked.as_millis()).unwrap_or(u64::MAX));
+        self.scaled_ceiling(retry, factor)
+            .max(asked.saturating_mul(2))
+    }
+
     /// A random delay for retry `retry`, uniform in whole milliseconds over
     /// `[0, scaled_ceiling(retry, factor)]`.
     pub fn delay<R: Rng + ?Sized>(&self, retry: u32, factor: f64, rng: &mut R) -> Duration {
@@ -161,6 +180,34 @@ mod tests {
                 "retry {retry}: {low} low, {high} high"
             );
         }
+    }
+
+    #[test]
+    fn a_refusal_waits_around_retry_after_then_follows_the_doubled_curve() {
+        let b = Backoff::default();
+        let ceilings = |retry_after| {
+            (0..8)
+                .map(|n| b.unavailable_ceiling(n, 2.0, retry_after).as_millis() as u64)
+                .collect::<Vec<_>>()
+        };
+        // No Retry-After: the deploy curve (500 ms × 2ⁿ, doubled, up to 60 s).
+        assert_eq!(
+            ceilings(None),
+            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]
+        );
+        // Retry-After 10 s: at least 20 s (mean 10 s) until the curve passes it.
+        assert_eq!(
+            ceilings(Some(Duration::from_secs(10))),
+            [
+                20_000, 20_000, 20_000, 20_000, 20_000, 32_000, 60_000, 60_000
+            ]
+        );
+        // A Retry-After of days counts as the backoff's maximum.
+        assert_eq!(
+            b.unavailable_ceiling(0, 2.0, Some(Duration::from_secs(86_400 * 7))),
+            MS(60_000)
+        );
+        assert_eq!(b.unavailable_ceiling(0, 2.0, Some(MS(1_500))), MS(3_000));
     }
 
     #[test]

@@ -59,6 +59,12 @@ enum End {
 /// What happens after an attempt that did not end the client.
 enum Next {
     Backoff(ReconnectReason),
+    /// Refused with 503 before the upgrade (a full or draining server, or
+    /// a proxy out of room).
+    Unavailable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     Later {
         code: Option<CloseCode>,
         notice: Option<(DrainNotice, Instant)>,
@@ -187,6 +193,16 @@ impl<P: Package, D: Dial> Task<P, D> {
                     tracing::debug!(%reason, attempt, "tagwire client: connection attempt failed");
                     Next::Backoff(ReconnectReason::Network(reason))
                 }
+                Err(Some(DialError::Unavailable {
+                    reason,
+                    retry_after,
+                })) => {
+                    tracing::debug!(%reason, ?retry_after, attempt, "tagwire client: the server has no room");
+                    Next::Unavailable {
+                        reason,
+                        retry_after,
+                    }
+                }
                 Ok(ws) => {
                     self.emit(Event::Status(Status::Open)).await;
                     let mut answered = false;
@@ -215,6 +231,24 @@ impl<P: Package, D: Dial> Task<P, D> {
                     let delay = self.config.backoff.delay(retry, factor, &mut self.rng);
                     retry = retry.saturating_add(1);
                     (reason, delay)
+                }
+                Next::Unavailable {
+                    reason,
+                    retry_after,
+                } => {
+                    // As after a deploy: the backoff multiplied (never less
+                    // than a drain notice already asked for), each client at
+                    // its own random moment, around the server's Retry-After.
+                    factor = factor.max(sanitize_factor(self.config.later_multiplier));
+                    let ceiling =
+                        self.config
+                            .backoff
+                            .unavailable_ceiling(retry, factor, retry_after);
+                    retry = retry.saturating_add(1);
+                    (
+                        ReconnectReason::Network(reason),
+                        uniform_up_to(ceiling, &mut self.rng),
+                    )
                 }
                 Next::Later {
                     notice: Some((notice, at)),

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::io;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
@@ -53,6 +54,14 @@ pub(crate) enum DialError {
     Fatal(String),
     /// Network trouble or a refused handshake: back off and retry.
     Retry(String),
+    /// The server (or a proxy) answered the upgrade with 503: full, or
+    /// draining. Back off as after a deploy, around its `Retry-After`.
+    Unavailable {
+        /// The status and what the body says, for the application.
+        reason: String,
+        /// The `Retry-After` in seconds, when there is one.
+        retry_after: Option<Duration>,
+    },
 }
 
 /// One connection attempt up to an open WebSocket.
@@ -131,8 +140,143 @@ pub(crate) fn classify(error: WsError) -> DialError {
         // Malformed URLs and unsupported schemes fail the same way forever.
         WsError::Url(e) => DialError::Fatal(e.to_string()),
         WsError::Http(response) => {
-            DialError::Retry(format!("handshake refused with HTTP {}", response.status()))
+            let mut reason = format!("handshake refused with HTTP {}", response.status());
+            if let Some(said) = response.body().as_deref().and_then(first_line) {
+                reason.push_str(": ");
+                reason.push_str(&said);
+            }
+            if response.status() == 503 {
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(retry_after);
+                DialError::Unavailable {
+                    reason,
+                    retry_after,
+                }
+            } else {
+                DialError::Retry(reason)
+            }
         }
         other => DialError::Retry(other.to_string()),
+    }
+}
+
+/// Longest piece of a refusal's body put in a reason: enough for a
+/// sentence naming the limit, not a page a proxy might send.
+const MAX_SAID: usize = 160;
+
+/// The first line of a refusal's body, printable and bounded; `None` when
+/// there is nothing to show (the body may also be cut short: only what
+/// arrived with the head is there).
+fn first_line(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let line = text.lines().next()?.trim();
+    let said: String = line
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_SAID)
+        .collect();
+    (!said.is_empty()).then_some(said)
+}
+
+/// `Retry-After` in delta-seconds; an HTTP date (which needs a clock the
+/// server and client agree on) or anything else is not read.
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Past u64 seconds is "a very long time", which the client caps anyway.
+    Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::http::Response;
+
+    fn refused(status: u16, headers: &[(&str, &str)], body: Option<&[u8]>) -> DialError {
+        let mut builder = Response::builder().status(status);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let response = builder
+            .body(body.map(<[u8]>::to_vec))
+            .expect("a valid response");
+        classify(WsError::Http(Box::new(response)))
+    }
+
+    #[test]
+    fn a_503_is_unavailable_with_its_retry_after_and_what_the_body_says() {
+        match refused(
+            503,
+            &[("retry-after", "10")],
+            Some(b"server is at its connection limit (limits.max_connections); retry later\n"),
+        ) {
+            DialError::Unavailable {
+                reason,
+                retry_after,
+            } => {
+                assert_eq!(
+                    reason,
+                    "handshake refused with HTTP 503 Service Unavailable: server is at its connection limit (limits.max_connections); retry later"
+                );
+                assert_eq!(retry_after, Some(Duration::from_secs(10)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn odd_retry_afters_and_bodies_are_read_safely() {
+        for (value, expected) in [
+            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("-5", None),
+            ("1.5", None),
+            ("", None),
+            (" 7 ", Some(Duration::from_secs(7))),
+            (
+                "99999999999999999999999",
+                Some(Duration::from_secs(u64::MAX)),
+            ),
+        ] {
+            match refused(503, &[("retry-after", value)], None) {
+                DialError::Unavailable {
+                    retry_after,
+                    reason,
+                } => {
+                    assert_eq!(retry_after, expected, "{value:?}");
+                    assert_eq!(
+                        reason,
+                        "handshake refused with HTTP 503 Service Unavailable"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let long = "x".repeat(10_000);
+        match refused(
+            503,
+            &[],
+            Some(format!("\u{1b}[31m{long}\nsecond line").as_bytes()),
+        ) {
+            DialError::Unavailable {
+                reason,
+                retry_after,
+            } => {
+                assert_eq!(retry_after, None);
+                assert!(
+                    reason.ends_with(&format!(": [31m{}", "x".repeat(MAX_SAID - 4))),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Other refusals are retried as before.
+        assert!(
+            matches!(refused(403, &[], Some(b"no")), DialError::Retry(r) if r == "handshake refused with HTTP 403 Forbidden: no")
+        );
     }
 }

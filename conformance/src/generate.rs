@@ -212,7 +212,7 @@ impl<'s> Generator<'s> {
         let n = self.rng.below(9);
         let bytes: Vec<u8> = (0..n).map(|_| (self.rng.next() & 0xFF) as u8).collect();
         match tagwire::__private::json::bytes(&bytes) {
-            serde_json::Value::String(s) => Json::String(s),
+            tagwire::__private::json::Json::String(s) => Json::String(s),
             _ => Json::String(String::new()),
         }
     }

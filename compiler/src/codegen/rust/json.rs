@@ -4,6 +4,12 @@
 //! and `to_json_line` / `from_json_line` on the protocol enums. The code
 //! calls `tagwire::__private::json` (the runtime's `json` feature), which
 //! holds the strict rules and builds JSON paths for errors.
+//!
+//! Writing builds the runtime's `Json`, whose objects are member lists:
+//! fields are pushed in schema order and map entries in the `BTreeMap`'s
+//! ascending key order, so the canonical order is in the value itself and
+//! owes nothing to how `serde_json`'s map orders keys. Reading takes a
+//! `serde_json::Value`, where order does not matter.
 
 use super::{Context, ident, type_path, type_ref};
 use crate::check::pascal_case;
@@ -38,17 +44,17 @@ fn j() -> TokenStream {
 }
 
 impl Context<'_> {
-    /// An expression of type `Value` for `val` of type `ty`.
+    /// An expression of type `Json` for `val` of type `ty`.
     fn json_write(&self, package: &str, ty: &Type, val: &Val) -> TokenStream {
         let j = j();
         match ty {
             Type::Bool => {
                 let v = val.copy();
-                quote!(#j::Value::Bool(#v))
+                quote!(#j::Json::Bool(#v))
             }
             Type::U8 | Type::U16 | Type::U32 | Type::I8 | Type::I16 | Type::I32 => {
                 let v = val.copy();
-                quote!(#j::Value::from(#v))
+                quote!(#j::Json::from(#v))
             }
             Type::U64 | Type::I64 | Type::F32 | Type::F64 => {
                 let f = format_ident!(
@@ -65,7 +71,7 @@ impl Context<'_> {
             }
             Type::String => {
                 let v = val.by_ref();
-                quote!(#j::Value::String(::std::string::String::clone(#v)))
+                quote!(#j::Json::String(::std::string::String::clone(#v)))
             }
             Type::Bytes => {
                 let v = val.by_ref();
@@ -94,7 +100,7 @@ impl Context<'_> {
         }
     }
 
-    /// Something callable as `FnMut(&T) -> Value`.
+    /// Something callable as `FnMut(&T) -> Json`.
     fn json_writer_fn(&self, package: &str, ty: &Type) -> TokenStream {
         match ty {
             Type::Named(r) => {
@@ -197,7 +203,8 @@ impl Context<'_> {
         quote!(#(#inits)*)
     }
 
-    /// Statements inserting each field into `m` (optionals only when present).
+    /// Statements pushing each field onto `m`, in schema order (optionals
+    /// only when present).
     fn json_field_inserts(&self, package: &str, fields: &[(Val, &Field)]) -> TokenStream {
         let inserts = fields.iter().map(|(val, f)| {
             let key = &f.name;
@@ -205,11 +212,11 @@ impl Context<'_> {
                 Type::Optional(inner) => {
                     let v = val.by_ref();
                     let write = self.json_write(package, inner, &Val::Ref(format_ident!("v")));
-                    quote!(if let Some(v) = #v { m.insert(#key.to_owned(), #write); })
+                    quote!(if let Some(v) = #v { m.push((#key.to_owned(), #write)); })
                 }
                 ty => {
                     let write = self.json_write(package, ty, val);
-                    quote!(m.insert(#key.to_owned(), #write);)
+                    quote!(m.push((#key.to_owned(), #write));)
                 }
             }
         });
@@ -235,19 +242,31 @@ impl Context<'_> {
         let inserts = self.json_field_inserts(package, &vals);
         let inits = self.json_field_inits(package, owner, fields);
         let names = fields.iter().map(|f| &f.name);
-        let (m, o) = if fields.is_empty() {
-            (quote!(m), format_ident!("_o"))
+        let (m, o, members) = if fields.is_empty() {
+            (
+                quote!(m),
+                format_ident!("_o"),
+                quote!(::std::vec::Vec::new()),
+            )
         } else {
-            (quote!(mut m), format_ident!("o"))
+            let n = Literal::usize_unsuffixed(fields.len());
+            (
+                quote!(mut m),
+                format_ident!("o"),
+                quote!(::std::vec::Vec::with_capacity(#n)),
+            )
         };
+        // Members are pushed one statement per field, required or optional
+        // alike, so clippy's preference for `vec![…]` is turned off here.
         quote! {
-            #[allow(dead_code, non_snake_case)]
+            #[allow(dead_code, non_snake_case, clippy::vec_init_then_push)]
             impl #name {
-                /// This value as canonical JSON (SPEC §8).
-                pub fn to_canonical_json(&self) -> #j::Value {
-                    let #m = #j::Map::new();
+                /// This value as canonical JSON (SPEC §8), members in
+                /// field order.
+                pub fn to_canonical_json(&self) -> #j::Json {
+                    let #m: #j::Members = #members;
                     #inserts
-                    #j::Value::Object(m)
+                    #j::Json::Object(m)
                 }
                 /// Reads canonical JSON (SPEC §8) strictly: unknown and
                 /// missing properties are errors; `null` is an absent optional.
@@ -287,8 +306,8 @@ impl Context<'_> {
                     #[allow(dead_code)]
                     impl #name {
                         /// The variant's name, as canonical JSON (SPEC §8).
-                        pub fn to_canonical_json(&self) -> #j::Value {
-                            #j::Value::String(match self { #( Self::#idents => #names, )* }.to_owned())
+                        pub fn to_canonical_json(&self) -> #j::Json {
+                            #j::Json::String(match self { #( Self::#idents => #names, )* }.to_owned())
                         }
                         /// Reads a variant's name.
                         ///
@@ -313,7 +332,7 @@ impl Context<'_> {
                     let variant = format_ident!("{}", pascal_case(&v.name));
                     let key = &v.name;
                     if v.fields.is_empty() {
-                        return quote!(Self::#variant => #j::variant(#key, #j::Map::new()),);
+                        return quote!(Self::#variant => #j::variant(#key, ::std::vec::Vec::new()),);
                     }
                     let names: Vec<Ident> = v.fields.iter().map(|f| ident(&f.name)).collect();
                     let bindings: Vec<Ident> =
@@ -325,9 +344,10 @@ impl Context<'_> {
                         .map(|(f, b)| (Val::Ref(b.clone()), f))
                         .collect();
                     let inserts = self.json_field_inserts(&package.name, &vals);
+                    let n = Literal::usize_unsuffixed(v.fields.len());
                     quote! {
                         Self::#variant { #( #names: #bindings ),* } => {
-                            let mut m = #j::Map::new();
+                            let mut m: #j::Members = ::std::vec::Vec::with_capacity(#n);
                             #inserts
                             #j::variant(#key, m)
                         }
@@ -356,10 +376,11 @@ impl Context<'_> {
                     }
                 });
                 quote! {
-                    #[allow(dead_code, non_snake_case)]
+                    #[allow(dead_code, non_snake_case, clippy::vec_init_then_push)]
                     impl #name {
-                        /// This value as canonical JSON (SPEC §8): `{"variant": {fields}}`.
-                        pub fn to_canonical_json(&self) -> #j::Value {
+                        /// This value as canonical JSON (SPEC §8): `{"variant": {fields}}`,
+                        /// fields in schema order.
+                        pub fn to_canonical_json(&self) -> #j::Json {
                             match self { #( #write_arms )* }
                         }
                         /// Reads canonical JSON (SPEC §8) strictly.
@@ -446,7 +467,7 @@ impl Context<'_> {
                 impl #enum_name {
                     /// This message as a values-file line (SPEC §8):
                     /// `{"message": …, "version": …, "value": {…}}`.
-                    pub fn to_json_line(&self) -> #j::Value {
+                    pub fn to_json_line(&self) -> #j::Json {
                         #to_body
                     }
                     /// The message `message` v`version` from its canonical JSON

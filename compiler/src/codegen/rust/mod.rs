@@ -60,6 +60,9 @@ pub struct RustOptions {
     /// `from_canonical_json` on every type and message version,
     /// `to_json_line` and `from_json_line` on the protocol enums. The crate
     /// using the code must enable the `tagwire` runtime's `json` feature.
+    /// Writing gives the runtime's `Json`, which keeps members in SPEC §8
+    /// order (its `Display` is the canonical text; `serde_json::Value::from`
+    /// converts it); reading takes a `serde_json::Value`.
     pub canonical_json: bool,
     /// Generate the codecs only, without the conversions between versions
     /// of a message (docs/EVOLUTION.md): no `Downgrade`/`Upgrade` impls and

@@ -1,19 +1,26 @@
 //! Canonical JSON (SPEC §8) for generated `to_canonical_json` /
 //! `from_canonical_json` functions (the `json` feature).
 //!
-//! Encoding helpers turn one value into a [`Value`]; decoding helpers read
-//! one value strictly and report where a problem is as a JSON path
+//! Encoding helpers build a [`Json`], our own tree whose objects are a list
+//! of members kept in the order they were pushed. Generated code pushes
+//! fields in schema order and map entries from the `BTreeMap` (ascending
+//! keys, so integer keys in numeric order), and [`to_canonical_string`]
+//! writes members in that order and numbers as SPEC §3.4 does. The order
+//! therefore never depends on `serde_json`'s map: without its
+//! `preserve_order` feature that map sorts members by key, and which way it
+//! goes is decided by whatever crate in the build enables the feature.
+//! Enabling it from here instead would turn every `serde_json::Map` of the
+//! program into an insertion-ordered one (Cargo features unify), a change
+//! to code that has nothing to do with Tagwire.
+//!
+//! Decoding helpers read a [`Value`], where member order does not matter,
+//! strictly, and report where a problem is as a JSON path
 //! (`value.shapes[3].circle.radius`), built lazily from [`Path`] links so a
 //! successful decode formats nothing.
-//!
-//! `serde_json` without its `preserve_order` feature sorts object members
-//! by key, so a [`Value`] alone cannot carry SPEC §8's member order (fields
-//! in schema order, integer map keys in numeric order). Generated code
-//! inserts members in canonical order; with `preserve_order` that order
-//! survives, and [`to_canonical_string`] writes numbers as SPEC §3.4 does.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Index;
 
 pub use serde_json::{Map, Number, Value};
 
@@ -102,65 +109,200 @@ fn expected<T>(p: &Path<'_>, what: &str, v: &Value) -> Result<T, JsonError> {
     ))
 }
 
+/// Canonical JSON as written (SPEC §8): like [`Value`], but an object is
+/// its members in order, so the canonical order generated code builds is
+/// the order [`to_canonical_string`] (and `Display`) writes.
+///
+/// `Value::from` turns it into a `serde_json` value for reading or for
+/// `from_canonical_json`; that value's member order is `serde_json`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object, members in the order written. Generated code never
+    /// repeats a key.
+    Object(Members),
+}
+
+/// An object's members, in order.
+pub type Members = Vec<(String, Json)>;
+
+static NULL: Json = Json::Null;
+
+impl Json {
+    /// The value of member `key` of an object (the last, were it repeated).
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is one that is a `u64`.
+    #[must_use]
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+}
+
+/// `json["message"]`, as on a [`Value`]: [`Json::Null`] when there is no
+/// such member.
+impl Index<&str> for Json {
+    type Output = Json;
+
+    fn index(&self, key: &str) -> &Json {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// The canonical text, as [`to_canonical_string`].
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&to_canonical_string(self))
+    }
+}
+
+impl From<Json> for Value {
+    fn from(v: Json) -> Value {
+        match v {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(b),
+            Json::Number(n) => Value::Number(n),
+            Json::String(s) => Value::String(s),
+            Json::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
+            Json::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Equal when `Value::from` of it is: member order is not compared, as
+/// [`Value`]'s own equality does not compare it.
+impl PartialEq<Value> for Json {
+    // Converting defines the comparison, repeated keys included (the last
+    // one counts, as in a map); it serves tests and assertions, where the
+    // copy costs nothing that matters.
+    #[allow(clippy::cmp_owned)]
+    fn eq(&self, other: &Value) -> bool {
+        Value::from(self.clone()) == *other
+    }
+}
+
+impl PartialEq<Json> for Value {
+    fn eq(&self, other: &Json) -> bool {
+        other == self
+    }
+}
+
+impl From<bool> for Json {
+    fn from(v: bool) -> Json {
+        Json::Bool(v)
+    }
+}
+
+impl From<String> for Json {
+    fn from(v: String) -> Json {
+        Json::String(v)
+    }
+}
+
+macro_rules! from_ints {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Json {
+            fn from(v: $t) -> Json {
+                Json::Number(Number::from(v))
+            }
+        }
+    )*};
+}
+
+from_ints!(u8, u16, u32, i8, i16, i32);
+
 // Value → JSON
 
 /// `u64` as a decimal string.
 #[must_use]
-pub fn u64(v: u64) -> Value {
-    Value::String(v.to_string())
+pub fn u64(v: u64) -> Json {
+    Json::String(v.to_string())
 }
 
 /// `i64` as a decimal string.
 #[must_use]
-pub fn i64(v: i64) -> Value {
-    Value::String(v.to_string())
+pub fn i64(v: i64) -> Json {
+    Json::String(v.to_string())
 }
 
 /// A number, or `"-0"`, `"NaN"`, `"Infinity"`, `"-Infinity"`.
 #[must_use]
-pub fn f64(v: f64) -> Value {
+pub fn f64(v: f64) -> Json {
     if v.is_nan() {
-        Value::String("NaN".into())
+        Json::String("NaN".into())
     } else if v == f64::INFINITY {
-        Value::String("Infinity".into())
+        Json::String("Infinity".into())
     } else if v == f64::NEG_INFINITY {
-        Value::String("-Infinity".into())
+        Json::String("-Infinity".into())
     } else if v == 0.0 && v.is_sign_negative() {
-        Value::String("-0".into())
+        Json::String("-0".into())
     } else {
-        Number::from_f64(v).map_or(Value::Null, Value::Number)
+        Number::from_f64(v).map_or(Json::Null, Json::Number)
     }
 }
 
 /// As [`f64`], the value held exactly as an `f64`.
 #[must_use]
-pub fn f32(v: f32) -> Value {
+pub fn f32(v: f32) -> Json {
     f64(f64::from(v))
 }
 
 /// Unpadded base64url.
 #[must_use]
-pub fn bytes(v: &[u8]) -> Value {
+pub fn bytes(v: &[u8]) -> Json {
     let mut out = String::new();
     base64url::encode(v, &mut out);
-    Value::String(out)
+    Json::String(out)
 }
 
 /// Compact JSON text with numbers spelled as SPEC §3.4 (JavaScript's
 /// `Number#toString`) and strings escaped as `JSON.stringify` does, members
-/// in the value's order: equal to what the TypeScript runtime writes.
+/// in the order the [`Json`] holds them (for generated code, SPEC §8's):
+/// equal to what the TypeScript runtime writes.
 #[must_use]
-pub fn to_canonical_string(v: &Value) -> String {
+pub fn to_canonical_string(v: &Json) -> String {
     let mut out = String::new();
     write_value(v, &mut out);
     out
 }
 
-fn write_value(v: &Value, out: &mut String) {
+fn write_value(v: &Json, out: &mut String) {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => {
             if let Some(u) = n.as_u64() {
                 out.push_str(&u.to_string());
             } else if let Some(i) = n.as_i64() {
@@ -169,8 +311,8 @@ fn write_value(v: &Value, out: &mut String) {
                 out.push_str(ryu_js::Buffer::new().format(f));
             }
         }
-        Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
+        Json::String(s) => write_string(s, out),
+        Json::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -180,7 +322,7 @@ fn write_value(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(members) => {
+        Json::Object(members) => {
             out.push('{');
             for (i, (k, v)) in members.iter().enumerate() {
                 if i > 0 {
@@ -544,44 +686,39 @@ pub fn unknown_message(message: &str, version: u32) -> JsonError {
 }
 
 /// A list: `[` each item `]`.
-pub fn list<T>(items: &[T], each: impl FnMut(&T) -> Value) -> Value {
-    Value::Array(items.iter().map(each).collect())
+pub fn list<T>(items: &[T], each: impl FnMut(&T) -> Json) -> Json {
+    Json::Array(items.iter().map(each).collect())
 }
 
-/// A map: an object keyed by each key's text, in the map's (ascending) order.
+/// A map: an object keyed by each key's text, in the map's (ascending)
+/// order, which for integer keys is numeric order.
 pub fn map<K, V>(
     entries: &BTreeMap<K, V>,
     key: impl Fn(&K) -> String,
-    mut value: impl FnMut(&V) -> Value,
-) -> Value {
-    let mut out = Map::new();
-    for (k, v) in entries {
-        out.insert(key(k), value(v));
-    }
-    Value::Object(out)
+    mut value: impl FnMut(&V) -> Json,
+) -> Json {
+    Json::Object(entries.iter().map(|(k, v)| (key(k), value(v))).collect())
 }
 
 /// An optional list element or map value: `null` when absent.
-pub fn nullable<T>(v: &Option<T>, present: impl FnOnce(&T) -> Value) -> Value {
-    v.as_ref().map_or(Value::Null, present)
+pub fn nullable<T>(v: &Option<T>, present: impl FnOnce(&T) -> Json) -> Json {
+    v.as_ref().map_or(Json::Null, present)
 }
 
 /// A values-file line: `{"message": …, "version": …, "value": …}`.
 #[must_use]
-pub fn line(message: &str, version: u32, value: Value) -> Value {
-    let mut out = Map::new();
-    out.insert("message".into(), Value::String(message.into()));
-    out.insert("version".into(), Value::from(version));
-    out.insert("value".into(), value);
-    Value::Object(out)
+pub fn line(message: &str, version: u32, value: Json) -> Json {
+    Json::Object(vec![
+        ("message".into(), Json::String(message.into())),
+        ("version".into(), Json::Number(version.into())),
+        ("value".into(), value),
+    ])
 }
 
 /// A union value: `{"variant": {fields}}`.
 #[must_use]
-pub fn variant(name: &str, fields: Map<String, Value>) -> Value {
-    let mut out = Map::new();
-    out.insert(name.into(), Value::Object(fields));
-    Value::Object(out)
+pub fn variant(name: &str, fields: Members) -> Json {
+    Json::Object(vec![(name.into(), Json::Object(fields))])
 }
 
 /// A string map key.
@@ -700,11 +837,11 @@ mod tests {
 
     #[test]
     fn specials_and_wide_integers() {
-        assert_eq!(f64(-0.0), Value::String("-0".into()));
-        assert_eq!(f32(f32::NEG_INFINITY), Value::String("-Infinity".into()));
-        assert_eq!(u64(u64::MAX), Value::String("18446744073709551615".into()));
+        assert_eq!(f64(-0.0), Json::String("-0".into()));
+        assert_eq!(f32(f32::NEG_INFINITY), Json::String("-Infinity".into()));
+        assert_eq!(u64(u64::MAX), Json::String("18446744073709551615".into()));
         let p = Path::Root("");
-        assert_eq!(i64_string(&i64(i64::MIN), &p), Ok(i64::MIN));
+        assert_eq!(i64_string(&i64(i64::MIN).into(), &p), Ok(i64::MIN));
         assert!(u64_string(&Value::String("01".into()), &p).is_err());
         assert!(u64_string(&Value::String("-1".into()), &p).is_err());
         assert!(u8(&serde_json::json!(256), &p).is_err());
@@ -712,17 +849,52 @@ mod tests {
         assert_eq!(i8(&serde_json::json!(-128), &p), Ok(-128));
         assert!(key_i32("-0", &p).is_err());
         assert!(f32_value(&serde_json::json!(1e300), &p).is_err());
-        assert!(f64_value(&f64(f64::NAN), &p).is_ok_and(f64::is_nan));
+        assert!(f64_value(&f64(f64::NAN).into(), &p).is_ok_and(f64::is_nan));
     }
 
     #[test]
     fn canonical_text() {
-        let v = serde_json::json!({"a": 1e21, "b": [0.1, -5, "x\u{1}"]});
-        assert_eq!(
-            to_canonical_string(&v),
-            r#"{"a":1e+21,"b":[0.1,-5,"x\u0001"]}"#
-        );
+        let v = Json::Object(vec![
+            (
+                "b".into(),
+                Json::Array(vec![
+                    f64(0.1),
+                    Json::from(-5),
+                    Json::from("x\u{1}".to_owned()),
+                ]),
+            ),
+            ("a".into(), f64(1e21)),
+        ]);
+        let text = r#"{"b":[0.1,-5,"x\u0001"],"a":1e+21}"#;
+        assert_eq!(to_canonical_string(&v), text);
+        assert_eq!(v.to_string(), text);
         assert_eq!(to_canonical_string(&bytes(&[0xFF])), "\"_w\"");
+    }
+
+    /// Members come out in the order written whatever `serde_json`'s map
+    /// does: integer map keys in numeric order, a line's properties as SPEC
+    /// §8 lists them.
+    #[test]
+    fn member_order_is_ours() {
+        let entries = BTreeMap::from([(10, true), (-5, false), (2, true)]);
+        let m = map(&entries, ToString::to_string, |b| Json::from(*b));
+        assert_eq!(
+            to_canonical_string(&m),
+            r#"{"-5":false,"2":true,"10":true}"#
+        );
+        let l = line("Ping", 2, variant("empty", Vec::new()));
+        assert_eq!(
+            l.to_string(),
+            r#"{"message":"Ping","version":2,"value":{"empty":{}}}"#
+        );
+        assert_eq!(l["message"].as_str(), Some("Ping"));
+        assert_eq!(l["version"].as_u64(), Some(2));
+        assert_eq!(l["nothing"], Json::Null);
+        let value = Value::from(l.clone());
+        assert_eq!(value["value"]["empty"], serde_json::json!({}));
+        assert_eq!(l, value);
+        assert_eq!(value, l);
+        assert_ne!(l, serde_json::json!({"message": "Ping"}));
     }
 
     #[test]

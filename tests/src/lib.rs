@@ -44,6 +44,12 @@ pub mod geometry {
 pub mod derive_mirror;
 /// Package `live` at v1 and v2 with the application's conversions (issue 10).
 pub mod evolution;
+/// Nodes, clients, publishers and the delivery check of the tests behind HAProxy.
+pub mod fleet;
+/// HAProxy in front of those tests' nodes: configuration, process, stats.
+pub mod haproxy;
+/// Child processes killed and reaped when dropped.
+pub mod process;
 pub mod relay_app;
 pub mod services;
 /// What the test-server binaries share (flags, start-up).

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hostile_support::*;
-use runtime_support::{Relay, health, server};
+use runtime_support::{Relay, health, quiet_expected_panics, server};
 use tagwire::control::error_code;
 use tagwire::server::{
     ConnectRequest, Connection, Denied, Handler, OriginConfig, RateLimits, Server, ServerConfig,
@@ -208,6 +208,64 @@ fn tick() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
+}
+
+/// The application's own bug, ten thousand times: a handler that panics on
+/// one message. Each connection is closed with 1011 (the panic's text is
+/// not sent), taken out of the registry and its rooms, and gives back its
+/// memory: the server's heap ends where it started.
+#[test]
+fn ten_thousand_connections_whose_handler_panics_leave_the_heap_where_it_started() {
+    quiet_expected_panics();
+    const CONNECTIONS: usize = 10_000;
+    const AT_ONCE: usize = 50;
+    relay_attack(
+        "handler panics",
+        false,
+        ServerConfig::default(),
+        3 * 1024 * KIB,
+        |t| async move {
+            let before = t.server.handler_panics();
+            for _ in 0..CONNECTIONS / AT_ONCE {
+                let batch = (0..AT_ONCE).map(|_| async {
+                    let mut raw = Raw::open(t.addr).await;
+                    raw.text(&join_text("p")).await;
+                    raw.text("ae|1|panic").await;
+                    let reason = raw.expect_close(1011).await;
+                    assert_eq!(reason, "internal server error");
+                });
+                futures_util::future::join_all(batch).await;
+            }
+            assert_eq!(t.server.handler_panics() - before, CONNECTIONS as u64);
+            // Each waits up to the close timeout for a close reply the raw
+            // peer never sends, then leaves the registry and its room.
+            let started = Instant::now();
+            while t.server.connection_count() > 1 {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "connections left"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(
+                t.server.room_len("p"),
+                0,
+                "no panicked connection is left in a room"
+            );
+            // Every one was reported to on_close as a panic. The relay keeps
+            // each report: that is the application's memory, not the
+            // server's, so it is let go before the heap is read.
+            let mut closes = t.app.closes.lock().unwrap();
+            assert_eq!(
+                closes
+                    .iter()
+                    .filter(|c| c.panicked && c.code.map(|c| c.0) == Some(1011))
+                    .count(),
+                CONNECTIONS
+            );
+            *closes = Vec::new();
+        },
+    );
 }
 
 /// A fresh client gets its echo back and the health check says 200.

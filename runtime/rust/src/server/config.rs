@@ -164,6 +164,15 @@ pub struct ConnectionLimits {
     /// A write that cannot complete for this long means the client stopped
     /// reading: closed with 4002 (default 10 s).
     pub write_timeout: Duration,
+    /// Frames a client may send while the handler is still busy with an
+    /// earlier one (default 64). They wait, in order, for their turn; the
+    /// heartbeat and the outbox keep going meanwhile. A frame past this is
+    /// dropped unhandled and the client gets error 5, `rate_limited`
+    /// (docs/RUNTIME.md, Slow handlers).
+    pub inbound_queue_frames: usize,
+    /// Bytes of frames waiting for a busy handler (default 256 KiB); past
+    /// this, as past `inbound_queue_frames`.
+    pub inbound_queue_bytes: usize,
     /// Bounds for decoding each frame (SPEC §6.3); `max_frame_bytes` above
     /// is applied on top.
     pub decode: Limits,
@@ -201,6 +210,8 @@ impl Default for ConnectionLimits {
             outbound_queue_frames: 256,
             outbound_queue_bytes: 1024 * 1024,
             write_timeout: Duration::from_secs(10),
+            inbound_queue_frames: 64,
+            inbound_queue_bytes: 256 * 1024,
             decode: Limits::default(),
             handshake_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(5),

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::backend::{BackendError, Position};
-use super::downgrade::{Older, cannot_send};
+use super::core::Core;
+use super::downgrade::{Converted, Older, cannot_send};
 use super::outbox::{Closing, Outbox};
 use super::peers::PeerHello;
-use super::rooms::Rooms;
 use crate::control::Hello;
 use crate::frame::to_message;
 use crate::{CloseCode, Encoding, Header, Package, Protocol};
@@ -140,7 +140,8 @@ pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
     pub(crate) hello: OnceLock<Arc<PeerHello>>,
     /// Rooms this connection is in and its client's resume positions.
     pub(crate) rooms: Mutex<Memberships>,
-    pub(crate) room_registry: Arc<Rooms>,
+    /// The server this connection belongs to (its rooms, its counters).
+    pub(crate) core: Arc<Core>,
     /// What authentication said about the client (last: it is unsized in
     /// the registry's view).
     pub(crate) context: C,
@@ -149,6 +150,17 @@ pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
 impl<C: ?Sized> ConnectionState<C> {
     pub(crate) fn push(&self, frame: Message) -> Result<(), SendError> {
         self.outbox.push(frame)
+    }
+
+    /// Application code panicked for this connection: it closes with 1011
+    /// once what is queued has gone out (the panic's text stays in the
+    /// server's log).
+    pub(crate) fn close_after_panic(&self) {
+        self.outbox.close(Closing::Close {
+            code: CloseCode::INTERNAL_ERROR,
+            reason: super::session::SERVER_ERROR_REASON.into(),
+            notice: None,
+        });
     }
 
     /// The peer's hello when it is not current (does not know every
@@ -267,8 +279,14 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
             return self.state.push(to_message(&message, encoding));
         };
         let mut older = Older::<P>::new(&message);
-        if let Some(frame) = older.frame_for(peer, encoding) {
-            return self.state.push(frame);
+        match older.frame_for(peer, encoding) {
+            Converted::Frame(frame) => return self.state.push(frame),
+            Converted::Outdated => {}
+            Converted::Panicked => {
+                self.state.core.count_panic();
+                self.state.close_after_panic();
+                return Err(SendError::Closed);
+            }
         }
         let header = message.header();
         tracing::debug!(
@@ -304,12 +322,12 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// room wait for it, so a broadcast made after `join` returns reaches
     /// this connection with any backend.
     pub fn join(&self, room: &str) {
-        self.state.room_registry.join(&self.member(), room);
+        self.state.core.rooms.join(&self.member(), room);
     }
 
     /// Removes this connection from `room`.
     pub fn leave(&self, room: &str) {
-        self.state.room_registry.leave(&self.member(), room);
+        self.state.core.rooms.leave(&self.member(), room);
     }
 
     /// Sends `message` to every connection in `room` on every node sharing
@@ -323,13 +341,14 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// message was not published (logged as an error). Use
     /// [`Connection::publish`] for the position or the error.
     pub fn broadcast(&self, room: &str, message: &P::Server) -> usize {
-        self.state.room_registry.broadcast::<P>(room, message, None)
+        self.state.core.rooms.broadcast::<P>(room, message, None)
     }
 
     /// As [`Connection::broadcast`], skipping this connection.
     pub fn broadcast_to_others(&self, room: &str, message: &P::Server) -> usize {
         self.state
-            .room_registry
+            .core
+            .rooms
             .broadcast::<P>(room, message, Some(self.state.id))
     }
 
@@ -348,7 +367,7 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         message: &P::Server,
     ) -> impl std::future::Future<Output = Result<Position, PublishError>> + Send + 'static + use<P, C>
     {
-        let published = self.state.room_registry.publish::<P>(room, message, None);
+        let published = self.state.core.rooms.publish::<P>(room, message, None);
         async move {
             published
                 .map_err(PublishError::Invalid)?

@@ -59,6 +59,9 @@ pub(crate) struct Core {
     connections: Mutex<HashMap<u64, Arc<ConnectionState>>>,
     count: watch::Sender<usize>,
     next_id: AtomicU64,
+    /// Panics of application code caught so far (each closed one
+    /// connection with 1011).
+    panics: AtomicU64,
     draining: AtomicBool,
     pub(crate) phase: watch::Sender<DrainPhase>,
     pub(crate) sse: SseSessions,
@@ -78,6 +81,7 @@ impl Core {
             connections: Mutex::new(HashMap::new()),
             count: watch::Sender::new(0),
             next_id: AtomicU64::new(1),
+            panics: AtomicU64::new(0),
             draining: AtomicBool::new(false),
             phase: watch::Sender::new(DrainPhase::Serving),
             sse: SseSessions::default(),
@@ -120,6 +124,14 @@ impl Core {
 
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_panic(&self) {
+        self.panics.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_draining(&self) -> bool {

@@ -3,6 +3,8 @@
 //! down one [`Package::downgrade`] step at a time; with none, the peer
 //! gets the outdated notice instead.
 
+use std::panic::AssertUnwindSafe;
+
 use tokio_tungstenite::tungstenite::Message;
 
 use super::backend::Position;
@@ -11,6 +13,16 @@ use crate::control::RoomEnvelope;
 use crate::control::{Control, OutdatedNotice};
 use crate::frame::{to_message, to_room_message};
 use crate::{Encoding, Header, Package, Protocol};
+
+/// What a peer that does not know a message version gets.
+pub(crate) enum Converted {
+    /// The newest older version it knows, encoded.
+    Frame(Message),
+    /// None it knows: the outdated notice.
+    Outdated,
+    /// A conversion panicked: the peer is closed with 1011.
+    Panicked,
+}
 
 /// Most steps one walk takes: a hand-written conversion that never reaches
 /// an older version (one returning the same version) must not loop.
@@ -30,8 +42,10 @@ pub(crate) struct Older<'a, P: Package> {
     newest: &'a P::Server,
     /// `steps[i]`: `i + 1` steps down, with its frame in each encoding.
     steps: Vec<(P::Server, [Option<Message>; 2])>,
-    /// No further step exists (or one declined).
+    /// No further step exists (or one declined, or panicked).
     ended: bool,
+    /// A step's conversion panicked.
+    panicked: bool,
     notice: [Option<Message>; 2],
     /// A room message's room and position: its frames go in `_h` envelopes.
     envelope: Option<(&'a str, Position)>,
@@ -43,6 +57,7 @@ impl<'a, P: Package> Older<'a, P> {
             newest,
             steps: Vec::new(),
             ended: false,
+            panicked: false,
             notice: [None, None],
             envelope: None,
         }
@@ -58,17 +73,21 @@ impl<'a, P: Package> Older<'a, P> {
     }
 
     /// The frame for a peer that does not know the newest version: the
-    /// newest older version it knows, or `None` when it knows none.
-    pub(crate) fn frame_for(&mut self, peer: &PeerHello, encoding: Encoding) -> Option<Message> {
+    /// newest older version it knows, if any.
+    pub(crate) fn frame_for(&mut self, peer: &PeerHello, encoding: Encoding) -> Converted {
         let mut i = 0;
         loop {
             if i == self.steps.len() && !self.step() {
-                return None;
+                return if self.panicked {
+                    Converted::Panicked
+                } else {
+                    Converted::Outdated
+                };
             }
             let envelope = self.envelope;
             let (message, frames) = &mut self.steps[i];
             if peer.knows(message.header()) {
-                return Some(
+                return Converted::Frame(
                     frames[slot(encoding)]
                         .get_or_insert_with(|| match envelope {
                             None => to_message(message, encoding),
@@ -90,7 +109,20 @@ impl<'a, P: Package> Older<'a, P> {
             return false;
         }
         let from = self.steps.last().map_or(self.newest, |(m, _)| m);
-        let Some(older) = P::downgrade(from) else {
+        // A hand-written conversion is application code: a panic in it
+        // must end only the connections it was converting for, not the
+        // task that broadcasts (another client's, or the backend's).
+        let downgraded = std::panic::catch_unwind(AssertUnwindSafe(|| P::downgrade(from)));
+        let Ok(downgraded) = downgraded else {
+            tracing::error!(
+                from = %from.header(),
+                "a downgrade conversion panicked; the peers it was for are closed with 1011"
+            );
+            self.ended = true;
+            self.panicked = true;
+            return false;
+        };
+        let Some(older) = downgraded else {
             self.ended = true;
             return false;
         };

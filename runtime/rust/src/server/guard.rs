@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use crate::CloseCode;
 use axum::http::{HeaderMap, Method, Uri, header};
 
 /// Which transport a connection request is for.
@@ -79,6 +80,9 @@ impl ConnectRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
     reason: String,
+    /// 4004 (clients stop) for a refusal; 1011 (clients retry) when the
+    /// hook panicked.
+    code: CloseCode,
 }
 
 impl Denied {
@@ -88,7 +92,22 @@ impl Denied {
     pub fn new(reason: impl Into<String>) -> Denied {
         Denied {
             reason: reason.into(),
+            code: CloseCode::UNAUTHORIZED,
         }
+    }
+
+    /// The authentication hook panicked: not a refusal of the client, so
+    /// it is closed with 1011 and may come back.
+    pub(crate) fn server_error() -> Denied {
+        Denied {
+            reason: super::session::SERVER_ERROR_REASON.into(),
+            code: CloseCode::INTERNAL_ERROR,
+        }
+    }
+
+    /// The close code the client gets.
+    pub(crate) fn close_code(&self) -> CloseCode {
+        self.code
     }
 
     /// What the client is told.

@@ -77,6 +77,12 @@ pub struct CloseReport {
     /// Frames the application sent that the client never received (a slow
     /// consumer's queue, or frames queued when the peer vanished).
     pub undelivered: usize,
+    /// Frames the client sent that were read but never handled: they
+    /// waited behind a busy handler when the server closed the connection.
+    pub unhandled: usize,
+    /// Application code panicked while serving this connection (the close
+    /// is then 1011; the panic was logged, not sent to the client).
+    pub panicked: bool,
 }
 
 /// Bytes of queued frames tungstenite gathers before writing them, so the
@@ -114,6 +120,24 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
             .max_frame_size(Some(limits.max_frame_bytes))
     }
 
+    /// Asks the authentication hook about a connection request. A panic in
+    /// the hook is caught, logged and counted, and refuses the client with
+    /// 1011 rather than killing the request's task.
+    pub(crate) async fn authenticate(
+        &self,
+        request: &ConnectRequest,
+    ) -> Result<A::Context, Denied> {
+        session::contained(
+            &self.core,
+            None,
+            "the authentication hook",
+            None,
+            self.auth.authenticate(request),
+        )
+        .await
+        .unwrap_or_else(|| Err(Denied::server_error()))
+    }
+
     pub(crate) fn new_connection(
         &self,
         encoding: Encoding,
@@ -128,7 +152,7 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
             outbox: Outbox::new(limits.outbound_queue_frames, limits.outbound_queue_bytes),
             hello: OnceLock::new(),
             rooms: Mutex::new(Memberships::default()),
-            room_registry: self.core.rooms.clone(),
+            core: self.core.clone(),
             context,
         }))
     }
@@ -334,7 +358,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             return Ok(());
         };
         let client = connect.peer;
-        let context = match shared.auth.authenticate(&connect).await {
+        let context = match shared.authenticate(&connect).await {
             Ok(context) => context,
             Err(denied) => {
                 session::unauthorized(&shared, ws, &denied).await;
@@ -409,6 +433,14 @@ impl<P: Package> ServerHandle<P> {
     #[must_use]
     pub fn connection_count(&self) -> usize {
         self.core.connection_count()
+    }
+
+    /// Panics of application code (a hook, an authentication hook, a
+    /// version conversion) caught since the server started. Each ended only
+    /// the connection it ran for, closed with 1011.
+    #[must_use]
+    pub fn handler_panics(&self) -> u64 {
+        self.core.panics()
     }
 
     /// Members of `room` now.

@@ -28,7 +28,7 @@ use super::backend::{
     Backend, BackendError, Bytes, Gap, GapKind, History, Position, RoomMessage, Subscriber,
 };
 use super::connection::ConnectionState;
-use super::downgrade::Older;
+use super::downgrade::{Converted, Older};
 use crate::control::{Control, GapNotice, GapReason, RoomEnvelope};
 use crate::frame::to_message;
 use crate::{Encoding, Limits, Package, Protocol, Violation};
@@ -784,9 +784,14 @@ fn deliver<P: Package>(
                     Box::new(Older::enveloped(value, &message.room, message.position))
                 });
                 match older.frame_for(peer, member.encoding) {
-                    Some(frame) => frame,
-                    None => {
+                    Converted::Frame(frame) => frame,
+                    Converted::Outdated => {
                         let _ = member.push(older.notice(member.encoding));
+                        continue;
+                    }
+                    Converted::Panicked => {
+                        member.core.count_panic();
+                        member.close_after_panic();
                         continue;
                     }
                 }

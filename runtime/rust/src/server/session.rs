@@ -3,8 +3,20 @@
 //!
 //! A single task per connection (no reader/writer split) keeps an idle
 //! connection down to one future, one socket and one small read buffer.
+//! The application's code runs inside that task as one job at a time (its
+//! `on_open`, or one message's conversion, authorization and handling),
+//! polled beside the socket: a handler awaiting a slow database does not
+//! stop the heartbeat or the outbox, and the frames its client sends
+//! meanwhile wait in order, up to a bound. A job that panics ends its
+//! connection with 1011 and nothing else.
 
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::time::{Instant, sleep_until, timeout};
@@ -12,6 +24,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
 
+use super::connection::ConnectionState;
+use super::core::Core;
 use super::guard::{Authenticate, Denied};
 use super::outbox::{Closing, Next};
 use super::rate::{Over, RateState};
@@ -30,6 +44,10 @@ enum End {
 
 /// Most frames read in a row before the outbox gets its turn.
 const READ_BATCH: usize = 16;
+
+/// The close reason a client gets when the application's code panicked:
+/// the panic's own text may hold secrets, so it stays in the server's log.
+pub(crate) const SERVER_ERROR_REASON: &str = "internal server error";
 
 /// What the loop does after one incoming frame.
 enum AfterFrame {
@@ -56,16 +74,161 @@ impl<T> Transport for T where
 {
 }
 
+/// Application code that panicked; the payload is only logged.
+struct Panicked(Box<dyn Any + Send>);
+
+impl Panicked {
+    /// The panic's message, for the server's log.
+    fn message(&self) -> &str {
+        if let Some(text) = self.0.downcast_ref::<&str>() {
+            text
+        } else if let Some(text) = self.0.downcast_ref::<String>() {
+            text
+        } else {
+            "(not a string)"
+        }
+    }
+}
+
+/// Runs `work` (application code), catching a panic so that it ends only
+/// the connection it ran for. Logged at error level and counted.
+pub(crate) async fn contained<T>(
+    core: &Core,
+    connection: Option<u64>,
+    what: &str,
+    header: Option<Header>,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(value) => Some(value),
+        Err(payload) => {
+            report_panic(core, connection, what, header, &Panicked(payload));
+            None
+        }
+    }
+}
+
+fn report_panic(
+    core: &Core,
+    connection: Option<u64>,
+    what: &str,
+    header: Option<Header>,
+    panicked: &Panicked,
+) {
+    core.count_panic();
+    tracing::error!(
+        connection,
+        header = header.map(tracing::field::display),
+        hook = what,
+        panic = panicked.message(),
+        "application code panicked; its connection alone is closed (1011)"
+    );
+}
+
+/// One piece of application code a connection runs, one at a time.
+enum Job<M> {
+    /// [`Handler::on_open`].
+    Open,
+    /// A client message: upgraded, authorized, handled. `sent` is the
+    /// header the client sent (before any upgrade).
+    Message { message: M, sent: Header },
+}
+
+/// A running job: boxed, so an idle connection pays a pointer for it
+/// rather than the size of the application's largest future.
+type Running<'a> =
+    Pin<Box<dyn Future<Output = Result<(), (Option<Header>, Panicked)>> + Send + 'a>>;
+
+/// Frames read while a job runs, waiting for their turn.
+#[derive(Default)]
+struct Waiting {
+    frames: VecDeque<Message>,
+    bytes: usize,
+}
+
 /// What the loop keeps about the client between frames.
 struct LoopState {
     last_pong: Instant,
-    /// Until [`Handler::on_open`] has run: when it runs at the latest (the
-    /// client's first frame runs it earlier).
+    /// Until [`Handler::on_open`] has started: when it starts at the latest
+    /// (the client's first frame starts it earlier).
     open_by: Option<Instant>,
     /// Only when the server has rate limits: most connections of most
     /// servers never need the buckets, and the loop's state is part of
     /// every idle connection's memory.
     rate: Option<Box<RateState>>,
+    /// Only while a job runs and frames arrive behind it.
+    waiting: Option<Box<Waiting>>,
+    /// The peer closed while frames were still to be handled: those go
+    /// first, then the loop ends this way.
+    peer_gone: Option<Box<End>>,
+    /// Frames read but never handled (the connection ended first).
+    unhandled: usize,
+    /// Application code panicked.
+    panicked: bool,
+}
+
+impl LoopState {
+    fn has_waiting(&self) -> bool {
+        self.waiting.as_ref().is_some_and(|w| !w.frames.is_empty())
+    }
+
+    fn next_waiting(&mut self) -> Option<Message> {
+        let waiting = self.waiting.as_mut()?;
+        let frame = waiting.frames.pop_front();
+        match &frame {
+            Some(frame) => waiting.bytes -= frame.len(),
+            None => self.waiting = None,
+        }
+        frame
+    }
+
+    /// Drops the frames still waiting, counting them as never handled.
+    fn drop_waiting(&mut self) {
+        if let Some(waiting) = self.waiting.take() {
+            self.unhandled += waiting.frames.len();
+        }
+    }
+}
+
+/// How a session ended, for its [`CloseReport`].
+struct Outcome {
+    end: End,
+    unhandled: usize,
+    panicked: bool,
+}
+
+/// Keeps a connection in the registry until dropped; then takes it out of
+/// the registry and its rooms and abandons its outbox, however its task
+/// ended (returned, panicked outside the contained hooks, or aborted).
+struct Registered<'c> {
+    core: &'c Core,
+    member: Option<Arc<ConnectionState>>,
+}
+
+impl<'c> Registered<'c> {
+    fn new(core: &'c Core, member: Arc<ConnectionState>) -> Self {
+        core.register(member.clone());
+        Registered {
+            core,
+            member: Some(member),
+        }
+    }
+
+    /// Cleans up now; the frames accepted for the client that it never got.
+    fn release(&mut self) -> usize {
+        let Some(member) = self.member.take() else {
+            return 0;
+        };
+        self.core.rooms.leave_all(&member);
+        self.core.unregister(member.id);
+        member.outbox.abandon()
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 pub(crate) async fn run<P, H, A, T>(
@@ -79,42 +242,48 @@ pub(crate) async fn run<P, H, A, T>(
     T: Transport,
 {
     let core = &shared.core;
-    core.register(conn.member());
+    let mut registered = Registered::new(core, conn.member());
     // `on_open` runs inside the loop, once the client's first frame (its
     // hello) has arrived: sends it makes then reach an old client
     // converted (docs/RUNTIME.md, Protocol evolution).
-    let end = Session {
+    let outcome = Session {
         shared: &shared,
         conn: &conn,
     }
     .run(&mut ws)
     .await;
-    core.rooms.leave_all(&conn.member());
-    core.unregister(conn.id());
-    let undelivered = conn.state.outbox.abandon();
-    let report = match end {
-        End::Server(code, reason) => CloseReport {
-            code: Some(code),
-            reason,
-            by_server: true,
-            undelivered,
-        },
-        End::Peer(code, reason) => CloseReport {
-            code,
-            reason,
-            by_server: false,
-            undelivered,
-        },
+    let undelivered = registered.release();
+    let (code, reason, by_server) = match outcome.end {
+        End::Server(code, reason) => (Some(code), reason, true),
+        End::Peer(code, reason) => (code, reason, false),
     };
-    if report.undelivered > 0 {
+    let report = CloseReport {
+        code,
+        reason,
+        by_server,
+        undelivered,
+        unhandled: outcome.unhandled,
+        // The server closes with 1011 for nothing else: a conversion that
+        // panicked while another task sent to this connection closes it so.
+        panicked: outcome.panicked || (by_server && code == Some(CloseCode::INTERNAL_ERROR)),
+    };
+    if report.undelivered > 0 || report.unhandled > 0 {
         tracing::warn!(
             connection = conn.id(),
             undelivered = report.undelivered,
+            unhandled = report.unhandled,
             code = ?report.code,
-            "connection closed with frames it never received"
+            "connection closed with frames it never received or never had handled"
         );
     }
-    shared.handler.on_close(&conn, &report).await;
+    contained(
+        core,
+        Some(conn.id()),
+        "on_close",
+        None,
+        shared.handler.on_close(&conn, &report),
+    )
+    .await;
 }
 
 /// A client the authentication hook refused: accepted, then closed at once
@@ -128,7 +297,7 @@ where
 {
     tracing::debug!(reason = %denied, "connection refused by authentication");
     let frame = CloseFrame {
-        code: WsCloseCode::from(CloseCode::UNAUTHORIZED.0),
+        code: WsCloseCode::from(denied.close_code().0),
         reason: truncate_reason(denied.reason()).into(),
     };
     let wait = shared.core.config.drain.close_timeout;
@@ -154,8 +323,17 @@ struct Session<'a, P: Package, H, A: Authenticate> {
     conn: &'a Connection<P, A::Context>,
 }
 
-impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A> {
-    async fn run<T: Transport>(&self, ws: &mut T) -> End {
+// By hand: derived, they would ask `P`, `H` and `A` to be `Copy` too.
+impl<P: Package, H, A: Authenticate> Clone for Session<'_, P, H, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P: Package, H, A: Authenticate> Copy for Session<'_, P, H, A> {}
+
+impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, H, A> {
+    async fn run<T: Transport>(&self, ws: &mut T) -> Outcome {
         let started = Instant::now();
         let mut state = LoopState {
             last_pong: started,
@@ -163,21 +341,111 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
             rate: (self.shared.core.config.rate_limits.connection.is_some()
                 || !self.shared.message_quotas.is_empty())
             .then(Box::default),
+            waiting: None,
+            peer_gone: None,
+            unhandled: 0,
+            panicked: false,
         };
         let end = self.serve(ws, &mut state).await;
         // Every connection is opened before it is closed, even one that
         // ended before its first frame (its sends then fail with Closed).
-        self.open(&mut state).await;
-        end
+        if state.open_by.take().is_some() {
+            let open = self.start(Job::Open);
+            if open.await.is_err() {
+                state.panicked = true;
+            }
+        }
+        Outcome {
+            end,
+            unhandled: state.unhandled,
+            panicked: state.panicked,
+        }
     }
 
-    /// Runs [`Handler::on_open`] unless it has run.
-    async fn open(&self, state: &mut LoopState) {
-        if state.open_by.take().is_some() {
-            // Boxed: it runs once, and unboxed its future would be part of
-            // every idle connection's.
-            Box::pin(self.shared.handler.on_open(self.conn)).await;
+    /// The future of one job, its panic caught. Boxed: `on_open` runs
+    /// once and a message's handling is as large as the application makes
+    /// it, while the slot that holds it is part of every idle connection.
+    fn start(self, job: Job<P::Client>) -> Running<'a> {
+        Box::pin(async move {
+            let header = match &job {
+                Job::Open => None,
+                Job::Message { sent, .. } => Some(*sent),
+            };
+            let work = async move {
+                match job {
+                    Job::Open => self.shared.handler.on_open(self.conn).await,
+                    Job::Message { message, sent } => self.dispatch(message, sent).await,
+                }
+            };
+            AssertUnwindSafe(work)
+                .catch_unwind()
+                .await
+                .map_err(|payload| {
+                    let panicked = Panicked(payload);
+                    let what = if header.is_some() {
+                        "a message's handling"
+                    } else {
+                        "on_open"
+                    };
+                    report_panic(
+                        &self.shared.core,
+                        Some(self.conn.id()),
+                        what,
+                        header,
+                        &panicked,
+                    );
+                    (header, panicked)
+                })
+        })
+    }
+
+    /// A client message's way to [`Handler::on_message`]: upgraded to the
+    /// newest version, checked, authorized.
+    async fn dispatch(self, message: P::Client, sent: Header) {
+        let message = P::upgrade(message);
+        if crate::Protocol::header(&message) != sent
+            && let Err(violation) = crate::Protocol::validate(&message)
+        {
+            tracing::error!(
+                from = %sent,
+                to = %crate::Protocol::header(&message),
+                %violation,
+                "an upgrade produced a value that breaks a constraint"
+            );
+            let _ = self.refuse(
+                error_code::INVALID,
+                format!("frame {sent} was refused once upgraded: {violation}"),
+            );
+            return;
         }
+        if let Err(denied) = self.shared.handler.authorize(self.conn, &message).await {
+            let _ = self.refuse(
+                error_code::FORBIDDEN,
+                // The header the client sent, even when upgraded.
+                format!("`{sent}` refused: {}", denied.reason()),
+            );
+            return;
+        }
+        self.shared.handler.on_message(self.conn, message).await;
+    }
+
+    /// Starts `job` and runs it as far as it goes without waiting: most
+    /// handlers finish here, and the next frame is handled at once.
+    fn begin(&self, job: Job<P::Client>, running: &mut Option<Running<'a>>, state: &mut LoopState) {
+        let mut future = self.start(job);
+        match future.as_mut().now_or_never() {
+            None => *running = Some(future),
+            Some(Ok(())) => {}
+            Some(Err(_)) => self.on_panic(state),
+        }
+    }
+
+    /// Application code panicked: close with 1011 once what is queued for
+    /// the client has gone out; frames still waiting are never handled.
+    fn on_panic(&self, state: &mut LoopState) {
+        state.panicked = true;
+        state.drop_waiting();
+        self.conn.state.close_after_panic();
     }
 
     async fn serve<T: Transport>(&self, ws: &mut T, state: &mut LoopState) -> End {
@@ -198,27 +466,60 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
             return end;
         }
         let outbox = &self.conn.state.outbox;
-        loop {
+        let mut running: Option<Running<'a>> = None;
+        let end = loop {
             let pong_deadline = state.last_pong + hb.pong_timeout;
+            let busy = running.is_some() || state.has_waiting();
+            if !busy && let Some(end) = state.peer_gone.take() {
+                break *end;
+            }
+            let listening = state.peer_gone.is_none();
             tokio::select! {
                 biased;
-                () = outbox.ready.notified() => {
-                    if let Some(end) = self.write_outbox(ws).await {
-                        return end;
+                done = poll_running(&mut running), if busy => {
+                    running = None;
+                    if done.is_err() {
+                        self.on_panic(state);
+                        continue;
+                    }
+                    // The frames that waited, in order, until one of them
+                    // starts a job that has to wait in turn.
+                    while running.is_none() {
+                        let Some(frame) = state.next_waiting() else { break };
+                        if let AfterFrame::Yield = self.handle(frame, state, &mut running) {
+                            break;
+                        }
                     }
                 }
-                incoming = ws.next() => {
+                () = outbox.ready.notified(), if listening => {
+                    if let Some(end) = self.write_outbox(ws).await {
+                        break end;
+                    }
+                }
+                incoming = ws.next(), if listening => {
                     // Frames that have already arrived are handled before the
                     // outbox is written, so the replies to a burst leave in
                     // one write (up to READ_BATCH frames, so a client that
                     // keeps sending still gets its replies).
                     let mut incoming = incoming;
                     let mut handled = 0;
+                    let mut ended = None;
                     loop {
-                        match self.on_incoming(ws, incoming, state).await {
+                        match self.on_incoming(ws, incoming, state, &mut running).await {
                             AfterFrame::Next => {}
                             AfterFrame::Yield => break,
-                            AfterFrame::End(end) => return end,
+                            AfterFrame::End(End::Peer(code, reason))
+                                if running.is_some() || state.has_waiting() =>
+                            {
+                                // What the client sent before it left is
+                                // still handled; the socket is not used again.
+                                state.peer_gone = Some(Box::new(End::Peer(code, reason)));
+                                break;
+                            }
+                            AfterFrame::End(end) => {
+                                ended = Some(end);
+                                break;
+                            }
                         }
                         handled += 1;
                         // Stop before reading the next frame, not after:
@@ -231,16 +532,20 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                             None => break,
                         }
                     }
+                    if let Some(end) = ended {
+                        break end;
+                    }
                 }
-                () = sleep_until(next_ping.min(pong_deadline).min(state.open_by.unwrap_or(next_ping))) => {
+                () = sleep_until(next_ping.min(pong_deadline).min(state.open_by.unwrap_or(next_ping))), if listening => {
                     let now = Instant::now();
                     if now >= pong_deadline {
                         let reason = format!("no pong within {} ms", hb.pong_timeout.as_millis());
-                        return self.close(ws, CloseCode::HEARTBEAT_TIMEOUT, reason, None).await;
+                        break self.close(ws, CloseCode::HEARTBEAT_TIMEOUT, reason, None).await;
                     }
-                    if state.open_by.is_some_and(|by| now >= by) {
+                    if state.open_by.is_some_and(|by| now >= by) && running.is_none() {
                         // A client that says nothing (no hello) is current.
-                        self.open(state).await;
+                        state.open_by = None;
+                        self.begin(Job::Open, &mut running, state);
                     }
                     if now < next_ping {
                         continue;
@@ -248,11 +553,21 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                     next_ping = self.shared.core.ping_slot(now + hb.ping_interval);
                     let ping = self.shared.core.ping_frame(self.conn.encoding());
                     if let Err(end) = self.write(ws, ping).await {
-                        return end;
+                        break end;
                     }
                 }
             }
+        };
+        // A job still running when the connection ended finishes (its
+        // sends fail with Closed) before `on_close`; frames still waiting
+        // are never handled.
+        state.drop_waiting();
+        if let Some(job) = running
+            && job.await.is_err()
+        {
+            state.panicked = true;
         }
+        end
     }
 
     /// Handles one item read from the transport.
@@ -261,6 +576,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
         ws: &mut T,
         incoming: Option<Result<Message, WsError>>,
         state: &mut LoopState,
+        running: &mut Option<Running<'a>>,
     ) -> AfterFrame {
         let message = match incoming {
             None => return AfterFrame::End(End::Peer(None, "connection lost".into())),
@@ -281,19 +597,84 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
         if let Some(after) = self.check_rate(&message, state) {
             return after;
         }
-        let payload = match &message {
-            Message::Text(text) => Payload::Text(text.as_str()),
-            Message::Binary(bytes) => Payload::Binary(bytes),
-            // WebSocket-level pings are answered by tungstenite (one pong
-            // pending at most, so a flood of them queues nothing).
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {
-                return AfterFrame::Next;
-            }
-        };
+        // WebSocket-level pings are answered by tungstenite (one pong
+        // pending at most, so a flood of them queues nothing).
+        if !matches!(message, Message::Text(_) | Message::Binary(_)) {
+            return AfterFrame::Next;
+        }
+        if state.panicked {
+            // Closing with 1011: nothing more of this client's is handled.
+            state.unhandled += 1;
+            return AfterFrame::Yield;
+        }
+        if running.is_some() || state.has_waiting() {
+            return self.wait(message, state);
+        }
+        self.handle(message, state, running)
+    }
+
+    /// A data frame that arrived while a job runs: a pong counts at once
+    /// (a busy handler must not cost its client the heartbeat); anything
+    /// else waits for its turn, within `inbound_queue_frames` and
+    /// `inbound_queue_bytes`, and past them is refused unhandled.
+    fn wait(&self, message: Message, state: &mut LoopState) -> AfterFrame {
+        if header_of(&payload(&message)) == Some(crate::control::PONG) {
+            state.last_pong = Instant::now();
+            return AfterFrame::Next;
+        }
+        let limits = &self.shared.core.config.limits;
+        let waiting = state.waiting.get_or_insert_with(Box::default);
+        let len = message.len();
+        if waiting.frames.len() >= limits.inbound_queue_frames
+            || waiting.bytes + len > limits.inbound_queue_bytes
+        {
+            let header = payload(&message).header_text();
+            let refused = self.refuse(
+                error_code::RATE_LIMITED,
+                format!(
+                    "frame {header} dropped unhandled: the server is still handling this connection's earlier frames ({} waiting)",
+                    waiting.frames.len()
+                ),
+            );
+            return match refused {
+                Ok(()) => AfterFrame::Next,
+                Err(_) => AfterFrame::Yield,
+            };
+        }
+        waiting.bytes += len;
+        waiting.frames.push_back(message);
+        AfterFrame::Next
+    }
+
+    /// Handles one data frame now (no job is running).
+    fn handle(
+        &self,
+        message: Message,
+        state: &mut LoopState,
+        running: &mut Option<Running<'a>>,
+    ) -> AfterFrame {
+        let payload = payload(&message);
         let handled = if state.open_by.is_some() {
-            self.first_frame(payload, state).await
+            // The connection's first frame opens it: a hello is recorded
+            // first, so `on_open` knows the client; anything else waits
+            // for `on_open`.
+            state.open_by = None;
+            let hello = header_of(&payload) == Some(crate::control::HELLO);
+            let handled = if hello {
+                self.on_frame(payload, state, running)
+            } else {
+                Ok(())
+            };
+            self.begin(Job::Open, running, state);
+            if !hello && !state.panicked {
+                return match running {
+                    Some(_) => self.wait(message, state),
+                    None => self.handle(message, state, running),
+                };
+            }
+            handled
         } else {
-            self.on_frame(payload, state).await
+            self.on_frame(payload, state, running)
         };
         match handled {
             Ok(()) => AfterFrame::Next,
@@ -360,40 +741,20 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
         self.shared.core.config.drain.close_timeout
     }
 
-    /// Handles one data frame. Errors only when the error reply could not
-    /// be queued.
-    async fn on_frame(
+    /// Handles one data frame: a control message at once, a client message
+    /// by starting its job. Errors only when the error reply could not be
+    /// queued.
+    fn on_frame(
         &self,
         payload: Payload<'_>,
         state: &mut LoopState,
+        running: &mut Option<Running<'a>>,
     ) -> Result<(), super::SendError> {
         let limits = &self.shared.core.config.limits.decode;
         match decode::<P::Client>(payload, limits) {
             Ok(Incoming::Message(message)) => {
-                let header = crate::Protocol::header(&message);
-                let message = P::upgrade(message);
-                if crate::Protocol::header(&message) != header
-                    && let Err(violation) = crate::Protocol::validate(&message)
-                {
-                    tracing::error!(
-                        from = %header,
-                        to = %crate::Protocol::header(&message),
-                        %violation,
-                        "an upgrade produced a value that breaks a constraint"
-                    );
-                    return self.refuse(
-                        error_code::INVALID,
-                        format!("frame {header} was refused once upgraded: {violation}"),
-                    );
-                }
-                if let Err(denied) = self.shared.handler.authorize(self.conn, &message).await {
-                    return self.refuse(
-                        error_code::FORBIDDEN,
-                        // The header the client sent, even when upgraded.
-                        format!("`{header}` refused: {}", denied.reason()),
-                    );
-                }
-                self.shared.handler.on_message(self.conn, message).await;
+                let sent = crate::Protocol::header(&message);
+                self.begin(Job::Message { message, sent }, running, state);
                 Ok(())
             }
             Ok(Incoming::Control(Control::Pong)) => {
@@ -447,22 +808,6 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'_, P, H, A
                 format!("frame {} did not decode: {error}", payload.header_text()),
             ),
         }
-    }
-
-    /// The connection's first frame opens it: a hello is recorded first,
-    /// so `on_open` knows the client; anything else is handled after.
-    async fn first_frame(
-        &self,
-        payload: Payload<'_>,
-        state: &mut LoopState,
-    ) -> Result<(), super::SendError> {
-        if header_of(&payload) == Some(crate::control::HELLO) {
-            let handled = self.on_frame(payload, state).await;
-            self.open(state).await;
-            return handled;
-        }
-        self.open(state).await;
-        self.on_frame(payload, state).await
     }
 
     /// Records the client's hello, shared with every connection that sent
@@ -691,4 +1036,25 @@ fn truncate_reason(reason: &str) -> &str {
         end -= 1;
     }
     &reason[..end]
+}
+
+/// A data frame's bytes.
+fn payload(message: &Message) -> Payload<'_> {
+    match message {
+        Message::Text(text) => Payload::Text(text.as_str()),
+        Message::Binary(bytes) => Payload::Binary(bytes),
+        // Control frames carry no Tagwire message: read as empty.
+        _ => Payload::Binary(&[]),
+    }
+}
+
+/// Resolves when the running job does; at once when none runs (frames
+/// wait that a full outbox held back).
+fn poll_running<'r, 'a>(
+    running: &'r mut Option<Running<'a>>,
+) -> impl Future<Output = Result<(), (Option<Header>, Panicked)>> + 'r {
+    std::future::poll_fn(move |cx| match running {
+        Some(job) => job.as_mut().poll(cx),
+        None => Poll::Ready(Ok(())),
+    })
 }

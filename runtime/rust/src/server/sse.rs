@@ -129,7 +129,6 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
         Err(refusal) => return refusal.response(),
     };
     let context = match shared
-        .auth
         .authenticate(&connect_request(&request, client, TransportKind::Sse))
         .await
     {
@@ -141,7 +140,7 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
             tracing::debug!(%reason, "SSE session refused by authentication");
             return event_stream(Body::from(format!(
                 "event: close\ndata: {}|{reason}\n\n",
-                crate::CloseCode::UNAUTHORIZED.0
+                denied.close_code().0
             )));
         }
     };

@@ -229,7 +229,6 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
     // still upgrades, to close with 4004 (browsers cannot read the status
     // of a refused upgrade, and 4004 tells clients to stop).
     let auth = shared
-        .auth
         .authenticate(&connect_request(&request, client, TransportKind::WebSocket))
         .await;
     let on_upgrade = hyper::upgrade::on(&mut request);

@@ -13,6 +13,7 @@ import {
   type UndecodableFrame,
 } from "tagwire";
 import {
+  FakeSse,
   FakeWebSocket,
   HELLO_TEXT,
   PING,
@@ -423,6 +424,45 @@ describe("client: backoff", { timeout: 20_000 }, () => {
       t.mock.timers.tick(s.state === "reconnecting" ? s.delayMs : 0);
     }
     assert.deepEqual(h.delays(), [100, 250, 250]);
+  });
+});
+
+describe("client: a server with no room (HTTP 503)", { timeout: 20_000 }, () => {
+  it("Node's ws names a refused upgrade's 503: the attempt waits as after a deploy (the backoff doubled), without trying SSE", async (t) => {
+    const sse = new FakeSse();
+    const h = await start(t, { transport: "auto", fetch: sse.fetch });
+    for (let i = 0; i < 8; i++) {
+      FakeWebSocket.last().drop("Unexpected server response: 503");
+      await settle();
+      const s = h.last();
+      assert.equal(s.state === "reconnecting" && s.reason, "network");
+      assert.equal(s.state === "reconnecting" && s.message, "the WebSocket could not open (Unexpected server response: 503)");
+      t.mock.timers.tick(s.state === "reconnecting" ? s.delayMs : 0);
+    }
+    // No Retry-After is visible through ws: the doubled curve alone, full jitter below it.
+    assert.deepEqual(h.delays(), [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+    assert.equal(sse.gets.length, 0, "SSE would be refused the same way");
+    // Other refusals still fall back to SSE, and back off as before.
+    FakeWebSocket.last().drop("Unexpected server response: 403");
+    await settle();
+    assert.equal(sse.gets.length, 1);
+  });
+
+  it("after a drain notice, a refusal still doubles the backoff, and never shrinks a larger factor", async (t) => {
+    const waits: number[] = [];
+    for (const multiplier of [1, 4]) {
+      const h = await start(t);
+      const ws = accept();
+      ws.receive(drain("Server updating", 0, multiplier));
+      ws.serverClose(4001, "drain");
+      t.mock.timers.tick(0);
+      FakeWebSocket.last().drop("Unexpected server response: 503");
+      waits.push(h.delays().at(-1) ?? -1);
+      h.client.close();
+      t.mock.timers.reset();
+    }
+    // Retry 1 of the curve (1 s), × 2 (the deploy's doubling) and × 4 (the notice's).
+    assert.deepEqual(waits, [2_000, 4_000]);
   });
 });
 

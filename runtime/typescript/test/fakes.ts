@@ -131,6 +131,8 @@ export class FakeSse {
   posts: { url: string; body: string }[] = [];
   /** Status of the next GETs (200 opens a stream). */
   getStatus = 200;
+  /** Headers of the next refused GETs (a 503's `Retry-After`). */
+  getHeaders: Record<string, string> = {};
   /** Status of the next POSTs. */
   postStatus = 204;
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -143,7 +145,7 @@ export class FakeSse {
     }
     this.gets.push(url);
     if (this.getStatus !== 200) {
-      return Promise.resolve(new Response("refused", { status: this.getStatus }));
+      return Promise.resolve(new Response("refused", { status: this.getStatus, headers: this.getHeaders }));
     }
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {

@@ -231,14 +231,93 @@ describe("client over SSE", { timeout: 20_000 }, () => {
     assert.deepEqual(sse.posts.at(-1)?.body.split("\n"), [HELLO_TEXT, clientNote("lost"), clientNote("after")]);
   });
 
-  it("an HTTP error on GET (a draining server's 503) is a failed attempt with backoff", async (t) => {
+  it("an HTTP error on GET is a failed attempt with the ordinary backoff", async (t) => {
     const sse = new FakeSse();
-    sse.getStatus = 503;
+    sse.getStatus = 502;
     const h = await start(t, sse);
     await settle();
     const s = h.statuses.at(-1);
-    assert.equal(s?.state === "reconnecting" && s.message, "SSE: HTTP 503");
+    assert.equal(s?.state === "reconnecting" && s.message, "SSE: HTTP 502");
     assert.equal(s?.state === "reconnecting" && s.delayMs, 500);
+  });
+
+  it("a 503 on GET without Retry-After (a proxy out of room) waits as after a deploy: the backoff doubled", async (t) => {
+    const sse = new FakeSse();
+    sse.getStatus = 503;
+    const h = await start(t, sse);
+    for (let i = 0; i < 8; i++) {
+      await settle();
+      const s = h.statuses.at(-1);
+      assert.equal(s?.state === "reconnecting" && s.reason, "network");
+      assert.equal(s?.state === "reconnecting" && s.message, "SSE: HTTP 503");
+      t.mock.timers.tick(s?.state === "reconnecting" ? s.delayMs : 0);
+    }
+    assert.deepEqual(delays(h).slice(0, 8), [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+  });
+});
+
+function delays(h: Harness): number[] {
+  return h.statuses.flatMap((s) => (s.state === "reconnecting" ? [s.delayMs] : []));
+}
+
+/** Refusals of a full server, each waited out; returns the waits. */
+async function refusedTimes(t: TestContext, h: Harness, n: number): Promise<number[]> {
+  for (let i = 0; i < n; i++) {
+    // A browser's WebSocket says nothing about why it failed; SSE then gets the 503.
+    FakeWebSocket.last().drop("");
+    await settle();
+    const s = h.statuses.at(-1);
+    assert.equal(s?.state === "reconnecting" && s.reason, "network", JSON.stringify(s));
+    assert.equal(s?.state === "reconnecting" && s.message, "SSE: HTTP 503");
+    t.mock.timers.tick(s?.state === "reconnecting" ? s.delayMs : 0);
+  }
+  return delays(h);
+}
+
+describe("a full server's 503 (docs/RUNTIME.md, Connection limits)", { timeout: 20_000 }, () => {
+  it("a browser's refused WebSocket falls back to SSE, which reads the 503's Retry-After: waits below 2 × Retry-After, then the doubled backoff", async (t) => {
+    const sse = new FakeSse();
+    sse.getStatus = 503;
+    sse.getHeaders = { "retry-after": "10" };
+    const h = await start(t, sse, { transport: "auto" });
+    assert.deepEqual(await refusedTimes(t, h, 8), [20_000, 20_000, 20_000, 20_000, 20_000, 32_000, 60_000, 60_000]);
+    assert.equal(sse.gets.length, 8);
+    assert.equal(FakeWebSocket.instances.length, 9, "each attempt tries the WebSocket first");
+    // Room again: the next attempt opens, and the waits start over.
+    const ws = FakeWebSocket.last();
+    ws.accept();
+    ws.receive(welcome());
+    assert.deepEqual(h.statuses.at(-1), { state: "open", transport: "websocket" });
+    ws.drop("reset");
+    assert.equal(h.statuses.at(-1)?.state === "reconnecting" && delays(h).at(-1), 500);
+  });
+
+  it("clients refused together spread around Retry-After instead of returning in step", async (t) => {
+    const waits: number[] = [];
+    for (const r of [0, 0.25, 0.5, 0.75, 0.999_999_9]) {
+      const sse = new FakeSse();
+      sse.getStatus = 503;
+      sse.getHeaders = { "retry-after": "10" };
+      const h = await start(t, sse, { transport: "auto", random: () => r });
+      waits.push(...(await refusedTimes(t, h, 1)));
+      h.close();
+      t.mock.timers.reset();
+    }
+    // Uniform over [0, 20 s]: their mean is the 10 s the server asked for.
+    assert.deepEqual(waits, [0, 5_000, 10_000, 15_000, 20_000]);
+  });
+
+  it("a Retry-After of days counts as the backoff's maximum, and an HTTP date is not read", async (t) => {
+    const sse = new FakeSse();
+    sse.getStatus = 503;
+    sse.getHeaders = { "retry-after": "604800" };
+    const h = await start(t, sse);
+    await settle();
+    assert.deepEqual(delays(h), [60_000]);
+    sse.getHeaders = { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" };
+    t.mock.timers.tick(60_000);
+    await settle();
+    assert.deepEqual(delays(h), [60_000, 2_000]);
   });
 });
 

@@ -60,6 +60,19 @@ export function uniformUpTo(ceiling: number, random: () => number): number {
   return Math.min(Math.max(x, 0), c);
 }
 
+/**
+ * The ceiling of the wait after a refusal with HTTP 503 (a full or draining
+ * server): the deploy's curve, `scaledCeiling(b, retry, factor)`, but at least
+ * twice the server's `Retry-After` (itself capped at `maxMs`). The wait is
+ * uniform below it, so its mean is the `Retry-After` the server asked for
+ * while clients refused together come back spread over twice that, never in
+ * step; past it the curve keeps doubling. As the Rust client's.
+ */
+export function unavailableCeiling(b: Backoff, retry: number, factor: number, retryAfterMs: number | undefined): number {
+  const asked = Math.min(wholeMs(retryAfterMs ?? 0), wholeMs(b.maxMs));
+  return Math.max(scaledCeiling(b, retry, factor), 2 * asked);
+}
+
 /** A random delay for retry `retry`: uniform over `[0, scaledCeiling(b, retry, factor)]`. */
 export function backoffDelay(b: Backoff, retry: number, factor: number, random: () => number): number {
   return uniformUpTo(scaledCeiling(b, retry, factor), random);

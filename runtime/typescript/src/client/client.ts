@@ -29,6 +29,7 @@ import {
   backoffDelay,
   sanitizeFactor,
   uniformUpTo,
+  unavailableCeiling,
   type Backoff,
 } from "./backoff.js";
 import {
@@ -117,6 +118,8 @@ class Deadline {
 /** What comes after a connection (or attempt) ended, before the backoff arithmetic. */
 type Next =
   | { kind: "backoff"; reason: ReconnectReason; message: string; code?: number }
+  /** Refused with 503 before opening: back off as after a deploy, around Retry-After. */
+  | { kind: "unavailable"; message: string; retryAfterMs: number | undefined }
   | { kind: "later"; code: number | undefined; notice: { notice: DrainNotice; at: number } | undefined }
   | { kind: "stop"; code: number | undefined; reason: string };
 
@@ -555,8 +558,14 @@ class TagwireClient<S, C> implements Client<S, C> {
       // Accepted by send() but never by the server: first in line next time.
       this.queue = [...end.unsent.map((frame) => ({ frame })), ...this.queue];
     }
+    if (end.kind === "failed" && end.unavailable !== undefined) {
+      // The server has no room (or is draining): SSE would be refused the same way.
+      this.after(t, { kind: "unavailable", message: end.message, retryAfterMs: end.unavailable.retryAfterMs });
+      return;
+    }
     if (end.kind === "failed" && !this.open && t.kind === "websocket" && this.mode === "auto") {
-      // The WebSocket cannot open (a proxy refusing the upgrade): SSE, same attempt.
+      // The WebSocket cannot open (a proxy refusing the upgrade, or a browser
+      // hiding a 503): SSE, same attempt.
       this.detach();
       this.openTransport("sse");
       return;
@@ -608,6 +617,15 @@ class TagwireClient<S, C> implements Client<S, C> {
       delayMs = backoffDelay(this.backoff, this.retry, this.factor, this.random);
       this.retry += 1;
       ({ reason, message, code } = next);
+    } else if (next.kind === "unavailable") {
+      // As after a deploy: the backoff multiplied (never less than a drain
+      // notice already asked for), each client at its own random moment,
+      // around the server's Retry-After.
+      this.factor = Math.max(this.factor, sanitizeFactor(this.laterMultiplier));
+      delayMs = uniformUpTo(unavailableCeiling(this.backoff, this.retry, this.factor, next.retryAfterMs), this.random);
+      this.retry += 1;
+      reason = "network";
+      message = next.message;
     } else if (next.notice !== undefined) {
       const { notice: n, at } = next.notice;
       this.factor = sanitizeFactor(n.backoffMultiplier);

@@ -162,7 +162,10 @@ export class SseTransport implements Transport {
     if (!response.ok || response.body === null || !type.toLowerCase().startsWith("text/event-stream")) {
       void response.body?.cancel().catch(() => {});
       const why = response.ok ? `not an event stream (${type || "no content type"})` : `HTTP ${response.status}`;
-      this.finish({ kind: "failed", message: `SSE: ${why}` });
+      const end: TransportEnd = { kind: "failed", message: `SSE: ${why}` };
+      // Unlike a WebSocket's, a refused GET shows its status and headers.
+      if (response.status === 503) end.unavailable = { retryAfterMs: retryAfterMs(response.headers.get("retry-after")) };
+      this.finish(end);
       return;
     }
     const reader = response.body.getReader();
@@ -285,6 +288,17 @@ export class SseTransport implements Transport {
     this.done = true;
     this.abort.abort();
   }
+}
+
+/**
+ * `Retry-After` in delta-seconds, as milliseconds; an HTTP date (which needs
+ * clocks that agree) or anything else is not read.
+ */
+function retryAfterMs(value: string | null): number | undefined {
+  const v = value?.trim() ?? "";
+  if (!/^\d+$/.test(v)) return undefined;
+  const seconds = Number(v);
+  return Number.isSafeInteger(seconds * 1000) ? seconds * 1000 : Number.MAX_SAFE_INTEGER;
 }
 
 function describe(e: unknown): string {

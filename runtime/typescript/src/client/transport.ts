@@ -5,8 +5,12 @@
 
 /** How a transport ended, reported at most once and never after {@link Transport.close}. */
 export type TransportEnd = (
-  /** It never opened (refused upgrade, HTTP error, connection refused, timeout). */
-  | { kind: "failed"; message: string }
+  /**
+   * It never opened (refused upgrade, HTTP error, connection refused, timeout).
+   * `unavailable` when it is known to be a 503 (a full or draining server, or a
+   * proxy out of room), with the `Retry-After` when it could be read.
+   */
+  | { kind: "failed"; message: string; unavailable?: { retryAfterMs: number | undefined } }
   /** It opened and then dropped without a close code (WebSocket 1006, a broken stream, a 404 POST). */
   | { kind: "dropped"; message: string }
   /** The server closed it with a code (a WebSocket close frame, or SSE's `event: close`). */

@@ -12,7 +12,12 @@ export type TransportKind = "websocket" | "sse";
 export type ReconnectReason =
   /** The server is being deployed (a drain notice, or a "reconnect later" close). */
   | "deploy"
-  /** The connection could not open, or dropped without a close code. */
+  /**
+   * The connection could not open, or dropped without a close code. An
+   * attempt refused with HTTP 503 (a full or draining server) waits as after
+   * a deploy, spread around its `Retry-After` when the client could read it
+   * (SSE, not a browser's WebSocket).
+   */
   | "network"
   /** No ping arrived within `pingTimeoutMs`; the client closed with 4000. */
   | "heartbeat"

@@ -15,6 +15,9 @@ function frameOf(data: unknown): string | Uint8Array | undefined {
   return undefined;
 }
 
+/** How the `ws` package reports an upgrade answered with 503. */
+const UNAVAILABLE = /\bUnexpected server response: 503\b/;
+
 export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly encoding: "text" | "binary";
@@ -55,7 +58,12 @@ export class WebSocketTransport implements Transport {
   private closeEnd(code: number, reason: string): TransportEnd {
     if (!this.opened) {
       const why = this.lastError === "" ? `closed with ${code}` : this.lastError;
-      return { kind: "failed", message: `the WebSocket could not open (${why})` };
+      const end: TransportEnd = { kind: "failed", message: `the WebSocket could not open (${why})` };
+      // A browser never tells why an upgrade failed. Node's `ws` names the
+      // status ("Unexpected server response: 503") but not the headers, so
+      // there is no Retry-After to read here.
+      if (UNAVAILABLE.test(this.lastError)) end.unavailable = { retryAfterMs: undefined };
+      return end;
     }
     if (code === 1006) {
       const why = this.lastError === "" ? "" : ` (${this.lastError})`;

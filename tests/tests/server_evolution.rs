@@ -145,9 +145,16 @@ impl Downgrade<PostV1> for PostV2 {
     }
 }
 
+/// A score whose conversion hits a bug in the application's code.
+const CURSED_POINTS: u64 = 131_313;
+
 /// Declines what week 1's `u32` cannot hold.
 impl Downgrade<ScoreV1> for ScoreV2 {
     fn downgrade(&self) -> Option<ScoreV1> {
+        assert_ne!(
+            self.points, CURSED_POINTS,
+            "a bug in a hand-written conversion"
+        );
         u32::try_from(self.points)
             .ok()
             .map(|points| ScoreV1 { points })
@@ -156,6 +163,7 @@ impl Downgrade<ScoreV1> for ScoreV2 {
 
 impl Upgrade<SayV2> for SayV1 {
     fn upgrade(self) -> SayV2 {
+        assert_ne!(self.text, "panic", "a bug in a hand-written conversion");
         SayV2 {
             room: self.room,
             text: self.text,
@@ -487,6 +495,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
         }
     }
 
+    /// The code of the close frame the server sends (skipping the rest).
+    async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match timeout(WAIT, self.ws.next())
+                .await
+                .expect("a close in time")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    // Sends tungstenite's reply at once.
+                    let _ = self.ws.flush().await;
+                    return frame.map(|f| u16::from(f.code));
+                }
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Joins `room` and reads the greeting and the join's reply.
     async fn join(&mut self, room: &str) -> (Got, Got) {
         let greeting = self.next().await;
@@ -711,6 +737,55 @@ async fn a_broadcast_converts_once_per_version_and_encoding_and_counts_only_deli
             score(if *version == 3 { 2 } else { 1 }, 4)
         );
     }
+}
+
+/// Hand-written conversions are application code too: one that panics
+/// closes only the clients it was converting for, with 1011, and not the
+/// task that broadcast; everyone else gets the message and the server goes
+/// on.
+#[tokio::test]
+async fn a_conversion_that_panics_closes_only_the_clients_it_was_for() {
+    let (server, _app, addr) = start().await;
+    let handle = server.handle();
+    let mut new = connect(addr, Encoding::Text, Some(current())).await;
+    let mut old = connect(addr, Encoding::Binary, Some(week1())).await;
+    new.join("lobby").await;
+    old.join("lobby").await;
+
+    let cursed = ServerMsg::ScoreV2(ScoreV2 {
+        points: CURSED_POINTS,
+    });
+    assert_eq!(
+        handle.broadcast("lobby", &cursed),
+        1,
+        "the current member only"
+    );
+    assert_eq!(new.next().await, Got::Message(cursed));
+    assert_eq!(old.close_code().await, Some(1011));
+    let started = std::time::Instant::now();
+    while handle.room_len("lobby") != 1 {
+        assert!(started.elapsed() < WAIT, "the old client left the room");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(handle.handler_panics(), 1);
+
+    // The other way: an upgrade that panics on a week-1 client's message.
+    let mut sender = connect(addr, Encoding::Text, Some(week1())).await;
+    sender.join("lobby").await;
+    sender
+        .send_client(ClientMsg::SayV1(SayV1 {
+            room: "lobby".into(),
+            text: "panic".into(),
+        }))
+        .await;
+    assert_eq!(sender.close_code().await, Some(1011));
+    assert_eq!(handle.handler_panics(), 2);
+
+    assert_eq!(
+        handle.broadcast("lobby", &ServerMsg::ScoreV2(ScoreV2 { points: 4 })),
+        1
+    );
+    assert_eq!(new.next().await, score(2, 4));
 }
 
 // ---- client → server ----

@@ -268,6 +268,12 @@ async fn a_panic_in_any_hook_ends_only_its_connection() {
         .await;
         eventually("the panic is counted", || handle.handler_panics() == 1).await;
         assert_eq!(app.closes().len(), 1, "{hook:?}: on_close ran once");
+        let report = &app.closes()[0];
+        assert_eq!(report.panicked, hook != Hook::Close, "{hook:?}: {report:?}");
+        if hook == Hook::Open {
+            // The join that opened the connection was never handled.
+            assert!(report.unhandled >= 1, "{report:?}");
+        }
         // The server goes on serving.
         let mut next = peer(addr).await;
         if hook == Hook::Close {

@@ -666,13 +666,18 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                 Ok(())
             };
             self.begin(Job::Open, running, state);
-            if !hello && !state.panicked {
+            if hello {
+                handled
+            } else if state.panicked {
+                // `on_open` panicked: the connection is closing with 1011.
+                state.unhandled += 1;
+                Ok(())
+            } else {
                 return match running {
                     Some(_) => self.wait(message, state),
                     None => self.handle(message, state, running),
                 };
             }
-            handled
         } else {
             self.on_frame(payload, state, running)
         };

@@ -252,8 +252,17 @@ impl ServerConfig {
         self
     }
 
-    /// Sets [`ServerConfig::trusted_proxies`]:
-    /// `.with_trusted_proxies(["10.0.0.0/8".parse()?, "::1".parse()?])`.
+    /// Sets [`ServerConfig::trusted_proxies`].
+    ///
+    /// ```
+    /// use tagwire::server::{ConnectionLimits, ServerConfig};
+    ///
+    /// let config = ServerConfig::default()
+    ///     .with_limits(ConnectionLimits::default().with_max_connections_per_address(Some(500)))
+    ///     .with_trusted_proxies(["10.0.0.0/8".parse()?, "::1".parse()?]);
+    /// assert!(config.trusted_proxies[0].contains("10.1.2.3".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpRange>) -> Self {
         self.trusted_proxies = proxies.into_iter().collect();

@@ -57,8 +57,7 @@ impl Faulty {
 
     fn fail_if(&self, hook: Hook) {
         if self.panic_in == hook {
-            let row: Option<&str> = None;
-            panic!("{}", row.unwrap_or(PANIC_TEXT));
+            panic!("{PANIC_TEXT}");
         }
     }
 
@@ -92,8 +91,7 @@ impl Handler<relay::Package> for Faulty {
                 .expect("handled")
                 .push(echo.body.clone());
             if echo.body == "panic" {
-                let row: Option<&str> = None;
-                panic!("{}", row.unwrap_or(PANIC_TEXT));
+                panic!("{PANIC_TEXT}");
             }
             if echo.body == "slow" {
                 tokio::time::sleep(SLOW).await;
@@ -295,8 +293,7 @@ async fn a_panicking_authentication_hook_refuses_with_1011() {
         let crash = request.header("x-crash").is_some();
         async move {
             if crash {
-                let row: Option<&str> = None;
-                panic!("{}", row.unwrap_or(PANIC_TEXT));
+                panic!("{PANIC_TEXT}");
             }
             Ok::<(), Denied>(())
         }

@@ -1,5 +1,6 @@
 //! docs/SCALE.md's sample haproxy.cfg is what operators copy: it must stay a
-//! configuration HAProxy accepts, with the settings the drain relies on.
+//! configuration HAProxy accepts, with the settings the drain and a node's
+//! death rely on.
 //! Needs `scripts/services start` (it installs haproxy); fails without it.
 
 use std::process::Command;
@@ -53,6 +54,10 @@ fn the_sample_keeps_the_settings_the_drain_relies_on() {
         "default-server check inter 5s fall 4 rise 2 maxconn 50000",
         // Above the 30 s ping interval, so only dead tunnels are reaped.
         "timeout tunnel 1h",
+        // A dead node refuses; its clients' reconnects go to another node at
+        // once instead of failing until the checks take it out (node_kill).
+        "option redispatch",
+        "retries 2",
     ] {
         assert!(
             settings.contains(&wanted),

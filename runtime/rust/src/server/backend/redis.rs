@@ -18,6 +18,12 @@
 //! follow it (after a reconnect, or a push lost with a connection) is caught up
 //! from the stream, or becomes a [`Gap`]. Publishes go through a second task
 //! that sends whatever is queued as one pipeline, in call order.
+//!
+//! Every command has the response timeout: a Redis that stops answering
+//! without closing its socket (stopped, or a network that drops packets)
+//! fails the first command that waits for it, and that failure drops the
+//! connection at once (whichever task met it), so later publishes are
+//! refused as `Unavailable` instead of each waiting out the timeout again.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,7 +35,7 @@ use redis::{
     AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError,
     Script, Value,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::{
@@ -51,13 +57,23 @@ pub struct RedisConfig {
     /// A room's keys expire after this long without a publish (24 h); the
     /// room then starts a new epoch. Keep it above the window's `max_age`.
     pub key_ttl: Duration,
-    /// How long a command may wait for its reply before it fails as
-    /// [`BackendError::Uncertain`] (2 s).
+    /// How long any command (a publish's script, a subscription, a history
+    /// read, the health PING) may wait for its reply (2 s). A command that
+    /// meets it fails ([`BackendError::Uncertain`] for a publish: Redis may
+    /// still run it) and the connection is dropped and made again, so a Redis
+    /// that stops answering without closing its socket is noticed within this
+    /// long of the first command sent to it, and publishes are refused at
+    /// once from then on. Redis answers in well under a millisecond; this
+    /// only needs to be above its worst pause (a fork for a snapshot, a slow
+    /// script).
     pub response_timeout: Duration,
-    /// How long a connection attempt may take (2 s).
+    /// How long a connection attempt may take, handshake included (2 s): a
+    /// stopped Redis still accepts TCP connections (the kernel does), so
+    /// only this ends an attempt to reach it.
     pub connect_timeout: Duration,
-    /// How often the supervisor checks the connection with a PING (1 s): a
-    /// connection that stops answering is dropped and made again.
+    /// How often the supervisor checks the connection with a PING when
+    /// nothing else is sent (1 s): an idle node notices a silent Redis within
+    /// `health_interval + response_timeout`.
     pub health_interval: Duration,
     /// The first delay between reconnection attempts (100 ms), doubled after
     /// each failure up to `reconnect_max` (2 s).
@@ -113,11 +129,22 @@ struct Core {
     config: RedisConfig,
     client: redis::Client,
     /// The live connection, `None` while (re)connecting.
-    conn: Mutex<Option<MultiplexedConnection>>,
+    conn: Mutex<Option<Live>>,
+    /// Woken when a task other than the supervisor found the connection
+    /// broken and dropped it ([`Core::lose`]).
+    lost: Notify,
     state: watch::Sender<BackendState>,
     subscriber: RwLock<Option<Weak<dyn Subscriber>>>,
     publish_script: Script,
     history_script: Script,
+}
+
+/// The connection in use, and which one it is: a failure met on a connection
+/// the supervisor already replaced must not drop the new one.
+#[derive(Clone)]
+struct Live {
+    generation: u64,
+    conn: MultiplexedConnection,
 }
 
 enum Command {
@@ -183,6 +210,7 @@ impl RedisBackend {
             config,
             client,
             conn: Mutex::new(None),
+            lost: Notify::new(),
             state,
             subscriber: RwLock::new(None),
             publish_script: Script::new(include_str!("publish.lua")),
@@ -250,8 +278,39 @@ impl Core {
         })
     }
 
-    fn connection(&self) -> Result<MultiplexedConnection, BackendError> {
+    fn connection(&self) -> Result<Live, BackendError> {
         lock(&self.conn).clone().ok_or_else(|| self.unavailable())
+    }
+
+    /// Drops connection `generation` if it is still the live one: from now
+    /// on publishes, subscriptions and history reads are refused at once,
+    /// and the supervisor makes a new connection.
+    fn lose(&self, generation: u64, error: String) {
+        {
+            let mut conn = lock(&self.conn);
+            if conn
+                .as_ref()
+                .is_none_or(|live| live.generation != generation)
+            {
+                return;
+            }
+            *conn = None;
+        }
+        tracing::warn!(url = %self.config.url, %error, "redis backend lost its connection; reconnecting");
+        self.state.send_replace(BackendState::Reconnecting {
+            since: Instant::now(),
+            error,
+            attempts: 0,
+        });
+        self.lost.notify_one();
+    }
+
+    /// [`Core::lose`] when `error` says the connection (not the request) is
+    /// at fault: it broke, or did not answer in time.
+    fn lose_on(&self, generation: u64, error: &RedisError) {
+        if connection_failed(error) {
+            self.lose(generation, error.to_string());
+        }
     }
 
     fn unavailable(&self) -> BackendError {
@@ -379,13 +438,18 @@ fn bytes(value: Value) -> Result<Bytes, RedisError> {
     }
 }
 
-/// What a failed command means for the caller.
-fn failure(error: &RedisError) -> BackendError {
-    if error.is_io_error()
+/// Whether a command failed because of its connection: its reply may have
+/// been lost, and the connection is no longer to be trusted.
+fn connection_failed(error: &RedisError) -> bool {
+    error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()
         || error.is_connection_refusal()
-    {
+}
+
+/// What a failed command means for the caller.
+fn failure(error: &RedisError) -> BackendError {
+    if connection_failed(error) {
         BackendError::Uncertain {
             error: error.to_string(),
         }
@@ -448,33 +512,46 @@ async fn supervise(core: Arc<Core>, mut commands: mpsc::UnboundedReceiver<Comman
     let mut since = Instant::now();
     let mut attempts = 0u32;
     let mut delay = core.config.reconnect_min;
+    let mut generation = 0u64;
     loop {
-        let error = match connect(&core, &mut rooms).await {
-            Ok((mut conn, mut pushes)) => {
-                *lock(&core.conn) = Some(conn.clone());
+        let error = match connecting(&core, &mut rooms, &mut commands).await {
+            Attempt::Closed => break,
+            Attempt::Failed(error) => error,
+            Attempt::Made(mut conn, mut pushes) => {
+                generation += 1;
+                *lock(&core.conn) = Some(Live {
+                    generation,
+                    conn: conn.clone(),
+                });
                 core.state.send_replace(BackendState::Connected);
                 tracing::info!(url = %core.config.url, rooms = rooms.len(), "redis backend connected");
                 attempts = 0;
                 delay = core.config.reconnect_min;
-                let end = connected(&core, &mut conn, &mut pushes, &mut commands, &mut rooms).await;
-                *lock(&core.conn) = None;
+                let end = connected(
+                    &core,
+                    generation,
+                    &mut conn,
+                    &mut pushes,
+                    &mut commands,
+                    &mut rooms,
+                )
+                .await;
                 match end {
                     End::Closed => break,
                     End::Lost(error) => {
-                        since = Instant::now();
-                        tracing::warn!(url = %core.config.url, %error, "redis backend lost its connection; reconnecting");
-                        core.state.send_replace(BackendState::Reconnecting {
-                            since,
-                            error,
-                            attempts: 0,
-                        });
+                        // A publish or a history read may have dropped it
+                        // first: then its error and time stand.
+                        core.lose(generation, error);
+                        since = match &*core.state.borrow() {
+                            BackendState::Reconnecting { since, .. } => *since,
+                            _ => Instant::now(),
+                        };
                         // Try again at once: a connection that broke is
                         // often made again on the first try.
                         continue;
                     }
                 }
             }
-            Err(error) => error,
         };
         attempts += 1;
         tracing::warn!(url = %core.config.url, %error, attempts, retry_in = ?delay, "redis backend could not connect");
@@ -504,7 +581,63 @@ async fn supervise(core: Arc<Core>, mut commands: mpsc::UnboundedReceiver<Comman
         }
         delay = (delay * 2).min(core.config.reconnect_max);
     }
+    *lock(&core.conn) = None;
     core.state.send_replace(BackendState::Closed);
+}
+
+/// How a connection attempt ended.
+enum Attempt {
+    Made(MultiplexedConnection, Pushes),
+    Failed(String),
+    /// Every handle was dropped meanwhile.
+    Closed,
+}
+
+/// [`connect`], answering commands meanwhile: an attempt can last
+/// `connect_timeout` and more (a stopped Redis accepts the TCP connection
+/// and never answers), and a room's subscription must not wait for it, nor
+/// the publishes its node holds until that subscription answers. So
+/// subscriptions are refused at once, as during the backoff (the rooms
+/// layer subscribes again when the state changes), and rooms left
+/// meanwhile are unsubscribed once the attempt is over.
+async fn connecting(
+    core: &Core,
+    rooms: &mut HashMap<Arc<str>, Position>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Attempt {
+    let mut left: Vec<Arc<str>> = Vec::new();
+    let result = {
+        let attempt = connect(core, rooms);
+        tokio::pin!(attempt);
+        loop {
+            tokio::select! {
+                result = &mut attempt => break result,
+                command = commands.recv() => match command {
+                    None => return Attempt::Closed,
+                    Some(Command::Subscribe { reply, .. }) => {
+                        let _ = reply.send(Err(core.unavailable()));
+                    }
+                    Some(Command::Unsubscribe { room }) => left.push(room),
+                },
+            }
+        }
+    };
+    let channels: Vec<String> = left
+        .iter()
+        .filter(|room| rooms.remove(*room).is_some())
+        .map(|room| core.channel(room))
+        .collect();
+    match result {
+        Err(error) => Attempt::Failed(error),
+        Ok((mut conn, pushes)) => {
+            if !channels.is_empty()
+                && let Err(error) = conn.unsubscribe(&channels).await
+            {
+                return Attempt::Failed(format!("unsubscribing: {error}"));
+            }
+            Attempt::Made(conn, pushes)
+        }
+    }
 }
 
 type Pushes = mpsc::UnboundedReceiver<PushInfo>;
@@ -580,6 +713,7 @@ fn deliver(core: &Core, history: History, last: Position) -> Position {
 /// Runs while the connection lives.
 async fn connected(
     core: &Core,
+    generation: u64,
     conn: &mut MultiplexedConnection,
     pushes: &mut Pushes,
     commands: &mut mpsc::UnboundedReceiver<Command>,
@@ -629,6 +763,12 @@ async fn connected(
             _ = health.tick() => {
                 if let Err(error) = redis::cmd("PING").query_async::<()>(conn).await {
                     return End::Lost(format!("health check: {error}"));
+                }
+            }
+            () = core.lost.notified() => {
+                // A wake-up left from an older connection changes nothing.
+                if lock(&core.conn).as_ref().is_none_or(|live| live.generation != generation) {
+                    return End::Lost("a command failed on the connection".to_owned());
                 }
             }
         }
@@ -715,8 +855,11 @@ async fn on_message(
 async fn publish_batches(core: Arc<Core>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::new();
     while jobs.recv_many(&mut batch, 256).await > 0 {
-        let mut conn = match core.connection() {
-            Ok(conn) => conn,
+        let Live {
+            generation,
+            mut conn,
+        } = match core.connection() {
+            Ok(live) => live,
             Err(error) => {
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Err(error.clone()));
@@ -764,6 +907,9 @@ async fn publish_batches(core: Arc<Core>, mut jobs: mpsc::Receiver<Job>) {
                 }
             }
             Err(error) => {
+                // A stalled Redis: the publishes queued behind this batch
+                // are refused at once rather than each meeting the timeout.
+                core.lose_on(generation, &error);
                 let error = failure(&error);
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Err(error.clone()));
@@ -834,11 +980,17 @@ impl Backend for RedisBackend {
         let core = self.core.clone();
         let room: Arc<str> = Arc::from(room);
         Box::pin(async move {
-            let mut conn = core.connection()?;
+            let Live {
+                generation,
+                mut conn,
+            } = core.connection()?;
             core.history(&mut conn, &room, Some(after))
                 .await
                 .map(|(_, history)| history)
-                .map_err(|error| failure(&error))
+                .map_err(|error| {
+                    core.lose_on(generation, &error);
+                    failure(&error)
+                })
         })
     }
 

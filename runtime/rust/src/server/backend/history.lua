@@ -1,8 +1,14 @@
 -- A room's position and the messages after a sequence number still in the
--- window, read atomically (RedisBackend::history and subscribe, docs/SCALE.md).
+-- window, read atomically (RedisBackend::history and subscribe, docs/SCALE.md);
+-- the state of a room that went back in time is dropped (ARGV[4]).
 -- KEYS[1] room meta (hash: epoch, seq)   KEYS[2] room log (stream, IDs <seq>-0)
 -- ARGV[1] after this sequence number (-1: only the position)
 -- ARGV[2] of this epoch ('0': whatever the room's)   ARGV[3] max age in ms (0: no limit)
+-- ARGV[4] '1' when ARGV[1..2] is a position this Redis gave the calling node (not a
+-- client's claim): a room of that epoch now behind it lost writes (restored from an
+-- older snapshot, or a replica that missed them), and its next publishes would give
+-- the lost sequence numbers to other messages. Its state is dropped, so that the next
+-- publish starts a new epoch, and {'rollback', seq it was at} is returned.
 -- Returns {} for a room without state, else {epoch, seq, oldest, payloads...}:
 -- oldest is the sequence number of the oldest message after ARGV[1] held in the
 -- window (-1: none), and the payloads, in order from it, come only when
@@ -10,6 +16,10 @@
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
 if not meta[1] then
   return {}
+end
+if ARGV[4] == '1' and meta[1] == ARGV[2] and tonumber(meta[2]) < tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return {'rollback', tonumber(meta[2])}
 end
 local result = {meta[1], tonumber(meta[2]), -1}
 local after = tonumber(ARGV[1])

@@ -139,6 +139,19 @@ struct Core {
     history_script: Script,
 }
 
+/// What a history read starts from.
+#[derive(Debug, Clone, Copy)]
+enum After {
+    /// Only the room's position is wanted (a new subscription).
+    Nothing,
+    /// A position a client presented (a resume): it proves nothing.
+    Claimed(Position),
+    /// The last position this node delivered, which Redis gave it. A room
+    /// of that epoch now behind it lost writes, and its sequence numbers
+    /// would be given again to other messages: the script drops its state.
+    Delivered(Position),
+}
+
 /// The connection in use, and which one it is: a failure met on a connection
 /// the supervisor already replaced must not drop the new one.
 #[derive(Clone)]
@@ -335,26 +348,41 @@ impl Core {
             .and_then(Weak::upgrade)
     }
 
-    /// The room's position and, when `after` is given, what follows it.
+    /// The room's position and, unless `after` is `Nothing`, what follows it.
     async fn history(
         &self,
         conn: &mut MultiplexedConnection,
         room: &Arc<str>,
-        after: Option<Position>,
+        after: After,
     ) -> Result<(Position, History), RedisError> {
+        let (from, delivered) = match after {
+            After::Nothing => (None, false),
+            After::Claimed(position) => (Some(position), false),
+            After::Delivered(position) => (Some(position), true),
+        };
         let reply: Vec<Value> = self
             .history_script
             .key(self.meta_key(room))
             .key(self.log_key(room))
-            .arg(after.map_or(-1, |after| i64::try_from(after.seq).unwrap_or(i64::MAX)))
-            .arg(after.map_or(0, |after| after.epoch))
+            .arg(from.map_or(-1, |after| i64::try_from(after.seq).unwrap_or(i64::MAX)))
+            .arg(from.map_or(0, |after| after.epoch))
             .arg(self.max_age_ms())
+            .arg(u8::from(delivered))
             .invoke_async(conn)
             .await?;
-        let after = after.unwrap_or(Position::START);
+        let after = from.unwrap_or(Position::START);
         let mut reply = reply.into_iter();
-        let Some(epoch) = reply.next() else {
-            // No state: never published, expired, or a Redis that lost it.
+        let epoch = match reply.next() {
+            Some(Value::BulkString(word)) if word.as_slice() == b"rollback" => {
+                let seq = number(&reply.next().unwrap_or(Value::Nil))?;
+                tracing::warn!(%room, delivered = %after, now = seq, "redis backend: the room went back in time (Redis restored from an older snapshot, or a replica that missed writes); its state was dropped so that the next publish starts a new epoch");
+                None
+            }
+            other => other,
+        };
+        let Some(epoch) = epoch else {
+            // No state: never published, expired, a Redis that lost it, or
+            // dropped above.
             let history = if after.is_start() {
                 History::Messages(Vec::new())
             } else {
@@ -676,7 +704,7 @@ async fn connect(
         for room in names {
             let last = rooms.get(&room).copied().unwrap_or_default();
             let (_, history) = core
-                .history(&mut conn, &room, Some(last))
+                .history(&mut conn, &room, After::Delivered(last))
                 .await
                 .map_err(|error| format!("catching up {room:?}: {error}"))?;
             let delivered = deliver(core, history, last);
@@ -789,7 +817,7 @@ async fn subscribe(
         .map_err(|error| failure(&error))?;
     // Read after the subscription is active: every later message arrives on
     // the channel; earlier ones still queued there are at or below this.
-    match core.history(conn, &room, None).await {
+    match core.history(conn, &room, After::Nothing).await {
         Ok((position, _)) => {
             rooms.insert(room, position);
             Ok(position)
@@ -843,7 +871,7 @@ async fn on_message(
             last,
         ),
         Next::CatchUp => {
-            let (_, history) = core.history(conn, &room, Some(last)).await?;
+            let (_, history) = core.history(conn, &room, After::Delivered(last)).await?;
             deliver(core, history, last)
         }
     };
@@ -984,7 +1012,7 @@ impl Backend for RedisBackend {
                 generation,
                 mut conn,
             } = core.connection()?;
-            core.history(&mut conn, &room, Some(after))
+            core.history(&mut conn, &room, After::Claimed(after))
                 .await
                 .map(|(_, history)| history)
                 .map_err(|error| {

@@ -48,8 +48,12 @@ pub mod evolution;
 pub mod fleet;
 /// HAProxy in front of those tests' nodes: configuration, process, stats.
 pub mod haproxy;
+/// A TypeScript script of tests/typescript compiled with the runtime, to run under Node.
+pub mod node_script;
 /// Child processes killed and reaped when dropped.
 pub mod process;
+/// A redis-server of one test's own, to kill, restart, stop and continue.
+pub mod redis_server;
 pub mod relay_app;
 pub mod services;
 /// What the test-server binaries share (flags, start-up).

@@ -125,6 +125,9 @@ fn report_panic(
     );
 }
 
+/// A job's code panicked (already logged and counted where it was caught).
+struct JobPanicked;
+
 /// One piece of application code a connection runs, one at a time.
 enum Job<M> {
     /// [`Handler::on_open`].
@@ -136,8 +139,7 @@ enum Job<M> {
 
 /// A running job: boxed, so an idle connection pays a pointer for it
 /// rather than the size of the application's largest future.
-type Running<'a> =
-    Pin<Box<dyn Future<Output = Result<(), (Option<Header>, Panicked)>> + Send + 'a>>;
+type Running<'a> = Pin<Box<dyn Future<Output = Result<(), JobPanicked>> + Send + 'a>>;
 
 /// Frames read while a job runs, waiting for their turn.
 #[derive(Default)]
@@ -200,32 +202,26 @@ struct Outcome {
 /// Keeps a connection in the registry until dropped; then takes it out of
 /// the registry and its rooms and abandons its outbox, however its task
 /// ended (returned, panicked outside the contained hooks, or aborted).
-struct Registered<'c> {
-    core: &'c Core,
-    member: Option<Arc<ConnectionState>>,
-}
+struct Registered(Option<Arc<ConnectionState>>);
 
-impl<'c> Registered<'c> {
-    fn new(core: &'c Core, member: Arc<ConnectionState>) -> Self {
-        core.register(member.clone());
-        Registered {
-            core,
-            member: Some(member),
-        }
+impl Registered {
+    fn new(member: Arc<ConnectionState>) -> Self {
+        member.core.register(member.clone());
+        Registered(Some(member))
     }
 
     /// Cleans up now; the frames accepted for the client that it never got.
     fn release(&mut self) -> usize {
-        let Some(member) = self.member.take() else {
+        let Some(member) = self.0.take() else {
             return 0;
         };
-        self.core.rooms.leave_all(&member);
-        self.core.unregister(member.id);
+        member.core.rooms.leave_all(&member);
+        member.core.unregister(member.id);
         member.outbox.abandon()
     }
 }
 
-impl Drop for Registered<'_> {
+impl Drop for Registered {
     fn drop(&mut self) {
         self.release();
     }
@@ -242,7 +238,7 @@ pub(crate) async fn run<P, H, A, T>(
     T: Transport,
 {
     let core = &shared.core;
-    let mut registered = Registered::new(core, conn.member());
+    let mut registered = Registered::new(conn.member());
     // `on_open` runs inside the loop, once the client's first frame (its
     // hello) has arrived: sends it makes then reach an old client
     // converted (docs/RUNTIME.md, Protocol evolution).
@@ -394,7 +390,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                         header,
                         &panicked,
                     );
-                    (header, panicked)
+                    JobPanicked
                 })
         })
     }
@@ -1057,7 +1053,7 @@ fn payload(message: &Message) -> Payload<'_> {
 /// wait that a full outbox held back).
 fn poll_running<'r, 'a>(
     running: &'r mut Option<Running<'a>>,
-) -> impl Future<Output = Result<(), (Option<Header>, Panicked)>> + 'r {
+) -> impl Future<Output = Result<(), JobPanicked>> + 'r {
     std::future::poll_fn(move |cx| match running {
         Some(job) => job.as_mut().poll(cx),
         None => Poll::Ready(Ok(())),

@@ -5,8 +5,10 @@
 //! implementation. A protocol is a set of message versions, each with a
 //! 2-byte [`Header`]; the schema compiler generates a type implementing
 //! [`Protocol`] whose methods are thin sequences of calls into
-//! [`__private`]. The crate has no async or network dependencies so it can
-//! sit under any transport (WebSocket, SSE, logs, tests).
+//! [`__private`]. The codecs need no async or network dependencies, so they
+//! sit under any transport (WebSocket, SSE, logs, tests); the server, the
+//! client and the Redis backend come with the `server`, `client` and `redis`
+//! features.
 //!
 //! Decoding is strict (one accepted encoding per value) and bounded by
 //! [`Limits`]: a hostile frame yields a [`DecodeError`], never a panic or an

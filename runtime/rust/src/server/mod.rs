@@ -3,20 +3,43 @@
 //! docs/RUNTIME.md.
 //!
 //! ```no_run
-//! # mod ui { pub type Package = (); }
+//! # // What a schema's generated module gives (`tagwire::include_protocol!`),
+//! # // derived here so the example compiles on its own.
+//! # mod ui {
+//! #     #[derive(tagwire::Protocol, Debug)]
+//! #     #[tagwire(direction = "client", package = "ui")]
+//! #     pub enum ClientMessage { Click { id: String } }
+//! #     #[derive(tagwire::Protocol, Debug)]
+//! #     #[tagwire(direction = "server", package = "ui")]
+//! #     pub enum ServerMessage { Render { id: String } }
+//! #     pub struct Package;
+//! #     impl tagwire::Package for Package {
+//! #         type Client = ClientMessage;
+//! #         type Server = ServerMessage;
+//! #         const NAME: &'static str = "ui";
+//! #         const FINGERPRINT: &'static str = "example";
+//! #         fn headers() -> Vec<tagwire::Header> { Vec::new() }
+//! #     }
+//! # }
 //! use tagwire::server::{Connection, Handler, Server, ServerConfig};
-//! # /*
+//!
 //! struct App;
+//!
 //! impl Handler<ui::Package> for App {
 //!     async fn on_message(&self, conn: &Connection<ui::Package>, message: ui::ClientMessage) {
 //!         // …
+//! #       let _ = (conn, message);
 //!     }
 //! }
+//!
+//! # async fn run() -> std::io::Result<()> {
 //! let server = Server::new(App, ServerConfig::default());
 //! let app = axum::Router::new().merge(server.router()); // GET /ws and GET /health
+//! # let _ = app;
 //! // or, standalone, draining on SIGTERM/SIGINT:
 //! server.serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?).await?;
-//! # */
+//! # Ok(())
+//! # }
 //! ```
 
 mod accept;

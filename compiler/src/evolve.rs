@@ -1,6 +1,6 @@
-//! Conversions between versions of one message (issue 10, docs/SCHEMA.md
-//! "Evolving a protocol"): which steps the runtime walks, and which of them
-//! the compiler can generate.
+//! Conversions between versions of one message (docs/SCHEMA.md "Evolving a
+//! protocol"): which steps the runtime walks, and which of them the compiler
+//! can generate.
 //!
 //! - A **downgrade** step goes from a version the server may send to the
 //!   previous version the server may send (the highest lower version of the

@@ -154,7 +154,7 @@ fn all_schemas_together_match_their_locks() {
     );
 }
 
-/// The headers the article promises: RENDER_UI, UPDATE_UI, SHOW_LOADING and RENDER_UI_V2 on aa, ab, ac, ad.
+/// Headers go in alphabet order (docs/SPEC.md §1): RENDER_UI, UPDATE_UI, SHOW_LOADING and RENDER_UI_V2 on aa, ab, ac, ad.
 #[test]
 fn article_headers_are_aa_ab_ac_ad() {
     let schema = checked(&schemas_dir().join("article/article.schema"));

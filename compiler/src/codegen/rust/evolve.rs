@@ -1,4 +1,4 @@
-//! Conversions between versions of a message (issue 10): generated
+//! Conversions between versions of a message (docs/EVOLUTION.md): generated
 //! `tagwire::Downgrade` / `tagwire::Upgrade` impls where [`crate::evolve`]
 //! finds them safe, and the `Package` items that walk them. A step the
 //! compiler cannot generate is still called, so a missing application impl is

@@ -227,7 +227,7 @@ pub struct DrainNotice {
     /// milliseconds of the notice.
     pub window_ms: u32,
     /// Factor applied to the client's backoff for reconnects that follow
-    /// this notice (the article's "double the exponential backoff").
+    /// this notice (2 doubles the exponential backoff).
     pub backoff_multiplier: f64,
 }
 

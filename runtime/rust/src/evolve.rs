@@ -1,6 +1,6 @@
-//! Protocol evolution (issue 10, docs/EVOLUTION.md): conversions between
-//! versions of one message, so a server built from a newer schema keeps
-//! talking to clients generated from an older one.
+//! Protocol evolution (docs/EVOLUTION.md): conversions between versions of
+//! one message, so a server built from a newer schema keeps talking to
+//! clients generated from an older one.
 //!
 //! The compiler generates these impls where a conversion is safe (the older
 //! version's fields are a subset of the newer one's with the same types, or

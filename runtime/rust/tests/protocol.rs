@@ -26,7 +26,7 @@ fn render_ui_is_the_articles_join() {
     let text = msg.to_text();
     assert_eq!(text, ["aa", id, tree].join("|"));
     assert_eq!(text, "aa|main|<div>hello</div>");
-    // And the article's parser reads it back.
+    // And a plain `split('|')` reads it back (docs/SPEC.md §3.8).
     let parts: Vec<&str> = text.split('|').collect();
     assert_eq!(parts, ["aa", id, tree]);
     assert_eq!(Msg::decode_text(&text).unwrap(), msg);

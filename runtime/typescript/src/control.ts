@@ -125,7 +125,7 @@ export interface DrainNotice {
   reason: string;
   /** Reconnect at a uniformly random moment within this many ms of the notice (u32). */
   windowMs: number;
-  /** Factor applied to the backoff for the reconnects that follow (f64; the article's 2). */
+  /** Factor applied to the backoff for the reconnects that follow (f64; the server's default 2 doubles it). */
   backoffMultiplier: number;
 }
 

@@ -1,4 +1,4 @@
-// Rooms across server nodes (issue 11, SPEC §9.7) from the client's side, under
+// Rooms across server nodes (SPEC §9.7) from the client's side, under
 // node:test's mock timers with the hand-driven WebSocket and the fake SSE
 // server: room messages (`_h`) delivered with their room and position,
 // duplicates dropped, one resume (`_i`) per room right after every hello,

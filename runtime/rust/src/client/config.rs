@@ -34,8 +34,8 @@ pub struct ClientConfig {
     /// Reconnect delays.
     pub backoff: Backoff,
     /// Factor applied to the backoff after a "reconnect later" close (1012,
-    /// 1013, 4001, 4005) that no drain notice announced (default 2, the
-    /// article's doubling); a notice's own `backoff_multiplier` wins.
+    /// 1013, 4001, 4005) that no drain notice announced (default 2: the
+    /// backoff doubles); a notice's own `backoff_multiplier` wins.
     pub later_multiplier: f64,
     /// Most messages [`Client::send`](super::Client::send) holds while they
     /// wait for a connection (default 1024).

@@ -1,4 +1,5 @@
-//! Server settings, with the article's figures as defaults.
+//! Server settings. The defaults are docs/SPEC.md §9.2's (ping every 30 s,
+//! 45 s timeouts, a 20 s drain grace for a load balancer checking every 5 s).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +11,9 @@ use super::guard::OriginConfig;
 use super::rate::RateLimits;
 use crate::Limits;
 
-/// Everything a [`super::Server`] can be told; `Default` gives the article's
-/// figures and memory bounds sized for tens of thousands of idle clients.
+/// Everything a [`super::Server`] can be told; `Default` gives the figures of
+/// docs/SPEC.md §9.2 and memory bounds sized for tens of thousands of idle
+/// clients.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -118,7 +120,7 @@ pub struct DrainConfig {
     /// within this long (default 5 s).
     pub reconnect_window: Duration,
     /// Announced in the notice: clients multiply their backoff by this for
-    /// the reconnects that follow (default 2, the article's doubling).
+    /// the reconnects that follow (default 2: the backoff doubles).
     pub backoff_multiplier: f64,
     /// Announced in the notice, for people ("Server updating").
     pub reason: String,

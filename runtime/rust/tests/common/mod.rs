@@ -173,7 +173,7 @@ impl Tree {
     }
 }
 
-/// The article's RENDER_UI.
+/// RENDER_UI, whose fields are all strings (docs/SPEC.md §3.8).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderUi {
     pub id: String,

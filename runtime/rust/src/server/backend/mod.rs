@@ -1,6 +1,6 @@
 //! Broadcast backends: how a room message published on one server node reaches
 //! the nodes with members in that room, in one order, with a history to
-//! replay from (issue 11, docs/SCALE.md).
+//! replay from (docs/SCALE.md).
 //!
 //! A [`Backend`] serves one node. The node [`attach`](Backend::attach)es a
 //! [`Subscriber`] (its rooms), [`subscribe`](Backend::subscribe)s to a room when

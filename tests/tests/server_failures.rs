@@ -2,9 +2,10 @@
 //! work. The runtime contains each failure to the connection it ran for
 //! (docs/RUNTIME.md, "When application code fails"; docs/SECURITY.md).
 //!
-//! Panics are tested over loopback sockets on the real clock (each takes
-//! milliseconds); the slow handler over in-memory pipes on tokio's paused
-//! clock, since it is about the heartbeat's 30 s and 45 s.
+//! The panics run over loopback sockets on the real clock (each takes
+//! milliseconds). The slow handler runs on tokio's paused clock, since it is
+//! about the heartbeat's 30 s and 45 s: its timed test over in-memory pipes
+//! (see [`pipe`]), the other over loopback.
 
 mod runtime_support;
 
@@ -339,6 +340,23 @@ fn tick() {
     });
 }
 
+/// A client over an in-memory pipe, served by `serve_io`. The paused clock
+/// races ahead while a loopback socket's real delays (a delayed ACK) pass,
+/// so the tests that time the heartbeat use pipes, as `server_heartbeat.rs`
+/// does.
+async fn pipe(
+    server: &Server<relay::Package, Arc<Faulty>>,
+) -> WebSocketStream<tokio::io::DuplexStream> {
+    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    let s = server.clone();
+    tokio::spawn(async move {
+        let _ = s.serve_io(server_end, None).await;
+    });
+    handshake(client_end, "ws://pipe/ws", None)
+        .await
+        .expect("handshake")
+}
+
 /// A handler awaiting a minute of slow work (past the 45 s pong timeout):
 /// the heartbeat goes on, so its healthy client is not dropped; the frames
 /// the client sends meanwhile wait, in order, up to `inbound_queue_frames`,
@@ -351,30 +369,16 @@ async fn a_slow_handler_keeps_its_clients_heartbeat_and_queues_its_frames_in_ord
     config.limits.inbound_queue_frames = 8;
     let app = Faulty::new(Hook::None);
     let server = Server::new(app.clone(), config);
+    let handle = server.handle();
     let start = Instant::now();
-
-    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
-    let s = server.clone();
-    tokio::spawn(async move {
-        let _ = s.serve_io(server_end, None).await;
-    });
-    let mut slow = handshake(client_end, "ws://pipe/ws", None)
-        .await
-        .expect("handshake");
+    let mut slow = pipe(&server).await;
     send(&mut slow, &say("slow", 0)).await;
     for seq in 1..=10 {
         send(&mut slow, &say(&format!("after {seq}"), seq)).await;
     }
 
     // Another connection meanwhile: answered at once.
-    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
-    let s = server.clone();
-    tokio::spawn(async move {
-        let _ = s.serve_io(server_end, None).await;
-    });
-    let mut other = handshake(client_end, "ws://pipe/ws", None)
-        .await
-        .expect("handshake");
+    let mut other = pipe(&server).await;
     send(&mut other, &say("quick", 1)).await;
     assert!(matches!(next_data(&mut other).await, Got::Message(_)));
     assert!(start.elapsed() < Duration::from_secs(1), "not delayed");
@@ -407,7 +411,10 @@ async fn a_slow_handler_keeps_its_clients_heartbeat_and_queues_its_frames_in_ord
     }
     // Past the bound (8 waiting), frames 9 and 10 were refused at once.
     assert_eq!(refused.len(), 2, "{refused:?}");
-    assert!(refused.iter().all(|(at, _)| *at < Duration::from_secs(1)));
+    assert!(
+        refused.iter().all(|(at, _)| *at < Duration::from_secs(1)),
+        "{refused:?}"
+    );
     assert!(
         refused[0].1.contains("ae"),
         "names the header: {}",
@@ -436,6 +443,7 @@ async fn a_slow_handler_keeps_its_clients_heartbeat_and_queues_its_frames_in_ord
         1 + 1 + 8,
         "the quick one, the slow one, the eight that waited"
     );
+    assert_eq!(handle.connection_count(), 2, "neither client was dropped");
     let _ = slow.close(None).await;
     drop(other_reader);
 }
@@ -446,23 +454,23 @@ async fn a_slow_handler_keeps_its_clients_heartbeat_and_queues_its_frames_in_ord
 async fn frames_sent_before_a_close_are_handled_even_behind_a_slow_handler() {
     tick();
     let app = Faulty::new(Hook::None);
-    let server = Server::new(app.clone(), ServerConfig::default());
-    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
-    let s = server.clone();
-    let served = tokio::spawn(async move {
-        let _ = s.serve_io(server_end, None).await;
-    });
-    let mut ws = handshake(client_end, "ws://pipe/ws", None)
-        .await
-        .expect("handshake");
+    let (handle, addr) = serve(Server::new(app.clone(), ServerConfig::default())).await;
+    let mut ws = peer(addr).await;
     send(&mut ws, &say("slow", 0)).await;
     send(&mut ws, &say("last words", 1)).await;
     ws.close(None).await.expect("close");
     drop(ws);
-    tokio::time::timeout(Duration::from_secs(120), served)
-        .await
-        .expect("the session ends once the slow handler is done")
-        .expect("task");
+    // The session ends once the slow handler is done (virtual time).
+    let started = Instant::now();
+    while app.closes().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "on_close never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= SLOW - Duration::from_secs(1));
+    assert_eq!(handle.connection_count(), 0);
     assert_eq!(app.handled(), ["slow", "last words"]);
     let closes = app.closes();
     assert_eq!(closes.len(), 1);

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The browser tests (issue 7), in headless Chromium driven by playwright-core:
+# The browser tests, in headless Chromium driven by playwright-core:
 #   conformance.test.mjs  the conformance suite through the generated TypeScript in a page
 #   demo.test.mjs         two pages of the demo talk; a deploy moves every page to the new server
 #   sse.test.mjs          WebSockets refused by a proxy: the page falls back to SSE
 #   evolution.test.mjs    last week's page (demo/web-v1, at /v1/) beside the current one on a
-#                         server from today's schema, through a deploy (issue 10)
+#                         server from today's schema, through a deploy (docs/EVOLUTION.md)
 # Installs Debian's chromium and its emoji font when missing (as root), builds the demo,
 # its two pages and the conformance page, then runs the node:test files. The
 # screenshots taken during a deploy go to target/browser-artifacts/: deploy.png

@@ -42,7 +42,7 @@ pub mod geometry {
 }
 
 pub mod derive_mirror;
-/// Package `live` at v1 and v2 with the application's conversions (issue 10).
+/// Package `live` at v1 and v2 with the application's conversions (docs/EVOLUTION.md).
 pub mod evolution;
 /// Nodes, clients, publishers and the delivery check of the tests behind HAProxy.
 pub mod fleet;

@@ -1,5 +1,5 @@
 //! The Redis broadcast backend against a real redis-server: two backends on one
-//! Redis are two server nodes (issue 11, docs/SCALE.md).
+//! Redis are two server nodes (docs/SCALE.md).
 //!
 //! Needs `scripts/services start` first (it writes target/services/env with
 //! TAGWIRE_REDIS_URL); without it every test fails saying so. Each test uses a

@@ -1,8 +1,8 @@
-//! Issue 10 with the Rust client: a client generated from package `live` v1
-//! (tests/fixtures/evolution) against a server built from v2, running the
-//! live-room application of `tagwire_tests::evolution::app`. First over
-//! loopback TCP in real time (short waits, nothing timed), then the deploy
-//! from a v1 server to a v2 server under tokio's paused clock, over
+//! Protocol evolution with the Rust client: a client generated from package
+//! `live` v1 (tests/fixtures/evolution) against a server built from v2,
+//! running the live-room application of `tagwire_tests::evolution::app`. First
+//! over loopback TCP in real time (short waits, nothing timed), then the
+//! deploy from a v1 server to a v2 server under tokio's paused clock, over
 //! in-memory pipes, where the drain's grace period and the reconnect window
 //! are exact. And first of all, that the fixtures are what they claim: v2's
 //! lock is v1's, extended by `tagwire lock`.
@@ -91,7 +91,7 @@ impl<P: tagwire::Package> Peer<P> {
 
     async fn message(&mut self) -> P::Server {
         match self.notable().await {
-            // A room message (`_h`, issue 11) or a message to this connection.
+            // A room message (`_h`, SPEC §9.7) or a message to this connection.
             Event::Message(m) | Event::RoomMessage { message: m, .. } => m,
             other => panic!("expected a message, got {other:?}"),
         }
@@ -330,7 +330,7 @@ async fn the_v1_client_keeps_talking_across_a_deploy_to_v2() {
     let (observe_new, mut handled_new) = observer(LONG);
     // The defaults: 20 s grace, notices over 10 s, reconnect within 5 s.
     // Both servers share one broadcast backend (a node each), as a deploy's
-    // nodes do: a client's room positions mean the same on both (issue 11).
+    // nodes do: a client's room positions mean the same on both (SPEC §9.7).
     let rooms = tagwire::server::backend::LocalBackend::default();
     let config = |node: tagwire::server::backend::LocalBackend| {
         ServerConfig::default().with_backend(Arc::new(node))
@@ -399,7 +399,7 @@ async fn the_v1_client_keeps_talking_across_a_deploy_to_v2() {
         json!({"message": "Say", "version": 2, "value": {"room": "lobby", "text": "after the deploy", "mood": "calm"}})
     );
     // Saying joins the room again: the old client presented its position
-    // (`_i`, issue 11), so it first gets what it missed while it moved (the
+    // (`_i`, SPEC §9.7), so it first gets what it missed while it moved (the
     // new client's line, converted to Post v1), then its own.
     assert_eq!(old.message().await, post_v1("I am new"));
     assert_eq!(old.message().await, post_v1("after the deploy"));

@@ -1,5 +1,6 @@
 //! Golden frames: a few messages of every schema in both encodings,
-//! snapshotted with insta, plus the article's `join("|")` compatibility.
+//! snapshotted with insta, plus the `join("|")` compatibility of all-string
+//! messages (docs/SPEC.md §3.8).
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -69,7 +70,7 @@ fn article_messages_are_the_articles_join() {
         theme: "dark".into(),
     });
     assert_eq!(render2.to_text(), ["ad", id, tree, "dark"].join("|"));
-    // The article's client reads it back with a split.
+    // A client that splits on '|' reads it back (docs/SPEC.md §3.8).
     assert_eq!(
         render2.to_text().split('|').collect::<Vec<_>>(),
         ["ad", id, tree, "dark"]

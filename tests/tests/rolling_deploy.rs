@@ -1,6 +1,6 @@
-//! A rolling deploy behind a real HAProxy (issue 11): nodes A and B (processes
-//! of the `scale-node` binary, rooms shared through Redis) behind an HAProxy
-//! that health-checks `/health` every 5 s and takes a node out after 4
+//! A rolling deploy behind a real HAProxy (docs/SCALE.md): nodes A and B
+//! (processes of the `scale-node` binary, rooms shared through Redis) behind an
+//! HAProxy that health-checks `/health` every 5 s and takes a node out after 4
 //! failures; 500 Tagwire clients in 20 rooms connected through it, a steady
 //! stream of room messages published through the nodes. A drains (SIGTERM)
 //! while C starts in its own slot, then B while D starts. Measured and

@@ -26,9 +26,9 @@ struct Backend {
     up: AtomicBool,
 }
 
-/// A TCP load balancer that health-checks its backends like the article's
-/// (here every 100 ms, out after 2 failures) and sends each new connection
-/// to the first backend that is up.
+/// A TCP load balancer that health-checks its backends, as the drain's grace
+/// period assumes (SPEC §9.2; here every 100 ms, out after 2 failures), and
+/// sends each new connection to the first backend that is up.
 struct Balancer {
     backends: Mutex<Vec<Arc<Backend>>>,
 }
@@ -149,7 +149,7 @@ async fn two_hundred_clients_move_to_a_new_server_during_a_drain() {
                         sink.lock().expect("lock").opens.push(Instant::now());
                         let _ = joiner.send(ClientMessage::JoinV1(JoinV1 { room: "all".into() }));
                     }
-                    // Room messages (`_h`, issue 11) carry their room and position.
+                    // Room messages (`_h`, SPEC §9.7) carry their room and position.
                     Event::RoomMessage {
                         message: ServerMessage::DeliveredV1(d),
                         ..

@@ -1,10 +1,10 @@
-//! Schema constraints and `@rate` on a running server (issue 9), over real
-//! loopback sockets with `schemas/signup`: a frame that breaks a constraint
-//! is answered with error 7 `invalid` naming the field and never reaches the
-//! handler; the connection stays usable; a reply that breaks one is refused
-//! by `Connection::send` instead of reaching a client whose decoder would
-//! reject it; the schema's `@rate(3/m)` is enforced without any server
-//! configuration.
+//! Schema constraints and `@rate` on a running server (docs/SCHEMA.md), over
+//! real loopback sockets with `schemas/signup`: a frame that breaks a
+//! constraint is answered with error 7 `invalid` naming the field and never
+//! reaches the handler; the connection stays usable; a reply that breaks one
+//! is refused by `Connection::send` instead of reaching a client whose
+//! decoder would reject it; the schema's `@rate(3/m)` is enforced without any
+//! server configuration.
 
 use std::sync::{Arc, Mutex};
 

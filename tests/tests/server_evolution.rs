@@ -1009,7 +1009,7 @@ async fn sse_sessions_convert_both_ways_too() {
         sse.next().await,
         sse.next().await,
     ];
-    // The broadcast is a room message (`_h`, issue 11): the first of room `s`.
+    // The broadcast is a room message (`_h`, SPEC §9.7): the first of room `s`.
     let (room, position, post) =
         tagwire::control::RoomEnvelope::split_text(&frames[2], &tagwire::Limits::default())
             .expect("a room envelope");
@@ -1107,7 +1107,7 @@ async fn the_rust_client_gets_converted_messages_and_typed_outdated_events() {
         }))
         .expect("send");
     match event(&mut events).await {
-        // A broadcast: a room message (`_h`, issue 11).
+        // A broadcast: a room message (`_h`, SPEC §9.7).
         Event::RoomMessage {
             message: week1::ServerMsg::PostV1(p),
             ..

@@ -1,8 +1,8 @@
-//! Guards (issue 9, docs/RUNTIME.md "Guards"): the Origin allow-list and
-//! the authentication hook over real loopback sockets; per-message
-//! authorization; messages clients may never send; rate limits per
-//! connection and per message version under tokio's paused clock, with a
-//! well-behaved second client whose frames all keep flowing.
+//! Guards (docs/RUNTIME.md "Guards"): the Origin allow-list and the
+//! authentication hook over real loopback sockets; per-message authorization;
+//! messages clients may never send; rate limits per connection and per
+//! message version under tokio's paused clock, with a well-behaved second
+//! client whose frames all keep flowing.
 
 mod runtime_support;
 

@@ -1,8 +1,8 @@
-//! The hostile-input matrix (issue 9, docs/SECURITY.md): a running server
-//! attacked over real loopback sockets. For every attack the test checks
-//! the exact error notice (`_f` code) or close code, that the server stays
-//! up (a fresh client still gets its echo, `/health` is 200), that the live
-//! heap the attack added stays under a stated bound during and after it, and
+//! The hostile-input matrix (docs/SECURITY.md): a running server attacked
+//! over real loopback sockets. For every attack the test checks the exact
+//! error notice (`_f` code) or close code, that the server stays up (a
+//! fresh client still gets its echo, `/health` is 200), that the live heap
+//! the attack added stays under a stated bound during and after it, and
 //! that a well-behaved client (the witness) keeps exchanging numbered
 //! messages through the attack with none lost or reordered.
 //!
@@ -40,10 +40,10 @@ const KIB: usize = 1024;
 /// measured while the witness still runs, so it holds the runtime's slabs
 /// and whatever is in flight to the witness: after the slow-consumer flood
 /// of 16 KiB room messages (20,000 of them, 320 MiB offered), that is a
-/// few of those frames — three before room messages went through the
-/// broadcast backend (issue 11), four since (about 66 KiB; the witness
-/// falls one message further behind). A leak would scale with the flood,
-/// not stay at a handful of frames.
+/// few of those frames — four (about 66 KiB), because room messages go
+/// through the broadcast backend, which leaves the witness one message
+/// further behind than a direct send would. A leak would scale with the
+/// flood, not stay at a handful of frames.
 const RETAINED: i64 = 96 * KIB as i64;
 
 /// How a test server decides who may connect.
@@ -57,9 +57,9 @@ enum Auth {
 }
 
 async fn start(config: ServerConfig, auth: Auth) -> (Handle, Arc<Relay>, SocketAddr) {
-    // Measured without room history (issue 11): the witness's own room
-    // messages would fill the replay window (1,000 messages by default,
-    // bounded by `HistoryWindow`, docs/SCALE.md) while an attack is measured.
+    // Measured without room history: the witness's own room messages would
+    // fill the replay window (1,000 messages by default, bounded by
+    // `HistoryWindow`, docs/SCALE.md) while an attack is measured.
     let no_history = tagwire::server::backend::HistoryWindow {
         max_messages: 0,
         max_age: None,

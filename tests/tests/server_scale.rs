@@ -1,8 +1,8 @@
-//! Rooms across server nodes (issue 11, docs/RUNTIME.md "Rooms across
-//! nodes"): two `Server`s on loopback sharing a broadcast backend (one
-//! in-process `LocalBackend`, or Redis), the `_h` room envelope, a client
-//! drained off one node resuming on the other with `_i` and getting exactly
-//! what it missed, gaps beyond the window, and old-version peers.
+//! Rooms across server nodes (docs/RUNTIME.md "Rooms across nodes"): two
+//! `Server`s on loopback sharing a broadcast backend (one in-process
+//! `LocalBackend`, or Redis), the `_h` room envelope, a client drained off one
+//! node resuming on the other with `_i` and getting exactly what it missed,
+//! gaps beyond the window, and old-version peers.
 //!
 //! Real sockets and real (short) time: the drain is 0 s of grace and a few
 //! tens of milliseconds of window. The Redis test needs `scripts/services

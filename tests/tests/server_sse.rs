@@ -154,7 +154,7 @@ async fn a_session_exchanges_frames_both_ways() {
     );
     let delivered = sse.next_data().await.expect("delivered");
     assert_eq!(delivered.id, "2");
-    // A room message (`_h`, issue 11): the first of room `r`.
+    // A room message (`_h`, SPEC §9.7): the first of room `r`.
     let (room, position, inner) =
         tagwire::control::RoomEnvelope::split_text(&delivered.data, &tagwire::Limits::default())
             .expect("a room envelope");

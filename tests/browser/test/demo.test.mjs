@@ -141,7 +141,7 @@ test("a simulated deploy shows the banner, every page moves to the new server, n
     for (const sender of ["alice", "bob", "carol"]) {
       assertSenderOrder(seen, everything.filter((l) => l.startsWith(`${sender}:`)), who);
     }
-    // The deploy was announced as one, with the article's words.
+    // The deploy was announced as one, with the drain notice's reason ("Server updating").
     const history = await boardHistory(page);
     const deploys = history.statuses.filter((s) => s.state === "reconnecting");
     assert.ok(

@@ -1,7 +1,7 @@
-// Issue 10 in a browser: last week's page (demo/web-v1, generated from the
-// board schema before `Say v2`, `Said v2`, `React` and `Reacted` existed,
-// served at /v1/) and the current page side by side on a server built from
-// today's schema, through a simulated deploy.
+// Protocol evolution in a browser: last week's page (demo/web-v1, generated
+// from the board schema before `Say v2`, `Said v2`, `React` and `Reacted`
+// existed, served at /v1/) and the current page side by side on a server built
+// from today's schema, through a simulated deploy.
 //
 // - The old page's `Say v1` reaches the new page as `Said v2` in the default
 //   colour; the new page's lines reach the old page converted to `Said v1`.

@@ -350,7 +350,7 @@ impl Witness {
                         Some(Err(e)) => return Err(format!("witness read at {seq}: {e}")),
                         None => return Err(format!("witness lost its connection at {seq}")),
                     };
-                    // A room message (`_h`, issue 11): the witness's own frame is inside.
+                    // A room message (`_h`, SPEC §9.7): the witness's own frame is inside.
                     let limits = tagwire::Limits::default();
                     let text = match tagwire::control::RoomEnvelope::split_text(&text, &limits) {
                         Ok((_, _, inner)) => inner,

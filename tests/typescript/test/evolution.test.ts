@@ -1,4 +1,4 @@
-// Issue 10 end to end: last week's bundle survives this week's deploy.
+// Protocol evolution end to end: last week's bundle survives this week's deploy.
 //
 // The old bundle is tests/fixtures/evolution/old-bundle/live.ts: the
 // TypeScript that `tagwire gen ts` wrote for tests/fixtures/evolution/v1,

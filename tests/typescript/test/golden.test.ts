@@ -102,7 +102,7 @@ test("article: the article's messages are its join('|'), and Rust's frames", () 
     "ad|main|<div>hello</div>|dark",
     "61 64 04 6D 61 69 6E 10 3C 64 69 76 3E 68 65 6C 6C 6F 3C 2F 64 69 76 3E 04 64 61 72 6B",
   );
-  // The article's client reads it back with a split.
+  // A client that splits on "|" reads it back (SPEC §3.8).
   assert.deepEqual(article.encodeServerMessageText(render2).split("|"), ["ad", id, tree, "dark"]);
 });
 

@@ -1,4 +1,4 @@
-//! The cross-language conformance runner (issue 4, SPEC.md).
+//! The cross-language conformance runner (docs/SPEC.md).
 //!
 //! ```text
 //! cargo run -p tagwire-conformance -- --schema PATH --values PATH [--invalid PATH] [--refused PATH] [--sides rust,ts,dynamic]

@@ -1,5 +1,6 @@
-//! Tagwire's codecs side by side (issue 8): Tagwire text and binary,
-//! serde_json, postcard, bitcode, prost and the article's split/join, each
+//! Tagwire's codecs side by side (docs/BENCHMARKS.md): Tagwire text and
+//! binary, serde_json, postcard, bitcode, prost and a hand-written
+//! split/join (the plain `|`-delimited convention, docs/SPEC.md §3.8), each
 //! encoding and decoding the same seeded dataset of realtime-app traffic
 //! (`tagwire_bench_codecs::dataset`), one frame per message, in one run.
 //!

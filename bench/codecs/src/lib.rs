@@ -1,7 +1,8 @@
-//! The codec benchmark of issue 8: one seeded dataset of realtime-app
-//! traffic ([`dataset`]), Tagwire's generated codecs for it ([`traffic`]),
-//! the same messages for prost ([`proto`], converted by [`to_proto`]) and
-//! the article's split/join approach written by hand ([`naive`]).
+//! The codec benchmark (docs/BENCHMARKS.md): one seeded dataset of
+//! realtime-app traffic ([`dataset`]), Tagwire's generated codecs for it
+//! ([`traffic`]), the same messages for prost ([`proto`], converted by
+//! [`to_proto`]) and the plain `|`-delimited split/join convention
+//! (docs/SPEC.md §3.8) written by hand ([`naive`]).
 //!
 //! The contenders and the report are in `benches/codecs.rs`; the TypeScript
 //! half reads the dataset from the JSON lines that the `dataset` binary

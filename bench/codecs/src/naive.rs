@@ -1,11 +1,12 @@
-//! The article's approach, written as one would by hand: `format!` and
-//! `join("|")` to encode, `split('|')` into strings and `parse` each field to
-//! decode. It uses the same headers and token layout as Tagwire's text
-//! encoding (counts before list items, `~` for an absent optional, `1`/`0`
-//! for bools, enum numbers) and escapes `|` and `\` in strings with
-//! `replace`, since chat text contains `|`; floats are Rust's shortest `f32`
-//! spelling. Errors are `None`: no positions, no limits, and enums outside
-//! their range are rejected only because `from_value` has to be called.
+//! The plain `|`-delimited convention (docs/SPEC.md §3.8), written as one
+//! would by hand: `format!` and `join("|")` to encode, `split('|')` into
+//! strings and `parse` each field to decode. It uses the same headers and
+//! token layout as Tagwire's text encoding (counts before list items, `~` for
+//! an absent optional, `1`/`0` for bools, enum numbers) and escapes `|` and
+//! `\` in strings with `replace`, since chat text contains `|`; floats are
+//! Rust's shortest `f32` spelling. Errors are `None`: no positions, no
+//! limits, and enums outside their range are rejected only because
+//! `from_value` has to be called.
 
 use crate::traffic::{
     AckV1, Align, Change, ChatV1, CursorMoveV1, ListUpdateV1, Node, PresenceV1, ReactionV1,

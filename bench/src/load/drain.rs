@@ -1,8 +1,8 @@
 //! Drain: N real `tagwire::client::Client`s connected to server A, which
 //! drains (as for a deploy) while new connections go to server B, as a load
 //! balancer would send them once A's health check fails. Measured: how long
-//! the drain takes, and when the clients land on B, per 100 ms (the
-//! article's thundering herd).
+//! the drain takes, and when the clients land on B, per 100 ms (a thundering
+//! herd is every client reconnecting in the same instant).
 //!
 //! Two variants, each with fresh servers and a fresh client process:
 //! - **spread** (Tagwire's drain): notices in `batches` batches over

@@ -130,8 +130,9 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         child.finish()?;
         eprintln!("fan-out: {}", record.to_line());
         // A benchmark whose clients count nothing measures nothing: fail
-        // rather than print a table of zeros (the room-message envelope of
-        // issue 11 once did that to this one).
+        // rather than print a table of zeros (a change in what the clients
+        // receive, such as the room-message envelope, can make them count
+        // nothing without any error).
         if record.num("deliveries") == 0.0 {
             return Err(format!(
                 "fan-out to {n} subscribers: the clients counted no deliveries (the broadcaster \

@@ -1,9 +1,10 @@
-// The TypeScript half of the codec benchmark (issue 8): the generated text
-// and binary codecs against JSON.stringify/JSON.parse (also through
-// TextEncoder/TextDecoder, as a binary frame), JSON.parse plus the
-// hand-written validation an app needs to trust its input, and the article's
-// split/join written by hand, on exactly the values of the Rust benchmark
-// (the dataset's JSON lines, read with the generated fromJsonServerMessage).
+// The TypeScript half of the codec benchmark (docs/BENCHMARKS.md): the
+// generated text and binary codecs against JSON.stringify/JSON.parse (also
+// through TextEncoder/TextDecoder, as a binary frame), JSON.parse plus the
+// hand-written validation an app needs to trust its input, and the plain
+// `|`-delimited split/join (SPEC §3.8) written by hand, on exactly the values
+// of the Rust benchmark (the dataset's JSON lines, read with the generated
+// fromJsonServerMessage).
 //
 // Usage: node dist/src/codecs.js DATASET.jsonl [--quick]
 // Prints a Markdown section to stdout, progress to stderr.
@@ -194,7 +195,7 @@ function validate(json: unknown): ServerMessage {
   return m as unknown as ServerMessage;
 }
 
-// ---- the article's split/join ----------------------------------------------
+// ---- split/join by hand (SPEC §3.8) ------------------------------------------
 
 const esc = (x: string): string => x.replaceAll("\\", "\\\\").replaceAll("|", "\\p");
 const unesc = (x: string): string => (x.includes("\\") ? x.replaceAll("\\p", "|").replaceAll("\\\\", "\\") : x);

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_tungstenite::tungstenite::Message;
 
-use super::backend::{BackendError, Position};
+use super::backend::Position;
 use super::core::Core;
 use super::downgrade::{Converted, Older, cannot_send};
 use super::outbox::{Closing, Outbox};
 use super::peers::PeerHello;
+use super::rooms::PublishError;
 use crate::control::Hello;
 use crate::frame::to_message;
 use crate::{CloseCode, Encoding, Header, Package, Protocol};
@@ -51,29 +52,6 @@ impl fmt::Display for SendError {
 }
 
 impl std::error::Error for SendError {}
-
-/// Why a room message could not be published ([`Connection::publish`],
-/// [`super::ServerHandle::publish`]).
-#[derive(Debug, Clone, PartialEq)]
-pub enum PublishError {
-    /// The message breaks one of the schema's constraints, so every
-    /// member's decoder would reject it; nothing was published.
-    Invalid(crate::Violation),
-    /// The broadcast backend failed (see [`BackendError`] for whether it
-    /// may have been published anyway).
-    Backend(BackendError),
-}
-
-impl fmt::Display for PublishError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PublishError::Invalid(violation) => write!(f, "not published: {violation}"),
-            PublishError::Backend(error) => error.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for PublishError {}
 
 /// Most rooms a connection may hold resume positions (`_i`) for.
 pub(crate) const MAX_RESUMES: usize = 64;
@@ -367,12 +345,6 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         message: &P::Server,
     ) -> impl std::future::Future<Output = Result<Position, PublishError>> + Send + 'static + use<P, C>
     {
-        let published = self.state.core.rooms.publish::<P>(room, message, None);
-        async move {
-            published
-                .map_err(PublishError::Invalid)?
-                .await
-                .map_err(PublishError::Backend)
-        }
+        self.state.core.rooms.publish::<P>(room, message, None)
     }
 }

@@ -77,7 +77,7 @@ pub use self::admission::{InvalidIpRange, IpRange};
 pub use self::config::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
 use self::connection::ConnectionState;
 use self::connection::Memberships;
-pub use self::connection::{Connection, PublishError, SendError};
+pub use self::connection::{Connection, SendError};
 use self::core::Core;
 pub use self::core::{DrainPhase, DrainReport};
 pub use self::guard::{
@@ -86,6 +86,7 @@ pub use self::guard::{
 pub use self::handler::Handler;
 use self::outbox::Outbox;
 pub use self::rate::RateLimits;
+pub use self::rooms::PublishError;
 use crate::{CloseCode, Encoding, Header, Package, Quota};
 
 /// How a connection ended, for [`Handler::on_close`].
@@ -504,13 +505,7 @@ impl<P: Package> ServerHandle<P> {
     + Send
     + 'static
     + use<P> {
-        let published = self.core.rooms.publish::<P>(room, message, None);
-        async move {
-            published
-                .map_err(PublishError::Invalid)?
-                .await
-                .map_err(PublishError::Backend)
-        }
+        self.core.rooms.publish::<P>(room, message, None)
     }
 
     /// The broadcast backend's connection state as it changes: always

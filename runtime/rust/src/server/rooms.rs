@@ -15,8 +15,8 @@
 //! subscription is in effect: a member that joined and then sees the
 //! application broadcast gets the broadcast, with either backend.
 
-use std::cell::Cell;
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -25,7 +25,8 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::{Bytes as WsBytes, Message, Utf8Bytes};
 
 use super::backend::{
-    Backend, BackendError, Bytes, Gap, GapKind, History, Position, RoomMessage, Subscriber,
+    Backend, BackendError, BoxFuture, Bytes, Gap, GapKind, History, Position, RoomMessage,
+    Subscriber,
 };
 use super::connection::ConnectionState;
 use super::downgrade::{Converted, Older};
@@ -46,12 +47,28 @@ const MAX_HELD: usize = 4096;
 /// ([`Rooms::publish`] with `except`): no header starts with a zero byte.
 const EXCEPT_MARK: u8 = 0;
 
-thread_local! {
-    /// Deliveries made on this thread while a broadcast publishes: a
-    /// backend that delivers inside `publish` (the in-process one) lets
-    /// `broadcast` report how many members accepted the message.
-    static DELIVERED: Cell<Option<usize>> = const { Cell::new(None) };
+/// Why a room message could not be published ([`super::Connection::publish`],
+/// [`super::ServerHandle::publish`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublishError {
+    /// The message breaks one of the schema's constraints, so every
+    /// member's decoder would reject it; nothing was published.
+    Invalid(crate::Violation),
+    /// The broadcast backend failed (see [`BackendError`] for whether it
+    /// may have been published anyway).
+    Backend(BackendError),
 }
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishError::Invalid(violation) => write!(f, "not published: {violation}"),
+            PublishError::Backend(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {}
 
 /// Sends one room message to members: `deliver::<P>` for the server's package.
 type Deliver = fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits) -> usize;
@@ -78,9 +95,8 @@ impl std::fmt::Debug for Rooms {
 struct Room {
     members: HashMap<u64, Member>,
     subscription: Subscription,
-    /// Set while a `subscribe` call is on its way: this node's publishes
-    /// to the room wait in `held` (published in order when it answers).
-    subscribing: bool,
+    /// This node's publishes waiting for the subscription (see
+    /// [`Subscription::holds`]), published in order when it answers.
     held: Vec<Held>,
 }
 
@@ -88,8 +104,7 @@ impl Room {
     fn new() -> Self {
         Room {
             members: HashMap::new(),
-            subscription: Subscription::Subscribing,
-            subscribing: false,
+            subscription: Subscription::Unsubscribed,
             held: Vec::new(),
         }
     }
@@ -101,14 +116,56 @@ struct Held {
     reply: oneshot::Sender<Result<Position, BackendError>>,
 }
 
+/// Where the node's subscription to one room is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Subscription {
+    /// Not in effect and no `subscribe` call on its way: a room no member
+    /// joined yet, or one whose last attempt failed and waits to retry
+    /// (publishes go to the backend meanwhile, and fail as they would have
+    /// without the wait).
+    Unsubscribed,
     /// `subscribe` was called and has not answered yet.
     Subscribing,
     Subscribed,
     /// The last member left and `unsubscribe` is being called; a member
-    /// joining meanwhile makes the leaver subscribe again.
-    Unsubscribing,
+    /// joining meanwhile makes the leaver subscribe again. `hold`: a
+    /// subscription is wanted (a member joined meanwhile, or the one being
+    /// made had not answered), so publishes wait.
+    Unsubscribing {
+        hold: bool,
+    },
+}
+
+impl Subscription {
+    /// Whether this node's publishes to the room wait for the subscription.
+    fn holds(self) -> bool {
+        matches!(
+            self,
+            Subscription::Subscribing | Subscription::Unsubscribing { hold: true }
+        )
+    }
+
+    /// A `subscribe` call is (or is about to be) on its way.
+    fn start_attempt(&mut self) {
+        match *self {
+            Subscription::Unsubscribed => *self = Subscription::Subscribing,
+            Subscription::Unsubscribing { .. } => {
+                *self = Subscription::Unsubscribing { hold: true }
+            }
+            Subscription::Subscribing | Subscription::Subscribed => {}
+        }
+    }
+
+    /// The `subscribe` call answered (or failed): publishes go through.
+    fn end_attempt(&mut self) {
+        match *self {
+            Subscription::Subscribing => *self = Subscription::Unsubscribed,
+            Subscription::Unsubscribing { .. } => {
+                *self = Subscription::Unsubscribing { hold: false };
+            }
+            Subscription::Unsubscribed | Subscription::Subscribed => {}
+        }
+    }
 }
 
 struct Member {
@@ -177,12 +234,13 @@ impl Rooms {
                 return;
             }
             let subscribe =
-                entry.members.is_empty() && entry.subscription == Subscription::Subscribing;
+                entry.members.is_empty() && entry.subscription == Subscription::Unsubscribed;
             let replay = resume.is_some() && entry.subscription == Subscription::Subscribed;
-            // From now on, until the subscription is in effect (a room
-            // being unsubscribed is subscribed again by its leaver).
-            if subscribe || entry.subscription == Subscription::Unsubscribing {
-                entry.subscribing = true;
+            // Publishes wait from now on, until the subscription is in
+            // effect (a room being unsubscribed is subscribed again by its
+            // leaver).
+            if subscribe || matches!(entry.subscription, Subscription::Unsubscribing { .. }) {
+                entry.subscription.start_attempt();
             }
             entry.members.insert(
                 conn.id,
@@ -314,10 +372,14 @@ impl Rooms {
 
     /// Whether the room just lost its last member and must be unsubscribed.
     fn emptied(name: &Arc<str>, entry: &mut Room) -> Option<Arc<str>> {
-        if !entry.members.is_empty() || entry.subscription == Subscription::Unsubscribing {
+        if !entry.members.is_empty()
+            || matches!(entry.subscription, Subscription::Unsubscribing { .. })
+        {
             return None;
         }
-        entry.subscription = Subscription::Unsubscribing;
+        entry.subscription = Subscription::Unsubscribing {
+            hold: entry.subscription.holds(),
+        };
         Some(name.clone())
     }
 
@@ -387,25 +449,40 @@ impl Rooms {
         room: &str,
         message: &P::Server,
         except: Option<u64>,
-    ) -> Result<super::backend::BoxFuture<'static, Result<Position, BackendError>>, Violation> {
+    ) -> impl Future<Output = Result<Position, PublishError>> + Send + 'static + use<P> {
+        let started = self.start::<P>(room, message, except);
+        async move {
+            let (published, _) = started.map_err(PublishError::Invalid)?;
+            published.await.map_err(PublishError::Backend)
+        }
+    }
+
+    /// Starts a publish: its future, and how many members accepted the
+    /// message if the backend delivered it at once.
+    fn start<P: Package>(
+        &self,
+        room: &str,
+        message: &P::Server,
+        except: Option<u64>,
+    ) -> Result<(BoxFuture<'static, Result<Position, BackendError>>, usize), Violation> {
         // Every member's decoder would reject a value that breaks a schema
         // constraint: refuse it once, loudly, rather than per member.
         message.validate()?;
         let payload = self.payload(message.to_binary(), except);
         if let Some(entry) = self.lock().get_mut(room)
-            && entry.subscribing
+            && entry.subscription.holds()
         {
             if entry.held.len() >= MAX_HELD {
                 let refused = Err(BackendError::Overloaded { limit: MAX_HELD });
-                return Ok(Box::pin(std::future::ready(refused)));
+                return Ok((Box::pin(std::future::ready(refused)), 0));
             }
             let (reply, result) = oneshot::channel();
             entry.held.push(Held { payload, reply });
-            return Ok(Box::pin(async move {
-                result.await.unwrap_or(Err(BackendError::Closed))
-            }));
+            let waiting: BoxFuture<'static, _> =
+                Box::pin(async move { result.await.unwrap_or(Err(BackendError::Closed)) });
+            return Ok((waiting, 0));
         }
-        Ok(self.backend.publish(room, payload))
+        Ok(self.backend.publish_counted(room, payload))
     }
 
     /// Publishes held messages in order, each caller getting its result.
@@ -427,7 +504,7 @@ impl Rooms {
                 let mut rooms = self.lock();
                 let entry = rooms.get_mut(name)?;
                 if entry.held.is_empty() {
-                    entry.subscribing = false;
+                    entry.subscription.end_attempt();
                     return Some(settled(entry));
                 }
                 std::mem::take(&mut entry.held)
@@ -446,11 +523,8 @@ impl Rooms {
         message: &P::Server,
         except: Option<u64>,
     ) -> usize {
-        let outer = DELIVERED.with(|d| d.replace(Some(0)));
-        let published = self.publish::<P>(room, message, except);
-        let delivered = DELIVERED.with(|d| d.replace(outer)).unwrap_or(0);
-        let mut future = match published {
-            Ok(future) => future,
+        let (mut future, delivered) = match self.start::<P>(room, message, except) {
+            Ok(started) => started,
             Err(violation) => {
                 tracing::error!(room, %violation, "broadcast refused: the message breaks a constraint");
                 return 0;
@@ -590,7 +664,7 @@ async fn settle(rooms: Arc<Rooms>, name: Arc<str>) {
     let mut state = rooms.backend.state();
     loop {
         if let Some(entry) = rooms.lock().get_mut(&name) {
-            entry.subscribing = true;
+            entry.subscription.start_attempt();
         }
         let subscribed = rooms.backend.subscribe(&name).await;
         match subscribed {
@@ -613,7 +687,8 @@ async fn settle(rooms: Arc<Rooms>, name: Arc<str>) {
         }
     }
     let waiting = rooms.end_attempt(&name, |entry| {
-        if entry.subscription == Subscription::Subscribing {
+        // Not while being unsubscribed: the leaver subscribes again.
+        if entry.subscription == Subscription::Unsubscribed {
             entry.subscription = Subscription::Subscribed;
         }
         entry
@@ -655,12 +730,17 @@ async fn replay_one(rooms: Arc<Rooms>, name: Arc<str>, conn: Arc<ConnectionState
 
 impl Subscriber for Rooms {
     fn message(&self, message: &RoomMessage) {
+        self.deliver(message);
+    }
+
+    /// Fans the message out to this node's members: how many accepted it.
+    fn deliver(&self, message: &RoomMessage) -> usize {
         let limits = backend_limits();
         let (skip, _) = split_payload(&message.payload, self.node);
         let targets: Vec<Arc<ConnectionState>> = {
             let mut rooms = self.lock();
             let Some(entry) = rooms.get_mut(&message.room) else {
-                return;
+                return 0;
             };
             entry
                 .members
@@ -680,15 +760,10 @@ impl Subscriber for Rooms {
                 .collect()
         };
         if targets.is_empty() {
-            return;
+            return 0;
         }
         let frame = split_payload(&message.payload, self.node).1;
-        let n = (self.deliver)(message, frame, &targets, &limits);
-        DELIVERED.with(|d| {
-            if let Some(count) = d.get() {
-                d.set(Some(count + n));
-            }
-        });
+        (self.deliver)(message, frame, &targets, &limits)
     }
 
     fn gap(&self, gap: &Gap) {

@@ -142,7 +142,7 @@ impl LocalBackend {
     /// Publishes synchronously: the same as [`Backend::publish`] without the
     /// future. The subscriber has received the message when this returns.
     pub fn publish_now(&self, room: &str, payload: Bytes) -> Position {
-        self.inner.publish(room, payload)
+        self.inner.publish(room, payload).0
     }
 
     /// [`Backend::history`] without the future.
@@ -199,7 +199,9 @@ impl Inner {
         rooms.sweep_at = (rooms.map.len() * 2).max(SWEEP_FLOOR);
     }
 
-    fn publish(&self, name: &str, payload: Bytes) -> Position {
+    /// Publishes and delivers; the position, and how many members accepted
+    /// the message on every node.
+    fn publish(&self, name: &str, payload: Bytes) -> (Position, usize) {
         let room = self.room(name);
         let mut room = lock(&room);
         room.seq += 1;
@@ -218,6 +220,7 @@ impl Inner {
         }
         // Delivered under the room's lock: concurrent publishers of one room
         // reach each subscriber in sequence order.
+        let mut accepted = 0;
         if !room.subscribed.is_empty() {
             let message = RoomMessage {
                 room: room.name.clone(),
@@ -226,11 +229,11 @@ impl Inner {
             };
             for &node in &room.subscribed {
                 if let Some(subscriber) = self.subscriber(node) {
-                    subscriber.message(&message);
+                    accepted += subscriber.deliver(&message);
                 }
             }
         }
-        position
+        (position, accepted)
     }
 
     fn history(&self, name: &str, after: Position) -> History {
@@ -354,8 +357,16 @@ impl Backend for LocalBackend {
         room: &str,
         payload: Bytes,
     ) -> BoxFuture<'static, Result<Position, BackendError>> {
-        let position = self.inner.publish(room, payload);
-        Box::pin(std::future::ready(Ok(position)))
+        self.publish_counted(room, payload).0
+    }
+
+    fn publish_counted(
+        &self,
+        room: &str,
+        payload: Bytes,
+    ) -> (BoxFuture<'static, Result<Position, BackendError>>, usize) {
+        let (position, accepted) = self.inner.publish(room, payload);
+        (Box::pin(std::future::ready(Ok(position))), accepted)
     }
 
     fn subscribe(&self, room: &str) -> BoxFuture<'static, Result<Position, BackendError>> {

@@ -206,6 +206,15 @@ pub trait Subscriber: Send + Sync + 'static {
     /// one before (or a [`Gap`]'s `current`), in the same epoch.
     fn message(&self, message: &RoomMessage);
 
+    /// As [`Subscriber::message`], and returns how many local members
+    /// accepted the message, for a backend that delivers inside `publish`
+    /// to report it ([`Backend::publish_counted`]). The default delivers
+    /// and counts nothing.
+    fn deliver(&self, message: &RoomMessage) -> usize {
+        self.message(message);
+        0
+    }
+
     /// Messages of a subscribed room were lost for this node (after a Redis
     /// outage longer than the window, or a Redis restart): local members must
     /// be told, and delivery goes on after `gap.current`.
@@ -228,6 +237,18 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         room: &str,
         payload: Bytes,
     ) -> BoxFuture<'static, Result<Position, BackendError>>;
+
+    /// As [`Backend::publish`], and how many members accepted the message
+    /// on every node when the backend delivers inside the call (the sum of
+    /// [`Subscriber::deliver`]); 0 when delivery comes later. The default
+    /// publishes and counts nothing.
+    fn publish_counted(
+        &self,
+        room: &str,
+        payload: Bytes,
+    ) -> (BoxFuture<'static, Result<Position, BackendError>>, usize) {
+        (self.publish(room, payload), 0)
+    }
 
     /// Starts delivering the room's messages to the subscriber, and returns the
     /// room's position at that moment: every message after it will be

@@ -3,6 +3,7 @@
 //! Passes collect diagnostics instead of stopping at the first one; the driver
 //! sorts them by position and renders them as text (codespan-reporting) or JSON.
 
+pub use crate::code::DiagnosticCode;
 use crate::source::{SourceMap, Span};
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::{Error as FilesError, Files};
@@ -28,7 +29,7 @@ pub struct Label {
 pub struct Diagnostic {
     pub severity: Severity,
     /// Stable identifier, listed in docs/DIAGNOSTICS.md, for editors and CI filters.
-    pub code: &'static str,
+    pub code: DiagnosticCode,
     pub message: String,
     /// Where the problem is; `None` for problems that belong to no file.
     pub span: Option<Span>,
@@ -40,7 +41,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: DiagnosticCode, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -53,7 +54,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: DiagnosticCode, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)
@@ -160,7 +161,7 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
         notes.push(format!("help: {help}"));
     }
     cs::Diagnostic::new(severity)
-        .with_code(d.code)
+        .with_code(d.code.as_str())
         .with_message(&d.message)
         .with_labels(labels)
         .with_notes(notes)
@@ -202,7 +203,7 @@ pub fn to_json<'a>(sources: &'a SourceMap, d: &'a Diagnostic) -> JsonDiagnostic<
     });
     JsonDiagnostic {
         severity: d.severity,
-        code: d.code,
+        code: d.code.as_str(),
         message: &d.message,
         file: located.map(|l| l.0),
         line: located.map(|l| l.1.0),

@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod check;
+mod code;
 pub mod compile;
 pub mod diagnostic;
 pub mod evolve;

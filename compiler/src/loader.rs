@@ -1,7 +1,7 @@
 //! Reads root schemas and, transitively, the files they import.
 
 use crate::ast;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax;
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ impl<'a> Loader<'a> {
             Ok(p) => p,
             Err(e) => {
                 self.diagnostics.push(Diagnostic::error(
-                    "E0010",
+                    DiagnosticCode::CannotReadFile,
                     format!("cannot read `{}`: {e}", shown(path)),
                 ));
                 return;
@@ -78,7 +78,7 @@ impl<'a> Loader<'a> {
                     .map(|f| self.sources.get(*f).name.clone())
                     .collect();
                 cycle.push(self.sources.get(id).name.clone());
-                let mut d = Diagnostic::error("E0011", "import cycle")
+                let mut d = Diagnostic::error(DiagnosticCode::ImportCycle, "import cycle")
                     .with_note(format!("cycle: {}", cycle.join(" → ")));
                 if let Some(span) = import_site {
                     d = d.at(span, "this import leads back to a file that imports it");
@@ -93,7 +93,7 @@ impl<'a> Loader<'a> {
                 Ok(text) => text,
                 Err(e) => {
                     let mut d = Diagnostic::error(
-                        "E0012",
+                        DiagnosticCode::NotUtf8,
                         format!(
                             "`{}` is not valid UTF-8 (invalid byte at offset {})",
                             shown(canonical),
@@ -108,8 +108,10 @@ impl<'a> Loader<'a> {
                 }
             },
             Err(e) => {
-                let mut d =
-                    Diagnostic::error("E0010", format!("cannot read `{}`: {e}", shown(canonical)));
+                let mut d = Diagnostic::error(
+                    DiagnosticCode::CannotReadFile,
+                    format!("cannot read `{}`: {e}", shown(canonical)),
+                );
                 if let Some(span) = import_site {
                     d = d.at(span, "imported here");
                 }
@@ -151,7 +153,7 @@ impl<'a> Loader<'a> {
                         if resolved.iter().any(|(f, _)| *f == imported) {
                             self.diagnostics.push(
                                 Diagnostic::warning(
-                                    "W0001",
+                                    DiagnosticCode::DuplicateImport,
                                     format!("`{relative}` is imported twice"),
                                 )
                                 .at(span, "already imported above"),
@@ -161,11 +163,12 @@ impl<'a> Loader<'a> {
                     }
                 }
                 Err(_) => self.diagnostics.push(
-                    Diagnostic::error("E0013", format!("cannot find imported file `{relative}`"))
-                        .at(span, "no such file")
-                        .with_note(
-                            "imports are resolved relative to the folder of the importing file",
-                        ),
+                    Diagnostic::error(
+                        DiagnosticCode::ImportNotFound,
+                        format!("cannot find imported file `{relative}`"),
+                    )
+                    .at(span, "no such file")
+                    .with_note("imports are resolved relative to the folder of the importing file"),
                 ),
             }
         }

@@ -163,7 +163,7 @@ proptest! {
 fn assert_error(text: String, code: &str) {
     let output = run(text);
     assert!(output.has_errors());
-    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert!(codes.contains(&code), "expected {code}, got {codes:?}");
     let _ = output.render_text();
 }
@@ -317,7 +317,7 @@ fn a_megabyte_of_twenty_thousand_messages_parses() {
     // Parsing and every check pass: the only diagnostics are the headers running out.
     let output = run(text);
     let codes: std::collections::BTreeSet<&str> =
-        output.diagnostics.iter().map(|d| d.code).collect();
+        output.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes.into_iter().collect::<Vec<_>>(), ["E0095"]);
     assert_eq!(output.diagnostics.len(), count - APPLICATION_HEADERS);
     let first = &output.diagnostics[0];
@@ -365,7 +365,7 @@ fn invalid_utf8_on_disk_is_a_diagnostic() {
         .schema(&path)
         .lock_mode(LockMode::Preview)
         .run();
-    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0012"]);
     let missing = FrontEnd::new()
         .schema(dir.path().join("missing.schema"))
@@ -375,7 +375,7 @@ fn invalid_utf8_on_disk_is_a_diagnostic() {
         missing
             .diagnostics
             .iter()
-            .map(|d| d.code)
+            .map(|d| d.code.as_str())
             .collect::<Vec<_>>(),
         ["E0010"]
     );

@@ -91,7 +91,7 @@ fn every_invalid_fixture_is_refused_with_coded_errors() {
             .filter(|d| d.severity == Severity::Error)
             .collect();
         for d in &errors {
-            let code = d.code;
+            let code = d.code.as_str();
             assert!(
                 code.len() == 5
                     && code.starts_with('E')
@@ -135,7 +135,7 @@ fn several_errors_are_reported_in_one_run() {
         .schema("tests/fixtures/invalid/many_errors_sorted.schema")
         .lock_mode(LockMode::Preview)
         .run();
-    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code.as_str()).collect();
     for expected in ["E0050", "E0060", "E0041", "E0043", "E0073", "E0030"] {
         assert!(
             codes.contains(&expected),
@@ -209,7 +209,7 @@ fn fixtures_report_their_own_code() {
             .diagnostics
             .iter()
             .filter(|d| d.is_error())
-            .map(|d| d.code)
+            .map(|d| d.code.as_str())
             .collect();
         assert!(
             codes.contains(code),

@@ -150,7 +150,7 @@ fn headers_of(output: &Output) -> Vec<(String, String)> {
 }
 
 fn codes(output: &Output) -> Vec<&'static str> {
-    output.diagnostics.iter().map(|d| d.code).collect()
+    output.diagnostics.iter().map(|d| d.code.as_str()).collect()
 }
 
 fn only<'a>(output: &'a Output, code: &str) -> &'a Diagnostic {

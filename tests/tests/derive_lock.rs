@@ -105,7 +105,7 @@ fn codes(out: &Output) -> Vec<&'static str> {
     out.diagnostics
         .iter()
         .filter(|d| d.severity == tagwire_compiler::diagnostic::Severity::Error)
-        .map(|d| d.code)
+        .map(|d| d.code.as_str())
         .collect()
 }
 

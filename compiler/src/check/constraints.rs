@@ -3,7 +3,7 @@
 
 use super::names;
 use crate::ast::{self, ConstraintArg, TypeExprKind};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::ir::{self, Bound, Checks, Constraint, Type};
 use crate::pattern;
 use crate::source::Span;
@@ -46,10 +46,13 @@ pub(super) fn checks(
         let name = constraint.name();
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
             diagnostics.push(
-                Diagnostic::error("E0108", format!("`@{name}` is given twice on one type"))
-                    .at(written_constraint.span, "given again here")
-                    .with_label(*first, "first given here")
-                    .with_help("merge them into one"),
+                Diagnostic::error(
+                    DiagnosticCode::DuplicateConstraint,
+                    format!("`@{name}` is given twice on one type"),
+                )
+                .at(written_constraint.span, "given again here")
+                .with_label(*first, "first given here")
+                .with_help("merge them into one"),
             );
             continue;
         }
@@ -72,9 +75,12 @@ fn constraint(
 ) -> Option<Constraint> {
     let name = written.name.name.as_str();
     if !NAMES.contains(&name) {
-        let mut d = Diagnostic::error("E0100", format!("unknown constraint `@{name}`"))
-            .at(written.name.span, "not a constraint")
-            .with_note("constraints are `@len(…)`, `@range(…)` and `@pattern(\"…\")`");
+        let mut d = Diagnostic::error(
+            DiagnosticCode::UnknownConstraint,
+            format!("unknown constraint `@{name}`"),
+        )
+        .at(written.name.span, "not a constraint")
+        .with_note("constraints are `@len(…)`, `@range(…)` and `@pattern(\"…\")`");
         if let Some(close) = names::closest(name, NAMES.iter().copied()) {
             d = d.with_help(format!("did you mean `@{close}`?"));
         }
@@ -96,7 +102,7 @@ fn constraint(
             _ => "`@pattern` applies to strings",
         };
         let mut d = Diagnostic::error(
-            "E0101",
+            DiagnosticCode::ConstraintNotApplicable,
             format!("`@{name}` does not apply to `{}`", describe(ty)),
         )
         .at(written.span, what);
@@ -144,20 +150,26 @@ fn bounds(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint) -> Optio
         } => {
             if let (false, Some((text, _))) = (inclusive, high) {
                 diagnostics.push(
-                    Diagnostic::error("E0103", "ranges include their upper bound: write `..=`")
-                        .at(*span, "`..` followed by a bound")
-                        .with_help(format!(
-                            "write `{}..={text}` (the bound is allowed) or lower the bound",
-                            low.as_ref().map_or("", |l| l.0.as_str())
-                        )),
+                    Diagnostic::error(
+                        DiagnosticCode::ExclusiveUpperBound,
+                        "ranges include their upper bound: write `..=`",
+                    )
+                    .at(*span, "`..` followed by a bound")
+                    .with_help(format!(
+                        "write `{}..={text}` (the bound is allowed) or lower the bound",
+                        low.as_ref().map_or("", |l| l.0.as_str())
+                    )),
                 );
                 return None;
             }
             if low.is_none() && high.is_none() {
                 diagnostics.push(
-                    Diagnostic::error("E0104", format!("`@{name}(..)` allows everything"))
-                        .at(*span, "no bound")
-                        .with_help("give a lower bound (`1..`), an upper bound (`..=64`) or both"),
+                    Diagnostic::error(
+                        DiagnosticCode::EmptyOrUnboundedRange,
+                        format!("`@{name}(..)` allows everything"),
+                    )
+                    .at(*span, "no bound")
+                    .with_help("give a lower bound (`1..`), an upper bound (`..=64`) or both"),
                 );
                 return None;
             }
@@ -165,8 +177,11 @@ fn bounds(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint) -> Optio
         }
         ConstraintArg::String(_, span) => {
             diagnostics.push(
-                Diagnostic::error("E0102", format!("`@{name}` takes a range, not a string"))
-                    .at(*span, "expected a range such as `1..=64`"),
+                Diagnostic::error(
+                    DiagnosticCode::InvalidConstraintArgument,
+                    format!("`@{name}` takes a range, not a string"),
+                )
+                .at(*span, "expected a range such as `1..=64`"),
             );
             None
         }
@@ -183,7 +198,7 @@ fn len(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint) -> Option<C
             Ok(n) => Ok(Some(n)),
             Err(_) => {
                 diagnostics.push(
-                    Diagnostic::error("E0102", format!("`{text}` is not a length"))
+                    Diagnostic::error(DiagnosticCode::InvalidConstraintArgument, format!("`{text}` is not a length"))
                         .at(at, "lengths are whole numbers from 0")
                         .with_note("strings count Unicode characters, bytes count bytes, lists elements and maps entries"),
                 );
@@ -201,17 +216,23 @@ fn len(diagnostics: &mut Vec<Diagnostic>, written: &ast::Constraint) -> Option<C
         && min > max
     {
         diagnostics.push(
-            Diagnostic::error("E0104", format!("empty range: {min} is more than {max}"))
-                .at(span, "no length fits")
-                .with_help("write the smaller bound first"),
+            Diagnostic::error(
+                DiagnosticCode::EmptyOrUnboundedRange,
+                format!("empty range: {min} is more than {max}"),
+            )
+            .at(span, "no length fits")
+            .with_help("write the smaller bound first"),
         );
         return None;
     }
     if min == 0 && max.is_none() {
         diagnostics.push(
-            Diagnostic::error("E0104", "`@len(0..)` allows every length")
-                .at(span, "constrains nothing")
-                .with_help("remove it, or give a bound that matters"),
+            Diagnostic::error(
+                DiagnosticCode::EmptyOrUnboundedRange,
+                "`@len(0..)` allows every length",
+            )
+            .at(span, "constrains nothing")
+            .with_help("remove it, or give a bound that matters"),
         );
         return None;
     }
@@ -236,15 +257,18 @@ fn range(
                 Ok(n) if whole && (lowest..=highest).contains(&n) => Ok(Some(Bound::Int(n))),
                 Ok(_) | Err(_) if whole => {
                     diagnostics.push(
-                        Diagnostic::error("E0105", format!("`{text}` is outside `{type_name}`"))
-                            .at(at, format!("`{type_name}` holds {lowest}..={highest}")),
+                        Diagnostic::error(
+                            DiagnosticCode::BoundOutsideType,
+                            format!("`{text}` is outside `{type_name}`"),
+                        )
+                        .at(at, format!("`{type_name}` holds {lowest}..={highest}")),
                     );
                     Err(())
                 }
                 _ => {
                     diagnostics.push(
                         Diagnostic::error(
-                            "E0102",
+                            DiagnosticCode::InvalidConstraintArgument,
                             format!("`@range` on `{type_name}` takes whole numbers"),
                         )
                         .at(at, "not a whole number"),
@@ -265,8 +289,11 @@ fn range(
                 Ok(Some(Bound::Float(value)))
             } else {
                 diagnostics.push(
-                    Diagnostic::error("E0105", format!("`{text}` is outside `{type_name}`"))
-                        .at(at, format!("too large for `{type_name}`")),
+                    Diagnostic::error(
+                        DiagnosticCode::BoundOutsideType,
+                        format!("`{text}` is outside `{type_name}`"),
+                    )
+                    .at(at, format!("too large for `{type_name}`")),
                 );
                 Err(())
             }
@@ -284,9 +311,12 @@ fn range(
         };
         if inverted {
             diagnostics.push(
-                Diagnostic::error("E0104", format!("empty range: {a} is more than {b}"))
-                    .at(span, "no value fits")
-                    .with_help("write the smaller bound first"),
+                Diagnostic::error(
+                    DiagnosticCode::EmptyOrUnboundedRange,
+                    format!("empty range: {a} is more than {b}"),
+                )
+                .at(span, "no value fits")
+                .with_help("write the smaller bound first"),
             );
             return None;
         }
@@ -305,7 +335,7 @@ fn pattern_constraint(
         };
         diagnostics.push(
             Diagnostic::error(
-                "E0102",
+                DiagnosticCode::InvalidConstraintArgument,
                 "`@pattern` takes a regular expression in double quotes",
             )
             .at(span, "expected a string such as `\"^[a-z]+$\"`"),
@@ -320,9 +350,12 @@ fn pattern_constraint(
             let end = (span.start + 1 + e.range.end).clamp(start, span.end);
             let at = Span::new(span.file, start, end.max(start));
             let (code, message) = if e.unsupported {
-                ("E0107", "pattern outside the portable subset")
+                (
+                    DiagnosticCode::NonPortablePattern,
+                    "pattern outside the portable subset",
+                )
             } else {
-                ("E0106", "invalid pattern")
+                (DiagnosticCode::InvalidPattern, "invalid pattern")
             };
             diagnostics.push(
                 Diagnostic::error(code, message)
@@ -343,16 +376,19 @@ pub(super) fn rate(
     let first = message.rate.first()?;
     for extra in &message.rate[1..] {
         diagnostics.push(
-            Diagnostic::error("E0111", "a message has one `@rate`")
+            Diagnostic::error(DiagnosticCode::DuplicateRate, "a message has one `@rate`")
                 .at(extra.span, "second `@rate`")
                 .with_label(first.span, "first given here"),
         );
     }
     if direction == ir::Direction::Server {
         diagnostics.push(
-            Diagnostic::error("E0112", "`@rate` on a message only the server sends")
-                .at(first.span, "rate limits apply to what clients send")
-                .with_help("remove it, or let clients send the message"),
+            Diagnostic::error(
+                DiagnosticCode::RateOnServerMessage,
+                "`@rate` on a message only the server sends",
+            )
+            .at(first.span, "rate limits apply to what clients send")
+            .with_help("remove it, or let clients send the message"),
         );
         return None;
     }
@@ -361,7 +397,11 @@ pub(super) fn rate(
             Ok(n) if n >= 1 => Some(n),
             _ => {
                 diagnostics.push(
-                    Diagnostic::error("E0110", format!("invalid {what} `{text}`")).at(
+                    Diagnostic::error(
+                        DiagnosticCode::InvalidRate,
+                        format!("invalid {what} `{text}`"),
+                    )
+                    .at(
                         *span,
                         format!("the {what} is a whole number from 1 to {}", u32::MAX),
                     ),

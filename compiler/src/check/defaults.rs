@@ -6,7 +6,7 @@
 use super::constraints::describe;
 use super::names;
 use crate::ast::{self, LiteralKind};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::ir::{Bound, Checks, Constraint, DefaultValue, Type};
 use crate::pattern;
 
@@ -33,7 +33,7 @@ pub(super) fn default(
     let type_name = describe(ty);
     if owner != "message" {
         diagnostics.push(
-            Diagnostic::error("E0123", format!("a default on a {owner} field"))
+            Diagnostic::error(DiagnosticCode::DefaultNotAllowed, format!("a default on a {owner} field"))
                 .at(literal.span, "defaults are allowed on message fields only")
                 .with_note(
                     "a default is what a generated upgrade fills in when an older version of a message lacks the field",
@@ -56,7 +56,7 @@ pub(super) fn default(
     if let Some(label) = refused {
         diagnostics.push(
             Diagnostic::error(
-                "E0123",
+                DiagnosticCode::DefaultNotAllowed,
                 format!("a `{type_name}` field cannot have a default"),
             )
             .at(literal.span, label)
@@ -68,7 +68,7 @@ pub(super) fn default(
     }
     let wrong_kind = |expected: &str| {
         Diagnostic::error(
-            "E0120",
+            DiagnosticCode::DefaultTypeMismatch,
             format!("`{}` is not a value of `{type_name}`", literal.raw),
         )
         .at(literal.span, format!("expected {expected}"))
@@ -99,11 +99,14 @@ pub(super) fn default(
                 Ok(n) if (lowest..=highest).contains(&n) => DefaultValue::Int(n),
                 _ => {
                     diagnostics.push(
-                        Diagnostic::error("E0121", format!("`{text}` is outside `{type_name}`"))
-                            .at(
-                                literal.span,
-                                format!("`{type_name}` holds {lowest}..={highest}"),
-                            ),
+                        Diagnostic::error(
+                            DiagnosticCode::DefaultOutOfRange,
+                            format!("`{text}` is outside `{type_name}`"),
+                        )
+                        .at(
+                            literal.span,
+                            format!("`{type_name}` holds {lowest}..={highest}"),
+                        ),
                     );
                     return None;
                 }
@@ -127,8 +130,11 @@ pub(super) fn default(
             };
             if !value.is_finite() {
                 diagnostics.push(
-                    Diagnostic::error("E0121", format!("`{text}` is outside `{type_name}`"))
-                        .at(literal.span, format!("too large for `{type_name}`")),
+                    Diagnostic::error(
+                        DiagnosticCode::DefaultOutOfRange,
+                        format!("`{text}` is outside `{type_name}`"),
+                    )
+                    .at(literal.span, format!("too large for `{type_name}`")),
                 );
                 return None;
             }
@@ -151,9 +157,11 @@ pub(super) fn default(
                 return None;
             };
             if !variants.iter().any(|v| v == word) {
-                let mut d =
-                    Diagnostic::error("E0124", format!("`{}` has no variant `{word}`", r.name))
-                        .at(literal.span, "unknown variant");
+                let mut d = Diagnostic::error(
+                    DiagnosticCode::UnknownDefaultVariant,
+                    format!("`{}` has no variant `{word}`", r.name),
+                )
+                .at(literal.span, "unknown variant");
                 d = match names::closest(word, variants.iter().map(String::as_str)) {
                     Some(close) => d.with_help(format!("did you mean `{close}`?")),
                     None => d.with_note(format!("variants of `{}`: {}", r.name, list(variants))),
@@ -175,7 +183,7 @@ pub(super) fn default(
                 .iter()
                 .find(|c| c.name.name == constraint.name());
             let mut d = Diagnostic::error(
-                "E0122",
+                DiagnosticCode::DefaultBreaksConstraint,
                 format!("the default `{}` breaks `{constraint}`", literal.raw),
             )
             .at(literal.span, problem);

@@ -12,7 +12,7 @@ mod recursion;
 pub use names::{is_rust_keyword, pascal_case, screaming_snake};
 
 use crate::ast;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::header::{Header, HeaderError};
 use crate::ir;
 use crate::loader::Loaded;
@@ -77,26 +77,32 @@ impl Checker<'_> {
         for file in &self.loaded.files {
             let Some(package) = file.packages.first() else {
                 self.diagnostics.push(
-                    Diagnostic::error("E0020", "missing `package` declaration")
-                        .at(
-                            Span::new(file.id, 0, 0),
-                            "expected `package NAME;` first in the file",
-                        )
-                        .with_help("start the file with a line such as `package chat;`"),
+                    Diagnostic::error(
+                        DiagnosticCode::MissingPackage,
+                        "missing `package` declaration",
+                    )
+                    .at(
+                        Span::new(file.id, 0, 0),
+                        "expected `package NAME;` first in the file",
+                    )
+                    .with_help("start the file with a line such as `package chat;`"),
                 );
                 continue;
             };
             for extra in &file.packages[1..] {
                 self.diagnostics.push(
-                    Diagnostic::error("E0021", "a file declares one package")
-                        .at(extra.span, "second `package` declaration")
-                        .with_label(package.span, "first declared here"),
+                    Diagnostic::error(
+                        DiagnosticCode::DuplicatePackage,
+                        "a file declares one package",
+                    )
+                    .at(extra.span, "second `package` declaration")
+                    .with_label(package.span, "first declared here"),
                 );
             }
             if let Some(problem) = names::package_name_problem(&package.name.name) {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0022",
+                        DiagnosticCode::InvalidPackageName,
                         format!("invalid package name `{}`", package.name.name),
                     )
                     .at(package.name.span, problem),
@@ -112,7 +118,7 @@ impl Checker<'_> {
             if let Some(span) = first_other {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0023",
+                        DiagnosticCode::PackageTooLate,
                         "`package` must come before imports and declarations",
                     )
                     .at(package.span, "declared too late")
@@ -122,8 +128,11 @@ impl Checker<'_> {
             if let Some(first_item) = file.items.iter().map(|i| i.span.start).min() {
                 for import in file.imports.iter().filter(|i| i.span.start > first_item) {
                     self.diagnostics.push(
-                        Diagnostic::error("E0024", "imports come before declarations")
-                            .at(import.span, "move this import above the first declaration"),
+                        Diagnostic::error(
+                            DiagnosticCode::ImportAfterDeclaration,
+                            "imports come before declarations",
+                        )
+                        .at(import.span, "move this import above the first declaration"),
                     );
                 }
             }
@@ -146,7 +155,7 @@ impl Checker<'_> {
                 if let Some(problem) = names::type_name_problem(&name.name) {
                     self.diagnostics.push(
                         Diagnostic::error(
-                            "E0030",
+                            DiagnosticCode::InvalidDeclarationName,
                             format!("invalid {} name `{}`", item.keyword(), name.name),
                         )
                         .at(name.span, problem),
@@ -211,7 +220,7 @@ impl Checker<'_> {
                     {
                         self.diagnostics.push(
                             Diagnostic::error(
-                                "E0033",
+                                DiagnosticCode::GeneratedNameClash,
                                 format!("`{generated}` is both a declared type and the generated name of a message version"),
                             )
                             .at(decl.span, "declared here")
@@ -227,7 +236,7 @@ impl Checker<'_> {
     fn duplicate(&mut self, name: &ast::Ident, first: Span) {
         self.diagnostics.push(
             Diagnostic::error(
-                "E0031",
+                DiagnosticCode::DuplicateName,
                 format!("the name `{}` is declared twice", name.name),
             )
             .at(name.span, "declared again here")
@@ -268,7 +277,7 @@ impl Checker<'_> {
                     {
                         self.diagnostics.push(
                             Diagnostic::error(
-                                "E0034",
+                                DiagnosticCode::DeclaredInTwoPackages,
                                 format!(
                                     "`{name}` is declared in both `{}` and `{package}`",
                                     existing.package
@@ -404,7 +413,7 @@ impl Checker<'_> {
                     Some((name, version, first)) if *name != message.name => {
                         self.error(
                             Diagnostic::error(
-                                "E0035",
+                                DiagnosticCode::GeneratedConstantClash,
                                 format!(
                                     "`{} v{}` and `{name} v{version}` both become the constant `{constant}` in generated code",
                                     message.name, message.version
@@ -424,7 +433,7 @@ impl Checker<'_> {
                 {
                     self.error(
                         Diagnostic::error(
-                            "E0071",
+                            DiagnosticCode::DuplicateMessageVersion,
                             format!("`{} v{}` is declared twice", message.name, message.version),
                         )
                         .at(message.span, "declared again here")
@@ -440,9 +449,12 @@ impl Checker<'_> {
                     && let Some(first) = pins.insert(pin, message.span)
                 {
                     self.error(
-                        Diagnostic::error("E0074", format!("header `{pin}` is pinned twice"))
-                            .at(message.span, "pinned again here")
-                            .with_label(first, "first pinned here"),
+                        Diagnostic::error(
+                            DiagnosticCode::HeaderPinnedTwice,
+                            format!("header `{pin}` is pinned twice"),
+                        )
+                        .at(message.span, "pinned again here")
+                        .with_label(first, "first pinned here"),
                     );
                 }
             }
@@ -462,8 +474,11 @@ impl Checker<'_> {
                 Some(v) => v,
                 None => {
                     self.error(
-                        Diagnostic::error("E0070", format!("invalid version `{text}`"))
-                            .at(*span, format!("versions run from v1 to v{MAX_VERSION}")),
+                        Diagnostic::error(
+                            DiagnosticCode::InvalidVersion,
+                            format!("invalid version `{text}`"),
+                        )
+                        .at(*span, format!("versions run from v1 to v{MAX_VERSION}")),
                     );
                     return None;
                 }
@@ -480,7 +495,7 @@ impl Checker<'_> {
                 Ok(h) => Some(h),
                 Err(HeaderError::Reserved) => {
                     self.error(
-                        Diagnostic::error("E0073", format!("header `{text}` is reserved"))
+                        Diagnostic::error(DiagnosticCode::ReservedHeader, format!("header `{text}` is reserved"))
                             .at(*span, "headers starting with `_` belong to the runtime's control messages")
                             .with_help("pin a header that starts with a letter, a digit or `-`, or leave it out"),
                     );
@@ -488,7 +503,7 @@ impl Checker<'_> {
                 }
                 Err(e) => {
                     self.error(
-                        Diagnostic::error("E0072", format!("malformed header `{}`", text.escape_debug()))
+                        Diagnostic::error(DiagnosticCode::MalformedHeader, format!("malformed header `{}`", text.escape_debug()))
                             .at(*span, e.to_string())
                             .with_help("a header is two characters from a-z, A-Z, 0-9, `-` and `_`, such as `@\"ab\"`"),
                     );
@@ -521,7 +536,7 @@ impl Checker<'_> {
             if let Some(first) = seen.insert(&field.name.name, field.name.span) {
                 self.error(
                     Diagnostic::error(
-                        "E0050",
+                        DiagnosticCode::DuplicateField,
                         format!(
                             "the field `{}` is declared twice in this {owner}",
                             field.name.name
@@ -533,8 +548,11 @@ impl Checker<'_> {
             }
             if let Some(problem) = names::member_name_problem(&field.name.name) {
                 self.error(
-                    Diagnostic::error("E0051", format!("invalid field name `{}`", field.name.name))
-                        .at(field.name.span, problem),
+                    Diagnostic::error(
+                        DiagnosticCode::InvalidMemberName,
+                        format!("invalid field name `{}`", field.name.name),
+                    )
+                    .at(field.name.span, problem),
                 );
             }
             if let Some(ty) = self.resolve(&field.ty, scope) {
@@ -592,7 +610,7 @@ impl Checker<'_> {
                 match scope.get(&ident.name) {
                     Some((_, DeclKind::Message)) => {
                         self.error(
-                            Diagnostic::error("E0040", format!("`{}` is a message, not a type", ident.name))
+                            Diagnostic::error(DiagnosticCode::MessageUsedAsType, format!("`{}` is a message, not a type", ident.name))
                                 .at(ident.span, "messages cannot be used as field types")
                                 .with_help("declare a struct with the fields both need and use it in the message"),
                         );
@@ -606,9 +624,11 @@ impl Checker<'_> {
                                 .filter(|(_, (_, k))| *k != DeclKind::Message)
                                 .map(|(n, _)| n.as_str()),
                         );
-                        let mut d =
-                            Diagnostic::error("E0041", format!("unknown type `{}`", ident.name))
-                                .at(ident.span, "not declared in this file or its imports");
+                        let mut d = Diagnostic::error(
+                            DiagnosticCode::UnknownType,
+                            format!("unknown type `{}`", ident.name),
+                        )
+                        .at(ident.span, "not declared in this file or its imports");
                         if let Some(suggestion) = names::closest(&ident.name, candidates) {
                             d = d.with_help(format!("did you mean `{suggestion}`?"));
                         } else if let Some(fix) = foreign_type_hint(&ident.name) {
@@ -628,7 +648,7 @@ impl Checker<'_> {
                 let key_type = key_type?;
                 if !key_type.is_valid_map_key() {
                     self.error(
-                        Diagnostic::error("E0043", "invalid map key type")
+                        Diagnostic::error(DiagnosticCode::InvalidMapKey, "invalid map key type")
                             .at(key.span, "map keys must be `string` or an integer type")
                             .with_note("keys are written in ascending order, which needs an order every language agrees on"),
                     );
@@ -639,7 +659,7 @@ impl Checker<'_> {
             ast::TypeExprKind::Optional(inner, mark) => {
                 if let ast::TypeExprKind::Optional(_, _) = inner.kind {
                     self.error(
-                        Diagnostic::error("E0042", "an optional cannot be optional again")
+                        Diagnostic::error(DiagnosticCode::NestedOptional, "an optional cannot be optional again")
                             .at(*mark, "remove this `?`")
                             .with_note("`T??` would need two kinds of absent, which no encoding can tell apart"),
                     );
@@ -653,7 +673,11 @@ impl Checker<'_> {
     fn enum_variants(&mut self, e: &ast::Enum) -> Vec<ir::EnumVariant> {
         if e.variants.is_empty() {
             self.error(
-                Diagnostic::error("E0060", format!("enum `{}` has no variants", e.name.name)).at(
+                Diagnostic::error(
+                    DiagnosticCode::EmptyEnum,
+                    format!("enum `{}` has no variants", e.name.name),
+                )
+                .at(
                     e.name.span,
                     "an enum needs at least one variant, or no value could be sent",
                 ),
@@ -670,7 +694,7 @@ impl Checker<'_> {
                     Err(_) => {
                         self.error(
                             Diagnostic::error(
-                                "E0062",
+                                DiagnosticCode::EnumValueOutOfRange,
                                 format!("enum value `{text}` is out of range"),
                             )
                             .at(
@@ -686,7 +710,7 @@ impl Checker<'_> {
                     None => {
                         self.error(
                             Diagnostic::error(
-                                "E0062",
+                                DiagnosticCode::EnumValueOutOfRange,
                                 format!(
                                     "the value of `{}` would be {}",
                                     variant.name.name,
@@ -711,7 +735,7 @@ impl Checker<'_> {
             if let Some(first) = values.insert(value, span) {
                 self.error(
                     Diagnostic::error(
-                        "E0063",
+                        DiagnosticCode::DuplicateEnumValue,
                         format!("enum value {value} is used twice in `{}`", e.name.name),
                     )
                     .at(span, format!("`{}` = {value}", variant.name.name))
@@ -730,7 +754,11 @@ impl Checker<'_> {
     fn union_variants(&mut self, u: &ast::Union, scope: &Scope) -> Vec<ir::UnionVariant> {
         if u.variants.is_empty() {
             self.error(
-                Diagnostic::error("E0064", format!("union `{}` has no variants", u.name.name)).at(
+                Diagnostic::error(
+                    DiagnosticCode::EmptyUnion,
+                    format!("union `{}` has no variants", u.name.name),
+                )
+                .at(
                     u.name.span,
                     "a union needs at least one variant, or no value could be sent",
                 ),
@@ -759,8 +787,11 @@ impl Checker<'_> {
         for name in names {
             if let Some(problem) = names::member_name_problem(&name.name) {
                 self.error(
-                    Diagnostic::error("E0051", format!("invalid variant name `{}`", name.name))
-                        .at(name.span, problem),
+                    Diagnostic::error(
+                        DiagnosticCode::InvalidMemberName,
+                        format!("invalid variant name `{}`", name.name),
+                    )
+                    .at(name.span, problem),
                 );
             }
             let key = pascal_case(&name.name);
@@ -774,7 +805,7 @@ impl Checker<'_> {
                     )
                 };
                 self.error(
-                    Diagnostic::error("E0061", message)
+                    Diagnostic::error(DiagnosticCode::DuplicateVariant, message)
                         .at(name.span, "declared again here")
                         .with_label(first.span, "first declared here"),
                 );

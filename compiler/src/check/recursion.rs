@@ -5,7 +5,7 @@
 //! size of the schema, so thousands of mutually recursive types are reported
 //! as quickly as two.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::ir::{Field, Schema, Type, TypeDef, TypeDefKind, TypeRef};
 use std::collections::HashMap;
 
@@ -117,7 +117,7 @@ pub(super) fn check(schema: &Schema, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         let mut d = Diagnostic::error(
-            "E0080",
+            DiagnosticCode::InfiniteRecursion,
             format!(
                 "`{}` contains itself with no list, map or optional between",
                 reference.name

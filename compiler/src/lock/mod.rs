@@ -12,7 +12,7 @@ pub mod file;
 
 pub use file::{Entry, FILE_NAME, LockFile};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::header::{APPLICATION_HEADERS, Header};
 use crate::ir::{Direction, MessageVersion, Removed, Schema};
 use crate::shape;
@@ -181,7 +181,7 @@ fn removal_warning(removed: &Removed, direction: Direction, fingerprint: &str) -
         ),
     };
     Diagnostic::warning(
-        "W0090",
+        DiagnosticCode::VersionRemoved,
         format!("`{name} v{version}` was removed; its header `{header}` stays reserved"),
     )
     .with_note(format!(
@@ -221,7 +221,7 @@ fn read(
         }
         Err(e) => {
             diagnostics.push(Diagnostic::error(
-                "E0098",
+                DiagnosticCode::CannotReadLock,
                 format!("cannot read `{}`: {e}", path.display()),
             ));
             return None;
@@ -233,11 +233,14 @@ fn read(
             let id = sources.add(path, text.clone());
             let range = e.range.unwrap_or(0..0);
             diagnostics.push(
-                Diagnostic::error("E0099", format!("cannot read the lock file: {}", e.message))
-                    .at(Span::new(id, range.start, range.end), "here")
-                    .with_help(e.help.unwrap_or_else(|| {
-                        "restore tagwire.lock from version control; never edit it by hand".into()
-                    })),
+                Diagnostic::error(
+                    DiagnosticCode::InvalidLock,
+                    format!("cannot read the lock file: {}", e.message),
+                )
+                .at(Span::new(id, range.start, range.end), "here")
+                .with_help(e.help.unwrap_or_else(|| {
+                    "restore tagwire.lock from version control; never edit it by hand".into()
+                })),
             );
             None
         }
@@ -253,7 +256,7 @@ fn out_of_date(plan: &LockPlan, sources: &SourceMap) -> Diagnostic {
         None => format!("`{name}` is missing"),
         Some(_) => format!("`{name}` is out of date"),
     };
-    let mut d = Diagnostic::error("E0096", message);
+    let mut d = Diagnostic::error(DiagnosticCode::LockOutOfDate, message);
     let old = plan
         .old_text
         .as_deref()
@@ -322,7 +325,7 @@ impl Assign<'_> {
                         let state = if owner.removed { "removed " } else { "" };
                         self.diagnostics.push(
                             Diagnostic::error(
-                                "E0094",
+                                DiagnosticCode::HeaderTaken,
                                 format!("header `{pin}` is already taken by the {state}message `{} v{}`", owner.message, owner.version),
                             )
                             .at(message.span, format!("`{} v{}` pins `{pin}`", message.name, message.version))
@@ -340,7 +343,7 @@ impl Assign<'_> {
                     let Some(header) = free else {
                         self.diagnostics.push(
                             Diagnostic::error(
-                                "E0095",
+                                DiagnosticCode::HeadersExhausted,
                                 format!(
                                     "package `{}` has used all {APPLICATION_HEADERS} headers",
                                     self.package
@@ -385,7 +388,7 @@ impl Assign<'_> {
         {
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0090",
+                    DiagnosticCode::HeaderMoved,
                     format!(
                         "`{label}` is locked to header `{}`; a header never moves",
                         entry.header
@@ -405,7 +408,7 @@ impl Assign<'_> {
             }
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0093",
+                    DiagnosticCode::RemovedVersionChanged,
                     format!(
                         "`{label}` was removed with a different shape and cannot come back changed"
                     ),
@@ -431,8 +434,11 @@ impl Assign<'_> {
             && change.tightened.is_empty()
             && !narrowed
         {
-            let mut d = Diagnostic::warning("W0091", format!("constraints of `{label}` loosened"))
-                .at(message.span, "accepts values the locked shape refused");
+            let mut d = Diagnostic::warning(
+                DiagnosticCode::ConstraintsLoosened,
+                format!("constraints of `{label}` loosened"),
+            )
+            .at(message.span, "accepts values the locked shape refused");
             for line in &change.loosened {
                 d = d.with_note(line.clone());
             }
@@ -448,7 +454,7 @@ impl Assign<'_> {
         }
         if (shape_changed || narrowed) && !self.allow_breaking {
             let mut d = Diagnostic::error(
-                "E0091",
+                DiagnosticCode::BreakingChange,
                 format!(
                     "breaking change to `{label}`, whose header `{}` is locked",
                     entry.header

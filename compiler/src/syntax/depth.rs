@@ -1,7 +1,7 @@
 //! A cheap pre-pass that bounds bracket nesting before the recursive-descent
 //! parser sees the text, so `[[[[…` ten thousand deep is a diagnostic, not a stack overflow.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::{FileId, Span};
 
 pub(super) fn check(file: FileId, text: &str, limit: usize) -> Result<(), Box<Diagnostic>> {
@@ -27,7 +27,7 @@ pub(super) fn check(file: FileId, text: &str, limit: usize) -> Result<(), Box<Di
                 if depth > limit {
                     return Err(Box::new(
                         Diagnostic::error(
-                            "E0002",
+                            DiagnosticCode::NestingTooDeep,
                             format!("nesting is deeper than {limit} levels"),
                         )
                         .at(Span::new(file, i, i + 1), "this bracket is too deep")

@@ -1,7 +1,7 @@
 //! Turns pest's "expected rule X" into words a schema author understands.
 
 use super::Rule;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
 
@@ -29,8 +29,8 @@ pub(super) fn to_diagnostic(
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let mut diagnostic =
-        Diagnostic::error("E0003", message).at(Span::new(file, start, end), "unexpected here");
+    let mut diagnostic = Diagnostic::error(DiagnosticCode::Syntax, message)
+        .at(Span::new(file, start, end), "unexpected here");
     if let Some(help) = hint(text, start) {
         diagnostic = diagnostic.with_help(help);
     }
@@ -79,7 +79,7 @@ fn unterminated_string(file: FileId, text: &str, start: usize) -> Option<Diagnos
         return None;
     }
     Some(
-        Diagnostic::error("E0003", "unterminated string")
+        Diagnostic::error(DiagnosticCode::Syntax, "unterminated string")
             .at(
                 Span::new(file, opening, line_end),
                 "this string has no closing `\"`",

@@ -7,7 +7,7 @@ mod lower;
 mod tests;
 
 use crate::ast;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::FileId;
 use pest::Parser as _;
 
@@ -27,7 +27,7 @@ pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
 pub fn parse(file: FileId, text: &str) -> Result<ast::File, Box<Diagnostic>> {
     if text.len() > MAX_SOURCE_BYTES {
         return Err(Box::new(Diagnostic::error(
-            "E0001",
+            DiagnosticCode::SourceTooLarge,
             format!(
                 "schema file is {} bytes; the limit is {} bytes",
                 text.len(),

@@ -21,6 +21,7 @@ pub mod source;
 pub mod syntax;
 
 pub use compile::{FrontEnd, Output};
+pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use lock::LockMode;
 pub mod builder;
 pub mod codegen;

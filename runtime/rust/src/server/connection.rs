@@ -1,158 +1,34 @@
 //! The handle through which the application talks to one client.
 
-use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
-
-use tokio_tungstenite::tungstenite::Message;
+use std::sync::Arc;
 
 use super::backend::Position;
 use super::core::Core;
 use super::downgrade::{Converted, Older, cannot_send};
-use super::outbox::{Closing, Outbox};
-use super::peers::PeerHello;
+use super::member::ConnectionState;
+use super::outbox::{Closing, SendError};
 use super::rooms::PublishError;
 use crate::control::Hello;
 use crate::frame::to_message;
 use crate::{CloseCode, Encoding, Header, Package, Protocol};
 
-/// Why a message could not be queued for a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
-    /// The connection is closing or closed (drain, close, peer gone).
-    Closed,
-    /// The client did not keep up: its queue overflowed and the connection
-    /// is being closed with 4002.
-    SlowConsumer,
-    /// The message breaks one of the schema's constraints, so the client's
-    /// decoder would reject it; nothing was queued.
-    Invalid(crate::Violation),
-    /// The client was generated from an older protocol: it does not know
-    /// this message version (the header) and no conversion reaches one it
-    /// knows (SPEC §9.6). The client was sent the outdated notice instead.
-    Outdated(Header),
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendError::Closed => f.write_str("the connection is closed"),
-            SendError::SlowConsumer => {
-                f.write_str("the client is not reading; its connection is being closed (4002)")
-            }
-            SendError::Invalid(violation) => write!(f, "not sent: {violation}"),
-            SendError::Outdated(header) => write!(
-                f,
-                "not sent: the client's protocol is older than message {header} and no conversion reaches a version it knows; it was told it is outdated"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-
-/// Most rooms a connection may hold resume positions (`_i`) for.
-pub(crate) const MAX_RESUMES: usize = 64;
-
-/// Rooms and the positions a client resumes them from.
-type Resumes = Vec<(Box<str>, Position)>;
-
-/// The rooms of one connection, and the positions its client resumes from.
-#[derive(Debug, Default)]
-pub(crate) struct Memberships {
-    /// Rooms this connection is in, so leaving all of them on close does
-    /// not scan every room. Empty (no allocation) for most connections.
-    pub(crate) joined: Vec<Arc<str>>,
-    /// `_i` positions not yet used by a join. Boxed: a connection whose
-    /// client sends none pays a pointer.
-    resume: Option<Box<Resumes>>,
-}
-
-impl Memberships {
-    /// The resume position for `room`, which a join uses up.
-    pub(crate) fn take_resume(&mut self, room: &str) -> Option<Position> {
-        let resume = self.resume.as_mut()?;
-        let at = resume.iter().position(|(r, _)| &**r == room)?;
-        let (_, position) = resume.swap_remove(at);
-        if resume.is_empty() {
-            self.resume = None;
-        }
-        Some(position)
-    }
-
-    /// Keeps `position` for `room` (replacing an earlier one); false when
-    /// [`MAX_RESUMES`] rooms are held already.
-    pub(crate) fn set_resume(&mut self, room: String, position: Position) -> bool {
-        let resume = self.resume.get_or_insert_with(Box::default);
-        if let Some(slot) = resume.iter_mut().find(|(r, _)| **r == *room) {
-            slot.1 = position;
-            return true;
-        }
-        if resume.len() >= MAX_RESUMES {
-            return false;
-        }
-        resume.push((room.into_boxed_str(), position));
-        true
-    }
-
-    pub(crate) fn is_in(&self, room: &str) -> bool {
-        self.joined.iter().any(|r| &**r == room)
-    }
-}
-
-/// Per-connection state shared by the loop, the handle and the rooms.
-/// `Connection<P, C>` holds it with its context type; rooms and the
-/// registry hold it as `ConnectionState` (the context behind `dyn Any`), so
-/// they serve connections of any package and context without a second
-/// allocation for the context.
+/// What a connection's state carries for the application's handle: the
+/// server it belongs to (its rooms, its counters) and what authentication
+/// said about the client.
 #[derive(Debug)]
-pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
-    pub(crate) id: u64,
-    pub(crate) encoding: Encoding,
-    pub(crate) peer: Option<SocketAddr>,
-    pub(crate) outbox: Outbox,
-    /// The client's hello, shared with every connection that sent the same
-    /// (`super::peers`); unset means a current peer.
-    pub(crate) hello: OnceLock<Arc<PeerHello>>,
-    /// Rooms this connection is in and its client's resume positions.
-    pub(crate) rooms: Mutex<Memberships>,
-    /// The server this connection belongs to (its rooms, its counters).
+pub(crate) struct Served<C> {
     pub(crate) core: Arc<Core>,
-    /// What authentication said about the client (last: it is unsized in
-    /// the registry's view).
     pub(crate) context: C,
-}
-
-impl<C: ?Sized> ConnectionState<C> {
-    pub(crate) fn push(&self, frame: Message) -> Result<(), SendError> {
-        self.outbox.push(frame)
-    }
-
-    /// Application code panicked for this connection: it closes with 1011
-    /// once what is queued has gone out (the panic's text stays in the
-    /// server's log).
-    pub(crate) fn close_after_panic(&self) {
-        self.outbox.close(Closing::Close {
-            code: CloseCode::INTERNAL_ERROR,
-            reason: super::session::SERVER_ERROR_REASON.into(),
-            notice: None,
-        });
-    }
-
-    /// The peer's hello when it is not current (does not know every
-    /// message version); `None` for current peers and before the hello.
-    pub(crate) fn outdated_peer(&self) -> Option<&PeerHello> {
-        self.hello.get().map(|p| &**p).filter(|p| !p.is_current())
-    }
 }
 
 /// One client's connection: send to it, put it in rooms, close it, read
 /// its context (`C`, from [`super::Authenticate`]; `()` without one).
 /// Cheap to clone; clones refer to the same connection.
 pub struct Connection<P: Package, C: Send + Sync + 'static = ()> {
-    pub(crate) state: Arc<ConnectionState<C>>,
+    pub(crate) state: Arc<ConnectionState<Served<C>>>,
     _package: PhantomData<fn() -> P>,
 }
 
@@ -173,7 +49,7 @@ impl<P: Package, C: Send + Sync + 'static> fmt::Debug for Connection<P, C> {
 }
 
 impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
-    pub(crate) fn new(state: Arc<ConnectionState<C>>) -> Self {
+    pub(crate) fn new(state: Arc<ConnectionState<Served<C>>>) -> Self {
         Connection {
             state,
             _package: PhantomData,
@@ -189,7 +65,12 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// client when it connected (a user, a session…).
     #[must_use]
     pub fn context(&self) -> &C {
-        &self.state.context
+        &self.state.context.context
+    }
+
+    /// The server this connection belongs to.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.state.context.core
     }
 
     /// A number unique among this server's connections.
@@ -261,7 +142,7 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
             Converted::Frame(frame) => return self.state.push(frame),
             Converted::Outdated => {}
             Converted::Panicked => {
-                self.state.core.count_panic();
+                self.core().count_panic();
                 self.state.close_after_panic();
                 return Err(SendError::Closed);
             }
@@ -300,12 +181,12 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// room wait for it, so a broadcast made after `join` returns reaches
     /// this connection with any backend.
     pub fn join(&self, room: &str) {
-        self.state.core.rooms.join(&self.member(), room);
+        self.core().rooms.join(&self.member(), room);
     }
 
     /// Removes this connection from `room`.
     pub fn leave(&self, room: &str) {
-        self.state.core.rooms.leave(&self.member(), room);
+        self.core().rooms.leave(self.state.id, room);
     }
 
     /// Sends `message` to every connection in `room` on every node sharing
@@ -319,13 +200,12 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     /// message was not published (logged as an error). Use
     /// [`Connection::publish`] for the position or the error.
     pub fn broadcast(&self, room: &str, message: &P::Server) -> usize {
-        self.state.core.rooms.broadcast::<P>(room, message, None)
+        self.core().rooms.broadcast::<P>(room, message, None)
     }
 
     /// As [`Connection::broadcast`], skipping this connection.
     pub fn broadcast_to_others(&self, room: &str, message: &P::Server) -> usize {
-        self.state
-            .core
+        self.core()
             .rooms
             .broadcast::<P>(room, message, Some(self.state.id))
     }
@@ -345,6 +225,6 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         message: &P::Server,
     ) -> impl std::future::Future<Output = Result<Position, PublishError>> + Send + 'static + use<P, C>
     {
-        self.state.core.rooms.publish::<P>(room, message, None)
+        self.core().rooms.publish::<P>(room, message, None)
     }
 }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::config::ServerConfig;
-use super::connection::ConnectionState;
+use super::member::ConnectionState;
 use super::rooms::Rooms;
 use super::sse::SseSessions;
 use crate::Encoding;
@@ -61,7 +61,7 @@ pub(crate) struct Core {
     next_id: AtomicU64,
     /// Panics of application code caught so far (each closed one
     /// connection with 1011).
-    panics: AtomicU64,
+    panics: Arc<AtomicU64>,
     draining: AtomicBool,
     pub(crate) phase: watch::Sender<DrainPhase>,
     pub(crate) sse: SseSessions,
@@ -73,7 +73,8 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(config: ServerConfig, rooms: Arc<Rooms>) -> Self {
+    /// `panics` is the count the rooms add to as well.
+    pub(crate) fn new(config: ServerConfig, rooms: Arc<Rooms>, panics: Arc<AtomicU64>) -> Self {
         Core {
             admission: Arc::new(super::admission::Admission::new(&config.limits)),
             config,
@@ -81,7 +82,7 @@ impl Core {
             connections: Mutex::new(HashMap::new()),
             count: watch::Sender::new(0),
             next_id: AtomicU64::new(1),
-            panics: AtomicU64::new(0),
+            panics,
             draining: AtomicBool::new(false),
             phase: watch::Sender::new(DrainPhase::Serving),
             sse: SseSessions::default(),

@@ -7,6 +7,10 @@ use std::net::SocketAddr;
 use crate::CloseCode;
 use axum::http::{HeaderMap, Method, Uri, header};
 
+/// The close reason a client gets when the application's code panicked:
+/// the panic's own text may hold secrets, so it stays in the server's log.
+pub(crate) const SERVER_ERROR_REASON: &str = "internal server error";
+
 /// Which transport a connection request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -100,7 +104,7 @@ impl Denied {
     /// it is closed with 1011 and may come back.
     pub(crate) fn server_error() -> Denied {
         Denied {
-            reason: super::session::SERVER_ERROR_REASON.into(),
+            reason: SERVER_ERROR_REASON.into(),
             code: CloseCode::INTERNAL_ERROR,
         }
     }

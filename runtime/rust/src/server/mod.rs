@@ -52,6 +52,7 @@ mod downgrade;
 mod drain;
 mod guard;
 mod handler;
+mod member;
 mod outbox;
 mod peers;
 mod rate;
@@ -64,7 +65,7 @@ mod upgrade;
 use std::io;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::routing::get;
@@ -75,16 +76,17 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub use self::admission::{InvalidIpRange, IpRange};
 pub use self::config::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
-use self::connection::ConnectionState;
-use self::connection::Memberships;
-pub use self::connection::{Connection, SendError};
+pub use self::connection::Connection;
+use self::connection::Served;
 use self::core::Core;
 pub use self::core::{DrainPhase, DrainReport};
 pub use self::guard::{
     Authenticate, ConnectRequest, Denied, NoAuth, OriginConfig, OriginPolicy, TransportKind,
 };
 pub use self::handler::Handler;
+use self::member::ConnectionState;
 use self::outbox::Outbox;
+pub use self::outbox::SendError;
 pub use self::rate::RateLimits;
 pub use self::rooms::PublishError;
 use crate::{CloseCode, Encoding, Header, Package, Quota};
@@ -175,9 +177,10 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
             peer,
             outbox: Outbox::new(limits.outbound_queue_frames, limits.outbound_queue_bytes),
             hello: OnceLock::new(),
-            rooms: Mutex::new(Memberships::default()),
-            core: self.core.clone(),
-            context,
+            context: Served {
+                core: self.core.clone(),
+                context,
+            },
         }))
     }
 }
@@ -231,10 +234,11 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             .backend
             .clone()
             .unwrap_or_else(|| Arc::new(backend::LocalBackend::default()));
-        let rooms = rooms::Rooms::new::<P>(backend);
+        let panics = Arc::default();
+        let rooms = rooms::Rooms::new::<P>(backend, Arc::clone(&panics));
         Server {
             shared: Arc::new(Shared {
-                core: Arc::new(Core::new(config, rooms)),
+                core: Arc::new(Core::new(config, rooms, panics)),
                 handler,
                 auth,
                 headers,

@@ -8,8 +8,44 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::SendError;
-use crate::CloseCode;
+use std::fmt;
+
+use crate::{CloseCode, Header};
+
+/// Why a message could not be queued for a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The connection is closing or closed (drain, close, peer gone).
+    Closed,
+    /// The client did not keep up: its queue overflowed and the connection
+    /// is being closed with 4002.
+    SlowConsumer,
+    /// The message breaks one of the schema's constraints, so the client's
+    /// decoder would reject it; nothing was queued.
+    Invalid(crate::Violation),
+    /// The client was generated from an older protocol: it does not know
+    /// this message version (the header) and no conversion reaches one it
+    /// knows (SPEC §9.6). The client was sent the outdated notice instead.
+    Outdated(Header),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed => f.write_str("the connection is closed"),
+            SendError::SlowConsumer => {
+                f.write_str("the client is not reading; its connection is being closed (4002)")
+            }
+            SendError::Invalid(violation) => write!(f, "not sent: {violation}"),
+            SendError::Outdated(header) => write!(
+                f,
+                "not sent: the client's protocol is older than message {header} and no conversion reaches a version it knows; it was told it is outdated"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
 
 /// Why and how a connection is being closed from the server side.
 #[derive(Debug, Clone)]

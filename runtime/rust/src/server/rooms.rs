@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::FutureExt;
@@ -28,8 +29,8 @@ use super::backend::{
     Backend, BackendError, BoxFuture, Bytes, Gap, GapKind, History, Position, RoomMessage,
     Subscriber,
 };
-use super::connection::ConnectionState;
 use super::downgrade::{Converted, Older};
+use super::member::ConnectionState;
 use crate::control::{Control, GapNotice, GapReason, RoomEnvelope};
 use crate::frame::to_message;
 use crate::{Encoding, Limits, Package, Protocol, Violation};
@@ -71,24 +72,87 @@ impl fmt::Display for PublishError {
 impl std::error::Error for PublishError {}
 
 /// Sends one room message to members: `deliver::<P>` for the server's package.
-type Deliver = fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits) -> usize;
+type Deliver = fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64) -> usize;
 
 /// Every room of one server (one node).
 pub(crate) struct Rooms {
-    rooms: Mutex<HashMap<Arc<str>, Room>>,
+    rooms: Mutex<Table>,
     backend: Arc<dyn Backend>,
     deliver: Deliver,
     /// Random per node: with a connection id, names the connection a
     /// `broadcast_to_others` skips, whichever node delivers.
     node: u64,
+    /// The server's count of application panics (a version conversion
+    /// that panicked for a member counts).
+    panics: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Rooms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rooms")
-            .field("rooms", &self.lock().len())
+            .field("rooms", &self.lock().rooms.len())
             .field("backend", &self.backend)
             .finish_non_exhaustive()
+    }
+}
+
+/// Most rooms a connection may hold resume positions (`_i`) for.
+pub(crate) const MAX_RESUMES: usize = 64;
+
+/// Rooms and the positions a client resumes them from.
+type Resumes = Vec<(Box<str>, Position)>;
+
+/// The rooms and their members, both ways, under one lock: each room's
+/// members, and each connection's rooms (kept with them, so a closed
+/// connection leaves its rooms without a scan of every room).
+#[derive(Default)]
+struct Table {
+    rooms: HashMap<Arc<str>, Room>,
+    /// Only connections in a room or holding a resume position have an
+    /// entry: an idle connection costs the rooms nothing.
+    connections: HashMap<u64, Memberships>,
+}
+
+/// The rooms of one connection, and the positions its client resumes from.
+#[derive(Debug, Default)]
+struct Memberships {
+    /// Rooms this connection is in (the same as the rooms whose members
+    /// hold it).
+    joined: Vec<Arc<str>>,
+    /// `_i` positions not yet used by a join. Boxed: a connection whose
+    /// client sends none pays a pointer.
+    resume: Option<Box<Resumes>>,
+}
+
+impl Memberships {
+    /// The resume position for `room`, which a join uses up.
+    fn take_resume(&mut self, room: &str) -> Option<Position> {
+        let resume = self.resume.as_mut()?;
+        let at = resume.iter().position(|(r, _)| &**r == room)?;
+        let (_, position) = resume.swap_remove(at);
+        if resume.is_empty() {
+            self.resume = None;
+        }
+        Some(position)
+    }
+
+    /// Keeps `position` for `room` (replacing an earlier one); false when
+    /// [`MAX_RESUMES`] rooms are held already.
+    fn set_resume(&mut self, room: &str, position: Position) -> bool {
+        let resume = self.resume.get_or_insert_with(Box::default);
+        if let Some(slot) = resume.iter_mut().find(|(r, _)| **r == *room) {
+            slot.1 = position;
+            return true;
+        }
+        if resume.len() >= MAX_RESUMES {
+            return false;
+        }
+        resume.push((room.into(), position));
+        true
+    }
+
+    fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.resume.is_none()
     }
 }
 
@@ -196,17 +260,14 @@ fn backend_limits() -> Limits {
     }
 }
 
-fn lock_members(conn: &ConnectionState) -> MutexGuard<'_, super::connection::Memberships> {
-    conn.rooms.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Rooms {
-    pub(crate) fn new<P: Package>(backend: Arc<dyn Backend>) -> Arc<Self> {
+    pub(crate) fn new<P: Package>(backend: Arc<dyn Backend>, panics: Arc<AtomicU64>) -> Arc<Self> {
         let rooms = Arc::new(Rooms {
-            rooms: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(Table::default()),
             backend,
             deliver: deliver::<P>,
             node: rand::random(),
+            panics,
         });
         let weak = Arc::downgrade(&(rooms.clone() as Arc<dyn Subscriber>));
         rooms.backend.attach(weak);
@@ -217,14 +278,14 @@ impl Rooms {
         &self.backend
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Room>> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn join(self: &Arc<Self>, conn: &Arc<ConnectionState>, room: &str) {
-        let resume = lock_members(conn).take_resume(room);
         let (name, subscribe, replay) = {
-            let mut rooms = self.lock();
+            let mut table = self.lock();
+            let Table { rooms, connections } = &mut *table;
             let name = match rooms.get_key_value(room) {
                 Some((name, _)) => name.clone(),
                 None => Arc::from(room),
@@ -233,6 +294,9 @@ impl Rooms {
             if entry.members.contains_key(&conn.id) {
                 return;
             }
+            let memberships = connections.entry(conn.id).or_default();
+            let resume = memberships.take_resume(room);
+            memberships.joined.push(name.clone());
             let subscribe =
                 entry.members.is_empty() && entry.subscription == Subscription::Unsubscribed;
             let replay = resume.is_some() && entry.subscription == Subscription::Subscribed;
@@ -257,7 +321,6 @@ impl Rooms {
                     }),
                 },
             );
-            lock_members(conn).joined.push(name.clone());
             (name, subscribe, replay)
         };
         if subscribe {
@@ -267,29 +330,37 @@ impl Rooms {
         }
     }
 
-    /// A resume (`_i`) for a room the connection is already in (the
-    /// application joined it in `on_open`, before the client's `_i`
-    /// arrived). Replayed as at a join while nothing was sent to the member
-    /// yet; otherwise the messages in between would come after later ones,
-    /// so the client is told the gap instead. Returns false when the
-    /// connection is not in the room (the position is kept for a join).
-    pub(crate) fn resume_joined(
+    /// The client's last position in a room (`_i`, SPEC §9.7). Kept for
+    /// the join that replays from it when the connection is not in the
+    /// room; false when [`MAX_RESUMES`] positions are kept already.
+    ///
+    /// For a room the connection is already in (the application joined it
+    /// in `on_open`, before the client's `_i` arrived): replayed as at a
+    /// join while nothing was sent to the member yet; otherwise the
+    /// messages in between would come after later ones, so the client is
+    /// told the gap instead.
+    pub(crate) fn resume(
         self: &Arc<Self>,
         conn: &Arc<ConnectionState>,
         room: &str,
         after: Position,
     ) -> bool {
         let (name, start, gap) = {
-            let mut rooms = self.lock();
-            let Some(name) = rooms.get_key_value(room).map(|(name, _)| name.clone()) else {
-                return false;
-            };
-            let Some(entry) = rooms.get_mut(room) else {
-                return false;
+            let mut table = self.lock();
+            let Table { rooms, connections } = &mut *table;
+            let joined = rooms
+                .get_key_value(room)
+                .filter(|(_, entry)| entry.members.contains_key(&conn.id))
+                .map(|(name, _)| name.clone());
+            let (Some(name), Some(entry)) = (joined, rooms.get_mut(room)) else {
+                return connections
+                    .entry(conn.id)
+                    .or_default()
+                    .set_resume(room, after);
             };
             let subscribed = entry.subscription == Subscription::Subscribed;
             let Some(member) = entry.members.get_mut(&conn.id) else {
-                return false;
+                return true;
             };
             if member.replay.is_some() {
                 return true;
@@ -331,14 +402,20 @@ impl Rooms {
         }
     }
 
-    pub(crate) fn leave(self: &Arc<Self>, conn: &ConnectionState, room: &str) {
-        lock_members(conn).joined.retain(|r| &**r != room);
+    pub(crate) fn leave(self: &Arc<Self>, id: u64, room: &str) {
         let emptied = {
-            let mut rooms = self.lock();
+            let mut table = self.lock();
+            let Table { rooms, connections } = &mut *table;
+            if let Some(memberships) = connections.get_mut(&id) {
+                memberships.joined.retain(|r| &**r != room);
+                if memberships.is_empty() {
+                    connections.remove(&id);
+                }
+            }
             let name = rooms.get_key_value(room).map(|(name, _)| name.clone());
             match (name, rooms.get_mut(room)) {
                 (Some(name), Some(entry)) => {
-                    entry.members.remove(&conn.id);
+                    entry.members.remove(&id);
                     Self::emptied(&name, entry)
                 }
                 _ => None,
@@ -349,18 +426,19 @@ impl Rooms {
         }
     }
 
-    /// Removes a closed connection from every room it was in.
-    pub(crate) fn leave_all(self: &Arc<Self>, conn: &ConnectionState) {
-        let names = std::mem::take(&mut lock_members(conn).joined);
-        if names.is_empty() {
-            return;
-        }
+    /// Removes a closed connection from every room it was in, and drops
+    /// the positions it kept.
+    pub(crate) fn leave_all(self: &Arc<Self>, id: u64) {
         let mut emptied = Vec::new();
         {
-            let mut rooms = self.lock();
-            for name in names {
+            let mut table = self.lock();
+            let Table { rooms, connections } = &mut *table;
+            let Some(memberships) = connections.remove(&id) else {
+                return;
+            };
+            for name in memberships.joined {
                 if let Some(entry) = rooms.get_mut(&name) {
-                    entry.members.remove(&conn.id);
+                    entry.members.remove(&id);
                     emptied.extend(Self::emptied(&name, entry));
                 }
             }
@@ -389,13 +467,14 @@ impl Rooms {
     fn unsubscribe(self: &Arc<Self>, name: Arc<str>) {
         self.backend.unsubscribe(&name);
         let again = {
-            let mut rooms = self.lock();
+            let mut table = self.lock();
+            let rooms = &mut table.rooms;
             match rooms.get_mut(&name) {
                 Some(entry) if entry.members.is_empty() => {
                     // A subscription still on its way finds no room and
                     // releases nothing: what it held goes out now.
                     if let Some(room) = rooms.remove(&name) {
-                        drop(rooms);
+                        drop(table);
                         self.release(&name, room.held);
                     }
                     false
@@ -415,12 +494,13 @@ impl Rooms {
     /// Whether the node's subscription to the room is in effect.
     pub(crate) fn is_subscribed(&self, room: &str) -> bool {
         self.lock()
+            .rooms
             .get(room)
             .is_some_and(|r| r.subscription == Subscription::Subscribed)
     }
 
     pub(crate) fn len(&self, room: &str) -> usize {
-        self.lock().get(room).map_or(0, |r| r.members.len())
+        self.lock().rooms.get(room).map_or(0, |r| r.members.len())
     }
 
     /// The payload of a broadcast: the message's binary frame, preceded
@@ -469,7 +549,7 @@ impl Rooms {
         // constraint: refuse it once, loudly, rather than per member.
         message.validate()?;
         let payload = self.payload(message.to_binary(), except);
-        if let Some(entry) = self.lock().get_mut(room)
+        if let Some(entry) = self.lock().rooms.get_mut(room)
             && entry.subscription.holds()
         {
             if entry.held.len() >= MAX_HELD {
@@ -501,7 +581,8 @@ impl Rooms {
     fn end_attempt<R>(&self, name: &Arc<str>, settled: impl FnOnce(&mut Room) -> R) -> Option<R> {
         loop {
             let held = {
-                let mut rooms = self.lock();
+                let mut table = self.lock();
+                let rooms = &mut table.rooms;
                 let entry = rooms.get_mut(name)?;
                 if entry.held.is_empty() {
                     entry.subscription.end_attempt();
@@ -565,7 +646,8 @@ impl Rooms {
         history: Result<History, BackendError>,
     ) {
         let limits = backend_limits();
-        let mut rooms = self.lock();
+        let mut table = self.lock();
+        let rooms = &mut table.rooms;
         let Some(member) = rooms
             .get_mut(room)
             .and_then(|entry| entry.members.get_mut(&conn.id))
@@ -585,7 +667,13 @@ impl Rooms {
                     if message.position.is_seen_by(last) {
                         continue;
                     }
-                    (self.deliver)(message, self.skip_of(&message.payload), targets, &limits);
+                    (self.deliver)(
+                        message,
+                        self.skip_of(&message.payload),
+                        targets,
+                        &limits,
+                        &self.panics,
+                    );
                     last = message.position;
                 }
             }
@@ -612,7 +700,13 @@ impl Rooms {
                 if message.position.is_seen_by(last) {
                     continue;
                 }
-                (self.deliver)(message, self.skip_of(&message.payload), targets, &limits);
+                (self.deliver)(
+                    message,
+                    self.skip_of(&message.payload),
+                    targets,
+                    &limits,
+                    &self.panics,
+                );
                 last = message.position;
             }
         }
@@ -663,7 +757,7 @@ fn push_gap(conn: &ConnectionState, room: &str, kind: GapReason, position: Posit
 async fn settle(rooms: Arc<Rooms>, name: Arc<str>) {
     let mut state = rooms.backend.state();
     loop {
-        if let Some(entry) = rooms.lock().get_mut(&name) {
+        if let Some(entry) = rooms.lock().rooms.get_mut(&name) {
             entry.subscription.start_attempt();
         }
         let subscribed = rooms.backend.subscribe(&name).await;
@@ -716,6 +810,7 @@ async fn replay_one(rooms: Arc<Rooms>, name: Arc<str>, conn: Arc<ConnectionState
     let after = {
         let all = rooms.lock();
         let Some(replay) = all
+            .rooms
             .get(&name)
             .and_then(|entry| entry.members.get(&conn.id))
             .and_then(|m| m.replay.as_ref())
@@ -738,7 +833,8 @@ impl Subscriber for Rooms {
         let limits = backend_limits();
         let (skip, _) = split_payload(&message.payload, self.node);
         let targets: Vec<Arc<ConnectionState>> = {
-            let mut rooms = self.lock();
+            let mut table = self.lock();
+            let rooms = &mut table.rooms;
             let Some(entry) = rooms.get_mut(&message.room) else {
                 return 0;
             };
@@ -763,12 +859,13 @@ impl Subscriber for Rooms {
             return 0;
         }
         let frame = split_payload(&message.payload, self.node).1;
-        (self.deliver)(message, frame, &targets, &limits)
+        (self.deliver)(message, frame, &targets, &limits, &self.panics)
     }
 
     fn gap(&self, gap: &Gap) {
         let targets: Vec<Arc<ConnectionState>> = {
-            let mut rooms = self.lock();
+            let mut table = self.lock();
+            let rooms = &mut table.rooms;
             let Some(entry) = rooms.get_mut(&gap.room) else {
                 return;
             };
@@ -797,6 +894,7 @@ fn deliver<P: Package>(
     frame: &[u8],
     members: &[Arc<ConnectionState>],
     limits: &Limits,
+    panics: &AtomicU64,
 ) -> usize {
     let envelope = RoomEnvelope {
         room: &message.room,
@@ -865,7 +963,7 @@ fn deliver<P: Package>(
                         continue;
                     }
                     Converted::Panicked => {
-                        member.core.count_panic();
+                        panics.fetch_add(1, Ordering::Relaxed);
                         member.close_after_panic();
                         continue;
                     }
@@ -887,7 +985,7 @@ mod tests {
     fn a_connection_that_never_resumes_pays_one_pointer() {
         use std::mem::size_of;
         assert_eq!(
-            size_of::<super::super::connection::Memberships>(),
+            size_of::<Memberships>(),
             size_of::<Vec<Arc<str>>>() + size_of::<usize>()
         );
         // A membership: the connection, the last position, the replay's box.
@@ -900,10 +998,11 @@ mod tests {
     #[test]
     fn payloads_name_the_connection_to_skip_only_on_their_node() {
         let rooms = Rooms {
-            rooms: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(Table::default()),
             backend: Arc::new(super::super::backend::LocalBackend::default()),
-            deliver: |_, _, _, _| 0,
+            deliver: |_, _, _, _, _| 0,
             node: 7,
+            panics: Arc::default(),
         };
         assert_eq!(
             split_payload(&rooms.payload(b"aa|x".to_vec(), None), rooms.node),

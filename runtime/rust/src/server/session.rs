@@ -24,9 +24,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
 
-use super::connection::ConnectionState;
+use super::connection::Served;
 use super::core::Core;
 use super::guard::{Authenticate, Denied};
+use super::member::ConnectionState;
 use super::outbox::{Closing, Next};
 use super::rate::{Over, RateState};
 use super::{CloseReport, Connection, Handler, Shared};
@@ -44,10 +45,6 @@ enum End {
 
 /// Most frames read in a row before the outbox gets its turn.
 const READ_BATCH: usize = 16;
-
-/// The close reason a client gets when the application's code panicked:
-/// the panic's own text may hold secrets, so it stays in the server's log.
-pub(crate) const SERVER_ERROR_REASON: &str = "internal server error";
 
 /// What the loop does after one incoming frame.
 enum AfterFrame {
@@ -202,12 +199,15 @@ struct Outcome {
 /// Keeps a connection in the registry until dropped; then takes it out of
 /// the registry and its rooms and abandons its outbox, however its task
 /// ended (returned, panicked outside the contained hooks, or aborted).
-struct Registered(Option<Arc<ConnectionState>>);
+///
+/// The rooms hold the connection's state, which holds the server (the
+/// rooms among it): leaving the rooms here is what breaks that cycle.
+struct Registered<C: Send + Sync + 'static>(Option<Arc<ConnectionState<Served<C>>>>);
 
-impl Registered {
-    fn new(member: Arc<ConnectionState>) -> Self {
-        member.core.register(member.clone());
-        Registered(Some(member))
+impl<C: Send + Sync + 'static> Registered<C> {
+    fn new<P: Package>(conn: &Connection<P, C>) -> Self {
+        conn.core().register(conn.member());
+        Registered(Some(conn.state.clone()))
     }
 
     /// Cleans up now; the frames accepted for the client that it never got.
@@ -215,13 +215,14 @@ impl Registered {
         let Some(member) = self.0.take() else {
             return 0;
         };
-        member.core.rooms.leave_all(&member);
-        member.core.unregister(member.id);
+        let core = &member.context.core;
+        core.rooms.leave_all(member.id);
+        core.unregister(member.id);
         member.outbox.abandon()
     }
 }
 
-impl Drop for Registered {
+impl<C: Send + Sync + 'static> Drop for Registered<C> {
     fn drop(&mut self) {
         self.release();
     }
@@ -238,7 +239,7 @@ pub(crate) async fn run<P, H, A, T>(
     T: Transport,
 {
     let core = &shared.core;
-    let mut registered = Registered::new(conn.member());
+    let mut registered = Registered::new(&conn);
     // `on_open` runs inside the loop, once the client's first frame (its
     // hello) has arrived: sends it makes then reach an old client
     // converted (docs/RUNTIME.md, Protocol evolution).
@@ -836,21 +837,11 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
     /// replays from it (SPEC §9.7), or replays at once when the connection
     /// is in the room already.
     fn resume(&self, resume: crate::control::Resume) -> Result<(), super::SendError> {
-        let member = self.conn.member();
-        let rooms = &self.shared.core.rooms;
-        let joined = member
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_in(&resume.room);
-        if joined && rooms.resume_joined(&member, &resume.room, resume.position) {
-            return Ok(());
-        }
-        let kept = member
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .set_resume(resume.room.clone(), resume.position);
+        let kept =
+            self.shared
+                .core
+                .rooms
+                .resume(&self.conn.member(), &resume.room, resume.position);
         if kept {
             Ok(())
         } else {
@@ -859,7 +850,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                 format!(
                     "resume for room `{}` refused: at most {} rooms are resumed per connection",
                     resume.room,
-                    super::connection::MAX_RESUMES
+                    super::rooms::MAX_RESUMES
                 ),
             )
         }

@@ -1,0 +1,57 @@
+//! What the registry, the rooms and the drain know of one connection: its
+//! id, encoding, queue and peer version. Nothing here reaches back to the
+//! server: the application's handle (`super::connection`) carries that in
+//! the context.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use tokio_tungstenite::tungstenite::Message;
+
+use super::guard::SERVER_ERROR_REASON;
+use super::outbox::{Closing, Outbox, SendError};
+use super::peers::PeerHello;
+use crate::{CloseCode, Encoding};
+
+/// Per-connection state shared by the loop, the handle and the rooms.
+/// `Connection<P, C>` holds it with its context type; rooms and the
+/// registry hold it as `ConnectionState` (the context behind `dyn Any`), so
+/// they serve connections of any package and context without a second
+/// allocation for the context.
+#[derive(Debug)]
+pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
+    pub(crate) id: u64,
+    pub(crate) encoding: Encoding,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) outbox: Outbox,
+    /// The client's hello, shared with every connection that sent the same
+    /// (`super::peers`); unset means a current peer.
+    pub(crate) hello: OnceLock<Arc<PeerHello>>,
+    /// What the application's handle needs besides (last: it is unsized
+    /// in the registry's view).
+    pub(crate) context: C,
+}
+
+impl<C: ?Sized> ConnectionState<C> {
+    pub(crate) fn push(&self, frame: Message) -> Result<(), SendError> {
+        self.outbox.push(frame)
+    }
+
+    /// Application code panicked for this connection: it closes with 1011
+    /// once what is queued has gone out (the panic's text stays in the
+    /// server's log).
+    pub(crate) fn close_after_panic(&self) {
+        self.outbox.close(Closing::Close {
+            code: CloseCode::INTERNAL_ERROR,
+            reason: SERVER_ERROR_REASON.into(),
+            notice: None,
+        });
+    }
+
+    /// The peer's hello when it is not current (does not know every
+    /// message version); `None` for current peers and before the hello.
+    pub(crate) fn outdated_peer(&self) -> Option<&PeerHello> {
+        self.hello.get().map(|p| &**p).filter(|p| !p.is_current())
+    }
+}

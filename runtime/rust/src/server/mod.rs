@@ -333,43 +333,21 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let shared = self.shared.clone();
-        let mut chosen = Encoding::Text;
-        let mut connect: Option<ConnectRequest> = None;
-        // Taken in the handshake, before the 101, and held to the end of
-        // this future: returning, failing or being dropped gives it back.
-        let mut slot: Option<admission::Slot> = None;
-        let draining = shared.core.is_draining();
+        // Taken in the handshake, before the 101: its slot is held to the
+        // end of this future (returning, failing or being dropped gives it
+        // back).
+        let mut admitted: Option<upgrade::Admitted> = None;
         let callback =
             |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
-                if draining {
-                    return Err(upgrade::Unavailable::Draining.handshake_refusal());
-                }
-                if let Err(why) = shared.core.config.origins.check(request.headers()) {
-                    let mut refusal = ErrorResponse::new(Some(why));
-                    *refusal.status_mut() = axum::http::StatusCode::FORBIDDEN;
-                    return Err(refusal);
-                }
-                let client = upgrade::client_of(&shared, peer, request.headers());
-                match upgrade::admit(&shared, client) {
-                    Ok(taken) => slot = Some(taken),
-                    Err(refusal) => return Err(refusal.handshake_refusal()),
-                }
-                let (encoding, subprotocol) =
-                    upgrade::choose_encoding(request.headers(), request.uri().query());
-                chosen = encoding;
-                connect = Some(ConnectRequest {
-                    method: request.method().clone(),
-                    uri: request.uri().clone(),
-                    headers: request.headers().clone(),
-                    peer: client,
-                    transport: TransportKind::WebSocket,
-                });
-                if let Some(p) = subprotocol {
+                let taken = upgrade::admit(&shared.core, request, peer, TransportKind::WebSocket)
+                    .map_err(upgrade::Refused::handshake_refusal)?;
+                if let Some(p) = taken.subprotocol {
                     response.headers_mut().insert(
                         axum::http::header::SEC_WEBSOCKET_PROTOCOL,
                         axum::http::HeaderValue::from_static(p),
                     );
                 }
+                admitted = Some(taken);
                 Ok(response)
             };
         let handshake = tokio_tungstenite::accept_hdr_async_with_config(
@@ -382,7 +360,13 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             Ok(ws) => ws?,
             Err(_) => return Err(accept::handshake_timed_out(head_timeout)),
         };
-        let Some(connect) = connect else {
+        let Some(upgrade::Admitted {
+            slot,
+            encoding,
+            connect,
+            ..
+        }) = admitted
+        else {
             return Ok(());
         };
         let client = connect.peer;
@@ -393,7 +377,8 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
                 return Ok(());
             }
         };
-        let conn = shared.new_connection(chosen, client, context);
+        drop(connect);
+        let conn = shared.new_connection(encoding, client, context);
         session::run(shared, ws, conn).await;
         drop(slot);
         Ok(())

@@ -114,24 +114,20 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     State(shared): State<Arc<Shared<P, H, A>>>,
     request: Request,
 ) -> Response {
-    use super::upgrade::{Unavailable, admit, client_of, connect_request, peer_of, refuse_origin};
-    if shared.core.is_draining() {
-        return Unavailable::Draining.response();
-    }
-    if let Some(refusal) = refuse_origin(&shared, request.headers()) {
-        return refusal;
-    }
-    let client = client_of(&shared, peer_of(&request), request.headers());
+    use super::upgrade::{Admitted, admit, peer_of};
     // A session counts as a connection from here until it ends, as a
     // WebSocket does from its upgrade request.
-    let slot = match admit(&shared, client) {
-        Ok(slot) => slot,
+    let Admitted { slot, connect, .. } = match admit(
+        &shared.core,
+        &request,
+        peer_of(&request),
+        TransportKind::Sse,
+    ) {
+        Ok(admitted) => admitted,
         Err(refusal) => return refusal.response(),
     };
-    let context = match shared
-        .authenticate(&connect_request(&request, client, TransportKind::Sse))
-        .await
-    {
+    let client = connect.peer;
+    let context = match shared.authenticate(&connect).await {
         Ok(context) => context,
         Err(denied) => {
             // As a WebSocket gets 4004: the stream opens and says why it
@@ -191,8 +187,8 @@ pub(crate) async fn post<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     Path(token): Path<String>,
     request: Request,
 ) -> Response {
-    if let Some(refusal) = super::upgrade::refuse_origin(&shared, request.headers()) {
-        return refusal;
+    if let Err(why) = shared.core.config.origins.check(request.headers()) {
+        return super::upgrade::Refused::Origin(why).response();
     }
     let Some(mut inbound) = shared.core.sse.lock().get(&token).cloned() else {
         return (StatusCode::NOT_FOUND, "no such SSE session; reconnect\n").into_response();

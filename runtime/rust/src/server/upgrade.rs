@@ -14,7 +14,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::handshake::server::ErrorResponse;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use super::admission::{Refusal, Slot};
+use super::admission::{Refusal, Slot, client_addr};
+use super::core::Core;
 use super::guard::{Authenticate, ConnectRequest, TransportKind};
 use super::read_ahead::ReadAhead;
 use super::{Handler, Shared};
@@ -128,37 +129,134 @@ fn close_after<B>(mut response: axum::http::Response<B>) -> axum::http::Response
     response
 }
 
-/// A slot for a connection of `client`, or the 503 that refuses it.
-pub(crate) fn admit<P: Package, H, A: Authenticate>(
-    shared: &Shared<P, H, A>,
-    client: Option<SocketAddr>,
-) -> Result<Slot, Unavailable> {
-    shared
-        .core
+/// What a connection request that passed every check made before its
+/// handshake gets.
+pub(crate) struct Admitted {
+    /// Its place under the connection limits: held from here, through the
+    /// authentication hook, to the connection's end.
+    pub(crate) slot: Slot,
+    /// The encoding the client asked for.
+    pub(crate) encoding: Encoding,
+    /// The WebSocket subprotocol to echo.
+    pub(crate) subprotocol: Option<&'static str>,
+    /// What the authentication hook sees, with the client's address as the
+    /// limits counted it.
+    pub(crate) connect: ConnectRequest,
+}
+
+/// Why a connection request is refused before its handshake.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// 503 with `Retry-After`: draining, or a connection limit reached.
+    Unavailable(Unavailable),
+    /// 403: a browser page of an origin the configuration does not allow.
+    Origin(String),
+    /// Not a WebSocket upgrade this server can answer. tungstenite checks
+    /// the same before `serve_io`'s callback, so only the route meets it.
+    Malformed(StatusCode, &'static str),
+}
+
+impl Refused {
+    /// The refusal as the routes answer it.
+    pub(crate) fn response(self) -> Response {
+        match self {
+            Refused::Unavailable(unavailable) => unavailable.response(),
+            Refused::Origin(why) => {
+                tracing::debug!(%why, "origin refused");
+                (StatusCode::FORBIDDEN, why).into_response()
+            }
+            Refused::Malformed(status, why) => refuse(status, why),
+        }
+    }
+
+    /// The refusal as `serve_io`'s handshake writes it.
+    pub(crate) fn handshake_refusal(self) -> ErrorResponse {
+        let (status, body) = match self {
+            Refused::Unavailable(unavailable) => return unavailable.handshake_refusal(),
+            Refused::Origin(why) => (StatusCode::FORBIDDEN, why),
+            Refused::Malformed(status, why) => (status, why.to_owned()),
+        };
+        let mut refusal = ErrorResponse::new(Some(body));
+        *refusal.status_mut() = status;
+        refusal
+    }
+}
+
+/// Every check a connection request meets before its handshake, in order,
+/// on every accept path (the WebSocket route, `serve_io`, and the SSE
+/// route with `TransportKind::Sse`): the drain, the origin, the upgrade's
+/// own headers, then the connection limits for the client behind `peer`
+/// (by `X-Forwarded-For` when `peer` is a trusted proxy), and the encoding.
+/// Each path answers a refusal its own way.
+pub(crate) fn admit<B>(
+    core: &Core,
+    request: &axum::http::Request<B>,
+    peer: Option<SocketAddr>,
+    transport: TransportKind,
+) -> Result<Admitted, Refused> {
+    if core.is_draining() {
+        return Err(Refused::Unavailable(Unavailable::Draining));
+    }
+    let headers = request.headers();
+    core.config
+        .origins
+        .check(headers)
+        .map_err(Refused::Origin)?;
+    let (encoding, subprotocol) = match transport {
+        TransportKind::WebSocket => {
+            well_formed(headers)?;
+            choose_encoding(headers, request.uri().query())
+        }
+        // An SSE session always uses the text encoding.
+        TransportKind::Sse => (Encoding::Text, None),
+    };
+    let client = client_addr(peer, headers, &core.config.trusted_proxies);
+    // Before the hook, so a flood past the limits never reaches it.
+    let slot = core
         .admission
         .admit(client.map(|c| c.ip()))
-        .map_err(Unavailable::Full)
+        .map_err(|full| Refused::Unavailable(Unavailable::Full(full)))?;
+    Ok(Admitted {
+        slot,
+        encoding,
+        subprotocol,
+        connect: ConnectRequest {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers: headers.clone(),
+            peer: client,
+            transport,
+        },
+    })
 }
 
-/// The client behind `peer`, by the request's `X-Forwarded-For` when `peer`
-/// is a trusted proxy (`ServerConfig::trusted_proxies`).
-pub(crate) fn client_of<P: Package, H, A: Authenticate>(
-    shared: &Shared<P, H, A>,
-    peer: Option<SocketAddr>,
-    headers: &HeaderMap,
-) -> Option<SocketAddr> {
-    super::admission::client_addr(peer, headers, &shared.core.config.trusted_proxies)
-}
-
-/// The 403 for a browser page of an origin the configuration does not
-/// allow (before any upgrade or session); `None` when it may connect.
-pub(crate) fn refuse_origin<P: Package, H, A: Authenticate>(
-    shared: &Shared<P, H, A>,
-    headers: &HeaderMap,
-) -> Option<Response> {
-    let why = shared.core.config.origins.check(headers).err()?;
-    tracing::debug!(%why, "origin refused");
-    Some((StatusCode::FORBIDDEN, why).into_response())
+/// Whether `headers` ask for a WebSocket this server speaks.
+fn well_formed(headers: &HeaderMap) -> Result<(), Refused> {
+    if !has_token(headers, header::UPGRADE, "websocket")
+        || !has_token(headers, header::CONNECTION, "upgrade")
+    {
+        return Err(Refused::Malformed(
+            StatusCode::UPGRADE_REQUIRED,
+            "this route speaks WebSocket only\n",
+        ));
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err(Refused::Malformed(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Version must be 13\n",
+        ));
+    }
+    if headers.get(header::SEC_WEBSOCKET_KEY).is_none() {
+        return Err(Refused::Malformed(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Key is missing\n",
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn peer_of(request: &Request) -> Option<SocketAddr> {
@@ -168,69 +266,35 @@ pub(crate) fn peer_of(request: &Request) -> Option<SocketAddr> {
         .map(|ConnectInfo(addr)| *addr)
 }
 
-/// The parts of `request` the authentication hook sees, with the client's
-/// address as [`client_of`] found it.
-pub(crate) fn connect_request(
-    request: &Request,
-    client: Option<SocketAddr>,
-    transport: TransportKind,
-) -> ConnectRequest {
-    ConnectRequest {
-        method: request.method().clone(),
-        uri: request.uri().clone(),
-        headers: request.headers().clone(),
-        peer: client,
-        transport,
-    }
-}
-
 pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Context>>(
     State(shared): State<Arc<Shared<P, H, A>>>,
     mut request: Request,
 ) -> Response {
-    if shared.core.is_draining() {
-        return Unavailable::Draining.response();
-    }
-    if let Some(refusal) = refuse_origin(&shared, request.headers()) {
-        return refusal;
-    }
-    let headers = request.headers();
-    if !has_token(headers, header::UPGRADE, "websocket")
-        || !has_token(headers, header::CONNECTION, "upgrade")
-    {
-        return refuse(
-            StatusCode::UPGRADE_REQUIRED,
-            "this route speaks WebSocket only\n",
-        );
-    }
-    if headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .map(HeaderValue::as_bytes)
-        != Some(b"13")
-    {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "Sec-WebSocket-Version must be 13\n",
-        );
-    }
-    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-        return refuse(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key is missing\n");
-    };
-    let accept = derive_accept_key(key.as_bytes());
-    let (encoding, subprotocol) = choose_encoding(headers, request.uri().query());
-    let client = client_of(&shared, peer_of(&request), headers);
-    // Before the hook, so a flood past the limits never reaches it; the
-    // slot is held from here, through the hook, to the connection's end.
-    let slot = match admit(&shared, client) {
-        Ok(slot) => slot,
+    let Admitted {
+        slot,
+        encoding,
+        subprotocol,
+        connect,
+    } = match admit(
+        &shared.core,
+        &request,
+        peer_of(&request),
+        TransportKind::WebSocket,
+    ) {
+        Ok(admitted) => admitted,
         Err(refusal) => return refusal.response(),
     };
+    let accept = request
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|key| derive_accept_key(key.as_bytes()))
+        .unwrap_or_default();
+    let client = connect.peer;
     // Before the 101, so a slow hook holds only an HTTP request; a refusal
     // still upgrades, to close with 4004 (browsers cannot read the status
     // of a refused upgrade, and 4004 tells clients to stop).
-    let auth = shared
-        .authenticate(&connect_request(&request, client, TransportKind::WebSocket))
-        .await;
+    let auth = shared.authenticate(&connect).await;
+    drop(connect);
     let on_upgrade = hyper::upgrade::on(&mut request);
     let ws_config = shared.ws_config();
     // One task per outcome, so a served connection's task holds neither

@@ -25,7 +25,10 @@ pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use lock::LockMode;
 pub mod builder;
 pub mod codegen;
+#[cfg(feature = "cli")]
 pub mod formatter;
+#[cfg(feature = "cli")]
 pub mod report;
 pub use builder::Builder;
+#[cfg(feature = "dynamic")]
 pub mod dynamic;

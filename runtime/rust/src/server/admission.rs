@@ -26,8 +26,6 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 
-use super::config::ConnectionLimits;
-
 /// A range of IP addresses in CIDR notation (`10.0.0.0/8`,
 /// `2001:db8::/32`), or one address (`127.0.0.1`, `::1`): the proxies
 /// whose `X-Forwarded-For` the server believes
@@ -313,11 +311,13 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    pub(crate) fn new(limits: &ConnectionLimits) -> Admission {
-        let max_per_address = limits.max_connections_per_address;
+    /// Counts against `max_connections` in all and `max_per_address` per
+    /// client address (`limits.max_connections` and
+    /// `limits.max_connections_per_address` of the configuration).
+    pub(crate) fn new(max_connections: usize, max_per_address: Option<usize>) -> Admission {
         let shards = if max_per_address.is_some() { SHARDS } else { 0 };
         Admission {
-            max_connections: limits.max_connections,
+            max_connections,
             max_per_address,
             open: AtomicUsize::new(0),
             by_address: (0..shards).map(|_| Mutex::default()).collect(),
@@ -453,10 +453,7 @@ mod tests {
     }
 
     fn limits(total: usize, per_address: Option<usize>) -> Arc<Admission> {
-        let limits = ConnectionLimits::default()
-            .with_max_connections(total)
-            .with_max_connections_per_address(per_address);
-        Arc::new(Admission::new(&limits))
+        Arc::new(Admission::new(total, per_address))
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use futures_channel::mpsc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -13,7 +14,6 @@ use tokio_tungstenite::tungstenite::Message;
 use super::config::ServerConfig;
 use super::member::ConnectionState;
 use super::rooms::Rooms;
-use super::sse::SseSessions;
 use crate::Encoding;
 use crate::control::Control;
 use crate::frame::to_message;
@@ -49,6 +49,18 @@ pub struct DrainReport {
     pub total: Duration,
 }
 
+/// Open SSE sessions by token, for the POST route.
+#[derive(Debug, Default)]
+pub(crate) struct SseSessions {
+    inbound: Mutex<HashMap<String, mpsc::Sender<Message>>>,
+}
+
+impl SseSessions {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, mpsc::Sender<Message>>> {
+        self.inbound.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Core {
     /// Connections counted against `limits.max_connections` and
@@ -76,7 +88,10 @@ impl Core {
     /// `panics` is the count the rooms add to as well.
     pub(crate) fn new(config: ServerConfig, rooms: Arc<Rooms>, panics: Arc<AtomicU64>) -> Self {
         Core {
-            admission: Arc::new(super::admission::Admission::new(&config.limits)),
+            admission: Arc::new(super::admission::Admission::new(
+                config.limits.max_connections,
+                config.limits.max_connections_per_address,
+            )),
             config,
             rooms,
             connections: Mutex::new(HashMap::new()),

@@ -2,9 +2,29 @@
 
 use std::future::Future;
 
+use super::connection::Connection;
 use super::guard::Denied;
-use super::{CloseReport, Connection};
-use crate::Package;
+use crate::{CloseCode, Package};
+
+/// How a connection ended, for [`Handler::on_close`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReport {
+    /// The close code (none when the connection dropped without one).
+    pub code: Option<CloseCode>,
+    /// The close reason.
+    pub reason: String,
+    /// Whether the server closed it (drain, heartbeat, slow consumer…).
+    pub by_server: bool,
+    /// Frames the application sent that the client never received (a slow
+    /// consumer's queue, or frames queued when the peer vanished).
+    pub undelivered: usize,
+    /// Frames the client sent that were read but never handled: they
+    /// waited behind a busy handler when the server closed the connection.
+    pub unhandled: usize,
+    /// Application code panicked while serving this connection (the close
+    /// is then 1011; the panic was logged, not sent to the client).
+    pub panicked: bool,
+}
 
 /// The application's typed message handler.
 ///

@@ -59,131 +59,35 @@ mod rate;
 mod read_ahead;
 mod rooms;
 mod session;
+mod shared;
 mod sse;
 mod upgrade;
 
 use std::io;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub use self::admission::{InvalidIpRange, IpRange};
 pub use self::config::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
 pub use self::connection::Connection;
-use self::connection::Served;
 use self::core::Core;
 pub use self::core::{DrainPhase, DrainReport};
 pub use self::guard::{
     Authenticate, ConnectRequest, Denied, NoAuth, OriginConfig, OriginPolicy, TransportKind,
 };
-pub use self::handler::Handler;
-use self::member::ConnectionState;
-use self::outbox::Outbox;
+pub use self::handler::{CloseReport, Handler};
 pub use self::outbox::SendError;
 pub use self::rate::RateLimits;
 pub use self::rooms::PublishError;
-use crate::{CloseCode, Encoding, Header, Package, Quota};
-
-/// How a connection ended, for [`Handler::on_close`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseReport {
-    /// The close code (none when the connection dropped without one).
-    pub code: Option<CloseCode>,
-    /// The close reason.
-    pub reason: String,
-    /// Whether the server closed it (drain, heartbeat, slow consumer…).
-    pub by_server: bool,
-    /// Frames the application sent that the client never received (a slow
-    /// consumer's queue, or frames queued when the peer vanished).
-    pub undelivered: usize,
-    /// Frames the client sent that were read but never handled: they
-    /// waited behind a busy handler when the server closed the connection.
-    pub unhandled: usize,
-    /// Application code panicked while serving this connection (the close
-    /// is then 1011; the panic was logged, not sent to the client).
-    pub panicked: bool,
-}
-
-/// Bytes of queued frames tungstenite gathers before writing them, so the
-/// frames one wake-up of a connection writes go out in one `sendto` rather
-/// than one each (runtime-load fan-out: docs/BENCHMARKS.md).
-const WRITE_BATCH_BYTES: usize = 4 * 1024;
-
-/// What every connection of one server shares.
-pub(crate) struct Shared<P: Package, H, A> {
-    pub(crate) core: Arc<Core>,
-    pub(crate) handler: H,
-    pub(crate) auth: A,
-    /// This package's headers, sorted, to tell server-only messages from
-    /// unknown ones.
-    pub(crate) headers: Vec<Header>,
-    /// Quotas per message version (the package's, overridden by the
-    /// configuration's), sorted by header.
-    pub(crate) message_quotas: Vec<(Header, Quota)>,
-    /// Hellos read once and shared by the connections that sent them.
-    pub(crate) hellos: peers::Hellos,
-    _package: PhantomData<fn() -> P>,
-}
-
-impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
-    pub(crate) fn ws_config(&self) -> WebSocketConfig {
-        let limits = &self.core.config.limits;
-        WebSocketConfig::default()
-            .read_buffer_size(limits.read_buffer_bytes)
-            // Frames fed together (the outbox's, between two flushes) leave
-            // in one write up to this much; no 128 KiB buffer per connection:
-            // the outbox is the queue.
-            .write_buffer_size(WRITE_BATCH_BYTES)
-            .max_write_buffer_size(limits.max_frame_bytes.saturating_mul(2).max(64 * 1024))
-            .max_message_size(Some(limits.max_frame_bytes))
-            .max_frame_size(Some(limits.max_frame_bytes))
-    }
-
-    /// Asks the authentication hook about a connection request. A panic in
-    /// the hook is caught, logged and counted, and refuses the client with
-    /// 1011 rather than killing the request's task.
-    pub(crate) async fn authenticate(
-        &self,
-        request: &ConnectRequest,
-    ) -> Result<A::Context, Denied> {
-        session::contained(
-            &self.core,
-            None,
-            "the authentication hook",
-            None,
-            self.auth.authenticate(request),
-        )
-        .await
-        .unwrap_or_else(|| Err(Denied::server_error()))
-    }
-
-    pub(crate) fn new_connection(
-        &self,
-        encoding: Encoding,
-        peer: Option<SocketAddr>,
-        context: A::Context,
-    ) -> Connection<P, A::Context> {
-        let limits = &self.core.config.limits;
-        Connection::new(Arc::new(ConnectionState {
-            id: self.core.next_id(),
-            encoding,
-            peer,
-            outbox: Outbox::new(limits.outbound_queue_frames, limits.outbound_queue_bytes),
-            hello: OnceLock::new(),
-            context: Served {
-                core: self.core.clone(),
-                context,
-            },
-        }))
-    }
-}
+use self::shared::Shared;
+use crate::Package;
 
 /// A Tagwire WebSocket server for package `P` with handler `H`, whose
 /// clients are let in by `A` ([`NoAuth`] unless built with
@@ -370,7 +274,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             return Ok(());
         };
         let client = connect.peer;
-        let context = match shared.authenticate(&connect).await {
+        let context = match session::authenticate(&shared, &connect).await {
             Ok(context) => context,
             Err(denied) => {
                 session::unauthorized(&shared, ws, &denied).await;

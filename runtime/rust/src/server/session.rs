@@ -24,13 +24,16 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
 
+use super::connection::Connection;
 use super::connection::Served;
 use super::core::Core;
+use super::guard::ConnectRequest;
 use super::guard::{Authenticate, Denied};
+use super::handler::{CloseReport, Handler};
 use super::member::ConnectionState;
 use super::outbox::{Closing, Next};
 use super::rate::{Over, RateState};
-use super::{CloseReport, Connection, Handler, Shared};
+use super::shared::Shared;
 use crate::control::{Control, ErrorNotice, Welcome, error_code};
 use crate::frame::{Incoming, Payload, decode, to_message};
 use crate::{CloseCode, DecodeErrorKind, Header, Package};
@@ -281,6 +284,24 @@ pub(crate) async fn run<P, H, A, T>(
         shared.handler.on_close(&conn, &report),
     )
     .await;
+}
+
+/// Asks the authentication hook about a connection request. A panic in the
+/// hook is caught, logged and counted, and refuses the client with 1011
+/// rather than killing the request's task.
+pub(crate) async fn authenticate<P: Package, H, A: Authenticate>(
+    shared: &Shared<P, H, A>,
+    request: &ConnectRequest,
+) -> Result<A::Context, Denied> {
+    contained(
+        &shared.core,
+        None,
+        "the authentication hook",
+        None,
+        shared.auth.authenticate(request),
+    )
+    .await
+    .unwrap_or_else(|| Err(Denied::server_error()))
 }
 
 /// A client the authentication hook refused: accepted, then closed at once
@@ -751,7 +772,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
         payload: Payload<'_>,
         state: &mut LoopState,
         running: &mut Option<Running<'a>>,
-    ) -> Result<(), super::SendError> {
+    ) -> Result<(), super::outbox::SendError> {
         let limits = &self.shared.core.config.limits.decode;
         match decode::<P::Client>(payload, limits) {
             Ok(Incoming::Message(message)) => {
@@ -836,7 +857,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
     /// Keeps the client's last position in a room for the join that
     /// replays from it (SPEC §9.7), or replays at once when the connection
     /// is in the room already.
-    fn resume(&self, resume: crate::control::Resume) -> Result<(), super::SendError> {
+    fn resume(&self, resume: crate::control::Resume) -> Result<(), super::outbox::SendError> {
         let kept =
             self.shared
                 .core
@@ -867,7 +888,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             .map(|_| header)
     }
 
-    fn refuse(&self, code: u16, message: String) -> Result<(), super::SendError> {
+    fn refuse(&self, code: u16, message: String) -> Result<(), super::outbox::SendError> {
         tracing::debug!(connection = self.conn.id(), code, %message, "frame refused");
         let notice = Control::Error(ErrorNotice { code, message });
         self.conn

@@ -3,9 +3,8 @@
 //! the WebSocket connection loop as one [`SseTransport`], so heartbeat,
 //! drain, limits and the handler work the same.
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
@@ -18,23 +17,12 @@ use rand::{Rng, SeedableRng};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::guard::{Authenticate, TransportKind};
-use super::{Handler, Shared};
+use super::handler::Handler;
+use super::shared::Shared;
 use crate::{Encoding, Package};
 
 /// Most frames one POST may carry.
 pub(crate) const MAX_FRAMES_PER_POST: usize = 64;
-
-/// Open SSE sessions by token, for the POST route.
-#[derive(Debug, Default)]
-pub(crate) struct SseSessions {
-    inbound: Mutex<HashMap<String, mpsc::Sender<Message>>>,
-}
-
-impl SseSessions {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, mpsc::Sender<Message>>> {
-        self.inbound.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
 
 /// The SSE response's body on one side, the POSTed frames on the other.
 #[derive(Debug)]
@@ -127,7 +115,7 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
         Err(refusal) => return refusal.response(),
     };
     let client = connect.peer;
-    let context = match shared.authenticate(&connect).await {
+    let context = match super::session::authenticate(&shared, &connect).await {
         Ok(context) => context,
         Err(denied) => {
             // As a WebSocket gets 4004: the stream opens and says why it

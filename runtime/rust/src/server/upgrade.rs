@@ -17,8 +17,9 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use super::admission::{Refusal, Slot, client_addr};
 use super::core::Core;
 use super::guard::{Authenticate, ConnectRequest, TransportKind};
+use super::handler::Handler;
 use super::read_ahead::ReadAhead;
-use super::{Handler, Shared};
+use super::shared::Shared;
 use crate::{Encoding, Package};
 
 /// The encoding a client asked for, and the subprotocol to echo (SPEC §9.2).
@@ -293,7 +294,7 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
     // Before the 101, so a slow hook holds only an HTTP request; a refusal
     // still upgrades, to close with 4004 (browsers cannot read the status
     // of a refused upgrade, and 4004 tells clients to stop).
-    let auth = shared.authenticate(&connect).await;
+    let auth = super::session::authenticate(&shared, &connect).await;
     drop(connect);
     let on_upgrade = hyper::upgrade::on(&mut request);
     let ws_config = shared.ws_config();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Tag, depth_exceeded};
+use super::tag::{Tag, check_key_order, depth_exceeded};
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
 /// Bit patterns every implementation writes for NaN, so equal values give
@@ -467,7 +467,7 @@ impl<'a> BinaryReader<'a> {
             for _ in 0..n {
                 let at = Position::Byte(r.pos);
                 let k = key(r)?;
-                super::check_key_order(&out, &k, at)?;
+                check_key_order(&out, &k, at)?;
                 let v = value(r)?;
                 out.insert(k, v);
             }

@@ -88,7 +88,7 @@ pub fn check_float(
         return Ok(());
     }
     let mut text = String::new();
-    super::TextWriter::new(&mut text, crate::Header::new(*b"aa")).f64(v);
+    super::text::TextWriter::new(&mut text, crate::Header::new(*b"aa")).f64(v);
     Err(Violation {
         path: path(),
         message: format!("{} is outside {range}", &text[3..]),

@@ -6,7 +6,8 @@
 //! plus a static description of its wire shape ([`TypeDef`]) from which
 //! [`SchemaExport::schema`] writes `.schema` text.
 
-use super::{BinaryReader, BinaryWriter, TextReader, TextWriter};
+use super::binary::{BinaryReader, BinaryWriter};
+use super::text::{TextReader, TextWriter};
 use crate::{DecodeError, Header};
 use std::fmt::Write as _;
 

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::base64url;
 use super::scan::{find_any, find_byte, push_dyadic, push_i64, push_u64};
-use super::{Tag, base64url, depth_exceeded};
+use super::tag::{Tag, check_key_order, depth_exceeded};
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
 /// Appends one text frame to a caller's `String`.
@@ -605,7 +606,7 @@ impl<'a> TextReader<'a> {
             for _ in 0..n {
                 let at = r.here();
                 let k = key(r)?;
-                super::check_key_order(&out, &k, at)?;
+                check_key_order(&out, &k, at)?;
                 let v = value(r)?;
                 out.insert(k, v);
             }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::{Encoding, Limits};
 
-use super::Backoff;
+use super::backoff::Backoff;
 
 /// What [`Client::send`](super::Client::send) does when `queue_limit`
 /// messages are already waiting.

@@ -24,9 +24,10 @@ use crate::frame::{self, Incoming, Payload};
 use crate::{CloseAction, CloseCode, Package, Protocol};
 
 use super::backoff::{sanitize_factor, uniform_up_to};
+use super::config::ClientConfig;
 use super::connector::{self, Dial, DialError};
+use super::event::{Event, ReconnectReason, Status};
 use super::outbox::Outbox;
-use super::{ClientConfig, Event, ReconnectReason, Status};
 
 /// How long the client waits for its close frame to go out, or for the
 /// peer to finish the closing handshake, before dropping the stream.

@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, watch};
 
-use super::{QueueFull, SendError};
+use super::config::QueueFull;
+use super::event::SendError;
 
 #[derive(Debug)]
 struct State<M> {

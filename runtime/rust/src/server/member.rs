@@ -55,3 +55,23 @@ impl<C: ?Sized> ConnectionState<C> {
         self.hello.get().map(|p| &**p).filter(|p| !p.is_current())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+
+    use super::*;
+
+    /// Every connection pays for this struct, idle or not: it holds its
+    /// queue and its hello, and no more (its rooms are the rooms' to keep).
+    #[test]
+    fn an_idle_connection_pays_for_its_fields_only() {
+        let fields = size_of::<u64>()
+            + size_of::<Encoding>()
+            + size_of::<Option<SocketAddr>>()
+            + size_of::<Outbox>()
+            + size_of::<OnceLock<Arc<PeerHello>>>();
+        // Up to one word of padding.
+        assert!(size_of::<ConnectionState<()>>() < fields + size_of::<usize>());
+    }
+}

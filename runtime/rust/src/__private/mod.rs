@@ -8,20 +8,22 @@
 //! # use tagwire::DecodeError;
 //! # struct Point { x: i32, y: Option<String> }
 //! impl Point {
-//!     fn encode_text_fields(&self, w: &mut TextWriter<'_>) {
+//!     #[doc(hidden)]
+//!     pub fn __encode_text(&self, w: &mut TextWriter<'_>) {
 //!         w.i32(self.x);
 //!         w.optional(&self.y, |w, v| w.str(v));
 //!     }
-//!     fn decode_text_fields(r: &mut TextReader<'_>) -> Result<Self, DecodeError> {
+//!     #[doc(hidden)]
+//!     pub fn __decode_text(r: &mut TextReader<'_>) -> Result<Self, DecodeError> {
 //!         Ok(Point { x: r.i32()?, y: r.optional(|r| r.string())? })
 //!     }
 //! }
 //! ```
 //!
-//! and the same with `BinaryWriter`/`BinaryReader`, whose methods have the
-//! same names and shapes. A struct-typed field is written
-//! `self.pos.encode_text_fields(w)` and read
-//! `r.nested(|r| Point::decode_text_fields(r))?`; an optional struct uses
+//! and the same with `BinaryWriter`/`BinaryReader` (`__encode_binary`,
+//! `__decode_binary`), whose methods have the same names and shapes. A
+//! struct-typed field is written `self.pos.__encode_text(w)` and read
+//! `r.nested(Point::__decode_text)?`; an optional struct uses
 //! `optional_struct`. Field initialisers in a struct expression run in the
 //! order written, which is what keeps decoding in schema order.
 

@@ -11,8 +11,10 @@ use codespan_reporting::term;
 use serde::Serialize;
 use std::ops::Range;
 
+/// How bad a diagnostic is. More levels (notes) may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     Error,
     Warning,
@@ -20,12 +22,17 @@ pub enum Severity {
 
 /// A secondary location that explains the primary one ("first declared here").
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Label {
     pub span: Span,
     pub message: String,
 }
 
+/// One problem: built with [`Diagnostic::error`] or [`Diagnostic::warning`]
+/// and the `at`/`with_*` methods, so fields can be added (suggested fixes,
+/// say) without breaking code that reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     pub severity: Severity,
     /// Stable identifier, listed in docs/DIAGNOSTICS.md, for editors and CI filters.
@@ -92,7 +99,7 @@ impl Diagnostic {
 
 /// Orders diagnostics by file, then position, then message, so output is
 /// stable and reads top to bottom; diagnostics without a span come last.
-pub fn sort(diagnostics: &mut [Diagnostic]) {
+pub(crate) fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
         let key = |d: &Diagnostic| d.span.map(|s| (s.file, s.start, s.end));
         match (key(a), key(b)) {
@@ -105,7 +112,7 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
     });
 }
 
-pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+pub(crate) fn has_errors(diagnostics: &[Diagnostic]) -> bool {
     diagnostics.iter().any(Diagnostic::is_error)
 }
 
@@ -169,7 +176,7 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
 
 /// The JSON form of one diagnostic, for editors and CI (`--format json`).
 #[derive(Debug, Serialize)]
-pub struct JsonDiagnostic<'a> {
+pub(crate) struct JsonDiagnostic<'a> {
     pub severity: Severity,
     pub code: &'a str,
     pub message: &'a str,
@@ -185,14 +192,14 @@ pub struct JsonDiagnostic<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct JsonLabel<'a> {
+pub(crate) struct JsonLabel<'a> {
     pub file: &'a str,
     pub line: usize,
     pub column: usize,
     pub message: &'a str,
 }
 
-pub fn to_json<'a>(sources: &'a SourceMap, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
+pub(crate) fn to_json<'a>(sources: &'a SourceMap, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
     let located = d.span.map(|span| {
         let file = sources.get(span.file);
         (

@@ -52,7 +52,9 @@ pub struct Step<'a> {
 }
 
 impl Step<'_> {
-    /// The compiler generates this step.
+    /// The compiler generates this step. Only tests ask: the generators
+    /// match on `plan` themselves.
+    #[cfg(test)]
     pub fn is_generated(&self) -> bool {
         self.plan.is_ok()
     }
@@ -68,7 +70,9 @@ pub struct Conversions<'a> {
 }
 
 impl<'a> Conversions<'a> {
-    /// The step down from `message`, if it has one.
+    /// The step down from `message`, if it has one. Only tests ask: the
+    /// generators walk `downgrades` in order.
+    #[cfg(test)]
     pub fn downgrade_from(&self, message: &MessageVersion) -> Option<&Step<'a>> {
         self.downgrades.iter().find(|s| same(s.from, message))
     }

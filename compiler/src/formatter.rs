@@ -39,6 +39,25 @@ pub fn format_source(path: &Path, text: &str) -> Result<String, Box<Output>> {
     }
 }
 
+/// What a schema text means, without where it is written: its AST with
+/// every span left out, or `None` when it does not parse. Formatting must not
+/// change it; the formatter's tests compare it before and after.
+pub fn meaning(text: &str) -> Option<String> {
+    let mut sources = SourceMap::new();
+    let id = sources.add("meaning.schema", text.to_string());
+    let file = syntax::parse(id, text).ok()?;
+    let debug = format!("{file:#?}");
+    Some(
+        debug
+            .lines()
+            .filter(|l| {
+                !l.trim_start().starts_with("start:") && !l.trim_start().starts_with("end:")
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 #[derive(Debug, Clone)]
 struct Comment {
     start: usize,

@@ -1,7 +1,7 @@
 //! The checked schema: names resolved, values computed, everything the lock
 //! and the generators need and nothing they must re-validate.
 
-use crate::header::Header;
+pub use crate::header::Header;
 use crate::source::{FileId, Span};
 
 #[derive(Debug, Clone, PartialEq)]

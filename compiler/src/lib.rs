@@ -1,34 +1,53 @@
 //! The Tagwire schema compiler: `.schema` files to checked IR, stable headers
 //! in `tagwire.lock`, and generated code.
 //!
-//! Passes run in order and each reports every problem it finds:
-//! [`syntax`] (pest) → [`ast`] → [`check`] → [`ir`] → [`lock`] (headers and
-//! compatibility) → generators.
+//! Most users need only [`Builder`], in a build script. Tools that want the
+//! checked schema or the diagnostics run the [`FrontEnd`] and read its
+//! [`Output`]: the IR in [`ir`], diagnostics in [`diagnostic`] (every code
+//! is a [`DiagnosticCode`], listed in docs/DIAGNOSTICS.md), and the
+//! generators and their options in [`codegen`].
+//!
+//! Inside, passes run in order and each reports every problem it finds:
+//! parsing (pest) → AST → checks → IR → lock (headers and compatibility) →
+//! generators.
+//!
+//! Features: `cli` (default) builds the `tagwire` binary and what only it
+//! uses; `dynamic` adds the schema-driven codec (module `dynamic`). Build scripts
+//! use `default-features = false` and compile neither.
 
-pub mod ast;
-pub mod check;
-mod code;
-pub mod compile;
-pub mod diagnostic;
-pub mod evolve;
-pub mod header;
-pub mod ir;
-pub mod loader;
-pub mod lock;
-pub mod pattern;
-pub mod shape;
-pub mod source;
-pub mod syntax;
-
-pub use compile::{FrontEnd, Output};
-pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
-pub use lock::LockMode;
-pub mod builder;
 pub mod codegen;
-#[cfg(feature = "cli")]
-pub mod formatter;
-#[cfg(feature = "cli")]
-pub mod report;
-pub use builder::Builder;
+pub mod diagnostic;
 #[cfg(feature = "dynamic")]
 pub mod dynamic;
+pub mod ir;
+pub mod source;
+
+pub use builder::{Builder, Error as BuildError, LOCKED_ENV};
+pub use compile::{FrontEnd, Output};
+pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
+pub use header::{APPLICATION_HEADERS, HeaderError};
+pub use lock::{Entry as LockEntry, FILE_NAME as LOCK_FILE_NAME, LockFile, LockMode, LockPlan};
+pub use syntax::{MAX_NESTING, MAX_SOURCE_BYTES};
+
+// The `tagwire` binary's own views (`tagwire fmt`, `tagwire headers`,
+// `tagwire dump`); public only because the binary is another crate, and not
+// part of the library's API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod formatter;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod report;
+
+mod ast;
+mod builder;
+mod check;
+mod code;
+mod compile;
+mod evolve;
+mod header;
+mod loader;
+mod lock;
+mod pattern;
+mod shape;
+mod syntax;

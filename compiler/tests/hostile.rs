@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use tagwire_compiler::header::APPLICATION_HEADERS;
+use tagwire_compiler::APPLICATION_HEADERS;
 use tagwire_compiler::{FrontEnd, LockMode, Output};
 
 /// A root that does not exist on disk: imports fail cleanly, no lock is read
@@ -210,7 +210,7 @@ fn ten_thousand_nested_braces_are_a_diagnostic() {
 #[test]
 fn nesting_just_under_the_limit_is_fine() {
     // 64 levels in all, counting the message's own braces.
-    let depth = tagwire_compiler::syntax::MAX_NESTING - 1;
+    let depth = tagwire_compiler::MAX_NESTING - 1;
     let text = format!(
         "package p;\nmessage M {{ x: {}u8{} }}\n",
         "[".repeat(depth),

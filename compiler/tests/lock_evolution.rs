@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
+use tagwire_compiler::LockFile;
 use tagwire_compiler::diagnostic::Diagnostic;
-use tagwire_compiler::lock::LockFile;
 use tagwire_compiler::{FrontEnd, LockMode, Output};
 
 const BASE: &str = "package app;
@@ -168,7 +168,7 @@ fn only<'a>(output: &'a Output, code: &str) -> &'a Diagnostic {
     found[0]
 }
 
-fn entry<'a>(lock: &'a LockFile, message: &str, version: u32) -> &'a tagwire_compiler::lock::Entry {
+fn entry<'a>(lock: &'a LockFile, message: &str, version: u32) -> &'a tagwire_compiler::LockEntry {
     lock.entries
         .iter()
         .find(|e| e.message == message && e.version == version)

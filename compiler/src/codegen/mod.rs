@@ -20,7 +20,7 @@ pub mod typescript;
 ///   never start an indented code block.
 ///
 /// Everything else is kept verbatim.
-pub fn escape_doc_lines(lines: &[String]) -> Vec<String> {
+pub(crate) fn escape_doc_lines(lines: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(lines.len());
     // The fence that opened the current code block: its character and length.
     let mut open: Option<(char, usize)> = None;

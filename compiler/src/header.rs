@@ -18,7 +18,9 @@ pub const APPLICATION_HEADERS: usize = 63 * 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Header([u8; 2]);
 
+/// Why a text is not a header. New rules may add reasons.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HeaderError {
     #[error("a header is exactly 2 characters, this one has {0}")]
     Length(usize),

@@ -305,10 +305,8 @@ fn main() -> ExitCode {
             serde,
             locked,
         }) => generate_into(&common, &out, locked, |output| {
-            let options = RustOptions {
-                serde,
-                ..RustOptions::default()
-            };
+            let mut options = RustOptions::default();
+            options.serde = serde;
             generate_rust_files(output, &options).map_err(|e| e.to_string())
         }),
         Command::Gen(Gen::Ts {
@@ -317,7 +315,8 @@ fn main() -> ExitCode {
             runtime_import,
             locked,
         }) => generate_into(&common, &out, locked, |output| {
-            let options = TsOptions { runtime_import };
+            let mut options = TsOptions::default();
+            options.runtime_import = runtime_import;
             generate_typescript_files(output, &options).map_err(|e| e.to_string())
         }),
     }

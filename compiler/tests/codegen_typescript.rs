@@ -80,9 +80,8 @@ fn generation_is_deterministic() {
 
 #[test]
 fn runtime_import_is_configurable() {
-    let options = TsOptions {
-        runtime_import: "../runtime/index.js".to_string(),
-    };
+    let mut options = TsOptions::default();
+    options.runtime_import = "../runtime/index.js".to_string();
     let files = typescript::generate(every_schema().schema.as_ref().unwrap(), &options);
     for (package, code) in &files {
         assert!(

@@ -67,10 +67,8 @@ fn codec_only_generates_no_conversions() {
     let output = front_end.lock_mode(LockMode::Locked).run();
     assert!(!output.has_errors(), "{}", output.render_text());
     let full = rust::generate_rust_files(&output, &RustOptions::default()).unwrap();
-    let codec_only = RustOptions {
-        codec_only: true,
-        ..RustOptions::default()
-    };
+    let mut codec_only = RustOptions::default();
+    codec_only.codec_only = true;
     let codecs = rust::generate_rust_files(&output, &codec_only).unwrap();
     let (full, codecs) = (&full[0].1, &codecs[0].1);
     assert!(

@@ -249,11 +249,9 @@ fn write(dir: &Path, files: &[(PathBuf, String)]) -> Result<(), String> {
 pub fn rust_side(output: &Output, root: &str, repo: &Path, scratch: &Path) -> Result<Side, String> {
     // The harness only encodes and decodes: it needs none of the
     // conversions between versions an application would write by hand.
-    let options = RustOptions {
-        canonical_json: true,
-        codec_only: true,
-        ..RustOptions::default()
-    };
+    let mut options = RustOptions::default();
+    options.canonical_json = true;
+    options.codec_only = true;
     let files = rust_gen::generate_rust_files(output, &options).map_err(|e| e.to_string())?;
     let packages: Vec<String> = files
         .iter()
@@ -316,9 +314,8 @@ pub fn ts_side(output: &Output, root: &str, repo: &Path, scratch: &Path) -> Resu
         "building the TypeScript runtime",
     )?;
     let runtime = runtime_dir.join("dist/index.js").display().to_string();
-    let options = TsOptions {
-        runtime_import: runtime.clone(),
-    };
+    let mut options = TsOptions::default();
+    options.runtime_import = runtime.clone();
     let files = ts_gen::generate_typescript_files(output, &options).map_err(|e| e.to_string())?;
     let dir = scratch.join("ts");
     write_fresh(&dir.join("gen"), &files)?;

@@ -48,10 +48,8 @@ fn options_add_serde_and_attributes() {
         .schema(&ui)
         .lock_mode(LockMode::Locked)
         .run();
-    let mut options = RustOptions {
-        serde: true,
-        ..RustOptions::default()
-    };
+    let mut options = RustOptions::default();
+    options.serde = true;
     options.type_attribute("ui.Point", "#[derive(Default)]");
     options.type_attribute("ServerMessage", "#[non_exhaustive]");
     let files = rust::generate_rust_files(&output, &options).unwrap();

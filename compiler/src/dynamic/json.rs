@@ -471,6 +471,7 @@ pub fn fields_json(schema: &Schema, fields: &[Field], values: &[Value]) -> Json 
 
 /// A JSON value that does not fit its schema type, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JsonError {
     /// Like `value.shapes[3].circle.radius`.
     pub path: String,

@@ -66,6 +66,7 @@ pub struct Mismatch;
 /// Why a values-file line could not be encoded: what, and where (a JSON path
 /// such as `value.shapes[3].circle.radius`; empty for the line as a whole).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ValuesError {
     pub path: String,
     pub message: String,

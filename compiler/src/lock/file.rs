@@ -51,6 +51,7 @@ struct RawEntry {
 
 /// Why a lock file could not be read, with the byte range it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParseError {
     pub message: String,
     pub range: Option<std::ops::Range<usize>>,

@@ -382,6 +382,53 @@ fn invalid_utf8_on_disk_is_a_diagnostic() {
 }
 
 #[test]
+fn a_file_over_the_size_limit_is_refused_before_parsing() {
+    let text = format!(
+        "package p;\n{}",
+        " ".repeat(tagwire_compiler::MAX_SOURCE_BYTES)
+    );
+    assert_error(text, "E0001");
+}
+
+#[test]
+fn a_file_imported_twice_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("common.schema"),
+        "package common;\nstruct P { x: u8 }\n",
+    )
+    .unwrap();
+    let root = dir.path().join("app.schema");
+    std::fs::write(
+        &root,
+        "package app;\nimport \"common.schema\";\nimport \"common.schema\";\nmessage M { p: P }\n",
+    )
+    .unwrap();
+    let output = FrontEnd::new()
+        .schema(&root)
+        .lock_mode(LockMode::Preview)
+        .run();
+    assert!(!output.has_errors(), "{}", output.render_text());
+    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["W0001"]);
+}
+
+#[test]
+fn a_lock_that_cannot_be_read_is_a_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("app.schema");
+    std::fs::write(&root, "package app;\nmessage M { x: u8 }\n").unwrap();
+    // A directory where the lock file should be: it exists, but reading it fails.
+    std::fs::create_dir(dir.path().join(tagwire_compiler::LOCK_FILE_NAME)).unwrap();
+    let output = FrontEnd::new()
+        .schema(&root)
+        .lock_mode(LockMode::Preview)
+        .run();
+    let codes: Vec<&str> = output.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0098"]);
+}
+
+#[test]
 fn empty_and_whitespace_files_report_a_missing_package() {
     for text in [
         "",

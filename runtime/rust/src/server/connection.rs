@@ -17,7 +17,9 @@ use crate::{CloseCode, Encoding, Header, Package, Protocol};
 
 /// What a connection's state carries for the application's handle: the
 /// server it belongs to (its rooms, its counters) and what authentication
-/// said about the client.
+/// said about the client. The rooms hold the state and so the server: the
+/// connection's task breaks that cycle when it ends, by leaving its rooms
+/// (`super::session`'s drop guard).
 #[derive(Debug)]
 pub(crate) struct Served<C> {
     pub(crate) core: Arc<Core>,

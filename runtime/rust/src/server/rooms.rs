@@ -995,6 +995,47 @@ mod tests {
         );
     }
 
+    fn member(id: u64) -> Arc<ConnectionState> {
+        Arc::new(ConnectionState {
+            id,
+            encoding: Encoding::Binary,
+            peer: None,
+            outbox: super::super::outbox::Outbox::new(16, 1 << 20),
+            hello: std::sync::OnceLock::new(),
+            context: (),
+        })
+    }
+
+    #[test]
+    fn the_rooms_forget_a_connection_once_it_left_them_all() {
+        let rooms = Arc::new(Rooms {
+            rooms: Mutex::new(Table::default()),
+            backend: Arc::new(super::super::backend::LocalBackend::default()),
+            deliver: |_, _, _, _, _| 0,
+            node: 1,
+            panics: Arc::default(),
+        });
+        let (one, two) = (member(1), member(2));
+        rooms.join(&one, "a");
+        rooms.join(&two, "a");
+        rooms.join(&one, "b");
+        // A position kept for a room not joined (yet).
+        assert!(rooms.resume(&one, "c", Position { epoch: 1, seq: 3 }));
+        assert_eq!((rooms.len("a"), rooms.len("b")), (2, 1));
+        rooms.leave(2, "a");
+        assert!(
+            !rooms.lock().connections.contains_key(&2),
+            "a connection in no room and with no position has no entry"
+        );
+        rooms.leave_all(1);
+        let table = rooms.lock();
+        assert!(
+            table.connections.is_empty(),
+            "positions go with the connection"
+        );
+        assert!(table.rooms.is_empty(), "emptied rooms are dropped");
+    }
+
     #[test]
     fn payloads_name_the_connection_to_skip_only_on_their_node() {
         let rooms = Rooms {

@@ -6,14 +6,16 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
+use bytes::Bytes;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{
-    Backend, BackendError, BackendState, BoxFuture, Bytes, Gap, History, HistoryWindow, Position,
-    RoomMessage, Subscriber, reaches_back,
+use super::contract::{
+    Backend, BackendError, BackendState, BoxFuture, Gap, History, HistoryWindow, RoomMessage,
+    Subscriber, reaches_back,
 };
+use crate::control::RoomPosition as Position;
 
 /// Rooms below this count are never swept: sweeping a small map buys nothing.
 const SWEEP_FLOOR: usize = 64;

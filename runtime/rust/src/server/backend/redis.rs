@@ -30,6 +30,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::{
     AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError,
@@ -38,10 +39,11 @@ use redis::{
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::{
-    Backend, BackendError, BackendState, BoxFuture, Bytes, Gap, GapKind, History, HistoryWindow,
-    Position, RoomMessage, Subscriber, reaches_back,
+use super::contract::{
+    Backend, BackendError, BackendState, BoxFuture, Gap, GapKind, History, HistoryWindow,
+    RoomMessage, Subscriber, reaches_back,
 };
+use crate::control::RoomPosition as Position;
 
 /// How a [`RedisBackend`] connects and what it keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]

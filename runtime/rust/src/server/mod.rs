@@ -131,25 +131,8 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         for warning in config.warnings() {
             tracing::warn!("{warning}");
         }
-        let mut headers = P::headers();
-        headers.sort();
-        let message_quotas = rate::merged(P::rate_limits(), &config.rate_limits);
-        let backend = config
-            .backend
-            .clone()
-            .unwrap_or_else(|| Arc::new(backend::LocalBackend::default()));
-        let panics = Arc::default();
-        let rooms = rooms::Rooms::new::<P>(backend, Arc::clone(&panics));
         Server {
-            shared: Arc::new(Shared {
-                core: Arc::new(Core::new(config, rooms, panics)),
-                handler,
-                auth,
-                headers,
-                message_quotas,
-                hellos: peers::Hellos::default(),
-                _package: PhantomData,
-            }),
+            shared: Arc::new(Shared::new(handler, auth, config)),
         }
     }
 

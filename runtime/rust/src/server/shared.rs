@@ -7,12 +7,16 @@ use std::sync::{Arc, OnceLock};
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::backend::LocalBackend;
+use super::config::ServerConfig;
 use super::connection::{Connection, Served};
 use super::core::Core;
 use super::guard::Authenticate;
 use super::member::ConnectionState;
 use super::outbox::Outbox;
 use super::peers::Hellos;
+use super::rate;
+use super::rooms::Rooms;
 use crate::{Encoding, Header, Package, Quota};
 
 /// Bytes of queued frames tungstenite gathers before writing them, so the
@@ -33,10 +37,33 @@ pub(crate) struct Shared<P: Package, H, A> {
     pub(crate) message_quotas: Vec<(Header, Quota)>,
     /// Hellos read once and shared by the connections that sent them.
     pub(crate) hellos: Hellos,
-    pub(crate) _package: PhantomData<fn() -> P>,
+    _package: PhantomData<fn() -> P>,
 }
 
 impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
+    /// The server's state: its rooms on the configured backend (the
+    /// in-process one unless set), and what the package says once.
+    pub(crate) fn new(handler: H, auth: A, config: ServerConfig) -> Self {
+        let mut headers = P::headers();
+        headers.sort();
+        let message_quotas = rate::merged(P::rate_limits(), &config.rate_limits);
+        let backend = config
+            .backend
+            .clone()
+            .unwrap_or_else(|| Arc::new(LocalBackend::default()));
+        let panics = Arc::default();
+        let rooms = Rooms::new::<P>(backend, Arc::clone(&panics));
+        Shared {
+            core: Arc::new(Core::new(config, rooms, panics)),
+            handler,
+            auth,
+            headers,
+            message_quotas,
+            hellos: Hellos::default(),
+            _package: PhantomData,
+        }
+    }
+
     pub(crate) fn ws_config(&self) -> WebSocketConfig {
         let limits = &self.core.config.limits;
         WebSocketConfig::default()

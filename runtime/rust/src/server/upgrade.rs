@@ -1,5 +1,6 @@
-//! The HTTP side: the WebSocket upgrade (done by hand so the connection
-//! loop runs over any byte stream) and the health route.
+//! The HTTP side: the checks every accept path makes before a handshake
+//! ([`admit`]), the WebSocket upgrade (done by hand so the connection loop
+//! runs over any byte stream) and the health route.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -663,19 +663,7 @@ impl Rooms {
         let mut last = replay.after;
         match history {
             Ok(History::Messages(messages)) => {
-                for message in &messages {
-                    if message.position.is_seen_by(last) {
-                        continue;
-                    }
-                    (self.deliver)(
-                        message,
-                        self.skip_of(&message.payload),
-                        targets,
-                        &limits,
-                        &self.panics,
-                    );
-                    last = message.position;
-                }
+                last = self.deliver_after(&messages, last, targets, &limits);
             }
             Ok(History::Gap(gap)) => {
                 push_gap(conn, room, reason(gap.kind), gap.current);
@@ -696,21 +684,35 @@ impl Rooms {
             push_gap(conn, room, GapReason::Trimmed, current);
             last = current;
         } else {
-            for message in &replay.pending {
-                if message.position.is_seen_by(last) {
-                    continue;
-                }
-                (self.deliver)(
-                    message,
-                    self.skip_of(&message.payload),
-                    targets,
-                    &limits,
-                    &self.panics,
-                );
-                last = message.position;
-            }
+            last = self.deliver_after(&replay.pending, last, targets, &limits);
         }
         member.last = last;
+    }
+
+    /// Delivers to `targets` the messages past `last`, in order (a replay
+    /// and the live messages that waited for it may overlap); the position
+    /// of the last one delivered, or `last`.
+    fn deliver_after(
+        &self,
+        messages: &[RoomMessage],
+        mut last: Position,
+        targets: &[Arc<ConnectionState>],
+        limits: &Limits,
+    ) -> Position {
+        for message in messages {
+            if message.position.is_seen_by(last) {
+                continue;
+            }
+            (self.deliver)(
+                message,
+                self.skip_of(&message.payload),
+                targets,
+                limits,
+                &self.panics,
+            );
+            last = message.position;
+        }
+        last
     }
 
     /// The `except` part of a payload: the connection id to skip when it

@@ -224,7 +224,8 @@ impl Constraint {
 /// A float as the text encoding writes it (JavaScript's `Number#toString`).
 pub fn float_text(v: f64) -> String {
     let mut s = String::new();
-    tagwire::__private::TextWriter::new(&mut s, tagwire::Header::new(*b"aa")).f64(v);
+    let mut w = tagwire::__private::TextWriter::new(&mut s, tagwire::Header::new(*b"aa"));
+    tagwire::__private::Writer::f64(&mut w, v);
     s.split_off(3)
 }
 

@@ -1,7 +1,8 @@
-//! The impls: `Codec` for structs, enums and unions, `Protocol` and
-//! `SchemaExport` for protocol enums. Every read and write is a call into
-//! `tagwire::__private` exactly as the schema compiler's Rust generator
-//! writes it (`compiler/src/codegen/rust/codec.rs`), in field order.
+//! The impls: `Codec` and `Describe` for structs, enums and unions;
+//! `Protocol`, `Codec` and `SchemaExport` for protocol enums. Every read and
+//! write is a call on the runtime's `Writer` or `Reader` as the schema
+//! compiler's Rust generator writes it (`compiler/src/codegen/rust/codec.rs`),
+//! in field order, so one body serves both encodings.
 
 use crate::ast::{FieldTy, Shape, Variant, snake_case};
 use crate::attr::{self, Attrs, Position};
@@ -12,36 +13,12 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Ident};
 
-#[derive(Clone, Copy)]
-enum Enc {
-    Text,
-    Binary,
-}
-
-impl Enc {
-    /// `Codec` encoder, decoder and field reader names; writer and reader types.
-    fn names(self) -> (Ident, Ident, Ident, TokenStream, TokenStream) {
-        match self {
-            Enc::Text => (
-                format_ident!("encode_text"),
-                format_ident!("decode_text"),
-                format_ident!("read_text"),
-                quote!(::tagwire::__private::TextWriter<'_>),
-                quote!(::tagwire::__private::TextReader<'_>),
-            ),
-            Enc::Binary => (
-                format_ident!("encode_binary"),
-                format_ident!("decode_binary"),
-                format_ident!("read_binary"),
-                quote!(::tagwire::__private::BinaryWriter<'_>),
-                quote!(::tagwire::__private::BinaryReader<'_>),
-            ),
-        }
-    }
-}
-
-const CODEC: fn() -> TokenStream = || quote!(::tagwire::__private::derive::Codec);
+const CODEC: fn() -> TokenStream = || quote!(::tagwire::__private::Codec);
 const DERIVE: fn() -> TokenStream = || quote!(::tagwire::__private::derive);
+/// The signatures of `Codec::encode` and `Codec::decode`.
+const ENCODE: fn() -> TokenStream =
+    || quote!(fn encode(&self, w: &mut impl ::tagwire::__private::Writer));
+const DECODE: fn() -> TokenStream = || quote!(fn decode(r: &mut impl ::tagwire::__private::Reader) -> ::tagwire::__private::Result<Self>);
 
 /// How the value being written is reachable.
 enum Val {
@@ -66,19 +43,9 @@ impl Val {
     }
 }
 
-/// The `Codec` path of the derived type an optional holds, if it holds one
-/// (structs need `optional_struct`).
-fn named_inner(ty: &FieldTy) -> Option<&syn::Type> {
-    match ty.unboxed() {
-        FieldTy::Named(t) => Some(t),
-        _ => None,
-    }
-}
-
 /// A statement writing `val` with writer `w`.
-fn encode(ty: &FieldTy, val: &Val, enc: Enc) -> TokenStream {
-    let (encode_fn, ..) = enc.names();
-    let codec = CODEC();
+fn encode(ty: &FieldTy, val: &Val) -> TokenStream {
+    let d = DERIVE();
     let v = val.by_ref();
     match ty {
         FieldTy::Prim(p) => {
@@ -89,48 +56,46 @@ fn encode(ty: &FieldTy, val: &Val, enc: Enc) -> TokenStream {
         FieldTy::String => quote!(w.str(#v)),
         FieldTy::Bytes => quote!(w.bytes(#v)),
         FieldTy::List(inner) => {
-            let each = encode(inner, &Val::Ref(quote!(v)), enc);
+            let each = encode(inner, &Val::Ref(quote!(v)));
             quote!(w.list(#v, |w, v| #each))
         }
         FieldTy::Map(k, value, None) => {
-            let key = encode(k, &Val::Ref(quote!(k)), enc);
-            let value = encode(value, &Val::Ref(quote!(v)), enc);
+            let key = encode(k, &Val::Ref(quote!(k)));
+            let value = encode(value, &Val::Ref(quote!(v)));
             quote!(w.map(#v, |w, k| #key, |w, v| #value))
         }
         FieldTy::Map(k, value, Some(_)) => {
             // SPEC §5: entries in ascending key order, which a HashMap lacks.
-            let key = encode(k, &Val::Ref(quote!(*k)), enc);
-            let value = encode(value, &Val::Ref(quote!(*v)), enc);
+            let key = encode(k, &Val::Ref(quote!(*k)));
+            let value = encode(value, &Val::Ref(quote!(*v)));
             quote!({
                 let sorted: ::std::collections::BTreeMap<_, _> = ::std::iter::Iterator::collect((#v).iter());
                 w.map(&sorted, |w, k| #key, |w, v| #value)
             })
         }
-        FieldTy::Option(inner) => {
-            let present = encode(inner, &Val::Ref(quote!(v)), enc);
-            match named_inner(inner) {
-                Some(t) => quote!(if <#t as #codec>::IS_STRUCT {
-                    w.optional_struct(#v, |w, v| #present)
-                } else {
-                    w.optional(#v, |w, v| #present)
-                }),
-                None => quote!(w.optional(#v, |w, v| #present)),
+        // A derived type knows whether it needs the struct marker.
+        FieldTy::Option(inner) => match &**inner {
+            FieldTy::Named(t) => quote!(<#t as #d::Describe>::write_optional(#v, w)),
+            FieldTy::Boxed(b) if matches!(**b, FieldTy::Named(_)) => quote!(w.optional_value(#v)),
+            _ => {
+                let present = encode(inner, &Val::Ref(quote!(v)));
+                quote!(w.optional(#v, |w, v| #present))
             }
-        }
+        },
         FieldTy::Boxed(inner) => {
             let unboxed = match val {
                 Val::Place(e) => Val::Ref(quote!(&*#e)),
                 Val::Ref(e) => Val::Ref(quote!(&**#e)),
             };
-            encode(inner, &unboxed, enc)
+            encode(inner, &unboxed)
         }
-        FieldTy::Named(t) => quote!(<#t as #codec>::#encode_fn(#v, w)),
+        FieldTy::Named(t) => quote!(<#t as #d::Describe>::write(#v, w)),
     }
 }
 
 /// An expression of type `Result<T, DecodeError>` reading with reader `r`.
-fn read(ty: &FieldTy, enc: Enc) -> TokenStream {
-    let codec = CODEC();
+fn read(ty: &FieldTy) -> TokenStream {
+    let d = DERIVE();
     match ty {
         FieldTy::Prim(p) => {
             let m = format_ident!("{}", p.method());
@@ -139,60 +104,37 @@ fn read(ty: &FieldTy, enc: Enc) -> TokenStream {
         FieldTy::String => quote!(r.string()),
         FieldTy::Bytes => quote!(r.bytes()),
         FieldTy::List(inner) => {
-            let each = reader_fn(inner, enc);
-            quote!(r.list(#each))
+            let each = read(inner);
+            quote!(r.list(|r| #each))
         }
         FieldTy::Map(k, v, hash) => {
-            let key = reader_fn(k, enc);
-            let value = reader_fn(v, enc);
+            let (key, value) = (read(k), read(v));
             match hash {
-                None => quote!(r.map(#key, #value)),
+                None => quote!(r.map(|r| #key, |r| #value)),
                 Some(t) => {
-                    quote!(r.map(#key, #value).map(|m| ::std::iter::Iterator::collect::<#t>(::std::iter::IntoIterator::into_iter(m))))
+                    quote!(r.map(|r| #key, |r| #value).map(|m| ::std::iter::Iterator::collect::<#t>(::std::iter::IntoIterator::into_iter(m))))
                 }
             }
         }
-        FieldTy::Option(inner) => {
-            let present = reader_fn(inner, enc);
-            match named_inner(inner) {
-                Some(t) => quote!(if <#t as #codec>::IS_STRUCT {
-                    r.optional_struct(#present)
-                } else {
-                    r.optional(#present)
-                }),
-                None => quote!(r.optional(#present)),
+        FieldTy::Option(inner) => match &**inner {
+            FieldTy::Named(t) => quote!(<#t as #d::Describe>::read_optional(r)),
+            FieldTy::Boxed(b) if matches!(**b, FieldTy::Named(_)) => quote!(r.optional_value()),
+            _ => {
+                let present = read(inner);
+                quote!(r.optional(|r| #present))
             }
-        }
+        },
         FieldTy::Boxed(inner) => {
-            let inner = read(inner, enc);
+            let inner = read(inner);
             quote!(#inner.map(::std::boxed::Box::new))
         }
-        FieldTy::Named(t) => {
-            let (_, _, read, ..) = enc.names();
-            quote!(<#t as #codec>::#read(r))
-        }
-    }
-}
-
-/// Something callable as `FnMut(&mut Reader) -> Result<T, DecodeError>`.
-fn reader_fn(ty: &FieldTy, enc: Enc) -> TokenStream {
-    match ty {
-        FieldTy::Named(t) => {
-            let (_, _, read, ..) = enc.names();
-            let codec = CODEC();
-            quote!(<#t as #codec>::#read)
-        }
-        _ => {
-            let read = read(ty, enc);
-            quote!(|r| #read)
-        }
+        FieldTy::Named(t) => quote!(<#t as #d::Describe>::read(r)),
     }
 }
 
 /// The `Ty` constant describing a field type.
 fn ty_desc(ty: &FieldTy) -> TokenStream {
     let d = DERIVE();
-    let codec = CODEC();
     match ty {
         FieldTy::Prim(p) => {
             let v = format_ident!("{}", p.ty_variant());
@@ -213,7 +155,7 @@ fn ty_desc(ty: &FieldTy) -> TokenStream {
             quote!(#d::Ty::Optional(&#inner))
         }
         FieldTy::Boxed(inner) => ty_desc(inner),
-        FieldTy::Named(t) => quote!(#d::Ty::Named(<#t as #codec>::type_def)),
+        FieldTy::Named(t) => quote!(#d::Ty::Named(<#t as #d::Describe>::type_def)),
     }
 }
 
@@ -228,23 +170,23 @@ fn field_descs(fields: &[crate::ast::Field<'_>]) -> TokenStream {
 }
 
 /// `member: read?,` per field, in order (initialisers run in the order written).
-fn field_inits(fields: &[crate::ast::Field<'_>], enc: Enc) -> TokenStream {
+fn field_inits(fields: &[crate::ast::Field<'_>]) -> TokenStream {
     let inits = fields.iter().filter_map(|f| {
         let ident = f.ident;
-        let read = read(f.ty.as_ref()?, enc);
+        let read = read(f.ty.as_ref()?);
         Some(quote!(#ident: #read?,))
     });
     quote!(#(#inits)*)
 }
 
 /// Writes of named fields bound as `f0`, `f1`, … (references).
-fn bound_writes(fields: &[crate::ast::Field<'_>], enc: Enc) -> (TokenStream, Vec<TokenStream>) {
+fn bound_writes(fields: &[crate::ast::Field<'_>]) -> (TokenStream, Vec<TokenStream>) {
     let members: Vec<&Ident> = fields.iter().map(|f| f.ident).collect();
     let bindings: Vec<Ident> = (0..fields.len()).map(|i| format_ident!("f{i}")).collect();
     let writes = fields
         .iter()
         .zip(&bindings)
-        .filter_map(|(f, b)| Some(encode(f.ty.as_ref()?, &Val::Ref(quote!(#b)), enc)))
+        .filter_map(|(f, b)| Some(encode(f.ty.as_ref()?, &Val::Ref(quote!(#b)))))
         .collect();
     (quote!({ #( #members: #bindings ),* }), writes)
 }
@@ -283,25 +225,22 @@ pub(crate) fn codec(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>>
             }
             let fields = shape.fields();
             let descs = field_descs(fields);
-            let fns = [Enc::Text, Enc::Binary].map(|enc| {
-                let (encode, decode, _, writer, reader) = enc.names();
-                let writes = fields.iter().filter_map(|f| {
-                    let ident = f.ident;
-                    Some(encode_stmt(f.ty.as_ref()?, quote!(self.#ident), enc))
-                });
-                let inits = field_inits(fields, enc);
-                quote! {
-                    fn #encode(&self, w: &mut #writer) { #( #writes; )* }
-                    fn #decode(r: &mut #reader) -> ::core::result::Result<Self, ::tagwire::DecodeError> {
-                        ::core::result::Result::Ok(Self { #inits })
-                    }
-                }
+            let writes = fields.iter().filter_map(|f| {
+                let ident = f.ident;
+                Some(encode(f.ty.as_ref()?, &Val::Place(quote!(self.#ident))))
             });
+            let inits = field_inits(fields);
+            let (encode_fn, decode_fn) = (ENCODE(), DECODE());
             quote! {
                 #[automatically_derived]
                 #[allow(unused_variables, clippy::needless_borrow)]
                 impl #codec_path for #name {
                     const IS_STRUCT: bool = true;
+                    #encode_fn { #( #writes; )* }
+                    #decode_fn { ::core::result::Result::Ok(Self { #inits }) }
+                }
+                #[automatically_derived]
+                impl #d::Describe for #name {
                     fn type_def() -> &'static #d::TypeDef {
                         static DEF: #d::TypeDef = #d::TypeDef {
                             name: #type_name,
@@ -310,7 +249,6 @@ pub(crate) fn codec(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>>
                         };
                         &DEF
                     }
-                    #( #fns )*
                 }
                 #[automatically_derived]
                 impl #d::StructCodec for #name {}
@@ -352,10 +290,6 @@ pub(crate) fn codec(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>>
     Ok(body)
 }
 
-fn encode_stmt(ty: &FieldTy, place: TokenStream, enc: Enc) -> TokenStream {
-    encode(ty, &Val::Place(place), enc)
-}
-
 fn enum_codec(
     cx: &Ctxt,
     name: &Ident,
@@ -369,25 +303,22 @@ fn enum_codec(
     let values = check::enum_values(cx, variants);
     let idents: Vec<&Ident> = variants.iter().map(|v| v.ident).collect();
     let lits: Vec<Literal> = values.iter().map(|&v| Literal::u32_unsuffixed(v)).collect();
-    let fns = [Enc::Text, Enc::Binary].map(|enc| {
-        let (encode, decode, _, writer, reader) = enc.names();
-        quote! {
-            fn #encode(&self, w: &mut #writer) {
-                w.enum_value(match self { #( Self::#idents => #lits, )* });
-            }
-            fn #decode(r: &mut #reader) -> ::core::result::Result<Self, ::tagwire::DecodeError> {
-                let tag = r.enum_value()?;
-                match tag.value {
-                    #( #lits => ::core::result::Result::Ok(Self::#idents), )*
-                    _ => ::core::result::Result::Err(tag.unknown_enum_value()),
-                }
-            }
-        }
-    });
+    let (encode_fn, decode_fn) = (ENCODE(), DECODE());
     quote! {
         #[automatically_derived]
         impl #codec_path for #name {
-            const IS_STRUCT: bool = false;
+            #encode_fn {
+                w.enum_value(match self { #( Self::#idents => #lits, )* });
+            }
+            #decode_fn {
+                r.enum_of(|value| match value {
+                    #( #lits => ::core::option::Option::Some(Self::#idents), )*
+                    _ => ::core::option::Option::None,
+                })
+            }
+        }
+        #[automatically_derived]
+        impl #d::Describe for #name {
             fn type_def() -> &'static #d::TypeDef {
                 static DEF: #d::TypeDef = #d::TypeDef {
                     name: #type_name,
@@ -396,7 +327,6 @@ fn enum_codec(
                 };
                 &DEF
             }
-            #( #fns )*
         }
     }
 }
@@ -430,51 +360,49 @@ fn union_codec(
             );
         }
     }
-    let fns = [Enc::Text, Enc::Binary].map(|enc| {
-        let (encode, decode, _, writer, reader) = enc.names();
-        let encode_arms = variants.iter().enumerate().map(|(i, v)| {
-            let ident = v.ident;
-            let index = Literal::u32_unsuffixed(u32::try_from(i).unwrap_or(u32::MAX));
-            match &v.shape {
-                Shape::Named(fields) => {
-                    let (pattern, writes) = bound_writes(fields, enc);
-                    quote!(Self::#ident #pattern => { w.variant(#index); #( #writes; )* })
-                }
-                _ => quote!(Self::#ident { .. } => w.variant(#index),),
+    let encode_arms = variants.iter().enumerate().map(|(i, v)| {
+        let ident = v.ident;
+        let index = Literal::u32_unsuffixed(u32::try_from(i).unwrap_or(u32::MAX));
+        match &v.shape {
+            Shape::Named(fields) => {
+                let (pattern, writes) = bound_writes(fields);
+                quote!(Self::#ident #pattern => { w.variant(#index); #( #writes; )* })
             }
-        });
-        let decode_arms = variants.iter().enumerate().map(|(i, v)| {
-            let ident = v.ident;
-            let index = Literal::u32_unsuffixed(u32::try_from(i).unwrap_or(u32::MAX));
-            match &v.shape {
-                Shape::Named(fields) => {
-                    let inits = field_inits(fields, enc);
-                    quote!(#index => ::core::result::Result::Ok(Self::#ident { #inits }),)
-                }
-                _ => quote!(#index => ::core::result::Result::Ok(Self::#ident),),
+            _ => quote!(Self::#ident { .. } => w.variant(#index),),
+        }
+    });
+    let decode_arms = variants.iter().enumerate().map(|(i, v)| {
+        let ident = v.ident;
+        let index = Literal::u32_unsuffixed(u32::try_from(i).unwrap_or(u32::MAX));
+        match &v.shape {
+            Shape::Named(fields) => {
+                let inits = field_inits(fields);
+                quote!(#index => ::core::result::Result::Ok(Self::#ident { #inits }),)
             }
-        });
-        quote! {
-            fn #encode(&self, w: &mut #writer) {
-                match self { #( #encode_arms )* }
-            }
-            fn #decode(r: &mut #reader) -> ::core::result::Result<Self, ::tagwire::DecodeError> {
-                r.union(|r, tag| match tag.value {
-                    #( #decode_arms )*
-                    _ => ::core::result::Result::Err(tag.unknown_variant()),
-                })
-            }
+            _ => quote!(#index => ::core::result::Result::Ok(Self::#ident),),
         }
     });
     let variant_descs = variants.iter().zip(wire_names).map(|(v, n)| {
         let fields = field_descs(v.shape.fields());
         quote!(#d::VariantDef { name: #n, fields: #fields })
     });
+    let (encode_fn, decode_fn) = (ENCODE(), DECODE());
     quote! {
         #[automatically_derived]
         #[allow(unused_variables)]
         impl #codec_path for #name {
-            const IS_STRUCT: bool = false;
+            #encode_fn {
+                match self { #( #encode_arms )* }
+            }
+            #decode_fn {
+                r.union(|r, tag| match tag.value {
+                    #( #decode_arms )*
+                    _ => ::core::result::Result::Err(tag.unknown_variant()),
+                })
+            }
+        }
+        #[automatically_derived]
+        impl #d::Describe for #name {
             fn type_def() -> &'static #d::TypeDef {
                 static DEF: #d::TypeDef = #d::TypeDef {
                     name: #type_name,
@@ -483,7 +411,6 @@ fn union_codec(
                 };
                 &DEF
             }
-            #( #fns )*
         }
     }
 }
@@ -570,75 +497,30 @@ pub(crate) fn protocol(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Erro
             asserts.push(quote_spanned!(ty.span()=> const _: () = #d::assert_struct::<#ty>();));
         }
     }
-    let encoders = [Enc::Text, Enc::Binary].map(|enc| {
-        let (encode, _, _, _, _) = enc.names();
-        let (fn_name, out_ty, writer) = match enc {
-            Enc::Text => (
-                quote!(encode_text),
-                quote!(::std::string::String),
-                quote!(::tagwire::__private::TextWriter),
-            ),
-            Enc::Binary => (
-                quote!(encode_binary),
-                quote!(::std::vec::Vec<u8>),
-                quote!(::tagwire::__private::BinaryWriter),
-            ),
-        };
-        let arms = variants.iter().map(|v| {
-            let ident = v.ident;
-            match &v.shape {
-                Shape::Named(fields) => {
-                    let (pattern, writes) = bound_writes(fields, enc);
-                    quote!(Self::#ident #pattern => { #( #writes; )* })
-                }
-                Shape::Newtype(f) => {
-                    let ty = &f.ty;
-                    quote!(Self::#ident(m) => <#ty as #codec>::#encode(m, w),)
-                }
-                _ => quote!(Self::#ident { .. } => {}),
+    let encode_arms = variants.iter().map(|v| {
+        let ident = v.ident;
+        match &v.shape {
+            Shape::Named(fields) => {
+                let (pattern, writes) = bound_writes(fields);
+                quote!(Self::#ident #pattern => { #( #writes; )* })
             }
-        });
-        quote! {
-            fn #fn_name(&self, out: &mut #out_ty) {
-                let w = &mut #writer::new(out, ::tagwire::Protocol::header(self));
-                match self { #( #arms )* }
-            }
+            Shape::Newtype(_) => quote!(Self::#ident(m) => w.value(m),),
+            _ => quote!(Self::#ident { .. } => {}),
         }
     });
-    let decoders = [Enc::Text, Enc::Binary].map(|enc| {
-        let (_, decode, _, _, _) = enc.names();
-        let (fn_name, frame_ty, reader) = match enc {
-            Enc::Text => (quote!(decode_text_with), quote!(&str), quote!(::tagwire::__private::TextReader)),
-            Enc::Binary => (quote!(decode_binary_with), quote!(&[u8]), quote!(::tagwire::__private::BinaryReader)),
-        };
-        let arms = variants.iter().zip(&header_names).map(|(v, h)| {
-            let ident = v.ident;
-            match &v.shape {
-                Shape::Named(fields) => {
-                    let inits = field_inits(fields, enc);
-                    quote!(#h => Self::#ident { #inits },)
-                }
-                Shape::Newtype(f) => {
-                    let ty = &f.ty;
-                    quote!(#h => Self::#ident(<#ty as #codec>::#decode(r)?),)
-                }
-                _ => quote!(#h => Self::#ident,),
+    let decode_arms = variants.iter().zip(&header_names).map(|(v, h)| {
+        let ident = v.ident;
+        match &v.shape {
+            Shape::Named(fields) => {
+                let inits = field_inits(fields);
+                quote!(#h => Self::#ident { #inits },)
             }
-        });
-        quote! {
-            fn #fn_name(frame: #frame_ty, limits: &::tagwire::Limits) -> ::core::result::Result<Self, ::tagwire::DecodeError> {
-                #( #header_consts )*
-                let mut reader = #reader::new(frame, limits)?;
-                let r = &mut reader;
-                let message = match r.header() {
-                    #( #arms )*
-                    _ => return ::core::result::Result::Err(r.unknown_header()),
-                };
-                reader.finish()?;
-                ::core::result::Result::Ok(message)
-            }
+            // The struct's fields are the message's: read at the top level.
+            Shape::Newtype(_) => quote!(#h => Self::#ident(r.message()?),),
+            _ => quote!(#h => Self::#ident,),
         }
     });
+    let (encode_fn, decode_fn) = (ENCODE(), DECODE());
     let message_descs = variants.iter().zip(&messages).map(|(v, m)| {
         let (mname, version, pinned) = (&m.name, m.version, m.pinned);
         let text = Literal::byte_string(check::header_text(m.header).as_bytes());
@@ -646,7 +528,7 @@ pub(crate) fn protocol(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Erro
         let fields = match &v.shape {
             Shape::Newtype(f) => {
                 let ty = &f.ty;
-                quote!(#d::MessageFields::Struct(<#ty as #codec>::type_def))
+                quote!(#d::MessageFields::Struct(<#ty as #d::Describe>::type_def))
             }
             shape => {
                 let descs = field_descs(shape.fields());
@@ -673,8 +555,20 @@ pub(crate) fn protocol(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Erro
                 #( #header_consts )*
                 match self { #( #patterns => #header_names, )* }
             }
-            #( #encoders )*
-            #( #decoders )*
+        }
+        #[automatically_derived]
+        #[allow(unused_variables, clippy::match_single_binding)]
+        impl #codec for #name {
+            #encode_fn {
+                match self { #( #encode_arms )* }
+            }
+            #decode_fn {
+                #( #header_consts )*
+                ::core::result::Result::Ok(match r.header() {
+                    #( #decode_arms )*
+                    _ => return ::core::result::Result::Err(r.unknown_header()),
+                })
+            }
         }
         #[automatically_derived]
         impl #d::SchemaExport for #name {

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use tagwire::__private::{BinaryReader, BinaryWriter};
+use tagwire::__private::{BinaryReader, BinaryWriter, Reader as _};
 use tagwire::{DecodeError, Limits};
 
 use super::value::Value;

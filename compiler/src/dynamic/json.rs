@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use tagwire::__private::{TextReader, TextWriter};
+use tagwire::__private::{Reader as _, TextReader, TextWriter, Writer as _};
 use tagwire::{DecodeError, DecodeErrorKind, Header, Limits};
 
 use super::value::{Key, Value};

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use tagwire::__private::{TextReader, TextWriter};
+use tagwire::__private::{Reader as _, TextReader, TextWriter};
 use tagwire::{DecodeError, DecodeErrorKind, Limits, Position};
 
 use super::value::Value;

@@ -8,7 +8,9 @@
 
 use std::fmt;
 
-use crate::__private::{BinaryReader, BinaryWriter, TextReader, TextWriter};
+use crate::__private::{
+    BinaryReader, BinaryWriter, Codec, Reader, TextReader, TextWriter, Writer,
+};
 use crate::{DecodeError, Header, Limits, Protocol};
 
 /// `_a`: the server's heartbeat; the client answers with [`Control::Pong`].
@@ -384,27 +386,11 @@ impl Protocol for Control {
             Control::Gap(_) => GAP,
         }
     }
-
-    fn encode_text(&self, out: &mut String) {
-        self.write_fields(&mut TextWriter::new(out, self.header()));
-    }
-
-    fn encode_binary(&self, out: &mut Vec<u8>) {
-        self.write_fields(&mut BinaryWriter::new(out, self.header()));
-    }
-
-    fn decode_text_with(frame: &str, limits: &Limits) -> Result<Self, DecodeError> {
-        Self::read(TextReader::new(frame, limits)?)
-    }
-
-    fn decode_binary_with(frame: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
-        Self::read(BinaryReader::new(frame, limits)?)
-    }
 }
 
-impl Control {
-    /// The fields after the header, in the order both encodings share.
-    fn write_fields(&self, w: &mut impl FieldWriter) {
+/// The fields after the header, in the order both encodings share.
+impl Codec for Control {
+    fn encode(&self, w: &mut impl Writer) {
         match self {
             Control::Ping | Control::Pong => {}
             Control::Hello(h) => {
@@ -446,7 +432,7 @@ impl Control {
         }
     }
 
-    fn read(mut r: impl FieldReader) -> Result<Self, DecodeError> {
+    fn decode(r: &mut impl Reader) -> Result<Self, DecodeError> {
         let message = match r.header() {
             PING => Control::Ping,
             PONG => Control::Pong,
@@ -492,85 +478,9 @@ impl Control {
             }),
             _ => return Err(r.unknown_header()),
         };
-        r.finish()?;
         Ok(message)
     }
 }
-
-/// What the control messages write, in either encoding: one field list
-/// serves both (generated codecs spell each encoding out for speed; these
-/// few frames do not need it).
-trait FieldWriter {
-    fn str(&mut self, v: &str);
-    fn u16(&mut self, v: u16);
-    fn u32(&mut self, v: u32);
-    fn u64(&mut self, v: u64);
-    fn f64(&mut self, v: f64);
-}
-
-/// What the control messages read, in either encoding.
-trait FieldReader {
-    fn header(&self) -> Header;
-    fn unknown_header(&self) -> DecodeError;
-    fn string(&mut self) -> Result<String, DecodeError>;
-    fn u16(&mut self) -> Result<u16, DecodeError>;
-    fn u32(&mut self) -> Result<u32, DecodeError>;
-    fn u64(&mut self) -> Result<u64, DecodeError>;
-    fn f64(&mut self) -> Result<f64, DecodeError>;
-    fn finish(self) -> Result<(), DecodeError>;
-}
-
-macro_rules! field_io {
-    ($writer:ident, $reader:ident) => {
-        impl FieldWriter for $writer<'_> {
-            fn str(&mut self, v: &str) {
-                $writer::str(self, v)
-            }
-            fn u16(&mut self, v: u16) {
-                $writer::u16(self, v)
-            }
-            fn u32(&mut self, v: u32) {
-                $writer::u32(self, v)
-            }
-            fn u64(&mut self, v: u64) {
-                $writer::u64(self, v)
-            }
-            fn f64(&mut self, v: f64) {
-                $writer::f64(self, v)
-            }
-        }
-
-        impl FieldReader for $reader<'_> {
-            fn header(&self) -> Header {
-                $reader::header(self)
-            }
-            fn unknown_header(&self) -> DecodeError {
-                $reader::unknown_header(self)
-            }
-            fn string(&mut self) -> Result<String, DecodeError> {
-                $reader::string(self)
-            }
-            fn u16(&mut self) -> Result<u16, DecodeError> {
-                $reader::u16(self)
-            }
-            fn u32(&mut self) -> Result<u32, DecodeError> {
-                $reader::u32(self)
-            }
-            fn u64(&mut self) -> Result<u64, DecodeError> {
-                $reader::u64(self)
-            }
-            fn f64(&mut self) -> Result<f64, DecodeError> {
-                $reader::f64(self)
-            }
-            fn finish(self) -> Result<(), DecodeError> {
-                $reader::finish(self)
-            }
-        }
-    };
-}
-
-field_io!(TextWriter, TextReader);
-field_io!(BinaryWriter, BinaryReader);
 
 #[cfg(test)]
 mod tests {

@@ -81,35 +81,59 @@ pub use tagwire_macros::{Codec, Protocol};
 
 /// A set of messages that can travel as Tagwire frames.
 ///
-/// Usually implemented by generated code on an enum with one variant per
-/// message version (so [`Protocol::header`] depends on the variant and the
-/// decoders `match` on the header), but a single message type works too.
+/// Implemented by generated code and `#[derive(tagwire::Protocol)]` on an
+/// enum with one variant per message version (so [`Protocol::header`]
+/// depends on the variant), over the hidden codec both encodings share: the
+/// enum writes the fields after the header and, when decoding, chooses the
+/// version by the header. Every encoder and decoder below is provided.
 ///
 /// Encoders append to the caller's buffer so a connection can reuse one
 /// buffer for every frame: with enough capacity, encoding allocates nothing.
-pub trait Protocol: Sized {
+pub trait Protocol: __private::Codec {
     /// Header of this value's message version.
     fn header(&self) -> Header;
 
     /// Appends this value as one text frame.
-    fn encode_text(&self, out: &mut String);
+    fn encode_text(&self, out: &mut String) {
+        __private::Codec::encode(self, &mut __private::TextWriter::new(out, self.header()));
+    }
 
     /// Appends this value as one binary frame.
-    fn encode_binary(&self, out: &mut Vec<u8>);
+    fn encode_binary(&self, out: &mut Vec<u8>) {
+        __private::Codec::encode(self, &mut __private::BinaryWriter::new(out, self.header()));
+    }
 
-    /// Decodes one text frame under caller-chosen limits.
+    /// Decodes one text frame under caller-chosen limits, then checks the
+    /// schema's constraints ([`Protocol::validate`]).
     ///
     /// # Errors
     ///
     /// Any [`DecodeErrorKind`] that applies to text frames (SPEC §6–7).
-    fn decode_text_with(frame: &str, limits: &Limits) -> Result<Self, DecodeError>;
+    fn decode_text_with(frame: &str, limits: &Limits) -> Result<Self, DecodeError> {
+        let mut r = __private::TextReader::new(frame, limits)?;
+        let message = <Self as __private::Codec>::decode(&mut r)?;
+        r.finish()?;
+        message
+            .validate()
+            .map_err(|v| DecodeError::constraint(Position::Token { index: 0, byte: 0 }, v))?;
+        Ok(message)
+    }
 
-    /// Decodes one binary frame under caller-chosen limits.
+    /// Decodes one binary frame under caller-chosen limits, then checks the
+    /// schema's constraints ([`Protocol::validate`]).
     ///
     /// # Errors
     ///
     /// Any [`DecodeErrorKind`] that applies to binary frames (SPEC §6–7).
-    fn decode_binary_with(frame: &[u8], limits: &Limits) -> Result<Self, DecodeError>;
+    fn decode_binary_with(frame: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let mut r = __private::BinaryReader::new(frame, limits)?;
+        let message = <Self as __private::Codec>::decode(&mut r)?;
+        r.finish()?;
+        message
+            .validate()
+            .map_err(|v| DecodeError::constraint(Position::Byte(0), v))?;
+        Ok(message)
+    }
 
     /// Decodes one text frame under [`Limits::default`].
     ///
@@ -202,8 +226,16 @@ pub trait Package: Send + Sync + 'static {
     const NAME: &'static str;
     /// `PROTOCOL_FINGERPRINT`: equal on both sides means every frame agrees.
     const FINGERPRINT: &'static str;
-    /// Every message version's header, in header order (`HEADERS`).
-    fn headers() -> Vec<Header>;
+    /// Every message version in header order, as `(header, message name,
+    /// version, direction)`, where direction is `"server"`, `"client"` or
+    /// `"both"`: generated code's `HEADERS`. [`Package::headers`] and
+    /// [`Package::describe`] read it unless overridden.
+    const HEADERS: &'static [(Header, &'static str, u32, &'static str)] = &[];
+
+    /// Every message version's header, in header order.
+    fn headers() -> Vec<Header> {
+        Self::HEADERS.iter().map(|(header, ..)| *header).collect()
+    }
 
     /// Rate quotas the schema gives client messages, one bucket per header
     /// (per message version), for servers to enforce per connection
@@ -238,8 +270,10 @@ pub trait Package: Send + Sync + 'static {
     /// `HEADERS`), for the outdated notice; `None` for headers it does not
     /// know.
     fn describe(header: Header) -> Option<(&'static str, u32)> {
-        let _ = header;
-        None
+        Self::HEADERS
+            .iter()
+            .find(|(h, ..)| *h == header)
+            .map(|(_, name, version, _)| (*name, *version))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use tagwire::__private::{BinaryReader, BinaryWriter, TextReader, TextWriter};
+use tagwire::__private::{BinaryReader, BinaryWriter, Reader, TextReader, TextWriter, Writer};
 use tagwire::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
 const H: Header = Header::new(*b"aa");

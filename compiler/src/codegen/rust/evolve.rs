@@ -37,26 +37,15 @@ impl Context<'_> {
             quote!((::tagwire::Header::new(*#header), #name, #version))
         });
         items.extend(quote! {
-            /// Versions removed from this package (tombstones in its lock):
-            /// `(header, message name, version)`. Their headers are never
-            /// reused; a client that sends one gets "protocol outdated".
+            /// Versions removed from this package (its lock's tombstones):
+            /// `(header, message name, version)`. Their headers are never reused.
             pub const REMOVED: &[(::tagwire::Header, &str, u32)] = &[ #(#removed),* ];
         });
-        let mut package_items = if package.removed.is_empty() {
-            TokenStream::new()
-        } else {
-            quote! {
-                const REMOVED: &'static [(::tagwire::Header, &'static str, u32)] = REMOVED;
-            }
+        // Referred to even when empty, so a private module never warns that
+        // the constant is unused.
+        let mut package_items = quote! {
+            const REMOVED: &'static [(::tagwire::Header, &'static str, u32)] = REMOVED;
         };
-        package_items.extend(quote! {
-            fn describe(header: ::tagwire::Header) -> Option<(&'static str, u32)> {
-                HEADERS
-                    .iter()
-                    .find(|(h, ..)| *h == header)
-                    .map(|(_, name, version, _)| (*name, *version))
-            }
-        });
         if convert {
             package_items.extend(downgrade_fn(&conversions));
             package_items.extend(upgrade_fn(&conversions));

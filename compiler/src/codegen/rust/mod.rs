@@ -22,13 +22,16 @@
 //!   `tagwire::Upgrade`) where they are safe, `REMOVED` (the lock's
 //!   tombstones), and `Package`, which the runtime takes as its type parameter.
 //!
-//! The codec functions (`__encode_text`, `__decode_binary`, …) are public so
-//! other packages' modules can call them, but hidden from docs: only the
-//! `Protocol` implementations are API.
+//! Every type, message version and protocol enum implements the runtime's
+//! hidden `Codec` trait once, over writers and readers both encodings
+//! implement (`tw::Writer`, `tw::Reader`, where `tw` is the file's alias
+//! for `tagwire::__private`, the only runtime module generated code touches
+//! besides the public API). Only the `Protocol` implementations are API.
 
 mod codec;
 mod evolve;
 mod json;
+mod lints;
 mod protocol;
 mod types;
 mod validate;
@@ -267,15 +270,11 @@ impl<'a> Context<'a> {
         false
     }
 
-    fn is_struct(&self, r: &TypeRef) -> bool {
-        matches!(
-            self.schema.type_def(r).map(|d| &d.kind),
-            Some(TypeDefKind::Struct(_))
-        )
-    }
-
     fn package_file(&self, package: &Package) -> String {
-        let mut items = TokenStream::new();
+        // Lowercase, so no schema type (which starts uppercase) can clash with it.
+        let mut items = quote!(
+            use ::tagwire::__private as tw;
+        );
         let json = self.options.canonical_json;
         for def in &package.types {
             items.extend(self.type_def(package, def));

@@ -73,18 +73,15 @@ impl Context<'_> {
             #client_enum
             #evolution_items
 
-            /// Every message version of this package in header order:
-            /// `(header, message name, version, direction)`, where direction
-            /// is `"server"`, `"client"` or `"both"` (who may send it).
+            /// Every message version in header order: `(header, message name,
+            /// version, direction)`, direction being who may send it.
             pub const HEADERS: &[(::tagwire::Header, &str, u32, &str)] = &[ #(#rows),* ];
 
-            /// Hash of this package's wire shape (every message version's
-            /// header and fields): peers with equal fingerprints agree on
-            /// every frame.
+            /// Hash of every message version's header and fields: peers with
+            /// equal fingerprints agree on every frame.
             pub const PROTOCOL_FINGERPRINT: &str = #fingerprint;
 
-            /// This package as the runtime sees it: the server and client
-            /// of `tagwire` take it as their type parameter
+            /// This package as the runtime's server and client take it
             /// (`Server::<Package, _>`).
             #[derive(Debug, Clone, Copy, Default)]
             pub struct Package;
@@ -94,9 +91,7 @@ impl Context<'_> {
                 type Server = ServerMessage;
                 const NAME: &'static str = #package_name;
                 const FINGERPRINT: &'static str = PROTOCOL_FINGERPRINT;
-                fn headers() -> Vec<::tagwire::Header> {
-                    HEADERS.iter().map(|(header, ..)| *header).collect()
-                }
+                const HEADERS: &'static [(::tagwire::Header, &'static str, u32, &'static str)] = HEADERS;
                 #rate_limits
                 #package_items
             }
@@ -113,13 +108,22 @@ impl Context<'_> {
         let attrs = self.options.attributes_for(&package.name, &[name]);
         let derives = self.derives(TokenStream::new());
         let enum_name = format_ident!("{name}");
+        let variants: Vec<_> = messages.iter().map(|m| ident(&m.type_name())).collect();
+        // Only versions with constraints are checked: the others keep
+        // `Protocol::validate`'s default.
+        let checked: Vec<_> = messages
+            .iter()
+            .filter(|m| self.fields_constrained(&m.fields))
+            .map(|m| ident(&m.type_name()))
+            .collect();
+        let validate = (!checked.is_empty()).then(|| quote!(validate { #(#checked),* }));
+        let impls = quote!(tw::protocol!(#enum_name { #(#variants),* } #validate););
+        let doc = format!(" {doc}");
         if messages.is_empty() {
             // No message goes this way. An uninhabited enum still implements
             // Protocol, so code generic over both directions compiles: it can
-            // never be built or encoded (`match *self {}`), and decoding
-            // checks the frame like any protocol, then rejects every header
-            // as unknown.
-            let doc = format!(" {doc}");
+            // never be built or encoded, and decoding checks the frame like
+            // any protocol, then rejects every header as unknown.
             let note = " This package has no such message, so the enum has no variants: encoding is \
                         unreachable and decoding rejects every frame (`unknown_header`, once the frame's size \
                         and header bytes are checked).";
@@ -130,63 +134,13 @@ impl Context<'_> {
                 #derives
                 #attrs
                 pub enum #enum_name {}
-
-                impl ::tagwire::Protocol for #enum_name {
-                    fn header(&self) -> ::tagwire::Header {
-                        match *self {}
-                    }
-                    fn encode_text(&self, _out: &mut String) {
-                        match *self {}
-                    }
-                    fn encode_binary(&self, _out: &mut Vec<u8>) {
-                        match *self {}
-                    }
-                    fn decode_text_with(frame: &str, limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
-                        Err(::tagwire::__private::TextReader::new(frame, limits)?.unknown_header())
-                    }
-                    fn decode_binary_with(frame: &[u8], limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
-                        Err(::tagwire::__private::BinaryReader::new(frame, limits)?.unknown_header())
-                    }
-                }
+                #impls
             };
         }
-        let variants: Vec<_> = messages.iter().map(|m| ident(&m.type_name())).collect();
-        let checked: Vec<_> = messages
-            .iter()
-            .filter(|m| self.fields_constrained(&m.fields))
-            .map(|m| ident(&m.type_name()))
-            .collect();
-        // Only protocols with constraints check them: the others keep
-        // `Protocol::validate`'s default and decode exactly as before.
-        let (validate, text_check, binary_check) = if checked.is_empty() {
-            (TokenStream::new(), TokenStream::new(), TokenStream::new())
-        } else {
-            let rest = (checked.len() < messages.len())
-                .then(|| quote!(_ => ::std::result::Result::Ok(()),));
-            let check = |position: TokenStream| {
-                quote! {
-                    ::tagwire::Protocol::validate(&message)
-                        .map_err(|v| ::tagwire::DecodeError::constraint(#position, v))?;
-                }
-            };
-            (
-                quote! {
-                    fn validate(&self) -> ::std::result::Result<(), ::tagwire::Violation> {
-                        match self {
-                            #( Self::#checked(m) => m.validate(), )*
-                            #rest
-                        }
-                    }
-                },
-                check(quote!(::tagwire::Position::Token { index: 0, byte: 0 })),
-                check(quote!(::tagwire::Position::Byte(0))),
-            )
-        };
         let variant_docs = messages.iter().map(|m| {
             let header = m.header.map_or_else(|| "??".to_string(), |h| h.to_string());
             format!(" `{}` v{} (header `{header}`).", m.name, m.version)
         });
-        let doc = format!(" {doc}");
         quote! {
             #[doc = #doc]
             #derives
@@ -195,55 +149,7 @@ impl Context<'_> {
             pub enum #enum_name {
                 #( #[doc = #variant_docs] #variants(#variants), )*
             }
-
-            #(
-                impl From<#variants> for #enum_name {
-                    fn from(message: #variants) -> Self {
-                        Self::#variants(message)
-                    }
-                }
-            )*
-
-            impl ::tagwire::Protocol for #enum_name {
-                fn header(&self) -> ::tagwire::Header {
-                    match self {
-                        #( Self::#variants(_) => #variants::HEADER, )*
-                    }
-                }
-                #validate
-                fn encode_text(&self, out: &mut String) {
-                    let mut w = ::tagwire::__private::TextWriter::new(out, self.header());
-                    match self {
-                        #( Self::#variants(m) => m.__encode_text(&mut w), )*
-                    }
-                }
-                fn encode_binary(&self, out: &mut Vec<u8>) {
-                    let mut w = ::tagwire::__private::BinaryWriter::new(out, self.header());
-                    match self {
-                        #( Self::#variants(m) => m.__encode_binary(&mut w), )*
-                    }
-                }
-                fn decode_text_with(frame: &str, limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
-                    let mut r = ::tagwire::__private::TextReader::new(frame, limits)?;
-                    let message = match r.header() {
-                        #( #variants::HEADER => Self::#variants(#variants::__decode_text(&mut r)?), )*
-                        _ => return Err(r.unknown_header()),
-                    };
-                    r.finish()?;
-                    #text_check
-                    Ok(message)
-                }
-                fn decode_binary_with(frame: &[u8], limits: &::tagwire::Limits) -> Result<Self, ::tagwire::DecodeError> {
-                    let mut r = ::tagwire::__private::BinaryReader::new(frame, limits)?;
-                    let message = match r.header() {
-                        #( #variants::HEADER => Self::#variants(#variants::__decode_binary(&mut r)?), )*
-                        _ => return Err(r.unknown_header()),
-                    };
-                    r.finish()?;
-                    #binary_check
-                    Ok(message)
-                }
-            }
+            #impls
         }
     }
 }

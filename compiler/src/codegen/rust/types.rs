@@ -1,6 +1,5 @@
 //! Rust type definitions: structs, enums, unions and message versions.
 
-use super::codec::Enc;
 use super::{Context, doc_attrs, ident, screaming_snake, type_ref};
 use crate::check::pascal_case;
 use crate::ir::{Field, MessageVersion, Package, TypeDef, TypeDefKind, TypeRef};
@@ -26,14 +25,15 @@ impl Context<'_> {
         match &def.kind {
             TypeDefKind::Struct(fields) => {
                 let derives = self.derives(TokenStream::new());
-                let fields = self.struct_fields(&package.name, &owner, fields, true);
-                let codec = self.struct_codec(&package.name, &owner, &name, def_fields(def));
+                let field_list = self.struct_fields(&package.name, &owner, fields, true);
+                let codec = Self::struct_codec(&name, fields, true);
+                let allow = self.struct_allow(&owner, &def.name, fields).attribute();
                 quote! {
                     #docs
                     #derives
                     #attrs
-                    #[allow(non_snake_case, clippy::type_complexity)]
-                    pub struct #name { #fields }
+                    #allow
+                    pub struct #name { #field_list }
                     #codec
                 }
             }
@@ -55,29 +55,17 @@ impl Context<'_> {
                     docs.push(format!("`{}` = {} on the wire.", v.name, v.value));
                     doc_attrs(&docs)
                 });
-                let codecs = [Enc::Text, Enc::Binary].map(|enc| {
-                    let (encode, decode, writer, reader) = enc.names();
-                    quote! {
-                        #[doc(hidden)]
-                        pub fn #encode(&self, w: &mut #writer) {
-                            w.enum_value(self.value());
-                        }
-                        #[doc(hidden)]
-                        pub fn #decode(r: &mut #reader) -> Result<Self, ::tagwire::DecodeError> {
-                            let tag = r.enum_value()?;
-                            Self::from_value(tag.value).ok_or_else(|| tag.unknown_enum_value())
-                        }
-                    }
-                });
+                let codec = Self::enum_codec(&name);
+                let variant_names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+                let allow = Self::enum_allow(&def.name, &variant_names).attribute();
                 quote! {
                     #docs
                     #derives
                     #attrs
-                    #[allow(non_camel_case_types, clippy::enum_variant_names, clippy::upper_case_acronyms)]
+                    #allow
                     pub enum #name {
                         #( #variant_docs #names, )*
                     }
-                    #[allow(dead_code)]
                     impl #name {
                         /// The variant's number on the wire.
                         pub const fn value(&self) -> u32 {
@@ -90,8 +78,8 @@ impl Context<'_> {
                                 _ => None,
                             }
                         }
-                        #( #codecs )*
                     }
+                    #codec
                 }
             }
             TypeDefKind::Union(variants) => {
@@ -106,12 +94,13 @@ impl Context<'_> {
                         quote!(#docs #variant { #fields },)
                     }
                 });
-                let codec = self.union_codec(&package.name, &owner, &name, variants);
+                let codec = Self::union_codec(&name, variants);
+                let allow = self.union_allow(&owner, &def.name, variants).attribute();
                 quote! {
                     #docs
                     #derives
                     #attrs
-                    #[allow(non_snake_case, non_camel_case_types, clippy::type_complexity, clippy::enum_variant_names, clippy::large_enum_variant, clippy::upper_case_acronyms)]
+                    #allow
                     pub enum #name { #(#arms)* }
                     #codec
                 }
@@ -171,7 +160,10 @@ impl Context<'_> {
         // Message versions are never referred to by other types, so they never need boxes.
         let owner = type_ref(&package.name, &type_name);
         let fields = self.struct_fields(&package.name, &owner, &message.fields, true);
-        let codec = self.struct_codec(&package.name, &owner, &name, &message.fields);
+        let codec = Self::struct_codec(&name, &message.fields, false);
+        let allow = self
+            .struct_allow(&owner, &type_name, &message.fields)
+            .attribute();
         quote! {
             #[doc = #const_doc]
             pub const #constant: ::tagwire::Header = ::tagwire::Header::new(*#header_bytes);
@@ -179,7 +171,7 @@ impl Context<'_> {
             #docs
             #derives
             #attrs
-            #[allow(non_snake_case, clippy::type_complexity)]
+            #allow
             pub struct #name { #fields }
 
             impl #name {
@@ -189,12 +181,5 @@ impl Context<'_> {
 
             #codec
         }
-    }
-}
-
-fn def_fields(def: &TypeDef) -> &[Field] {
-    match &def.kind {
-        TypeDefKind::Struct(fields) => fields,
-        _ => &[],
     }
 }

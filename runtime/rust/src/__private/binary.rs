@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::codec::{Reader, Writer};
 use super::tag::{Tag, check_key_order, depth_exceeded};
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
@@ -50,55 +51,66 @@ impl<'a> BinaryWriter<'a> {
     fn zigzag(&mut self, v: i64) {
         self.varint(((v << 1) ^ (v >> 63)) as u64);
     }
+}
 
+impl<'a> Writer for BinaryWriter<'a> {
     /// One byte, 0 or 1.
     #[inline]
-    pub fn bool(&mut self, v: bool) {
+    fn bool(&mut self, v: bool) {
         self.out.push(u8::from(v));
     }
+
     /// One raw byte.
     #[inline]
-    pub fn u8(&mut self, v: u8) {
+    fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
+
     /// LEB128.
     #[inline]
-    pub fn u16(&mut self, v: u16) {
+    fn u16(&mut self, v: u16) {
         self.varint(v.into());
     }
+
     /// LEB128.
     #[inline]
-    pub fn u32(&mut self, v: u32) {
+    fn u32(&mut self, v: u32) {
         self.varint(v.into());
     }
+
     /// LEB128.
     #[inline]
-    pub fn u64(&mut self, v: u64) {
+    fn u64(&mut self, v: u64) {
         self.varint(v);
     }
+
     /// One two's-complement byte.
     #[inline]
-    pub fn i8(&mut self, v: i8) {
+    fn i8(&mut self, v: i8) {
         self.out.push(v as u8);
     }
+
     /// Zigzag LEB128.
     #[inline]
-    pub fn i16(&mut self, v: i16) {
+    fn i16(&mut self, v: i16) {
         self.zigzag(v.into());
     }
+
     /// Zigzag LEB128.
     #[inline]
-    pub fn i32(&mut self, v: i32) {
+    fn i32(&mut self, v: i32) {
         self.zigzag(v.into());
     }
+
     /// Zigzag LEB128.
     #[inline]
-    pub fn i64(&mut self, v: i64) {
+    fn i64(&mut self, v: i64) {
         self.zigzag(v);
     }
+
     /// Little-endian; NaN canonicalised.
     #[inline]
-    pub fn f32(&mut self, v: f32) {
+    fn f32(&mut self, v: f32) {
         let bits = if v.is_nan() {
             CANONICAL_NAN_F32
         } else {
@@ -106,9 +118,10 @@ impl<'a> BinaryWriter<'a> {
         };
         self.out.extend_from_slice(&bits.to_le_bytes());
     }
+
     /// Little-endian; NaN canonicalised.
     #[inline]
-    pub fn f64(&mut self, v: f64) {
+    fn f64(&mut self, v: f64) {
         let bits = if v.is_nan() {
             CANONICAL_NAN_F64
         } else {
@@ -116,37 +129,43 @@ impl<'a> BinaryWriter<'a> {
         };
         self.out.extend_from_slice(&bits.to_le_bytes());
     }
+
     /// Byte length, then UTF-8.
     #[inline]
-    pub fn str(&mut self, v: &str) {
+    fn str(&mut self, v: &str) {
         self.bytes(v.as_bytes());
     }
+
     /// Length, then raw bytes.
     #[inline]
-    pub fn bytes(&mut self, v: &[u8]) {
+    fn bytes(&mut self, v: &[u8]) {
         self.varint(wire_len(v.len()));
         self.out.extend_from_slice(v);
     }
+
     /// An enum's numeric value.
     #[inline]
-    pub fn enum_value(&mut self, v: u32) {
+    fn enum_value(&mut self, v: u32) {
         self.u32(v);
     }
+
     /// A union's variant index; the variant's fields follow.
     #[inline]
-    pub fn variant(&mut self, index: u32) {
+    fn variant(&mut self, index: u32) {
         self.u32(index);
     }
+
     /// Count, then each element.
     #[inline]
-    pub fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
         self.varint(wire_len(items.len()));
         for item in items {
             each(self, item);
         }
     }
+
     /// Count, then key and value per entry, in `BTreeMap` (= SPEC) order.
-    pub fn map<K, V>(
+    fn map<K, V>(
         &mut self,
         map: &BTreeMap<K, V>,
         mut key: impl FnMut(&mut Self, &K),
@@ -158,9 +177,10 @@ impl<'a> BinaryWriter<'a> {
             value(self, v);
         }
     }
+
     /// Presence byte, then the value when present.
     #[inline]
-    pub fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+    fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
         match v {
             None => self.out.push(0),
             Some(v) => {
@@ -169,10 +189,11 @@ impl<'a> BinaryWriter<'a> {
             }
         }
     }
+
     /// Same as [`BinaryWriter::optional`]: the presence byte already
     /// disambiguates; this exists so text and binary templates match.
     #[inline]
-    pub fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+    fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
         self.optional(v, present);
     }
 }
@@ -213,16 +234,6 @@ impl<'a> BinaryReader<'a> {
             limits: *limits,
             header,
         })
-    }
-
-    /// The frame's header, for the generated `match`.
-    pub fn header(&self) -> Header {
-        self.header
-    }
-
-    /// The error for a header this protocol does not know.
-    pub fn unknown_header(&self) -> DecodeError {
-        err(K::UnknownHeader, 0)
     }
 
     /// Ends decoding with every byte left, verbatim: the inner frame of an
@@ -307,17 +318,6 @@ impl<'a> BinaryReader<'a> {
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
 
-    /// Runs `f` one nesting level deeper (see `TextReader::nested`).
-    pub fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
-        if self.depth >= self.limits.max_depth {
-            return Err(depth_exceeded(Position::Byte(self.pos)));
-        }
-        self.depth += 1;
-        let out = f(self);
-        self.depth -= 1;
-        out
-    }
-
     #[inline]
     fn flag(&mut self) -> R<bool> {
         let at = self.pos;
@@ -326,62 +326,6 @@ impl<'a> BinaryReader<'a> {
             [1] => Ok(true),
             _ => Err(err(K::InvalidBool, at)),
         }
-    }
-
-    /// Byte 0 or 1.
-    #[inline]
-    pub fn bool(&mut self) -> R<bool> {
-        self.flag()
-    }
-    /// One raw byte.
-    #[inline]
-    pub fn u8(&mut self) -> R<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-    /// LEB128, at most 3 bytes.
-    #[inline]
-    pub fn u16(&mut self) -> R<u16> {
-        Ok(self.varint(3, u16::MAX.into())? as u16)
-    }
-    /// LEB128, at most 5 bytes.
-    #[inline]
-    pub fn u32(&mut self) -> R<u32> {
-        Ok(self.varint(5, u32::MAX.into())? as u32)
-    }
-    /// LEB128, at most 10 bytes.
-    #[inline]
-    pub fn u64(&mut self) -> R<u64> {
-        self.varint(10, u64::MAX)
-    }
-    /// One two's-complement byte.
-    #[inline]
-    pub fn i8(&mut self) -> R<i8> {
-        Ok(self.array::<1>()?[0] as i8)
-    }
-    /// Zigzag LEB128, at most 3 bytes.
-    #[inline]
-    pub fn i16(&mut self) -> R<i16> {
-        Ok(self.zigzag(3, u16::MAX.into())? as i16)
-    }
-    /// Zigzag LEB128, at most 5 bytes.
-    #[inline]
-    pub fn i32(&mut self) -> R<i32> {
-        Ok(self.zigzag(5, u32::MAX.into())? as i32)
-    }
-    /// Zigzag LEB128, at most 10 bytes.
-    #[inline]
-    pub fn i64(&mut self) -> R<i64> {
-        self.zigzag(10, u64::MAX)
-    }
-    /// Little-endian; any NaN bit pattern is accepted as is.
-    #[inline]
-    pub fn f32(&mut self) -> R<f32> {
-        Ok(f32::from_le_bytes(self.array()?))
-    }
-    /// Little-endian; any NaN bit pattern is accepted as is.
-    #[inline]
-    pub fn f64(&mut self) -> R<f64> {
-        Ok(f64::from_le_bytes(self.array()?))
     }
 
     /// Length-prefixed slice, checked against the limit before the input.
@@ -397,9 +341,107 @@ impl<'a> BinaryReader<'a> {
         Ok((bytes, at))
     }
 
+    fn count(&mut self) -> R<usize> {
+        let at = self.pos;
+        let n = self.varint(5, u32::MAX.into())?;
+        match usize::try_from(n) {
+            Ok(n) if n <= self.limits.max_collection_len => Ok(n),
+            _ => Err(err(K::CollectionTooLong, at)),
+        }
+    }
+}
+
+impl<'a> Reader for BinaryReader<'a> {
+    /// The frame's header, for the generated `match`.
+    fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The error for a header this protocol does not know.
+    fn unknown_header(&self) -> DecodeError {
+        err(K::UnknownHeader, 0)
+    }
+
+    /// Runs `f` one nesting level deeper (see `TextReader::nested`).
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.depth >= self.limits.max_depth {
+            return Err(depth_exceeded(Position::Byte(self.pos)));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// Byte 0 or 1.
+    #[inline]
+    fn bool(&mut self) -> R<bool> {
+        self.flag()
+    }
+
+    /// One raw byte.
+    #[inline]
+    fn u8(&mut self) -> R<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    /// LEB128, at most 3 bytes.
+    #[inline]
+    fn u16(&mut self) -> R<u16> {
+        Ok(self.varint(3, u16::MAX.into())? as u16)
+    }
+
+    /// LEB128, at most 5 bytes.
+    #[inline]
+    fn u32(&mut self) -> R<u32> {
+        Ok(self.varint(5, u32::MAX.into())? as u32)
+    }
+
+    /// LEB128, at most 10 bytes.
+    #[inline]
+    fn u64(&mut self) -> R<u64> {
+        self.varint(10, u64::MAX)
+    }
+
+    /// One two's-complement byte.
+    #[inline]
+    fn i8(&mut self) -> R<i8> {
+        Ok(self.array::<1>()?[0] as i8)
+    }
+
+    /// Zigzag LEB128, at most 3 bytes.
+    #[inline]
+    fn i16(&mut self) -> R<i16> {
+        Ok(self.zigzag(3, u16::MAX.into())? as i16)
+    }
+
+    /// Zigzag LEB128, at most 5 bytes.
+    #[inline]
+    fn i32(&mut self) -> R<i32> {
+        Ok(self.zigzag(5, u32::MAX.into())? as i32)
+    }
+
+    /// Zigzag LEB128, at most 10 bytes.
+    #[inline]
+    fn i64(&mut self) -> R<i64> {
+        self.zigzag(10, u64::MAX)
+    }
+
+    /// Little-endian; any NaN bit pattern is accepted as is.
+    #[inline]
+    fn f32(&mut self) -> R<f32> {
+        Ok(f32::from_le_bytes(self.array()?))
+    }
+
+    /// Little-endian; any NaN bit pattern is accepted as is.
+    #[inline]
+    fn f64(&mut self) -> R<f64> {
+        Ok(f64::from_le_bytes(self.array()?))
+    }
+
     /// Length-prefixed UTF-8.
     #[inline]
-    pub fn string(&mut self) -> R<String> {
+    fn string(&mut self) -> R<String> {
         let (bytes, at) = self.sized()?;
         match std::str::from_utf8(bytes) {
             Ok(s) => Ok(s.to_owned()),
@@ -409,13 +451,13 @@ impl<'a> BinaryReader<'a> {
 
     /// Length-prefixed raw bytes.
     #[inline]
-    pub fn bytes(&mut self) -> R<Vec<u8>> {
+    fn bytes(&mut self) -> R<Vec<u8>> {
         Ok(self.sized()?.0.to_vec())
     }
 
     /// An enum value; the caller maps it or calls [`Tag::unknown_enum_value`].
     #[inline]
-    pub fn enum_value(&mut self) -> R<Tag> {
+    fn enum_value(&mut self) -> R<Tag> {
         let at = self.pos;
         let value = self.u32()?;
         Ok(Tag {
@@ -426,25 +468,16 @@ impl<'a> BinaryReader<'a> {
 
     /// A union: reads the variant index, then `f` decodes that variant's
     /// fields or returns [`Tag::unknown_variant`].
-    pub fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
+    fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
         self.nested(|r| {
             let tag = r.enum_value()?;
             f(r, tag)
         })
     }
 
-    fn count(&mut self) -> R<usize> {
-        let at = self.pos;
-        let n = self.varint(5, u32::MAX.into())?;
-        match usize::try_from(n) {
-            Ok(n) if n <= self.limits.max_collection_len => Ok(n),
-            _ => Err(err(K::CollectionTooLong, at)),
-        }
-    }
-
     /// Count, then elements. Pre-allocates at most one slot per remaining
     /// byte: a lying count then runs out of input instead of memory.
-    pub fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+    fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
         self.nested(|r| {
             let n = r.count()?;
             let mut out = Vec::with_capacity(n.min(r.remaining()));
@@ -456,7 +489,7 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// Count, then key/value pairs with strictly ascending keys.
-    pub fn map<K: Ord, V>(
+    fn map<K: Ord, V>(
         &mut self,
         mut key: impl FnMut(&mut Self) -> R<K>,
         mut value: impl FnMut(&mut Self) -> R<V>,
@@ -476,7 +509,7 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// Presence byte (0/1), then the value when present.
-    pub fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+    fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
         self.nested(|r| {
             if r.flag()? {
                 present(r).map(Some)
@@ -487,7 +520,7 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// Same as [`BinaryReader::optional`]; exists so templates match the text reader.
-    pub fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+    fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
         self.optional(present)
     }
 }

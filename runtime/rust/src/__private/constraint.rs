@@ -88,7 +88,10 @@ pub fn check_float(
         return Ok(());
     }
     let mut text = String::new();
-    super::text::TextWriter::new(&mut text, crate::Header::new(*b"aa")).f64(v);
+    super::codec::Writer::f64(
+        &mut super::text::TextWriter::new(&mut text, crate::Header::new(*b"aa")),
+        v,
+    );
     Err(Violation {
         path: path(),
         message: format!("{} is outside {range}", &text[3..]),

@@ -1,73 +1,58 @@
 //! What `#[derive(tagwire::Codec)]` and `#[derive(tagwire::Protocol)]`
 //! expand to call, besides the readers and writers generated code uses.
 //!
-//! A derived type implements [`Codec`]: the same four functions the schema
-//! compiler generates as inherent `__encode_text`/`__decode_text`/… methods,
-//! plus a static description of its wire shape ([`TypeDef`]) from which
-//! [`SchemaExport::schema`] writes `.schema` text.
+//! A derived type implements [`Codec`], as generated code does, and
+//! [`Describe`]: a static description of its wire shape ([`TypeDef`]) from
+//! which [`SchemaExport::schema`] writes `.schema` text.
 
-use super::binary::{BinaryReader, BinaryWriter};
-use super::text::{TextReader, TextWriter};
-use crate::{DecodeError, Header};
+use super::codec::{Codec, Reader, Result, Writer};
+use crate::Header;
 use std::fmt::Write as _;
 
-/// A type usable as a field of a derived message, struct or union.
+/// A derived type's wire shape, beside its [`Codec`] implementation.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a Tagwire type",
     label = "not a Tagwire field type",
     note = "field types are bool, integers, f32, f64, String, Vec<u8> (bytes), Vec<T>, Option<T>, BTreeMap/HashMap<String or integer, T>, Box<T>, and types with #[derive(tagwire::Codec)]"
 )]
-pub trait Codec: Sized {
-    /// Structs open a nesting level when read and need `+` when optional (SPEC §3.2).
-    const IS_STRUCT: bool;
-
+pub trait Describe: Codec {
     /// The type's wire shape, for [`SchemaExport::schema`].
     fn type_def() -> &'static TypeDef;
 
-    /// Writes the value's tokens (a struct: its fields, no token of its own).
-    fn encode_text(&self, w: &mut TextWriter<'_>);
+    // The expansion reads and writes derived fields through this trait, by
+    // its qualified path, so a field type that is not derived gets one
+    // error, at the field, however many times the expansion uses it.
 
-    /// Reads what [`Codec::encode_text`] writes, without opening a level.
-    ///
-    /// # Errors
-    ///
-    /// Any text decoding error (SPEC §7).
-    fn decode_text(r: &mut TextReader<'_>) -> Result<Self, DecodeError>;
-
-    /// Writes the value's bytes.
-    fn encode_binary(&self, w: &mut BinaryWriter<'_>);
-
-    /// Reads what [`Codec::encode_binary`] writes, without opening a level.
-    ///
-    /// # Errors
-    ///
-    /// Any binary decoding error (SPEC §7).
-    fn decode_binary(r: &mut BinaryReader<'_>) -> Result<Self, DecodeError>;
-
-    /// Reads the value as a field: a struct one level deeper, as generated code does.
-    ///
-    /// # Errors
-    ///
-    /// As [`Codec::decode_text`], and `too_deep`.
-    fn read_text(r: &mut TextReader<'_>) -> Result<Self, DecodeError> {
-        if Self::IS_STRUCT {
-            r.nested(Self::decode_text)
-        } else {
-            Self::decode_text(r)
-        }
+    /// [`Writer::value`].
+    #[inline]
+    fn write(&self, w: &mut impl Writer) {
+        w.value(self);
     }
 
-    /// Reads the value as a field: a struct one level deeper, as generated code does.
+    /// [`Reader::value`].
     ///
     /// # Errors
     ///
-    /// As [`Codec::decode_binary`], and `too_deep`.
-    fn read_binary(r: &mut BinaryReader<'_>) -> Result<Self, DecodeError> {
-        if Self::IS_STRUCT {
-            r.nested(Self::decode_binary)
-        } else {
-            Self::decode_binary(r)
-        }
+    /// As [`Reader::value`].
+    #[inline]
+    fn read(r: &mut impl Reader) -> Result<Self> {
+        r.value()
+    }
+
+    /// [`Writer::optional_value`].
+    #[inline]
+    fn write_optional(v: &Option<Self>, w: &mut impl Writer) {
+        w.optional_value(v);
+    }
+
+    /// [`Reader::optional_value`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::optional_value`].
+    #[inline]
+    fn read_optional(r: &mut impl Reader) -> Result<Option<Self>> {
+        r.optional_value()
     }
 }
 
@@ -78,7 +63,7 @@ pub trait Codec: Sized {
     label = "a newtype message variant must hold a struct deriving tagwire::Codec",
     note = "the struct's fields become the message's fields; enums and unions cannot be messages"
 )]
-pub trait StructCodec: Codec {}
+pub trait StructCodec: Describe {}
 
 /// Compile-time check that `T` is a derived struct (the expansion calls it
 /// with the payload type of each newtype message variant).

@@ -1,34 +1,34 @@
 //! What generated code needs, and nothing else. Not a stable API: only the
 //! compiler of the same version may rely on it.
 //!
-//! Generated code for a struct `Point { x: i32, y: Option<String> }` is:
+//! Generated code implements [`Codec`] once per type, over the [`Writer`]
+//! and [`Reader`] traits that the text and binary encodings implement, so one
+//! body serves both:
 //!
 //! ```
-//! # use tagwire::__private::*;
-//! # use tagwire::DecodeError;
+//! # use tagwire::__private as tw;
+//! # #[derive(Debug)]
 //! # struct Point { x: i32, y: Option<String> }
-//! impl Point {
-//!     #[doc(hidden)]
-//!     pub fn __encode_text(&self, w: &mut TextWriter<'_>) {
+//! impl tw::Codec for Point {
+//!     const IS_STRUCT: bool = true;
+//!     fn encode(&self, w: &mut impl tw::Writer) {
 //!         w.i32(self.x);
 //!         w.optional(&self.y, |w, v| w.str(v));
 //!     }
-//!     #[doc(hidden)]
-//!     pub fn __decode_text(r: &mut TextReader<'_>) -> Result<Self, DecodeError> {
-//!         Ok(Point { x: r.i32()?, y: r.optional(|r| r.string())? })
+//!     fn decode(r: &mut impl tw::Reader) -> tw::Result<Self> {
+//!         Ok(Self { x: r.i32()?, y: r.optional(|r| r.string())? })
 //!     }
 //! }
 //! ```
 //!
-//! and the same with `BinaryWriter`/`BinaryReader` (`__encode_binary`,
-//! `__decode_binary`), whose methods have the same names and shapes. A
-//! struct-typed field is written `self.pos.__encode_text(w)` and read
-//! `r.nested(Point::__decode_text)?`; an optional struct uses
-//! `optional_struct`. Field initialisers in a struct expression run in the
+//! A field of a schema type is written `w.value(&self.pos)` and read
+//! `r.value()?` (a struct one level deeper, SPEC §6.3); an optional one uses
+//! `optional_value`. Field initialisers in a struct expression run in the
 //! order written, which is what keeps decoding in schema order.
 
 mod base64url;
 mod binary;
+mod codec;
 mod constraint;
 pub mod derive;
 #[cfg(feature = "json")]
@@ -37,7 +37,9 @@ mod scan;
 mod tag;
 mod text;
 
+pub use crate::__tagwire_protocol as protocol;
 pub use binary::{BinaryReader, BinaryWriter};
+pub use codec::{Codec, Reader, Result, Writer};
 pub use constraint::{
     Regex, char_count, check_float, check_int, check_len, check_pattern, compile_pattern,
     key_violation, quote_key, within,

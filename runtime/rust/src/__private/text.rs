@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::base64url;
+use super::codec::{Reader, Writer};
 use super::scan::{find_any, find_byte, push_dyadic, push_i64, push_u64};
 use super::tag::{Tag, check_key_order, depth_exceeded};
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
@@ -42,62 +43,76 @@ impl<'a> TextWriter<'a> {
         push_i64(self.out, v);
     }
 
+    fn count(&mut self, len: usize) {
+        self.uint(len as u64);
+    }
+}
+
+impl<'a> Writer for TextWriter<'a> {
     /// `1` or `0`.
     #[inline]
-    pub fn bool(&mut self, v: bool) {
+    fn bool(&mut self, v: bool) {
         self.out.push_str(if v { "|1" } else { "|0" });
     }
+
     /// Decimal.
     #[inline]
-    pub fn u8(&mut self, v: u8) {
+    fn u8(&mut self, v: u8) {
         self.uint(v.into());
     }
+
     /// Decimal.
     #[inline]
-    pub fn u16(&mut self, v: u16) {
+    fn u16(&mut self, v: u16) {
         self.uint(v.into());
     }
+
     /// Decimal.
     #[inline]
-    pub fn u32(&mut self, v: u32) {
+    fn u32(&mut self, v: u32) {
         self.uint(v.into());
     }
+
     /// Decimal.
     #[inline]
-    pub fn u64(&mut self, v: u64) {
+    fn u64(&mut self, v: u64) {
         self.uint(v);
     }
+
     /// Decimal.
     #[inline]
-    pub fn i8(&mut self, v: i8) {
+    fn i8(&mut self, v: i8) {
         self.int(v.into());
     }
+
     /// Decimal.
     #[inline]
-    pub fn i16(&mut self, v: i16) {
+    fn i16(&mut self, v: i16) {
         self.int(v.into());
     }
+
     /// Decimal.
     #[inline]
-    pub fn i32(&mut self, v: i32) {
+    fn i32(&mut self, v: i32) {
         self.int(v.into());
     }
+
     /// Decimal.
     #[inline]
-    pub fn i64(&mut self, v: i64) {
+    fn i64(&mut self, v: i64) {
         self.int(v);
     }
 
     /// Widened to `f64` first: JavaScript can only print the `f64` form, and
     /// both sides must produce the same token.
     #[inline]
-    pub fn f32(&mut self, v: f32) {
+    fn f32(&mut self, v: f32) {
         self.f64(f64::from(v));
     }
 
     /// JavaScript's `Number#toString` spelling, except `-0` keeps its sign.
     #[inline]
-    pub fn f64(&mut self, v: f64) {
+    fn f64(&mut self, v: f64) {
         self.sep();
         if v == 0.0 && v.is_sign_negative() {
             self.out.push_str("-0");
@@ -113,7 +128,7 @@ impl<'a> TextWriter<'a> {
     /// Escaped so the token holds no `|`, CR or LF and never starts with a
     /// raw `~` (which would read as "absent").
     #[inline]
-    pub fn str(&mut self, v: &str) {
+    fn str(&mut self, v: &str) {
         self.sep();
         let rest = match v.strip_prefix('~') {
             Some(rest) => {
@@ -141,29 +156,25 @@ impl<'a> TextWriter<'a> {
     }
 
     /// Unpadded base64url.
-    pub fn bytes(&mut self, v: &[u8]) {
+    fn bytes(&mut self, v: &[u8]) {
         self.sep();
         base64url::encode(v, self.out);
     }
 
     /// An enum's numeric value.
     #[inline]
-    pub fn enum_value(&mut self, v: u32) {
+    fn enum_value(&mut self, v: u32) {
         self.u32(v);
     }
 
     /// A union's variant index; the variant's fields follow.
     #[inline]
-    pub fn variant(&mut self, index: u32) {
+    fn variant(&mut self, index: u32) {
         self.u32(index);
     }
 
-    fn count(&mut self, len: usize) {
-        self.uint(len as u64);
-    }
-
     /// Count, then each element through `each`.
-    pub fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
         self.count(items.len());
         for item in items {
             each(self, item);
@@ -173,7 +184,7 @@ impl<'a> TextWriter<'a> {
     /// Count, then key and value per entry. A `BTreeMap` iterates in the
     /// SPEC's order (numeric for integers, bytewise for `String`), so the
     /// output is canonical without sorting here.
-    pub fn map<K, V>(
+    fn map<K, V>(
         &mut self,
         map: &BTreeMap<K, V>,
         mut key: impl FnMut(&mut Self, &K),
@@ -187,7 +198,7 @@ impl<'a> TextWriter<'a> {
     }
 
     /// `~` when absent, else the value's own tokens (for any `T` but a struct).
-    pub fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+    fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
         match v {
             None => self.out.push_str("|~"),
             Some(v) => present(self, v),
@@ -196,7 +207,7 @@ impl<'a> TextWriter<'a> {
 
     /// `~` when absent, `+` then the fields when present: a struct has no
     /// token of its own that could tell presence apart.
-    pub fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+    fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
         match v {
             None => self.out.push_str("|~"),
             Some(v) => {
@@ -249,16 +260,6 @@ impl<'a> TextReader<'a> {
             limits: *limits,
             header,
         })
-    }
-
-    /// The frame's header, for the generated `match`.
-    pub fn header(&self) -> Header {
-        self.header
-    }
-
-    /// The error for a header this protocol does not know.
-    pub fn unknown_header(&self) -> DecodeError {
-        DecodeError::new(K::UnknownHeader, Position::Token { index: 0, byte: 0 })
     }
 
     /// Where the next token starts (the frame's end when there is none).
@@ -392,30 +393,6 @@ impl<'a> TextReader<'a> {
         }
     }
 
-    /// Runs `f` one nesting level deeper; generated code wraps every
-    /// struct-typed field in it (lists, maps, optionals and unions do it
-    /// themselves) so recursive schemas stay bounded by `max_depth`.
-    pub fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
-        if self.depth >= self.limits.max_depth {
-            return Err(depth_exceeded(self.here()));
-        }
-        self.depth += 1;
-        let out = f(self);
-        self.depth -= 1;
-        out
-    }
-
-    /// `1` or `0`.
-    #[inline]
-    pub fn bool(&mut self) -> R<bool> {
-        let (t, at) = self.token()?;
-        match t {
-            "1" => Ok(true),
-            "0" => Ok(false),
-            _ => Err(Self::err(K::InvalidBool, at)),
-        }
-    }
-
     /// A decimal token as `T`: plain digits take [`short_decimal`]; anything
     /// else (a sign, 20 digits or more, a malformed token) goes through
     /// [`parse_decimal`], which also picks the error.
@@ -452,113 +429,6 @@ impl<'a> TextReader<'a> {
         }
     }
 
-    /// Strict decimal.
-    #[inline]
-    pub fn u8(&mut self) -> R<u8> {
-        self.uint()
-    }
-    /// Strict decimal.
-    #[inline]
-    pub fn u16(&mut self) -> R<u16> {
-        self.uint()
-    }
-    /// Strict decimal.
-    #[inline]
-    pub fn u32(&mut self) -> R<u32> {
-        self.uint()
-    }
-    /// Strict decimal.
-    #[inline]
-    pub fn u64(&mut self) -> R<u64> {
-        self.uint()
-    }
-    /// Strict decimal.
-    #[inline]
-    pub fn i8(&mut self) -> R<i8> {
-        self.int()
-    }
-    /// Strict decimal.
-    #[inline]
-    pub fn i16(&mut self) -> R<i16> {
-        self.int()
-    }
-    /// Strict decimal.
-    #[inline]
-    pub fn i32(&mut self) -> R<i32> {
-        self.int()
-    }
-    /// Strict decimal.
-    #[inline]
-    pub fn i64(&mut self) -> R<i64> {
-        self.int()
-    }
-
-    /// Parsed as `f64`, then rounded to `f32` (the two-step rounding every
-    /// language can reproduce, e.g. `Math.fround`).
-    #[inline]
-    pub fn f32(&mut self) -> R<f32> {
-        let (t, at) = self.token()?;
-        let wide = parse_float(t).map_err(|k| Self::err(k, at))?;
-        #[allow(clippy::cast_possible_truncation)]
-        let narrow = wide as f32;
-        if narrow.is_infinite() && wide.is_finite() {
-            return Err(Self::err(K::OutOfRange, at));
-        }
-        Ok(narrow)
-    }
-
-    /// Any spelling in the SPEC's float grammar, or `NaN`/`Infinity`/`-Infinity`.
-    #[inline]
-    pub fn f64(&mut self) -> R<f64> {
-        let (t, at) = self.token()?;
-        parse_float(t).map_err(|k| Self::err(k, at))
-    }
-
-    /// Unescaped, and bounded by `max_string_bytes`.
-    #[inline]
-    pub fn string(&mut self) -> R<String> {
-        if let Some(s) = self.plain_string()? {
-            return Ok(s);
-        }
-        let (t, at) = self.token()?;
-        let s = unescape(t).map_err(|k| Self::err(k, at))?;
-        if s.len() > self.limits.max_string_bytes {
-            return Err(Self::err(K::StringTooLong, at));
-        }
-        Ok(s)
-    }
-
-    /// Strict unpadded base64url, bounded by `max_string_bytes` before decoding.
-    pub fn bytes(&mut self) -> R<Vec<u8>> {
-        let (t, at) = self.token()?;
-        let len = base64url::decoded_len(t.len()).ok_or(Self::err(K::InvalidBase64, at))?;
-        if len > self.limits.max_string_bytes {
-            return Err(Self::err(K::StringTooLong, at));
-        }
-        base64url::decode(t.as_bytes()).ok_or(Self::err(K::InvalidBase64, at))
-    }
-
-    /// An enum value; the caller maps it to a variant or calls
-    /// [`Tag::unknown_enum_value`].
-    #[inline]
-    pub fn enum_value(&mut self) -> R<Tag> {
-        let at = self.here();
-        let value = self.uint()?;
-        Ok(Tag {
-            value,
-            position: at,
-        })
-    }
-
-    /// A union: reads the variant index, then `f` decodes that variant's
-    /// fields or returns [`Tag::unknown_variant`].
-    pub fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
-        self.nested(|r| {
-            let tag = r.enum_value()?;
-            f(r, tag)
-        })
-    }
-
     fn count(&mut self) -> R<usize> {
         let (t, at) = self.token()?;
         // A count is never negative: any `-` is malformed, however many digits follow.
@@ -579,10 +449,160 @@ impl<'a> TextReader<'a> {
     fn remaining(&self) -> usize {
         self.frame.len().saturating_sub(self.pos)
     }
+}
+
+impl<'a> Reader for TextReader<'a> {
+    /// The frame's header, for the generated `match`.
+    fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The error for a header this protocol does not know.
+    fn unknown_header(&self) -> DecodeError {
+        DecodeError::new(K::UnknownHeader, Position::Token { index: 0, byte: 0 })
+    }
+
+    /// Runs `f` one nesting level deeper; generated code wraps every
+    /// struct-typed field in it (lists, maps, optionals and unions do it
+    /// themselves) so recursive schemas stay bounded by `max_depth`.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.depth >= self.limits.max_depth {
+            return Err(depth_exceeded(self.here()));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// `1` or `0`.
+    #[inline]
+    fn bool(&mut self) -> R<bool> {
+        let (t, at) = self.token()?;
+        match t {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            _ => Err(Self::err(K::InvalidBool, at)),
+        }
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn u8(&mut self) -> R<u8> {
+        self.uint()
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn u16(&mut self) -> R<u16> {
+        self.uint()
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn u32(&mut self) -> R<u32> {
+        self.uint()
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn u64(&mut self) -> R<u64> {
+        self.uint()
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn i8(&mut self) -> R<i8> {
+        self.int()
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn i16(&mut self) -> R<i16> {
+        self.int()
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn i32(&mut self) -> R<i32> {
+        self.int()
+    }
+
+    /// Strict decimal.
+    #[inline]
+    fn i64(&mut self) -> R<i64> {
+        self.int()
+    }
+
+    /// Parsed as `f64`, then rounded to `f32` (the two-step rounding every
+    /// language can reproduce, e.g. `Math.fround`).
+    #[inline]
+    fn f32(&mut self) -> R<f32> {
+        let (t, at) = self.token()?;
+        let wide = parse_float(t).map_err(|k| Self::err(k, at))?;
+        #[allow(clippy::cast_possible_truncation)]
+        let narrow = wide as f32;
+        if narrow.is_infinite() && wide.is_finite() {
+            return Err(Self::err(K::OutOfRange, at));
+        }
+        Ok(narrow)
+    }
+
+    /// Any spelling in the SPEC's float grammar, or `NaN`/`Infinity`/`-Infinity`.
+    #[inline]
+    fn f64(&mut self) -> R<f64> {
+        let (t, at) = self.token()?;
+        parse_float(t).map_err(|k| Self::err(k, at))
+    }
+
+    /// Unescaped, and bounded by `max_string_bytes`.
+    #[inline]
+    fn string(&mut self) -> R<String> {
+        if let Some(s) = self.plain_string()? {
+            return Ok(s);
+        }
+        let (t, at) = self.token()?;
+        let s = unescape(t).map_err(|k| Self::err(k, at))?;
+        if s.len() > self.limits.max_string_bytes {
+            return Err(Self::err(K::StringTooLong, at));
+        }
+        Ok(s)
+    }
+
+    /// Strict unpadded base64url, bounded by `max_string_bytes` before decoding.
+    fn bytes(&mut self) -> R<Vec<u8>> {
+        let (t, at) = self.token()?;
+        let len = base64url::decoded_len(t.len()).ok_or(Self::err(K::InvalidBase64, at))?;
+        if len > self.limits.max_string_bytes {
+            return Err(Self::err(K::StringTooLong, at));
+        }
+        base64url::decode(t.as_bytes()).ok_or(Self::err(K::InvalidBase64, at))
+    }
+
+    /// An enum value; the caller maps it to a variant or calls
+    /// [`Tag::unknown_enum_value`].
+    #[inline]
+    fn enum_value(&mut self) -> R<Tag> {
+        let at = self.here();
+        let value = self.uint()?;
+        Ok(Tag {
+            value,
+            position: at,
+        })
+    }
+
+    /// A union: reads the variant index, then `f` decodes that variant's
+    /// fields or returns [`Tag::unknown_variant`].
+    fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
+        self.nested(|r| {
+            let tag = r.enum_value()?;
+            f(r, tag)
+        })
+    }
 
     /// Count, then `count` elements through `each`. Pre-allocates no more
     /// than the bytes left in the frame, since a count can lie.
-    pub fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+    fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
         self.nested(|r| {
             let n = r.count()?;
             let mut out = Vec::with_capacity(n.min(r.remaining()));
@@ -595,7 +615,7 @@ impl<'a> TextReader<'a> {
 
     /// Count, then key/value pairs, rejecting keys that are not strictly
     /// ascending.
-    pub fn map<K: Ord, V>(
+    fn map<K: Ord, V>(
         &mut self,
         mut key: impl FnMut(&mut Self) -> R<K>,
         mut value: impl FnMut(&mut Self) -> R<V>,
@@ -615,7 +635,7 @@ impl<'a> TextReader<'a> {
     }
 
     /// `~` is absent; anything else is the value (for any `T` but a struct).
-    pub fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+    fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
         self.nested(|r| {
             if r.absent_next() {
                 r.token()?;
@@ -627,7 +647,7 @@ impl<'a> TextReader<'a> {
     }
 
     /// `~` is absent, `+` announces the struct's fields; nothing else is valid.
-    pub fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+    fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
         self.nested(|r| {
             let (t, at) = r.token()?;
             match t {

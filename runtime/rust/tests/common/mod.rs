@@ -1,12 +1,12 @@
-//! A hand-written protocol, shaped like the compiler's future output, used
-//! by several test binaries. Each type has the four `*_fields` functions the
-//! compiler will emit; the message enum implements `Protocol`.
+//! A hand-written protocol, shaped like the compiler's output: each type
+//! implements the runtime's `Codec` once for both encodings; the message enum
+//! implements `Protocol`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
-use tagwire::__private::{BinaryReader, BinaryWriter, TextReader, TextWriter};
-use tagwire::{DecodeError, Header, Limits, Protocol};
+use tagwire::__private::{Codec, Reader, Writer};
+use tagwire::{DecodeError, Header, Protocol};
 
 type R<T> = Result<T, DecodeError>;
 
@@ -16,22 +16,13 @@ pub struct Point {
     pub y: i32,
 }
 
-impl Point {
-    pub fn encode_text_fields(&self, w: &mut TextWriter<'_>) {
+impl Codec for Point {
+    const IS_STRUCT: bool = true;
+    fn encode(&self, w: &mut impl Writer) {
         w.i32(self.x);
         w.i32(self.y);
     }
-    pub fn encode_binary_fields(&self, w: &mut BinaryWriter<'_>) {
-        w.i32(self.x);
-        w.i32(self.y);
-    }
-    pub fn decode_text_fields(r: &mut TextReader<'_>) -> R<Self> {
-        Ok(Point {
-            x: r.i32()?,
-            y: r.i32()?,
-        })
-    }
-    pub fn decode_binary_fields(r: &mut BinaryReader<'_>) -> R<Self> {
+    fn decode(r: &mut impl Reader) -> R<Self> {
         Ok(Point {
             x: r.i32()?,
             y: r.i32()?,
@@ -42,13 +33,10 @@ impl Point {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Empty {}
 
-impl Empty {
-    pub fn encode_text_fields(&self, _w: &mut TextWriter<'_>) {}
-    pub fn encode_binary_fields(&self, _w: &mut BinaryWriter<'_>) {}
-    pub fn decode_text_fields(_r: &mut TextReader<'_>) -> R<Self> {
-        Ok(Empty {})
-    }
-    pub fn decode_binary_fields(_r: &mut BinaryReader<'_>) -> R<Self> {
+impl Codec for Empty {
+    const IS_STRUCT: bool = true;
+    fn encode(&self, _w: &mut impl Writer) {}
+    fn decode(_r: &mut impl Reader) -> R<Self> {
         Ok(Empty {})
     }
 }
@@ -60,26 +48,17 @@ pub enum Color {
     Blue = 7,
 }
 
-impl Color {
-    pub fn encode_text(self, w: &mut TextWriter<'_>) {
-        w.enum_value(self as u32);
+impl Codec for Color {
+    fn encode(&self, w: &mut impl Writer) {
+        w.enum_value(*self as u32);
     }
-    pub fn encode_binary(self, w: &mut BinaryWriter<'_>) {
-        w.enum_value(self as u32);
-    }
-    fn from_tag(tag: tagwire::__private::Tag) -> R<Self> {
-        match tag.value {
-            1 => Ok(Color::Red),
-            2 => Ok(Color::Green),
-            7 => Ok(Color::Blue),
-            _ => Err(tag.unknown_enum_value()),
-        }
-    }
-    pub fn decode_text(r: &mut TextReader<'_>) -> R<Self> {
-        Self::from_tag(r.enum_value()?)
-    }
-    pub fn decode_binary(r: &mut BinaryReader<'_>) -> R<Self> {
-        Self::from_tag(r.enum_value()?)
+    fn decode(r: &mut impl Reader) -> R<Self> {
+        r.enum_of(|value| match value {
+            1 => Some(Color::Red),
+            2 => Some(Color::Green),
+            7 => Some(Color::Blue),
+            _ => None,
+        })
     }
 }
 
@@ -90,8 +69,8 @@ pub enum Shape {
     Rect { w: u8, h: u8 },
 }
 
-impl Shape {
-    pub fn encode_text(&self, w: &mut TextWriter<'_>) {
+impl Codec for Shape {
+    fn encode(&self, w: &mut impl Writer) {
         match self {
             Shape::Empty => w.variant(0),
             Shape::Circle { r } => {
@@ -105,32 +84,7 @@ impl Shape {
             }
         }
     }
-    pub fn encode_binary(&self, w: &mut BinaryWriter<'_>) {
-        match self {
-            Shape::Empty => w.variant(0),
-            Shape::Circle { r } => {
-                w.variant(1);
-                w.f32(*r);
-            }
-            Shape::Rect { w: width, h } => {
-                w.variant(2);
-                w.u8(*width);
-                w.u8(*h);
-            }
-        }
-    }
-    pub fn decode_text(r: &mut TextReader<'_>) -> R<Self> {
-        r.union(|r, tag| match tag.value {
-            0 => Ok(Shape::Empty),
-            1 => Ok(Shape::Circle { r: r.f32()? }),
-            2 => Ok(Shape::Rect {
-                w: r.u8()?,
-                h: r.u8()?,
-            }),
-            _ => Err(tag.unknown_variant()),
-        })
-    }
-    pub fn decode_binary(r: &mut BinaryReader<'_>) -> R<Self> {
+    fn decode(r: &mut impl Reader) -> R<Self> {
         r.union(|r, tag| match tag.value {
             0 => Ok(Shape::Empty),
             1 => Ok(Shape::Circle { r: r.f32()? }),
@@ -150,25 +104,16 @@ pub struct Tree {
     pub children: Vec<Tree>,
 }
 
-impl Tree {
-    pub fn encode_text_fields(&self, w: &mut TextWriter<'_>) {
+impl Codec for Tree {
+    const IS_STRUCT: bool = true;
+    fn encode(&self, w: &mut impl Writer) {
         w.str(&self.label);
-        w.list(&self.children, |w, c| c.encode_text_fields(w));
+        w.list(&self.children, |w, c| c.encode(w));
     }
-    pub fn encode_binary_fields(&self, w: &mut BinaryWriter<'_>) {
-        w.str(&self.label);
-        w.list(&self.children, |w, c| c.encode_binary_fields(w));
-    }
-    pub fn decode_text_fields(r: &mut TextReader<'_>) -> R<Self> {
+    fn decode(r: &mut impl Reader) -> R<Self> {
         Ok(Tree {
             label: r.string()?,
-            children: r.list(|r| r.nested(Tree::decode_text_fields))?,
-        })
-    }
-    pub fn decode_binary_fields(r: &mut BinaryReader<'_>) -> R<Self> {
-        Ok(Tree {
-            label: r.string()?,
-            children: r.list(|r| r.nested(Tree::decode_binary_fields))?,
+            children: r.list(|r| r.nested(Tree::decode))?,
         })
     }
 }
@@ -182,21 +127,14 @@ pub struct RenderUi {
 
 impl RenderUi {
     pub const HEADER: Header = Header::new(*b"aa");
-    pub fn encode_text_fields(&self, w: &mut TextWriter<'_>) {
+}
+
+impl Codec for RenderUi {
+    fn encode(&self, w: &mut impl Writer) {
         w.str(&self.id);
         w.str(&self.tree);
     }
-    pub fn encode_binary_fields(&self, w: &mut BinaryWriter<'_>) {
-        w.str(&self.id);
-        w.str(&self.tree);
-    }
-    pub fn decode_text_fields(r: &mut TextReader<'_>) -> R<Self> {
-        Ok(RenderUi {
-            id: r.string()?,
-            tree: r.string()?,
-        })
-    }
-    pub fn decode_binary_fields(r: &mut BinaryReader<'_>) -> R<Self> {
+    fn decode(r: &mut impl Reader) -> R<Self> {
         Ok(RenderUi {
             id: r.string()?,
             tree: r.string()?,
@@ -215,30 +153,19 @@ pub struct Demo {
 
 impl Demo {
     pub const HEADER: Header = Header::new(*b"ab");
-    pub fn encode_text_fields(&self, w: &mut TextWriter<'_>) {
+}
+
+impl Codec for Demo {
+    fn encode(&self, w: &mut impl Writer) {
         w.bool(self.flag);
-        self.pos.encode_text_fields(w);
+        self.pos.encode(w);
         w.list(&self.tags, |w, v| w.str(v));
         w.optional(&self.note, |w, v| w.str(v));
     }
-    pub fn encode_binary_fields(&self, w: &mut BinaryWriter<'_>) {
-        w.bool(self.flag);
-        self.pos.encode_binary_fields(w);
-        w.list(&self.tags, |w, v| w.str(v));
-        w.optional(&self.note, |w, v| w.str(v));
-    }
-    pub fn decode_text_fields(r: &mut TextReader<'_>) -> R<Self> {
+    fn decode(r: &mut impl Reader) -> R<Self> {
         Ok(Demo {
             flag: r.bool()?,
-            pos: r.nested(Point::decode_text_fields)?,
-            tags: r.list(|r| r.string())?,
-            note: r.optional(|r| r.string())?,
-        })
-    }
-    pub fn decode_binary_fields(r: &mut BinaryReader<'_>) -> R<Self> {
-        Ok(Demo {
-            flag: r.bool()?,
-            pos: r.nested(Point::decode_binary_fields)?,
+            pos: r.nested(Point::decode)?,
             tags: r.list(|r| r.string())?,
             note: r.optional(|r| r.string())?,
         })
@@ -279,7 +206,10 @@ pub struct Everything {
 
 impl Everything {
     pub const HEADER: Header = Header::new(*b"ac");
-    pub fn encode_text_fields(&self, w: &mut TextWriter<'_>) {
+}
+
+impl Codec for Everything {
+    fn encode(&self, w: &mut impl Writer) {
         w.bool(self.b);
         w.u8(self.u8);
         w.u16(self.u16);
@@ -299,49 +229,16 @@ impl Everything {
         w.optional(&self.opt, |w, v| w.u32(*v));
         w.optional(&self.opt_s, |w, v| w.str(v));
         w.optional(&self.opt_b, |w, v| w.bytes(v));
-        w.optional_struct(&self.opt_p, |w, v| v.encode_text_fields(w));
-        w.optional_struct(&self.opt_e, |w, v| v.encode_text_fields(w));
-        self.color.encode_text(w);
-        self.shape.encode_text(w);
-        w.list(&self.empties, |w, v| v.encode_text_fields(w));
-        w.list(&self.points, |w, v| {
-            w.optional_struct(v, |w, p| p.encode_text_fields(w))
-        });
-        self.empty.encode_text_fields(w);
-        self.tree.encode_text_fields(w);
+        w.optional_struct(&self.opt_p, |w, v| v.encode(w));
+        w.optional_struct(&self.opt_e, |w, v| v.encode(w));
+        self.color.encode(w);
+        self.shape.encode(w);
+        w.list(&self.empties, |w, v| v.encode(w));
+        w.list(&self.points, |w, v| w.optional_struct(v, |w, p| p.encode(w)));
+        self.empty.encode(w);
+        self.tree.encode(w);
     }
-    pub fn encode_binary_fields(&self, w: &mut BinaryWriter<'_>) {
-        w.bool(self.b);
-        w.u8(self.u8);
-        w.u16(self.u16);
-        w.u32(self.u32);
-        w.u64(self.u64);
-        w.i8(self.i8);
-        w.i16(self.i16);
-        w.i32(self.i32);
-        w.i64(self.i64);
-        w.f32(self.f32);
-        w.f64(self.f64);
-        w.str(&self.s);
-        w.bytes(&self.bytes);
-        w.list(&self.list, |w, v| w.u16(*v));
-        w.map(&self.smap, |w, k| w.str(k), |w, v| w.u8(*v));
-        w.map(&self.imap, |w, k| w.i32(*k), |w, v| w.bool(*v));
-        w.optional(&self.opt, |w, v| w.u32(*v));
-        w.optional(&self.opt_s, |w, v| w.str(v));
-        w.optional(&self.opt_b, |w, v| w.bytes(v));
-        w.optional_struct(&self.opt_p, |w, v| v.encode_binary_fields(w));
-        w.optional_struct(&self.opt_e, |w, v| v.encode_binary_fields(w));
-        self.color.encode_binary(w);
-        self.shape.encode_binary(w);
-        w.list(&self.empties, |w, v| v.encode_binary_fields(w));
-        w.list(&self.points, |w, v| {
-            w.optional_struct(v, |w, p| p.encode_binary_fields(w))
-        });
-        self.empty.encode_binary_fields(w);
-        self.tree.encode_binary_fields(w);
-    }
-    pub fn decode_text_fields(r: &mut TextReader<'_>) -> R<Self> {
+    fn decode(r: &mut impl Reader) -> R<Self> {
         Ok(Everything {
             b: r.bool()?,
             u8: r.u8()?,
@@ -362,45 +259,14 @@ impl Everything {
             opt: r.optional(|r| r.u32())?,
             opt_s: r.optional(|r| r.string())?,
             opt_b: r.optional(|r| r.bytes())?,
-            opt_p: r.optional_struct(Point::decode_text_fields)?,
-            opt_e: r.optional_struct(Empty::decode_text_fields)?,
-            color: Color::decode_text(r)?,
-            shape: Shape::decode_text(r)?,
-            empties: r.list(|r| r.nested(Empty::decode_text_fields))?,
-            points: r.list(|r| r.optional_struct(Point::decode_text_fields))?,
-            empty: r.nested(Empty::decode_text_fields)?,
-            tree: r.nested(Tree::decode_text_fields)?,
-        })
-    }
-    pub fn decode_binary_fields(r: &mut BinaryReader<'_>) -> R<Self> {
-        Ok(Everything {
-            b: r.bool()?,
-            u8: r.u8()?,
-            u16: r.u16()?,
-            u32: r.u32()?,
-            u64: r.u64()?,
-            i8: r.i8()?,
-            i16: r.i16()?,
-            i32: r.i32()?,
-            i64: r.i64()?,
-            f32: r.f32()?,
-            f64: r.f64()?,
-            s: r.string()?,
-            bytes: r.bytes()?,
-            list: r.list(|r| r.u16())?,
-            smap: r.map(|r| r.string(), |r| r.u8())?,
-            imap: r.map(|r| r.i32(), |r| r.bool())?,
-            opt: r.optional(|r| r.u32())?,
-            opt_s: r.optional(|r| r.string())?,
-            opt_b: r.optional(|r| r.bytes())?,
-            opt_p: r.optional_struct(Point::decode_binary_fields)?,
-            opt_e: r.optional_struct(Empty::decode_binary_fields)?,
-            color: Color::decode_binary(r)?,
-            shape: Shape::decode_binary(r)?,
-            empties: r.list(|r| r.nested(Empty::decode_binary_fields))?,
-            points: r.list(|r| r.optional_struct(Point::decode_binary_fields))?,
-            empty: r.nested(Empty::decode_binary_fields)?,
-            tree: r.nested(Tree::decode_binary_fields)?,
+            opt_p: r.optional_struct(Point::decode)?,
+            opt_e: r.optional_struct(Empty::decode)?,
+            color: Color::decode(r)?,
+            shape: Shape::decode(r)?,
+            empties: r.list(|r| r.nested(Empty::decode))?,
+            points: r.list(|r| r.optional_struct(Point::decode))?,
+            empty: r.nested(Empty::decode)?,
+            tree: r.nested(Tree::decode)?,
         })
     }
 }
@@ -422,47 +288,23 @@ impl Protocol for Msg {
             Msg::Everything(_) => Everything::HEADER,
         }
     }
-    fn encode_text(&self, out: &mut String) {
-        let mut w = TextWriter::new(out, self.header());
+}
+
+impl Codec for Msg {
+    fn encode(&self, w: &mut impl Writer) {
         match self {
-            Msg::RenderUi(m) => m.encode_text_fields(&mut w),
-            Msg::Demo(m) => m.encode_text_fields(&mut w),
-            Msg::Everything(m) => m.encode_text_fields(&mut w),
+            Msg::RenderUi(m) => m.encode(w),
+            Msg::Demo(m) => m.encode(w),
+            Msg::Everything(m) => m.encode(w),
         }
     }
-    fn encode_binary(&self, out: &mut Vec<u8>) {
-        let mut w = BinaryWriter::new(out, self.header());
-        match self {
-            Msg::RenderUi(m) => m.encode_binary_fields(&mut w),
-            Msg::Demo(m) => m.encode_binary_fields(&mut w),
-            Msg::Everything(m) => m.encode_binary_fields(&mut w),
-        }
-    }
-    fn decode_text_with(frame: &str, limits: &Limits) -> R<Self> {
-        let mut r = TextReader::new(frame, limits)?;
-        let msg = match r.header() {
-            RenderUi::HEADER => Msg::RenderUi(RenderUi::decode_text_fields(&mut r)?),
-            Demo::HEADER => Msg::Demo(Demo::decode_text_fields(&mut r)?),
-            Everything::HEADER => {
-                Msg::Everything(Box::new(Everything::decode_text_fields(&mut r)?))
-            }
+    fn decode(r: &mut impl Reader) -> R<Self> {
+        Ok(match r.header() {
+            RenderUi::HEADER => Msg::RenderUi(RenderUi::decode(r)?),
+            Demo::HEADER => Msg::Demo(Demo::decode(r)?),
+            Everything::HEADER => Msg::Everything(Box::new(Everything::decode(r)?)),
             _ => return Err(r.unknown_header()),
-        };
-        r.finish()?;
-        Ok(msg)
-    }
-    fn decode_binary_with(frame: &[u8], limits: &Limits) -> R<Self> {
-        let mut r = BinaryReader::new(frame, limits)?;
-        let msg = match r.header() {
-            RenderUi::HEADER => Msg::RenderUi(RenderUi::decode_binary_fields(&mut r)?),
-            Demo::HEADER => Msg::Demo(Demo::decode_binary_fields(&mut r)?),
-            Everything::HEADER => {
-                Msg::Everything(Box::new(Everything::decode_binary_fields(&mut r)?))
-            }
-            _ => return Err(r.unknown_header()),
-        };
-        r.finish()?;
-        Ok(msg)
+        })
     }
 }
 

@@ -54,7 +54,9 @@ type Golden = (String, String, Vec<u8>);
 
 /// The entries of a golden snapshot, in order.
 fn golden(name: &str) -> Vec<Golden> {
-    let path = repo(&format!("tests/tests/snapshots/golden__{name}.snap"));
+    let path = repo(&format!(
+        "tests/tests/codec/snapshots/codec__golden__{name}.snap"
+    ));
     let snap = std::fs::read_to_string(path).unwrap();
     let body = snap.splitn(3, "---\n").nth(2).unwrap();
     let lines: Vec<&str> = body.lines().collect();
@@ -579,7 +581,7 @@ fn errors_match_the_runtime_tests() {
 
 #[test]
 fn errors_match_the_generated_rust_tests() {
-    // tests/tests/hostile.rs on the generated code for schemas/.
+    // tests/tests/codec/hostile.rs on the generated code for schemas/.
     let ev = everything();
     let ui = load("schemas/ui.schema");
     let loose = Limits {

@@ -1,7 +1,7 @@
 //! The derive macro's decoders (`#[derive(tagwire::Protocol)]`, a separate
 //! code path from the compiler's generated code) against the generated ones:
 //! the derive mirror of `schemas/everything` (`tagwire_tests::derive_mirror`,
-//! also used by tests/tests/derive_everything.rs) must accept exactly the frames the
+//! also used by tests/tests/derive/everything.rs) must accept exactly the frames the
 //! generated `everything` decoders accept, in both encodings, and re-encode
 //! them to the same bytes. Never a panic on either side.
 #![no_main]

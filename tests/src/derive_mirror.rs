@@ -8,7 +8,7 @@
 //! them, so the mirror is three enums sharing the package (as DERIVE.md
 //! describes): `ServerMsg` (Scalars, Composites), `ClientMsg` (Collections,
 //! CursorMove) and `BothMsg` (Optionals, Nothing). Shared by
-//! tests/tests/derive_everything.rs and the fuzz target `derive`, which
+//! tests/tests/derive/everything.rs and the fuzz target `derive`, which
 //! compare it with the generated code.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
-//! What the scale-out tests behind HAProxy share (tests/tests/rolling_deploy.rs,
-//! tests/tests/node_kill.rs): `scale-node` processes on one Redis, a fleet of
+//! What the scale-out tests behind HAProxy share (tests/tests/scale/rolling_deploy.rs,
+//! tests/tests/scale/node_kill.rs): `scale-node` processes on one Redis, a fleet of
 //! relay clients recording what they see, publishers, the ground truth of
 //! what Redis sequenced, and the check that every client got every room
 //! message once and in order.

@@ -1,5 +1,5 @@
 //! A real HAProxy in front of the scale-out tests' nodes
-//! (tests/tests/rolling_deploy.rs, tests/tests/node_kill.rs): the
+//! (tests/tests/scale/rolling_deploy.rs, tests/tests/scale/node_kill.rs): the
 //! configuration docs/SCALE.md recommends on loopback ports, the process, and
 //! what its stats socket says about each server.
 

@@ -1,6 +1,6 @@
 // The client's state machine under node:test's mock timers (setTimeout and
 // Date), with a WebSocket the test drives by hand: the behaviour of the Rust
-// client (docs/RUNTIME.md "Client", tests/tests/client_paused.rs).
+// client (docs/RUNTIME.md "Client", tests/tests/client/paused.rs).
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import {

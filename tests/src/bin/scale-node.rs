@@ -1,6 +1,6 @@
 //! One node of a scaled-out relay (docs/SCALE.md): a Tagwire server whose
 //! rooms reach every node through Redis, for the rolling-deploy test behind
-//! HAProxy (tests/tests/rolling_deploy.rs) and for trying a deploy by hand.
+//! HAProxy (tests/tests/scale/rolling_deploy.rs) and for trying a deploy by hand.
 //!
 //! ```text
 //! scripts/services start && . target/services/env

@@ -1,4 +1,4 @@
-//! What the hostile-input matrix (`server_hostile.rs`) needs besides the
+//! What the hostile-input matrix (`server/hostile.rs`) needs besides the
 //! shared runtime support: a hand-written WebSocket peer that can send what
 //! no library would (invalid UTF-8, lying lengths, half frames, half
 //! upgrade requests), a well-behaved witness that keeps exchanging numbered

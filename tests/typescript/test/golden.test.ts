@@ -1,6 +1,6 @@
 /**
  * The generated TypeScript produces exactly the Rust golden frames
- * (tests/tests/snapshots/golden__*.snap), in both encodings, and decodes
+ * (tests/tests/codec/snapshots/codec__golden__*.snap), in both encodings, and decodes
  * them back to the same values.
  */
 import assert from "node:assert/strict";

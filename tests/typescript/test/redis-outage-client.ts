@@ -1,4 +1,4 @@
-// The TypeScript client as one member of tests/tests/redis_outage.rs: a real
+// The TypeScript client as one member of tests/tests/scale/redis_outage.rs: a real
 // Node.js process, connected to a Rust node whose rooms go through Redis while
 // that Redis is killed, restarted, stopped and continued. Not a node:test file:
 // the Rust test compiles it (with the runtime and the generated relay module)

@@ -3,7 +3,7 @@
 //! counts and lengths claiming gigabytes. Always an error, never a panic.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use tagwire::{DecodeErrorKind as K, Limits, Protocol};

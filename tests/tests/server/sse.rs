@@ -2,7 +2,7 @@
 //! a session event, frames as `id:`/`data:` lines, frames in by POST, the
 //! close event, and the same heartbeat, drain and rooms as WebSockets.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::time::Duration;

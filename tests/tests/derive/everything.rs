@@ -15,7 +15,7 @@
 //! exported schemas pass `LockMode::Locked` against the committed lock.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use tagwire::{Protocol, SchemaExport};
 use tagwire_compiler::{FrontEnd, LockMode};

@@ -6,7 +6,7 @@
 //! The conversions are written by hand here, as an application writes the
 //! ones the compiler cannot derive.
 
-mod hostile_support;
+use crate::hostile_support;
 
 use std::cell::Cell;
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //! about the heartbeat's 30 s and 45 s: its timed test over in-memory pipes
 //! (see [`pipe`]), the other over loopback.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -342,7 +342,7 @@ fn tick() {
 
 /// A client over an in-memory pipe, served by `serve_io`. The paused clock
 /// races ahead while a loopback socket's real delays (a delayed ACK) pass,
-/// so the tests that time the heartbeat use pipes, as `server_heartbeat.rs`
+/// so the tests that time the heartbeat use pipes, as `server/heartbeat.rs`
 /// does.
 async fn pipe(
     server: &Server<relay::Package, Arc<Faulty>>,

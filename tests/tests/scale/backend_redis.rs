@@ -4,7 +4,7 @@
 //! Needs `scripts/services start` first (it writes target/services/env with
 //! TAGWIRE_REDIS_URL); without it every test fails saying so. Each test uses a
 //! key prefix of its own; the restart test takes the Redis away, so it runs
-//! alone (a lock the others share).
+//! alone (`crate::alone`, which every other test of this binary waits for).
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -16,10 +16,6 @@ use tagwire::server::backend::{
     Backend, BackendError, BackendState, Bytes, Gap, GapKind, History, HistoryWindow, Position,
     RedisBackend, RedisConfig, RoomMessage, Subscriber,
 };
-
-/// The restart test holds it for writing, the others for reading (tokio's:
-/// held across awaits, and each test has its own runtime).
-static REDIS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 fn services_script() -> String {
     format!("{}/../scripts/services", env!("CARGO_MANIFEST_DIR"))
@@ -113,7 +109,7 @@ fn seqs(history: &History) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_publishers_on_two_nodes_give_one_order_per_room() {
-    let _shared = REDIS.read().await;
+    let _shared = crate::shared().await;
     let config = RedisConfig::new(redis_url()).with_prefix(prefix("order"));
     let (a, node_a) = node(config.clone()).await;
     let (b, node_b) = node(config).await;
@@ -254,7 +250,7 @@ async fn concurrent_publishers_on_two_nodes_give_one_order_per_room() {
 
 #[tokio::test]
 async fn history_replays_after_a_sequence_within_the_window_and_a_gap_beyond() {
-    let _shared = REDIS.read().await;
+    let _shared = crate::shared().await;
     let window = HistoryWindow {
         max_messages: 10,
         max_age: None,
@@ -416,7 +412,7 @@ impl Drop for Restart {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_loss_and_redis_restart_are_reported_and_delivery_resumes() {
-    let _alone = REDIS.write().await;
+    let _alone = crate::alone().await;
     let mut config = RedisConfig::new(redis_url()).with_prefix(prefix("restart"));
     config.reconnect_max = Duration::from_millis(200);
     let (a, node_a) = node(config.clone()).await;
@@ -545,6 +541,7 @@ async fn connection_loss_and_redis_restart_are_reported_and_delivery_resumes() {
 
 #[tokio::test]
 async fn connecting_to_no_redis_fails_clearly() {
+    let _shared = crate::shared().await;
     // A port nothing listens on (bound, then released).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -17,10 +17,11 @@
 //! runtime panics. The figures are printed (`--nocapture`) for docs/SCALE.md.
 //!
 //! Needs redis-server (`scripts/services start` installs it), node 20+ and
-//! npm. The scenarios run one at a time, so that their timings do not
-//! depend on each other's load.
+//! npm. The scenarios run one at a time, and beside no other test of this
+//! binary (`crate::alone`), so that their timings do not depend on another
+//! test's load.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -96,9 +97,6 @@ fn held_limit(config: &RedisConfig) -> Duration {
 
 /// The longest a publish held for [`LATER_ROOM`]'s subscription may take.
 const REFUSED_AT_ONCE: Duration = Duration::from_millis(150);
-
-/// One at a time (see the module documentation).
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Panics outside the tests' own code, recorded by a hook: the runtime's
 /// tasks must not panic, and a tokio task's panic would otherwise go unseen.
@@ -839,7 +837,9 @@ fn kind(error: &BackendError) -> &'static str {
 /// each room.
 async fn run(outage: Outage, gaps_per_room: usize) -> Figures {
     record_panics();
-    let _alone = ONE_AT_A_TIME.lock().await;
+    // One at a time (see the module documentation), and beside no other
+    // test of this binary.
+    let _alone = crate::alone().await;
     // Built before anything starts (tsc takes seconds).
     tokio::task::spawn_blocking(ts_script)
         .await

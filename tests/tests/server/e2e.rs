@@ -2,7 +2,7 @@
 //! and refusals over HTTP, the heartbeat in real (short) time, and what
 //! happens to bad frames.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::time::Duration;

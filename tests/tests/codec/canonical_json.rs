@@ -5,7 +5,7 @@
 //! conformance suite's (conformance/, run by scripts/test-all).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use serde_json::json;

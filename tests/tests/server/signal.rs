@@ -1,7 +1,7 @@
 //! The standalone server (`Server::serve`, here the relay-server binary)
 //! drains on SIGTERM and SIGINT and exits when its last client is gone.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

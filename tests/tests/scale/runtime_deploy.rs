@@ -4,7 +4,7 @@
 //! before the grace period, everything A accepted delivered, every client
 //! on B at the end, and reconnects spread across the window.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -104,6 +104,7 @@ struct Seen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_clients_move_to_a_new_server_during_a_drain() {
+    let _alone = crate::alone().await;
     let mut config = ServerConfig::default();
     config.drain.grace = Duration::from_millis(1000);
     config.drain.window = Duration::from_millis(1000);

@@ -19,7 +19,7 @@
 //!
 //! This is the suite's longest real-time test (about 80 s): HAProxy's checks
 //! run on its own clock. The nodes, HAProxy, clients and checks are
-//! tagwire_tests's `fleet` and `haproxy`, shared with tests/tests/node_kill.rs.
+//! tagwire_tests's `fleet` and `haproxy`, shared with tests/tests/scale/node_kill.rs.
 //! Needs `scripts/services start && . target/services/env`
 //! (TAGWIRE_REDIS_URL, TAGWIRE_HAPROXY); fails without them. Node and HAProxy
 //! logs go to `$CARGO_TARGET_TMPDIR/rolling_deploy/`.
@@ -213,6 +213,7 @@ fn check_step(step: &Step) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_deploy_behind_haproxy() {
+    let _alone = crate::alone().await;
     let redis = service("TAGWIRE_REDIS_URL");
     let haproxy = service("TAGWIRE_HAPROXY");
     let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rolling_deploy");

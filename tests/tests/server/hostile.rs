@@ -13,8 +13,8 @@
 //! timeouts; the others run in real time and take milliseconds.
 #![allow(clippy::unwrap_used)]
 
-mod hostile_support;
-mod runtime_support;
+use crate::hostile_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! ping cadence, the 45 s closure of a silent client, and what keeps a
 //! connection alive.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! batches across the window, queued frames flushed before the close,
 //! refusals during the drain, and the hard deadline.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::time::Duration;
 

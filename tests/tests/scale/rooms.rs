@@ -8,7 +8,7 @@
 //! tens of milliseconds of window. The Redis test needs `scripts/services
 //! start && . target/services/env` and fails without it.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -184,6 +184,7 @@ async fn local_pair(window: HistoryWindow) -> (Node, Node) {
 
 #[tokio::test]
 async fn a_client_on_node_a_receives_what_node_b_publishes_in_order_with_positions() {
+    let _shared = crate::shared().await;
     let (a, b) = local_pair(HistoryWindow::default()).await;
     for encoding in [Encoding::Text, Encoding::Binary] {
         let target = Arc::new(Mutex::new(a.addr));
@@ -221,6 +222,7 @@ async fn a_client_on_node_a_receives_what_node_b_publishes_in_order_with_positio
 
 #[tokio::test]
 async fn a_room_message_is_one_envelope_per_encoding_and_a_direct_send_has_none() {
+    let _shared = crate::shared().await;
     let (a, _b) = local_pair(HistoryWindow::default()).await;
     let mut text = raw_peer(&a, Some("tagwire.text")).await;
     let mut binary = raw_peer(&a, Some("tagwire.binary")).await;
@@ -378,6 +380,7 @@ fn seqs(events: &[Event<relay::Package>]) -> Vec<u64> {
 
 #[tokio::test]
 async fn a_client_drained_off_node_a_gets_exactly_what_it_missed_on_node_b_then_live() {
+    let _shared = crate::shared().await;
     for encoding in [Encoding::Text, Encoding::Binary] {
         let (a, b) = local_pair(HistoryWindow::default()).await;
         let (seen, last) = move_client(&a, &b, encoding, 7).await;
@@ -400,6 +403,7 @@ async fn a_client_drained_off_node_a_gets_exactly_what_it_missed_on_node_b_then_
 
 #[tokio::test]
 async fn a_position_older_than_the_window_is_a_gap_then_live_messages() {
+    let _shared = crate::shared().await;
     let window = HistoryWindow {
         max_messages: 4,
         max_age: Some(Duration::from_secs(600)),
@@ -430,6 +434,7 @@ async fn a_position_older_than_the_window_is_a_gap_then_live_messages() {
 
 #[tokio::test]
 async fn raw_resume_frames_replay_without_duplicates_and_refuse_past_the_bound() {
+    let _shared = crate::shared().await;
     let (a, b) = local_pair(HistoryWindow::default()).await;
     // Someone keeps the room subscribed on A and sees everything.
     let mut watcher = raw_peer(&a, None).await;
@@ -528,6 +533,7 @@ async fn raw_resume_frames_replay_without_duplicates_and_refuse_past_the_bound()
 
 #[tokio::test]
 async fn through_redis_a_drained_client_resumes_on_the_other_node() {
+    let _shared = crate::shared().await;
     let url = redis_url();
     let prefix = format!("scale-{}", rand_suffix());
     let redis = |prefix: &str| RedisConfig::new(url.clone()).with_prefix(prefix.to_owned());
@@ -597,12 +603,14 @@ async fn a_join_then_broadcasts_reach_the_joiner(node: &Node) {
 
 #[tokio::test]
 async fn a_join_then_a_broadcast_on_one_node_reaches_the_joiner_in_process() {
+    let _shared = crate::shared().await;
     let (a, _b) = local_pair(HistoryWindow::default()).await;
     a_join_then_broadcasts_reach_the_joiner(&a).await;
 }
 
 #[tokio::test]
 async fn a_join_then_a_broadcast_on_one_node_reaches_the_joiner_through_redis() {
+    let _shared = crate::shared().await;
     let config = RedisConfig::new(redis_url()).with_prefix(format!("held-{}", rand_suffix()));
     let backend = RedisBackend::connect(config).await.expect("redis");
     let a = node(Arc::new(backend)).await;
@@ -708,6 +716,7 @@ async fn gated_member(room: &str) -> (Arc<Gated>, Node, WebSocketStream<TcpStrea
 
 #[tokio::test]
 async fn publishes_wait_for_the_rooms_subscription_then_go_out_in_order() {
+    let _shared = crate::shared().await;
     let (gated, node, mut peer) = gated_member("lobby").await;
     let handle = node.server.handle();
     // Started in order now, awaited later.
@@ -749,6 +758,7 @@ async fn publishes_wait_for_the_rooms_subscription_then_go_out_in_order() {
 
 #[tokio::test]
 async fn a_publish_held_for_a_room_everyone_left_still_goes_out() {
+    let _shared = crate::shared().await;
     let (gated, node, mut peer) = gated_member("lobby").await;
     let handle = node.server.handle();
     let publish = handle.publish("lobby", &delivered(1));
@@ -767,6 +777,7 @@ async fn a_publish_held_for_a_room_everyone_left_still_goes_out() {
 
 #[tokio::test]
 async fn a_publish_held_by_a_subscription_that_fails_goes_out_then() {
+    let _shared = crate::shared().await;
     let (gated, node, _peer) = gated_member("lobby").await;
     let handle = node.server.handle();
     let publish = handle.publish("lobby", &delivered(1));
@@ -788,6 +799,7 @@ async fn a_publish_held_by_a_subscription_that_fails_goes_out_then() {
 
 #[tokio::test]
 async fn a_room_holds_at_most_4096_publishes_then_refuses_with_overloaded() {
+    let _shared = crate::shared().await;
     let (gated, node, _peer) = gated_member("lobby").await;
     let handle = node.server.handle();
     let held: Vec<_> = (1..=4096)

@@ -7,7 +7,7 @@
 //! the text and binary decodings agree with each other.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use std::fmt::Debug;

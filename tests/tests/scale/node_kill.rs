@@ -73,6 +73,7 @@ fn bound() -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_without_a_drain_loses_no_client_and_no_room_message() {
+    let _alone = crate::alone().await;
     let redis = service("TAGWIRE_REDIS_URL");
     let haproxy = service("TAGWIRE_HAPROXY");
     let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("node_kill");

@@ -4,7 +4,7 @@
 //! message version under tokio's paused clock, with a well-behaved second
 //! client whose frames all keep flowing.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

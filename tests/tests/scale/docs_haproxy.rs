@@ -21,6 +21,7 @@ fn sample() -> String {
 
 #[test]
 fn the_sample_configuration_is_valid_haproxy() {
+    let _shared = crate::shared_blocking();
     let haproxy = service("TAGWIRE_HAPROXY");
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("haproxy.cfg");
@@ -41,6 +42,7 @@ fn the_sample_configuration_is_valid_haproxy() {
 
 #[test]
 fn the_sample_keeps_the_settings_the_drain_relies_on() {
+    let _shared = crate::shared_blocking();
     let sample = sample();
     let settings: Vec<&str> = sample
         .lines()

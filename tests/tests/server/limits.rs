@@ -5,7 +5,7 @@
 //! ends; and the Rust client backing off from a full server under tokio's
 //! paused clock.
 
-mod runtime_support;
+use crate::runtime_support;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -13,7 +13,7 @@ pub use names::{is_rust_keyword, pascal_case, screaming_snake};
 
 use crate::ast;
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
-use crate::header::{Header, HeaderError};
+use crate::header::{self, Header, HeaderError};
 use crate::ir;
 use crate::loader::Loaded;
 use crate::shape;
@@ -491,7 +491,7 @@ impl Checker<'_> {
         };
         let pinned = match &m.header {
             None => None,
-            Some((text, span)) => match Header::parse(text) {
+            Some((text, span)) => match header::parse(text) {
                 Ok(h) => Some(h),
                 Err(HeaderError::Reserved) => {
                     self.error(

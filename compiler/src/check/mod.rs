@@ -618,7 +618,8 @@ impl Checker<'_> {
                     }
                     Some((reference, _)) => Some(ir::Type::Named(reference.clone())),
                     None => {
-                        let candidates = PRIMITIVES.iter().copied().chain(
+                        let primitives = ir::Type::primitive_names().map(|name| -> &str { name });
+                        let candidates = primitives.chain(
                             scope
                                 .iter()
                                 .filter(|(_, (_, k))| *k != DeclKind::Message)
@@ -817,10 +818,6 @@ impl Checker<'_> {
 }
 
 type Scope = HashMap<String, (ir::TypeRef, DeclKind)>;
-
-const PRIMITIVES: &[&str] = &[
-    "bool", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64", "string", "bytes",
-];
 
 /// Names people bring from other schema languages, and what they are called here.
 fn foreign_type_hint(name: &str) -> Option<&'static str> {

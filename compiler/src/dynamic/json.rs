@@ -14,6 +14,7 @@ use tagwire::__private::{TextReader, TextWriter};
 use tagwire::{DecodeError, DecodeErrorKind, Header, Limits};
 
 use super::value::{Key, Value};
+use crate::check::constraints::describe as type_name;
 use crate::ir::{Field, Schema, Type, TypeDefKind};
 
 /// A JSON value. Objects keep member order; numbers keep their text.
@@ -514,28 +515,6 @@ fn token<T>(
     Ok(v)
 }
 
-fn type_name(ty: &Type) -> String {
-    match ty {
-        Type::Bool => "bool".into(),
-        Type::U8 => "u8".into(),
-        Type::U16 => "u16".into(),
-        Type::U32 => "u32".into(),
-        Type::U64 => "u64".into(),
-        Type::I8 => "i8".into(),
-        Type::I16 => "i16".into(),
-        Type::I32 => "i32".into(),
-        Type::I64 => "i64".into(),
-        Type::F32 => "f32".into(),
-        Type::F64 => "f64".into(),
-        Type::String => "string".into(),
-        Type::Bytes => "bytes".into(),
-        Type::List(t) => format!("[{}]", type_name(t)),
-        Type::Map(k, v) => format!("map<{}, {}>", type_name(k), type_name(v)),
-        Type::Optional(t) => format!("{}?", type_name(t)),
-        Type::Named(r) => r.name.clone(),
-    }
-}
-
 fn integer(ty: &Type, path: &str, j: &Json, as_key: bool) -> Result<i128, JsonError> {
     let wide = matches!(ty, Type::U64 | Type::I64);
     let text = match j {
@@ -573,7 +552,7 @@ fn integer(ty: &Type, path: &str, j: &Json, as_key: bool) -> Result<i128, JsonEr
         Type::I32 => token(text, |r| r.i32()).map(i128::from),
         _ => token(text, |r| r.i64()).map(i128::from),
     };
-    let name = type_name_primitive(ty);
+    let name = ty.primitive_name().unwrap_or_default();
     match parsed {
         Ok(n) => Ok(n),
         Err(DecodeErrorKind::OutOfRange) => {
@@ -586,21 +565,6 @@ fn integer(ty: &Type, path: &str, j: &Json, as_key: bool) -> Result<i128, JsonEr
                 quote(text)
             ),
         ),
-    }
-}
-
-fn type_name_primitive(ty: &Type) -> &'static str {
-    match ty {
-        Type::U8 => "u8",
-        Type::U16 => "u16",
-        Type::U32 => "u32",
-        Type::U64 => "u64",
-        Type::I8 => "i8",
-        Type::I16 => "i16",
-        Type::I32 => "i32",
-        Type::I64 => "i64",
-        Type::F32 => "f32",
-        _ => "f64",
     }
 }
 
@@ -630,7 +594,10 @@ fn float(ty: &Type, path: &str, j: &Json) -> Result<f64, JsonError> {
     parsed.or_else(|_| {
         fail(
             path,
-            format!("{text} overflows {}", type_name_primitive(ty)),
+            format!(
+                "{text} overflows {}",
+                ty.primitive_name().unwrap_or_default()
+            ),
         )
     })
 }

@@ -349,6 +349,25 @@ pub enum Type {
     Named(TypeRef),
 }
 
+/// The primitive types and their spelling in a schema. Generated code and
+/// messages use the same words (the runtimes' `w.u16(…)`, `key_u16`,
+/// "overflows u16"), so this table is the only place that spells them.
+const PRIMITIVES: [(&str, Type); 13] = [
+    ("bool", Type::Bool),
+    ("u8", Type::U8),
+    ("u16", Type::U16),
+    ("u32", Type::U32),
+    ("u64", Type::U64),
+    ("i8", Type::I8),
+    ("i16", Type::I16),
+    ("i32", Type::I32),
+    ("i64", Type::I64),
+    ("f32", Type::F32),
+    ("f64", Type::F64),
+    ("string", Type::String),
+    ("bytes", Type::Bytes),
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TypeRef {
     pub package: String,
@@ -356,23 +375,36 @@ pub struct TypeRef {
 }
 
 impl Type {
+    /// The primitive type a schema spells `name`.
     pub fn primitive(name: &str) -> Option<Type> {
-        Some(match name {
-            "bool" => Type::Bool,
-            "u8" => Type::U8,
-            "u16" => Type::U16,
-            "u32" => Type::U32,
-            "u64" => Type::U64,
-            "i8" => Type::I8,
-            "i16" => Type::I16,
-            "i32" => Type::I32,
-            "i64" => Type::I64,
-            "f32" => Type::F32,
-            "f64" => Type::F64,
-            "string" => Type::String,
-            "bytes" => Type::Bytes,
-            _ => return None,
-        })
+        PRIMITIVES
+            .iter()
+            .find(|(spelling, _)| *spelling == name)
+            .map(|(_, ty)| ty.clone())
+    }
+
+    /// How a schema spells this primitive type; `None` for lists, maps,
+    /// optionals and named types.
+    pub fn primitive_name(&self) -> Option<&'static str> {
+        PRIMITIVES
+            .iter()
+            .find(|(_, ty)| ty == self)
+            .map(|(spelling, _)| *spelling)
+    }
+
+    /// The name of a primitive other than `string` and `bytes`: those are
+    /// fixed-size values passed by copy, and the runtimes name the writer and
+    /// reader methods for them after the type (`w.u16(x)`, `r.f32()`).
+    pub fn scalar_name(&self) -> Option<&'static str> {
+        match self {
+            Type::String | Type::Bytes => None,
+            scalar => scalar.primitive_name(),
+        }
+    }
+
+    /// Every primitive type's spelling, in the schema language's order.
+    pub fn primitive_names() -> impl Iterator<Item = &'static str> {
+        PRIMITIVES.iter().map(|(spelling, _)| *spelling)
     }
 
     pub fn is_integer(&self) -> bool {

@@ -3,7 +3,6 @@
 
 use crate::check::pascal_case;
 use crate::ir::{Field, Package, Schema, Type, TypeDefKind};
-use crate::shape::primitive_name;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -172,6 +171,6 @@ pub fn type_name(ty: &Type) -> String {
         Type::Map(k, v) => format!("map<{}, {}>", type_name(k), type_name(v)),
         Type::Optional(inner) => format!("{}?", type_name(inner)),
         Type::Named(r) => format!("{}.{}", r.package, r.name),
-        primitive => primitive_name(primitive).to_string(),
+        primitive => primitive.primitive_name().unwrap_or_default().to_string(),
     }
 }

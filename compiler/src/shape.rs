@@ -134,7 +134,7 @@ impl Walk {
                 self.both(&name, &format!("#{index}"));
             }
             primitive => {
-                let name = primitive_name(primitive);
+                let name = primitive.primitive_name().unwrap_or_default();
                 self.both(name, name);
             }
         }
@@ -180,24 +180,5 @@ impl Walk {
                 self.both("}", "}");
             }
         }
-    }
-}
-
-pub fn primitive_name(ty: &Type) -> &'static str {
-    match ty {
-        Type::Bool => "bool",
-        Type::U8 => "u8",
-        Type::U16 => "u16",
-        Type::U32 => "u32",
-        Type::U64 => "u64",
-        Type::I8 => "i8",
-        Type::I16 => "i16",
-        Type::I32 => "i32",
-        Type::I64 => "i64",
-        Type::F32 => "f32",
-        Type::F64 => "f64",
-        Type::String => "string",
-        Type::Bytes => "bytes",
-        Type::List(_) | Type::Map(_, _) | Type::Optional(_) | Type::Named(_) => "",
     }
 }

@@ -132,7 +132,7 @@ impl Project {
 
 fn headers_of(output: &Output) -> Vec<(String, String)> {
     let schema = output.schema.as_ref().unwrap();
-    let mut rows: Vec<(usize, String, String)> = schema
+    let mut rows: Vec<(u16, String, String)> = schema
         .packages
         .iter()
         .flat_map(|p| &p.messages)

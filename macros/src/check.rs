@@ -7,9 +7,18 @@ use crate::ast::{Shape, Variant};
 use crate::ctxt::Ctxt;
 use syn::LitStr;
 
+/// The runtime's header alphabet (`tagwire::ALPHABET`), which this crate
+/// cannot import: `tagwire` depends on it for the derives. Assignment needs
+/// the alphabet while expanding (a pin's index decides which headers are
+/// free; a free index becomes the text of a `Header::new` constant), and
+/// errors read best there, all at once and at the attribute. The runtime
+/// stays the authority: every header the derive emits is a const
+/// `::tagwire::Header::new`, rejected at compile time if the runtime
+/// disagrees, and a test compares this table and range with the runtime's.
 pub(crate) const ALPHABET: &[u8; 64] =
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
-/// Headers whose first byte is `_` (index 4,032 on) are the runtime's.
+/// Headers whose first byte is `_` (index 4,032 on) are the runtime's
+/// (`tagwire::FIRST_RESERVED_INDEX`).
 pub(crate) const APPLICATION_HEADERS: u16 = 63 * 64;
 
 fn symbol(b: u8) -> Option<u16> {
@@ -196,4 +205,24 @@ pub(crate) fn enum_values(cx: &Ctxt, variants: &[Variant<'_>]) -> Vec<u32> {
         next = value.map(|n| n + 1);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ALPHABET, APPLICATION_HEADERS, header_text, symbol};
+
+    #[test]
+    fn headers_are_the_runtimes() {
+        assert_eq!(ALPHABET, tagwire::ALPHABET);
+        assert_eq!(APPLICATION_HEADERS, tagwire::FIRST_RESERVED_INDEX);
+        for index in 0..tagwire::HEADER_COUNT {
+            let header = tagwire::Header::from_index(index).expect("in range");
+            assert_eq!(header_text(index), header.as_str());
+            let [hi, lo] = header.to_bytes();
+            assert_eq!(
+                symbol(hi).zip(symbol(lo)).map(|(a, b)| a * 64 + b),
+                Some(index)
+            );
+        }
+    }
 }

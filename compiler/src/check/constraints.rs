@@ -449,6 +449,6 @@ pub(crate) fn describe(ty: &Type) -> String {
         Type::Map(k, v) => format!("map<{}, {}>", describe(k), describe(v)),
         Type::Optional(inner) => format!("{}?", describe(inner)),
         Type::Named(r) => r.name.clone(),
-        primitive => crate::shape::primitive_name(primitive).to_string(),
+        primitive => primitive.primitive_name().unwrap_or_default().to_string(),
     }
 }

@@ -13,7 +13,7 @@ pub use names::{is_rust_keyword, pascal_case, screaming_snake};
 
 use crate::ast;
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
-use crate::header::{Header, HeaderError};
+use crate::header::{self, Header, HeaderError};
 use crate::ir;
 use crate::loader::Loaded;
 use crate::shape;
@@ -491,7 +491,7 @@ impl Checker<'_> {
         };
         let pinned = match &m.header {
             None => None,
-            Some((text, span)) => match Header::parse(text) {
+            Some((text, span)) => match header::parse(text) {
                 Ok(h) => Some(h),
                 Err(HeaderError::Reserved) => {
                     self.error(
@@ -618,7 +618,8 @@ impl Checker<'_> {
                     }
                     Some((reference, _)) => Some(ir::Type::Named(reference.clone())),
                     None => {
-                        let candidates = PRIMITIVES.iter().copied().chain(
+                        let primitives = ir::Type::primitive_names().map(|name| -> &str { name });
+                        let candidates = primitives.chain(
                             scope
                                 .iter()
                                 .filter(|(_, (_, k))| *k != DeclKind::Message)
@@ -817,10 +818,6 @@ impl Checker<'_> {
 }
 
 type Scope = HashMap<String, (ir::TypeRef, DeclKind)>;
-
-const PRIMITIVES: &[&str] = &[
-    "bool", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64", "string", "bytes",
-];
 
 /// Names people bring from other schema languages, and what they are called here.
 fn foreign_type_hint(name: &str) -> Option<&'static str> {

@@ -1,6 +1,8 @@
 //! The canonical JSON mapping (SPEC §8): a small JSON tree that keeps member
-//! order and numbers' exact text, a strict parser and a canonical writer, and
-//! the conversions between JSON and [`Value`] for a schema type.
+//! order and numbers' exact text, a strict parser, and the conversions
+//! between JSON and [`Value`] for a schema type. What JSON a value becomes
+//! (number spelling, escaping) is the runtime's canonical JSON, the one the
+//! generated `to_canonical_json` uses.
 //!
 //! serde_json is not used for values: without `preserve_order` it sorts
 //! object members (SPEC wants field order, and integer map keys in numeric
@@ -8,15 +10,22 @@
 //! silently keeps the last of duplicate members.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use tagwire::__private::{Reader as _, TextReader, TextWriter, Writer as _};
-use tagwire::{DecodeError, DecodeErrorKind, Header, Limits};
+use tagwire::__private::json as canonical;
+use tagwire::__private::{Reader as _, TextReader};
+use tagwire::{DecodeError, DecodeErrorKind, Limits};
 
 use super::value::{Key, Value};
+use crate::check::constraints::describe as type_name;
 use crate::ir::{Field, Schema, Type, TypeDefKind};
 
 /// A JSON value. Objects keep member order; numbers keep their text.
+///
+/// Values become JSON through the runtime's canonical JSON
+/// (`tagwire::__private::json`, SPEC §8), which spells their numbers,
+/// bytes and 64-bit integers; this tree holds its result as text, and also
+/// what [`parse`] read, exactly as written, for the strict reading of
+/// numbers against the wire grammar.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
     Null,
@@ -33,8 +42,8 @@ pub enum Json {
 pub const MAX_JSON_DEPTH: usize = 512;
 
 impl Json {
-    /// Compact canonical text: no spaces, members in order, strings escaped
-    /// as `JSON.stringify` does (`"`, `\` and controls only).
+    /// Compact canonical text: no spaces, members in order, numbers as held,
+    /// strings escaped by the runtime's canonical JSON writer.
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.render_into(&mut out);
@@ -46,7 +55,7 @@ impl Json {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Number(n) => out.push_str(n),
-            Json::String(s) => write_string(s, out),
+            Json::String(s) => canonical::write_string(s, out),
             Json::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -63,7 +72,7 @@ impl Json {
                     if i > 0 {
                         out.push(',');
                     }
-                    write_string(k, out);
+                    canonical::write_string(k, out);
                     out.push(':');
                     v.render_into(out);
                 }
@@ -103,24 +112,26 @@ impl Json {
     }
 }
 
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+/// Canonical JSON the runtime built, as this tree: a number takes the text
+/// the runtime's writer gives it, so its spelling stays the runtime's.
+impl From<canonical::Json> for Json {
+    fn from(j: canonical::Json) -> Json {
+        match j {
+            canonical::Json::Null => Json::Null,
+            canonical::Json::Bool(b) => Json::Bool(b),
+            n @ canonical::Json::Number(_) => Json::Number(canonical::to_canonical_string(&n)),
+            canonical::Json::String(s) => Json::String(s),
+            canonical::Json::Array(items) => {
+                Json::Array(items.into_iter().map(Json::from).collect())
             }
-            c => out.push(c),
+            canonical::Json::Object(members) => Json::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k, Json::from(v)))
+                    .collect(),
+            ),
         }
     }
-    out.push('"');
 }
 
 /// Parses one JSON text (RFC 8259), strictly: no trailing content, no
@@ -364,55 +375,23 @@ impl Parser<'_> {
 }
 
 /// `"name"` with JSON escaping, for messages.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::new();
-    write_string(s, &mut out);
-    out
-}
+pub(crate) use tagwire::__private::quote_key as quote;
 
 // ---------------------------------------------------------------------------
 // Value → JSON
-
-/// The token the text encoding writes for a finite float: JavaScript's
-/// `Number#toString` spelling (SPEC §3.4), which is also valid JSON.
-fn float_token(v: f64) -> String {
-    let mut s = String::new();
-    TextWriter::new(&mut s, Header::new(*b"aa")).f64(v);
-    s.split_off(3)
-}
-
-fn float_json(v: f64) -> Json {
-    if v.is_nan() {
-        Json::String("NaN".into())
-    } else if v == f64::INFINITY {
-        Json::String("Infinity".into())
-    } else if v == f64::NEG_INFINITY {
-        Json::String("-Infinity".into())
-    } else if v == 0.0 && v.is_sign_negative() {
-        Json::String("-0".into())
-    } else {
-        Json::Number(float_token(v))
-    }
-}
-
-fn bytes_token(b: &[u8]) -> String {
-    let mut s = String::new();
-    TextWriter::new(&mut s, Header::new(*b"aa")).bytes(b);
-    s.split_off(3)
-}
 
 /// The canonical JSON of a value of type `ty` (SPEC §8).
 pub fn to_json(schema: &Schema, ty: &Type, v: &Value) -> Json {
     match (ty, v) {
         (_, Value::Bool(b)) => Json::Bool(*b),
-        (Type::U64, Value::UInt(x)) => Json::String(x.to_string()),
-        (Type::I64, Value::Int(x)) => Json::String(x.to_string()),
-        (_, Value::UInt(x)) => Json::Number(x.to_string()),
-        (_, Value::Int(x)) => Json::Number(x.to_string()),
-        (_, Value::F32(x)) => float_json(f64::from(*x)),
-        (_, Value::F64(x)) => float_json(*x),
+        (Type::U64, Value::UInt(x)) => canonical::u64(*x).into(),
+        (Type::I64, Value::Int(x)) => canonical::i64(*x).into(),
+        (_, Value::UInt(x)) => canonical::Json::Number((*x).into()).into(),
+        (_, Value::Int(x)) => canonical::Json::Number((*x).into()).into(),
+        (_, Value::F32(x)) => canonical::f32(*x).into(),
+        (_, Value::F64(x)) => canonical::f64(*x).into(),
         (_, Value::String(s)) => Json::String(s.clone()),
-        (_, Value::Bytes(b)) => Json::String(bytes_token(b)),
+        (_, Value::Bytes(b)) => canonical::bytes(b).into(),
         (Type::List(inner), Value::List(items)) => {
             Json::Array(items.iter().map(|i| to_json(schema, inner, i)).collect())
         }
@@ -514,28 +493,6 @@ fn token<T>(
     Ok(v)
 }
 
-fn type_name(ty: &Type) -> String {
-    match ty {
-        Type::Bool => "bool".into(),
-        Type::U8 => "u8".into(),
-        Type::U16 => "u16".into(),
-        Type::U32 => "u32".into(),
-        Type::U64 => "u64".into(),
-        Type::I8 => "i8".into(),
-        Type::I16 => "i16".into(),
-        Type::I32 => "i32".into(),
-        Type::I64 => "i64".into(),
-        Type::F32 => "f32".into(),
-        Type::F64 => "f64".into(),
-        Type::String => "string".into(),
-        Type::Bytes => "bytes".into(),
-        Type::List(t) => format!("[{}]", type_name(t)),
-        Type::Map(k, v) => format!("map<{}, {}>", type_name(k), type_name(v)),
-        Type::Optional(t) => format!("{}?", type_name(t)),
-        Type::Named(r) => r.name.clone(),
-    }
-}
-
 fn integer(ty: &Type, path: &str, j: &Json, as_key: bool) -> Result<i128, JsonError> {
     let wide = matches!(ty, Type::U64 | Type::I64);
     let text = match j {
@@ -573,7 +530,7 @@ fn integer(ty: &Type, path: &str, j: &Json, as_key: bool) -> Result<i128, JsonEr
         Type::I32 => token(text, |r| r.i32()).map(i128::from),
         _ => token(text, |r| r.i64()).map(i128::from),
     };
-    let name = type_name_primitive(ty);
+    let name = ty.primitive_name().unwrap_or_default();
     match parsed {
         Ok(n) => Ok(n),
         Err(DecodeErrorKind::OutOfRange) => {
@@ -586,21 +543,6 @@ fn integer(ty: &Type, path: &str, j: &Json, as_key: bool) -> Result<i128, JsonEr
                 quote(text)
             ),
         ),
-    }
-}
-
-fn type_name_primitive(ty: &Type) -> &'static str {
-    match ty {
-        Type::U8 => "u8",
-        Type::U16 => "u16",
-        Type::U32 => "u32",
-        Type::U64 => "u64",
-        Type::I8 => "i8",
-        Type::I16 => "i16",
-        Type::I32 => "i32",
-        Type::I64 => "i64",
-        Type::F32 => "f32",
-        _ => "f64",
     }
 }
 
@@ -630,7 +572,10 @@ fn float(ty: &Type, path: &str, j: &Json) -> Result<f64, JsonError> {
     parsed.or_else(|_| {
         fail(
             path,
-            format!("{text} overflows {}", type_name_primitive(ty)),
+            format!(
+                "{text} overflows {}",
+                ty.primitive_name().unwrap_or_default()
+            ),
         )
     })
 }

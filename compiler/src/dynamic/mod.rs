@@ -104,11 +104,7 @@ pub(crate) fn find_header(package: &Package, bytes: [u8; 2]) -> Option<&MessageV
     package
         .messages
         .iter()
-        .find(|m| m.header.is_some_and(|h| h.bytes() == bytes))
-}
-
-pub(crate) fn runtime_header(message: &MessageVersion) -> Option<tagwire::Header> {
-    tagwire::Header::from_bytes(message.header?.bytes())
+        .find(|m| m.header.is_some_and(|h| h.to_bytes() == bytes))
 }
 
 /// Decodes one frame of `package`'s protocol (see [`pick_package`] for

@@ -7,7 +7,7 @@ use tagwire::{DecodeError, DecodeErrorKind, Limits, Position};
 
 use super::value::Value;
 use super::walk::{read_fields, write_fields};
-use super::{Mismatch, find_header, runtime_header};
+use super::{Mismatch, find_header};
 use crate::ir::{MessageVersion, Package, Schema};
 
 /// Decodes a text frame of `package`'s protocol.
@@ -60,7 +60,7 @@ pub fn encode(
     message: &MessageVersion,
     value: &Value,
 ) -> Result<String, Mismatch> {
-    let (Some(header), Value::Struct(fields)) = (runtime_header(message), value) else {
+    let (Some(header), Value::Struct(fields)) = (message.header, value) else {
         return Err(Mismatch);
     };
     let mut out = String::new();

@@ -1,7 +1,7 @@
 //! The `tagwire.lock` file: readable TOML with one entry per message version,
 //! sorted by package then header so it diffs cleanly and never reorders.
 
-use crate::header::Header;
+use crate::header::{self, Header};
 use crate::ir::Direction;
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -83,7 +83,7 @@ impl LockFile {
                 range: None,
                 help: None,
             };
-            let header = Header::parse(&e.header)
+            let header = header::parse(&e.header)
                 .map_err(|err| bad(format!("header `{}`: {err}", e.header)))?;
             let direction = Direction::parse(&e.direction).ok_or_else(|| {
                 bad(format!(

@@ -315,7 +315,7 @@ impl Assign<'_> {
             }
         }
         let pins: HashSet<Header> = messages.iter().filter_map(|m| m.pinned).collect();
-        let mut next = 0usize;
+        let mut next = 0u16;
         for position in fresh {
             let message = &mut messages[position];
             let header = match message.pinned {
@@ -337,7 +337,7 @@ impl Assign<'_> {
                     pin
                 }
                 None => {
-                    let free = (next..APPLICATION_HEADERS)
+                    let free = (next..tagwire::FIRST_RESERVED_INDEX)
                         .filter_map(Header::from_index)
                         .find(|h| !taken.contains_key(h) && !pins.contains(h));
                     let Some(header) = free else {

@@ -8,9 +8,7 @@
 
 use std::fmt;
 
-use crate::__private::{
-    BinaryReader, BinaryWriter, Codec, Reader, TextReader, TextWriter, Writer,
-};
+use crate::__private::{BinaryReader, BinaryWriter, Codec, Reader, TextReader, TextWriter, Writer};
 use crate::{DecodeError, Header, Limits, Protocol};
 
 /// `_a`: the server's heartbeat; the client answers with [`Control::Pong`].

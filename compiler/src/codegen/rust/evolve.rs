@@ -206,7 +206,7 @@ fn default_expr(package: &str, ty: &Type, value: &DefaultValue) -> TokenStream {
     match (value, ty) {
         (DefaultValue::Bool(b), _) => quote!(#b),
         (DefaultValue::Int(i), t) => {
-            let suffix = crate::shape::primitive_name(t);
+            let suffix = t.primitive_name().unwrap_or_default();
             typed(format!("{i}{suffix}"))
         }
         #[allow(clippy::cast_possible_truncation)]

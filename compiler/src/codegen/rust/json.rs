@@ -57,15 +57,7 @@ impl Context<'_> {
                 quote!(#j::Json::from(#v))
             }
             Type::U64 | Type::I64 | Type::F32 | Type::F64 => {
-                let f = format_ident!(
-                    "{}",
-                    match ty {
-                        Type::U64 => "u64",
-                        Type::I64 => "i64",
-                        Type::F32 => "f32",
-                        _ => "f64",
-                    }
-                );
+                let f = format_ident!("{}", ty.primitive_name().unwrap_or_default());
                 let v = val.copy();
                 quote!(#j::#f(#v))
             }
@@ -126,7 +118,7 @@ impl Context<'_> {
                 let key = match k.as_ref() {
                     Type::String => quote!(#j::key_string),
                     other => {
-                        let f = format_ident!("key_{}", primitive_name(other));
+                        let f = format_ident!("key_{}", other.primitive_name().unwrap_or_default());
                         quote!(#j::#f)
                     }
                 };
@@ -155,30 +147,23 @@ impl Context<'_> {
     /// Something callable as `FnOnce(&Value, &Path) -> Result<T, JsonError>`.
     fn json_reader_fn(&self, package: &str, ty: &Type, boxed: bool) -> TokenStream {
         let j = j();
-        let name = match ty {
-            Type::Bool => "bool",
-            Type::U8 => "u8",
-            Type::U16 => "u16",
-            Type::U32 => "u32",
-            Type::U64 => "u64_string",
-            Type::I8 => "i8",
-            Type::I16 => "i16",
-            Type::I32 => "i32",
-            Type::I64 => "i64_string",
-            Type::F32 => "f32_value",
-            Type::F64 => "f64_value",
-            Type::String => "string",
-            Type::Bytes => "bytes_value",
-            Type::Named(r) if !boxed => {
+        let Some(name) = ty.primitive_name() else {
+            if let Type::Named(r) = ty
+                && !boxed
+            {
                 let path = type_path(package, r);
                 return quote!(#path::__from_json);
             }
-            _ => {
-                let read = self.json_read(package, ty, boxed);
-                return quote!(|v, p| #read);
-            }
+            let read = self.json_read(package, ty, boxed);
+            return quote!(|v, p| #read);
         };
-        let f = format_ident!("{name}");
+        // The runtime's readers are named after the type; 64-bit integers
+        // come as decimal strings, floats and bytes from their own values.
+        let f = match ty {
+            Type::U64 | Type::I64 => format_ident!("{name}_string"),
+            Type::F32 | Type::F64 | Type::Bytes => format_ident!("{name}_value"),
+            _ => format_ident!("{name}"),
+        };
         quote!(#j::#f)
     }
 
@@ -483,18 +468,5 @@ impl Context<'_> {
             });
         }
         out
-    }
-}
-
-fn primitive_name(ty: &Type) -> &'static str {
-    match ty {
-        Type::U8 => "u8",
-        Type::U16 => "u16",
-        Type::U32 => "u32",
-        Type::U64 => "u64",
-        Type::I8 => "i8",
-        Type::I16 => "i16",
-        Type::I32 => "i32",
-        _ => "i64",
     }
 }

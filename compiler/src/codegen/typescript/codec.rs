@@ -4,27 +4,10 @@
 use super::{Code, Gen, json_string, object_literal};
 use crate::ir::{Field, Type, UnionVariant};
 
-fn primitive(ty: &Type) -> Option<&'static str> {
-    Some(match ty {
-        Type::Bool => "bool",
-        Type::U8 => "u8",
-        Type::U16 => "u16",
-        Type::U32 => "u32",
-        Type::U64 => "u64",
-        Type::I8 => "i8",
-        Type::I16 => "i16",
-        Type::I32 => "i32",
-        Type::I64 => "i64",
-        Type::F32 => "f32",
-        Type::F64 => "f64",
-        _ => return None,
-    })
-}
-
 impl Gen<'_> {
     /// An expression writing `e` (of type `ty`) with writer `w`.
     fn write(&self, ty: &Type, e: &str) -> String {
-        if let Some(m) = primitive(ty) {
+        if let Some(m) = ty.scalar_name() {
             return format!("w.{m}({e})");
         }
         match ty {
@@ -55,7 +38,7 @@ impl Gen<'_> {
 
     /// An expression reading a value of `ty` with reader `r`.
     fn read(&self, ty: &Type) -> String {
-        if let Some(m) = primitive(ty) {
+        if let Some(m) = ty.scalar_name() {
             return format!("r.{m}()");
         }
         match ty {

@@ -433,22 +433,22 @@ impl Gen<'_> {
     /// A `(key, path) => K` function for map keys of `ty` (JSON object keys
     /// are strings; integer keys are decimal).
     fn key_fn(&self, ty: &Type) -> String {
-        let (min, max, name) = match ty {
+        let (min, max) = match ty {
             Type::String => return "(k) => k".to_string(),
             Type::U64 => return self.helper("$u64").to_string(),
             Type::I64 => return self.helper("$i64").to_string(),
-            Type::U8 => ("0", "0xff", "u8"),
-            Type::U16 => ("0", "0xffff", "u16"),
-            Type::U32 => ("0", "0xffff_ffff", "u32"),
-            Type::I8 => ("-0x80", "0x7f", "i8"),
-            Type::I16 => ("-0x8000", "0x7fff", "i16"),
-            Type::I32 => ("-0x8000_0000", "0x7fff_ffff", "i32"),
+            Type::U8 => ("0", "0xff"),
+            Type::U16 => ("0", "0xffff"),
+            Type::U32 => ("0", "0xffff_ffff"),
+            Type::I8 => ("-0x80", "0x7f"),
+            Type::I16 => ("-0x8000", "0x7fff"),
+            Type::I32 => ("-0x8000_0000", "0x7fff_ffff"),
             _ => unreachable!("map keys are strings or integers"),
         };
         format!(
             "(k, p) => {}(k, p, {min}, {max}, {})",
             self.helper("$intKey"),
-            json_string(name)
+            json_string(ty.primitive_name().unwrap_or_default())
         )
     }
 

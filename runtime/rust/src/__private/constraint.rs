@@ -146,10 +146,22 @@ pub fn key_violation(key: String, inner: Violation) -> Violation {
 /// A string map key in a path, as canonical JSON writes it (`"a\"b"`).
 #[must_use]
 pub fn quote_key(key: &str) -> String {
-    use std::fmt::Write as _;
     let mut out = String::with_capacity(key.len() + 2);
+    push_json_string(key, &mut out);
+    out
+}
+
+/// Appends `s` as a JSON string, escaped as `JSON.stringify` does: `"`, `\`
+/// and control characters only, short escapes where JSON has them.
+///
+/// The one escaper of JSON strings: canonical JSON (SPEC §8), the paths of
+/// constraint violations and the compiler's messages all quote through it,
+/// so they agree with the TypeScript runtime to the byte. It lives here, not
+/// in the `json` module, because violation paths need it without that feature.
+pub(crate) fn push_json_string(s: &str, out: &mut String) {
+    use std::fmt::Write as _;
     out.push('"');
-    for c in key.chars() {
+    for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -165,7 +177,6 @@ pub fn quote_key(key: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -337,22 +337,11 @@ fn write_value(v: &Json, out: &mut String) {
     }
 }
 
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// Appends `s` as a JSON string, escaped as canonical JSON escapes it; for
+/// writers of JSON text outside this module (the compiler's schema-driven
+/// codec), so that strings have one escaper.
+pub fn write_string(s: &str, out: &mut String) {
+    super::constraint::push_json_string(s, out);
 }
 
 // JSON → value

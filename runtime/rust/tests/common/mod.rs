@@ -234,7 +234,9 @@ impl Codec for Everything {
         self.color.encode(w);
         self.shape.encode(w);
         w.list(&self.empties, |w, v| v.encode(w));
-        w.list(&self.points, |w, v| w.optional_struct(v, |w, p| p.encode(w)));
+        w.list(&self.points, |w, v| {
+            w.optional_struct(v, |w, p| p.encode(w))
+        });
         self.empty.encode(w);
         self.tree.encode(w);
     }

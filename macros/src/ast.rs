@@ -7,75 +7,28 @@ use crate::ctxt::Ctxt;
 use syn::ext::IdentExt;
 use syn::{GenericArgument, Ident, PathArguments, Type};
 
-/// A primitive schema type and the `__private` reader/writer method for it.
+/// The fixed-size primitives: each is spelled the same as a Rust type, as a
+/// schema type and as the runtime's reader and writer method for it.
+const SCALARS: [&str; 11] = [
+    "bool", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64",
+];
+
+/// A fixed-size primitive schema type, by its one spelling.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Prim {
-    Bool,
-    U8,
-    U16,
-    U32,
-    U64,
-    I8,
-    I16,
-    I32,
-    I64,
-    F32,
-    F64,
-}
+pub(crate) struct Prim(&'static str);
 
 impl Prim {
     fn from_name(name: &str) -> Option<Prim> {
-        Some(match name {
-            "bool" => Prim::Bool,
-            "u8" => Prim::U8,
-            "u16" => Prim::U16,
-            "u32" => Prim::U32,
-            "u64" => Prim::U64,
-            "i8" => Prim::I8,
-            "i16" => Prim::I16,
-            "i32" => Prim::I32,
-            "i64" => Prim::I64,
-            "f32" => Prim::F32,
-            "f64" => Prim::F64,
-            _ => return None,
-        })
+        SCALARS.iter().find(|s| **s == name).map(|s| Prim(s))
     }
 
-    pub(crate) fn method(self) -> &'static str {
-        match self {
-            Prim::Bool => "bool",
-            Prim::U8 => "u8",
-            Prim::U16 => "u16",
-            Prim::U32 => "u32",
-            Prim::U64 => "u64",
-            Prim::I8 => "i8",
-            Prim::I16 => "i16",
-            Prim::I32 => "i32",
-            Prim::I64 => "i64",
-            Prim::F32 => "f32",
-            Prim::F64 => "f64",
-        }
-    }
-
-    /// The `tagwire::__private::derive::Ty` variant.
-    pub(crate) fn ty_variant(self) -> &'static str {
-        match self {
-            Prim::Bool => "Bool",
-            Prim::U8 => "U8",
-            Prim::U16 => "U16",
-            Prim::U32 => "U32",
-            Prim::U64 => "U64",
-            Prim::I8 => "I8",
-            Prim::I16 => "I16",
-            Prim::I32 => "I32",
-            Prim::I64 => "I64",
-            Prim::F32 => "F32",
-            Prim::F64 => "F64",
-        }
+    /// The schema type's name, which is also the reader and writer method.
+    pub(crate) fn name(self) -> &'static str {
+        self.0
     }
 
     fn is_integer(self) -> bool {
-        !matches!(self, Prim::Bool | Prim::F32 | Prim::F64)
+        !matches!(self.0, "bool" | "f32" | "f64")
     }
 }
 
@@ -219,7 +172,7 @@ impl FieldTy {
                 if !arity(1, "Vec<T>") {
                     return None;
                 }
-                if !u8_list && matches!(Self::peek_prim(args[0]), Some(Prim::U8)) {
+                if !u8_list && Self::peek_prim(args[0]).is_some_and(|p| p.name() == "u8") {
                     return Some(FieldTy::Bytes);
                 }
                 Some(FieldTy::List(Box::new(Self::classify(

@@ -49,7 +49,7 @@ fn encode(ty: &FieldTy, val: &Val) -> TokenStream {
     let v = val.by_ref();
     match ty {
         FieldTy::Prim(p) => {
-            let m = format_ident!("{}", p.method());
+            let m = format_ident!("{}", p.name());
             let v = val.copy();
             quote!(w.#m(#v))
         }
@@ -98,7 +98,7 @@ fn read(ty: &FieldTy) -> TokenStream {
     let d = DERIVE();
     match ty {
         FieldTy::Prim(p) => {
-            let m = format_ident!("{}", p.method());
+            let m = format_ident!("{}", p.name());
             quote!(r.#m())
         }
         FieldTy::String => quote!(r.string()),
@@ -137,8 +137,8 @@ fn ty_desc(ty: &FieldTy) -> TokenStream {
     let d = DERIVE();
     match ty {
         FieldTy::Prim(p) => {
-            let v = format_ident!("{}", p.ty_variant());
-            quote!(#d::Ty::#v)
+            let name = p.name();
+            quote!(#d::Ty::Scalar(#name))
         }
         FieldTy::String => quote!(#d::Ty::String),
         FieldTy::Bytes => quote!(#d::Ty::Bytes),

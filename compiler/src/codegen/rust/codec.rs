@@ -39,23 +39,9 @@ impl Val {
     }
 }
 
-/// The writer and reader method of a primitive type, named as the type is.
+/// The writer and reader method of a fixed-size primitive, named as the type is.
 fn primitive_method(ty: &Type) -> Option<Ident> {
-    let name = match ty {
-        Type::Bool => "bool",
-        Type::U8 => "u8",
-        Type::U16 => "u16",
-        Type::U32 => "u32",
-        Type::U64 => "u64",
-        Type::I8 => "i8",
-        Type::I16 => "i16",
-        Type::I32 => "i32",
-        Type::I64 => "i64",
-        Type::F32 => "f32",
-        Type::F64 => "f64",
-        _ => return None,
-    };
-    Some(format_ident!("{name}"))
+    ty.scalar_name().map(|name| format_ident!("{name}"))
 }
 
 /// A statement writing `val` of type `ty` with writer `w`.

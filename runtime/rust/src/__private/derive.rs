@@ -72,17 +72,9 @@ pub const fn assert_struct<T: StructCodec>() {}
 /// A schema type (SPEC §2), as the derive saw it in a field's Rust type.
 #[derive(Debug, Clone, Copy)]
 pub enum Ty {
-    Bool,
-    U8,
-    U16,
-    U32,
-    U64,
-    I8,
-    I16,
-    I32,
-    I64,
-    F32,
-    F64,
+    /// A fixed-size primitive, by its schema name (`u32`), which is also its
+    /// Rust name.
+    Scalar(&'static str),
     String,
     Bytes,
     List(&'static Ty),
@@ -278,17 +270,7 @@ fn field_list(fields: &[FieldDef]) -> String {
 
 fn type_text(ty: &Ty) -> String {
     match ty {
-        Ty::Bool => "bool".into(),
-        Ty::U8 => "u8".into(),
-        Ty::U16 => "u16".into(),
-        Ty::U32 => "u32".into(),
-        Ty::U64 => "u64".into(),
-        Ty::I8 => "i8".into(),
-        Ty::I16 => "i16".into(),
-        Ty::I32 => "i32".into(),
-        Ty::I64 => "i64".into(),
-        Ty::F32 => "f32".into(),
-        Ty::F64 => "f64".into(),
+        Ty::Scalar(name) => (*name).into(),
         Ty::String => "string".into(),
         Ty::Bytes => "bytes".into(),
         Ty::List(t) => format!("[{}]", type_text(t)),

@@ -1,9 +1,7 @@
 //! Binary encoding (SPEC §4): header, then fields with no tags.
 
-use std::collections::BTreeMap;
-
 use super::codec::{Reader, Writer};
-use super::tag::{Tag, check_key_order, depth_exceeded};
+use super::tag::depth_exceeded;
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
 /// Bit patterns every implementation writes for NaN, so equal values give
@@ -54,6 +52,17 @@ impl<'a> BinaryWriter<'a> {
 }
 
 impl<'a> Writer for BinaryWriter<'a> {
+    #[inline]
+    fn count(&mut self, len: usize) {
+        self.varint(wire_len(len));
+    }
+
+    /// A presence byte, 0 or 1, whatever the value.
+    #[inline]
+    fn presence(&mut self, present: bool, _is_struct: bool) {
+        self.out.push(u8::from(present));
+    }
+
     /// One byte, 0 or 1.
     #[inline]
     fn bool(&mut self, v: bool) {
@@ -142,60 +151,6 @@ impl<'a> Writer for BinaryWriter<'a> {
         self.varint(wire_len(v.len()));
         self.out.extend_from_slice(v);
     }
-
-    /// An enum's numeric value.
-    #[inline]
-    fn enum_value(&mut self, v: u32) {
-        self.u32(v);
-    }
-
-    /// A union's variant index; the variant's fields follow.
-    #[inline]
-    fn variant(&mut self, index: u32) {
-        self.u32(index);
-    }
-
-    /// Count, then each element.
-    #[inline]
-    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
-        self.varint(wire_len(items.len()));
-        for item in items {
-            each(self, item);
-        }
-    }
-
-    /// Count, then key and value per entry, in `BTreeMap` (= SPEC) order.
-    fn map<K, V>(
-        &mut self,
-        map: &BTreeMap<K, V>,
-        mut key: impl FnMut(&mut Self, &K),
-        mut value: impl FnMut(&mut Self, &V),
-    ) {
-        self.varint(wire_len(map.len()));
-        for (k, v) in map {
-            key(self, k);
-            value(self, v);
-        }
-    }
-
-    /// Presence byte, then the value when present.
-    #[inline]
-    fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
-        match v {
-            None => self.out.push(0),
-            Some(v) => {
-                self.out.push(1);
-                present(self, v);
-            }
-        }
-    }
-
-    /// Same as [`BinaryWriter::optional`]: the presence byte already
-    /// disambiguates; this exists so text and binary templates match.
-    #[inline]
-    fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
-        self.optional(v, present);
-    }
 }
 
 /// Reads one binary frame, checking every value strictly.
@@ -248,10 +203,6 @@ impl<'a> BinaryReader<'a> {
             return Err(err(K::TrailingData, self.pos));
         }
         Ok(())
-    }
-
-    fn remaining(&self) -> usize {
-        self.frame.len() - self.pos
     }
 
     /// `n` bytes, or `truncated` at `item` (the start of the value they belong to).
@@ -340,6 +291,24 @@ impl<'a> BinaryReader<'a> {
         let bytes = self.take(len as usize, at)?;
         Ok((bytes, at))
     }
+}
+
+impl<'a> Reader for BinaryReader<'a> {
+    fn position(&self) -> Position {
+        Position::Byte(self.pos)
+    }
+
+    fn enter(&mut self) -> R<()> {
+        if self.depth >= self.limits.max_depth {
+            return Err(depth_exceeded(Position::Byte(self.pos)));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
 
     fn count(&mut self) -> R<usize> {
         let at = self.pos;
@@ -349,9 +318,17 @@ impl<'a> BinaryReader<'a> {
             _ => Err(err(K::CollectionTooLong, at)),
         }
     }
-}
 
-impl<'a> Reader for BinaryReader<'a> {
+    fn remaining(&self) -> usize {
+        self.frame.len() - self.pos
+    }
+
+    /// A presence byte, 0 or 1, whatever the value.
+    #[inline]
+    fn present(&mut self, _is_struct: bool) -> R<bool> {
+        self.flag()
+    }
+
     /// The frame's header, for the generated `match`.
     fn header(&self) -> Header {
         self.header
@@ -360,17 +337,6 @@ impl<'a> Reader for BinaryReader<'a> {
     /// The error for a header this protocol does not know.
     fn unknown_header(&self) -> DecodeError {
         err(K::UnknownHeader, 0)
-    }
-
-    /// Runs `f` one nesting level deeper (see `TextReader::nested`).
-    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
-        if self.depth >= self.limits.max_depth {
-            return Err(depth_exceeded(Position::Byte(self.pos)));
-        }
-        self.depth += 1;
-        let out = f(self);
-        self.depth -= 1;
-        out
     }
 
     /// Byte 0 or 1.
@@ -453,74 +419,5 @@ impl<'a> Reader for BinaryReader<'a> {
     #[inline]
     fn bytes(&mut self) -> R<Vec<u8>> {
         Ok(self.sized()?.0.to_vec())
-    }
-
-    /// An enum value; the caller maps it or calls [`Tag::unknown_enum_value`].
-    #[inline]
-    fn enum_value(&mut self) -> R<Tag> {
-        let at = self.pos;
-        let value = self.u32()?;
-        Ok(Tag {
-            value,
-            position: Position::Byte(at),
-        })
-    }
-
-    /// A union: reads the variant index, then `f` decodes that variant's
-    /// fields or returns [`Tag::unknown_variant`].
-    fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
-        self.nested(|r| {
-            let tag = r.enum_value()?;
-            f(r, tag)
-        })
-    }
-
-    /// Count, then elements. Pre-allocates at most one slot per remaining
-    /// byte: a lying count then runs out of input instead of memory.
-    fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
-        self.nested(|r| {
-            let n = r.count()?;
-            let mut out = Vec::with_capacity(n.min(r.remaining()));
-            for _ in 0..n {
-                out.push(each(r)?);
-            }
-            Ok(out)
-        })
-    }
-
-    /// Count, then key/value pairs with strictly ascending keys.
-    fn map<K: Ord, V>(
-        &mut self,
-        mut key: impl FnMut(&mut Self) -> R<K>,
-        mut value: impl FnMut(&mut Self) -> R<V>,
-    ) -> R<BTreeMap<K, V>> {
-        self.nested(|r| {
-            let n = r.count()?;
-            let mut out = BTreeMap::new();
-            for _ in 0..n {
-                let at = Position::Byte(r.pos);
-                let k = key(r)?;
-                check_key_order(&out, &k, at)?;
-                let v = value(r)?;
-                out.insert(k, v);
-            }
-            Ok(out)
-        })
-    }
-
-    /// Presence byte (0/1), then the value when present.
-    fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
-        self.nested(|r| {
-            if r.flag()? {
-                present(r).map(Some)
-            } else {
-                Ok(None)
-            }
-        })
-    }
-
-    /// Same as [`BinaryReader::optional`]; exists so templates match the text reader.
-    fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
-        self.optional(present)
     }
 }

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use super::tag::Tag;
-use crate::{DecodeError, Header};
+use super::tag::{Tag, check_key_order};
+use crate::{DecodeError, Header, Position};
 
 /// What every decoding step returns.
 pub type Result<T> = std::result::Result<T, DecodeError>;
@@ -32,25 +32,65 @@ pub trait Writer: Sized {
     fn f64(&mut self, v: f64);
     fn str(&mut self, v: &str);
     fn bytes(&mut self, v: &[u8]);
+    /// A collection's element count.
+    fn count(&mut self, len: usize);
+    /// What precedes an optional: whether it is present, marked as a struct
+    /// needs (text has no token of its own for a struct).
+    fn presence(&mut self, present: bool, is_struct: bool);
+
     /// An enum's number on the wire.
-    fn enum_value(&mut self, v: u32);
+    #[inline]
+    fn enum_value(&mut self, v: u32) {
+        self.u32(v);
+    }
+
     /// A union's variant index; the variant's fields follow.
-    fn variant(&mut self, index: u32);
+    #[inline]
+    fn variant(&mut self, index: u32) {
+        self.u32(index);
+    }
+
     /// Count, then each element through `each`.
-    fn list<T>(&mut self, items: &[T], each: impl FnMut(&mut Self, &T));
+    #[inline]
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+        self.count(items.len());
+        for item in items {
+            each(self, item);
+        }
+    }
+
     /// Count, then key and value per entry. A `BTreeMap` iterates in the
     /// SPEC's key order, so the output is canonical without sorting here.
     fn map<K, V>(
         &mut self,
         map: &BTreeMap<K, V>,
-        key: impl FnMut(&mut Self, &K),
-        value: impl FnMut(&mut Self, &V),
-    );
+        mut key: impl FnMut(&mut Self, &K),
+        mut value: impl FnMut(&mut Self, &V),
+    ) {
+        self.count(map.len());
+        for (k, v) in map {
+            key(self, k);
+            value(self, v);
+        }
+    }
+
     /// Absent, or the value's own tokens (for any `T` but a struct).
-    fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T));
-    /// Absent, or a presence marker then the fields: a struct has no token
-    /// of its own that could tell presence apart in text.
-    fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T));
+    #[inline]
+    fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+        self.presence(v.is_some(), false);
+        if let Some(v) = v {
+            present(self, v);
+        }
+    }
+
+    /// Absent, or a presence marker then the fields.
+    #[inline]
+    fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
+        self.presence(v.is_some(), true);
+        if let Some(v) = v {
+            present(self, v);
+        }
+    }
 
     /// A value of a schema type (struct, enum or union) or a message version.
     #[inline]
@@ -77,10 +117,19 @@ pub trait Reader: Sized {
     fn header(&self) -> Header;
     /// The error for a header the protocol does not know.
     fn unknown_header(&self) -> DecodeError;
-    /// Runs `f` one nesting level deeper, bounded by `Limits::max_depth`.
-    /// Lists, maps, optionals and unions open their own level; every struct
-    /// read as a value opens one through here.
-    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T>;
+    /// Where the next value starts, for errors found after reading it.
+    fn position(&self) -> Position;
+    /// Opens a nesting level: `too_deep` past `Limits::max_depth`.
+    fn enter(&mut self) -> Result<()>;
+    /// Closes the level [`Reader::enter`] opened.
+    fn leave(&mut self);
+    /// A collection's element count, at most `Limits::max_collection_len`.
+    fn count(&mut self) -> Result<usize>;
+    /// Bytes left in the frame: an upper bound on how many elements a count
+    /// can honestly announce, so a lying count cannot reserve memory.
+    fn remaining(&self) -> usize;
+    /// Whether the optional that follows is present (see [`Writer::presence`]).
+    fn present(&mut self, is_struct: bool) -> Result<bool>;
     fn bool(&mut self) -> Result<bool>;
     fn u8(&mut self) -> Result<u8>;
     fn u16(&mut self) -> Result<u16>;
@@ -94,24 +143,93 @@ pub trait Reader: Sized {
     fn f64(&mut self) -> Result<f64>;
     fn string(&mut self) -> Result<String>;
     fn bytes(&mut self) -> Result<Vec<u8>>;
+
+    /// Runs `f` one nesting level deeper, bounded by `Limits::max_depth`.
+    /// Lists, maps, optionals and unions open their own level; every struct
+    /// read as a value opens one through here.
+    #[inline]
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.enter()?;
+        let out = f(self);
+        self.leave();
+        out
+    }
+
     /// An enum's number, with where it was read.
-    fn enum_value(&mut self) -> Result<Tag>;
+    #[inline]
+    fn enum_value(&mut self) -> Result<Tag> {
+        let position = self.position();
+        let value = self.u32()?;
+        Ok(Tag { value, position })
+    }
+
     /// Reads a variant index, then `f` reads that variant's fields or
     /// returns [`Tag::unknown_variant`].
-    fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> Result<T>) -> Result<T>;
-    fn list<T>(&mut self, each: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>>;
-    /// Entries whose keys must arrive strictly ascending (SPEC §5).
+    fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> Result<T>) -> Result<T> {
+        self.nested(|r| {
+            let tag = r.enum_value()?;
+            f(r, tag)
+        })
+    }
+
+    /// Count, then elements.
+    fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>> {
+        self.nested(|r| {
+            let n = r.count()?;
+            let mut out = Vec::with_capacity(n.min(r.remaining()));
+            for _ in 0..n {
+                out.push(each(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Count, then entries whose keys must arrive strictly ascending (SPEC §5).
     fn map<K: Ord, V>(
         &mut self,
-        key: impl FnMut(&mut Self) -> Result<K>,
-        value: impl FnMut(&mut Self) -> Result<V>,
-    ) -> Result<BTreeMap<K, V>>;
-    fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>>;
+        mut key: impl FnMut(&mut Self) -> Result<K>,
+        mut value: impl FnMut(&mut Self) -> Result<V>,
+    ) -> Result<BTreeMap<K, V>> {
+        self.nested(|r| {
+            let n = r.count()?;
+            let mut out = BTreeMap::new();
+            for _ in 0..n {
+                let at = r.position();
+                let k = key(r)?;
+                check_key_order(&out, &k, at)?;
+                let v = value(r)?;
+                out.insert(k, v);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Absent, or the value (for any `T` but a struct).
+    #[inline]
+    fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
+        self.nested(|r| {
+            if r.present(false)? {
+                present(r).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+    }
+
     /// As [`Reader::optional`], with the marker a present struct carries.
+    #[inline]
     fn optional_struct<T>(
         &mut self,
         present: impl FnOnce(&mut Self) -> Result<T>,
-    ) -> Result<Option<T>>;
+    ) -> Result<Option<T>> {
+        self.nested(|r| {
+            if r.present(true)? {
+                present(r).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+    }
 
     /// An enum through its `from_value`, or `unknown_enum_value` where it
     /// was read.

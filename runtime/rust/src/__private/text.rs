@@ -1,11 +1,9 @@
 //! Text encoding (SPEC §3): `HH|token|token…`.
 
-use std::collections::BTreeMap;
-
 use super::base64url;
 use super::codec::{Reader, Writer};
 use super::scan::{find_any, find_byte, push_dyadic, push_i64, push_u64};
-use super::tag::{Tag, check_key_order, depth_exceeded};
+use super::tag::depth_exceeded;
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
 /// Appends one text frame to a caller's `String`.
@@ -42,13 +40,25 @@ impl<'a> TextWriter<'a> {
         self.sep();
         push_i64(self.out, v);
     }
-
-    fn count(&mut self, len: usize) {
-        self.uint(len as u64);
-    }
 }
 
 impl<'a> Writer for TextWriter<'a> {
+    #[inline]
+    fn count(&mut self, len: usize) {
+        self.uint(len as u64);
+    }
+
+    /// `~` when absent; `+` before a present struct, which has no token of
+    /// its own that could tell presence apart; nothing before other values.
+    #[inline]
+    fn presence(&mut self, present: bool, is_struct: bool) {
+        match (present, is_struct) {
+            (false, _) => self.out.push_str("|~"),
+            (true, true) => self.out.push_str("|+"),
+            (true, false) => {}
+        }
+    }
+
     /// `1` or `0`.
     #[inline]
     fn bool(&mut self, v: bool) {
@@ -159,62 +169,6 @@ impl<'a> Writer for TextWriter<'a> {
     fn bytes(&mut self, v: &[u8]) {
         self.sep();
         base64url::encode(v, self.out);
-    }
-
-    /// An enum's numeric value.
-    #[inline]
-    fn enum_value(&mut self, v: u32) {
-        self.u32(v);
-    }
-
-    /// A union's variant index; the variant's fields follow.
-    #[inline]
-    fn variant(&mut self, index: u32) {
-        self.u32(index);
-    }
-
-    /// Count, then each element through `each`.
-    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
-        self.count(items.len());
-        for item in items {
-            each(self, item);
-        }
-    }
-
-    /// Count, then key and value per entry. A `BTreeMap` iterates in the
-    /// SPEC's order (numeric for integers, bytewise for `String`), so the
-    /// output is canonical without sorting here.
-    fn map<K, V>(
-        &mut self,
-        map: &BTreeMap<K, V>,
-        mut key: impl FnMut(&mut Self, &K),
-        mut value: impl FnMut(&mut Self, &V),
-    ) {
-        self.count(map.len());
-        for (k, v) in map {
-            key(self, k);
-            value(self, v);
-        }
-    }
-
-    /// `~` when absent, else the value's own tokens (for any `T` but a struct).
-    fn optional<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
-        match v {
-            None => self.out.push_str("|~"),
-            Some(v) => present(self, v),
-        }
-    }
-
-    /// `~` when absent, `+` then the fields when present: a struct has no
-    /// token of its own that could tell presence apart.
-    fn optional_struct<T>(&mut self, v: &Option<T>, present: impl FnOnce(&mut Self, &T)) {
-        match v {
-            None => self.out.push_str("|~"),
-            Some(v) => {
-                self.out.push_str("|+");
-                present(self, v);
-            }
-        }
     }
 }
 
@@ -428,10 +382,29 @@ impl<'a> TextReader<'a> {
             }
         }
     }
+}
 
+impl<'a> Reader for TextReader<'a> {
+    fn position(&self) -> Position {
+        self.here()
+    }
+
+    fn enter(&mut self) -> R<()> {
+        if self.depth >= self.limits.max_depth {
+            return Err(depth_exceeded(self.here()));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// A count token: never negative, so any `-` is malformed, however many
+    /// digits follow.
     fn count(&mut self) -> R<usize> {
         let (t, at) = self.token()?;
-        // A count is never negative: any `-` is malformed, however many digits follow.
         if t.starts_with('-') {
             return Err(Self::err(K::InvalidToken, at));
         }
@@ -449,9 +422,27 @@ impl<'a> TextReader<'a> {
     fn remaining(&self) -> usize {
         self.frame.len().saturating_sub(self.pos)
     }
-}
 
-impl<'a> Reader for TextReader<'a> {
+    /// `~` is absent. A struct must then be announced by `+` (anything else
+    /// is invalid); any other value is simply its own tokens.
+    #[inline]
+    fn present(&mut self, is_struct: bool) -> R<bool> {
+        if is_struct {
+            let (t, at) = self.token()?;
+            return match t {
+                "~" => Ok(false),
+                "+" => Ok(true),
+                _ => Err(Self::err(K::InvalidToken, at)),
+            };
+        }
+        if self.absent_next() {
+            self.token()?;
+            Ok(false)
+        } else {
+            Ok(true)
+        }
+    }
+
     /// The frame's header, for the generated `match`.
     fn header(&self) -> Header {
         self.header
@@ -460,19 +451,6 @@ impl<'a> Reader for TextReader<'a> {
     /// The error for a header this protocol does not know.
     fn unknown_header(&self) -> DecodeError {
         DecodeError::new(K::UnknownHeader, Position::Token { index: 0, byte: 0 })
-    }
-
-    /// Runs `f` one nesting level deeper; generated code wraps every
-    /// struct-typed field in it (lists, maps, optionals and unions do it
-    /// themselves) so recursive schemas stay bounded by `max_depth`.
-    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
-        if self.depth >= self.limits.max_depth {
-            return Err(depth_exceeded(self.here()));
-        }
-        self.depth += 1;
-        let out = f(self);
-        self.depth -= 1;
-        out
     }
 
     /// `1` or `0`.
@@ -577,85 +555,6 @@ impl<'a> Reader for TextReader<'a> {
             return Err(Self::err(K::StringTooLong, at));
         }
         base64url::decode(t.as_bytes()).ok_or(Self::err(K::InvalidBase64, at))
-    }
-
-    /// An enum value; the caller maps it to a variant or calls
-    /// [`Tag::unknown_enum_value`].
-    #[inline]
-    fn enum_value(&mut self) -> R<Tag> {
-        let at = self.here();
-        let value = self.uint()?;
-        Ok(Tag {
-            value,
-            position: at,
-        })
-    }
-
-    /// A union: reads the variant index, then `f` decodes that variant's
-    /// fields or returns [`Tag::unknown_variant`].
-    fn union<T>(&mut self, f: impl FnOnce(&mut Self, Tag) -> R<T>) -> R<T> {
-        self.nested(|r| {
-            let tag = r.enum_value()?;
-            f(r, tag)
-        })
-    }
-
-    /// Count, then `count` elements through `each`. Pre-allocates no more
-    /// than the bytes left in the frame, since a count can lie.
-    fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
-        self.nested(|r| {
-            let n = r.count()?;
-            let mut out = Vec::with_capacity(n.min(r.remaining()));
-            for _ in 0..n {
-                out.push(each(r)?);
-            }
-            Ok(out)
-        })
-    }
-
-    /// Count, then key/value pairs, rejecting keys that are not strictly
-    /// ascending.
-    fn map<K: Ord, V>(
-        &mut self,
-        mut key: impl FnMut(&mut Self) -> R<K>,
-        mut value: impl FnMut(&mut Self) -> R<V>,
-    ) -> R<BTreeMap<K, V>> {
-        self.nested(|r| {
-            let n = r.count()?;
-            let mut out = BTreeMap::new();
-            for _ in 0..n {
-                let at = r.here();
-                let k = key(r)?;
-                check_key_order(&out, &k, at)?;
-                let v = value(r)?;
-                out.insert(k, v);
-            }
-            Ok(out)
-        })
-    }
-
-    /// `~` is absent; anything else is the value (for any `T` but a struct).
-    fn optional<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
-        self.nested(|r| {
-            if r.absent_next() {
-                r.token()?;
-                Ok(None)
-            } else {
-                present(r).map(Some)
-            }
-        })
-    }
-
-    /// `~` is absent, `+` announces the struct's fields; nothing else is valid.
-    fn optional_struct<T>(&mut self, present: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
-        self.nested(|r| {
-            let (t, at) = r.token()?;
-            match t {
-                "~" => Ok(None),
-                "+" => present(r).map(Some),
-                _ => Err(Self::err(K::InvalidToken, at)),
-            }
-        })
     }
 }
 

@@ -39,10 +39,12 @@ impl Context<'_> {
         items.extend(quote! {
             /// Versions removed from this package (its lock's tombstones):
             /// `(header, message name, version)`. Their headers are never reused.
+            #[allow(dead_code)]
             pub const REMOVED: &[(::tagwire::Header, &str, u32)] = &[ #(#removed),* ];
         });
-        // Referred to even when empty, so a private module never warns that
-        // the constant is unused.
+        // The package's description (this constant, `HEADERS`,
+        // `PROTOCOL_FINGERPRINT`, `Package`) may go unused: an application
+        // can use a package only for its types, as another package's import.
         let mut package_items = quote! {
             const REMOVED: &'static [(::tagwire::Header, &'static str, u32)] = REMOVED;
         };

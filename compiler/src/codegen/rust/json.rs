@@ -287,8 +287,10 @@ impl Context<'_> {
                     .map(|v| format_ident!("{}", pascal_case(&v.name)))
                     .collect();
                 let names: Vec<_> = variants.iter().map(|v| Literal::string(&v.name)).collect();
+                // `&self` like every other type's, though enums are `Copy`:
+                // generated code calls them all alike.
                 quote! {
-                    #[allow(dead_code)]
+                    #[allow(dead_code, clippy::wrong_self_convention)]
                     impl #name {
                         /// The variant's name, as canonical JSON (SPEC §8).
                         pub fn to_canonical_json(&self) -> #j::Json {

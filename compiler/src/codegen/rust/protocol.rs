@@ -75,15 +75,18 @@ impl Context<'_> {
 
             /// Every message version in header order: `(header, message name,
             /// version, direction)`, direction being who may send it.
+            #[allow(dead_code)]
             pub const HEADERS: &[(::tagwire::Header, &str, u32, &str)] = &[ #(#rows),* ];
 
             /// Hash of every message version's header and fields: peers with
             /// equal fingerprints agree on every frame.
+            #[allow(dead_code)]
             pub const PROTOCOL_FINGERPRINT: &str = #fingerprint;
 
             /// This package as the runtime's server and client take it
             /// (`Server::<Package, _>`).
             #[derive(Debug, Clone, Copy, Default)]
+            #[allow(dead_code)]
             pub struct Package;
 
             impl ::tagwire::Package for Package {

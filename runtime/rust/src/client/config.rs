@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::setters::setters;
 use crate::{Encoding, Limits};
 
 use super::backoff::Backoff;
@@ -74,61 +75,22 @@ impl Default for ClientConfig {
     }
 }
 
+setters!(ClientConfig {
+    with_encoding: encoding: Encoding,
+    with_ping_timeout: ping_timeout: Duration,
+    with_backoff: backoff: Backoff,
+    with_later_multiplier: later_multiplier: f64,
+    with_event_buffer: event_buffer: usize,
+    with_limits: limits: Limits,
+    with_connect_timeout: connect_timeout: Duration,
+});
+
 impl ClientConfig {
-    /// Sets [`ClientConfig::encoding`].
-    #[must_use]
-    pub fn with_encoding(mut self, encoding: Encoding) -> Self {
-        self.encoding = encoding;
-        self
-    }
-
-    /// Sets [`ClientConfig::ping_timeout`].
-    #[must_use]
-    pub fn with_ping_timeout(mut self, timeout: Duration) -> Self {
-        self.ping_timeout = timeout;
-        self
-    }
-
-    /// Sets [`ClientConfig::backoff`].
-    #[must_use]
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Sets [`ClientConfig::later_multiplier`].
-    #[must_use]
-    pub fn with_later_multiplier(mut self, multiplier: f64) -> Self {
-        self.later_multiplier = multiplier;
-        self
-    }
-
     /// Sets [`ClientConfig::queue_limit`] and [`ClientConfig::when_full`].
     #[must_use]
     pub fn with_queue(mut self, limit: usize, when_full: QueueFull) -> Self {
         self.queue_limit = limit;
         self.when_full = when_full;
-        self
-    }
-
-    /// Sets [`ClientConfig::event_buffer`].
-    #[must_use]
-    pub fn with_event_buffer(mut self, events: usize) -> Self {
-        self.event_buffer = events;
-        self
-    }
-
-    /// Sets [`ClientConfig::limits`].
-    #[must_use]
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets [`ClientConfig::connect_timeout`].
-    #[must_use]
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
         self
     }
 

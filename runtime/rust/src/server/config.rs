@@ -10,10 +10,25 @@ use super::backend::Backend;
 use super::guard::OriginConfig;
 use super::rate::RateLimits;
 use crate::Limits;
+use crate::setters::setters;
 
 /// Everything a [`super::Server`] can be told; `Default` gives the figures of
 /// docs/SPEC.md §9.2 and memory bounds sized for tens of thousands of idle
-/// clients.
+/// clients. Each field has a `with_*` setter, and so do the nested
+/// configurations, so a configuration is one expression:
+///
+/// ```
+/// use std::time::Duration;
+/// use tagwire::server::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
+///
+/// let config = ServerConfig::default()
+///     .with_ws_path("/socket")
+///     .with_heartbeat(HeartbeatConfig::default().with_ping_interval(Duration::from_secs(20)))
+///     .with_drain(DrainConfig::default().with_grace(Duration::from_secs(10)).with_reason("Deploying"))
+///     .with_limits(ConnectionLimits::default().with_max_connections(10_000));
+/// assert_eq!(config.ws_path, "/socket");
+/// assert_eq!(config.heartbeat.pong_timeout, Duration::from_secs(45));
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -56,7 +71,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            ws_path: "/ws".into(),
+            ws_path: crate::DEFAULT_WS_PATH.into(),
             health_path: "/health".into(),
             sse_path: Some("/sse".into()),
             heartbeat: HeartbeatConfig::default(),
@@ -223,34 +238,61 @@ impl Default for ConnectionLimits {
     }
 }
 
-impl ConnectionLimits {
-    /// Sets [`ConnectionLimits::max_connections`].
-    #[must_use]
-    pub fn with_max_connections(mut self, connections: usize) -> Self {
-        self.max_connections = connections;
-        self
-    }
+setters!(into ServerConfig {
+    with_ws_path: ws_path: String,
+    with_health_path: health_path: String,
+});
 
-    /// Sets [`ConnectionLimits::max_connections_per_address`].
-    #[must_use]
-    pub fn with_max_connections_per_address(mut self, connections: Option<usize>) -> Self {
-        self.max_connections_per_address = connections;
-        self
-    }
-}
+setters!(ServerConfig {
+    with_sse_path: sse_path: Option<String>,
+    with_heartbeat: heartbeat: HeartbeatConfig,
+    with_drain: drain: DrainConfig,
+    with_limits: limits: ConnectionLimits,
+    with_origins: origins: OriginConfig,
+    with_rate_limits: rate_limits: RateLimits,
+});
+
+setters!(HeartbeatConfig {
+    with_ping_interval: ping_interval: Duration,
+    with_pong_timeout: pong_timeout: Duration,
+    with_coalesce: coalesce: Duration,
+    with_proxy_idle_timeout: proxy_idle_timeout: Option<Duration>,
+});
+
+setters!(into DrainConfig {
+    with_reason: reason: String,
+});
+
+setters!(DrainConfig {
+    with_grace: grace: Duration,
+    with_window: window: Duration,
+    with_batches: batches: u32,
+    with_reconnect_window: reconnect_window: Duration,
+    with_backoff_multiplier: backoff_multiplier: f64,
+    with_deadline: deadline: Duration,
+    with_close_timeout: close_timeout: Duration,
+});
+
+setters!(ConnectionLimits {
+    with_max_frame_bytes: max_frame_bytes: usize,
+    with_read_buffer_bytes: read_buffer_bytes: usize,
+    with_outbound_queue_frames: outbound_queue_frames: usize,
+    with_outbound_queue_bytes: outbound_queue_bytes: usize,
+    with_write_timeout: write_timeout: Duration,
+    with_inbound_queue_frames: inbound_queue_frames: usize,
+    with_inbound_queue_bytes: inbound_queue_bytes: usize,
+    with_decode: decode: Limits,
+    with_handshake_timeout: handshake_timeout: Duration,
+    with_hello_timeout: hello_timeout: Duration,
+    with_max_connections: max_connections: usize,
+    with_max_connections_per_address: max_connections_per_address: Option<usize>,
+});
 
 impl ServerConfig {
     /// Sets [`ServerConfig::backend`].
     #[must_use]
     pub fn with_backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = Some(backend);
-        self
-    }
-
-    /// Sets [`ServerConfig::limits`].
-    #[must_use]
-    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
-        self.limits = limits;
         self
     }
 

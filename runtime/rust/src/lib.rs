@@ -63,6 +63,8 @@ mod header;
 mod quota;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "runtime")]
+mod setters;
 
 #[doc(hidden)]
 pub mod __private;
@@ -78,6 +80,11 @@ pub use quota::Quota;
 /// see `docs/DERIVE.md`.
 #[cfg(feature = "derive")]
 pub use tagwire_macros::{Codec, Protocol};
+
+/// The path the server's router answers WebSocket upgrades on unless
+/// configured otherwise (`ServerConfig::ws_path`), and the path a client's
+/// [`Connector`](client::Connector) asks for unless it names a URL.
+pub const DEFAULT_WS_PATH: &str = "/ws";
 
 /// A set of messages that can travel as Tagwire frames.
 ///

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use rand::SeedableRng;
 use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -167,12 +167,27 @@ impl<P: Package, D: Dial> Task<P, D> {
     }
 
     async fn lifecycle(&mut self) -> Status {
-        let url = self.dial.url();
-        if let Err(DialError::Fatal(reason) | DialError::Retry(reason)) =
-            connector::request(&url, self.config.encoding)
-        {
-            return Status::Closed { code: None, reason };
+        let urls = self.dial.urls();
+        if urls.is_empty() {
+            return Status::Closed {
+                code: None,
+                reason: "no URL to connect to".to_owned(),
+            };
         }
+        for url in &urls {
+            if let Err(DialError::Fatal(reason) | DialError::Retry(reason)) =
+                connector::request(url, self.config.encoding)
+            {
+                return Status::Closed { code: None, reason };
+            }
+        }
+        // Clients given the same nodes spread over them from the start. (One
+        // URL draws nothing, so a seeded client's delays stay as they were.)
+        let mut turn = if urls.len() > 1 {
+            self.rng.random_range(0..urls.len())
+        } else {
+            0
+        };
         // Waits since the server last answered (the n of the backoff).
         let mut retry: u32 = 0;
         // Applied to the backoff: a drain notice's multiplier, else 1.
@@ -185,10 +200,15 @@ impl<P: Package, D: Dial> Task<P, D> {
             attempt = attempt.saturating_add(1);
             self.emit(Event::Status(Status::Connecting { attempt }))
                 .await;
-            let next = match self.connect(&url).await {
+            let url = &urls[turn % urls.len()];
+            turn = turn.wrapping_add(1);
+            let next = match self.connect(url).await {
                 Err(None) => return closed_by_app(),
                 Err(Some(DialError::Fatal(reason))) => {
-                    return Status::Closed { code: None, reason };
+                    return Status::Closed {
+                        code: None,
+                        reason: format!("{url}: {reason}"),
+                    };
                 }
                 Err(Some(DialError::Retry(reason))) => {
                     tracing::debug!(%reason, attempt, "tagwire client: connection attempt failed");

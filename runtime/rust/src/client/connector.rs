@@ -13,14 +13,16 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::Encoding;
+use crate::{DEFAULT_WS_PATH, Encoding};
 
 /// Opens the byte stream of one connection attempt; the client then
 /// performs the WebSocket handshake on it (asking for the subprotocol of
 /// its encoding). Used with [`Client::connect_with`](super::Client::connect_with).
 ///
 /// Closures `FnMut() -> impl Future<Output = io::Result<S>>` are
-/// connectors, with the handshake URL `ws://localhost/`.
+/// connectors, with the handshake URL `ws://localhost/ws`: the server's
+/// default route ([`DEFAULT_WS_PATH`]). A server on another path needs a
+/// connector type whose [`Connector::url`] names it.
 pub trait Connector: Send + 'static {
     /// The byte stream (a TCP stream, a TLS stream, `tokio::io::DuplexStream`).
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
@@ -28,9 +30,10 @@ pub trait Connector: Send + 'static {
     /// Opens a new stream; called once per connection attempt.
     fn connect(&mut self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
 
-    /// The URL of the handshake request (its host and path).
+    /// The URL of the handshake request (its host and path); by default
+    /// the server's default route on `localhost`.
     fn url(&self) -> String {
-        "ws://localhost/".to_owned()
+        format!("ws://localhost{DEFAULT_WS_PATH}")
     }
 }
 
@@ -74,12 +77,14 @@ pub(crate) trait Dial: Send + 'static {
         config: WebSocketConfig,
     ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send;
 
-    fn url(&self) -> String;
+    /// Where attempts go, in turn: each one after the first tries the next.
+    fn urls(&self) -> Vec<String>;
 }
 
-/// TCP through `tokio_tungstenite::connect_async_with_config`.
+/// TCP through `tokio_tungstenite::connect_async_with_config`, to one of
+/// the URLs.
 #[derive(Debug)]
-pub(crate) struct UrlDial(pub(crate) String);
+pub(crate) struct UrlDial(pub(crate) Vec<String>);
 
 impl Dial for UrlDial {
     type Stream = tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>;
@@ -94,7 +99,7 @@ impl Dial for UrlDial {
         Ok(ws)
     }
 
-    fn url(&self) -> String {
+    fn urls(&self) -> Vec<String> {
         self.0.clone()
     }
 }
@@ -117,8 +122,8 @@ impl<C: Connector> Dial for ConnectorDial<C> {
         Ok(ws)
     }
 
-    fn url(&self) -> String {
-        self.0.url()
+    fn urls(&self) -> Vec<String> {
+        vec![self.0.url()]
     }
 }
 
@@ -145,7 +150,14 @@ pub(crate) fn classify(error: WsError) -> DialError {
                 reason.push_str(": ");
                 reason.push_str(&said);
             }
-            if response.status() == 503 {
+            if response.status() == 404 {
+                // A path the server does not serve stays unserved: retrying
+                // would back off forever without a word.
+                reason.push_str(" (the server's default WebSocket route is ");
+                reason.push_str(DEFAULT_WS_PATH);
+                reason.push(')');
+                DialError::Fatal(reason)
+            } else if response.status() == 503 {
                 let retry_after = response
                     .headers()
                     .get("retry-after")
@@ -274,6 +286,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // A path the server does not serve is given up on, saying why.
+        assert!(
+            matches!(refused(404, &[], None), DialError::Fatal(r) if r == "handshake refused with HTTP 404 Not Found (the server's default WebSocket route is /ws)")
+        );
         // Other refusals are retried as before.
         assert!(
             matches!(refused(403, &[], Some(b"no")), DialError::Retry(r) if r == "handshake refused with HTTP 403 Forbidden: no")

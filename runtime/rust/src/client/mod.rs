@@ -91,7 +91,21 @@ impl<P: Package> Client<P> {
     /// Returns at once; the connection runs on a spawned tokio task, so
     /// this must be called inside a tokio runtime.
     pub fn connect(url: impl Into<String>, config: ClientConfig) -> (Client<P>, Events<P>) {
-        Self::spawn(UrlDial(url.into()), config)
+        Self::spawn(UrlDial(vec![url.into()]), config)
+    }
+
+    /// Like [`Client::connect`], to any of several nodes without a load
+    /// balancer in front: the first attempt goes to one of `urls` chosen at
+    /// random (so clients spread), and every attempt after it (after a
+    /// failure, a drain or a dropped connection) to the next in turn, so a
+    /// node that is going away is not asked again first.
+    ///
+    /// With no URL at all the client closes at once, saying so.
+    pub fn connect_any<U: Into<String>>(
+        urls: impl IntoIterator<Item = U>,
+        config: ClientConfig,
+    ) -> (Client<P>, Events<P>) {
+        Self::spawn(UrlDial(urls.into_iter().map(Into::into).collect()), config)
     }
 
     /// Like [`Client::connect`], on streams opened by `connector`: the

@@ -134,7 +134,8 @@ enum Gen {
     /// TypeScript: one `<package>.ts` module per package, for the `tagwire` npm package.
     ///
     /// The modules are strict, erasable-syntax TypeScript (Node's type stripping
-    /// can run them) and import only the runtime.
+    /// can run them) and import only the runtime. Like `gen rust`, this creates
+    /// or updates `tagwire.lock` beside the schema (and says so) unless `--locked`.
     Ts {
         #[command(flatten)]
         common: CommonArgs,
@@ -186,12 +187,7 @@ fn main() -> ExitCode {
                 eprintln!("error: cannot write the lock file: {e}");
                 return ExitCode::from(1);
             }
-            let written: Vec<String> = output
-                .locks
-                .iter()
-                .filter(|l| l.changed())
-                .map(|l| relative(&l.path))
-                .collect();
+            let written = changed_locks(&output);
             finish(
                 &output,
                 common.format,
@@ -345,11 +341,13 @@ fn generate_into(
     };
     let output = front_end(&common.schemas, mode, false);
     let mut written = Vec::new();
+    let mut locks = Vec::new();
     if !output.has_errors() {
         if let Err(e) = output.write_locks() {
             eprintln!("error: cannot write the lock file: {e}");
             return ExitCode::from(1);
         }
+        locks = changed_locks(&output);
         let files = match generate(&output) {
             Ok(files) => files,
             Err(e) => {
@@ -368,13 +366,28 @@ fn generate_into(
     finish(
         &output,
         common.format,
-        serde_json::json!({ "written": written }),
+        serde_json::json!({ "written": written, "locks": locks }),
         || {
+            // The lock is the schema's record of its headers: a new or
+            // changed one must be committed, so say that it was written.
+            for lock in &locks {
+                eprintln!("wrote {lock} (the schema's headers: commit it beside the schema)");
+            }
             for path in &written {
                 eprintln!("wrote {path}");
             }
         },
     )
+}
+
+/// The lock files this run created or changed, as the user would name them.
+fn changed_locks(output: &Output) -> Vec<String> {
+    output
+        .locks
+        .iter()
+        .filter(|l| l.changed())
+        .map(|l| relative(&l.path))
+        .collect()
 }
 
 fn front_end(schemas: &[PathBuf], mode: LockMode, allow_breaking: bool) -> Output {

@@ -4,11 +4,12 @@
 //! The wire format is specified in `docs/SPEC.md`; this crate is its Rust
 //! implementation. A protocol is a set of message versions, each with a
 //! 2-byte [`Header`]; the schema compiler generates a type implementing
-//! [`Protocol`] whose methods are thin sequences of calls into
-//! [`__private`]. The codecs need no async or network dependencies, so they
-//! sit under any transport (WebSocket, SSE, logs, tests); the server, the
-//! client and the Redis backend come with the `server`, `client` and `redis`
-//! features.
+//! [`Protocol`], each of whose types writes and reads itself once over the
+//! hidden writer and reader traits both encodings implement ([`__private`]).
+//! Without features beyond the default, the crate is the codecs alone, with
+//! no async or network dependency, so they sit under any transport
+//! (WebSocket, SSE, logs, tests); the server, the client and the Redis
+//! backend come with the `server`, `client` and `redis` features.
 //!
 //! Decoding is strict (one accepted encoding per value) and bounded by
 //! [`Limits`]: a hostile frame yields a [`DecodeError`], never a panic or an

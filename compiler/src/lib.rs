@@ -30,7 +30,7 @@ pub use lock::{Entry as LockEntry, FILE_NAME as LOCK_FILE_NAME, LockFile, LockMo
 pub use syntax::{MAX_NESTING, MAX_SOURCE_BYTES};
 
 // The `tagwire` binary's own views (`tagwire fmt`, `tagwire headers`,
-// `tagwire dump`); public only because the binary is another crate, and not
+// `tagwire dump`) and `tagwire new`'s templates; public only because the binary is another crate, and not
 // part of the library's API.
 #[cfg(feature = "cli")]
 #[doc(hidden)]
@@ -38,6 +38,9 @@ pub mod formatter;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod report;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod scaffold;
 
 mod ast;
 mod builder;

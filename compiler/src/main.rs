@@ -9,7 +9,7 @@ use tagwire_compiler::codegen::typescript::{TsOptions, generate_typescript_files
 use tagwire_compiler::dynamic::{
     CliResult, EncodeFormat, FrameEncoding, FrameSource, cli_decode, cli_encode,
 };
-use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report};
+use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report, scaffold};
 
 /// Tagwire schema compiler: stable 2-byte message headers, breaking-change
 /// checks and code generation for realtime protocols.
@@ -100,6 +100,24 @@ enum Command {
         /// The package whose messages to encode, when the schema has several.
         #[arg(long)]
         package: Option<String>,
+    },
+    /// Create a new app: a schema and its lock, a Rust server, a TypeScript page.
+    ///
+    /// DIR must not exist or be empty. The server crate compiles the schema in
+    /// its build script; the page uses the generated TypeScript module and the
+    /// `tagwire` npm runtime, bundled by esbuild. Its README says how to run it.
+    New {
+        /// The directory to create.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The app's name: the crate's, the schema package's (with `_` for `-`)
+        /// and, with `-web`, the page's npm package's [default: DIR's name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Depend on this Tagwire checkout by path (its Rust crates and its npm
+        /// runtime) instead of on released versions.
+        #[arg(long, value_name = "CHECKOUT")]
+        tagwire_path: Option<PathBuf>,
     },
     /// Format schemas canonically, keeping comments.
     Fmt {
@@ -227,6 +245,15 @@ fn main() -> ExitCode {
             check,
             format,
         } => fmt(&schemas, check, format),
+        Command::New {
+            dir,
+            name,
+            tagwire_path,
+        } => new(scaffold::NewProject {
+            dir,
+            name,
+            tagwire_path,
+        }),
         Command::Decode {
             schema,
             frame,
@@ -447,6 +474,23 @@ fn finish(
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn new(project: scaffold::NewProject) -> ExitCode {
+    match scaffold::create(&project) {
+        Ok(written) => {
+            for path in &written {
+                eprintln!("wrote {}", relative(path));
+            }
+            let dir = project.dir.display();
+            eprintln!("created `{dir}`: run it as {dir}/README.md says");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

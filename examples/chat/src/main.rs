@@ -6,7 +6,6 @@
 //! cargo run -p example-chat -- 127.0.0.1:0      # any free port; the address is printed
 //! ```
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,7 +13,6 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use tagwire::server::{Connection, Handler, Server, ServerConfig};
 
 /// The generated protocol: `ClientMessage`, `ServerMessage`, `PostV1`, `PostedV1`, `Package`.
@@ -54,23 +52,15 @@ impl Handler<chat::Package> for Chat {
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
     let server = Server::new(Chat::default(), ServerConfig::default());
-    // GET /ws (and /sse, /health) from Tagwire; the page and its bundle from us.
-    let app = Router::new()
+    // The page and its bundle from us; GET /ws (and /sse, /health) from Tagwire.
+    let pages = Router::new()
         .route("/", get(|| page("index.html")))
-        .route("/app.js", get(|| page("dist/app.js")))
-        .merge(server.router());
+        .route("/app.js", get(|| page("dist/app.js")));
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("chat on http://{}/", listener.local_addr()?);
-    // Frames must not wait for the previous segment's ACK (docs/RUNTIME.md).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    // Until SIGTERM or Ctrl-C, then a graceful drain (docs/RUNTIME.md).
+    server.serve_with(pages, listener).await
 }
 
 /// A file of `web/`, read on each request so a rebuilt bundle needs no restart.

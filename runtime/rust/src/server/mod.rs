@@ -172,6 +172,25 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
     ///
     /// When the listener fails.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        let router = self.router();
+        self.serve_router(router, listener).await
+    }
+
+    /// [`Server::serve`] for an application that serves its own routes
+    /// too (its pages, its API): `app` merged with [`Server::router`], on
+    /// the same accept loop (`TCP_NODELAY`, the request-head deadline) and
+    /// with the same drain on SIGTERM or SIGINT. `app`'s routes must not
+    /// overlap the server's (`ws_path`, `health_path`, `sse_path`).
+    ///
+    /// # Errors
+    ///
+    /// When the listener fails.
+    pub async fn serve_with(self, app: Router, listener: TcpListener) -> io::Result<()> {
+        let router = app.merge(self.router());
+        self.serve_router(router, listener).await
+    }
+
+    async fn serve_router(self, router: Router, listener: TcpListener) -> io::Result<()> {
         let handle = self.handle();
         let on_signal = handle.clone();
         let signal = shutdown_signal();
@@ -180,7 +199,6 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             tracing::info!("shutdown signal received");
             on_signal.drain();
         });
-        let router = self.router();
         let head_timeout = self.shared.core.config.limits.handshake_timeout;
         let drained = handle.drained();
         tokio::pin!(drained);

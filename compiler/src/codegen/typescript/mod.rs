@@ -119,17 +119,7 @@ pub fn generate_typescript_files(
     output: &Output,
     options: &TsOptions,
 ) -> Result<Vec<(PathBuf, String)>, GenerateError> {
-    let schema = output.schema.as_ref().ok_or_else(|| GenerateError {
-        message: if output.has_errors() {
-            format!("the schema has errors:\n{}", output.render_text())
-        } else {
-            "no schema was compiled".to_string()
-        },
-    })?;
-    Ok(generate(schema, options)
-        .into_iter()
-        .map(|(package, code)| (PathBuf::from(format!("{package}.ts")), code))
-        .collect())
+    super::package_files(output, "ts", |schema| generate(schema, options))
 }
 
 /// Lines of code with indentation.

@@ -5,6 +5,7 @@
 
 pub mod rust;
 pub mod typescript;
+mod validate;
 
 use crate::compile::Output;
 use crate::ir::Schema;

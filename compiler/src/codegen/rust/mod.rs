@@ -36,7 +36,7 @@ mod protocol;
 mod types;
 mod validate;
 
-pub(crate) use validate::constrained_types;
+use crate::codegen::validate::constrained_types;
 
 use crate::check::{is_rust_keyword, screaming_snake};
 use crate::compile::Output;
@@ -236,7 +236,7 @@ impl<'a> Context<'a> {
             schema,
             options,
             inline,
-            constrained: validate::constrained_types(schema),
+            constrained: constrained_types(schema),
         }
     }
 

@@ -17,6 +17,34 @@ type Helper = (
     &'static str,
 );
 
+/// `$u8` … `$i64`: the helper that reads one integer type, checking its
+/// range with `$int`, or with `$big` for the 64-bit types JSON carries as
+/// decimal strings.
+macro_rules! range_helper {
+    ($check:literal, $type:literal, $ts_type:literal, $min:literal, $max:literal) => {
+        (
+            concat!("$", $type),
+            &[$check],
+            &[],
+            concat!(
+                "function $",
+                $type,
+                "(json: unknown, path: string): ",
+                $ts_type,
+                " {\n  return ",
+                $check,
+                "(json, path, ",
+                $min,
+                ", ",
+                $max,
+                ", \"",
+                $type,
+                "\");\n}"
+            ),
+        )
+    };
+}
+
 const HELPERS: &[Helper] = &[
     (
         "$err",
@@ -93,54 +121,12 @@ const HELPERS: &[Helper] = &[
   return json === 0 ? 0 : json;
 }"#,
     ),
-    (
-        "$u8",
-        &["$int"],
-        &[],
-        r#"function $u8(json: unknown, path: string): number {
-  return $int(json, path, 0, 0xff, "u8");
-}"#,
-    ),
-    (
-        "$u16",
-        &["$int"],
-        &[],
-        r#"function $u16(json: unknown, path: string): number {
-  return $int(json, path, 0, 0xffff, "u16");
-}"#,
-    ),
-    (
-        "$u32",
-        &["$int"],
-        &[],
-        r#"function $u32(json: unknown, path: string): number {
-  return $int(json, path, 0, 0xffff_ffff, "u32");
-}"#,
-    ),
-    (
-        "$i8",
-        &["$int"],
-        &[],
-        r#"function $i8(json: unknown, path: string): number {
-  return $int(json, path, -0x80, 0x7f, "i8");
-}"#,
-    ),
-    (
-        "$i16",
-        &["$int"],
-        &[],
-        r#"function $i16(json: unknown, path: string): number {
-  return $int(json, path, -0x8000, 0x7fff, "i16");
-}"#,
-    ),
-    (
-        "$i32",
-        &["$int"],
-        &[],
-        r#"function $i32(json: unknown, path: string): number {
-  return $int(json, path, -0x8000_0000, 0x7fff_ffff, "i32");
-}"#,
-    ),
+    range_helper!("$int", "u8", "number", "0", "0xff"),
+    range_helper!("$int", "u16", "number", "0", "0xffff"),
+    range_helper!("$int", "u32", "number", "0", "0xffff_ffff"),
+    range_helper!("$int", "i8", "number", "-0x80", "0x7f"),
+    range_helper!("$int", "i16", "number", "-0x8000", "0x7fff"),
+    range_helper!("$int", "i32", "number", "-0x8000_0000", "0x7fff_ffff"),
     (
         "$INTEGER",
         &[],
@@ -172,21 +158,13 @@ const $INTEGER = /^(?:0|-?[1-9][0-9]*)$/;"#,
   throw $err(path, `a ${type} as a decimal string`, json);
 }"#,
     ),
-    (
-        "$u64",
-        &["$big"],
-        &[],
-        r#"function $u64(json: unknown, path: string): bigint {
-  return $big(json, path, 0n, 0xffff_ffff_ffff_ffffn, "u64");
-}"#,
-    ),
-    (
-        "$i64",
-        &["$big"],
-        &[],
-        r#"function $i64(json: unknown, path: string): bigint {
-  return $big(json, path, -0x8000_0000_0000_0000n, 0x7fff_ffff_ffff_ffffn, "i64");
-}"#,
+    range_helper!("$big", "u64", "bigint", "0n", "0xffff_ffff_ffff_ffffn"),
+    range_helper!(
+        "$big",
+        "i64",
+        "bigint",
+        "-0x8000_0000_0000_0000n",
+        "0x7fff_ffff_ffff_ffffn"
     ),
     (
         "$float",

@@ -6,7 +6,7 @@
 //! helpers they share are module-private `$` functions, emitted only when
 //! used.
 
-use super::{Code, Gen, json_string, object_literal};
+use super::{Code, Gen, json_string, object_literal, return_fields};
 use crate::ir::{Field, Type, UnionVariant};
 
 /// `(name, helpers it calls, runtime exports it uses, code)`, in output order.
@@ -481,41 +481,9 @@ impl Gen<'_> {
     ) {
         let get = |f: &Field| format!("{}(o, {})", self.helper("$get"), json_string(&f.name));
         let field_path = |f: &Field| format!("{path} + {}", json_string(&format!(".{}", f.name)));
-        let optional = |f: &Field| matches!(f.ty, Type::Optional(_));
-        if !fields.iter().any(optional) {
-            let mut entries = prefix.to_vec();
-            entries.extend(fields.iter().map(|f| {
-                format!(
-                    "{}: {}",
-                    f.name,
-                    self.parse_json(&f.ty, &get(f), &field_path(f))
-                )
-            }));
-            c.line(format!("return {};", object_literal(&entries, c.indent)));
-            return;
-        }
-        for (i, f) in fields.iter().enumerate() {
-            c.line(format!(
-                "const f{i} = {};",
-                self.parse_json(&f.ty, &get(f), &field_path(f))
-            ));
-        }
-        let mut entries = prefix.to_vec();
-        entries.extend(
-            fields
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| !optional(f))
-                .map(|(i, f)| format!("{}: f{i}", f.name)),
-        );
-        c.line(format!(
-            "const v: {object_type} = {};",
-            object_literal(&entries, c.indent)
-        ));
-        for (i, f) in fields.iter().enumerate().filter(|(_, f)| optional(f)) {
-            c.line(format!("if (f{i} !== undefined) v.{} = f{i};", f.name));
-        }
-        c.line("return v;");
+        return_fields(c, prefix, fields, object_type, &|f| {
+            self.parse_json(&f.ty, &get(f), &field_path(f))
+        });
     }
 
     fn key_list(fields: &[Field]) -> String {
@@ -588,7 +556,6 @@ impl Gen<'_> {
     }
 
     pub(super) fn union_json(&self, c: &mut Code, name: &str, variants: &[UnionVariant]) {
-        let encode_error = self.rt("EncodeError");
         c.item();
         c.line(format!(
             "/** `{name}` to canonical JSON: `{{ variant: {{ ...fields }} }}` (SPEC §8). */"
@@ -615,12 +582,7 @@ impl Gen<'_> {
                 }
             }
         }
-        c.open("default:");
-        c.line(format!(
-            "throw new {encode_error}({});",
-            json_string(&format!("tagwire: not a {name} (unknown $case)"))
-        ));
-        c.dedent();
+        self.unknown_case(c, name);
         c.close("}");
         c.close("}");
 

@@ -10,7 +10,8 @@ pub struct Schema {
     pub packages: Vec<Package>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// `Package::default()` has no name and nothing in it: what lowering fills in.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Package {
     pub name: String,
     pub docs: Vec<String>,

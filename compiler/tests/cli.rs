@@ -2,9 +2,12 @@
 //! stdout and stderr, and that `check` never writes while `lock` does.
 #![allow(clippy::unwrap_used)]
 
-use assert_cmd::Command;
+use assert_cmd::assert::Assert;
 use predicates::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod support;
+use support::{tagwire, tagwire_in};
 
 const APP: &str = "package app;
 
@@ -15,20 +18,6 @@ message Move from client { to: Point }
 message Welcome from server { id: u64 }
 ";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// `tagwire …` run from the repository root.
-fn tagwire() -> Command {
-    let mut command = assert_cmd::cargo::cargo_bin_cmd!("tagwire");
-    command.current_dir(repo_root());
-    command
-}
-
 /// `tagwire …` run inside a temporary project holding `app.schema`.
 struct Project {
     dir: tempfile::TempDir,
@@ -36,15 +25,16 @@ struct Project {
 
 impl Project {
     fn new(schema: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("app.schema"), schema).unwrap();
-        Project { dir }
+        let project = Project {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        project.write(schema);
+        project
     }
 
-    fn tagwire(&self) -> Command {
-        let mut command = assert_cmd::cargo::cargo_bin_cmd!("tagwire");
-        command.current_dir(self.dir.path());
-        command
+    /// `tagwire args…` run in the project, asserted on by the caller.
+    fn run(&self, args: &[&str]) -> Assert {
+        tagwire_in(self.dir.path()).args(args).assert()
     }
 
     fn write(&self, schema: &str) {
@@ -61,11 +51,7 @@ impl Project {
 
     fn locked(schema: &str) -> Self {
         let project = Project::new(schema);
-        project
-            .tagwire()
-            .args(["lock", "app.schema"])
-            .assert()
-            .success();
+        project.run(&["lock", "app.schema"]).success();
         project
     }
 }
@@ -139,9 +125,7 @@ fn a_missing_schema_file_is_an_error_not_a_crash() {
 fn check_fails_on_a_missing_lock_and_names_it_without_writing_it() {
     let project = Project::new(APP);
     project
-        .tagwire()
-        .args(["check", "app.schema"])
-        .assert()
+        .run(&["check", "app.schema"])
         .code(1)
         .stderr(predicate::str::contains(
             "error[E0096]: `tagwire.lock` is missing",
@@ -156,17 +140,11 @@ fn check_fails_on_a_missing_lock_and_names_it_without_writing_it() {
 #[test]
 fn check_fails_on_a_stale_lock_and_names_it() {
     let project = Project::locked(APP);
-    project
-        .tagwire()
-        .args(["check", "app.schema"])
-        .assert()
-        .success();
+    project.run(&["check", "app.schema"]).success();
     let before = project.lock_text();
     project.write(&format!("{APP}message Bye {{}}\n"));
     project
-        .tagwire()
-        .args(["check", "app.schema"])
-        .assert()
+        .run(&["check", "app.schema"])
         .code(1)
         .stderr(predicate::str::contains(
             "error[E0096]: `tagwire.lock` is out of date",
@@ -254,9 +232,7 @@ fn check_json_on_success_is_ok_with_no_diagnostics() {
 fn lock_writes_then_is_a_no_op() {
     let project = Project::new(APP);
     project
-        .tagwire()
-        .args(["lock", "app.schema"])
-        .assert()
+        .run(&["lock", "app.schema"])
         .success()
         .stderr(predicate::str::contains("wrote").and(predicate::str::contains("tagwire.lock")));
     let first = project.lock_text();
@@ -265,26 +241,18 @@ fn lock_writes_then_is_a_no_op() {
         "{first}"
     );
     project
-        .tagwire()
-        .args(["lock", "app.schema"])
-        .assert()
+        .run(&["lock", "app.schema"])
         .success()
         .stderr(predicate::str::contains("ok: lock is up to date"));
     assert_eq!(project.lock_text(), first);
-    project
-        .tagwire()
-        .args(["check", "app.schema"])
-        .assert()
-        .success();
+    project.run(&["check", "app.schema"]).success();
 }
 
 #[test]
 fn lock_json_lists_the_files_written() {
     let project = Project::new(APP);
     let output = project
-        .tagwire()
-        .args(["lock", "--format", "json", "app.schema"])
-        .assert()
+        .run(&["lock", "--format", "json", "app.schema"])
         .success()
         .get_output()
         .stdout
@@ -295,9 +263,7 @@ fn lock_json_lists_the_files_written() {
     assert_eq!(written.len(), 1);
     assert!(written[0].as_str().unwrap().ends_with("tagwire.lock"));
     let output = project
-        .tagwire()
-        .args(["lock", "--format", "json", "app.schema"])
-        .assert()
+        .run(&["lock", "--format", "json", "app.schema"])
         .success()
         .get_output()
         .stdout
@@ -314,9 +280,7 @@ fn lock_refuses_a_breaking_change_then_accepts_it_with_allow_breaking() {
         "struct Point { x: f32, y: f64 }",
     ));
     project
-        .tagwire()
-        .args(["lock", "app.schema"])
-        .assert()
+        .run(&["lock", "app.schema"])
         .code(1)
         .stderr(predicate::str::contains(
             "error[E0091]: breaking change to `Move v1`, whose header `ab` is locked",
@@ -331,9 +295,7 @@ fn lock_refuses_a_breaking_change_then_accepts_it_with_allow_breaking() {
         .stderr(predicate::str::contains("--allow-breaking"));
     assert_eq!(project.lock_text(), before, "a refused lock is not written");
     project
-        .tagwire()
-        .args(["lock", "--allow-breaking", "app.schema"])
-        .assert()
+        .run(&["lock", "--allow-breaking", "app.schema"])
         .success();
     let after = project.lock_text();
     assert!(
@@ -344,11 +306,7 @@ fn lock_refuses_a_breaking_change_then_accepts_it_with_allow_breaking() {
         after.contains("name = \"Move\"\nversion = 1\nheader = \"ab\""),
         "the header does not move"
     );
-    project
-        .tagwire()
-        .args(["check", "app.schema"])
-        .assert()
-        .success();
+    project.run(&["check", "app.schema"]).success();
 }
 
 #[test]
@@ -356,9 +314,7 @@ fn lock_keeps_a_tombstone_and_warns_but_succeeds() {
     let project = Project::locked(APP);
     project.write(&APP.replace("message Move from client { to: Point }\n", ""));
     project
-        .tagwire()
-        .args(["lock", "app.schema"])
-        .assert()
+        .run(&["lock", "app.schema"])
         .success()
         .stderr(predicate::str::contains(
             "warning[W0090]: `Move v1` was removed; its header `ab` stays reserved",
@@ -426,9 +382,7 @@ fn headers_json_has_one_row_per_message_version() {
 fn headers_previews_unlocked_versions_without_writing() {
     let project = Project::new(APP);
     project
-        .tagwire()
-        .args(["headers", "app.schema"])
-        .assert()
+        .run(&["headers", "app.schema"])
         .success()
         .stdout(predicate::str::contains(
             "ac      app.Welcome  v1       server",
@@ -496,9 +450,7 @@ fn fmt_check_fails_on_a_badly_indented_schema_without_touching_it() {
     let messy = "package app;\nstruct Point {\n        x: f64,\n  y: f64 }\n";
     let project = Project::new(messy);
     project
-        .tagwire()
-        .args(["fmt", "--check", "app.schema"])
-        .assert()
+        .run(&["fmt", "--check", "app.schema"])
         .code(1)
         .stdout(predicate::str::contains("app.schema"));
     assert_eq!(

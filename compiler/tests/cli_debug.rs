@@ -3,19 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use assert_cmd::Command;
 use predicates::str::contains;
-use std::path::PathBuf;
 
-fn tagwire() -> Command {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut command = Command::cargo_bin("tagwire").unwrap();
-    command.current_dir(root);
-    command
-}
+mod support;
+use support::tagwire;
 
 #[test]
 fn decodes_a_text_frame_given_as_an_argument() {

@@ -5,29 +5,15 @@
 //! also writes the generated modules to DIR (tests/typescript/run.sh does).
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tagwire_compiler::codegen::typescript::{self, TsOptions};
 use tagwire_compiler::{FrontEnd, LockMode, Output};
 
-fn schemas_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "schema") {
-            out.push(path);
-        }
-    }
-}
+mod support;
+use support::all_schemas;
 
 fn every_schema() -> Output {
-    let mut schemas = Vec::new();
-    collect(&schemas_dir(), &mut schemas);
-    schemas.sort();
+    let schemas = all_schemas();
     let mut front_end = FrontEnd::new();
     for schema in &schemas {
         front_end.schema(schema);

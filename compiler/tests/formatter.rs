@@ -2,15 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tagwire_compiler::formatter::{format_source, meaning};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
+use support::all_schemas;
 
 fn format(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
@@ -44,7 +40,7 @@ fn every_comment_survives() {
 fn formatting_is_idempotent_and_keeps_the_meaning() {
     let mut schemas =
         vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt/messy.schema")];
-    schemas.extend(schema_files(&repo_root().join("schemas")));
+    schemas.extend(all_schemas());
     assert!(schemas.len() >= 3, "expected the example schemas");
     for path in schemas {
         let once = format(&path);
@@ -68,7 +64,7 @@ fn formatting_is_idempotent_and_keeps_the_meaning() {
 
 #[test]
 fn committed_schemas_are_formatted() {
-    for path in schema_files(&repo_root().join("schemas")) {
+    for path in all_schemas() {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(format(&path), text, "run `tagwire fmt {}`", path.display());
     }
@@ -82,18 +78,4 @@ fn a_file_with_a_syntax_error_is_reported_not_formatted() {
         "{}",
         error.render_text()
     );
-}
-
-fn schema_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(schema_files(&path));
-        } else if path.extension().is_some_and(|e| e == "schema") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }

@@ -9,13 +9,8 @@ use tagwire_compiler::DiagnosticCode;
 use tagwire_compiler::diagnostic::Severity;
 use tagwire_compiler::{FrontEnd, LockMode};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .canonicalize()
-        .unwrap()
-}
+mod support;
+use support::repo_root;
 
 /// Diagnostics name files relative to the working directory, so every test in
 /// this binary runs from the repository root: snapshots then read

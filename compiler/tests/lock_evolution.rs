@@ -18,6 +18,11 @@ message Move from client { to: Point }
 message Welcome from server { id: u64 }
 ";
 
+/// `BASE` with `Move v1` removed, which tombstones its header `ab`.
+fn without_move() -> String {
+    BASE.replace("message Move from client { to: Point }\n", "")
+}
+
 /// A temporary folder holding schemas and their lock.
 struct Project {
     dir: tempfile::TempDir,
@@ -33,8 +38,7 @@ impl Project {
     /// A project whose `app.schema` is `BASE`, locked: Hello aa, Move ab, Welcome ac.
     fn locked() -> Self {
         let project = Project::new();
-        project.write("app.schema", BASE);
-        project.lock(&["app.schema"]);
+        project.relock(BASE);
         assert_headers(
             &project,
             &["app.schema"],
@@ -70,26 +74,36 @@ impl Project {
 
     /// `tagwire lock`: update mode, must succeed, writes the locks.
     fn lock(&self, files: &[&str]) -> Output {
-        let output = self.run(files, LockMode::Update, false);
+        self.update(files, false, "lock")
+    }
+
+    /// Writes `schema` as `app.schema` and locks it: the usual next step.
+    fn relock(&self, schema: &str) -> Output {
+        self.write("app.schema", schema);
+        self.lock(&["app.schema"])
+    }
+
+    /// `tagwire lock --allow-breaking`.
+    fn lock_breaking(&self, files: &[&str]) -> Output {
+        self.update(files, true, "lock --allow-breaking")
+    }
+
+    /// Update mode that must succeed (`command` names it when it does not);
+    /// writes the locks.
+    fn update(&self, files: &[&str], allow_breaking: bool, command: &str) -> Output {
+        let output = self.run(files, LockMode::Update, allow_breaking);
         assert!(
             !output.has_errors(),
-            "lock failed:\n{}",
+            "{command} failed:\n{}",
             self.render(&output)
         );
         output.write_locks().unwrap();
         output
     }
 
-    /// `tagwire lock --allow-breaking`.
-    fn lock_breaking(&self, files: &[&str]) -> Output {
-        let output = self.run(files, LockMode::Update, true);
-        assert!(
-            !output.has_errors(),
-            "lock --allow-breaking failed:\n{}",
-            self.render(&output)
-        );
-        output.write_locks().unwrap();
-        output
+    /// `tagwire check app.schema`: locked mode, which never writes.
+    fn check(&self) -> Output {
+        self.run(&["app.schema"], LockMode::Locked, false)
     }
 
     /// Update mode that must fail; nothing is written.
@@ -212,18 +226,15 @@ fn a_no_op_run_leaves_the_lock_byte_identical() {
     assert!(output.locks.iter().all(|l| !l.changed()));
     assert_eq!(project.lock_text(), before);
     // And checking against it (CI) is clean.
-    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    let output = project.check();
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
 }
 
 #[test]
 fn inserting_a_message_in_the_middle_moves_no_header() {
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &BASE.replace("message Move", "message Ping { at: u64 }\nmessage Move"),
-    );
-    let output = project.lock(&["app.schema"]);
+    let output =
+        project.relock(&BASE.replace("message Move", "message Ping { at: u64 }\nmessage Move"));
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
     assert_headers(
         &project,
@@ -250,7 +261,7 @@ struct Point { x: f64, y: f64 }
 message Hello from client { name: string }
 ",
     );
-    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    let output = project.check();
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
     assert_headers(
         &project,
@@ -264,11 +275,9 @@ message Hello from client { name: string }
 #[test]
 fn a_new_version_gets_the_next_free_header() {
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &format!("{BASE}message Hello v2 from client {{ name: string, locale: string }}\n"),
-    );
-    project.lock(&["app.schema"]);
+    project.relock(&format!(
+        "{BASE}message Hello v2 from client {{ name: string, locale: string }}\n"
+    ));
     assert_headers(
         &project,
         &["app.schema"],
@@ -292,12 +301,9 @@ fn a_new_version_gets_the_next_free_header() {
 #[test]
 fn removing_a_message_leaves_a_tombstone_and_a_warning() {
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &BASE.replace("message Move from client { to: Point }\n", ""),
-    );
+    project.write("app.schema", &without_move());
     // CI notices the lock would change.
-    let locked = project.run(&["app.schema"], LockMode::Locked, false);
+    let locked = project.check();
     assert!(codes(&locked).contains(&"E0096"), "{:?}", codes(&locked));
     let e0096 = only(&locked, "E0096");
     assert!(
@@ -353,11 +359,7 @@ fn removing_a_message_leaves_a_tombstone_and_a_warning() {
 #[test]
 fn removing_a_server_message_warns_about_what_the_server_sends() {
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &BASE.replace("message Welcome from server { id: u64 }\n", ""),
-    );
-    let output = project.lock(&["app.schema"]);
+    let output = project.relock(&BASE.replace("message Welcome from server { id: u64 }\n", ""));
     let warning = only(&output, "W0090");
     assert!(
         warning.notes[0].ends_with(
@@ -379,7 +381,7 @@ fn defaults_change_no_shape_fingerprint_or_header() {
             .fingerprint
             .clone()
     };
-    let plain = project.run(&["app.schema"], LockMode::Locked, false);
+    let plain = project.check();
     project.write(
         "app.schema",
         &BASE.replace(
@@ -387,7 +389,7 @@ fn defaults_change_no_shape_fingerprint_or_header() {
             "message Hello from client { name: string = \"anonymous\" }",
         ),
     );
-    let with_default = project.run(&["app.schema"], LockMode::Locked, false);
+    let with_default = project.check();
     assert!(
         with_default.diagnostics.is_empty(),
         "{}",
@@ -408,17 +410,12 @@ fn defaults_change_no_shape_fingerprint_or_header() {
 #[test]
 fn a_removed_header_is_never_handed_out_again() {
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &BASE.replace("message Move from client { to: Point }\n", ""),
-    );
-    project.lock(&["app.schema"]);
-    let mut schema = BASE.replace("message Move from client { to: Point }\n", "");
+    project.relock(&without_move());
+    let mut schema = without_move();
     for name in ["Ping", "Pong", "Bye"] {
         schema.push_str(&format!("message {name} {{ at: u64 }}\n"));
     }
-    project.write("app.schema", &schema);
-    project.lock(&["app.schema"]);
+    project.relock(&schema);
     assert_headers(
         &project,
         &["app.schema"],
@@ -437,11 +434,7 @@ fn a_removed_header_is_never_handed_out_again() {
 fn removed_and_re_added_with_the_same_shape_is_revived_on_its_header() {
     let project = Project::locked();
     let original = project.lock_text();
-    project.write(
-        "app.schema",
-        &BASE.replace("message Move from client { to: Point }\n", ""),
-    );
-    project.lock(&["app.schema"]);
+    project.relock(&without_move());
     // Back, in another position and with the struct renamed: the wire shape is the same.
     project.write(
         "app.schema",
@@ -462,19 +455,14 @@ message Move from client { to: Spot }
     let lock = project.lock_file();
     assert!(!entry(&lock, "Move", 1).removed);
     // Restoring the original text restores the original lock byte for byte.
-    project.write("app.schema", BASE);
-    project.lock(&["app.schema"]);
+    project.relock(BASE);
     assert_eq!(project.lock_text(), original);
 }
 
 #[test]
 fn removed_and_re_added_with_another_shape_is_refused() {
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &BASE.replace("message Move from client { to: Point }\n", ""),
-    );
-    project.lock(&["app.schema"]);
+    project.relock(&without_move());
     let tombstoned = project.lock_text();
     project.write(
         "app.schema",
@@ -507,8 +495,7 @@ fn removed_and_re_added_with_another_shape_is_refused() {
 #[test]
 fn renaming_a_message_tombstones_the_old_name_and_gives_the_new_one_a_new_header() {
     let project = Project::locked();
-    project.write("app.schema", &BASE.replace("message Move ", "message Go "));
-    let output = project.lock(&["app.schema"]);
+    let output = project.relock(&BASE.replace("message Move ", "message Go "));
     assert_eq!(codes(&output), ["W0090"]);
     assert_headers(
         &project,
@@ -527,7 +514,7 @@ fn breaking(project: &Project, new_schema: &str) -> Output {
     let before = project.lock_text();
     let output = project.refused(&["app.schema"]);
     // Refused in locked mode too, and nothing is written either way.
-    let locked = project.run(&["app.schema"], LockMode::Locked, false);
+    let locked = project.check();
     assert!(codes(&locked).contains(&"E0091"), "{:?}", codes(&locked));
     assert_eq!(project.lock_text(), before);
     output
@@ -566,7 +553,7 @@ fn allow_breaking_accepts_the_change_and_updates_the_lock() {
     assert_ne!(welcome.fingerprint, old_fingerprint);
     assert_eq!(welcome.header.to_string(), "ac");
     // Accepted once, the new shape is what the lock holds: CI is clean again.
-    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    let output = project.check();
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
 }
 
@@ -629,8 +616,7 @@ fn adding_removing_and_reordering_fields_is_breaking() {
     }
     // Reordering a message's own fields.
     let project = Project::new();
-    project.write("app.schema", "package app;\nmessage M { a: u8, b: u16 }\n");
-    project.lock(&["app.schema"]);
+    project.relock("package app;\nmessage M { a: u8, b: u16 }\n");
     let output = breaking(&project, "package app;\nmessage M { b: u16, a: u8 }\n");
     assert_eq!(only(&output, "E0091").label, "fields reordered");
 }
@@ -672,8 +658,7 @@ message Draw { shape: Shape }
     ];
     for (old, new, message) in cases {
         let project = Project::new();
-        project.write("app.schema", base);
-        project.lock(&["app.schema"]);
+        project.relock(base);
         let output = breaking(&project, &base.replace(old, new));
         let d = only(&output, "E0091");
         assert!(d.message.contains(message), "{old} → {new}: {}", d.message);
@@ -684,8 +669,7 @@ message Draw { shape: Shape }
 fn renaming_a_struct_is_not_breaking_because_fingerprints_ignore_type_names() {
     let project = Project::locked();
     let before = entry(&project.lock_file(), "Move", 1).clone();
-    project.write("app.schema", &BASE.replace("Point", "Position"));
-    let output = project.lock(&["app.schema"]);
+    let output = project.relock(&BASE.replace("Point", "Position"));
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
     let after = entry(&project.lock_file(), "Move", 1).clone();
     // The entry does not change at all: the readable shape stays as locked,
@@ -728,11 +712,7 @@ fn narrowing_a_direction_is_breaking_widening_is_not() {
     assert_eq!(d.label, "direction narrowed from client to server");
     // Widening to both directions: old peers still send and accept what they did.
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &BASE.replace("message Hello from client", "message Hello"),
-    );
-    let output = project.lock(&["app.schema"]);
+    let output = project.relock(&BASE.replace("message Hello from client", "message Hello"));
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
     assert_eq!(
         entry(&project.lock_file(), "Hello", 1).direction.as_str(),
@@ -758,12 +738,10 @@ fn pinning_a_header_a_locked_message_holds_is_refused() {
 #[test]
 fn pinning_a_tombstoned_header_is_refused() {
     let project = Project::locked();
-    let without_move = BASE.replace("message Move from client { to: Point }\n", "");
-    project.write("app.schema", &without_move);
-    project.lock(&["app.schema"]);
+    project.relock(&without_move());
     project.write(
         "app.schema",
-        &format!("{without_move}message Ping @\"ab\" {{}}\n"),
+        &format!("{}message Ping @\"ab\" {{}}\n", without_move()),
     );
     let output = project.refused(&["app.schema"]);
     let d = only(&output, "E0094");
@@ -776,11 +754,9 @@ fn pinning_a_tombstoned_header_is_refused() {
 #[test]
 fn a_pin_on_a_new_message_is_honoured_and_skipped_by_assignment() {
     let project = Project::locked();
-    project.write(
-        "app.schema",
-        &format!("{BASE}message Ping {{}}\nmessage Pong @\"ad\" {{}}\n"),
-    );
-    project.lock(&["app.schema"]);
+    project.relock(&format!(
+        "{BASE}message Ping {{}}\nmessage Pong @\"ad\" {{}}\n"
+    ));
     assert_headers(
         &project,
         &["app.schema"],
@@ -813,14 +789,10 @@ fn pinning_another_header_on_a_locked_message_is_refused() {
     assert_eq!(d.help.as_deref(), Some("pin `aa` or remove the pin"));
     insta::assert_snapshot!("pin_moves_locked_header", project.render(&output));
     // Pinning the header it already has is fine.
-    project.write(
-        "app.schema",
-        &BASE.replace(
-            "message Hello from client",
-            "message Hello from client @\"aa\"",
-        ),
-    );
-    let output = project.lock(&["app.schema"]);
+    let output = project.relock(&BASE.replace(
+        "message Hello from client",
+        "message Hello from client @\"aa\"",
+    ));
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
 }
 
@@ -830,7 +802,7 @@ fn pinning_another_header_on_a_locked_message_is_refused() {
 fn locked_mode_refuses_a_missing_lock_and_writes_nothing() {
     let project = Project::new();
     project.write("app.schema", BASE);
-    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    let output = project.check();
     let d = only(&output, "E0096");
     assert!(
         d.message.ends_with("tagwire.lock` is missing"),
@@ -860,7 +832,7 @@ fn locked_mode_refuses_a_missing_lock_and_writes_nothing() {
 fn locked_mode_refuses_a_stale_lock() {
     let project = Project::locked();
     project.write("app.schema", &format!("{BASE}message Ping {{ at: u64 }}\n"));
-    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    let output = project.check();
     let d = only(&output, "E0096");
     assert!(
         d.message.ends_with("tagwire.lock` is out of date"),
@@ -1012,11 +984,7 @@ fn header_assignment_does_not_depend_on_argument_order() {
 #[test]
 fn the_lock_is_sorted_by_package_then_header() {
     let project = Project::new();
-    project.write(
-        "app.schema",
-        "package app;\nmessage Z @\"zz\" {}\nmessage A {}\nmessage B @\"-a\" {}\n",
-    );
-    project.lock(&["app.schema"]);
+    project.relock("package app;\nmessage Z @\"zz\" {}\nmessage A {}\nmessage B @\"-a\" {}\n");
     let headers: Vec<String> = project
         .lock_file()
         .entries
@@ -1039,11 +1007,7 @@ fn imported_files_messages_are_not_locked() {
         "shared/types.schema",
         "package shared;\nstruct Id { value: u64 }\nmessage SharedOnly {}\n",
     );
-    project.write(
-        "app.schema",
-        "package app;\nimport \"shared/types.schema\";\nmessage Get { id: Id }\n",
-    );
-    project.lock(&["app.schema"]);
+    project.relock("package app;\nimport \"shared/types.schema\";\nmessage Get { id: Id }\n");
     let lock = project.lock_file();
     let names: Vec<&str> = lock.entries.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(names, ["Get"]);
@@ -1069,8 +1033,7 @@ fn a_merged_lock_with_one_header_twice_is_refused() {
     let pong = Project::new();
     for (project, name) in [(&ping, "Ping"), (&pong, "Pong")] {
         std::fs::write(project.path("tagwire.lock"), base.lock_text()).unwrap();
-        project.write("app.schema", &format!("{BASE}message {name} {{}}\n"));
-        project.lock(&["app.schema"]);
+        project.relock(&format!("{BASE}message {name} {{}}\n"));
     }
     let pong_entry = pong.lock_text().split("\n\n").last().unwrap().to_string();
     assert!(pong_entry.contains("header = \"ad\""), "{pong_entry}");
@@ -1159,8 +1122,7 @@ fn tightening_and_loosening_constraints_of_a_locked_version() {
             "package app;\nmessage Hello from client {{ name: string {len}, count: u32 {range}, tags: [string] @len(..=20) }}\n"
         )
     };
-    project.write("app.schema", &schema("@len(1..=64)", "@range(1..=100)"));
-    project.lock(&["app.schema"]);
+    project.relock(&schema("@len(1..=64)", "@range(1..=100)"));
     let locked = entry(&project.lock_file(), "Hello", 1).clone();
 
     // Tightening: a narrower range, a higher minimum, a pattern added.
@@ -1187,7 +1149,7 @@ fn tightening_and_loosening_constraints_of_a_locked_version() {
 
     // Loosening: wider bounds and a constraint removed are accepted with a warning.
     project.write("app.schema", &schema("@len(..=128)", ""));
-    let check = project.run(&["app.schema"], LockMode::Locked, false);
+    let check = project.check();
     assert_eq!(
         codes(&check),
         ["W0091", "E0096"],
@@ -1212,7 +1174,7 @@ fn tightening_and_loosening_constraints_of_a_locked_version() {
         "{name: string @len(..=128), count: u32, tags: [string] @len(..=20)}"
     );
     // Once locked, CI is clean; going back to the old bounds is now a tightening.
-    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    let output = project.check();
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
     let output = breaking(&project, &schema("@len(1..=64)", "@range(1..=100)"));
     assert_eq!(only(&output, "E0091").notes.len(), 4);
@@ -1229,7 +1191,7 @@ fn rate_limits_are_not_part_of_the_shape() {
             "message Hello from client @rate(10/s, burst 20) {",
         ),
     );
-    let output = project.run(&["app.schema"], LockMode::Locked, false);
+    let output = project.check();
     assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
     let rate = output.schema.as_ref().unwrap().packages[0].messages[0].rate;
     assert_eq!(

@@ -7,35 +7,8 @@ use std::path::{Path, PathBuf};
 use tagwire_compiler::ir::Schema;
 use tagwire_compiler::{FrontEnd, LockMode, Output, report};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .canonicalize()
-        .unwrap()
-}
-
-fn schemas_dir() -> PathBuf {
-    repo_root().join("schemas")
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "schema") {
-            out.push(path);
-        }
-    }
-}
-
-fn all_schemas() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    collect(&schemas_dir(), &mut out);
-    out.sort();
-    out
-}
+mod support;
+use support::{all_schemas, repo_root, schemas_dir};
 
 fn run_locked(paths: &[PathBuf]) -> Output {
     let mut front_end = FrontEnd::new();

@@ -278,13 +278,7 @@ fn range(
             }
         } else {
             let value: f64 = text.parse().map_err(|_| ())?;
-            let value = if *ty == Type::F32 {
-                #[allow(clippy::cast_possible_truncation)]
-                let rounded = value as f32;
-                f64::from(rounded)
-            } else {
-                value
-            };
+            let value = in_precision_of(ty, value);
             if value.is_finite() {
                 Ok(Some(Bound::Float(value)))
             } else {
@@ -439,6 +433,19 @@ pub(super) fn integer_bounds(ty: &Type) -> (i128, i128) {
         Type::I16 => (i16::MIN.into(), i16::MAX.into()),
         Type::I32 => (i32::MIN.into(), i32::MAX.into()),
         _ => (i64::MIN.into(), i64::MAX.into()),
+    }
+}
+
+/// A number written for a float of `ty` as that type holds it: an `f32`
+/// rounds to single precision, so bounds and defaults compare and print as
+/// the value the field can actually have.
+pub(crate) fn in_precision_of(ty: &Type, value: f64) -> f64 {
+    if *ty == Type::F32 {
+        #[allow(clippy::cast_possible_truncation)]
+        let rounded = value as f32;
+        f64::from(rounded)
+    } else {
+        value
     }
 }
 

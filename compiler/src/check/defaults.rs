@@ -3,7 +3,7 @@
 //! what a generated upgrade fills in when an older version of the message
 //! lacks the field; it never reaches the wire, the shape or a fingerprint.
 
-use super::constraints::describe;
+use super::constraints::{describe, in_precision_of};
 use super::names;
 use crate::ast::{self, LiteralKind};
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
@@ -121,13 +121,7 @@ pub(super) fn default(
                 diagnostics.push(wrong_kind("a number"));
                 return None;
             };
-            let value = if *ty == Type::F32 {
-                #[allow(clippy::cast_possible_truncation)]
-                let rounded = value as f32;
-                f64::from(rounded)
-            } else {
-                value
-            };
+            let value = in_precision_of(ty, value);
             if !value.is_finite() {
                 diagnostics.push(
                     Diagnostic::error(

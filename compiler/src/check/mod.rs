@@ -310,12 +310,7 @@ impl Checker<'_> {
                 .entry(package_name.clone())
                 .or_insert_with(|| ir::Package {
                     name: package_name.clone(),
-                    docs: Vec::new(),
-                    types: Vec::new(),
-                    messages: Vec::new(),
-                    dependencies: Vec::new(),
-                    fingerprint: String::new(),
-                    removed: Vec::new(),
+                    ..ir::Package::default()
                 });
             if is_root && package.docs.is_empty() {
                 package.docs = file

@@ -5,6 +5,34 @@
 
 pub mod rust;
 pub mod typescript;
+mod validate;
+
+use crate::compile::Output;
+use crate::ir::Schema;
+use rust::GenerateError;
+use std::path::PathBuf;
+
+/// The files a generator writes for a front-end run without errors: one
+/// `<package>.<extension>` per `(package, code)` that `generate` returns,
+/// relative to the output directory. A run with errors, or one that compiled
+/// no schema, generates nothing and says why.
+pub(crate) fn package_files(
+    output: &Output,
+    extension: &str,
+    generate: impl FnOnce(&Schema) -> Vec<(String, String)>,
+) -> Result<Vec<(PathBuf, String)>, GenerateError> {
+    let schema = output.schema.as_ref().ok_or_else(|| GenerateError {
+        message: if output.has_errors() {
+            format!("the schema has errors:\n{}", output.render_text())
+        } else {
+            "no schema was compiled".to_string()
+        },
+    })?;
+    Ok(generate(schema)
+        .into_iter()
+        .map(|(package, code)| (PathBuf::from(format!("{package}.{extension}")), code))
+        .collect())
+}
 
 /// Rewrites schema doc comment lines so that rustdoc (or any Markdown-based
 /// doc tool that runs code blocks) never treats them as code to compile.

@@ -677,13 +677,7 @@ pub fn from_json(schema: &Schema, ty: &Type, j: &Json, path: &str) -> Result<Val
                     Value::Struct(fields_from_json(schema, &def.name, fields, j, path)?)
                 }
                 TypeDefKind::Enum(variants) => {
-                    let names = || {
-                        variants
-                            .iter()
-                            .map(|v| v.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
+                    let names = || listed(variants.iter().map(|v| v.name.as_str()));
                     match j {
                         Json::String(s) => match variants.iter().find(|v| v.name == *s) {
                             Some(v) => Value::Enum(v.value),
@@ -713,13 +707,7 @@ pub fn from_json(schema: &Schema, ty: &Type, j: &Json, path: &str) -> Result<Val
                     }
                 }
                 TypeDefKind::Union(variants) => {
-                    let names = || {
-                        variants
-                            .iter()
-                            .map(|v| v.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
+                    let names = || listed(variants.iter().map(|v| v.name.as_str()));
                     let (name, inner) = match j {
                         Json::Object(members) if members.len() == 1 => {
                             (&members[0].0, &members[0].1)
@@ -757,6 +745,11 @@ pub fn from_json(schema: &Schema, ty: &Type, j: &Json, path: &str) -> Result<Val
             }
         }
     })
+}
+
+/// Names joined by commas, for messages that list what a value could be.
+fn listed<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
 }
 
 fn describe(j: &Json) -> String {

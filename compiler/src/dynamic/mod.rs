@@ -126,15 +126,7 @@ pub fn decode_frame(
     let package = match pick_package(schema, package) {
         Ok(p) => p,
         Err(_) => {
-            empty = Package {
-                name: String::new(),
-                docs: Vec::new(),
-                types: Vec::new(),
-                messages: Vec::new(),
-                dependencies: Vec::new(),
-                fingerprint: String::new(),
-                removed: Vec::new(),
-            };
+            empty = Package::default();
             &empty
         }
     };

@@ -121,23 +121,14 @@ impl Context<'_> {
     /// Values Rust copies rather than clones (`.clone()` on them is a lint).
     fn is_copy(&self, ty: &Type) -> bool {
         match ty {
-            Type::Bool
-            | Type::U8
-            | Type::U16
-            | Type::U32
-            | Type::U64
-            | Type::I8
-            | Type::I16
-            | Type::I32
-            | Type::I64
-            | Type::F32
-            | Type::F64 => true,
             Type::Optional(inner) => self.is_copy(inner),
             Type::Named(r) => matches!(
                 self.schema.type_def(r).map(|d| &d.kind),
                 Some(TypeDefKind::Enum(_))
             ),
-            Type::String | Type::Bytes | Type::List(_) | Type::Map(_, _) => false,
+            // The scalars are the fixed-size primitives; strings, bytes,
+            // lists and maps own heap data.
+            other => other.scalar_name().is_some(),
         }
     }
 }

@@ -36,7 +36,7 @@ mod protocol;
 mod types;
 mod validate;
 
-pub(crate) use validate::constrained_types;
+use crate::codegen::validate::constrained_types;
 
 use crate::check::{is_rust_keyword, screaming_snake};
 use crate::compile::Output;
@@ -179,17 +179,7 @@ pub fn generate_rust_files(
     options: &RustOptions,
 ) -> Result<Vec<(PathBuf, String)>, GenerateError> {
     options.validate()?;
-    let schema = output.schema.as_ref().ok_or_else(|| GenerateError {
-        message: if output.has_errors() {
-            format!("the schema has errors:\n{}", output.render_text())
-        } else {
-            "no schema was compiled".to_string()
-        },
-    })?;
-    Ok(generate(schema, options)
-        .into_iter()
-        .map(|(package, code)| (PathBuf::from(format!("{package}.rs")), code))
-        .collect())
+    super::package_files(output, "rs", |schema| generate(schema, options))
 }
 
 /// Writes generated files under `dir` (created if needed), leaving files whose
@@ -246,7 +236,7 @@ impl<'a> Context<'a> {
             schema,
             options,
             inline,
-            constrained: validate::constrained_types(schema),
+            constrained: constrained_types(schema),
         }
     }
 

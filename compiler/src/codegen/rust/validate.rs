@@ -9,99 +9,26 @@
 
 use super::{Context, ident};
 use crate::check::pascal_case;
-use crate::ir::{Bound, Checks, Constraint, Field, Schema, Type, TypeDefKind, TypeRef};
+use crate::codegen::validate::{needs, path_template};
+use crate::ir::{Bound, Checks, Constraint, Field, Type, TypeDefKind, TypeRef};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
-use std::collections::HashSet;
 
-/// One step of a path from the value being validated.
-#[derive(Clone)]
-enum Step {
-    /// A field or variant name.
-    Name(String),
-    /// A list index held in this binding.
-    Index(Ident),
-    /// A map key held in this binding: a string (quoted as JSON) or an integer.
-    Key(Ident, bool),
-}
-
-/// The structs and unions whose values can break a constraint, directly or
-/// through the types they hold.
-pub(crate) fn constrained_types(schema: &Schema) -> HashSet<TypeRef> {
-    let mut out: HashSet<TypeRef> = HashSet::new();
-    loop {
-        let mut grew = false;
-        for package in &schema.packages {
-            for def in &package.types {
-                let r = TypeRef {
-                    package: package.name.clone(),
-                    name: def.name.clone(),
-                };
-                if out.contains(&r) {
-                    continue;
-                }
-                let fields: Vec<&Field> = match &def.kind {
-                    TypeDefKind::Struct(fields) => fields.iter().collect(),
-                    TypeDefKind::Union(variants) => {
-                        variants.iter().flat_map(|v| &v.fields).collect()
-                    }
-                    TypeDefKind::Enum(_) => Vec::new(),
-                };
-                if fields.iter().any(|f| needs(&out, &f.ty, &f.checks)) {
-                    out.insert(r);
-                    grew = true;
-                }
-            }
-        }
-        if !grew {
-            return out;
-        }
-    }
-}
-
-/// Whether a value of `ty` under `checks` has anything to check.
-fn needs(constrained: &HashSet<TypeRef>, ty: &Type, checks: &Checks) -> bool {
-    if !checks.own.is_empty() {
-        return true;
-    }
-    let sub = |c: &Option<Box<Checks>>| -> Checks { c.as_deref().cloned().unwrap_or_default() };
-    match ty {
-        Type::Optional(inner) => needs(constrained, inner, checks),
-        Type::List(inner) => needs(constrained, inner, &sub(&checks.element)),
-        Type::Map(k, v) => {
-            needs(constrained, k, &sub(&checks.key)) || needs(constrained, v, &sub(&checks.value))
-        }
-        Type::Named(r) => constrained.contains(r),
-        _ => false,
-    }
-}
+/// One step of a path from the value being validated: list indices and map
+/// keys are held in these bindings.
+type Step = crate::codegen::validate::Step<Ident>;
 
 /// `format!("shapes[{}].circle", i0)` for a path, or `String::from("name")`.
 fn path_expr(path: &[Step]) -> TokenStream {
-    let mut text = String::new();
     let mut args = Vec::new();
-    for step in path {
-        match step {
-            Step::Name(name) => {
-                if !text.is_empty() {
-                    text.push('.');
-                }
-                text.push_str(name);
-            }
-            Step::Index(i) => {
-                text.push_str("[{}]");
-                args.push(quote!(#i));
-            }
-            Step::Key(k, true) => {
-                text.push_str("[{}]");
-                args.push(quote!(::tagwire::__private::quote_key(#k)));
-            }
-            Step::Key(k, false) => {
-                text.push_str("[{}]");
-                args.push(quote!(#k));
-            }
-        }
-    }
+    let text = path_template(path, |binding, quoted| {
+        args.push(if quoted {
+            quote!(::tagwire::__private::quote_key(#binding))
+        } else {
+            quote!(#binding)
+        });
+        "{}".to_string()
+    });
     if args.is_empty() {
         quote!(::std::string::String::from(#text))
     } else {

@@ -1,7 +1,7 @@
 //! `writeX` / `readX`: one function per type for both encodings, over the
 //! runtime's shared `Writer` / `Reader` interfaces, in schema order.
 
-use super::{Code, Gen, json_string, object_literal};
+use super::{Code, Gen, json_string, return_fields};
 use crate::ir::{Field, Type, UnionVariant};
 
 impl Gen<'_> {
@@ -71,40 +71,10 @@ impl Gen<'_> {
         }
     }
 
-    /// Statements that read `fields` in order and return the object
-    /// (`prefix` entries first, e.g. a union's `$case`); `object_type` is
-    /// the type of the object when optional fields are added one by one.
+    /// Statements that read `fields` in order and return the object (see
+    /// [`return_fields`]).
     fn read_fields(&self, c: &mut Code, prefix: &[String], fields: &[Field], object_type: &str) {
-        let optional = |f: &Field| matches!(f.ty, Type::Optional(_));
-        if !fields.iter().any(optional) {
-            let mut entries = prefix.to_vec();
-            entries.extend(
-                fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.name, self.read(&f.ty))),
-            );
-            c.line(format!("return {};", object_literal(&entries, c.indent)));
-            return;
-        }
-        for (i, f) in fields.iter().enumerate() {
-            c.line(format!("const f{i} = {};", self.read(&f.ty)));
-        }
-        let mut entries = prefix.to_vec();
-        entries.extend(
-            fields
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| !optional(f))
-                .map(|(i, f)| format!("{}: f{i}", f.name)),
-        );
-        c.line(format!(
-            "const v: {object_type} = {};",
-            object_literal(&entries, c.indent)
-        ));
-        for (i, f) in fields.iter().enumerate().filter(|(_, f)| optional(f)) {
-            c.line(format!("if (f{i} !== undefined) v.{} = f{i};", f.name));
-        }
-        c.line("return v;");
+        return_fields(c, prefix, fields, object_type, &|f| self.read(&f.ty));
     }
 
     /// `writeX`, `readX`, `toJsonX`, `fromJsonX` of a struct or message version.
@@ -162,7 +132,6 @@ impl Gen<'_> {
     pub(super) fn union_functions(&self, c: &mut Code, name: &str, variants: &[UnionVariant]) {
         let writer = self.rt("Writer");
         let reader = self.rt("Reader");
-        let encode_error = self.rt("EncodeError");
         c.item();
         c.open(format!(
             "export function write{name}(w: {writer}, v: {name}): void {{"
@@ -177,12 +146,7 @@ impl Gen<'_> {
             c.line("return;");
             c.dedent();
         }
-        c.open("default:");
-        c.line(format!(
-            "throw new {encode_error}({});",
-            json_string(&format!("tagwire: not a {name} (unknown $case)"))
-        ));
-        c.dedent();
+        self.unknown_case(c, name);
         c.close("}");
         c.close("}");
 
@@ -227,6 +191,19 @@ impl Gen<'_> {
         }
         c.close("}");
         self.union_json(c, name, variants);
+    }
+
+    /// The `default:` arm of a `switch (v.$case)` over a union's variants:
+    /// an object whose `$case` names none of them is not a value of the
+    /// union, and every encoder refuses it alike.
+    pub(super) fn unknown_case(&self, c: &mut Code, name: &str) {
+        c.open("default:");
+        c.line(format!(
+            "throw new {}({});",
+            self.rt("EncodeError"),
+            json_string(&format!("tagwire: not a {name} (unknown $case)"))
+        ));
+        c.dedent();
     }
 
     fn read_variant(&self, c: &mut Code, v: &UnionVariant) {

@@ -6,7 +6,7 @@
 //! helpers they share are module-private `$` functions, emitted only when
 //! used.
 
-use super::{Code, Gen, json_string, object_literal};
+use super::{Code, Gen, json_string, object_literal, return_fields};
 use crate::ir::{Field, Type, UnionVariant};
 
 /// `(name, helpers it calls, runtime exports it uses, code)`, in output order.
@@ -16,6 +16,34 @@ type Helper = (
     &'static [&'static str],
     &'static str,
 );
+
+/// `$u8` … `$i64`: the helper that reads one integer type, checking its
+/// range with `$int`, or with `$big` for the 64-bit types JSON carries as
+/// decimal strings.
+macro_rules! range_helper {
+    ($check:literal, $type:literal, $ts_type:literal, $min:literal, $max:literal) => {
+        (
+            concat!("$", $type),
+            &[$check],
+            &[],
+            concat!(
+                "function $",
+                $type,
+                "(json: unknown, path: string): ",
+                $ts_type,
+                " {\n  return ",
+                $check,
+                "(json, path, ",
+                $min,
+                ", ",
+                $max,
+                ", \"",
+                $type,
+                "\");\n}"
+            ),
+        )
+    };
+}
 
 const HELPERS: &[Helper] = &[
     (
@@ -93,54 +121,12 @@ const HELPERS: &[Helper] = &[
   return json === 0 ? 0 : json;
 }"#,
     ),
-    (
-        "$u8",
-        &["$int"],
-        &[],
-        r#"function $u8(json: unknown, path: string): number {
-  return $int(json, path, 0, 0xff, "u8");
-}"#,
-    ),
-    (
-        "$u16",
-        &["$int"],
-        &[],
-        r#"function $u16(json: unknown, path: string): number {
-  return $int(json, path, 0, 0xffff, "u16");
-}"#,
-    ),
-    (
-        "$u32",
-        &["$int"],
-        &[],
-        r#"function $u32(json: unknown, path: string): number {
-  return $int(json, path, 0, 0xffff_ffff, "u32");
-}"#,
-    ),
-    (
-        "$i8",
-        &["$int"],
-        &[],
-        r#"function $i8(json: unknown, path: string): number {
-  return $int(json, path, -0x80, 0x7f, "i8");
-}"#,
-    ),
-    (
-        "$i16",
-        &["$int"],
-        &[],
-        r#"function $i16(json: unknown, path: string): number {
-  return $int(json, path, -0x8000, 0x7fff, "i16");
-}"#,
-    ),
-    (
-        "$i32",
-        &["$int"],
-        &[],
-        r#"function $i32(json: unknown, path: string): number {
-  return $int(json, path, -0x8000_0000, 0x7fff_ffff, "i32");
-}"#,
-    ),
+    range_helper!("$int", "u8", "number", "0", "0xff"),
+    range_helper!("$int", "u16", "number", "0", "0xffff"),
+    range_helper!("$int", "u32", "number", "0", "0xffff_ffff"),
+    range_helper!("$int", "i8", "number", "-0x80", "0x7f"),
+    range_helper!("$int", "i16", "number", "-0x8000", "0x7fff"),
+    range_helper!("$int", "i32", "number", "-0x8000_0000", "0x7fff_ffff"),
     (
         "$INTEGER",
         &[],
@@ -172,21 +158,13 @@ const $INTEGER = /^(?:0|-?[1-9][0-9]*)$/;"#,
   throw $err(path, `a ${type} as a decimal string`, json);
 }"#,
     ),
-    (
-        "$u64",
-        &["$big"],
-        &[],
-        r#"function $u64(json: unknown, path: string): bigint {
-  return $big(json, path, 0n, 0xffff_ffff_ffff_ffffn, "u64");
-}"#,
-    ),
-    (
-        "$i64",
-        &["$big"],
-        &[],
-        r#"function $i64(json: unknown, path: string): bigint {
-  return $big(json, path, -0x8000_0000_0000_0000n, 0x7fff_ffff_ffff_ffffn, "i64");
-}"#,
+    range_helper!("$big", "u64", "bigint", "0n", "0xffff_ffff_ffff_ffffn"),
+    range_helper!(
+        "$big",
+        "i64",
+        "bigint",
+        "-0x8000_0000_0000_0000n",
+        "0x7fff_ffff_ffff_ffffn"
     ),
     (
         "$float",
@@ -503,41 +481,9 @@ impl Gen<'_> {
     ) {
         let get = |f: &Field| format!("{}(o, {})", self.helper("$get"), json_string(&f.name));
         let field_path = |f: &Field| format!("{path} + {}", json_string(&format!(".{}", f.name)));
-        let optional = |f: &Field| matches!(f.ty, Type::Optional(_));
-        if !fields.iter().any(optional) {
-            let mut entries = prefix.to_vec();
-            entries.extend(fields.iter().map(|f| {
-                format!(
-                    "{}: {}",
-                    f.name,
-                    self.parse_json(&f.ty, &get(f), &field_path(f))
-                )
-            }));
-            c.line(format!("return {};", object_literal(&entries, c.indent)));
-            return;
-        }
-        for (i, f) in fields.iter().enumerate() {
-            c.line(format!(
-                "const f{i} = {};",
-                self.parse_json(&f.ty, &get(f), &field_path(f))
-            ));
-        }
-        let mut entries = prefix.to_vec();
-        entries.extend(
-            fields
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| !optional(f))
-                .map(|(i, f)| format!("{}: f{i}", f.name)),
-        );
-        c.line(format!(
-            "const v: {object_type} = {};",
-            object_literal(&entries, c.indent)
-        ));
-        for (i, f) in fields.iter().enumerate().filter(|(_, f)| optional(f)) {
-            c.line(format!("if (f{i} !== undefined) v.{} = f{i};", f.name));
-        }
-        c.line("return v;");
+        return_fields(c, prefix, fields, object_type, &|f| {
+            self.parse_json(&f.ty, &get(f), &field_path(f))
+        });
     }
 
     fn key_list(fields: &[Field]) -> String {
@@ -610,7 +556,6 @@ impl Gen<'_> {
     }
 
     pub(super) fn union_json(&self, c: &mut Code, name: &str, variants: &[UnionVariant]) {
-        let encode_error = self.rt("EncodeError");
         c.item();
         c.line(format!(
             "/** `{name}` to canonical JSON: `{{ variant: {{ ...fields }} }}` (SPEC §8). */"
@@ -637,12 +582,7 @@ impl Gen<'_> {
                 }
             }
         }
-        c.open("default:");
-        c.line(format!(
-            "throw new {encode_error}({});",
-            json_string(&format!("tagwire: not a {name} (unknown $case)"))
-        ));
-        c.dedent();
+        self.unknown_case(c, name);
         c.close("}");
         c.close("}");
 

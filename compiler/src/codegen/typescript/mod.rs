@@ -65,7 +65,7 @@ mod validate;
 use crate::check::screaming_snake;
 pub use crate::codegen::rust::{GenerateError, write_to};
 use crate::compile::Output;
-use crate::ir::{Package, Schema, Type, TypeDef, TypeDefKind, TypeRef};
+use crate::ir::{Field, Package, Schema, Type, TypeDef, TypeDefKind, TypeRef};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -119,17 +119,7 @@ pub fn generate_typescript_files(
     output: &Output,
     options: &TsOptions,
 ) -> Result<Vec<(PathBuf, String)>, GenerateError> {
-    let schema = output.schema.as_ref().ok_or_else(|| GenerateError {
-        message: if output.has_errors() {
-            format!("the schema has errors:\n{}", output.render_text())
-        } else {
-            "no schema was compiled".to_string()
-        },
-    })?;
-    Ok(generate(schema, options)
-        .into_iter()
-        .map(|(package, code)| (PathBuf::from(format!("{package}.ts")), code))
-        .collect())
+    super::package_files(output, "ts", |schema| generate(schema, options))
 }
 
 /// Lines of code with indentation.
@@ -434,6 +424,45 @@ fn object_literal(entries: &[String], indent: usize) -> String {
     }
     out.push('}');
     out
+}
+
+/// Statements that compute each of `fields` in order with `value` and
+/// return the object (`prefix` entries first, e.g. a union's `$case`), as
+/// both the binary and the JSON readers build it: `object_type` is the
+/// object's type when optional fields are set one by one, only when present.
+fn return_fields(
+    c: &mut Code,
+    prefix: &[String],
+    fields: &[Field],
+    object_type: &str,
+    value: &dyn Fn(&Field) -> String,
+) {
+    let optional = |f: &Field| matches!(f.ty, Type::Optional(_));
+    if !fields.iter().any(optional) {
+        let mut entries = prefix.to_vec();
+        entries.extend(fields.iter().map(|f| format!("{}: {}", f.name, value(f))));
+        c.line(format!("return {};", object_literal(&entries, c.indent)));
+        return;
+    }
+    for (i, f) in fields.iter().enumerate() {
+        c.line(format!("const f{i} = {};", value(f)));
+    }
+    let mut entries = prefix.to_vec();
+    entries.extend(
+        fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !optional(f))
+            .map(|(i, f)| format!("{}: f{i}", f.name)),
+    );
+    c.line(format!(
+        "const v: {object_type} = {};",
+        object_literal(&entries, c.indent)
+    ));
+    for (i, f) in fields.iter().enumerate().filter(|(_, f)| optional(f)) {
+        c.line(format!("if (f{i} !== undefined) v.{} = f{i};", f.name));
+    }
+    c.line("return v;");
 }
 
 #[cfg(test)]

@@ -4,45 +4,23 @@
 //! The path of a violation is only built when a value fails.
 
 use super::{Code, Gen, json_string};
-use crate::codegen::rust::constrained_types;
+use crate::codegen::validate::{constrained_types, needs, path_template};
 use crate::ir::{Bound, Checks, Constraint, Field, Type, TypeRef, UnionVariant};
 
-/// One step of a path, as TypeScript builds it.
-#[derive(Clone)]
-enum Step {
-    Name(String),
-    /// A list index in this binding.
-    Index(String),
-    /// A map key in this binding: a string (quoted as JSON) or a number/bigint.
-    Key(String, bool),
-}
+/// One step of a path: list indices and map keys are held in these bindings.
+type Step = crate::codegen::validate::Step<String>;
 
 /// The path as a JavaScript expression: a string literal, or a template.
 fn path_expr(path: &[Step]) -> String {
-    let mut text = String::new();
     let mut dynamic = false;
-    for step in path {
-        match step {
-            Step::Name(name) => {
-                if !text.is_empty() {
-                    text.push('.');
-                }
-                text.push_str(name);
-            }
-            Step::Index(i) => {
-                text.push_str(&format!("[${{{i}}}]"));
-                dynamic = true;
-            }
-            Step::Key(k, true) => {
-                text.push_str(&format!("[${{JSON.stringify({k})}}]"));
-                dynamic = true;
-            }
-            Step::Key(k, false) => {
-                text.push_str(&format!("[${{{k}}}]"));
-                dynamic = true;
-            }
+    let text = path_template(path, |binding, quoted| {
+        dynamic = true;
+        if quoted {
+            format!("${{JSON.stringify({binding})}}")
+        } else {
+            format!("${{{binding}}}")
         }
-    }
+    });
     if dynamic {
         format!("`{text}`")
     } else {
@@ -80,19 +58,7 @@ impl Gen<'_> {
     }
 
     fn needs(&self, ty: &Type, checks: &Checks) -> bool {
-        if !checks.own.is_empty() {
-            return true;
-        }
-        let sub = |c: &Option<Box<Checks>>| c.as_deref().cloned().unwrap_or_default();
-        match ty {
-            Type::Optional(inner) => self.needs(inner, checks),
-            Type::List(inner) => self.needs(inner, &sub(&checks.element)),
-            Type::Map(k, v) => {
-                self.needs(k, &sub(&checks.key)) || self.needs(v, &sub(&checks.value))
-            }
-            Type::Named(r) => self.is_constrained(r),
-            _ => false,
-        }
+        needs(&self.constrained(), ty, checks)
     }
 
     pub(super) fn fields_constrained(&self, fields: &[Field]) -> bool {

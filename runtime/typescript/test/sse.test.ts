@@ -12,20 +12,7 @@ import {
   type Status,
   type UndecodableFrame,
 } from "tagwire";
-import {
-  FakeSse,
-  FakeWebSocket,
-  HELLO_TEXT,
-  PING,
-  PONG,
-  clientNote,
-  connectFake,
-  drain,
-  note,
-  settle,
-  welcome,
-  type Note,
-} from "./fakes.js";
+import { FakeSse, FakeWebSocket, HELLO_TEXT, PING, PONG, clientNote, connectFake, drain, note, settle, welcome, type Note } from "./fakes.js";
 
 const STREAM =
   ": a comment, then a session\r\n" +

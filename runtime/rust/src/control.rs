@@ -67,6 +67,20 @@ impl RoomPosition {
     pub fn is_seen_by(self, last: RoomPosition) -> bool {
         self.epoch == last.epoch && self.seq <= last.seq
     }
+
+    /// Epoch then seq, wherever a frame carries a position (`_h`, `_i`, `_j`).
+    fn encode(self, w: &mut impl Writer) {
+        w.u64(self.epoch);
+        w.u64(self.seq);
+    }
+
+    /// What [`RoomPosition::encode`] writes.
+    fn decode(r: &mut impl Reader) -> Result<Self, DecodeError> {
+        Ok(RoomPosition {
+            epoch: r.u64()?,
+            seq: r.u64()?,
+        })
+    }
 }
 
 impl fmt::Display for RoomPosition {
@@ -97,20 +111,20 @@ impl<'a> RoomEnvelope<'a> {
     /// Appends `_h|<room>|<epoch>|<seq>|` to `out`; the message's text frame
     /// goes after it.
     pub fn write_text_prefix(&self, out: &mut String) {
-        let mut w = TextWriter::new(out, ROOM);
-        w.str(self.room);
-        w.u64(self.position.epoch);
-        w.u64(self.position.seq);
+        self.encode(&mut TextWriter::new(out, ROOM));
         out.push('|');
     }
 
     /// Appends `_h`, the room, epoch and seq to `out`; the message's binary
     /// frame goes after it.
     pub fn write_binary_prefix(&self, out: &mut Vec<u8>) {
-        let mut w = BinaryWriter::new(out, ROOM);
+        self.encode(&mut BinaryWriter::new(out, ROOM));
+    }
+
+    /// The room, then the position; the inner frame follows them.
+    fn encode(&self, w: &mut impl Writer) {
         w.str(self.room);
-        w.u64(self.position.epoch);
-        w.u64(self.position.seq);
+        self.position.encode(w);
     }
 
     /// The whole text frame: prefix and `inner`.
@@ -140,14 +154,7 @@ impl RoomEnvelope<'static> {
         limits: &Limits,
     ) -> Result<(String, RoomPosition, &'f str), DecodeError> {
         let mut r = TextReader::new(frame, limits)?;
-        if r.header() != ROOM {
-            return Err(r.unknown_header());
-        }
-        let room = r.string()?;
-        let position = RoomPosition {
-            epoch: r.u64()?,
-            seq: r.u64()?,
-        };
+        let (room, position) = Self::decode(&mut r)?;
         Ok((room, position, r.rest()?))
     }
 
@@ -158,15 +165,19 @@ impl RoomEnvelope<'static> {
         limits: &Limits,
     ) -> Result<(String, RoomPosition, &'f [u8]), DecodeError> {
         let mut r = BinaryReader::new(frame, limits)?;
+        let (room, position) = Self::decode(&mut r)?;
+        Ok((room, position, r.rest()))
+    }
+
+    /// The header, checked to be `_h`, then the fields
+    /// [`RoomEnvelope::encode`] writes; the inner frame is left to the
+    /// encoding's own `rest`.
+    fn decode(r: &mut impl Reader) -> Result<(String, RoomPosition), DecodeError> {
         if r.header() != ROOM {
             return Err(r.unknown_header());
         }
         let room = r.string()?;
-        let position = RoomPosition {
-            epoch: r.u64()?,
-            seq: r.u64()?,
-        };
-        Ok((room, position, r.rest()))
+        Ok((room, RoomPosition::decode(r)?))
     }
 }
 
@@ -418,14 +429,12 @@ impl Codec for Control {
             }
             Control::Resume(r) => {
                 w.str(&r.room);
-                w.u64(r.position.epoch);
-                w.u64(r.position.seq);
+                r.position.encode(w);
             }
             Control::Gap(g) => {
                 w.str(&g.room);
                 w.str(g.kind.as_str());
-                w.u64(g.position.epoch);
-                w.u64(g.position.seq);
+                g.position.encode(w);
             }
         }
     }
@@ -461,18 +470,12 @@ impl Codec for Control {
             }),
             RESUME => Control::Resume(Resume {
                 room: r.string()?,
-                position: RoomPosition {
-                    epoch: r.u64()?,
-                    seq: r.u64()?,
-                },
+                position: RoomPosition::decode(r)?,
             }),
             GAP => Control::Gap(GapNotice {
                 room: r.string()?,
                 kind: GapReason::parse(&r.string()?),
-                position: RoomPosition {
-                    epoch: r.u64()?,
-                    seq: r.u64()?,
-                },
+                position: RoomPosition::decode(r)?,
             }),
             _ => return Err(r.unknown_header()),
         };

@@ -3,7 +3,6 @@
  */
 
 import {
-  checkArray,
   checkBool,
   checkBytes,
   checkFloat,
@@ -11,7 +10,6 @@ import {
   checkI32,
   checkI64,
   checkI8,
-  checkMap,
   checkString,
   checkU16,
   checkU32,
@@ -19,9 +17,8 @@ import {
   checkU8,
 } from "./check.js";
 import { DecodeError, DEFAULT_LIMITS, EncodeError, type DecodeErrorKind, type Limits } from "./error.js";
-import type { Reader, Writer } from "./codec.js";
+import { BaseReader, BaseWriter, type Reader, type Writer } from "./codec.js";
 import { isHeader, symbolValue, type Header } from "./header.js";
-import { compareKeys, sortedEntries, type MapKey } from "./keys.js";
 import { isWellFormed, loneSurrogateError, utf8Decoder, utf8Encoder } from "./utf8.js";
 
 const TWO_49 = 2 ** 49;
@@ -57,13 +54,14 @@ function varintSize(v: number): number {
  * copy of exactly the frame's bytes. Same method names and shapes as
  * {@link TextWriter}, so generated code has one template for both.
  */
-export class BinaryWriter implements Writer {
+export class BinaryWriter extends BaseWriter implements Writer {
   private buf: Uint8Array;
   private view: DataView;
   private pos = 0;
 
   /** Starts a frame with `header` (or call {@link BinaryWriter.begin} later). */
   constructor(header?: Header, initialCapacity = 256) {
+    super();
     this.buf = new Uint8Array(Math.max(16, initialCapacity));
     this.view = new DataView(this.buf.buffer);
     if (header !== undefined) this.begin(header);
@@ -147,7 +145,7 @@ export class BinaryWriter implements Writer {
     this.varint(v);
   }
   /** LEB128. */
-  u32(v: number): void {
+  override u32(v: number): void {
     checkU32(v);
     this.varint(v);
   }
@@ -253,45 +251,13 @@ export class BinaryWriter implements Writer {
     this.buf.set(v, this.pos);
     this.pos += v.length;
   }
-  /** An enum's numeric value. */
-  enumValue(v: number): void {
-    this.u32(v);
+  /** LEB128. */
+  protected override count(n: number): void {
+    this.varint(n);
   }
-  /** A union's variant index; the variant's fields follow. */
-  variant(index: number): void {
-    this.u32(index);
-  }
-  /** Count, then each element. */
-  list<T>(items: readonly T[], each: (w: this, item: T) => void): void {
-    checkArray(items);
-    this.varint(items.length);
-    for (const item of items) each(this, item);
-  }
-  /** Count, then key and value per entry, in SPEC §5 order (sorted here). */
-  map<K extends MapKey, V>(
-    m: ReadonlyMap<K, V>,
-    key: (w: this, k: K) => void,
-    value: (w: this, v: V) => void,
-  ): void {
-    checkMap(m);
-    this.varint(m.size);
-    if (m.size === 0) return;
-    for (const [k, v] of sortedEntries(m)) {
-      key(this, k);
-      value(this, v);
-    }
-  }
-  /** Presence byte, then the value when present. */
-  optional<T>(v: T | undefined, present: (w: this, v: T) => void): void {
-    if (v === undefined || v === null) this.byte(0);
-    else {
-      this.byte(1);
-      present(this, v);
-    }
-  }
-  /** Same as {@link BinaryWriter.optional} (the presence byte suffices); exists so templates match the text writer. */
-  optionalStruct<T>(v: T | undefined, present: (w: this, v: T) => void): void {
-    this.optional(v, present);
+  /** One byte, 0 or 1: it marks a struct as well as any other value. */
+  protected override presence(present: boolean): void {
+    this.byte(present ? 1 : 0);
   }
 }
 
@@ -299,19 +265,17 @@ export class BinaryWriter implements Writer {
  * Reads one binary frame, checking every value strictly (SPEC §4, §6).
  * Errors are {@link DecodeError}s at the first byte of the item being read.
  */
-export class BinaryReader implements Reader {
+export class BinaryReader extends BaseReader implements Reader {
   /** The frame's header, for the generated `switch`. */
   readonly header: Header;
   private readonly buf: Uint8Array;
-  private readonly limits: Limits;
-  private pos = 2;
-  private depth = 0;
 
   /**
    * Checks the frame's size and header bytes; whether the header belongs to
    * the protocol is the caller's `switch` ({@link BinaryReader.unknownHeader}).
    */
   constructor(frame: Uint8Array | ArrayBuffer, limits: Limits = DEFAULT_LIMITS) {
+    super(limits);
     // A plain Uint8Array view, so subclasses (Node's Buffer, whose `slice`
     // aliases) behave like the standard type.
     const buf =
@@ -321,7 +285,6 @@ export class BinaryReader implements Reader {
           : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)
         : new Uint8Array(frame);
     this.buf = buf;
-    this.limits = limits;
     if (buf.length > limits.maxFrameBytes) throw new DecodeError("frame_too_large", { byte: 0 });
     if (buf.length < 2) throw new DecodeError("truncated", { byte: 0 });
     const a = symbolValue(buf[0]!);
@@ -348,24 +311,12 @@ export class BinaryReader implements Reader {
 
   /** Ends decoding: any byte left is trailing data. */
   finish(): void {
-    if (this.pos < this.buf.length) throw this.err("trailing_data", this.pos);
+    if (this.pos < this.buf.length) throw this.failAt("trailing_data", this.pos);
   }
 
-  private err(kind: DecodeErrorKind, at: number, value?: number): DecodeError {
+  /** Binary errors are at the first byte of the item being read. */
+  protected override failAt(kind: DecodeErrorKind, at: number, value?: number): DecodeError {
     return new DecodeError(kind, { byte: at }, value);
-  }
-
-  private enter(): void {
-    if (this.depth >= this.limits.maxDepth) throw this.err("too_deep", this.pos);
-    this.depth++;
-  }
-
-  /** Runs `f` one nesting level deeper (see {@link TextReader.nested}). */
-  nested<T>(f: (r: this) => T): T {
-    this.enter();
-    const v = f(this);
-    this.depth--;
-    return v;
   }
 
   /** Unsigned LEB128 of at most `maxBytes` (≤ 5) bytes and at most `max`. */
@@ -375,24 +326,24 @@ export class BinaryReader implements Reader {
     const first = buf[start];
     if (first !== undefined && first < 0x80) {
       this.pos = start + 1;
-      if (first > max) throw this.err("out_of_range", start);
+      if (first > max) throw this.failAt("out_of_range", start);
       return first;
     }
     let value = 0;
     let scale = 1;
     for (let i = 0; i < maxBytes; i++) {
       const b = buf[start + i];
-      if (b === undefined) throw this.err("truncated", start);
+      if (b === undefined) throw this.failAt("truncated", start);
       value += (b & 0x7f) * scale;
       if (b < 0x80) {
         this.pos = start + i + 1;
-        if (b === 0 && i > 0) throw this.err("invalid_varint", start);
-        if (value > max) throw this.err("out_of_range", start);
+        if (b === 0 && i > 0) throw this.failAt("invalid_varint", start);
+        if (value > max) throw this.failAt("out_of_range", start);
         return value;
       }
       scale *= 128;
     }
-    throw this.err("invalid_varint", start);
+    throw this.failAt("invalid_varint", start);
   }
 
   /** Unsigned LEB128 of at most 10 bytes and at most 2^64 − 1: a number when below 2^49, else a bigint. */
@@ -404,33 +355,33 @@ export class BinaryReader implements Reader {
     let scale = 1;
     for (let i = 0; i < 10; i++) {
       const b = buf[start + i];
-      if (b === undefined) throw this.err("truncated", start);
+      if (b === undefined) throw this.failAt("truncated", start);
       if (i === 7) scale = 1;
       if (i < 7) low += (b & 0x7f) * scale;
       else high += (b & 0x7f) * scale;
       if (b < 0x80) {
         this.pos = start + i + 1;
-        if (b === 0 && i > 0) throw this.err("invalid_varint", start);
-        if (high >= 0x8000) throw this.err("out_of_range", start);
+        if (b === 0 && i > 0) throw this.failAt("invalid_varint", start);
+        if (high >= 0x8000) throw this.failAt("out_of_range", start);
         return high === 0 ? low : (BigInt(high) << 49n) | BigInt(low);
       }
       scale *= 128;
     }
-    throw this.err("invalid_varint", start);
+    throw this.failAt("invalid_varint", start);
   }
 
   private flag(): boolean {
     const at = this.pos;
     const b = this.buf[at];
-    if (b === undefined) throw this.err("truncated", at);
-    if (b > 1) throw this.err("invalid_bool", at);
+    if (b === undefined) throw this.failAt("truncated", at);
+    if (b > 1) throw this.failAt("invalid_bool", at);
     this.pos = at + 1;
     return b === 1;
   }
 
   private byte(): number {
     const b = this.buf[this.pos];
-    if (b === undefined) throw this.err("truncated", this.pos);
+    if (b === undefined) throw this.failAt("truncated", this.pos);
     this.pos++;
     return b;
   }
@@ -448,7 +399,7 @@ export class BinaryReader implements Reader {
     return this.varint(3, 0xffff);
   }
   /** LEB128, at most 5 bytes. */
-  u32(): number {
+  override u32(): number {
     return this.varint(5, 0xffff_ffff);
   }
   /** LEB128, at most 10 bytes, as a bigint. */
@@ -479,7 +430,7 @@ export class BinaryReader implements Reader {
 
   private fixed(n: number): number {
     const at = this.pos;
-    if (at + n > this.buf.length) throw this.err("truncated", at);
+    if (at + n > this.buf.length) throw this.failAt("truncated", at);
     this.pos = at + n;
     return at;
   }
@@ -507,9 +458,9 @@ export class BinaryReader implements Reader {
   private sized(): number {
     const at = this.pos;
     const len = this.varint(5, 0xffff_ffff);
-    if (len > this.limits.maxStringBytes) throw this.err("string_too_long", at);
+    if (len > this.limits.maxStringBytes) throw this.failAt("string_too_long", at);
     const start = this.pos;
-    if (start + len > this.buf.length) throw this.err("truncated", at);
+    if (start + len > this.buf.length) throw this.failAt("truncated", at);
     this.pos = start + len;
     return start;
   }
@@ -548,7 +499,7 @@ export class BinaryReader implements Reader {
     try {
       return utf8Decoder().decode(buf.subarray(start, end));
     } catch {
-      throw this.err("invalid_utf8", at);
+      throw this.failAt("invalid_utf8", at);
     }
   }
 
@@ -558,79 +509,16 @@ export class BinaryReader implements Reader {
     return new Uint8Array(this.buf.subarray(start, this.pos));
   }
 
-  /**
-   * An enum value, mapped through `variants` (wire value → the enum's
-   * TypeScript value); a value not in it is `unknown_enum_value`.
-   */
-  enumValue<T>(variants: ReadonlyMap<number, T>): T {
-    const at = this.pos;
-    const v = this.u32();
-    const e = variants.get(v);
-    if (e === undefined) throw this.err("unknown_enum_value", at, v);
-    return e;
-  }
-
-  /**
-   * A union: reads the variant index (`unknown_variant` unless it is below
-   * `variantCount`), then `f` decodes that variant's fields.
-   */
-  union<T>(variantCount: number, f: (r: this, index: number) => T): T {
-    this.enter();
-    const at = this.pos;
-    const index = this.u32();
-    if (index >= variantCount) throw this.err("unknown_variant", at, index);
-    const v = f(this, index);
-    this.depth--;
-    return v;
-  }
-
-  private count(): number {
+  /** LEB128, at most `maxCollectionLen`. */
+  protected override count(): number {
     const at = this.pos;
     const n = this.varint(5, 0xffff_ffff);
-    if (n > this.limits.maxCollectionLen) throw this.err("collection_too_long", at);
+    if (n > this.limits.maxCollectionLen) throw this.failAt("collection_too_long", at);
     return n;
   }
 
-  /** Count, then elements. Nothing is pre-allocated: a lying count runs out of input. */
-  list<T>(each: (r: this) => T): T[] {
-    this.enter();
-    const n = this.count();
-    const out: T[] = [];
-    for (let i = 0; i < n; i++) out.push(each(this));
-    this.depth--;
-    return out;
-  }
-
-  /** Count, then key/value pairs with strictly ascending keys (SPEC §5). */
-  map<K extends MapKey, V>(key: (r: this) => K, value: (r: this) => V): Map<K, V> {
-    this.enter();
-    const n = this.count();
-    const out = new Map<K, V>();
-    let prev: K | undefined;
-    for (let i = 0; i < n; i++) {
-      const at = this.pos;
-      const k = key(this);
-      if (prev !== undefined) {
-        const c = compareKeys(prev, k);
-        if (c >= 0) throw this.err(c === 0 ? "duplicate_map_key" : "unsorted_map_keys", at);
-      }
-      out.set(k, value(this));
-      prev = k;
-    }
-    this.depth--;
-    return out;
-  }
-
-  /** Presence byte (0/1), then the value when present. */
-  optional<T>(present: (r: this) => T): T | undefined {
-    this.enter();
-    const v = this.flag() ? present(this) : undefined;
-    this.depth--;
-    return v;
-  }
-
-  /** Same as {@link BinaryReader.optional}; exists so templates match the text reader. */
-  optionalStruct<T>(present: (r: this) => T): T | undefined {
-    return this.optional(present);
+  /** Presence byte, 0 or 1, for a struct as for any other value. */
+  protected override isPresent(): boolean {
+    return this.flag();
   }
 }

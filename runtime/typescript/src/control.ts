@@ -278,16 +278,20 @@ function writeControl(w: Writer, c: Control): void {
       return;
     case "resume":
       w.str(c.value.room);
-      w.u64(c.value.position.epoch);
-      w.u64(c.value.position.seq);
+      writePosition(w, c.value.position);
       return;
     case "gap":
       w.str(c.value.room);
       w.str(c.value.kind);
-      w.u64(c.value.position.epoch);
-      w.u64(c.value.position.seq);
+      writePosition(w, c.value.position);
       return;
   }
+}
+
+/** Epoch then seq, wherever a frame carries a room position (`_h`, `_i`, `_j`). */
+function writePosition(w: Writer, p: RoomPosition): void {
+  w.u64(p.epoch);
+  w.u64(p.seq);
 }
 
 function readPosition(r: Reader): RoomPosition {
@@ -363,8 +367,7 @@ export function decodeControlBinary(frame: Uint8Array, limits: Limits = DEFAULT_
 export function encodeRoomText(envelope: RoomEnvelope, inner: string): string {
   const w = new TextWriter(ROOM);
   w.str(envelope.room);
-  w.u64(envelope.position.epoch);
-  w.u64(envelope.position.seq);
+  writePosition(w, envelope.position);
   return `${w.finish()}|${inner}`;
 }
 
@@ -373,8 +376,7 @@ export function encodeRoomBinary(envelope: RoomEnvelope, inner: Uint8Array): Uin
   if (!(inner instanceof Uint8Array)) throw new EncodeError("tagwire: a binary room message's inner frame must be bytes");
   const w = new BinaryWriter(ROOM, 32);
   w.str(envelope.room);
-  w.u64(envelope.position.epoch);
-  w.u64(envelope.position.seq);
+  writePosition(w, envelope.position);
   const prefix = w.finish();
   const frame = new Uint8Array(prefix.length + inner.length);
   frame.set(prefix);
@@ -389,16 +391,16 @@ export function encodeRoomBinary(envelope: RoomEnvelope, inner: Uint8Array): Uin
  * headers are `unknown_header`.
  */
 export function splitRoomText(frame: string, limits: Limits = DEFAULT_LIMITS): RoomFrame<string> {
-  const r = new TextReader(frame, limits);
-  if (r.header !== ROOM) throw r.unknownHeader();
-  const room = r.string();
-  const position = readPosition(r);
-  return { room, position, inner: r.rest() };
+  return splitRoom(new TextReader(frame, limits));
 }
 
 /** Splits an `_h` binary frame as {@link splitRoomText} does; `inner` is a view into `frame`, not a copy. */
 export function splitRoomBinary(frame: Uint8Array, limits: Limits = DEFAULT_LIMITS): RoomFrame<Uint8Array> {
-  const r = new BinaryReader(frame, limits);
+  return splitRoom(new BinaryReader(frame, limits));
+}
+
+/** The envelope's fields, then the rest of the frame in the reader's own form (text or bytes). */
+function splitRoom<F extends string | Uint8Array>(r: Reader & { rest(): F }): RoomFrame<F> {
   if (r.header !== ROOM) throw r.unknownHeader();
   const room = r.string();
   const position = readPosition(r);

@@ -4,7 +4,6 @@
 
 import { decodeBase64url, base64urlDecodedLength, encodeBase64url } from "./base64url.js";
 import {
-  checkArray,
   checkBool,
   checkBytes,
   checkFloat,
@@ -12,7 +11,6 @@ import {
   checkI32,
   checkI64,
   checkI8,
-  checkMap,
   checkString,
   checkU16,
   checkU32,
@@ -20,9 +18,8 @@ import {
   checkU8,
 } from "./check.js";
 import { DecodeError, DEFAULT_LIMITS, EncodeError, type DecodeErrorKind, type Limits } from "./error.js";
-import type { Reader, Writer } from "./codec.js";
+import { BaseReader, BaseWriter, type Reader, type Writer } from "./codec.js";
 import { isHeader, symbolValue, type Header } from "./header.js";
-import { compareKeys, sortedEntries, type MapKey } from "./keys.js";
 import { isWellFormed, loneSurrogateError, loneSurrogateIndex, utf8Length } from "./utf8.js";
 
 const PIPE = 124;
@@ -81,11 +78,12 @@ function escape(v: string): string {
  * Values outside their type (a `u8` of 300, a string with a lone surrogate)
  * throw {@link EncodeError}.
  */
-export class TextWriter implements Writer {
+export class TextWriter extends BaseWriter implements Writer {
   private out = "";
 
   /** Starts a frame with `header` (or call {@link TextWriter.begin} later). */
   constructor(header?: Header) {
+    super();
     if (header !== undefined) this.begin(header);
   }
 
@@ -117,7 +115,7 @@ export class TextWriter implements Writer {
     this.out += "|" + v;
   }
   /** Decimal. */
-  u32(v: number): void {
+  override u32(v: number): void {
     checkU32(v);
     this.out += "|" + v;
   }
@@ -177,46 +175,14 @@ export class TextWriter implements Writer {
     checkBytes(v);
     this.out += "|" + encodeBase64url(v);
   }
-  /** An enum's numeric value. */
-  enumValue(v: number): void {
-    this.u32(v);
+  /** Decimal. */
+  protected override count(n: number): void {
+    this.out += "|" + n;
   }
-  /** A union's variant index; the variant's fields follow. */
-  variant(index: number): void {
-    this.u32(index);
-  }
-  /** Count, then each element through `each`. */
-  list<T>(items: readonly T[], each: (w: this, item: T) => void): void {
-    checkArray(items);
-    this.out += "|" + items.length;
-    for (const item of items) each(this, item);
-  }
-  /** Count, then key and value per entry, in SPEC §5 order (sorted here). */
-  map<K extends MapKey, V>(
-    m: ReadonlyMap<K, V>,
-    key: (w: this, k: K) => void,
-    value: (w: this, v: V) => void,
-  ): void {
-    checkMap(m);
-    this.out += "|" + m.size;
-    if (m.size === 0) return;
-    for (const [k, v] of sortedEntries(m)) {
-      key(this, k);
-      value(this, v);
-    }
-  }
-  /** `~` when absent, else the value's own tokens (for any type but a struct). */
-  optional<T>(v: T | undefined, present: (w: this, v: T) => void): void {
-    if (v === undefined || v === null) this.out += "|~";
-    else present(this, v);
-  }
-  /** `~` when absent, `+` then the struct's fields when present. */
-  optionalStruct<T>(v: T | undefined, present: (w: this, v: T) => void): void {
-    if (v === undefined || v === null) this.out += "|~";
-    else {
-      this.out += "|+";
-      present(this, v);
-    }
+  /** `~` when absent; `+` before a present struct's fields, nothing before any other value's own tokens. */
+  protected override presence(present: boolean, isStruct: boolean): void {
+    if (!present) this.out += "|~";
+    else if (isStruct) this.out += "|+";
   }
 }
 
@@ -256,16 +222,12 @@ const I64_MAX = 0x7fff_ffff_ffff_ffffn;
  * {@link DecodeError} whose position has the token index and the UTF-8 byte
  * offset of the token (computed only when an error is thrown).
  */
-export class TextReader implements Reader {
+export class TextReader extends BaseReader implements Reader {
   /** The frame's header, for the generated `switch`. */
   readonly header: Header;
   private readonly frame: string;
-  private readonly limits: Limits;
-  /** UTF-16 index of the next `|`, or the frame's length when no token is left. */
-  private pos = 2;
-  /** Index of the next token (the header is 0). */
+  /** Index of the next token (the header is 0); `pos` is the UTF-16 index of its `|`. */
   private index = 1;
-  private depth = 0;
   /** Where the last token read starts (UTF-16) and its index, for errors about it. */
   private tokStart = 0;
   private tokIndex = 0;
@@ -278,8 +240,8 @@ export class TextReader implements Reader {
    * ({@link TextReader.unknownHeader}).
    */
   constructor(frame: string, limits: Limits = DEFAULT_LIMITS) {
+    super(limits);
     this.frame = frame;
-    this.limits = limits;
     const n = frame.length;
     const max = limits.maxFrameBytes;
     if (n > max || (n * 3 > max && utf8Length(frame) > max)) {
@@ -320,9 +282,13 @@ export class TextReader implements Reader {
     return this.errorAt(kind, this.tokIndex, this.tokStart, value);
   }
 
-  /** An error at where the next token starts (the frame's end when there is none). */
-  private failHere(kind: DecodeErrorKind): DecodeError {
-    return this.errorAt(kind, this.index, Math.min(this.pos + 1, this.frame.length));
+  /**
+   * An error about the token after the `|` at `at` (the frame's end when
+   * there is none). Its index is counted only now, as errors are rare: one
+   * more than the separators before `at`.
+   */
+  protected override failAt(kind: DecodeErrorKind, at: number, value?: number): DecodeError {
+    return this.errorAt(kind, this.tokenIndexAt(at) + 1, Math.min(at + 1, this.frame.length), value);
   }
 
   /** Takes the next token. */
@@ -368,25 +334,8 @@ export class TextReader implements Reader {
   finish(): void {
     const p = this.pos;
     if (p >= this.frame.length) return;
-    if (this.frame.charCodeAt(p) === PIPE) throw this.failHere("trailing_data");
+    if (this.frame.charCodeAt(p) === PIPE) throw this.failAt("trailing_data", p);
     throw this.errorAt("missing_separator", this.index, p);
-  }
-
-  private enter(): void {
-    if (this.depth >= this.limits.maxDepth) throw this.failHere("too_deep");
-    this.depth++;
-  }
-
-  /**
-   * Runs `f` one nesting level deeper. Generated code wraps every struct-typed
-   * field in it (lists, maps, optionals and unions do it themselves), so
-   * recursive schemas stay bounded by `maxDepth`.
-   */
-  nested<T>(f: (r: this) => T): T {
-    this.enter();
-    const v = f(this);
-    this.depth--;
-    return v;
   }
 
   /** `1` or `0`. */
@@ -413,7 +362,7 @@ export class TextReader implements Reader {
     return this.int(0, 0xffff);
   }
   /** Strict decimal. */
-  u32(): number {
+  override u32(): number {
     return this.int(0, 0xffff_ffff);
   }
   /** Strict decimal. */
@@ -541,32 +490,8 @@ export class TextReader implements Reader {
     return b;
   }
 
-  /**
-   * An enum value, mapped through `variants` (wire value → the enum's
-   * TypeScript value); a value not in it is `unknown_enum_value`.
-   */
-  enumValue<T>(variants: ReadonlyMap<number, T>): T {
-    const v = this.u32();
-    const e = variants.get(v);
-    if (e === undefined) throw this.fail("unknown_enum_value", v);
-    return e;
-  }
-
-  /**
-   * A union: reads the variant index (`unknown_variant` unless it is below
-   * `variantCount`), then `f` decodes that variant's fields.
-   */
-  union<T>(variantCount: number, f: (r: this, index: number) => T): T {
-    this.enter();
-    const index = this.u32();
-    if (index >= variantCount) throw this.fail("unknown_variant", index);
-    const v = f(this, index);
-    this.depth--;
-    return v;
-  }
-
   /** A count token: never negative, so any `-` is `invalid_token` (SPEC §6.3). */
-  private count(): number {
+  protected override count(): number {
     const t = this.token();
     if (t.charCodeAt(0) === 45) throw this.fail("invalid_token");
     const v = decimal(t);
@@ -575,55 +500,20 @@ export class TextReader implements Reader {
     return v;
   }
 
-  /** Count, then `count` elements through `each`. Nothing is pre-allocated: a lying count runs out of tokens. */
-  list<T>(each: (r: this) => T): T[] {
-    this.enter();
-    const n = this.count();
-    const out: T[] = [];
-    for (let i = 0; i < n; i++) out.push(each(this));
-    this.depth--;
-    return out;
-  }
-
-  /** Count, then key/value pairs; keys must be strictly ascending (SPEC §5). */
-  map<K extends MapKey, V>(key: (r: this) => K, value: (r: this) => V): Map<K, V> {
-    this.enter();
-    const n = this.count();
-    const out = new Map<K, V>();
-    let prev: K | undefined;
-    for (let i = 0; i < n; i++) {
-      const atIndex = this.index;
-      const at = Math.min(this.pos + 1, this.frame.length);
-      const k = key(this);
-      if (prev !== undefined) {
-        const c = compareKeys(prev, k);
-        if (c >= 0) throw this.errorAt(c === 0 ? "duplicate_map_key" : "unsorted_map_keys", atIndex, at);
-      }
-      out.set(k, value(this));
-      prev = k;
+  /**
+   * Before any value but a struct, a `~` token is absent and anything else is
+   * the value's own first token, left unread; before a struct, `~` is absent,
+   * `+` announces the fields and any other token is `invalid_token`.
+   */
+  protected override isPresent(isStruct: boolean): boolean {
+    if (!isStruct) {
+      if (!this.nextIsAbsent()) return true;
+      this.token();
+      return false;
     }
-    this.depth--;
-    return out;
-  }
-
-  /** `~` is absent; anything else is the value (for any type but a struct). */
-  optional<T>(present: (r: this) => T): T | undefined {
-    this.enter();
-    let v: T | undefined;
-    if (this.nextIsAbsent()) this.token();
-    else v = present(this);
-    this.depth--;
-    return v;
-  }
-
-  /** `~` is absent, `+` announces the struct's fields; any other token is `invalid_token`. */
-  optionalStruct<T>(present: (r: this) => T): T | undefined {
-    this.enter();
     const t = this.token();
-    let v: T | undefined;
-    if (t === "+") v = present(this);
-    else if (t !== "~") throw this.fail("invalid_token");
-    this.depth--;
-    return v;
+    if (t === "+") return true;
+    if (t !== "~") throw this.fail("invalid_token");
+    return false;
   }
 }

@@ -18,8 +18,12 @@ import {
   HELLO_TEXT,
   PING,
   PONG,
+  T0,
+  TOP,
   TestPackage,
+  accept,
   clientNote,
+  connectFake,
   ctl,
   ctlBinary,
   drain,
@@ -30,10 +34,6 @@ import {
   welcome,
   type Note,
 } from "./fakes.js";
-
-const T0 = 1_700_000_000_000;
-/** `random` returning the top of [0, 1): every jittered delay is its ceiling. */
-const TOP = (): number => 0.999_999_9;
 
 interface Harness {
   client: Client<Note, Note>;
@@ -46,19 +46,11 @@ interface Harness {
 }
 
 async function start(t: TestContext, options: ClientOptions = {}): Promise<Harness> {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
-  FakeWebSocket.instances = [];
-  const client = connect("ws://test/ws", TestPackage, {
-    WebSocket: FakeWebSocket,
-    transport: "websocket",
-    random: TOP,
-    ...options,
-  });
+  const client = connectFake(t, options);
   const statuses: Status[] = [];
   const messages: Note[] = [];
   client.on("status", (s) => statuses.push(s));
   client.on("message", (m) => messages.push(m));
-  t.after(() => client.close());
   await settle();
   return {
     client,
@@ -67,14 +59,6 @@ async function start(t: TestContext, options: ClientOptions = {}): Promise<Harne
     last: () => statuses.at(-1) as Status,
     delays: () => statuses.flatMap((s) => (s.state === "reconnecting" ? [s.delayMs] : [])),
   };
-}
-
-/** Opens the newest WebSocket and has the server speak first (welcome), as a real one does. */
-function accept(): FakeWebSocket {
-  const ws = FakeWebSocket.last();
-  ws.accept();
-  ws.receive(welcome());
-  return ws;
 }
 
 describe("client: hello, pings, messages", { timeout: 20_000 }, () => {

@@ -1,6 +1,8 @@
 // Test doubles for the client: a package, a WebSocket the test drives by
 // hand, an SSE server behind a fake fetch, and page event targets.
+import type { TestContext } from "node:test";
 import {
+  connect,
   TextReader,
   TextWriter,
   BinaryReader,
@@ -8,6 +10,8 @@ import {
   DEFAULT_LIMITS,
   encodeControlBinary,
   encodeControlText,
+  type Client,
+  type ClientOptions,
   type Control,
   type FetchInit,
   type FetchResponseLike,
@@ -205,6 +209,38 @@ export function installPage(): { document: EventTarget; window: EventTarget; rem
       delete g["window"];
     },
   };
+}
+
+/** Where the client tests' mock clock starts. */
+export const T0 = 1_700_000_000_000;
+/** `random` returning the top of [0, 1): every jittered delay is its ceiling. */
+export const TOP = (): number => 0.999_999_9;
+
+/**
+ * A client of {@link TestPackage} under node:test's mock timers (setTimeout
+ * and Date, from {@link T0}), over a fresh set of {@link FakeWebSocket}s with
+ * the top `random`, closed when the test ends; `options` add to or override
+ * those.
+ */
+export function connectFake(t: TestContext, options: ClientOptions = {}): Client<Note, Note> {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
+  FakeWebSocket.instances = [];
+  const client = connect("ws://test/ws", TestPackage, {
+    WebSocket: FakeWebSocket,
+    transport: "websocket",
+    random: TOP,
+    ...options,
+  });
+  t.after(() => client.close());
+  return client;
+}
+
+/** Opens the newest WebSocket and has the server speak first (welcome), as a real one does. */
+export function accept(): FakeWebSocket {
+  const ws = FakeWebSocket.last();
+  ws.accept();
+  ws.receive(welcome());
+  return ws;
 }
 
 /** Lets promises and I/O callbacks settle (setImmediate is not mocked). */

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import {
-  connect,
   encodeRoomBinary,
   encodeRoomText,
   type Client,
@@ -21,7 +20,9 @@ import {
   FakeWebSocket,
   HELLO_TEXT,
   TestPackage,
+  accept,
   clientNote,
+  connectFake,
   ctl,
   ctlBinary,
   note,
@@ -31,7 +32,6 @@ import {
   type Note,
 } from "./fakes.js";
 
-const T0 = 1_700_000_000_000;
 /** A Redis-sized epoch (µs), beyond 2^32 so a number-typed slip would show. */
 const EPOCH = 1_700_000_000_000_000n;
 const at = (seq: number, epoch = EPOCH): RoomPosition => ({ epoch, seq: BigInt(seq) });
@@ -53,30 +53,15 @@ interface Harness {
 }
 
 async function start(t: TestContext, options: ClientOptions = {}): Promise<Harness> {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
-  FakeWebSocket.instances = [];
-  const client = connect("ws://test/ws", TestPackage, {
-    WebSocket: FakeWebSocket,
-    transport: "websocket",
-    random: () => 0.999_999_9,
-    ...options,
-  });
+  const client = connectFake(t, options);
   const texts: string[] = [];
   const deliveries: [string, RoomDelivery | undefined][] = [];
   const gaps: GapNotice[] = [];
   client.on("message", (m) => texts.push(m.text));
   client.on("message", (m, room) => deliveries.push([m.text, room]));
   client.on("gap", (g) => gaps.push(g));
-  t.after(() => client.close());
   await settle();
   return { client, texts, deliveries, gaps };
-}
-
-function accept(): FakeWebSocket {
-  const ws = FakeWebSocket.last();
-  ws.accept();
-  ws.receive(welcome());
-  return ws;
 }
 
 /** The server drops the connection (1006); the client's next attempt opens after its backoff. */
@@ -248,10 +233,8 @@ describe("client: resume after a reconnect (SPEC §9.7)", { timeout: 20_000 }, (
   });
 
   it("over SSE: the resumes go in the hello's POST, after it and before the queue", async (t) => {
-    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
     const sse = new FakeSse();
-    const client = connect("ws://test/ws", TestPackage, { fetch: sse.fetch, transport: "sse", random: () => 0.999_999_9 });
-    t.after(() => client.close());
+    const client = connectFake(t, { fetch: sse.fetch, transport: "sse" });
     const deliveries: [string, RoomDelivery | undefined][] = [];
     client.on("message", (m, room) => deliveries.push([m.text, room]));
     await settle();

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import {
   SseParser,
-  connect,
   defaultSseUrl,
   type Client,
   type ClientOptions,
@@ -13,7 +12,7 @@ import {
   type Status,
   type UndecodableFrame,
 } from "tagwire";
-import { FakeSse, FakeWebSocket, HELLO_TEXT, PING, PONG, TestPackage, clientNote, drain, note, settle, welcome, type Note } from "./fakes.js";
+import { FakeSse, FakeWebSocket, HELLO_TEXT, PING, PONG, clientNote, connectFake, drain, note, settle, welcome, type Note } from "./fakes.js";
 
 const STREAM =
   ": a comment, then a session\r\n" +
@@ -80,8 +79,6 @@ describe("SSE URLs", { timeout: 20_000 }, () => {
   });
 });
 
-const T0 = 1_700_000_000_000;
-
 interface Harness {
   client: Client<Note, Note>;
   statuses: Status[];
@@ -91,20 +88,11 @@ interface Harness {
 }
 
 async function start(t: TestContext, sse: FakeSse, options: ClientOptions = {}): Promise<Harness> {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
-  FakeWebSocket.instances = [];
-  const client = connect("ws://test/ws", TestPackage, {
-    fetch: sse.fetch,
-    WebSocket: FakeWebSocket,
-    transport: "sse",
-    random: () => 0.999_999_9,
-    ...options,
-  });
+  const client = connectFake(t, { fetch: sse.fetch, transport: "sse", ...options });
   const statuses: Status[] = [];
   const messages: string[] = [];
   client.on("status", (s) => statuses.push(s));
   client.on("message", (m) => messages.push(m.text));
-  t.after(() => client.close());
   await settle();
   return { client, statuses, messages, close: () => client.close(), send: (text) => client.send({ text }) };
 }

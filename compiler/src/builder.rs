@@ -1,14 +1,15 @@
 //! Build-script integration, in the style of `prost-build`.
 //!
-//! Add `tagwire-compiler` as a build dependency (without default features, which
-//! only the CLI needs) and `tagwire` as a dependency:
+//! Add `tagwire-compiler` as a build dependency (its default features leave
+//! the CLI out) and `tagwire` as a dependency; until they are on crates.io,
+//! from a checkout (the README has the git form):
 //!
 //! ```toml
 //! [dependencies]
-//! tagwire = "0.1"
+//! tagwire = { path = "../tagwire/runtime/rust" }
 //!
 //! [build-dependencies]
-//! tagwire-compiler = { version = "0.1", default-features = false }
+//! tagwire-compiler = { path = "../tagwire/compiler" }
 //! ```
 //!
 //! then compile the schemas in `build.rs` and include the generated module:

@@ -11,9 +11,9 @@
 //! parsing (pest) → AST → checks → IR → lock (headers and compatibility) →
 //! generators.
 //!
-//! Features: `cli` (default) builds the `tagwire` binary and what only it
-//! uses; `dynamic` adds the schema-driven codec (module `dynamic`). Build scripts
-//! use `default-features = false` and compile neither.
+//! Features (none by default, which is what a build script needs): `cli`
+//! builds the `tagwire` binary and what only it uses; `dynamic` adds the
+//! schema-driven codec (module `dynamic`).
 
 pub mod codegen;
 pub mod diagnostic;

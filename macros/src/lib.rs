@@ -7,10 +7,11 @@
 //! that schema-generated code calls, in the same order, so a derive-defined
 //! protocol and the equivalent `.schema` file produce the same frames.
 //!
-//! Layout (as in `serde_derive`): [`ast`] reads the input and classifies field
-//! types, [`attr`] parses `#[tagwire(...)]`, [`check`] validates and assigns
-//! headers, [`expand`] writes the impls. Every problem is pushed to a
-//! [`ctxt::Ctxt`] with its span and all of them are reported together.
+//! Layout (as in `serde_derive`; the modules are private, so the names are
+//! not links): `ast` reads the input and classifies field types, `attr`
+//! parses `#[tagwire(...)]`, `check` validates and assigns headers, `expand`
+//! writes the impls. Every problem is pushed to a `ctxt::Ctxt` with its span
+//! and all of them are reported together.
 
 mod ast;
 mod attr;

@@ -47,7 +47,7 @@ tsc="$root/runtime/typescript/node_modules/.bin/tsc"
 
 step "cargo build: the tagwire CLI and the demo"
 # Name both binaries: `--bin` filters every package given with `-p`.
-(cd "$root" && cargo build --locked --quiet -p tagwire-compiler -p tagwire-demo --bin tagwire --bin tagwire-demo)
+(cd "$root" && cargo build --locked --quiet -p tagwire-compiler -p tagwire-demo --features tagwire-compiler/cli --bin tagwire --bin tagwire-demo)
 target="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"
 export TAGWIRE_BIN="$target/debug/tagwire"

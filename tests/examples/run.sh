@@ -23,16 +23,18 @@ fresh() { [ -f "$1/node_modules/.package-lock.json" ] && [ ! "$1/package-lock.js
 step "playwright-core (tests/browser's)"
 fresh ../browser || (cd ../browser && npm ci --no-audit --no-fund)
 
-# The runtime's dist/ is git-ignored: a folder install (`file:`) links the
-# folder as it is, so it is built here until the package builds itself on
-# install (a `prepare` script).
+# The runtime's dist/ is git-ignored. Its `prepare` script builds it on
+# `npm ci` and on folder installs; building it here as well keeps it in step
+# with the sources when node_modules was already fresh.
 step "the tagwire npm package (runtime/typescript): npm run build"
 fresh "$root/runtime/typescript" || (cd "$root/runtime/typescript" && npm ci --no-audit --no-fund)
 npm --prefix "$root/runtime/typescript" run --silent build
 
 step "cargo build: the tagwire CLI and the examples"
-# Name every binary: `--bin` filters every package given with `-p`.
+# Name every binary: `--bin` filters every package given with `-p`. The CLI
+# is the compiler's `cli` feature, off by default so build scripts stay lean.
 (cd "$root" && cargo build --locked --quiet -p tagwire-compiler -p example-chat -p example-rust-client -p example-derive \
+  --features tagwire-compiler/cli \
   --bin tagwire --bin example-chat --bin example-rust-client --bin example-derive)
 target="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"

@@ -14,14 +14,14 @@ npx tsc -p ../../runtime/typescript
 # The generated modules (gitignored), written by the CLI exactly as users run it.
 rm -rf generated
 for schema in $(find ../../schemas -name '*.schema' | sort); do
-  cargo run --quiet --locked -p tagwire-compiler --bin tagwire -- gen ts "$schema" --out generated --locked
+  cargo run --quiet --locked -p tagwire-compiler --features cli --bin tagwire -- gen ts "$schema" --out generated --locked
 done
 # The protocol-evolution deploy test (test/evolution.test.ts): last week's
 # client is the frozen old bundle (tests/fixtures/evolution/old-bundle, never
 # regenerated), this week's is generated from v2 like the others.
 mkdir -p generated/evolution/v1
 cp ../fixtures/evolution/old-bundle/live.ts generated/evolution/v1/live.ts
-cargo run --quiet --locked -p tagwire-compiler --bin tagwire -- gen ts ../fixtures/evolution/v2/live.schema --out generated/evolution/v2 --locked
+cargo run --quiet --locked -p tagwire-compiler --features cli --bin tagwire -- gen ts ../fixtures/evolution/v2/live.schema --out generated/evolution/v2 --locked
 # The Rust servers the integration tests run against, named by path in
 # TAGWIRE_RELAY_SERVER (test/client.test.ts) and TAGWIRE_EVOLUTION_SERVER
 # (test/evolution.test.ts).

@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
   # The runtime is a file: dependency; build its dist/ with this project's tsc.
   npx tsc -p ../../../runtime/typescript
   rm -rf generated
-  cargo run --quiet --locked -p tagwire-compiler --bin tagwire -- gen ts ../schema/traffic.schema --out generated --locked
+  cargo run --quiet --locked -p tagwire-compiler --features cli --bin tagwire -- gen ts ../schema/traffic.schema --out generated --locked
   cargo run --quiet --locked --release -p tagwire-bench-codecs --bin dataset -- traffic.jsonl
   npx tsc -p .
 } >&2

@@ -11,6 +11,8 @@ use tagwire_compiler::dynamic::{
 };
 use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report, scaffold};
 
+mod tap;
+
 /// Tagwire schema compiler: stable 2-byte message headers, breaking-change
 /// checks and code generation for realtime protocols.
 #[derive(Parser, Debug)]
@@ -101,6 +103,41 @@ enum Command {
         #[arg(long)]
         package: Option<String>,
     },
+    /// Watch a live server: connect as a client and print every frame received.
+    ///
+    /// Sends the hello of the schema's package, answers the heartbeat, sends
+    /// each stdin line (the JSON lines `tagwire encode` reads; send your
+    /// app's join message this way to watch a room) and prints each frame it
+    /// receives: one JSON line, `{"header":"ad","message":"Delivered",
+    /// "version":1,"value":{…}}` with `"room"` and `"position"` for room
+    /// messages and `{"control":"drain",…}` for the runtime's own, or a table
+    /// on a terminal. Runs until the server closes the connection or Ctrl-C;
+    /// exit status 0 after a clean close (1000, 1001, 4001 or the tap's own),
+    /// 1 on connection or protocol errors and stdin lines that could not be sent.
+    Tap {
+        /// The schema that defines the protocol.
+        #[arg(value_name = "SCHEMA")]
+        schema: PathBuf,
+        /// The server's WebSocket URL (`ws://localhost:8080/ws`).
+        #[arg(value_name = "URL")]
+        url: String,
+        /// Ask for binary frames (subprotocol `tagwire.binary`) and send stdin lines as binary.
+        #[arg(long)]
+        binary: bool,
+        /// `json`: one JSON object per line; `table`: columns for a person;
+        /// `auto`: a table on a terminal, JSON otherwise.
+        #[arg(long, value_enum, default_value_t = TapFormatArg::Auto)]
+        format: TapFormatArg,
+        /// Print the server's pings too (they are always answered).
+        #[arg(long)]
+        pings: bool,
+        /// Close the connection (1000) when stdin ends, instead of watching on.
+        #[arg(long)]
+        close_on_eof: bool,
+        /// The package whose protocol to speak, when the schema has several.
+        #[arg(long)]
+        package: Option<String>,
+    },
     /// Create a new app: a schema and its lock, a Rust server, a TypeScript page.
     ///
     /// DIR must not exist or be empty. The server crate compiles the schema in
@@ -177,6 +214,13 @@ struct CommonArgs {
     /// Output format: human-readable text, or JSON for editors and CI.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum TapFormatArg {
+    Auto,
+    Json,
+    Table,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,6 +365,38 @@ fn main() -> ExitCode {
                 EncodeFormat::Text
             };
             emit(cli_encode(&output, package.as_deref(), format, &input))
+        }
+        Command::Tap {
+            schema,
+            url,
+            binary,
+            format,
+            pings,
+            close_on_eof,
+            package,
+        } => {
+            let output = front_end(std::slice::from_ref(&schema), LockMode::Preview, false);
+            let format = match format {
+                TapFormatArg::Auto => tap::auto_format(),
+                TapFormatArg::Json => tap::TapFormat::Json,
+                TapFormatArg::Table => tap::TapFormat::Table,
+            };
+            let encoding = if binary {
+                tagwire::Encoding::Binary
+            } else {
+                tagwire::Encoding::Text
+            };
+            tap::run(
+                &output,
+                &tap::TapArgs {
+                    url,
+                    package,
+                    encoding,
+                    format,
+                    pings,
+                    close_on_eof,
+                },
+            )
         }
         Command::Gen(Gen::Rust {
             common,

@@ -95,6 +95,7 @@ export {
   type Client,
   type ClientEvents,
   type ClientOptions,
+  type DebugFrame,
   type Mismatch,
   type ReconnectReason,
   type RoomDelivery,

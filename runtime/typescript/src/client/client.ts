@@ -50,6 +50,7 @@ import {
   type Client,
   type ClientEvents,
   type ClientOptions,
+  type DebugFrame,
   type RoomDelivery,
   type ReconnectReason,
   type Status,
@@ -148,6 +149,7 @@ class TagwireClient<S, C> implements Client<S, C> {
   private readonly WebSocket: WebSocketConstructor | undefined;
   private readonly fetch: FetchFunction | undefined;
   private readonly maxRooms: number;
+  private readonly debug: ((frame: DebugFrame) => void) | undefined;
 
   private current: Status;
   private stopped = false;
@@ -199,6 +201,7 @@ class TagwireClient<S, C> implements Client<S, C> {
     // Always a bound: NaN or Infinity would make the remembered rooms grow without one.
     const maxRooms = options.maxRooms ?? 64;
     this.maxRooms = Number.isFinite(maxRooms) ? Math.max(0, Math.floor(maxRooms)) : 64;
+    this.debug = options.debug;
     this.current = { state: "connecting", attempt: 1, transport: this.firstTransport() };
     void Promise.resolve().then(() => this.begin());
   }
@@ -245,7 +248,9 @@ class TagwireClient<S, C> implements Client<S, C> {
     if (this.stopped) throw new SendError("closed");
     const t = this.transport;
     if (t !== undefined && this.open) {
-      t.send(this.encode(message, t.encoding));
+      const frame = this.encode(message, t.encoding);
+      t.send(frame);
+      if (this.debug !== undefined) this.trace(messageFrame("out", frame, message, undefined));
       return;
     }
     // Encoded now so that a value outside its type throws here, not later.
@@ -397,6 +402,8 @@ class TagwireClient<S, C> implements Client<S, C> {
       const frame =
         q.message === undefined || typeof q.frame === "string" === (t.encoding === "text") ? q.frame : this.encode(q.message, t.encoding);
       t.send(frame);
+      // Frames handed back unsent (no message kept) were shown when first sent.
+      if (this.debug !== undefined && q.message !== undefined) this.trace(messageFrame("out", frame, q.message, undefined));
     }
     // Last, so that what a page sends when it sees `open` (rejoining its rooms)
     // follows the hello, the resumes and the queue, as SPEC §9.2 and §9.7 want.
@@ -404,7 +411,18 @@ class TagwireClient<S, C> implements Client<S, C> {
   }
 
   private sendControl(t: Transport, c: Control): void {
-    t.send(t.encoding === "binary" ? encodeControlBinary(c) : encodeControlText(c));
+    const frame = t.encoding === "binary" ? encodeControlBinary(c) : encodeControlText(c);
+    t.send(frame);
+    if (this.debug !== undefined) this.trace(controlFrame("out", frame, c));
+  }
+
+  /** Hands a frame to the `debug` option; its errors are reported, not thrown into the connection. */
+  private trace(frame: DebugFrame): void {
+    try {
+      this.debug?.(frame);
+    } catch (e) {
+      reportListenerError(e);
+    }
   }
 
   private received(t: Transport, data: string | Uint8Array): void {
@@ -425,6 +443,7 @@ class TagwireClient<S, C> implements Client<S, C> {
       this.undecodable(data, e, true);
       return;
     }
+    if (this.debug !== undefined) this.trace(controlFrame("in", data, c));
     switch (c.type) {
       case "ping":
         this.watchdog.set(Date.now() + this.pingTimeoutMs);
@@ -477,6 +496,7 @@ class TagwireClient<S, C> implements Client<S, C> {
       this.undecodable(data, e, false, room?.room);
       return;
     }
+    if (this.debug !== undefined) this.trace(messageFrame("in", data, message, room));
     this.emit("message", message, room);
   }
 
@@ -686,6 +706,26 @@ class TagwireClient<S, C> implements Client<S, C> {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * A message for the `debug` option: its name and version as generated code
+ * tags every message (`{ message, version, value }`), else the header.
+ */
+function messageFrame(direction: "in" | "out", data: string | Uint8Array, message: unknown, room: RoomDelivery | undefined): DebugFrame {
+  const header = headerOf(data);
+  const tagged = message as { message?: unknown; version?: unknown; value?: unknown } | null;
+  const frame: DebugFrame =
+    typeof tagged === "object" && tagged !== null && typeof tagged.message === "string" && typeof tagged.version === "number"
+      ? { direction, header, name: tagged.message, version: tagged.version, value: tagged.value, control: false }
+      : { direction, header, name: header, version: 0, value: message, control: false };
+  if (room !== undefined) frame.room = room;
+  return frame;
+}
+
+/** A control message for the `debug` option. */
+function controlFrame(direction: "in" | "out", data: string | Uint8Array, c: Control): DebugFrame {
+  return { direction, header: headerOf(data), name: c.type, version: 0, value: "value" in c ? c.value : undefined, control: true };
 }
 
 /** The frame's first two characters if they are a header, else `""`. */

@@ -102,6 +102,31 @@ export interface ClientEvents<S> {
   gap: GapNotice;
 }
 
+/**
+ * One frame as the `debug` option sees it: every frame the client decoded
+ * from the server (`"in"`) or handed to its transport (`"out"`), the
+ * runtime's control messages included.
+ */
+export interface DebugFrame {
+  direction: "in" | "out";
+  /** The frame's header (`ad`; `_a` for a ping); for a room message, its inner frame's. */
+  header: string;
+  /**
+   * The message's name (`Delivered`), or the control message's (`welcome`,
+   * `ping`, `hello`; `control` is then true). A package whose messages are not
+   * shaped like generated code's (`{ message, version, value }`) shows the header.
+   */
+  name: string;
+  /** The message version; 0 for control messages. */
+  version: number;
+  /** The message's fields (generated code's `value`), or the control message's (`undefined` for ping and pong). */
+  value: unknown;
+  /** A runtime control message (SPEC §9) rather than one of the package's. */
+  control: boolean;
+  /** A room message's room and position (SPEC §9.7); absent otherwise. */
+  room?: RoomDelivery;
+}
+
 /** A server frame the client skipped because it did not decode. */
 export interface UndecodableFrame {
   /** The frame's header (`zz`), or `""` when it does not start with one. */
@@ -158,6 +183,13 @@ export interface ClientOptions {
    * forgotten. 0 remembers none; a value that is not a finite number is 64.
    */
   maxRooms?: number | undefined;
+  /**
+   * Called with every frame the client sends or receives, decoded, for
+   * logging while developing: `debug: (f) => console.debug(f.direction, f.name, f.value)`.
+   * Frames that do not decode are `undecodable` events instead. Unset (the
+   * default), the client builds nothing for it.
+   */
+  debug?: ((frame: DebugFrame) => void) | undefined;
 }
 
 /** Why `send` refused a message. */

@@ -247,18 +247,20 @@ mod on {
 
     impl EncodeMetric for Histogram {
         fn encode(&self, mut encoder: MetricEncoder<'_>) -> fmt::Result {
-            let mut cumulative = 0;
+            // Per bucket, as prometheus-client's encoder sums them itself.
+            let mut count = 0;
             let mut buckets = Vec::with_capacity(self.counts.len());
-            for (i, count) in self.counts.iter().enumerate() {
-                cumulative += count.load(Ordering::Relaxed);
+            for (i, in_bucket) in self.counts.iter().enumerate() {
+                let n = in_bucket.load(Ordering::Relaxed);
+                count += n;
                 let bound = self
                     .bounds
                     .get(i)
                     .map_or(f64::INFINITY, |&b| b as f64 * self.scale);
-                buckets.push((bound, cumulative));
+                buckets.push((bound, n));
             }
             let sum = self.sum.load(Ordering::Relaxed) as f64 * self.scale;
-            encoder.encode_histogram::<NoLabelSet>(sum, cumulative, &buckets, None)
+            encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
         }
 
         fn metric_type(&self) -> MetricType {

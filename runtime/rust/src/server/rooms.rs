@@ -1080,7 +1080,7 @@ mod tests {
         let rooms = Arc::new(Rooms {
             rooms: Mutex::new(Table::default()),
             backend: Arc::new(super::super::backend::LocalBackend::default()),
-            deliver: |_, _, _, _, _| 0,
+            deliver: |_, _, _, _, _, _| 0,
             node: 1,
             panics: Arc::default(),
             metrics: Arc::default(),
@@ -1111,7 +1111,7 @@ mod tests {
         let rooms = Rooms {
             rooms: Mutex::new(Table::default()),
             backend: Arc::new(super::super::backend::LocalBackend::default()),
-            deliver: |_, _, _, _, _| 0,
+            deliver: |_, _, _, _, _, _| 0,
             node: 7,
             panics: Arc::default(),
             metrics: Arc::default(),

@@ -192,6 +192,18 @@ pub fn config_with_ping(ping_interval: Duration) -> ServerConfig {
     config
 }
 
+/// The environment variable that turns the Tagwire contenders' metrics on
+/// (`ServerConfig::metrics`): set to `1` for the runner, it reaches every
+/// server process it starts, so one command measures either way
+/// (docs/BENCHMARKS.md, "What metrics cost").
+pub const METRICS_ENV: &str = "TAGWIRE_BENCH_METRICS";
+
+/// `config` with metrics recorded when [`METRICS_ENV`] is `1`.
+pub fn with_metrics(config: ServerConfig) -> ServerConfig {
+    let on = std::env::var(METRICS_ENV).is_ok_and(|v| v == "1") || config.metrics;
+    config.with_metrics(on)
+}
+
 /// Starts a Tagwire server for the `relay` package with `handler` on
 /// `listener`: through `Server::serve` (axum and hyper, as an application
 /// serves it) when `via_axum`, else fed accepted sockets through
@@ -202,7 +214,7 @@ pub fn tagwire<H: Handler<relay::Package>>(
     listener: TcpListener,
     via_axum: bool,
 ) -> (Running, ServerHandle<relay::Package>) {
-    let server = Server::new(handler, config);
+    let server = Server::new(handler, with_metrics(config));
     let handle = server.handle();
     let counted = handle.clone();
     if via_axum {

@@ -30,5 +30,6 @@ mod guards;
 mod heartbeat;
 mod hostile;
 mod limits;
+mod metrics;
 mod signal;
 mod sse;

@@ -66,6 +66,19 @@ pub struct ServerConfig {
     /// [`LocalBackend::node`](super::backend::LocalBackend::node) of one
     /// backend; servers in several processes, a `RedisBackend` each.
     pub backend: Option<Arc<dyn Backend>>,
+    /// Route of the Prometheus metrics (feature `metrics`; docs/RUNTIME.md,
+    /// Metrics), in the OpenMetrics text format; `None` (the default)
+    /// serves none. Setting it turns the metrics on. Anyone who can reach
+    /// the route reads them: put it behind the application's own router
+    /// and authentication instead when the port is public
+    /// ([`super::ServerHandle::metrics`]).
+    #[cfg(feature = "metrics")]
+    pub metrics_path: Option<String>,
+    /// Records the metrics without serving a route, for an application
+    /// that exposes them itself through [`super::ServerHandle::metrics`]
+    /// (default false: a server records nothing unless asked).
+    #[cfg(feature = "metrics")]
+    pub metrics: bool,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +94,10 @@ impl Default for ServerConfig {
             origins: OriginConfig::default(),
             rate_limits: RateLimits::default(),
             backend: None,
+            #[cfg(feature = "metrics")]
+            metrics_path: None,
+            #[cfg(feature = "metrics")]
+            metrics: false,
         }
     }
 }
@@ -250,6 +267,12 @@ setters!(ServerConfig {
     with_limits: limits: ConnectionLimits,
     with_origins: origins: OriginConfig,
     with_rate_limits: rate_limits: RateLimits,
+});
+
+#[cfg(feature = "metrics")]
+setters!(ServerConfig {
+    with_metrics_path: metrics_path: Option<String>,
+    with_metrics: metrics: bool,
 });
 
 setters!(HeartbeatConfig {

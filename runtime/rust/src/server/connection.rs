@@ -9,6 +9,7 @@ use super::backend::Position;
 use super::core::Core;
 use super::downgrade::{Converted, Older, cannot_send};
 use super::member::ConnectionState;
+use super::metrics::Conversion;
 use super::outbox::{Closing, SendError};
 use super::rooms::PublishError;
 use crate::control::Hello;
@@ -141,7 +142,12 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         };
         let mut older = Older::<P>::new(&message);
         match older.frame_for(peer, encoding) {
-            Converted::Frame(frame) => return self.state.push(frame),
+            Converted::Frame(frame) => {
+                self.core()
+                    .metrics
+                    .converted(message.header(), Conversion::Down);
+                return self.state.push(frame);
+            }
             Converted::Outdated => {}
             Converted::Panicked => {
                 self.core().count_panic();
@@ -150,6 +156,7 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
             }
         }
         let header = message.header();
+        self.core().metrics.outdated_notice(header);
         tracing::debug!(
             connection = self.state.id,
             %header,

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::config::ServerConfig;
 use super::member::ConnectionState;
+use super::metrics::Recorder;
 use super::rooms::Rooms;
 use crate::Encoding;
 use crate::control::Control;
@@ -74,6 +75,8 @@ pub(crate) struct Core {
     /// Panics of application code caught so far (each closed one
     /// connection with 1011).
     panics: Arc<AtomicU64>,
+    /// What the server records for Prometheus (nothing unless asked).
+    pub(crate) metrics: Arc<Recorder>,
     draining: AtomicBool,
     pub(crate) phase: watch::Sender<DrainPhase>,
     pub(crate) sse: SseSessions,
@@ -86,7 +89,12 @@ pub(crate) struct Core {
 
 impl Core {
     /// `panics` is the count the rooms add to as well.
-    pub(crate) fn new(config: ServerConfig, rooms: Arc<Rooms>, panics: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(
+        config: ServerConfig,
+        rooms: Arc<Rooms>,
+        panics: Arc<AtomicU64>,
+        metrics: Arc<Recorder>,
+    ) -> Self {
         Core {
             admission: Arc::new(super::admission::Admission::new(
                 config.limits.max_connections,
@@ -98,6 +106,7 @@ impl Core {
             count: watch::Sender::new(0),
             next_id: AtomicU64::new(1),
             panics,
+            metrics,
             draining: AtomicBool::new(false),
             phase: watch::Sender::new(DrainPhase::Serving),
             sse: SseSessions::default(),

@@ -53,6 +53,7 @@ mod drain;
 mod guard;
 mod handler;
 mod member;
+mod metrics;
 mod outbox;
 mod peers;
 mod rate;
@@ -83,6 +84,8 @@ pub use self::guard::{
     Authenticate, ConnectRequest, Denied, NoAuth, OriginConfig, OriginPolicy, TransportKind,
 };
 pub use self::handler::{CloseReport, Handler};
+#[cfg(feature = "metrics")]
+pub use self::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
 pub use self::outbox::SendError;
 pub use self::rate::RateLimits;
 pub use self::rooms::PublishError;
@@ -150,6 +153,10 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
                 &format!("{sse}/{{token}}"),
                 axum::routing::post(sse::post::<P, A, H>),
             );
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(path) = &config.metrics_path {
+            router = router.route(path, get(upgrade::metrics::<P, A, H>));
         }
         router.with_state(self.shared.clone())
     }
@@ -284,7 +291,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         };
         drop(connect);
         let conn = shared.new_connection(encoding, client, context);
-        session::run(shared, ws, conn).await;
+        session::run(shared, ws, conn, TransportKind::WebSocket).await;
         drop(slot);
         Ok(())
     }
@@ -359,6 +366,16 @@ impl<P: Package> ServerHandle<P> {
     #[must_use]
     pub fn handler_panics(&self) -> u64 {
         self.core.panics()
+    }
+
+    /// The server's metrics, to register in the application's own
+    /// `prometheus_client` registry or to encode (docs/RUNTIME.md,
+    /// Metrics); `None` unless [`ServerConfig::metrics`] or
+    /// [`ServerConfig::metrics_path`] turned them on.
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn metrics(&self) -> Option<Metrics> {
+        Metrics::of(&self.core)
     }
 
     /// Members of `room` now.

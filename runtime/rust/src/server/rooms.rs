@@ -31,6 +31,7 @@ use super::backend::{
 };
 use super::downgrade::{Converted, Older};
 use super::member::ConnectionState;
+use super::metrics::{Conversion, Recorder};
 use crate::control::{Control, GapNotice, GapReason, RoomEnvelope};
 use crate::frame::to_message;
 use crate::{Encoding, Limits, Package, Protocol, Violation};
@@ -72,7 +73,8 @@ impl fmt::Display for PublishError {
 impl std::error::Error for PublishError {}
 
 /// Sends one room message to members: `deliver::<P>` for the server's package.
-type Deliver = fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64) -> usize;
+type Deliver =
+    fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
 
 /// Every room of one server (one node).
 pub(crate) struct Rooms {
@@ -85,6 +87,8 @@ pub(crate) struct Rooms {
     /// The server's count of application panics (a version conversion
     /// that panicked for a member counts).
     panics: Arc<AtomicU64>,
+    /// The server's metrics.
+    metrics: Arc<Recorder>,
 }
 
 impl std::fmt::Debug for Rooms {
@@ -261,13 +265,18 @@ fn backend_limits() -> Limits {
 }
 
 impl Rooms {
-    pub(crate) fn new<P: Package>(backend: Arc<dyn Backend>, panics: Arc<AtomicU64>) -> Arc<Self> {
+    pub(crate) fn new<P: Package>(
+        backend: Arc<dyn Backend>,
+        panics: Arc<AtomicU64>,
+        metrics: Arc<Recorder>,
+    ) -> Arc<Self> {
         let rooms = Arc::new(Rooms {
             rooms: Mutex::new(Table::default()),
             backend,
             deliver: deliver::<P>,
             node: rand::random(),
             panics,
+            metrics,
         });
         let weak = Arc::downgrade(&(rooms.clone() as Arc<dyn Subscriber>));
         rooms.backend.attach(weak);
@@ -380,7 +389,7 @@ impl Rooms {
             }
         };
         if let Some(current) = gap {
-            push_gap(conn, &name, GapReason::Trimmed, current);
+            push_gap(&self.metrics, conn, &name, GapReason::Trimmed, current);
         } else if start {
             self.run(replay_one(self.clone(), name, conn.clone()));
         }
@@ -538,8 +547,32 @@ impl Rooms {
     }
 
     /// Starts a publish: its future, and how many members accepted the
-    /// message if the backend delivered it at once.
+    /// message if the backend delivered it at once. Counted and, with
+    /// metrics on, timed to its position.
     fn start<P: Package>(
+        &self,
+        room: &str,
+        message: &P::Server,
+        except: Option<u64>,
+    ) -> Result<(BoxFuture<'static, Result<Position, BackendError>>, usize), Violation> {
+        let started = self.metrics.clock();
+        let (future, delivered) = self.start_publish::<P>(room, message, except)?;
+        self.metrics.broadcast();
+        if started.is_none() {
+            return Ok((future, delivered));
+        }
+        let metrics = Arc::clone(&self.metrics);
+        let timed = async move {
+            let published = future.await;
+            if published.is_ok() {
+                metrics.published(started);
+            }
+            published
+        };
+        Ok((Box::pin(timed), delivered))
+    }
+
+    fn start_publish<P: Package>(
         &self,
         room: &str,
         message: &P::Server,
@@ -666,7 +699,7 @@ impl Rooms {
                 last = self.deliver_after(&messages, last, targets, &limits);
             }
             Ok(History::Gap(gap)) => {
-                push_gap(conn, room, reason(gap.kind), gap.current);
+                push_gap(&self.metrics, conn, room, reason(gap.kind), gap.current);
                 last = gap.current;
             }
             Err(error) => {
@@ -675,13 +708,13 @@ impl Rooms {
                     epoch: m.position.epoch,
                     seq: m.position.seq.saturating_sub(1),
                 });
-                push_gap(conn, room, GapReason::Reset, current);
+                push_gap(&self.metrics, conn, room, GapReason::Reset, current);
                 last = current;
             }
         }
         if replay.overflow {
             let current = replay.pending.last().map_or(last, |m| m.position);
-            push_gap(conn, room, GapReason::Trimmed, current);
+            push_gap(&self.metrics, conn, room, GapReason::Trimmed, current);
             last = current;
         } else {
             last = self.deliver_after(&replay.pending, last, targets, &limits);
@@ -709,6 +742,7 @@ impl Rooms {
                 targets,
                 limits,
                 &self.panics,
+                &self.metrics,
             );
             last = message.position;
         }
@@ -744,7 +778,14 @@ fn reason(kind: GapKind) -> GapReason {
     }
 }
 
-fn push_gap(conn: &ConnectionState, room: &str, kind: GapReason, position: Position) {
+fn push_gap(
+    metrics: &Recorder,
+    conn: &ConnectionState,
+    room: &str,
+    kind: GapReason,
+    position: Position,
+) {
+    metrics.gap(kind);
     let notice = Control::Gap(GapNotice {
         room: room.to_owned(),
         kind,
@@ -821,6 +862,7 @@ async fn replay_one(rooms: Arc<Rooms>, name: Arc<str>, conn: Arc<ConnectionState
         };
         replay.after
     };
+    rooms.metrics.replayed();
     let history = rooms.backend.history(&name, after).await;
     rooms.finish_replay(&name, &conn, history);
 }
@@ -861,7 +903,17 @@ impl Subscriber for Rooms {
             return 0;
         }
         let frame = split_payload(&message.payload, self.node).1;
-        (self.deliver)(message, frame, &targets, &limits, &self.panics)
+        let started = self.metrics.clock();
+        let accepted = (self.deliver)(
+            message,
+            frame,
+            &targets,
+            &limits,
+            &self.panics,
+            &self.metrics,
+        );
+        self.metrics.fanned_out(started, accepted);
+        accepted
     }
 
     fn gap(&self, gap: &Gap) {
@@ -881,7 +933,13 @@ impl Subscriber for Rooms {
                 .collect()
         };
         for conn in targets {
-            push_gap(&conn, &gap.room, reason(gap.kind), gap.current);
+            push_gap(
+                &self.metrics,
+                &conn,
+                &gap.room,
+                reason(gap.kind),
+                gap.current,
+            );
         }
     }
 }
@@ -897,6 +955,7 @@ fn deliver<P: Package>(
     members: &[Arc<ConnectionState>],
     limits: &Limits,
     panics: &AtomicU64,
+    metrics: &Recorder,
 ) -> usize {
     let envelope = RoomEnvelope {
         room: &message.room,
@@ -959,8 +1018,16 @@ fn deliver<P: Package>(
                     Box::new(Older::enveloped(value, &message.room, message.position))
                 });
                 match older.frame_for(peer, member.encoding) {
-                    Converted::Frame(frame) => frame,
+                    Converted::Frame(frame) => {
+                        if let Some(h) = header {
+                            metrics.converted(h, Conversion::Down);
+                        }
+                        frame
+                    }
                     Converted::Outdated => {
+                        if let Some(h) = header {
+                            metrics.outdated_notice(h);
+                        }
                         let _ = member.push(older.notice(member.encoding));
                         continue;
                     }
@@ -1013,9 +1080,10 @@ mod tests {
         let rooms = Arc::new(Rooms {
             rooms: Mutex::new(Table::default()),
             backend: Arc::new(super::super::backend::LocalBackend::default()),
-            deliver: |_, _, _, _, _| 0,
+            deliver: |_, _, _, _, _, _| 0,
             node: 1,
             panics: Arc::default(),
+            metrics: Arc::default(),
         });
         let (one, two) = (member(1), member(2));
         rooms.join(&one, "a");
@@ -1043,9 +1111,10 @@ mod tests {
         let rooms = Rooms {
             rooms: Mutex::new(Table::default()),
             backend: Arc::new(super::super::backend::LocalBackend::default()),
-            deliver: |_, _, _, _, _| 0,
+            deliver: |_, _, _, _, _, _| 0,
             node: 7,
             panics: Arc::default(),
+            metrics: Arc::default(),
         };
         assert_eq!(
             split_payload(&rooms.payload(b"aa|x".to_vec(), None), rooms.node),

@@ -27,10 +27,11 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityE
 use super::connection::Connection;
 use super::connection::Served;
 use super::core::Core;
-use super::guard::ConnectRequest;
 use super::guard::{Authenticate, Denied};
+use super::guard::{ConnectRequest, TransportKind};
 use super::handler::{CloseReport, Handler};
 use super::member::ConnectionState;
+use super::metrics::{Conversion, Reason};
 use super::outbox::{Closing, Next};
 use super::rate::{Over, RateState};
 use super::shared::Shared;
@@ -235,6 +236,7 @@ pub(crate) async fn run<P, H, A, T>(
     shared: Arc<Shared<P, H, A>>,
     mut ws: T,
     conn: Connection<P, A::Context>,
+    transport: TransportKind,
 ) where
     P: Package,
     A: Authenticate,
@@ -243,12 +245,14 @@ pub(crate) async fn run<P, H, A, T>(
 {
     let core = &shared.core;
     let mut registered = Registered::new(&conn);
+    core.metrics.opened(transport, conn.encoding());
     // `on_open` runs inside the loop, once the client's first frame (its
     // hello) has arrived: sends it makes then reach an old client
     // converted (docs/RUNTIME.md, Protocol evolution).
     let outcome = Session {
         shared: &shared,
         conn: &conn,
+        transport,
     }
     .run(&mut ws)
     .await;
@@ -267,6 +271,12 @@ pub(crate) async fn run<P, H, A, T>(
         // panicked while another task sent to this connection closes it so.
         panicked: outcome.panicked || (by_server && code == Some(CloseCode::INTERNAL_ERROR)),
     };
+    core.metrics.closed(
+        transport,
+        conn.encoding(),
+        conn.state.outdated_peer().is_some(),
+        &report,
+    );
     if report.undelivered > 0 || report.unhandled > 0 {
         tracing::warn!(
             connection = conn.id(),
@@ -302,6 +312,7 @@ pub(crate) async fn authenticate<P: Package, H, A: Authenticate>(
     )
     .await
     .unwrap_or_else(|| Err(Denied::server_error()))
+    .inspect_err(|_| shared.core.metrics.refused(Reason::Auth))
 }
 
 /// A client the authentication hook refused: accepted, then closed at once
@@ -339,6 +350,7 @@ where
 struct Session<'a, P: Package, H, A: Authenticate> {
     shared: &'a Shared<P, H, A>,
     conn: &'a Connection<P, A::Context>,
+    transport: TransportKind,
 }
 
 // By hand: derived, they would ask `P`, `H` and `A` to be `Copy` too.
@@ -392,7 +404,12 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             let work = async move {
                 match job {
                     Job::Open => self.shared.handler.on_open(self.conn).await,
-                    Job::Message { message, sent } => self.dispatch(message, sent).await,
+                    Job::Message { message, sent } => {
+                        let metrics = &self.shared.core.metrics;
+                        let started = metrics.clock();
+                        self.dispatch(message, sent).await;
+                        metrics.handled(started);
+                    }
                 }
             };
             AssertUnwindSafe(work)
@@ -421,9 +438,11 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
     /// newest version, checked, authorized.
     async fn dispatch(self, message: P::Client, sent: Header) {
         let message = P::upgrade(message);
-        if crate::Protocol::header(&message) != sent
-            && let Err(violation) = crate::Protocol::validate(&message)
-        {
+        let upgraded = crate::Protocol::header(&message) != sent;
+        if upgraded {
+            self.shared.core.metrics.converted(sent, Conversion::Up);
+        }
+        if upgraded && let Err(violation) = crate::Protocol::validate(&message) {
             tracing::error!(
                 from = %sent,
                 to = %crate::Protocol::header(&message),
@@ -437,6 +456,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             return;
         }
         if let Err(denied) = self.shared.handler.authorize(self.conn, &message).await {
+            self.shared.core.metrics.refused(Reason::Authorization);
             let _ = self.refuse(
                 error_code::FORBIDDEN,
                 // The header the client sent, even when upgraded.
@@ -610,6 +630,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             let _ = timeout(self.close_timeout(), ws.flush()).await;
             return AfterFrame::End(End::Peer(code, reason));
         }
+        self.shared.core.metrics.frame_in(&message);
         // A plain function, so nothing of it is kept across the awaits below
         // (every byte of this future is part of each idle connection).
         if let Some(after) = self.check_rate(&message, state) {
@@ -647,6 +668,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             || waiting.bytes + len > limits.inbound_queue_bytes
         {
             let header = payload(&message).header_text();
+            self.shared.core.metrics.refused(Reason::RateLimit);
             let refused = self.refuse(
                 error_code::RATE_LIMITED,
                 format!(
@@ -735,6 +757,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
     /// `flood_refusals` times within `flood_window`.
     fn over_limit(&self, rate: &mut RateState, now: Instant, over: Option<Over>) -> AfterFrame {
         let limits = &self.shared.core.config.rate_limits;
+        self.shared.core.metrics.refused(Reason::RateLimit);
         let flooding = rate.refused(limits, now);
         let queued = match over {
             Some(over) => self.refuse(error_code::RATE_LIMITED, over.to_string()),
@@ -789,17 +812,15 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                 Ok(())
             }
             Ok(Incoming::Control(Control::Resume(resume))) => self.resume(resume),
-            Ok(Incoming::Control(other)) => self.refuse(
-                error_code::WRONG_DIRECTION,
-                format!(
-                    "control message `{}` is sent by servers only",
-                    crate::Protocol::header(&other)
-                ),
-            ),
+            Ok(Incoming::Control(other)) => self.wrong_direction(format!(
+                "control message `{}` is sent by servers only",
+                crate::Protocol::header(&other)
+            )),
             Err(error) if error.kind == DecodeErrorKind::UnknownHeader => {
                 if let Some(&(h, message, version)) = header_of(&payload)
                     .and_then(|h| P::REMOVED.iter().find(|(removed, ..)| *removed == h))
                 {
+                    self.shared.core.metrics.outdated_notice(h);
                     tracing::debug!(
                         connection = self.conn.id(),
                         header = %h,
@@ -812,21 +833,22 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                 }
                 let header = payload.header_text();
                 match self.server_only(&payload) {
-                    Some(h) => self.refuse(
-                        error_code::WRONG_DIRECTION,
-                        format!("header `{h}` is a message servers send; clients may not send it"),
-                    ),
-                    None => self.refuse(
+                    Some(h) => self.wrong_direction(format!(
+                        "header `{h}` is a message servers send; clients may not send it"
+                    )),
+                    None => self.malformed(error.kind).refuse(
                         error_code::UNKNOWN_HEADER,
                         format!("header {header} is not a message this server accepts"),
                     ),
                 }
             }
-            Err(error) if error.kind == DecodeErrorKind::ConstraintViolation => self.refuse(
-                error_code::INVALID,
-                format!("frame {} was refused: {error}", payload.header_text()),
-            ),
-            Err(error) => self.refuse(
+            Err(error) if error.kind == DecodeErrorKind::ConstraintViolation => {
+                self.malformed(error.kind).refuse(
+                    error_code::INVALID,
+                    format!("frame {} was refused: {error}", payload.header_text()),
+                )
+            }
+            Err(error) => self.malformed(error.kind).refuse(
                 error_code::MALFORMED,
                 format!("frame {} did not decode: {error}", payload.header_text()),
             ),
@@ -851,7 +873,12 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             .shared
             .hellos
             .intern(hello, P::FINGERPRINT, &self.shared.headers);
-        let _ = self.conn.state.hello.set(peer);
+        if self.conn.state.hello.set(peer).is_ok() && self.conn.state.outdated_peer().is_some() {
+            self.shared
+                .core
+                .metrics
+                .outdated_hello(self.transport, self.conn.encoding());
+        }
     }
 
     /// Keeps the client's last position in a room for the join that
@@ -888,6 +915,18 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             .map(|_| header)
     }
 
+    /// Counts a frame that did not decode; returns `self` to refuse it.
+    fn malformed(&self, kind: DecodeErrorKind) -> &Self {
+        self.shared.core.metrics.decode_error(kind);
+        self
+    }
+
+    /// A client sent what only servers send.
+    fn wrong_direction(&self, message: String) -> Result<(), super::outbox::SendError> {
+        self.shared.core.metrics.refused(Reason::WrongDirection);
+        self.refuse(error_code::WRONG_DIRECTION, message)
+    }
+
     fn refuse(&self, code: u16, message: String) -> Result<(), super::outbox::SendError> {
         tracing::debug!(connection = self.conn.id(), code, %message, "frame refused");
         let notice = Control::Error(ErrorNotice { code, message });
@@ -900,11 +939,13 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
     /// connection.
     async fn write_outbox<T: Transport>(&self, ws: &mut T) -> Option<End> {
         let write_timeout = self.shared.core.config.limits.write_timeout;
-        let mut fed = false;
+        let metrics = &self.shared.core.metrics;
+        let mut fed = 0;
         loop {
             match self.conn.state.outbox.next() {
                 Next::Frame(frame) => {
-                    fed = true;
+                    fed += 1;
+                    metrics.frame_out(&frame);
                     match timeout(write_timeout, ws.feed(frame)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
@@ -922,7 +963,8 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                 Next::Idle => break,
             }
         }
-        if fed {
+        if fed > 0 {
+            metrics.written(fed);
             match timeout(write_timeout, ws.flush()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
@@ -952,6 +994,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
 
     /// Writes one frame at once (welcome, ping).
     async fn write<T: Transport>(&self, ws: &mut T, frame: Message) -> Result<(), End> {
+        self.shared.core.metrics.frame_out(&frame);
         match timeout(self.shared.core.config.limits.write_timeout, ws.send(frame)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Peer(None, "connection lost".into())),

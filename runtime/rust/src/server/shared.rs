@@ -13,6 +13,7 @@ use super::connection::{Connection, Served};
 use super::core::Core;
 use super::guard::Authenticate;
 use super::member::ConnectionState;
+use super::metrics::Recorder;
 use super::outbox::Outbox;
 use super::peers::Hellos;
 use super::rate;
@@ -52,9 +53,10 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
             .clone()
             .unwrap_or_else(|| Arc::new(LocalBackend::default()));
         let panics = Arc::default();
-        let rooms = Rooms::new::<P>(backend, Arc::clone(&panics));
+        let metrics = Arc::new(Recorder::new::<P>(&config));
+        let rooms = Rooms::new::<P>(backend, Arc::clone(&panics), Arc::clone(&metrics));
         Shared {
-            core: Arc::new(Core::new(config, rooms, panics)),
+            core: Arc::new(Core::new(config, rooms, panics, metrics)),
             handler,
             auth,
             headers,

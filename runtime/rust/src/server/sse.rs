@@ -146,7 +146,7 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     tokio::spawn(async move {
         // Given back however the task ends (done, panicked, aborted).
         let _slot = slot;
-        super::session::run(session.clone(), transport, conn).await;
+        super::session::run(session.clone(), transport, conn, TransportKind::Sse).await;
         session.core.sse.lock().remove(&token);
     });
     event_stream(Body::from_stream(futures_util::StreamExt::map(

@@ -19,6 +19,7 @@ use super::admission::{Refusal, Slot, client_addr};
 use super::core::Core;
 use super::guard::{Authenticate, ConnectRequest, TransportKind};
 use super::handler::Handler;
+use super::metrics::Reason;
 use super::read_ahead::ReadAhead;
 use super::shared::Shared;
 use crate::{Encoding, Package};
@@ -197,13 +198,14 @@ pub(crate) fn admit<B>(
     transport: TransportKind,
 ) -> Result<Admitted, Refused> {
     if core.is_draining() {
+        core.metrics.refused(Reason::Draining);
         return Err(Refused::Unavailable(Unavailable::Draining));
     }
     let headers = request.headers();
-    core.config
-        .origins
-        .check(headers)
-        .map_err(Refused::Origin)?;
+    core.config.origins.check(headers).map_err(|why| {
+        core.metrics.refused(Reason::Origin);
+        Refused::Origin(why)
+    })?;
     let (encoding, subprotocol) = match transport {
         TransportKind::WebSocket => {
             well_formed(headers)?;
@@ -217,7 +219,10 @@ pub(crate) fn admit<B>(
     let slot = core
         .admission
         .admit(client.map(|c| c.ip()))
-        .map_err(|full| Refused::Unavailable(Unavailable::Full(full)))?;
+        .map_err(|full| {
+            core.metrics.refused(Reason::ConnectionLimit);
+            Refused::Unavailable(Unavailable::Full(full))
+        })?;
     Ok(Admitted {
         slot,
         encoding,
@@ -313,7 +318,7 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
                     return;
                 };
                 let conn = shared.new_connection(encoding, client, context);
-                super::session::run(shared, ws, conn).await;
+                super::session::run(shared, ws, conn, TransportKind::WebSocket).await;
             });
         }
         Err(denied) => {
@@ -358,6 +363,24 @@ async fn upgraded(
             None
         }
     }
+}
+
+/// The metrics route (feature `metrics`, `ServerConfig::metrics_path`).
+#[cfg(feature = "metrics")]
+pub(crate) async fn metrics<P: Package, A: Authenticate, H: Handler<P, A::Context>>(
+    State(shared): State<Arc<Shared<P, H, A>>>,
+) -> Response {
+    let text = super::metrics::Metrics::of(&shared.core)
+        .map(|m| m.encode())
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(super::metrics::OPENMETRICS_CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response()
 }
 
 pub(crate) async fn health<P: Package, A: Authenticate, H: Handler<P, A::Context>>(

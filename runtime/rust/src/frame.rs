@@ -3,7 +3,9 @@
 
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
-use crate::control::{Control, RoomEnvelope};
+#[cfg(feature = "server")]
+use crate::control::RoomEnvelope;
+use crate::control::Control;
 use crate::{DecodeError, Encoding, Header, Limits, Protocol};
 
 /// Encodes one value as a WebSocket message in `encoding`.
@@ -15,7 +17,8 @@ pub(crate) fn to_message<T: Protocol>(value: &T, encoding: Encoding) -> Message 
 }
 
 /// Encodes one value as a room message (SPEC §9.7): the `_h` envelope,
-/// then the value's frame, in one buffer.
+/// then the value's frame, in one buffer. Only servers send them.
+#[cfg(feature = "server")]
 pub(crate) fn to_room_message<T: Protocol>(
     value: &T,
     encoding: Encoding,

@@ -58,13 +58,15 @@ pub mod control;
 mod encoding;
 mod error;
 mod evolve;
-#[cfg(feature = "runtime")]
+// `runtime` alone is what the server and the client share, not a product:
+// these modules serve one of them.
+#[cfg(any(feature = "server", feature = "client"))]
 mod frame;
 mod header;
 mod quota;
 #[cfg(feature = "server")]
 pub mod server;
-#[cfg(feature = "runtime")]
+#[cfg(any(feature = "server", feature = "client"))]
 mod setters;
 
 #[doc(hidden)]

@@ -3,9 +3,9 @@
 
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
+use crate::control::Control;
 #[cfg(feature = "server")]
 use crate::control::RoomEnvelope;
-use crate::control::Control;
 use crate::{DecodeError, Encoding, Header, Limits, Protocol};
 
 /// Encodes one value as a WebSocket message in `encoding`.

@@ -29,6 +29,7 @@ mod failures;
 mod guards;
 mod heartbeat;
 mod hostile;
+mod inspector;
 mod limits;
 mod metrics;
 mod signal;

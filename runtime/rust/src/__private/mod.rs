@@ -38,8 +38,14 @@ mod tag;
 mod text;
 
 pub use crate::__tagwire_protocol as protocol;
+// The server's inspector writes its JSON with the same escaper and its
+// binary frames with the same base64url as the codecs.
+#[cfg(feature = "server")]
+pub(crate) use base64url::encode as base64url_encode;
 pub use binary::{BinaryReader, BinaryWriter};
 pub use codec::{Codec, Reader, Result, Writer};
+#[cfg(feature = "server")]
+pub(crate) use constraint::push_json_string;
 pub use constraint::{
     Regex, char_count, check_float, check_int, check_len, check_pattern, compile_pattern,
     key_violation, quote_key, within,

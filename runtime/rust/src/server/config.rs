@@ -8,6 +8,7 @@ use super::admission::IpRange;
 use super::backend::Backend;
 
 use super::guard::OriginConfig;
+use super::inspector::InspectorConfig;
 use super::rate::RateLimits;
 use crate::Limits;
 use crate::setters::setters;
@@ -79,6 +80,11 @@ pub struct ServerConfig {
     /// (default false: a server records nothing unless asked).
     #[cfg(feature = "metrics")]
     pub metrics: bool,
+    /// The live inspector (docs/OPERATING.md, "The live inspector"): a
+    /// page with this node's connections and rooms and the frames of one
+    /// connection as they pass. `None` (the default) turns it off: no
+    /// route, no per-connection counters, no frame tap.
+    pub inspector: Option<InspectorConfig>,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +104,7 @@ impl Default for ServerConfig {
             metrics_path: None,
             #[cfg(feature = "metrics")]
             metrics: false,
+            inspector: None,
         }
     }
 }
@@ -267,6 +274,7 @@ setters!(ServerConfig {
     with_limits: limits: ConnectionLimits,
     with_origins: origins: OriginConfig,
     with_rate_limits: rate_limits: RateLimits,
+    with_inspector: inspector: Option<InspectorConfig>,
 });
 
 #[cfg(feature = "metrics")]
@@ -359,6 +367,14 @@ impl ServerConfig {
         if let Some(everyone) = self.trusted_proxies.iter().find(|r| r.prefix_len() == 0) {
             out.push(format!(
                 "trusted_proxies includes {everyone}, every address: any client can choose the address it is counted as"
+            ));
+        }
+        if let Some(inspector) = &self.inspector
+            && inspector.token.as_deref() == Some("")
+        {
+            out.push(format!(
+                "the inspector at {} has an empty token: every request to it is refused",
+                inspector.path
             ));
         }
         let d = &self.drain;

@@ -77,6 +77,8 @@ pub(crate) struct Core {
     panics: Arc<AtomicU64>,
     /// What the server records for Prometheus (nothing unless asked).
     pub(crate) metrics: Arc<Recorder>,
+    /// Who watches which connection's frames (the inspector).
+    pub(crate) tap: Arc<super::inspector::Tap>,
     draining: AtomicBool,
     pub(crate) phase: watch::Sender<DrainPhase>,
     pub(crate) sse: SseSessions,
@@ -107,6 +109,7 @@ impl Core {
             next_id: AtomicU64::new(1),
             panics,
             metrics,
+            tap: Arc::default(),
             draining: AtomicBool::new(false),
             phase: watch::Sender::new(DrainPhase::Serving),
             sse: SseSessions::default(),

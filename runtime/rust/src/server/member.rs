@@ -5,14 +5,37 @@
 
 use std::any::Any;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
 use tokio_tungstenite::tungstenite::Message;
 
-use super::guard::SERVER_ERROR_REASON;
+use super::guard::{SERVER_ERROR_REASON, TransportKind};
 use super::outbox::{Closing, Outbox, SendError};
 use super::peers::PeerHello;
 use crate::{CloseCode, Encoding};
+
+/// What the inspector shows of a connection that nothing else keeps.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    pub(crate) opened: std::time::Instant,
+    pub(crate) transport: TransportKind,
+    /// Data frames read from the client (control frames among them).
+    pub(crate) frames_in: AtomicU64,
+    /// Data frames written to the client.
+    pub(crate) frames_out: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn new(transport: TransportKind) -> Self {
+        Stats {
+            opened: std::time::Instant::now(),
+            transport,
+            frames_in: AtomicU64::new(0),
+            frames_out: AtomicU64::new(0),
+        }
+    }
+}
 
 /// Per-connection state shared by the loop, the handle and the rooms.
 /// `Connection<P, C>` holds it with its context type; rooms and the
@@ -28,6 +51,9 @@ pub(crate) struct ConnectionState<C: ?Sized = dyn Any + Send + Sync> {
     /// The client's hello, shared with every connection that sent the same
     /// (`super::peers`); unset means a current peer.
     pub(crate) hello: OnceLock<Arc<PeerHello>>,
+    /// Only when the inspector is on: a server without it keeps one
+    /// pointer per connection for it, and counts nothing.
+    pub(crate) stats: Option<Box<Stats>>,
     /// What the application's handle needs besides (last: it is unsized
     /// in the registry's view).
     pub(crate) context: C,
@@ -70,7 +96,8 @@ mod tests {
             + size_of::<Encoding>()
             + size_of::<Option<SocketAddr>>()
             + size_of::<Outbox>()
-            + size_of::<OnceLock<Arc<PeerHello>>>();
+            + size_of::<OnceLock<Arc<PeerHello>>>()
+            + size_of::<Option<Box<Stats>>>();
         // Up to one word of padding.
         assert!(size_of::<ConnectionState<()>>() < fields + size_of::<usize>());
     }

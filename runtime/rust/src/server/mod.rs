@@ -52,6 +52,7 @@ mod downgrade;
 mod drain;
 mod guard;
 mod handler;
+mod inspector;
 mod member;
 mod metrics;
 mod outbox;
@@ -84,6 +85,7 @@ pub use self::guard::{
     Authenticate, ConnectRequest, Denied, NoAuth, OriginConfig, OriginPolicy, TransportKind,
 };
 pub use self::handler::{CloseReport, Handler};
+pub use self::inspector::InspectorConfig;
 #[cfg(feature = "metrics")]
 pub use self::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
 pub use self::outbox::SendError;
@@ -158,7 +160,32 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         if let Some(path) = &config.metrics_path {
             router = router.route(path, get(upgrade::metrics::<P, A, H>));
         }
-        router.with_state(self.shared.clone())
+        // Without a token the application guards the inspector itself
+        // (`inspector_router`): never served open by default.
+        let mut router = router.with_state(self.shared.clone());
+        if config.inspector.as_ref().is_some_and(|c| c.token.is_some()) {
+            router = router.merge(self.inspector_router());
+        }
+        router
+    }
+
+    /// The inspector's routes (docs/OPERATING.md, "The live inspector"):
+    /// the page at [`InspectorConfig::path`], `{path}/state` and
+    /// `{path}/frames?conn=ID`; empty unless [`ServerConfig::inspector`] is
+    /// set. [`Server::router`] includes them when the configuration has a
+    /// token; without one, mount these behind the application's own
+    /// authentication (an axum middleware on this router).
+    pub fn inspector_router(&self) -> Router {
+        let Some(config) = &self.shared.core.config.inspector else {
+            return Router::new();
+        };
+        let path = config.path.trim_end_matches('/');
+        let page = if path.is_empty() { "/" } else { path };
+        Router::new()
+            .route(page, get(inspector::page::<P, A, H>))
+            .route(&format!("{path}/state"), get(inspector::state::<P, A, H>))
+            .route(&format!("{path}/frames"), get(inspector::frames::<P, A, H>))
+            .with_state(self.shared.clone())
     }
 
     /// A handle to drain the server, count connections and broadcast.
@@ -290,7 +317,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             }
         };
         drop(connect);
-        let conn = shared.new_connection(encoding, client, context);
+        let conn = shared.new_connection(encoding, client, context, TransportKind::WebSocket);
         session::run(shared, ws, conn, TransportKind::WebSocket).await;
         drop(slot);
         Ok(())

@@ -108,6 +108,12 @@ impl Outbox {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Frames and bytes waiting to be written (for the inspector).
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.frames.len(), state.bytes)
+    }
+
     /// Queues one frame, or reports why it cannot be.
     pub(crate) fn push(&self, frame: Message) -> Result<(), SendError> {
         let mut state = self.lock();

@@ -76,6 +76,24 @@ impl std::error::Error for PublishError {}
 type Deliver =
     fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
 
+/// One room as the inspector shows it.
+#[derive(Debug)]
+pub(crate) struct RoomView {
+    pub(crate) name: String,
+    /// Members by connection id, with the last position each was sent.
+    pub(crate) members: Vec<(u64, Position)>,
+    pub(crate) subscription: &'static str,
+    /// Publishes waiting for the subscription.
+    pub(crate) held: usize,
+}
+
+/// [`Rooms::inspect`]: the rooms, and the rooms of each connection in any.
+#[derive(Debug)]
+pub(crate) struct RoomsView {
+    pub(crate) rooms: Vec<RoomView>,
+    pub(crate) joined: HashMap<u64, Vec<String>>,
+}
+
 /// Every room of one server (one node).
 pub(crate) struct Rooms {
     rooms: Mutex<Table>,
@@ -506,6 +524,40 @@ impl Rooms {
             .rooms
             .get(room)
             .is_some_and(|r| r.subscription == Subscription::Subscribed)
+    }
+
+    /// Every room of this node with its members (id and last position
+    /// sent), its subscription's state, and each connection's rooms: what
+    /// the inspector shows, read under one lock so the two views agree.
+    pub(crate) fn inspect(&self) -> RoomsView {
+        let table = self.lock();
+        let mut rooms: Vec<RoomView> = table
+            .rooms
+            .iter()
+            .map(|(name, room)| {
+                let mut members: Vec<(u64, Position)> =
+                    room.members.iter().map(|(id, m)| (*id, m.last)).collect();
+                members.sort_by_key(|(id, _)| *id);
+                RoomView {
+                    name: name.to_string(),
+                    members,
+                    subscription: match room.subscription {
+                        Subscription::Unsubscribed => "unsubscribed",
+                        Subscription::Subscribing => "subscribing",
+                        Subscription::Subscribed => "subscribed",
+                        Subscription::Unsubscribing { .. } => "unsubscribing",
+                    },
+                    held: room.held.len(),
+                }
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        let joined = table
+            .connections
+            .iter()
+            .map(|(id, m)| (*id, m.joined.iter().map(|r| r.to_string()).collect()))
+            .collect();
+        RoomsView { rooms, joined }
     }
 
     pub(crate) fn len(&self, room: &str) -> usize {
@@ -1071,6 +1123,7 @@ mod tests {
             peer: None,
             outbox: super::super::outbox::Outbox::new(16, 1 << 20),
             hello: std::sync::OnceLock::new(),
+            stats: None,
             context: (),
         })
     }

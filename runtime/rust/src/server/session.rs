@@ -16,6 +16,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -30,6 +31,7 @@ use super::core::Core;
 use super::guard::{Authenticate, Denied};
 use super::guard::{ConnectRequest, TransportKind};
 use super::handler::{CloseReport, Handler};
+use super::inspector::Dir;
 use super::member::ConnectionState;
 use super::metrics::{Conversion, Reason};
 use super::outbox::{Closing, Next};
@@ -631,6 +633,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             return AfterFrame::End(End::Peer(code, reason));
         }
         self.shared.core.metrics.frame_in(&message);
+        self.inspect(Dir::In, &message);
         // A plain function, so nothing of it is kept across the awaits below
         // (every byte of this future is part of each idle connection).
         if let Some(after) = self.check_rate(&message, state) {
@@ -780,6 +783,29 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
         match queued {
             Ok(()) => AfterFrame::Next,
             Err(_) => AfterFrame::Yield,
+        }
+    }
+
+    /// What the inspector sees of a data frame passing: counted when it is
+    /// on, described when someone watches (one relaxed load otherwise).
+    #[inline]
+    fn inspect(&self, dir: Dir, frame: &Message) {
+        let Some(stats) = &self.conn.state.stats else {
+            return;
+        };
+        if !matches!(frame, Message::Text(_) | Message::Binary(_)) {
+            return;
+        }
+        match dir {
+            Dir::In => stats.frames_in.fetch_add(1, Ordering::Relaxed),
+            Dir::Out => stats.frames_out.fetch_add(1, Ordering::Relaxed),
+        };
+        let tap = &self.shared.core.tap;
+        if tap.watching() {
+            let opened = stats.opened;
+            tap.capture(self.conn.id(), || {
+                super::inspector::describe::<P>(dir, frame, Some(opened))
+            });
         }
     }
 
@@ -946,6 +972,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                 Next::Frame(frame) => {
                     fed += 1;
                     metrics.frame_out(&frame);
+                    self.inspect(Dir::Out, &frame);
                     match timeout(write_timeout, ws.feed(frame)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
@@ -995,6 +1022,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
     /// Writes one frame at once (welcome, ping).
     async fn write<T: Transport>(&self, ws: &mut T, frame: Message) -> Result<(), End> {
         self.shared.core.metrics.frame_out(&frame);
+        self.inspect(Dir::Out, &frame);
         match timeout(self.shared.core.config.limits.write_timeout, ws.send(frame)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Peer(None, "connection lost".into())),

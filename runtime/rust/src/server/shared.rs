@@ -12,7 +12,8 @@ use super::config::ServerConfig;
 use super::connection::{Connection, Served};
 use super::core::Core;
 use super::guard::Authenticate;
-use super::member::ConnectionState;
+use super::guard::TransportKind;
+use super::member::{ConnectionState, Stats};
 use super::metrics::Recorder;
 use super::outbox::Outbox;
 use super::peers::Hellos;
@@ -84,6 +85,7 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
         encoding: Encoding,
         peer: Option<SocketAddr>,
         context: A::Context,
+        transport: TransportKind,
     ) -> Connection<P, A::Context> {
         let limits = &self.core.config.limits;
         Connection::new(Arc::new(ConnectionState {
@@ -92,6 +94,12 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
             peer,
             outbox: Outbox::new(limits.outbound_queue_frames, limits.outbound_queue_bytes),
             hello: OnceLock::new(),
+            stats: self
+                .core
+                .config
+                .inspector
+                .is_some()
+                .then(|| Box::new(Stats::new(transport))),
             context: Served {
                 core: self.core.clone(),
                 context,

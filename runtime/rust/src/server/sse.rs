@@ -141,7 +141,7 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
         outbound: out_tx,
         next_id: 0,
     };
-    let conn = shared.new_connection(Encoding::Text, client, context);
+    let conn = shared.new_connection(Encoding::Text, client, context, TransportKind::Sse);
     let session = shared.clone();
     tokio::spawn(async move {
         // Given back however the task ends (done, panicked, aborted).

@@ -317,7 +317,8 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
                 let Some(ws) = upgraded(on_upgrade, ws_config).await else {
                     return;
                 };
-                let conn = shared.new_connection(encoding, client, context);
+                let conn =
+                    shared.new_connection(encoding, client, context, TransportKind::WebSocket);
                 super::session::run(shared, ws, conn, TransportKind::WebSocket).await;
             });
         }

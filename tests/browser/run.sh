@@ -3,6 +3,7 @@
 #   conformance.test.mjs  the conformance suite through the generated TypeScript in a page
 #   demo.test.mjs         two pages of the demo talk; a deploy moves every page to the new server
 #   sse.test.mjs          WebSockets refused by a proxy: the page falls back to SSE
+#   inspector.test.mjs    the live inspector page of a relay server shows a browser client's frames
 #   evolution.test.mjs    last week's page (demo/web-v1, at /v1/) beside the current one on a
 #                         server from today's schema, through a deploy (docs/EVOLUTION.md)
 # Installs Debian's chromium and its emoji font when missing (as root), builds the demo,
@@ -50,6 +51,8 @@ step "cargo build: the tagwire CLI and the demo"
 (cd "$root" && cargo build --locked --quiet -p tagwire-compiler -p tagwire-demo --features tagwire-compiler/cli --bin tagwire --bin tagwire-demo)
 target="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"
+(cd "$root" && cargo build --locked --quiet -p tagwire-tests --bin inspector-server)
+export INSPECTOR_BIN="$target/debug/inspector-server"
 export TAGWIRE_BIN="$target/debug/tagwire"
 export DEMO_BIN="$target/debug/tagwire-demo"
 
@@ -63,10 +66,11 @@ rm -rf build pages/src/gen
 "$tsc" -p pages
 
 export BROWSER_ARTIFACTS="$root/target/browser-artifacts"
-rm -f "$BROWSER_ARTIFACTS/deploy.png" "$BROWSER_ARTIFACTS/evolution-deploy.png"
+rm -f "$BROWSER_ARTIFACTS/deploy.png" "$BROWSER_ARTIFACTS/evolution-deploy.png" "$BROWSER_ARTIFACTS/inspector.png"
 step "node --test (headless Chromium: $(/usr/bin/chromium --version 2>/dev/null))"
 npm test
 test -s "$BROWSER_ARTIFACTS/deploy.png"
 test -s "$BROWSER_ARTIFACTS/evolution-deploy.png"
+test -s "$BROWSER_ARTIFACTS/inspector.png"
 echo "screenshot of the demo during a deploy: $BROWSER_ARTIFACTS/deploy.png" >&2
 echo "the old and the new page during a deploy: $BROWSER_ARTIFACTS/evolution-deploy.png" >&2

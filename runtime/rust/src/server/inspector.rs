@@ -684,6 +684,46 @@ mod tests {
     }
 
     #[test]
+    fn an_unwatched_connection_is_never_described() {
+        let tap = Arc::new(Tap::default());
+        assert!(!tap.watching());
+        tap.capture(1, || unreachable!("nobody watches"));
+        let (_guard, _rx) = tap.watch(2, 4, 8).expect("a watcher");
+        assert!(tap.watching());
+        // Someone watches another connection: this one is still not described.
+        tap.capture(1, || unreachable!("nobody watches connection 1"));
+    }
+
+    #[test]
+    fn a_slow_watcher_loses_frames_counted_and_watchers_are_capped() {
+        let tap = Arc::new(Tap::default());
+        let (guard, mut rx) = tap.watch(1, 2, 2).expect("a watcher");
+        let (second, _rx2) = tap.watch(1, 2, 2).expect("a second watcher");
+        assert!(tap.watch(1, 2, 2).is_none(), "at most 2 watchers");
+        for n in 0..5 {
+            tap.capture(1, || format!("\"n\":{n}"));
+        }
+        assert_eq!(
+            rx.try_recv().ok().as_deref(),
+            Some("{\"seq\":1,\"dropped\":0,\"n\":0}")
+        );
+        assert_eq!(
+            rx.try_recv().ok().as_deref(),
+            Some("{\"seq\":2,\"dropped\":0,\"n\":1}")
+        );
+        assert!(rx.try_recv().is_err(), "the rest were dropped, not queued");
+        tap.capture(1, || "\"n\":5".into());
+        assert_eq!(
+            rx.try_recv().ok().as_deref(),
+            Some("{\"seq\":6,\"dropped\":3,\"n\":5}")
+        );
+        drop(second);
+        assert_eq!(tap.watchers(), 1);
+        drop(guard);
+        assert!(!tap.watching(), "a closed stream stops the tap");
+    }
+
+    #[test]
     fn long_text_is_cut_at_a_character_boundary() {
         let long = "é".repeat(MAX_TEXT);
         let (cut_text, truncated) = cut(&long);

@@ -205,3 +205,39 @@ impl Core {
         let _ = rx.wait_for(|n| *n == 0).await;
     }
 }
+
+/// What the metrics read at scrape time: the same state `ServerHandle`
+/// reports.
+impl super::metrics::Node for Core {
+    fn recorder(&self) -> &Recorder {
+        &self.metrics
+    }
+
+    fn panics(&self) -> u64 {
+        Core::panics(self)
+    }
+
+    fn backend_connected(&self) -> bool {
+        matches!(
+            *self.rooms.backend().state().borrow(),
+            super::backend::BackendState::Connected
+        )
+    }
+
+    fn drain_phase(&self) -> &'static str {
+        match *self.phase.borrow() {
+            DrainPhase::Serving => "serving",
+            DrainPhase::Grace => "grace",
+            DrainPhase::Closing => "closing",
+            DrainPhase::Done(_) => "done",
+        }
+    }
+
+    fn draining_left(&self) -> usize {
+        if self.is_draining() {
+            self.connection_count()
+        } else {
+            0
+        }
+    }
+}

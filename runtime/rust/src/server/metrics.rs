@@ -51,6 +51,32 @@ pub(crate) enum Conversion {
     Up,
 }
 
+/// How a connection ended, as the close metrics count it: read by the
+/// caller from the connection's `CloseReport`, the one source of both.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct Ended {
+    pub(crate) code: Option<crate::CloseCode>,
+    pub(crate) by_server: bool,
+    pub(crate) undelivered: usize,
+    pub(crate) unhandled: usize,
+}
+
+/// What the metrics read from the server at scrape time, so that they have
+/// one source with `ServerHandle` (panics, drain, backend). The server's
+/// core implements it; the metrics never name the core, so neither module
+/// imports the other back.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) trait Node: Send + Sync {
+    fn recorder(&self) -> &Recorder;
+    fn panics(&self) -> u64;
+    fn backend_connected(&self) -> bool;
+    /// `serving`, `grace`, `closing` or `done`.
+    fn drain_phase(&self) -> &'static str;
+    /// Connections still open while draining; 0 when not draining.
+    fn draining_left(&self) -> usize;
+}
+
 /// The frame's header, when its first two bytes are one.
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 fn header_of(bytes: &[u8]) -> Option<Header> {
@@ -88,14 +114,7 @@ mod off {
         #[inline]
         pub(crate) fn outdated_hello(&self, _: TransportKind, _: Encoding) {}
         #[inline]
-        pub(crate) fn closed(
-            &self,
-            _: TransportKind,
-            _: Encoding,
-            _: bool,
-            _: &crate::server::CloseReport,
-        ) {
-        }
+        pub(crate) fn closed(&self, _: TransportKind, _: Encoding, _: bool, _: Ended) {}
         #[inline]
         pub(crate) fn frame_in(&self, _: &Message) {}
         #[inline]
@@ -148,10 +167,7 @@ mod on {
 
     use super::*;
     use crate::Package;
-    use crate::server::backend::BackendState;
     use crate::server::config::ServerConfig;
-    use crate::server::core::{Core, DrainPhase};
-    use crate::server::handler::CloseReport;
 
     /// The `Content-Type` of the metrics route: OpenMetrics text, which
     /// Prometheus asks for and parses.
@@ -507,14 +523,14 @@ mod on {
         }
 
         /// A connection ended: `outdated` as last told to
-        /// [`Recorder::outdated_hello`]. Its [`CloseReport`] is the one
+        /// [`Recorder::outdated_hello`]. Its `CloseReport` is the one
         /// source of the close metrics.
         pub(crate) fn closed(
             &self,
             transport: TransportKind,
             encoding: Encoding,
             outdated: bool,
-            report: &CloseReport,
+            report: Ended,
         ) {
             let Some(m) = self.on() else { return };
             let (t, e) = (transport_index(transport), encoding_index(encoding));
@@ -837,14 +853,19 @@ mod on {
     /// [`super::super::ServerHandle::metrics`].
     #[derive(Debug, Clone)]
     pub struct Metrics {
-        core: Weak<Core>,
+        node: Weak<dyn Node>,
+    }
+
+    impl fmt::Debug for dyn Node {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("Node")
+        }
     }
 
     impl Metrics {
-        pub(crate) fn of(core: &Arc<Core>) -> Option<Metrics> {
-            core.metrics.on().map(|_| Metrics {
-                core: Arc::downgrade(core),
-            })
+        pub(crate) fn of<N: Node + 'static>(node: &Arc<N>) -> Option<Metrics> {
+            let weak: Weak<dyn Node> = Arc::downgrade(node) as Weak<dyn Node>;
+            node.recorder().on().map(|_| Metrics { node: weak })
         }
 
         /// The OpenMetrics text exposition of these metrics alone (ending
@@ -875,10 +896,10 @@ mod on {
 
     impl Collector for Metrics {
         fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
-            let Some(core) = self.core.upgrade() else {
+            let Some(node) = self.node.upgrade() else {
                 return Ok(());
             };
-            let Some(m) = core.metrics.on() else {
+            let Some(m) = node.recorder().on() else {
                 return Ok(());
             };
             let e = &mut e;
@@ -1053,12 +1074,9 @@ mod on {
                 "tagwire_panics",
                 "Panics of application code caught (each closed one connection with 1011).",
                 None,
-                &ConstCounter::new(core.panics()),
+                &ConstCounter::new(node.panics()),
             )?;
-            let backend = matches!(
-                *core.rooms.backend().state().borrow(),
-                BackendState::Connected
-            );
+            let backend = node.backend_connected();
             put(
                 e,
                 "tagwire_backend_connected",
@@ -1066,13 +1084,7 @@ mod on {
                 None,
                 &ConstGauge::new(i64::from(backend)),
             )?;
-            let phase = core.phase.borrow().clone();
-            let current = match phase {
-                DrainPhase::Serving => "serving",
-                DrainPhase::Grace => "grace",
-                DrainPhase::Closing => "closing",
-                DrainPhase::Done(_) => "done",
-            };
+            let current = node.drain_phase();
             let mut family = e.encode_descriptor(
                 "tagwire_drain_phase",
                 "The drain's phase: 1 for the current one.",
@@ -1084,11 +1096,7 @@ mod on {
                     .encode_family(&[("phase", name)])?
                     .encode_gauge(&i64::from(name == current))?;
             }
-            let left = if core.is_draining() {
-                core.connection_count()
-            } else {
-                0
-            };
+            let left = node.draining_left();
             put(
                 e,
                 "tagwire_drain_connections_remaining",

@@ -277,7 +277,12 @@ pub(crate) async fn run<P, H, A, T>(
         transport,
         conn.encoding(),
         conn.state.outdated_peer().is_some(),
-        &report,
+        super::metrics::Ended {
+            code: report.code,
+            by_server: report.by_server,
+            undelivered: report.undelivered,
+            unhandled: report.unhandled,
+        },
     );
     if report.undelivered > 0 || report.unhandled > 0 {
         tracing::warn!(

@@ -8,7 +8,6 @@ use super::admission::IpRange;
 use super::backend::Backend;
 
 use super::guard::OriginConfig;
-use super::inspector::InspectorConfig;
 use super::rate::RateLimits;
 use crate::Limits;
 use crate::setters::setters;
@@ -437,3 +436,54 @@ mod tests {
         );
     }
 }
+
+/// The inspector: where it is served and who may read it.
+///
+/// Setting [`super::ServerConfig::inspector`] turns it on (per-connection
+/// counters, the frame tap). With a token, [`super::Server::router`] serves
+/// it at `path` to requests that carry the token (`?token=` or
+/// `Authorization: Bearer`). Without one, the router leaves it out and the
+/// application mounts [`super::Server::inspector_router`] behind its own
+/// authentication.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct InspectorConfig {
+    /// Route of the page; the state is at `{path}/state`, the frames at
+    /// `{path}/frames?conn=ID`.
+    pub path: String,
+    /// The secret a request must carry, or `None` for an inspector the
+    /// application guards itself.
+    pub token: Option<String>,
+    /// Frame streams open at once (default 4); more are refused with 503.
+    pub max_watchers: usize,
+    /// Frame events waiting for one slow watcher (default 256); past it
+    /// frames are dropped for that watcher and counted.
+    pub watcher_buffer: usize,
+}
+
+impl InspectorConfig {
+    /// An inspector at `path` that asks for `token`.
+    pub fn new(path: impl Into<String>, token: impl Into<String>) -> Self {
+        InspectorConfig {
+            path: path.into(),
+            token: Some(token.into()),
+            max_watchers: 4,
+            watcher_buffer: 256,
+        }
+    }
+
+    /// An inspector at `path` with no token: [`super::Server::router`] does
+    /// not serve it; the application mounts
+    /// [`super::Server::inspector_router`] behind its own authentication.
+    pub fn behind_own_auth(path: impl Into<String>) -> Self {
+        InspectorConfig {
+            token: None,
+            ..InspectorConfig::new(path, String::new())
+        }
+    }
+}
+
+setters!(InspectorConfig {
+    with_max_watchers: max_watchers: usize,
+    with_watcher_buffer: watcher_buffer: usize,
+});

@@ -78,7 +78,7 @@ pub(crate) struct Core {
     /// What the server records for Prometheus (nothing unless asked).
     pub(crate) metrics: Arc<Recorder>,
     /// Who watches which connection's frames (the inspector).
-    pub(crate) tap: Arc<super::inspector::Tap>,
+    pub(crate) tap: Arc<super::tap::Tap>,
     draining: AtomicBool,
     pub(crate) phase: watch::Sender<DrainPhase>,
     pub(crate) sse: SseSessions,

@@ -63,6 +63,7 @@ mod rooms;
 mod session;
 mod shared;
 mod sse;
+mod tap;
 mod upgrade;
 
 use std::io;
@@ -77,6 +78,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 pub use self::admission::{InvalidIpRange, IpRange};
+pub use self::config::InspectorConfig;
 pub use self::config::{ConnectionLimits, DrainConfig, HeartbeatConfig, ServerConfig};
 pub use self::connection::Connection;
 use self::core::Core;
@@ -85,7 +87,6 @@ pub use self::guard::{
     Authenticate, ConnectRequest, Denied, NoAuth, OriginConfig, OriginPolicy, TransportKind,
 };
 pub use self::handler::{CloseReport, Handler};
-pub use self::inspector::InspectorConfig;
 #[cfg(feature = "metrics")]
 pub use self::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
 pub use self::outbox::SendError;

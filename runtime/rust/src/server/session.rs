@@ -31,12 +31,12 @@ use super::core::Core;
 use super::guard::{Authenticate, Denied};
 use super::guard::{ConnectRequest, TransportKind};
 use super::handler::{CloseReport, Handler};
-use super::inspector::Dir;
 use super::member::ConnectionState;
 use super::metrics::{Conversion, Reason};
 use super::outbox::{Closing, Next};
 use super::rate::{Over, RateState};
 use super::shared::Shared;
+use super::tap::Dir;
 use crate::control::{Control, ErrorNotice, Welcome, error_code};
 use crate::frame::{Incoming, Payload, decode, to_message};
 use crate::{CloseCode, DecodeErrorKind, Header, Package};
@@ -809,7 +809,7 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
         if tap.watching() {
             let opened = stats.opened;
             tap.capture(self.conn.id(), || {
-                super::inspector::describe::<P>(dir, frame, Some(opened))
+                super::tap::describe::<P>(dir, frame, Some(opened))
             });
         }
     }

@@ -208,6 +208,9 @@ test("an old page and a new page side by side through a deploy: both move, conve
     await waitForLines(page, queued.filter((l) => l.startsWith(`${who}:`)));
   }
   await until("olga's second outdated notice", 10_000, async () => (await recordedClientEvents(olga)).outdated.length === 2);
+  // The server sends the reaction to each member in no particular order:
+  // olga's notice coming first says nothing about nick's copy.
+  await until("nick's own 👍 back from server #2", 10_000, async () => (await reactions(nick)).length === 2);
   assert.deepEqual(await reactions(nick), ["nick ❤️", "nick 👍"]);
 
   for (const [who, page] of Object.entries(pages)) {

@@ -43,7 +43,9 @@ impl std::error::Error for NewError {}
 /// The template files, by their path in the new project.
 const TEMPLATES: &[(&str, &str)] = &[
     ("README.md", include_str!("../templates/new/README.md")),
-    ("Cargo.toml", include_str!("../templates/new/Cargo.toml")),
+    // Not named `Cargo.toml` in the repository: `cargo package` leaves out
+    // every folder that holds one, as a package of its own.
+    ("Cargo.toml", include_str!("../templates/new/Cargo.toml.in")),
     ("build.rs", include_str!("../templates/new/build.rs")),
     // Not named `.gitignore` in the compiler's sources, where git would obey it.
     (".gitignore", include_str!("../templates/new/gitignore")),

@@ -14,14 +14,19 @@ export const repoRoot = path.resolve(extensionDir, "..", "..");
 export const grammarPath = path.join(extensionDir, "syntaxes", "tagwire.tmLanguage.json");
 export const scopeName = "source.tagwire";
 
-/** Every `.schema` under `dir` (relative to the repository), as sorted repository paths. */
+/** Folders that hold build output or installed packages, never a schema of ours. */
+const skipped = (name: string): boolean =>
+  name === ".git" || name === "node_modules" || name === "target" || name.startsWith("target-");
+
+/** Every `.schema` under `dir` (relative to the repository; `.` for all of it), as sorted repository paths. */
 export function schemasUnder(dir: string): string[] {
   const found: string[] = [];
   const walk = (rel: string): void => {
     for (const entry of readdirSync(path.join(repoRoot, rel), { withFileTypes: true })) {
-      const child = path.posix.join(rel, entry.name);
-      if (entry.isDirectory()) walk(child);
-      else if (entry.name.endsWith(".schema")) found.push(child);
+      const child = rel === "." ? entry.name : path.posix.join(rel, entry.name);
+      if (entry.isDirectory()) {
+        if (!skipped(entry.name)) walk(child);
+      } else if (entry.name.endsWith(".schema")) found.push(child);
     }
   };
   walk(dir);

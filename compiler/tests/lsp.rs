@@ -616,3 +616,112 @@ fn an_edit_in_a_small_file_does_not_reparse_the_large_one() {
     assert_eq!(parses(&mut lsp) - before, 3);
     assert!(lsp.shutdown().success());
 }
+
+#[test]
+fn hostile_input_gets_errors_or_diagnostics_and_the_server_keeps_serving() {
+    let p = project();
+    let mut lsp = Client::start(&p.root);
+    // Before `initialize`: requests are refused, notifications dropped.
+    lsp.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri(&p.app), "languageId": "tagwire", "version": 1, "text": APP } }));
+    let early = lsp
+        .request("textDocument/hover", at(&p.app, APP, "Move"))
+        .expect_err("refused");
+    assert_eq!(early["code"], -32002, "ServerNotInitialized: {early}");
+    drop(lsp);
+    let mut lsp = Client::initialized(&p.root, false);
+
+    // Binary junk on disk beside the schema, and a lock with conflict markers.
+    std::fs::write(
+        p.root.join("app/junk.schema"),
+        b"package j;\n\xff\xfe\x00 message",
+    )
+    .expect("write");
+    let lock = std::fs::read_to_string(p.root.join("app/tagwire.lock")).expect("lock");
+    let conflicted = format!("<<<<<<< HEAD\n{lock}=======\nformat = 1\n>>>>>>> theirs\n");
+    std::fs::write(p.root.join("app/tagwire.lock"), conflicted).expect("write");
+    // A half-typed file.
+    let half =
+        "package app;\nimport \"../common/geometry.schema\";\nmessage Move from client { at: Po";
+    lsp.open(&p.app, half);
+    let diagnostics = lsp.diagnostics(&uri(&p.app), Some(1));
+    let text = serde_json::to_string(&diagnostics).unwrap();
+    assert!(text.contains("is not valid UTF-8"), "{diagnostics:#?}");
+    assert!(
+        errors(&diagnostics)
+            .iter()
+            .any(|d| d["range"]["start"]["line"] == 2),
+        "the syntax error: {diagnostics:#?}"
+    );
+    // With the junk gone the lock is read, and its conflict shown on it.
+    std::fs::remove_file(p.root.join("app/junk.schema")).expect("rm");
+    lsp.change(&p.app, 2, APP);
+    let lock_diagnostics = lsp.diagnostics(&uri(&p.root.join("app/tagwire.lock")), None);
+    assert!(
+        lock_diagnostics.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read the lock file")),
+        "{lock_diagnostics:#?}"
+    );
+    std::fs::write(p.root.join("app/tagwire.lock"), &lock).expect("restore");
+
+    // A file deleted while open: its text in the editor still counts.
+    std::fs::remove_file(&p.app).expect("rm");
+    let edited = APP.replace("count: u8", "count: Nope");
+    lsp.change(&p.app, 3, &edited);
+    let diagnostics = lsp.diagnostics(&uri(&p.app), Some(3));
+    assert!(
+        serde_json::to_string(&diagnostics)
+            .unwrap()
+            .contains("unknown type `Nope`"),
+        "{diagnostics:#?}"
+    );
+
+    // Unknown URIs, positions past the end, malformed params, unknown methods.
+    let not_a_file = lsp.request("textDocument/hover", json!({ "textDocument": { "uri": "untitled:Untitled-1" }, "position": { "line": 0, "character": 0 } }));
+    assert_eq!(not_a_file.expect_err("not a file")["code"], -32602);
+    let nowhere = lsp.request("textDocument/hover", json!({ "textDocument": { "uri": uri(&p.root.join("none.schema")) }, "position": { "line": 0, "character": 0 } }));
+    assert_eq!(nowhere, Ok(Value::Null));
+    let past = lsp.request("textDocument/hover", json!({ "textDocument": { "uri": uri(&p.app) }, "position": { "line": 9999, "character": 0 } }));
+    assert_eq!(past, Ok(Value::Null));
+    let wide = lsp.request("textDocument/definition", json!({ "textDocument": { "uri": uri(&p.app) }, "position": { "line": 0, "character": 9999 } }));
+    assert_eq!(wide, Ok(Value::Null));
+    let malformed = lsp.request("textDocument/hover", json!({ "textDocument": 7 }));
+    assert_eq!(malformed.expect_err("malformed")["code"], -32602);
+    let unknown = lsp.request("tagwire/nothing", json!({}));
+    assert_eq!(unknown.expect_err("unknown")["code"], -32601);
+    let past_end = json!({
+        "textDocument": { "uri": uri(&p.app), "version": 4 },
+        "contentChanges": [{ "range": { "start": { "line": 500, "character": 0 }, "end": { "line": 501, "character": 0 } }, "text": "x" }],
+    });
+    lsp.notify("textDocument/didChange", past_end);
+    lsp.notify("textDocument/didChange", json!({ "nonsense": true }));
+    lsp.notify("textDocument/didOpen", json!({ "textDocument": { "uri": "untitled:x", "languageId": "tagwire", "version": 1, "text": "" } }));
+
+    // Still serving: the text before the bad change is the one answered about.
+    let hover = lsp
+        .request("textDocument/hover", at(&p.app, &edited, "Move"))
+        .expect("hover");
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("message app.Move"),
+        "{hover}"
+    );
+    let second = lsp.request("initialize", json!({ "capabilities": {} }));
+    assert_eq!(second.expect_err("twice")["code"], -32600);
+    let status = lsp.shutdown();
+    assert!(
+        status.success(),
+        "exit after shutdown is status 0: {status:?}"
+    );
+}
+
+#[test]
+fn exit_without_shutdown_is_status_1() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut lsp = Client::initialized(dir.path(), false);
+    lsp.notify("exit", Value::Null);
+    assert_eq!(lsp.wait_exit().code(), Some(1));
+}

@@ -28,6 +28,9 @@ pub(crate) struct Project {
     pub index: Index,
     /// The folder's lock as read, when it could be.
     pub lock: Option<LockFile>,
+    /// Its versions still in use, by (package, message, version): asked for
+    /// every message version at every change, so no scan of the lock each time.
+    locked: HashMap<(String, String, u32), usize>,
 }
 
 impl Project {
@@ -49,9 +52,8 @@ impl Project {
 
     /// The lock entry of a message version, when it is locked.
     pub fn locked(&self, package: &str, name: &str, version: u32) -> Option<&crate::lock::Entry> {
-        self.lock.as_ref()?.entries.iter().find(|e| {
-            e.package == package && e.message == name && e.version == version && !e.removed
-        })
+        let key = (package.to_string(), name.to_string(), version);
+        self.lock.as_ref()?.entries.get(*self.locked.get(&key)?)
     }
 }
 
@@ -223,11 +225,18 @@ impl World {
             .find(|plan| plan.path.parent() == Some(folder))
             .and_then(|plan| plan.old_text.as_deref())
             .and_then(|text| LockFile::parse(text).ok());
+        let locked = lock
+            .iter()
+            .flat_map(|l| l.entries.iter().enumerate())
+            .filter(|(_, e)| !e.removed)
+            .map(|(i, e)| ((e.package.clone(), e.message.clone(), e.version), i))
+            .collect();
         Some(Project {
             folder: folder.to_path_buf(),
             analysis,
             index,
             lock,
+            locked,
         })
     }
 

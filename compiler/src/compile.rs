@@ -51,6 +51,8 @@ impl Output {
 
 /// A run with what only tools inside the crate (the language server) look
 /// at: the syntax trees and the schema even when it has errors.
+// Read only by the language server; `run` keeps just the output.
+#[cfg_attr(not(feature = "lsp"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct Analysis {
     pub output: Output,
@@ -59,6 +61,7 @@ pub(crate) struct Analysis {
     pub unchecked: Option<Schema>,
 }
 
+#[cfg_attr(not(feature = "lsp"), allow(dead_code))]
 impl Analysis {
     pub fn schema(&self) -> Option<&Schema> {
         self.output.schema.as_ref().or(self.unchecked.as_ref())

@@ -67,6 +67,7 @@ pub(super) fn summary(old: &str, new: &str) -> String {
     "the wire shape changed".to_string()
 }
 
+#[cfg(feature = "lsp")]
 /// The top-level fields of `new` that are not in `old` as they are there
 /// (added or changed), by name: where an editor points at a breaking change.
 pub(crate) fn changed_fields(old: &str, new: &str) -> Vec<String> {
@@ -79,11 +80,13 @@ pub(crate) fn changed_fields(old: &str, new: &str) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "lsp")]
 /// The top-level fields of a shape as written there: `name: type @constraint`.
 pub(crate) fn fields(shape: &str) -> Vec<String> {
     split(shape).0
 }
 
+#[cfg(feature = "lsp")]
 fn field_name(field: &str) -> &str {
     field.split(':').next().unwrap_or("").trim()
 }

@@ -10,6 +10,7 @@ mod constraints;
 mod diff;
 pub mod file;
 
+#[cfg(feature = "lsp")]
 pub(crate) use diff::{changed_fields, fields as shape_fields};
 pub use file::{Entry, FILE_NAME, LockFile};
 

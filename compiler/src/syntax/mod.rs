@@ -47,6 +47,7 @@ pub fn parse(file: FileId, text: &str) -> Result<ast::File, Box<Diagnostic>> {
 /// The grammar's keywords (its `kw_` rules), read from the grammar itself
 /// so the list cannot drift from what parses: words such as `message`, and
 /// annotations such as `@rate`.
+#[cfg(any(test, feature = "lsp"))]
 pub(crate) fn keywords() -> impl Iterator<Item = &'static str> {
     include_str!("schema.pest").lines().filter_map(|line| {
         let rule = line.strip_prefix("kw_")?;

@@ -3,10 +3,12 @@
 use crate::check;
 use crate::diagnostic::{self, Diagnostic};
 use crate::ir::Schema;
-use crate::loader::Loader;
+use crate::loader::{Loaded, Loader};
 use crate::lock::{self, LockMode, LockPlan};
-use crate::source::SourceMap;
+use crate::source::{Overlay, SourceMap};
+use crate::syntax::ParseCache;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Options for one run of the front end.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +16,8 @@ pub struct FrontEnd {
     roots: Vec<(PathBuf, Option<String>)>,
     mode: LockMode,
     allow_breaking: bool,
+    files: Option<Arc<Overlay>>,
+    cache: Option<Arc<ParseCache>>,
 }
 
 /// What a run produced: every source read, the checked schema when there were
@@ -45,6 +49,25 @@ impl Output {
     }
 }
 
+/// A run with what only tools inside the crate (the language server) look
+/// at: the syntax trees and the schema even when it has errors.
+// Read only by the language server; `run` keeps just the output.
+#[cfg_attr(not(feature = "lsp"), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) struct Analysis {
+    pub output: Output,
+    pub loaded: Loaded,
+    /// The schema as far as it was checked, when `output.schema` is `None`.
+    pub unchecked: Option<Schema>,
+}
+
+#[cfg_attr(not(feature = "lsp"), allow(dead_code))]
+impl Analysis {
+    pub fn schema(&self) -> Option<&Schema> {
+        self.output.schema.as_ref().or(self.unchecked.as_ref())
+    }
+}
+
 impl FrontEnd {
     pub fn new() -> Self {
         Self::default()
@@ -73,7 +96,25 @@ impl FrontEnd {
         self
     }
 
+    /// Reads every file (schemas, imports, lock files) from `files` when it
+    /// has them, from disk otherwise: an editor's unsaved texts.
+    pub fn overlay(&mut self, files: Arc<Overlay>) -> &mut Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Reuses the parse of every file whose text is unchanged since an
+    /// earlier run with the same cache, and keeps this run's parses there.
+    pub fn parse_cache(&mut self, cache: Arc<ParseCache>) -> &mut Self {
+        self.cache = Some(cache);
+        self
+    }
+
     pub fn run(&self) -> Output {
+        self.analyse().output
+    }
+
+    pub(crate) fn analyse(&self) -> Analysis {
         let mut sources = SourceMap::new();
         let mut diagnostics = Vec::new();
         let mut roots: Vec<(PathBuf, Option<String>)> = self
@@ -90,6 +131,12 @@ impl FrontEnd {
         roots.sort_by(|a, b| a.0.cmp(&b.0));
         roots.dedup_by(|a, b| a.0 == b.0);
         let mut loader = Loader::new(&mut sources, &mut diagnostics);
+        if let Some(files) = &self.files {
+            loader = loader.with_files(files);
+        }
+        if let Some(cache) = &self.cache {
+            loader = loader.with_cache(cache);
+        }
         for (path, text) in roots {
             match text {
                 Some(text) => loader.load_root_text(&path, text),
@@ -105,16 +152,25 @@ impl FrontEnd {
                 &mut sources,
                 self.mode,
                 self.allow_breaking,
+                self.files.as_deref(),
                 &mut diagnostics,
             );
         }
         diagnostic::sort(&mut diagnostics);
-        let schema = (!diagnostic::has_errors(&diagnostics)).then_some(schema);
-        Output {
-            sources,
-            schema,
-            diagnostics,
-            locks,
+        let (schema, unchecked) = if diagnostic::has_errors(&diagnostics) {
+            (None, Some(schema))
+        } else {
+            (Some(schema), None)
+        };
+        Analysis {
+            output: Output {
+                sources,
+                schema,
+                diagnostics,
+                locks,
+            },
+            loaded,
+            unchecked,
         }
     }
 }

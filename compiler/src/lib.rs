@@ -27,14 +27,18 @@ pub use compile::{FrontEnd, Output};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use header::{APPLICATION_HEADERS, HeaderError};
 pub use lock::{Entry as LockEntry, FILE_NAME as LOCK_FILE_NAME, LockFile, LockMode, LockPlan};
-pub use syntax::{MAX_NESTING, MAX_SOURCE_BYTES};
+pub use source::Overlay;
+pub use syntax::{MAX_NESTING, MAX_SOURCE_BYTES, ParseCache};
 
 // The `tagwire` binary's own views (`tagwire fmt`, `tagwire headers`,
 // `tagwire dump`) and `tagwire new`'s templates; public only because the binary is another crate, and not
 // part of the library's API.
-#[cfg(feature = "cli")]
+#[cfg(any(feature = "cli", feature = "lsp"))]
 #[doc(hidden)]
 pub mod formatter;
+#[cfg(feature = "lsp")]
+#[doc(hidden)]
+pub mod lsp;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod report;

@@ -2,8 +2,8 @@
 
 use crate::ast;
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
-use crate::source::{FileId, SourceMap, Span};
-use crate::syntax;
+use crate::source::{FileId, Overlay, SourceMap, Span};
+use crate::syntax::{self, ParseCache};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,10 @@ pub struct Loader<'a> {
     by_path: HashMap<PathBuf, FileId>,
     /// Files whose imports are being followed: an import of one of them is a cycle.
     stack: Vec<FileId>,
+    /// Texts that override the disk (an editor's unsaved files).
+    files: Option<&'a Overlay>,
+    /// Parse results of earlier runs, reused for files whose text is unchanged.
+    cache: Option<&'a ParseCache>,
 }
 
 impl<'a> Loader<'a> {
@@ -34,13 +38,41 @@ impl<'a> Loader<'a> {
             loaded: Loaded::default(),
             by_path: HashMap::new(),
             stack: Vec::new(),
+            files: None,
+            cache: None,
+        }
+    }
+
+    /// Reads files through `files` first, then from disk.
+    pub fn with_files(mut self, files: &'a Overlay) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Reuses the parses in `cache` and keeps new ones there.
+    pub fn with_cache(mut self, cache: &'a ParseCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        match self.files {
+            Some(files) => files.canonicalize(path),
+            None => std::fs::canonicalize(path),
+        }
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        match self.files {
+            Some(files) => files.read(path),
+            None => std::fs::read(path),
         }
     }
 
     /// Loads a root schema from disk. Roots are sorted by the caller so that
     /// headers handed out in one run never depend on argument order.
     pub fn load_root(&mut self, path: &Path) {
-        let canonical = match std::fs::canonicalize(path) {
+        let canonical = match self.canonicalize(path) {
             Ok(p) => p,
             Err(e) => {
                 self.diagnostics.push(Diagnostic::error(
@@ -88,7 +120,7 @@ impl<'a> Loader<'a> {
             }
             return Some(id);
         }
-        let text = match std::fs::read(canonical) {
+        let text = match self.read(canonical) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => text,
                 Err(e) => {
@@ -125,7 +157,12 @@ impl<'a> Loader<'a> {
     fn parse_and_follow(&mut self, path: PathBuf, text: String) -> Option<FileId> {
         let id = self.sources.add(path.clone(), text);
         self.by_path.insert(path.clone(), id);
-        let file = match syntax::parse(id, &self.sources.get(id).text) {
+        let text = &self.sources.get(id).text;
+        let parsed = match self.cache {
+            Some(cache) => cache.parse(&path, id, text),
+            None => syntax::parse(id, text),
+        };
+        let file = match parsed {
             Ok(file) => file,
             Err(d) => {
                 let mut d = *d;
@@ -147,7 +184,7 @@ impl<'a> Loader<'a> {
         let mut resolved = Vec::new();
         for (relative, span) in imports {
             let target = directory.join(&relative);
-            match std::fs::canonicalize(&target) {
+            match self.canonicalize(&target) {
                 Ok(canonical) => {
                     if let Some(imported) = self.load_path(&canonical, Some(span)) {
                         if resolved.iter().any(|(f, _)| *f == imported) {

@@ -156,6 +156,13 @@ enum Command {
         #[arg(long, value_name = "CHECKOUT")]
         tagwire_path: Option<PathBuf>,
     },
+    /// Serve the Language Server Protocol on stdin and stdout, for editors.
+    ///
+    /// Diagnostics as you type (with what tagwire.lock says about each edit),
+    /// headers as inlay hints, hover, definitions, references, symbols,
+    /// completion, rename, formatting, semantic tokens and a quick fix that
+    /// turns a breaking edit into a new version. See docs/LSP.md.
+    Lsp,
     /// Format schemas canonically, keeping comments.
     Fmt {
         /// Schema files to format in place.
@@ -289,6 +296,15 @@ fn main() -> ExitCode {
             check,
             format,
         } => fmt(&schemas, check, format),
+        Command::Lsp => match tagwire_compiler::lsp::run() {
+            Ok(true) => ExitCode::SUCCESS,
+            // `exit` without `shutdown` first, or the stream closed: status 1, as the protocol asks.
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("error: tagwire lsp: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::New {
             dir,
             name,

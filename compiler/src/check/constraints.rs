@@ -8,7 +8,7 @@ use crate::ir::{self, Bound, Checks, Constraint, Type};
 use crate::pattern;
 use crate::source::Span;
 
-const NAMES: &[&str] = &["len", "range", "pattern"];
+pub(crate) const NAMES: &[&str] = &["len", "range", "pattern"];
 
 /// The checks of a field whose written type `written` resolved to `ty`.
 pub(super) fn checks(

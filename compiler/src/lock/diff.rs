@@ -67,6 +67,30 @@ pub(super) fn summary(old: &str, new: &str) -> String {
     "the wire shape changed".to_string()
 }
 
+#[cfg(feature = "lsp")]
+/// The top-level fields of `new` that are not in `old` as they are there
+/// (added or changed), by name: where an editor points at a breaking change.
+pub(crate) fn changed_fields(old: &str, new: &str) -> Vec<String> {
+    let (old_fields, _) = split(old);
+    let (new_fields, _) = split(new);
+    new_fields
+        .iter()
+        .filter(|f| !old_fields.contains(f))
+        .map(|f| field_name(f).to_string())
+        .collect()
+}
+
+#[cfg(feature = "lsp")]
+/// The top-level fields of a shape as written there: `name: type @constraint`.
+pub(crate) fn fields(shape: &str) -> Vec<String> {
+    split(shape).0
+}
+
+#[cfg(feature = "lsp")]
+fn field_name(field: &str) -> &str {
+    field.split(':').next().unwrap_or("").trim()
+}
+
 fn list(names: &[&String]) -> String {
     names
         .iter()

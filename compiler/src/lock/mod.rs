@@ -10,13 +10,15 @@ mod constraints;
 mod diff;
 pub mod file;
 
+#[cfg(feature = "lsp")]
+pub(crate) use diff::{changed_fields, fields as shape_fields};
 pub use file::{Entry, FILE_NAME, LockFile};
 
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::header::{APPLICATION_HEADERS, Header};
 use crate::ir::{Direction, MessageVersion, Removed, Schema};
 use crate::shape;
-use crate::source::{SourceMap, Span};
+use crate::source::{Overlay, SourceMap, Span};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -62,6 +64,7 @@ pub fn apply(
     sources: &mut SourceMap,
     mode: LockMode,
     allow_breaking: bool,
+    files: Option<&Overlay>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<LockPlan> {
     // Group message positions by the folder of the file that declared them.
@@ -81,7 +84,7 @@ pub fn apply(
     let mut removals: Vec<(String, Removed, Direction)> = Vec::new();
     for (folder, positions) in folders {
         let path = folder.join(FILE_NAME);
-        let (old_text, mut lock) = match read(&path, sources, diagnostics) {
+        let (old_text, mut lock) = match read(&path, files, sources, diagnostics) {
             Some(read) => read,
             None => continue,
         };
@@ -211,10 +214,15 @@ pub fn protocol_fingerprint(messages: &[MessageVersion]) -> String {
 
 fn read(
     path: &Path,
+    files: Option<&Overlay>,
     sources: &mut SourceMap,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<(Option<String>, LockFile)> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match files.and_then(|f| f.get(path)) {
+        Some(text) => Ok(text.to_string()),
+        None => std::fs::read_to_string(path),
+    };
+    let text = match text {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Some((None, LockFile::default()));

@@ -1,5 +1,6 @@
 //! Parsing: .schema text to [`ast::File`], with syntax errors in words.
 
+mod cache;
 mod depth;
 mod errors;
 mod lower;
@@ -10,6 +11,8 @@ use crate::ast;
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::FileId;
 use pest::Parser as _;
+
+pub use cache::ParseCache;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "syntax/schema.pest"]
@@ -39,6 +42,18 @@ pub fn parse(file: FileId, text: &str) -> Result<ast::File, Box<Diagnostic>> {
     let pairs = SchemaParser::parse(Rule::schema, text)
         .map_err(|e| Box::new(errors::to_diagnostic(file, text, &e)))?;
     Ok(lower::file(file, pairs))
+}
+
+/// The grammar's keywords (its `kw_` rules), read from the grammar itself
+/// so the list cannot drift from what parses: words such as `message`, and
+/// annotations such as `@rate`.
+#[cfg(any(test, feature = "lsp"))]
+pub(crate) fn keywords() -> impl Iterator<Item = &'static str> {
+    include_str!("schema.pest").lines().filter_map(|line| {
+        let rule = line.strip_prefix("kw_")?;
+        let (_, literal) = rule.split_once('"')?;
+        literal.split('"').next()
+    })
 }
 
 /// Parses `text` as one grammar rule, requiring it to consume all of the text.

@@ -160,3 +160,14 @@ fn field_defaults() {
     let literal = m.fields[0].default.as_ref().expect("a default");
     assert_eq!((literal.span.start, literal.span.end), (31, 32));
 }
+
+#[test]
+fn keywords_are_read_from_the_grammar() {
+    let words: Vec<&str> = super::keywords().collect();
+    for word in [
+        "package", "import", "struct", "message", "from", "map", "@rate", "burst",
+    ] {
+        assert!(words.contains(&word), "{word} missing from {words:?}");
+    }
+    assert_eq!(words.len(), 12, "{words:?}");
+}

@@ -28,6 +28,9 @@ pub struct Output {
     pub schema: Option<Schema>,
     pub diagnostics: Vec<Diagnostic>,
     pub locks: Vec<LockPlan>,
+    /// Files a root or an import named that could not be read. With
+    /// `sources` and the lock plans' paths, every file the result depends on.
+    pub unread: Vec<PathBuf>,
 }
 
 impl Output {
@@ -168,6 +171,7 @@ impl FrontEnd {
                 schema,
                 diagnostics,
                 locks,
+                unread: loaded.unread.clone(),
             },
             loaded,
             unchecked,

@@ -34,6 +34,7 @@ pub fn format_source(path: &Path, text: &str) -> Result<String, Box<Output>> {
                 schema: None,
                 diagnostics: vec![diagnostic],
                 locks: Vec::new(),
+                unread: Vec::new(),
             }))
         }
     }

@@ -14,6 +14,9 @@ pub struct Loaded {
     pub roots: Vec<FileId>,
     /// For each file, the files its imports resolved to, with the import's span.
     pub imports: HashMap<FileId, Vec<(FileId, Span)>>,
+    /// Files a root or an import named that could not be read (missing, not
+    /// UTF-8, unreadable): the result depends on them too, as a watcher must know.
+    pub unread: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -79,6 +82,7 @@ impl<'a> Loader<'a> {
                     DiagnosticCode::CannotReadFile,
                     format!("cannot read `{}`: {e}", shown(path)),
                 ));
+                self.loaded.unread.push(path.to_path_buf());
                 return;
             }
         };
@@ -136,6 +140,7 @@ impl<'a> Loader<'a> {
                         d = d.at(span, "imported here");
                     }
                     self.diagnostics.push(d);
+                    self.loaded.unread.push(canonical.to_path_buf());
                     return None;
                 }
             },
@@ -199,14 +204,19 @@ impl<'a> Loader<'a> {
                         resolved.push((imported, span));
                     }
                 }
-                Err(_) => self.diagnostics.push(
-                    Diagnostic::error(
-                        DiagnosticCode::ImportNotFound,
-                        format!("cannot find imported file `{relative}`"),
-                    )
-                    .at(span, "no such file")
-                    .with_note("imports are resolved relative to the folder of the importing file"),
-                ),
+                Err(_) => {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            DiagnosticCode::ImportNotFound,
+                            format!("cannot find imported file `{relative}`"),
+                        )
+                        .at(span, "no such file")
+                        .with_note(
+                            "imports are resolved relative to the folder of the importing file",
+                        ),
+                    );
+                    self.loaded.unread.push(target);
+                }
             }
         }
         self.stack.pop();

@@ -12,6 +12,7 @@ use tagwire_compiler::dynamic::{
 use tagwire_compiler::{FrontEnd, LockMode, Output, formatter, report, scaffold};
 
 mod tap;
+mod watch;
 
 /// Tagwire schema compiler: stable 2-byte message headers, breaking-change
 /// checks and code generation for realtime protocols.
@@ -192,6 +193,10 @@ enum Gen {
         /// Fail instead of updating tagwire.lock, as `cargo --locked`.
         #[arg(long)]
         locked: bool,
+        /// Generate again whenever the schema, a file it imports or a lock
+        /// changes, until Ctrl-C (see docs/TYPESCRIPT.md).
+        #[arg(long)]
+        watch: bool,
     },
     /// TypeScript: one `<package>.ts` module per package, for the `tagwire` npm package.
     ///
@@ -210,6 +215,10 @@ enum Gen {
         /// Fail instead of updating tagwire.lock, as `cargo --locked`.
         #[arg(long)]
         locked: bool,
+        /// Generate again whenever the schema, a file it imports or a lock
+        /// changes, until Ctrl-C (see docs/TYPESCRIPT.md).
+        #[arg(long)]
+        watch: bool,
     },
 }
 
@@ -419,7 +428,8 @@ fn main() -> ExitCode {
             out,
             serde,
             locked,
-        }) => generate_into(&common, &out, locked, |output| {
+            watch,
+        }) => generate(&common, &out, locked, watch, |output| {
             let mut options = RustOptions::default();
             options.serde = serde;
             generate_rust_files(output, &options).map_err(|e| e.to_string())
@@ -429,11 +439,28 @@ fn main() -> ExitCode {
             out,
             runtime_import,
             locked,
-        }) => generate_into(&common, &out, locked, |output| {
+            watch,
+        }) => generate(&common, &out, locked, watch, |output| {
             let mut options = TsOptions::default();
-            options.runtime_import = runtime_import;
+            options.runtime_import = runtime_import.clone();
             generate_typescript_files(output, &options).map_err(|e| e.to_string())
         }),
+    }
+}
+
+/// `tagwire gen`: one run, or with `watch` a run after every change to a file
+/// the last run depended on.
+fn generate(
+    common: &CommonArgs,
+    out: &std::path::Path,
+    locked: bool,
+    watch: bool,
+    generator: impl Fn(&Output) -> Result<Vec<(PathBuf, String)>, String>,
+) -> ExitCode {
+    if watch {
+        watch::run(|| watch::inputs(&generate_into(common, out, locked, &generator).1))
+    } else {
+        generate_into(common, out, locked, &generator).0
     }
 }
 
@@ -446,13 +473,14 @@ fn emit(result: CliResult) -> ExitCode {
 }
 
 /// Runs the front end like a build script would (updating the lock unless
-/// `locked`), then writes what `generate` makes of it under `out`.
+/// `locked`), then writes what `generate` makes of it under `out`. Returns
+/// the exit status and the run's output.
 fn generate_into(
     common: &CommonArgs,
     out: &std::path::Path,
     locked: bool,
     generate: impl FnOnce(&Output) -> Result<Vec<(PathBuf, String)>, String>,
-) -> ExitCode {
+) -> (ExitCode, Output) {
     let mode = if locked {
         LockMode::Locked
     } else {
@@ -464,28 +492,39 @@ fn generate_into(
     if !output.has_errors() {
         if let Err(e) = output.write_locks() {
             eprintln!("error: cannot write the lock file: {e}");
-            return ExitCode::from(1);
+            return (ExitCode::from(1), output);
         }
         locks = changed_locks(&output);
         let files = match generate(&output) {
             Ok(files) => files,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(1);
+                return (ExitCode::from(1), output);
             }
         };
         match write_to(out, &files) {
             Ok(paths) => written = paths.iter().map(|p| relative(p)).collect(),
             Err(e) => {
                 eprintln!("error: cannot write to `{}`: {e}", out.display());
-                return ExitCode::from(1);
+                return (ExitCode::from(1), output);
             }
         }
     }
-    finish(
+    // For tools that regenerate on change (the Vite plugin): what to watch,
+    // and the diagnostics as the text form shows them.
+    let inputs: Vec<String> = watch::paths(&output)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let code = finish(
         &output,
         common.format,
-        serde_json::json!({ "written": written, "locks": locks }),
+        serde_json::json!({
+            "written": written,
+            "locks": locks,
+            "inputs": inputs,
+            "rendered": (common.format == Format::Json).then(|| output.render_text()),
+        }),
         || {
             // The lock is the schema's record of its headers: a new or
             // changed one must be committed, so say that it was written.
@@ -496,7 +535,8 @@ fn generate_into(
                 eprintln!("wrote {path}");
             }
         },
-    )
+    );
+    (code, output)
 }
 
 /// The lock files this run created or changed, as the user would name them.

@@ -61,6 +61,41 @@ function escape(v: string): string {
   return out + v.slice(start);
 }
 
+/** `FRACTIONS[j]`: the decimal digits of j/1024 after `.` (`""` for 0), built on first use. */
+let FRACTIONS: string[] | undefined;
+
+function fractions(): string[] {
+  if (FRACTIONS !== undefined) return FRACTIONS;
+  const t = [""];
+  // j/1024 = j·5^10/10^10: ten digits, less the trailing zeros.
+  for (let j = 1; j < 1024; j++) t.push("." + String(j * 9_765_625).padStart(10, "0").replace(/0+$/, ""));
+  return (FRACTIONS = t);
+}
+
+/**
+ * `String(v)` for a float that is not `-0`. Converting a fraction to its
+ * shortest decimal is slow in engines (a digit-generation loop, no cache), and
+ * many floats on the wire are multiples of 2^-10 below 2^20: pixel
+ * coordinates in halves to 1024ths, values in 1/256 steps. For those the exact
+ * decimal, at most 10 digits after the point, is the shortest that reads back
+ * as `v`, which is what `String` prints: a decimal with fewer digits lies at
+ * least 2^-10·5^-9 ≈ 5e-10 from `v`, farther than half a unit in the last
+ * place below 2^20 (2^-34 ≈ 6e-11), and no such value is small enough for
+ * exponent notation. Anything else goes through `String`.
+ */
+function formatFloat(v: number): string {
+  const a = v < 0 ? -v : v;
+  if (a < 0x10_0000) {
+    const scaled = a * 1024;
+    const m = scaled | 0;
+    if (m === scaled) {
+      const digits = (m >> 10) + (fractions()[m & 1023] as string);
+      return v < 0 ? "-" + digits : digits;
+    }
+  }
+  return String(v);
+}
+
 /**
  * Builds one text frame. Every method appends `|` and one token (composites:
  * a count or marker token, then what the callbacks write), so generated code
@@ -150,12 +185,15 @@ export class TextWriter extends BaseWriter implements Writer {
    */
   f32(v: number): void {
     checkFloat(v);
-    this.f64(Math.fround(v));
+    this.float(Math.fround(v));
   }
   /** `Number.prototype.toString`, except `-0` keeps its sign; `NaN`, `Infinity`, `-Infinity`. */
   f64(v: number): void {
     checkFloat(v);
-    this.out += v === 0 && 1 / v < 0 ? "|-0" : "|" + v;
+    this.float(v);
+  }
+  private float(v: number): void {
+    this.out += v === 0 && 1 / v < 0 ? "|-0" : "|" + formatFloat(v);
   }
   /** Escaped (SPEC §3.5): no `|`, CR or LF in the token, never a leading raw `~`. */
   str(v: string): void {

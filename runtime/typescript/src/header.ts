@@ -29,6 +29,18 @@ export function symbolValue(code: number): number {
   return code < 128 ? (SYMBOL_VALUE[code] ?? -1) : -1;
 }
 
+/** Header strings by index, filled on first use, so decoding a frame allocates no header string. */
+const HEADER_STRINGS: (string | undefined)[] = [];
+
+/**
+ * The header of two symbol values (`hi`, `lo`: 0–63, from
+ * {@link symbolValue}, checked by the caller): one shared string per header.
+ */
+export function cachedHeader(hi: number, lo: number): Header {
+  const index = hi * 64 + lo;
+  return (HEADER_STRINGS[index] ??= HEADER_ALPHABET.charAt(hi) + HEADER_ALPHABET.charAt(lo));
+}
+
 /** Whether `s` is exactly 2 alphabet characters. */
 export function isHeader(s: string): boolean {
   return s.length === 2 && symbolValue(s.charCodeAt(0)) >= 0 && symbolValue(s.charCodeAt(1)) >= 0;

@@ -247,6 +247,12 @@ function decimal(s: string, start: number, end: number): number {
   return negative ? -v : v;
 }
 
+/** Index of `c` in `s` from `from` on, or `s.length`. */
+function indexOr(s: string, c: string, from: number): number {
+  const i = s.indexOf(c, from);
+  return i < 0 ? s.length : i;
+}
+
 const FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 /** Powers of ten a double holds exactly (up to 10^22), for {@link TextReader.float}'s fast path. */
@@ -270,6 +276,11 @@ export class TextReader extends BaseReader implements Reader {
   /** The frame's header, for the generated `switch`. */
   readonly header: Header;
   private readonly frame: string;
+  /** Next positions of a `\\`, LF and CR, and the first of them (see {@link TextReader.nextSpecial}). */
+  private backslash = -1;
+  private lf = -1;
+  private cr = -1;
+  private special = -1;
 
   /**
    * Checks, in SPEC §6.1's order, the frame's size, that it is valid Unicode
@@ -353,6 +364,22 @@ export class TextReader extends BaseReader implements Reader {
   private end(start: number): number {
     const end = this.frame.indexOf("|", start);
     return end < 0 ? this.frame.length : end;
+  }
+
+  /**
+   * Where the next `\\`, LF or CR at or after `from` is (the frame's length
+   * when there is none): what a string token must unescape or reject. Each is
+   * searched for with `indexOf` and remembered until reading passes it, so
+   * the frame is searched once per character, not once per string, and most
+   * strings, which have none, cost a comparison instead of a loop over them.
+   */
+  private nextSpecial(from: number): number {
+    if (this.special >= from) return this.special;
+    const f = this.frame;
+    if (this.backslash < from) this.backslash = indexOr(f, "\\", from);
+    if (this.lf < from) this.lf = indexOr(f, "\n", from);
+    if (this.cr < from) this.cr = indexOr(f, "\r", from);
+    return (this.special = Math.min(this.backslash, this.lf, this.cr));
   }
 
   /** Takes the next token. */
@@ -565,12 +592,8 @@ export class TextReader extends BaseReader implements Reader {
     const end = this.end(start);
     this.pos = end;
     if (start < end && f.charCodeAt(start) === TILDE) throw this.fail("invalid_token");
-    let i = start;
-    for (; i < end; i++) {
-      const c = f.charCodeAt(i);
-      if (c === BACKSLASH || c === LF || c === CR) break;
-    }
-    const s = i === end ? f.slice(start, end) : this.unescape(f.slice(start, end), i - start);
+    const s =
+      this.nextSpecial(start) >= end ? f.slice(start, end) : this.unescape(f.slice(start, end), this.special - start);
     const max = this.limits.maxStringBytes;
     if (s.length > max || (s.length * 3 > max && utf8Length(s) > max)) {
       throw this.fail("string_too_long");

@@ -179,3 +179,32 @@ describe("text errors of tokens read in place", () => {
     );
   });
 });
+
+describe("text strings beside escaped ones", () => {
+  it("each string of a frame is unescaped alone, whatever its neighbours hold", () => {
+    const values = ["", "a", "b|c", "d", "\\", "e\nf\r", "g", "~h", "|", "plain text", "\n", "é|😀", "end"];
+    // Every window of the list, so each string is read after clean and after escaped ones.
+    for (let from = 0; from < values.length; from++) {
+      for (let to = from + 1; to <= values.length; to++) {
+        const part = values.slice(from, to);
+        const frame = text((w) => part.forEach((v) => w.str(v)));
+        assert.deepEqual(
+          fromText(frame, (r) => part.map(() => r.string())),
+          part,
+          JSON.stringify(part),
+        );
+      }
+    }
+  });
+
+  it("a raw LF, CR or bad escape after clean strings is found in its own token", () => {
+    for (const bad of ["a\nb", "a\rb", "\n", "a\\x", "b\\"]) {
+      const kind = bad.includes("\\") ? "invalid_escape" : "invalid_token";
+      assert.deepEqual(
+        errorOf(() => fromText(`é|x|${bad}|y\\p`, (r) => [r.string(), r.string(), r.string(), r.string()])),
+        [kind, tok(3, 8)],
+        JSON.stringify(bad),
+      );
+    }
+  });
+});

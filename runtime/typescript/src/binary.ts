@@ -18,7 +18,7 @@ import {
 } from "./check.js";
 import { DecodeError, DEFAULT_LIMITS, EncodeError, type DecodeErrorKind, type Limits } from "./error.js";
 import { BaseReader, BaseWriter, type Reader, type Writer } from "./codec.js";
-import { isHeader, symbolValue, type Header } from "./header.js";
+import { cachedHeader, isHeader, symbolValue, type Header } from "./header.js";
 import { isWellFormed, loneSurrogateError, utf8Decoder, utf8Encoder } from "./utf8.js";
 
 const TWO_49 = 2 ** 49;
@@ -31,9 +31,6 @@ const F32_BYTES = new Uint8Array(F32.buffer);
 const F64_BYTES = new Uint8Array(F64.buffer);
 /** XOR mask turning a little-endian byte index into the platform's (0 on little-endian hosts). */
 const ENDIAN_FLIP = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 7;
-
-/** Header strings by `64 × first + second` symbol value, filled on first use, so decoding a frame allocates no header string. */
-const HEADER_STRINGS: (string | undefined)[] = [];
 
 const fromCharCode = String.fromCharCode;
 const SAFE_RANGE = 0x20_0000_0000_0000n; // 2^53
@@ -290,8 +287,7 @@ export class BinaryReader extends BaseReader implements Reader {
     const a = symbolValue(buf[0]!);
     const b = symbolValue(buf[1]!);
     if (a < 0 || b < 0) throw new DecodeError("unknown_header", { byte: 0 });
-    const index = a * 64 + b;
-    this.header = HEADER_STRINGS[index] ??= fromCharCode(buf[0]!, buf[1]!);
+    this.header = cachedHeader(a, b);
   }
 
   /** The error for a header this protocol does not know. */

@@ -29,6 +29,28 @@ export function symbolValue(code: number): number {
   return code < 128 ? (SYMBOL_VALUE[code] ?? -1) : -1;
 }
 
+/**
+ * The engine's shared copy of `s`, as string literals are: a property key
+ * comes back as it. Generated code switches over a decoded header with one
+ * `case` per header literal, and such strings compare by identity instead
+ * of character by character.
+ */
+function internalized(s: string): string {
+  return Object.keys({ [s]: 0 })[0] as string;
+}
+
+/** Header strings by index, filled on first use, so decoding a frame allocates no header string. */
+const HEADER_STRINGS: (string | undefined)[] = [];
+
+/**
+ * The header of two symbol values (`hi`, `lo`: 0–63, from
+ * {@link symbolValue}, checked by the caller): one shared string per header.
+ */
+export function cachedHeader(hi: number, lo: number): Header {
+  const index = hi * 64 + lo;
+  return (HEADER_STRINGS[index] ??= internalized(HEADER_ALPHABET.charAt(hi) + HEADER_ALPHABET.charAt(lo)));
+}
+
 /** Whether `s` is exactly 2 alphabet characters. */
 export function isHeader(s: string): boolean {
   return s.length === 2 && symbolValue(s.charCodeAt(0)) >= 0 && symbolValue(s.charCodeAt(1)) >= 0;

@@ -19,12 +19,13 @@ import {
 } from "./check.js";
 import { DecodeError, DEFAULT_LIMITS, EncodeError, type DecodeErrorKind, type Limits } from "./error.js";
 import { BaseReader, BaseWriter, type Reader, type Writer } from "./codec.js";
-import { isHeader, symbolValue, type Header } from "./header.js";
+import { cachedHeader, isHeader, symbolValue, type Header } from "./header.js";
 import { isWellFormed, loneSurrogateError, loneSurrogateIndex, utf8Length } from "./utf8.js";
 
 const PIPE = 124;
 const BACKSLASH = 92;
 const TILDE = 126;
+const PLUS = 43;
 const LF = 10;
 const CR = 13;
 
@@ -59,6 +60,41 @@ function escape(v: string): string {
     start = i + 1;
   }
   return out + v.slice(start);
+}
+
+/** `FRACTIONS[j]`: the decimal digits of j/1024 after `.` (`""` for 0), built on first use. */
+let FRACTIONS: string[] | undefined;
+
+function fractions(): string[] {
+  if (FRACTIONS !== undefined) return FRACTIONS;
+  const t = [""];
+  // j/1024 = j·5^10/10^10: ten digits, less the trailing zeros.
+  for (let j = 1; j < 1024; j++) t.push("." + String(j * 9_765_625).padStart(10, "0").replace(/0+$/, ""));
+  return (FRACTIONS = t);
+}
+
+/**
+ * `String(v)` for a float that is not `-0`. Converting a fraction to its
+ * shortest decimal is slow in engines (a digit-generation loop, no cache), and
+ * many floats on the wire are multiples of 2^-10 below 2^20: pixel
+ * coordinates in halves to 1024ths, values in 1/256 steps. For those the exact
+ * decimal, at most 10 digits after the point, is the shortest that reads back
+ * as `v`, which is what `String` prints: a decimal with fewer digits lies at
+ * least 2^-10·5^-9 ≈ 5e-10 from `v`, farther than half a unit in the last
+ * place below 2^20 (2^-34 ≈ 6e-11), and no such value is small enough for
+ * exponent notation. Anything else goes through `String`.
+ */
+function formatFloat(v: number): string {
+  const a = v < 0 ? -v : v;
+  if (a < 0x10_0000) {
+    const scaled = a * 1024;
+    const m = scaled | 0;
+    if (m === scaled) {
+      const digits = (m >> 10) + (fractions()[m & 1023] as string);
+      return v < 0 ? "-" + digits : digits;
+    }
+  }
+  return String(v);
 }
 
 /**
@@ -150,12 +186,15 @@ export class TextWriter extends BaseWriter implements Writer {
    */
   f32(v: number): void {
     checkFloat(v);
-    this.f64(Math.fround(v));
+    this.float(Math.fround(v));
   }
   /** `Number.prototype.toString`, except `-0` keeps its sign; `NaN`, `Infinity`, `-Infinity`. */
   f64(v: number): void {
     checkFloat(v);
-    this.out += v === 0 && 1 / v < 0 ? "|-0" : "|" + v;
+    this.float(v);
+  }
+  private float(v: number): void {
+    this.out += v === 0 && 1 / v < 0 ? "|-0" : "|" + formatFloat(v);
   }
   /** Escaped (SPEC §3.5): no `|`, CR or LF in the token, never a leading raw `~`. */
   str(v: string): void {
@@ -187,29 +226,37 @@ export class TextWriter extends BaseWriter implements Writer {
 }
 
 /**
- * Strict decimal (`0|-?[1-9][0-9]*`): the value as a double (exact up to
- * 2^53, and on the right side of every range bound beyond), or NaN when the
- * token does not match the grammar.
+ * Strict decimal (`0|-?[1-9][0-9]*`) in `s` from `start` to `end`: the value
+ * as a double (exact up to 2^53, and on the right side of every range bound
+ * beyond), or NaN when the text does not match the grammar.
  */
-function decimal(t: string): number {
-  const n = t.length;
-  let i = 0;
-  if (n === 0) return NaN;
-  const negative = t.charCodeAt(0) === 45;
-  if (negative) i = 1;
-  const first = t.charCodeAt(i);
-  if (first === 48) return n === 1 ? 0 : NaN;
+function decimal(s: string, start: number, end: number): number {
+  let i = start;
+  if (i === end) return NaN;
+  const negative = s.charCodeAt(i) === 45;
+  if (negative) i++;
+  const first = s.charCodeAt(i);
+  if (first === 48) return end - start === 1 ? 0 : NaN;
   if (!(first >= 49 && first <= 57)) return NaN;
   let v = 0;
-  for (; i < n; i++) {
-    const d = t.charCodeAt(i) - 48;
+  for (; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return NaN;
     v = v * 10 + d;
   }
   return negative ? -v : v;
 }
 
+/** Index of `c` in `s` from `from` on, or `s.length`. */
+function indexOr(s: string, c: string, from: number): number {
+  const i = s.indexOf(c, from);
+  return i < 0 ? s.length : i;
+}
+
 const FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+/** Powers of ten a double holds exactly (up to 10^22), for {@link TextReader.float}'s fast path. */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 const I64_MIN = -0x8000_0000_0000_0000n;
@@ -220,17 +267,20 @@ const I64_MAX = 0x7fff_ffff_ffff_ffffn;
  * (SPEC §3, §6). Generated code mirrors the writer: one call per field, in
  * order, then {@link TextReader.finish}. Every failure throws a
  * {@link DecodeError} whose position has the token index and the UTF-8 byte
- * offset of the token (computed only when an error is thrown).
+ * offset of the token (both computed only when an error is thrown).
+ *
+ * Numbers and flags are read in place, without cutting their token out of
+ * the frame; only strings and bytes are sliced.
  */
 export class TextReader extends BaseReader implements Reader {
   /** The frame's header, for the generated `switch`. */
   readonly header: Header;
   private readonly frame: string;
-  /** Index of the next token (the header is 0); `pos` is the UTF-16 index of its `|`. */
-  private index = 1;
-  /** Where the last token read starts (UTF-16) and its index, for errors about it. */
-  private tokStart = 0;
-  private tokIndex = 0;
+  /** Next positions of a `\\`, LF and CR, and the first of them (see {@link TextReader.nextSpecial}). */
+  private backslash = -1;
+  private lf = -1;
+  private cr = -1;
+  private special = -1;
 
   /**
    * Checks, in SPEC §6.1's order, the frame's size, that it is valid Unicode
@@ -255,10 +305,10 @@ export class TextReader extends BaseReader implements Reader {
     if (n === 0 || (n === 1 && frame.charCodeAt(0) < 0x80)) {
       throw new DecodeError("truncated", { token: 0, byte: 0 });
     }
-    if (symbolValue(frame.charCodeAt(0)) < 0 || symbolValue(frame.charCodeAt(1)) < 0) {
-      throw new DecodeError("unknown_header", { token: 0, byte: 0 });
-    }
-    this.header = frame.slice(0, 2);
+    const hi = symbolValue(frame.charCodeAt(0));
+    const lo = symbolValue(frame.charCodeAt(1));
+    if (hi < 0 || lo < 0) throw new DecodeError("unknown_header", { token: 0, byte: 0 });
+    this.header = cachedHeader(hi, lo);
   }
 
   /** The error for a header this protocol does not know. */
@@ -277,9 +327,14 @@ export class TextReader extends BaseReader implements Reader {
     return new DecodeError(kind, { token, byte: utf8Length(this.frame, 0, utf16) }, value);
   }
 
-  /** An error about the token just read. */
+  /**
+   * An error about the token being read, which starts after the last `|`
+   * before {@link BaseReader.pos} (a reader leaves `pos` at the token's end,
+   * or anywhere inside it when it stops early).
+   */
   private fail(kind: DecodeErrorKind, value?: number): DecodeError {
-    return this.errorAt(kind, this.tokIndex, this.tokStart, value);
+    const start = this.frame.lastIndexOf("|", this.pos - 1) + 1;
+    return this.errorAt(kind, this.tokenIndexAt(start), start, value);
   }
 
   /**
@@ -291,20 +346,48 @@ export class TextReader extends BaseReader implements Reader {
     return this.errorAt(kind, this.tokenIndexAt(at) + 1, Math.min(at + 1, this.frame.length), value);
   }
 
-  /** Takes the next token. */
-  private token(): string {
+  /**
+   * Steps over the `|` before the next token and returns where the token
+   * starts; `truncated` at the frame's end, `missing_separator` where there
+   * is no `|`. `pos` is left there, for the caller to move to the token's end.
+   */
+  private open(): number {
     const f = this.frame;
     const p = this.pos;
-    if (p >= f.length) throw this.errorAt("truncated", this.index, f.length);
-    if (f.charCodeAt(p) !== PIPE) throw this.errorAt("missing_separator", this.index, p);
-    const start = p + 1;
-    let end = f.indexOf("|", start);
-    if (end < 0) end = f.length;
-    this.tokStart = start;
-    this.tokIndex = this.index;
+    if (p < f.length && f.charCodeAt(p) === PIPE) return p + 1;
+    const index = this.tokenIndexAt(p) + 1;
+    if (p >= f.length) throw this.errorAt("truncated", index, f.length);
+    throw this.errorAt("missing_separator", index, p);
+  }
+
+  /** Where the token starting at `start` ends: the next `|`, or the frame's end. */
+  private end(start: number): number {
+    const end = this.frame.indexOf("|", start);
+    return end < 0 ? this.frame.length : end;
+  }
+
+  /**
+   * Where the next `\\`, LF or CR at or after `from` is (the frame's length
+   * when there is none): what a string token must unescape or reject. Each is
+   * searched for with `indexOf` and remembered until reading passes it, so
+   * the frame is searched once per character, not once per string, and most
+   * strings, which have none, cost a comparison instead of a loop over them.
+   */
+  private nextSpecial(from: number): number {
+    if (this.special >= from) return this.special;
+    const f = this.frame;
+    if (this.backslash < from) this.backslash = indexOr(f, "\\", from);
+    if (this.lf < from) this.lf = indexOr(f, "\n", from);
+    if (this.cr < from) this.cr = indexOr(f, "\r", from);
+    return (this.special = Math.min(this.backslash, this.lf, this.cr));
+  }
+
+  /** Takes the next token. */
+  private token(): string {
+    const start = this.open();
+    const end = this.end(start);
     this.pos = end;
-    this.index++;
-    return f.slice(start, end);
+    return this.frame.slice(start, end);
   }
 
   /** Whether the next token is exactly `~`. */
@@ -323,11 +406,9 @@ export class TextReader extends BaseReader implements Reader {
    * frame of an envelope (SPEC §9.7), which its own decoder reads.
    */
   rest(): string {
-    const p = this.pos;
-    if (p >= this.frame.length) throw this.errorAt("truncated", this.index, this.frame.length);
-    if (this.frame.charCodeAt(p) !== PIPE) throw this.errorAt("missing_separator", this.index, p);
+    const start = this.open();
     this.pos = this.frame.length;
-    return this.frame.slice(p + 1);
+    return this.frame.slice(start);
   }
 
   /** Ends decoding: anything left is trailing data. */
@@ -335,19 +416,49 @@ export class TextReader extends BaseReader implements Reader {
     const p = this.pos;
     if (p >= this.frame.length) return;
     if (this.frame.charCodeAt(p) === PIPE) throw this.failAt("trailing_data", p);
-    throw this.errorAt("missing_separator", this.index, p);
+    throw this.errorAt("missing_separator", this.tokenIndexAt(p) + 1, p);
   }
 
   /** `1` or `0`. */
   bool(): boolean {
-    const t = this.token();
-    if (t === "1") return true;
-    if (t === "0") return false;
+    const f = this.frame;
+    const start = this.open();
+    const c = f.charCodeAt(start);
+    const end = start + 1;
+    this.pos = end;
+    if ((c === 49 || c === 48) && (end === f.length || f.charCodeAt(end) === PIPE)) return c === 49;
     throw this.fail("invalid_bool");
   }
 
+  /**
+   * The next token as a strict decimal, read in place (see
+   * {@link decimal}), leaving `pos` at its end; NaN when it is not one,
+   * with `pos` inside it.
+   */
+  private decimalToken(): number {
+    const f = this.frame;
+    const n = f.length;
+    const start = this.open();
+    let i = start;
+    const negative = i < n && f.charCodeAt(i) === 45;
+    if (negative) i++;
+    const first = i;
+    let v = 0;
+    for (; i < n; i++) {
+      const d = f.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    this.pos = i;
+    const digits = i - first;
+    // Digits up to a `|` or the end, and no leading zero but in "0" itself.
+    if (digits === 0 || (i < n && f.charCodeAt(i) !== PIPE)) return NaN;
+    if (f.charCodeAt(first) === 48 && i - start !== 1) return NaN;
+    return negative ? -v : v;
+  }
+
   private int(min: number, max: number): number {
-    const v = decimal(this.token());
+    const v = this.decimalToken();
     if (v !== v) throw this.fail("invalid_token");
     if (v < min || v > max) throw this.fail("out_of_range");
     return v;
@@ -380,7 +491,7 @@ export class TextReader extends BaseReader implements Reader {
 
   private bigint(min: bigint, max: bigint): bigint {
     const t = this.token();
-    const v = decimal(t);
+    const v = decimal(t, 0, t.length);
     if (v !== v) throw this.fail("invalid_token");
     let b: bigint;
     if (Number.isSafeInteger(v)) b = BigInt(v);
@@ -399,7 +510,57 @@ export class TextReader extends BaseReader implements Reader {
     return this.bigint(I64_MIN, I64_MAX);
   }
 
+  /**
+   * A float token. Plain decimals of at most 15 digits (`-12.375`) are read
+   * in place: the digits as an integer, below 2^53 and so exact, divided by
+   * an exact power of ten is one correctly rounded operation, the double
+   * `Number` would give. Everything else (exponents, longer digit strings,
+   * `NaN`, `Infinity`, malformed tokens) is cut out and checked against the
+   * grammar, then converted by `Number`.
+   */
   private float(): number {
+    const f = this.frame;
+    const n = f.length;
+    const start = this.open();
+    let i = start;
+    const negative = i < n && f.charCodeAt(i) === 45;
+    if (negative) i++;
+    const first = i;
+    let m = 0;
+    let c = 0;
+    for (; i < n; i++) {
+      c = f.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      m = m * 10 + c;
+    }
+    const intDigits = i - first;
+    let scale = 0;
+    if (i < n && c === 46 - 48) {
+      const point = ++i;
+      for (; i < n; i++) {
+        c = f.charCodeAt(i) - 48;
+        if (c < 0 || c > 9) break;
+        m = m * 10 + c;
+      }
+      scale = i - point;
+      if (scale === 0) scale = 99;
+    }
+    if (
+      (i === n || f.charCodeAt(i) === PIPE) &&
+      intDigits > 0 &&
+      intDigits + scale <= 15 &&
+      (intDigits === 1 || f.charCodeAt(first) !== 48)
+    ) {
+      this.pos = i;
+      const v = scale === 0 ? m : m / (POW10[scale] as number);
+      return negative ? -v : v;
+    }
+    this.pos = start - 1;
+    return this.floatToken();
+  }
+
+  /** {@link TextReader.float} for the tokens its fast path leaves. */
+  private floatToken(): number {
     const t = this.token();
     if (t === "NaN") return NaN;
     if (t === "Infinity") return Infinity;
@@ -426,22 +587,19 @@ export class TextReader extends BaseReader implements Reader {
 
   /** Unescaped, and bounded by `maxStringBytes` (UTF-8 bytes of the decoded string). */
   string(): string {
-    const t = this.token();
-    const n = t.length;
-    if (n > 0 && t.charCodeAt(0) === TILDE) throw this.fail("invalid_token");
-    let i = 0;
-    for (; i < n; i++) {
-      const c = t.charCodeAt(i);
-      if (c === BACKSLASH || c === LF || c === CR) break;
-    }
-    const s = i === n ? t : this.unescape(t, i);
+    const f = this.frame;
+    const start = this.open();
+    const end = this.end(start);
+    this.pos = end;
+    if (start < end && f.charCodeAt(start) === TILDE) throw this.fail("invalid_token");
+    const s =
+      this.nextSpecial(start) >= end ? f.slice(start, end) : this.unescape(f.slice(start, end), this.special - start);
     const max = this.limits.maxStringBytes;
     if (s.length > max || (s.length * 3 > max && utf8Length(s) > max)) {
       throw this.fail("string_too_long");
     }
     return s;
   }
-
   /** Reverses the writer's escaping from index `i` on, rejecting every form it never produces. */
   private unescape(t: string, i: number): string {
     let out = t.slice(0, i);
@@ -492,10 +650,8 @@ export class TextReader extends BaseReader implements Reader {
 
   /** A count token: never negative, so any `-` is `invalid_token` (SPEC §6.3). */
   protected override count(): number {
-    const t = this.token();
-    if (t.charCodeAt(0) === 45) throw this.fail("invalid_token");
-    const v = decimal(t);
-    if (v !== v) throw this.fail("invalid_token");
+    const v = this.decimalToken();
+    if (v !== v || v < 0) throw this.fail("invalid_token");
     if (v > this.limits.maxCollectionLen) throw this.fail("collection_too_long");
     return v;
   }
@@ -508,12 +664,15 @@ export class TextReader extends BaseReader implements Reader {
   protected override isPresent(isStruct: boolean): boolean {
     if (!isStruct) {
       if (!this.nextIsAbsent()) return true;
-      this.token();
+      this.pos += 2;
       return false;
     }
-    const t = this.token();
-    if (t === "+") return true;
-    if (t !== "~") throw this.fail("invalid_token");
-    return false;
+    const f = this.frame;
+    const start = this.open();
+    const c = f.charCodeAt(start);
+    const end = start + 1;
+    this.pos = end;
+    if ((c === PLUS || c === TILDE) && (end === f.length || f.charCodeAt(end) === PIPE)) return c === PLUS;
+    throw this.fail("invalid_token");
   }
 }

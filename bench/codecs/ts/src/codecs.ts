@@ -377,11 +377,17 @@ function decodeNaive(frame: string): ServerMessage {
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 const n = messages.length;
-const text = messages.map(encodeServerMessageText);
+// String frames are decoded as a socket delivers them: their UTF-8 bytes
+// decoded to a new string. An encoder's own result can be a rope (Tagwire's
+// text writer concatenates tokens) that the engine reads more slowly than the
+// flat strings JSON.stringify returns and sockets deliver; decoding it would
+// measure how the frame was made, not the decoder.
+const received = (frame: string): string => utf8Decoder.decode(utf8Encoder.encode(frame));
+const text = messages.map(encodeServerMessageText).map(received);
 const binary = messages.map(encodeServerMessageBinary);
-const json = messages.map((m) => JSON.stringify(m));
+const json = messages.map((m) => JSON.stringify(m)).map(received);
 const jsonBytes = json.map((j) => utf8Encoder.encode(j));
-const naive = messages.map(encodeNaive);
+const naive = messages.map(encodeNaive).map(received);
 
 // Same values everywhere: every contender reads back what the codecs hold.
 const canon = (m: ServerMessage): string => encodeServerMessageText(m);

@@ -7,9 +7,16 @@
 //! analysed once. A handler that panics is answered with an internal error
 //! and the server goes on serving.
 
+mod complete;
 mod diagnostics;
-mod features;
+mod fix;
+mod format;
+mod hints;
+mod hover;
 mod index;
+mod navigate;
+mod rename;
+mod requests;
 mod tokens;
 mod world;
 
@@ -157,7 +164,7 @@ impl Server<'_> {
         self.refresh();
         let world = &self.world;
         let result = catch_unwind(AssertUnwindSafe(|| {
-            features::handle(world, &request.method, request.params)
+            requests::handle(world, &request.method, request.params)
         }))
         .unwrap_or_else(|panic| {
             Err(Failure {
@@ -196,7 +203,7 @@ impl Server<'_> {
         }
         self.world.scan(&roots);
         Ok(serde_json::json!({
-            "capabilities": features::capabilities(),
+            "capabilities": requests::capabilities(),
             "serverInfo": { "name": "tagwire", "version": env!("CARGO_PKG_VERSION") },
         }))
     }
@@ -299,7 +306,7 @@ fn notify(world: &mut World, note: Notification) -> Result<(), String> {
                 .ok_or_else(|| format!("`{}` is not open", p.text_document.uri))?
                 .to_string();
             for change in p.content_changes {
-                text = features::apply_change(text, change)?;
+                text = requests::apply_change(text, change)?;
             }
             Arc::make_mut(&mut world.files).insert(path.clone(), text);
             if let Some(doc) = world.open.get_mut(&path) {

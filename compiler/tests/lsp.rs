@@ -587,7 +587,7 @@ fn formatting_and_semantic_tokens() {
 }
 
 #[test]
-fn an_edit_in_a_small_file_does_not_reparse_the_large_one() {
+fn an_edit_reparses_only_the_changed_declarations_of_the_changed_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().canonicalize().expect("canonical");
     let mut large = String::from("package big;\n");
@@ -605,6 +605,11 @@ fn an_edit_in_a_small_file_does_not_reparse_the_large_one() {
             .as_u64()
             .unwrap()
     };
+    let status = |lsp: &mut Client| {
+        let status = lsp.request("tagwire/status", Value::Null).expect("status");
+        let count = |key: &str| status[key].as_u64().unwrap();
+        (count("parses"), count("declarations"))
+    };
     let before = parses(&mut lsp);
     assert!(before >= 2, "both files were parsed once: {before}");
     for version in 2..=4 {
@@ -614,6 +619,21 @@ fn an_edit_in_a_small_file_does_not_reparse_the_large_one() {
     }
     // Three edits of the small file: three parses, none of the large one.
     assert_eq!(parses(&mut lsp) - before, 3);
+    // In the large file, an edit of one declaration parses that one alone,
+    // and the text after it moving on (a longer line) costs no parse.
+    let big = root.join("big.schema");
+    lsp.open(&big, &large);
+    lsp.diagnostics(&uri(&big), Some(1));
+    let before = status(&mut lsp);
+    let edited = large.replace(
+        "message M250 { a: string, b: u64? }",
+        "message M250 { a: string, b: u64?, c: bool }",
+    );
+    lsp.change(&big, 2, &edited);
+    lsp.diagnostics(&uri(&big), Some(2));
+    let after = status(&mut lsp);
+    assert_eq!(after.0 - before.0, 1, "the large file is parsed again");
+    assert_eq!(after.1 - before.1, 1, "but only its edited declaration");
     assert!(lsp.shutdown().success());
 }
 

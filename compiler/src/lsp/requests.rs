@@ -70,6 +70,7 @@ pub(crate) fn handle(world: &World, method: &str, params: Value) -> Result<Value
         InlayHintRequest::METHOD => answer(params, |p| hints::inlay_hints(world, p)),
         "tagwire/status" => Ok(serde_json::json!({
             "parses": world.cache.parses(),
+            "declarations": world.cache.declarations(),
             "projects": world.projects.len(),
         })),
         _ => Err(Failure {

@@ -5,15 +5,22 @@ use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
 
+/// Where pest stopped, in the text it was given.
+pub(super) fn position(error: &pest::error::Error<Rule>) -> usize {
+    match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    }
+}
+
+/// The error pest gave for a piece of `text` starting at `offset`, in words.
 pub(super) fn to_diagnostic(
     file: FileId,
     text: &str,
+    offset: usize,
     error: &pest::error::Error<Rule>,
 ) -> Diagnostic {
-    let start = match error.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
+    let start = offset + position(error);
     let end = token_end(text, start);
     let found = describe_found(text, start);
     if let Some(diagnostic) = unterminated_string(file, text, start) {

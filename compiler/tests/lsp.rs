@@ -587,6 +587,69 @@ fn formatting_and_semantic_tokens() {
 }
 
 #[test]
+fn rename_of_a_variant_renames_the_defaults_that_name_it() {
+    const MOODS: &str = "\
+package moods;
+
+enum Mood { calm, busy }
+enum Spare { one, two }
+
+message Status { mood: Mood = calm, n: u8 }
+";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let path = root.join("moods.schema");
+    std::fs::write(&path, MOODS).expect("write");
+    let out = tagwire(&root, &["lock", "moods.schema"]);
+    assert!(out.status.success(), "{out:?}");
+    let mut lsp = Client::initialized(&root, true);
+    lsp.open(&path, MOODS);
+    lsp.diagnostics(&uri(&path), Some(1));
+
+    // From the default, the variant is what is renamed.
+    let prepared = lsp
+        .request("textDocument/prepareRename", at(&path, MOODS, "calm, n"))
+        .expect("prepare");
+    assert_eq!(prepared["placeholder"], "calm");
+    assert_eq!(prepared["range"]["start"], position_of(MOODS, "calm, n"));
+    let found = lsp
+        .request("textDocument/definition", at(&path, MOODS, "calm, n"))
+        .expect("definition");
+    assert_eq!(found["range"]["start"], position_of(MOODS, "calm, busy"));
+
+    // Variant names are on the wire (in the text encoding), so renaming one
+    // that a locked version uses asks first, as a field rename does.
+    let mut params = at(&path, MOODS, "calm, n");
+    params["newName"] = json!("quiet");
+    let edit = lsp.request("textDocument/rename", params).expect("rename");
+    let annotation = &edit["changeAnnotations"]["breaks-lock"];
+    assert_eq!(annotation["needsConfirmation"], true, "{edit:#?}");
+    assert!(
+        annotation["description"]
+            .as_str()
+            .unwrap()
+            .contains("`Status v1`"),
+        "{annotation}"
+    );
+    let edits = edit["documentChanges"][0]["edits"].as_array().unwrap();
+    let renamed = apply_edits(MOODS, edits);
+    assert!(renamed.contains("enum Mood { quiet, busy }"), "{renamed}");
+    assert!(renamed.contains("mood: Mood = quiet,"), "{renamed}");
+
+    // A variant no message uses: a plain edit of its declaration.
+    let mut params = at(&path, MOODS, "two }");
+    params["newName"] = json!("three");
+    let edit = lsp.request("textDocument/rename", params).expect("rename");
+    assert!(
+        edit.get("changeAnnotations").is_none_or(Value::is_null),
+        "{edit:#?}"
+    );
+    let renamed = apply_edits(MOODS, edit["changes"][uri(&path)].as_array().unwrap());
+    assert_eq!(renamed, MOODS.replace("two }", "three }"));
+    assert!(lsp.shutdown().success());
+}
+
+#[test]
 fn an_edit_reparses_only_the_changed_declarations_of_the_changed_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().canonicalize().expect("canonical");

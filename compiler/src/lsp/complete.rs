@@ -108,7 +108,7 @@ fn visible_types(world: &World, path: &Path) -> Vec<(String, CompletionItemKind,
         })
     });
     project
-        .index
+        .index()
         .decls
         .iter()
         .filter(|d| d.kind != Kind::Message)

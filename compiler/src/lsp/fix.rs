@@ -36,7 +36,7 @@ pub(super) fn code_actions(
         let Some(found) = breaking_of(project, d) else {
             continue;
         };
-        let decl = &project.index.decls[found.decl];
+        let decl = &project.index().decls[found.decl];
         if decl.file != id {
             continue;
         }
@@ -70,7 +70,7 @@ fn new_version(
     if defs(&entry.shape) != defs(&message.shape) {
         return None;
     }
-    let decl = &project.index.decls[found.decl];
+    let decl = &project.index().decls[found.decl];
     let item = project
         .analysis
         .loaded

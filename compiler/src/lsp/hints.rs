@@ -18,11 +18,11 @@ pub(super) fn inlay_hints(
         return Ok(None);
     };
     let mut hints = Vec::new();
-    for (i, d) in project.index.decls.iter().enumerate() {
+    for (i, d) in project.index().decls.iter().enumerate() {
         if d.file != id {
             continue;
         }
-        let Some(message) = project.index.message_version(&project.analysis, i) else {
+        let Some(message) = project.index().message_version(&project.analysis, i) else {
             continue;
         };
         let Some(header) = message.header else {

@@ -14,14 +14,14 @@ pub(super) fn hover(world: &World, p: HoverParams) -> Result<Option<Hover>, Fail
     let Some((project, id, offset)) = locate(world, &at.text_document.uri, at.position)? else {
         return Ok(None);
     };
-    let index = &project.index;
+    let index = project.index();
     let (decl, span) = match index.at(id, offset) {
         Some(Hit::Use(u)) => match u.target {
             Some(t) => (t, u.span),
             None => return Ok(None),
         },
         Some(Hit::Decl(d)) => (d, index.decls[d].name_span),
-        Some(Hit::Member(m)) => {
+        Some(Hit::Member(m, span)) => {
             let member = &index.members[m];
             let owner = &index.decls[member.owner];
             let mut text = format!("```tagwire\n{}", member.name);
@@ -39,7 +39,7 @@ pub(super) fn hover(world: &World, p: HoverParams) -> Result<Option<Hover>, Fail
                 text.push_str("\n\n");
                 text.push_str(&member.docs.join("\n"));
             }
-            return Ok(Some(markdown(text, project.range(member.span))));
+            return Ok(Some(markdown(text, project.range(span))));
         }
         None => return Ok(None),
     };
@@ -93,17 +93,17 @@ pub(super) fn hover(world: &World, p: HoverParams) -> Result<Option<Hover>, Fail
                 .values()
                 .flat_map(|p| {
                     let target = (project.path(d.file), d.name_span.start);
-                    p.index
+                    p.index()
                         .uses
                         .iter()
                         .filter(move |u| {
                             u.target.is_some_and(|t| {
-                                let t = &p.index.decls[t];
+                                let t = &p.index().decls[t];
                                 (p.path(t.file), t.name_span.start) == target
                             })
                         })
                         .map(move |u| {
-                            let owner = &p.index.decls[u.owner];
+                            let owner = &p.index().decls[u.owner];
                             let (line, _) = p.source(u.span.file).line_col(u.span.start);
                             let file = p
                                 .source(u.span.file)
@@ -113,7 +113,7 @@ pub(super) fn hover(world: &World, p: HoverParams) -> Result<Option<Hover>, Fail
                             match owner.kind {
                                 Kind::Message => {
                                     let version = p
-                                        .index
+                                        .index()
                                         .message_version(&p.analysis, u.owner)
                                         .map_or(1, |m| m.version);
                                     format!("`{} v{version}` ({file}:{line})", owner.name)

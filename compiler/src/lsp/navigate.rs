@@ -18,14 +18,14 @@ pub(super) fn definition(
     let Some((project, id, offset)) = locate(world, &at.text_document.uri, at.position)? else {
         return Ok(None);
     };
-    let index = &project.index;
+    let index = project.index();
     let span = match index.at(id, offset) {
         Some(Hit::Use(u)) => match u.target {
             Some(t) => index.decls[t].name_span,
             None => return Ok(None),
         },
         Some(Hit::Decl(d)) => index.decls[d].name_span,
-        Some(Hit::Member(m)) => index.members[m].span,
+        Some(Hit::Member(m, _)) => index.members[m].span,
         None => return Ok(None),
     };
     Ok(location(world, project, span).map(GotoDefinitionResponse::Scalar))
@@ -44,7 +44,7 @@ pub(super) enum Symbol {
 }
 
 pub(super) fn symbol_at(project: &Project, id: FileId, offset: usize) -> Option<(Symbol, Span)> {
-    let index = &project.index;
+    let index = project.index();
     match index.at(id, offset)? {
         Hit::Use(u) => {
             let d = &index.decls[u.target?];
@@ -66,7 +66,7 @@ pub(super) fn symbol_at(project: &Project, id: FileId, offset: usize) -> Option<
                 d.name_span,
             ))
         }
-        Hit::Member(m) => {
+        Hit::Member(m, span) => {
             let m = &index.members[m];
             let owner = &index.decls[m.owner];
             Some((
@@ -77,7 +77,7 @@ pub(super) fn symbol_at(project: &Project, id: FileId, offset: usize) -> Option<
                     ),
                     name: m.name.clone(),
                 },
-                m.span,
+                span,
             ))
         }
     }
@@ -89,7 +89,7 @@ pub(super) fn occurrences(world: &World, symbol: &Symbol) -> Vec<(PathBuf, Span,
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for project in world.projects.values() {
-        let index = &project.index;
+        let index = project.index();
         let mut add = |span: Span, declaration: bool| {
             let path = project.path(span.file).to_path_buf();
             if seen.insert((path.clone(), span.start, span.end)) {
@@ -114,12 +114,20 @@ pub(super) fn occurrences(world: &World, symbol: &Symbol) -> Vec<(PathBuf, Span,
                 }
             }
             Symbol::Member { owner, name } => {
-                for m in &index.members {
+                let matches = |m: &super::index::Member| {
                     let o = &index.decls[m.owner];
-                    if m.name == *name
+                    m.name == *name
                         && (project.path(o.file), o.name_span.start) == (owner.0.as_path(), owner.1)
-                    {
+                };
+                for m in &index.members {
+                    if matches(m) {
                         add(m.span, true);
+                    }
+                }
+                // A variant is also written in the defaults that name it.
+                for u in &index.variant_uses {
+                    if matches(&index.members[u.member]) {
+                        add(u.span, false);
                     }
                 }
             }
@@ -157,7 +165,7 @@ fn symbol_kind(kind: Kind) -> SymbolKind {
 }
 
 fn decl_label(project: &Project, decl: usize) -> String {
-    let d = &project.index.decls[decl];
+    let d = &project.index().decls[decl];
     match d.version {
         Some(v) => {
             let source = &project.source(v.file).text;
@@ -184,7 +192,7 @@ pub(super) fn document_symbols(
     let Some(id) = project.file(&path) else {
         return Ok(None);
     };
-    let index = &project.index;
+    let index = project.index();
     let symbols = index
         .decls
         .iter()
@@ -234,7 +242,7 @@ pub(super) fn workspace_symbols(
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for project in world.projects.values() {
-        for (i, d) in project.index.decls.iter().enumerate() {
+        for (i, d) in project.index().decls.iter().enumerate() {
             if !d.name.to_lowercase().contains(&query) {
                 continue;
             }

@@ -20,7 +20,7 @@ pub(super) fn prepare_rename(
     };
     let Some((_, span)) = symbol_at(project, id, offset) else {
         return Err(Failure::failed(
-            "only types, messages and fields can be renamed",
+            "only types, messages, fields and variants can be renamed",
         ));
     };
     let source = &project.source(span.file).text;
@@ -40,7 +40,7 @@ pub(super) fn rename(world: &World, p: RenameParams) -> Result<Option<WorkspaceE
     };
     let Some((symbol, _)) = symbol_at(project, id, offset) else {
         return Err(Failure::failed(
-            "only types, messages and fields can be renamed",
+            "only types, messages, fields and variants can be renamed",
         ));
     };
     let new_name = p.new_name.trim();

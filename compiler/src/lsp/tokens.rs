@@ -177,7 +177,7 @@ pub(super) fn semantic_tokens(
     let data = match world.project_of(&path) {
         Some(project) if project.file(&path).is_some() => {
             let id = project.file(&path).unwrap_or(FileId(0));
-            tokens(project.source(id), Some((&project.index, id)))
+            tokens(project.source(id), Some((project.index(), id)))
         }
         _ => {
             let Some(text) = world.text(&path) else {

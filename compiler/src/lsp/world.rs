@@ -14,7 +14,7 @@ use crate::syntax::ParseCache;
 use lsp_types::{Position, Range, Url};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Folders a workspace scan enters at most, so a huge home folder opened as a
 /// workspace costs a bounded walk.
@@ -25,7 +25,8 @@ const MAX_SCAN_DEPTH: usize = 8;
 pub(crate) struct Project {
     pub folder: PathBuf,
     pub analysis: Analysis,
-    pub index: Index,
+    /// Built on the first request that needs it: diagnostics do without.
+    index: OnceLock<Index>,
     /// The folder's lock as read, when it could be.
     pub lock: Option<LockFile>,
     /// Its versions still in use, by (package, message, version): asked for
@@ -34,6 +35,11 @@ pub(crate) struct Project {
 }
 
 impl Project {
+    /// The declarations, uses and fields of the analysis.
+    pub fn index(&self) -> &Index {
+        self.index.get_or_init(|| Index::build(&self.analysis))
+    }
+
     pub fn file(&self, path: &Path) -> Option<FileId> {
         self.analysis.output.sources.find(path)
     }
@@ -217,7 +223,6 @@ impl World {
             .overlay(Arc::clone(files))
             .parse_cache(Arc::clone(&self.cache));
         let analysis = front.analyse();
-        let index = Index::build(&analysis);
         let lock = analysis
             .output
             .locks
@@ -234,7 +239,7 @@ impl World {
         Some(Project {
             folder: folder.to_path_buf(),
             analysis,
-            index,
+            index: OnceLock::new(),
             lock,
             locked,
         })

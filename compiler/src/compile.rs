@@ -153,6 +153,7 @@ impl FrontEnd {
                 self.mode,
                 self.allow_breaking,
                 self.files.as_deref(),
+                self.cache.as_deref(),
                 &mut diagnostics,
             );
         }

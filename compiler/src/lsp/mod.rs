@@ -281,6 +281,7 @@ impl Server<'_> {
             ));
         }
         self.world.published = published;
+        self.world.retired.clear();
     }
 }
 

@@ -27,8 +27,8 @@ pub(crate) struct Project {
     pub analysis: Analysis,
     /// Built on the first request that needs it: diagnostics do without.
     index: OnceLock<Index>,
-    /// The folder's lock as read, when it could be.
-    pub lock: Option<LockFile>,
+    /// The folder's lock as read, when it could be (shared with the parse cache).
+    pub lock: Option<Arc<LockFile>>,
     /// Its versions still in use, by (package, message, version): asked for
     /// every message version at every change, so no scan of the lock each time.
     locked: HashMap<(String, String, u32), usize>,
@@ -83,6 +83,9 @@ pub(crate) struct World {
     pub published: BTreeSet<PathBuf>,
     /// The client can ask the user to confirm an edit (change annotations).
     pub confirmations: bool,
+    /// Analyses replaced by the last refresh, dropped once its diagnostics
+    /// are sent: freeing a large project's trees takes a while.
+    pub retired: Vec<Project>,
 }
 
 impl World {
@@ -164,10 +167,10 @@ impl World {
                             .files()
                             .map(|(_, f)| f.path.clone()),
                     );
-                    self.projects.insert(folder, project);
+                    self.retired.extend(self.projects.insert(folder, project));
                 }
                 None => {
-                    self.projects.remove(&folder);
+                    self.retired.extend(self.projects.remove(&folder));
                 }
             }
         }
@@ -228,8 +231,8 @@ impl World {
             .locks
             .iter()
             .find(|plan| plan.path.parent() == Some(folder))
-            .and_then(|plan| plan.old_text.as_deref())
-            .and_then(|text| LockFile::parse(text).ok());
+            .and_then(|plan| Some((plan, plan.old_text.as_deref()?)))
+            .and_then(|(plan, text)| self.cache.lock_file(&plan.path, text).ok());
         let locked = lock
             .iter()
             .flat_map(|l| l.entries.iter().enumerate())

@@ -1,11 +1,13 @@
 //! Parse results kept across runs of the front end, so a tool that checks the
 //! same project again and again (an editor's language server) parses only
 //! what changed: not the files whose text is unchanged, and in a changed
-//! file not the declarations whose text is unchanged.
+//! file not the declarations whose text is unchanged. Lock files too: the
+//! lock of a large protocol takes longer to read than its schema's check.
 
 use super::relocate::Move;
 use crate::ast;
 use crate::diagnostic::Diagnostic;
+use crate::lock::{LockFile, ParseError};
 use crate::source::FileId;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,9 +21,14 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Default)]
 pub struct ParseCache {
     entries: Mutex<HashMap<PathBuf, Entry>>,
+    /// The last text of each lock file read, and what it says.
+    locks: Mutex<HashMap<PathBuf, (String, ReadLock)>>,
     parses: AtomicUsize,
     declarations: AtomicUsize,
 }
+
+/// A lock file as read, shared by every run that reads it unchanged, or why it could not be.
+pub(crate) type ReadLock = Result<Arc<LockFile>, ParseError>;
 
 /// A file's tree, shared by every run that reads the file unchanged, or its syntax error.
 pub(crate) type Parsed = Result<Arc<ast::File>, Box<Diagnostic>>;
@@ -53,15 +60,31 @@ impl ParseCache {
     }
 
     /// Forgets every file whose path is not in `keep`, so the cache holds no
-    /// more than the project.
+    /// more than the project (a lock stays while a file beside it does).
     pub fn retain(&self, keep: impl Fn(&Path) -> bool) {
-        self.lock().retain(|path, _| keep(path));
+        let mut entries = self.lock();
+        entries.retain(|path, _| keep(path));
+        let folders: std::collections::HashSet<&Path> =
+            entries.keys().filter_map(|p| p.parent()).collect();
+        locked(&self.locks).retain(|path, _| path.parent().is_some_and(|f| folders.contains(f)));
+    }
+
+    /// The lock file at `path` with the text `text`, parsed once per text.
+    pub(crate) fn lock_file(&self, path: &Path, text: &str) -> ReadLock {
+        if let Some((cached, result)) = locked(&self.locks).get(path)
+            && cached == text
+        {
+            return result.clone();
+        }
+        let result = LockFile::parse(text).map(Arc::new);
+        locked(&self.locks).insert(path.to_path_buf(), (text.to_string(), result.clone()));
+        result
     }
 
     pub(crate) fn parse(&self, path: &Path, id: FileId, text: &str) -> Parsed {
         // The declarations are taken out while the file is parsed outside
         // the lock (another run may parse other files meanwhile).
-        let old = {
+        let mut old = {
             let mut entries = self.lock();
             let entry = entries.entry(path.to_path_buf()).or_default();
             if entry.text == text {
@@ -77,14 +100,23 @@ impl ParseCache {
         let mut pieces = HashMap::new();
         let result = super::parse_pieces(id, text, |range| {
             let piece = text.get(range.clone()).unwrap_or_default();
-            let found = old.get(piece).or_else(|| pieces.get(piece)).cloned();
-            let found = match found {
-                Some(found) => found,
-                None => {
-                    self.declarations.fetch_add(1, Ordering::Relaxed);
-                    let parsed = super::parse_piece(id, text, range.clone())?;
-                    Arc::new((range.start, parsed))
+            // Moved from the old map to the new, its key with it; a text
+            // seen before in this file is in the new one already.
+            let found = match old.remove_entry(piece) {
+                Some((key, found)) => {
+                    pieces.insert(key, Arc::clone(&found));
+                    found
                 }
+                None => match pieces.get(piece) {
+                    Some(found) => Arc::clone(found),
+                    None => {
+                        self.declarations.fetch_add(1, Ordering::Relaxed);
+                        let parsed = super::parse_piece(id, text, range.clone())?;
+                        let found = Arc::new((range.start, parsed));
+                        pieces.insert(piece.to_string(), Arc::clone(&found));
+                        found
+                    }
+                },
             };
             let mut tree = found.1.clone();
             Move {
@@ -93,7 +125,6 @@ impl ParseCache {
                 to: range.start,
             }
             .file(&mut tree);
-            pieces.insert(piece.to_string(), found);
             Ok(tree)
         })
         .map(Arc::new);
@@ -116,10 +147,13 @@ impl ParseCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Entry>> {
-        // A panic while the lock was held left a map that is still whole
-        // (every insert is one call), so the cache goes on being used.
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        locked(&self.entries)
     }
+}
+
+fn locked<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while the lock was held left a map that is still whole
+    // (every insert is one call), so the cache goes on being used.
+    map.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

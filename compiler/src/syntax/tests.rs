@@ -302,3 +302,32 @@ fn the_cache_parses_only_the_declarations_that_changed() {
     assert_eq!(Err(error), super::parse_whole(FileId(2), &broken));
     assert_eq!(cache.declarations(), 8);
 }
+
+#[test]
+fn the_cache_reads_a_lock_once_while_a_schema_beside_it_is_kept() {
+    use super::ParseCache;
+    use std::path::Path;
+    let cache = ParseCache::new();
+    let schema = Path::new("/p/a.schema");
+    let lock = Path::new("/p/tagwire.lock");
+    let text = "format = 1\n";
+    cache
+        .parse(schema, FileId(0), "package p;")
+        .expect("parses");
+    let Ok(first) = cache.lock_file(lock, text) else {
+        panic!("the lock parses");
+    };
+    cache.retain(|p| p == schema);
+    let Ok(again) = cache.lock_file(lock, text) else {
+        panic!("the lock parses");
+    };
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "read once");
+    cache.retain(|_| false);
+    let Ok(after) = cache.lock_file(lock, text) else {
+        panic!("the lock parses");
+    };
+    assert!(
+        !std::sync::Arc::ptr_eq(&first, &after),
+        "forgotten with its folder"
+    );
+}

@@ -224,12 +224,9 @@ fn parsing_by_declaration_is_parsing_the_whole_file() {
     assert!(errors >= 3, "the fixtures hold syntax errors too");
 }
 
-#[test]
-fn parsing_by_declaration_keeps_every_error_of_an_edited_file() {
-    // What typing does to a file: characters deleted, inserted (the ones
-    // that open or close a declaration, a string or a comment) and the text
-    // cut short, at every position of a schema that uses the whole grammar.
-    let text = r#"// A comment { with ; braces
+/// A schema that uses every rule of the grammar, with braces and `;` in
+/// strings and comments.
+const WHOLE_GRAMMAR: &str = r#"// A comment { with ; braces
 package p;
 import "a\"}.schema";
 /// Docs.
@@ -239,6 +236,13 @@ enum E { x = 1, /// y
 union U { a, b { s: string @pattern("^[a-z};]+$") = "}" }, }
 message M v2 from server @"ab" @rate(10/s, burst 2) { e: E = x, u: U? }
 "#;
+
+#[test]
+fn parsing_by_declaration_keeps_every_error_of_an_edited_file() {
+    // What typing does to a file: characters deleted, inserted (the ones
+    // that open or close a declaration, a string or a comment) and the text
+    // cut short, at every position of a schema that uses the whole grammar.
+    let text = WHOLE_GRAMMAR;
     let boundaries: Vec<usize> = (0..=text.len())
         .filter(|i| text.is_char_boundary(*i))
         .collect();
@@ -329,5 +333,20 @@ fn the_cache_reads_a_lock_once_while_a_schema_beside_it_is_kept() {
     assert!(
         !std::sync::Arc::ptr_eq(&first, &after),
         "forgotten with its folder"
+    );
+}
+
+#[test]
+fn a_cached_declaration_moved_is_the_declaration_parsed_where_it_now_is() {
+    let cache = super::ParseCache::new();
+    let path = std::path::Path::new("/p/all.schema");
+    cache.parse(path, FileId(1), WHOLE_GRAMMAR).expect("parses");
+    let moved = format!("// three more lines\n\n\n{WHOLE_GRAMMAR}");
+    let tree = cache.parse(path, FileId(4), &moved).expect("parses");
+    assert_eq!(*tree, parse(FileId(4), &moved).expect("parses"));
+    // Only the first piece, which took the new lines, was parsed again.
+    assert_eq!(
+        cache.declarations(),
+        super::split::declarations(WHOLE_GRAMMAR).len() + 1
     );
 }

@@ -177,7 +177,12 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::rate | Rule::kw_rate => "`@rate(10/s, burst 20)`",
         Rule::rate_unit => "a time unit (`s`, `m` or `h`)",
         Rule::kw_burst => "`burst`",
-        Rule::docs | Rule::doc | Rule::doc_text | Rule::schema | Rule::string_inner => return None,
+        Rule::docs
+        | Rule::doc
+        | Rule::doc_text
+        | Rule::schema
+        | Rule::declaration
+        | Rule::string_inner => return None,
         Rule::WHITESPACE
         | Rule::COMMENT
         | Rule::doc_start

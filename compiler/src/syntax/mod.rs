@@ -104,13 +104,19 @@ fn parse_pieces(
 /// declaration never starts there.
 fn parse_piece(file: FileId, text: &str, range: Range<usize>) -> Result<ast::File, PieceError> {
     let piece = text.get(range.clone()).unwrap_or_default();
-    if range.start == 0 {
-        let pairs = SchemaParser::parse(Rule::schema, piece).map_err(Box::new)?;
-        return Ok(lower::file(file, 0, pairs));
-    }
-    let padded = format!(" {piece}");
-    let pairs = SchemaParser::parse(Rule::schema, &padded).map_err(Box::new)?;
-    Ok(lower::file(file, range.start - 1, pairs))
+    let (input, offset) = if range.start == 0 {
+        (std::borrow::Cow::Borrowed(piece), 0)
+    } else {
+        (
+            std::borrow::Cow::Owned(format!(" {piece}")),
+            range.start - 1,
+        )
+    };
+    let pairs = match SchemaParser::parse(Rule::declaration, &input) {
+        Ok(pairs) => pairs,
+        Err(_) => SchemaParser::parse(Rule::schema, &input).map_err(Box::new)?,
+    };
+    Ok(lower::file(file, offset, pairs))
 }
 
 /// The whole file in one parse, as a fallback and as what the tests compare

@@ -62,14 +62,26 @@ fn lsp(c: &mut Criterion) {
         let diagnostics = lsp.diagnostics(&uri(path), Some(version));
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
     };
+    let status = |lsp: &mut Client, key: &str| {
+        lsp.request("tagwire/status", serde_json::Value::Null)
+            .unwrap()[key]
+            .as_u64()
+            .unwrap()
+    };
+    let declarations = status(&mut lsp, "declarations");
+    let mut edits = 0;
     group.bench_function("lsp_edit_of_the_4000_version_schema", |b| {
-        b.iter_custom(|iters| timed(iters, || edit(&mut lsp, &large, &text)))
+        b.iter_custom(|iters| {
+            edits += iters;
+            timed(iters, || edit(&mut lsp, &large, &text))
+        })
     });
-    let before = lsp
-        .request("tagwire/status", serde_json::Value::Null)
-        .unwrap()["parses"]
-        .as_u64()
-        .unwrap();
+    assert_eq!(
+        status(&mut lsp, "declarations") - declarations,
+        edits,
+        "an edit of the large file parses only the piece it changed"
+    );
+    let before = status(&mut lsp, "parses");
     let mut edits = 0;
     group.bench_function("lsp_edit_of_a_small_schema_beside_it", |b| {
         b.iter_custom(|iters| {
@@ -77,11 +89,7 @@ fn lsp(c: &mut Criterion) {
             timed(iters, || edit(&mut lsp, &small, SMALL))
         })
     });
-    let after = lsp
-        .request("tagwire/status", serde_json::Value::Null)
-        .unwrap()["parses"]
-        .as_u64()
-        .unwrap();
+    let after = status(&mut lsp, "parses");
     assert_eq!(after - before, edits, "only the small file is parsed again");
     group.finish();
     assert!(lsp.shutdown().success());

@@ -156,6 +156,7 @@ impl FrontEnd {
                 self.mode,
                 self.allow_breaking,
                 self.files.as_deref(),
+                self.cache.as_deref(),
                 &mut diagnostics,
             );
         }

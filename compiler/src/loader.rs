@@ -6,11 +6,13 @@ use crate::source::{FileId, Overlay, SourceMap, Span};
 use crate::syntax::{self, ParseCache};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Every file parsed, in load order, and which were named by the user.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    pub files: Vec<ast::File>,
+    /// Shared with the parse cache, which hands out a file's tree again while its text is unchanged.
+    pub files: Vec<Arc<ast::File>>,
     pub roots: Vec<FileId>,
     /// For each file, the files its imports resolved to, with the import's span.
     pub imports: HashMap<FileId, Vec<(FileId, Span)>>,
@@ -165,7 +167,7 @@ impl<'a> Loader<'a> {
         let text = &self.sources.get(id).text;
         let parsed = match self.cache {
             Some(cache) => cache.parse(&path, id, text),
-            None => syntax::parse(id, text),
+            None => syntax::parse(id, text).map(Arc::new),
         };
         let file = match parsed {
             Ok(file) => file,

@@ -587,7 +587,70 @@ fn formatting_and_semantic_tokens() {
 }
 
 #[test]
-fn an_edit_in_a_small_file_does_not_reparse_the_large_one() {
+fn rename_of_a_variant_renames_the_defaults_that_name_it() {
+    const MOODS: &str = "\
+package moods;
+
+enum Mood { calm, busy }
+enum Spare { one, two }
+
+message Status { mood: Mood = calm, n: u8 }
+";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let path = root.join("moods.schema");
+    std::fs::write(&path, MOODS).expect("write");
+    let out = tagwire(&root, &["lock", "moods.schema"]);
+    assert!(out.status.success(), "{out:?}");
+    let mut lsp = Client::initialized(&root, true);
+    lsp.open(&path, MOODS);
+    lsp.diagnostics(&uri(&path), Some(1));
+
+    // From the default, the variant is what is renamed.
+    let prepared = lsp
+        .request("textDocument/prepareRename", at(&path, MOODS, "calm, n"))
+        .expect("prepare");
+    assert_eq!(prepared["placeholder"], "calm");
+    assert_eq!(prepared["range"]["start"], position_of(MOODS, "calm, n"));
+    let found = lsp
+        .request("textDocument/definition", at(&path, MOODS, "calm, n"))
+        .expect("definition");
+    assert_eq!(found["range"]["start"], position_of(MOODS, "calm, busy"));
+
+    // Variant names are on the wire (in the text encoding), so renaming one
+    // that a locked version uses asks first, as a field rename does.
+    let mut params = at(&path, MOODS, "calm, n");
+    params["newName"] = json!("quiet");
+    let edit = lsp.request("textDocument/rename", params).expect("rename");
+    let annotation = &edit["changeAnnotations"]["breaks-lock"];
+    assert_eq!(annotation["needsConfirmation"], true, "{edit:#?}");
+    assert!(
+        annotation["description"]
+            .as_str()
+            .unwrap()
+            .contains("`Status v1`"),
+        "{annotation}"
+    );
+    let edits = edit["documentChanges"][0]["edits"].as_array().unwrap();
+    let renamed = apply_edits(MOODS, edits);
+    assert!(renamed.contains("enum Mood { quiet, busy }"), "{renamed}");
+    assert!(renamed.contains("mood: Mood = quiet,"), "{renamed}");
+
+    // A variant no message uses: a plain edit of its declaration.
+    let mut params = at(&path, MOODS, "two }");
+    params["newName"] = json!("three");
+    let edit = lsp.request("textDocument/rename", params).expect("rename");
+    assert!(
+        edit.get("changeAnnotations").is_none_or(Value::is_null),
+        "{edit:#?}"
+    );
+    let renamed = apply_edits(MOODS, edit["changes"][uri(&path)].as_array().unwrap());
+    assert_eq!(renamed, MOODS.replace("two }", "three }"));
+    assert!(lsp.shutdown().success());
+}
+
+#[test]
+fn an_edit_reparses_only_the_changed_declarations_of_the_changed_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().canonicalize().expect("canonical");
     let mut large = String::from("package big;\n");
@@ -605,6 +668,11 @@ fn an_edit_in_a_small_file_does_not_reparse_the_large_one() {
             .as_u64()
             .unwrap()
     };
+    let status = |lsp: &mut Client| {
+        let status = lsp.request("tagwire/status", Value::Null).expect("status");
+        let count = |key: &str| status[key].as_u64().unwrap();
+        (count("parses"), count("declarations"))
+    };
     let before = parses(&mut lsp);
     assert!(before >= 2, "both files were parsed once: {before}");
     for version in 2..=4 {
@@ -614,6 +682,21 @@ fn an_edit_in_a_small_file_does_not_reparse_the_large_one() {
     }
     // Three edits of the small file: three parses, none of the large one.
     assert_eq!(parses(&mut lsp) - before, 3);
+    // In the large file, an edit of one declaration parses that one alone,
+    // and the text after it moving on (a longer line) costs no parse.
+    let big = root.join("big.schema");
+    lsp.open(&big, &large);
+    lsp.diagnostics(&uri(&big), Some(1));
+    let before = status(&mut lsp);
+    let edited = large.replace(
+        "message M250 { a: string, b: u64? }",
+        "message M250 { a: string, b: u64?, c: bool }",
+    );
+    lsp.change(&big, 2, &edited);
+    lsp.diagnostics(&uri(&big), Some(2));
+    let after = status(&mut lsp);
+    assert_eq!(after.0 - before.0, 1, "the large file is parsed again");
+    assert_eq!(after.1 - before.1, 1, "but only its edited declaration");
     assert!(lsp.shutdown().success());
 }
 

@@ -299,7 +299,7 @@ impl Checker<'_> {
 
     fn lower(&mut self) -> ir::Schema {
         let mut packages: BTreeMap<String, ir::Package> = BTreeMap::new();
-        let files: Vec<&ast::File> = self.loaded.files.iter().collect();
+        let files: Vec<&ast::File> = self.loaded.files.iter().map(AsRef::as_ref).collect();
         for file in files {
             let Some(package_name) = self.file_package.get(&file.id).cloned() else {
                 continue;

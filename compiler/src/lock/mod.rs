@@ -12,13 +12,14 @@ pub mod file;
 
 #[cfg(feature = "lsp")]
 pub(crate) use diff::{changed_fields, fields as shape_fields};
-pub use file::{Entry, FILE_NAME, LockFile};
+pub use file::{Entry, FILE_NAME, LockFile, ParseError};
 
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::header::{APPLICATION_HEADERS, Header};
 use crate::ir::{Direction, MessageVersion, Removed, Schema};
 use crate::shape;
 use crate::source::{Overlay, SourceMap, Span};
+use crate::syntax::ParseCache;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,7 @@ pub fn apply(
     mode: LockMode,
     allow_breaking: bool,
     files: Option<&Overlay>,
+    cache: Option<&ParseCache>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<LockPlan> {
     // Group message positions by the folder of the file that declared them.
@@ -84,7 +86,7 @@ pub fn apply(
     let mut removals: Vec<(String, Removed, Direction)> = Vec::new();
     for (folder, positions) in folders {
         let path = folder.join(FILE_NAME);
-        let (old_text, mut lock) = match read(&path, files, sources, diagnostics) {
+        let (old_text, mut lock) = match read(&path, files, cache, sources, diagnostics) {
             Some(read) => read,
             None => continue,
         };
@@ -215,6 +217,7 @@ pub fn protocol_fingerprint(messages: &[MessageVersion]) -> String {
 fn read(
     path: &Path,
     files: Option<&Overlay>,
+    cache: Option<&ParseCache>,
     sources: &mut SourceMap,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<(Option<String>, LockFile)> {
@@ -235,7 +238,12 @@ fn read(
             return None;
         }
     };
-    match LockFile::parse(&text) {
+    let parsed = match cache {
+        // Assigning headers changes the lock: the cache's copy stays as read.
+        Some(cache) => cache.lock_file(path, &text).map(|lock| (*lock).clone()),
+        None => LockFile::parse(&text),
+    };
+    match parsed {
         Ok(lock) => Some((Some(text), lock)),
         Err(e) => {
             let id = sources.add(path, text.clone());

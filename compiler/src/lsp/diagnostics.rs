@@ -6,10 +6,11 @@ use super::index::Kind;
 use super::world::{Project, World, span_range};
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Severity};
 use crate::ir::MessageVersion;
+use crate::source::Span;
 use lsp_types::{
     DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Range,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 pub(crate) const SOURCE: &str = "tagwire";
@@ -59,7 +60,7 @@ fn project_diagnostics(world: &World, project: &Project) -> Vec<(PathBuf, lsp_ty
             }
         }
     }
-    out.extend(unlocked(world, project));
+    out.extend(unlocked(project));
     out
 }
 
@@ -124,18 +125,18 @@ pub(crate) struct Breaking<'a> {
 pub(crate) fn breaking_of<'a>(project: &'a Project, d: &Diagnostic) -> Option<Breaking<'a>> {
     let span = d.span?;
     let decl = project
-        .index
+        .index()
         .decls
         .iter()
         .position(|x| x.kind == Kind::Message && x.item_span == span)?;
-    let message = project.index.message_version(&project.analysis, decl)?;
-    let package = &project.index.decls[decl].package;
+    let message = project.index().message_version(&project.analysis, decl)?;
+    let package = &project.index().decls[decl].package;
     let entry = project.locked(package, &message.name, message.version)?;
     let changed: BTreeSet<String> = crate::lock::changed_fields(&entry.shape, &message.shape)
         .into_iter()
         .collect();
     let fields = project
-        .index
+        .index()
         .members
         .iter()
         .filter(|m| m.owner == decl && !m.is_variant && changed.contains(&m.name))
@@ -164,7 +165,7 @@ fn breaking(
     d: &Diagnostic,
 ) -> Option<Vec<(PathBuf, lsp_types::Diagnostic)>> {
     let found = breaking_of(project, d)?;
-    let decl = &project.index.decls[found.decl];
+    let decl = &project.index().decls[found.decl];
     let path = project.path(decl.file).to_path_buf();
     let spans = if found.fields.is_empty() {
         vec![decl.name_span]
@@ -197,42 +198,54 @@ fn breaking(
 }
 
 /// Message versions the lock does not have yet: what `tagwire lock` would add.
-fn unlocked(world: &World, project: &Project) -> Vec<(PathBuf, lsp_types::Diagnostic)> {
-    let _ = world;
+/// Read from the syntax trees and the schema, not the index, which is built
+/// only for the requests that need it.
+fn unlocked(project: &Project) -> Vec<(PathBuf, lsp_types::Diagnostic)> {
     let mut out = Vec::new();
-    for (i, decl) in project.index.decls.iter().enumerate() {
-        let Some(message) = project.index.message_version(&project.analysis, i) else {
-            continue;
-        };
-        if project.path(decl.file).parent() != Some(project.folder.as_path()) {
-            continue;
-        }
-        let Some(header) = message.header else {
-            continue;
-        };
-        if project
-            .locked(&decl.package, &message.name, message.version)
-            .is_some()
-        {
+    let Some(schema) = project.analysis.schema() else {
+        return out;
+    };
+    let versions: HashMap<Span, (&str, &MessageVersion)> = schema
+        .packages
+        .iter()
+        .flat_map(|p| p.messages.iter().map(|m| (m.span, (p.name.as_str(), m))))
+        .collect();
+    for file in &project.analysis.loaded.files {
+        let path: &Path = project.path(file.id);
+        if path.parent() != Some(project.folder.as_path()) {
             continue;
         }
-        let path: &Path = project.path(decl.file);
-        out.push((
-            path.to_path_buf(),
-            lsp_types::Diagnostic {
-                range: span_range(project.source(decl.file), decl.name_span.start, decl.name_span.end),
-                severity: Some(DiagnosticSeverity::INFORMATION),
-                code: Some(NumberOrString::String("not-locked".to_string())),
-                source: Some(SOURCE.to_string()),
-                message: format!(
-                    "`{} v{}` is not locked yet: `tagwire lock` would add it to {} on header `{header}`",
-                    message.name,
-                    message.version,
-                    crate::lock::FILE_NAME
-                ),
-                ..lsp_types::Diagnostic::default()
-            },
-        ));
+        for item in &file.items {
+            let Some(&(package, message)) = versions.get(&item.span) else {
+                continue;
+            };
+            let Some(header) = message.header else {
+                continue;
+            };
+            if project
+                .locked(package, &message.name, message.version)
+                .is_some()
+            {
+                continue;
+            }
+            let name = item.name().span;
+            out.push((
+                path.to_path_buf(),
+                lsp_types::Diagnostic {
+                    range: span_range(project.source(file.id), name.start, name.end),
+                    severity: Some(DiagnosticSeverity::INFORMATION),
+                    code: Some(NumberOrString::String("not-locked".to_string())),
+                    source: Some(SOURCE.to_string()),
+                    message: format!(
+                        "`{} v{}` is not locked yet: `tagwire lock` would add it to {} on header `{header}`",
+                        message.name,
+                        message.version,
+                        crate::lock::FILE_NAME
+                    ),
+                    ..lsp_types::Diagnostic::default()
+                },
+            ));
+        }
     }
     out
 }

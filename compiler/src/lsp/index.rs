@@ -67,11 +67,20 @@ pub(crate) struct Member {
     pub is_variant: bool,
 }
 
+/// An enum variant named by a field's default (`= calm`).
+#[derive(Debug, Clone)]
+pub(crate) struct VariantUse {
+    pub span: Span,
+    /// Index into [`Index::members`].
+    pub member: usize,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     pub decls: Vec<Decl>,
     pub uses: Vec<Use>,
     pub members: Vec<Member>,
+    pub variant_uses: Vec<VariantUse>,
     /// Each message declaration's version in the schema: (package, message) positions.
     messages: HashMap<usize, (usize, usize)>,
 }
@@ -130,6 +139,10 @@ impl Index {
             by_file.entry(d.file).or_default().push(i);
         }
         let mut next = 0;
+        // Defaults that name a variant: (the word, the enum, the variant's
+        // name), resolved once every variant is indexed (an imported enum's
+        // file is indexed after the file that uses it).
+        let mut defaults: Vec<(Span, usize, String)> = Vec::new();
         for file in &loaded.files {
             let mut scope: HashMap<&str, usize> = HashMap::new();
             let imported = loaded.imports.get(&file.id).into_iter().flatten();
@@ -143,7 +156,7 @@ impl Index {
             for item in &file.items {
                 let owner = next;
                 next += 1;
-                let fields = |index: &mut Index, fields: &[ast::Field]| {
+                let mut fields = |index: &mut Index, fields: &[ast::Field]| {
                     for field in fields {
                         index.members.push(Member {
                             name: field.name.name.clone(),
@@ -155,6 +168,19 @@ impl Index {
                             is_variant: false,
                         });
                         index.type_uses(&field.ty, &scope, owner);
+                        if let (
+                            Some(ast::Literal {
+                                kind: ast::LiteralKind::Word(word),
+                                span,
+                                ..
+                            }),
+                            ast::TypeExprKind::Named(ty),
+                        ) = (&field.default, &field.ty.kind)
+                            && let Some(&target) = scope.get(&ty.name)
+                            && index.decls[target].kind == Kind::Enum
+                        {
+                            defaults.push((*span, target, word.clone()));
+                        }
                     }
                 };
                 match &item.kind {
@@ -190,6 +216,21 @@ impl Index {
                 }
             }
         }
+        let variants: HashMap<(usize, &str), usize> = index
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.is_variant)
+            .map(|(i, m)| ((m.owner, m.name.as_str()), i))
+            .collect();
+        let variant_uses = defaults
+            .into_iter()
+            .filter_map(|(span, target, word)| {
+                let member = *variants.get(&(target, word.as_str()))?;
+                Some(VariantUse { span, member })
+            })
+            .collect();
+        index.variant_uses = variant_uses;
         index
     }
 
@@ -234,7 +275,10 @@ impl Index {
             return Some(Hit::Decl(d));
         }
         if let Some(m) = self.members.iter().position(|m| inside(&m.span)) {
-            return Some(Hit::Member(m));
+            return Some(Hit::Member(m, self.members[m].span));
+        }
+        if let Some(u) = self.variant_uses.iter().find(|u| inside(&u.span)) {
+            return Some(Hit::Member(u.member, u.span));
         }
         None
     }
@@ -244,5 +288,7 @@ impl Index {
 pub(crate) enum Hit {
     Use(Use),
     Decl(usize),
-    Member(usize),
+    /// A field or variant, and the span at the offset: its name, or a
+    /// default that names the variant.
+    Member(usize, Span),
 }

@@ -7,9 +7,16 @@
 //! analysed once. A handler that panics is answered with an internal error
 //! and the server goes on serving.
 
+mod complete;
 mod diagnostics;
-mod features;
+mod fix;
+mod format;
+mod hints;
+mod hover;
 mod index;
+mod navigate;
+mod rename;
+mod requests;
 mod tokens;
 mod world;
 
@@ -59,10 +66,18 @@ pub fn run() -> std::io::Result<bool> {
     Ok(clean)
 }
 
+/// What answers a request (after `initialize`, before `shutdown`).
+type Handler = fn(&World, &str, serde_json::Value) -> Result<serde_json::Value, Failure>;
+
 fn serve(connection: &Connection) -> bool {
+    serve_with(connection, requests::handle)
+}
+
+fn serve_with(connection: &Connection, handler: Handler) -> bool {
     let mut server = Server {
         world: World::default(),
         connection,
+        handler,
         initialized: false,
         shut_down: false,
     };
@@ -95,6 +110,7 @@ fn serve(connection: &Connection) -> bool {
 struct Server<'a> {
     world: World,
     connection: &'a Connection,
+    handler: Handler,
     initialized: bool,
     shut_down: bool,
 }
@@ -156,8 +172,9 @@ impl Server<'_> {
         // Answers reflect every change received before the request.
         self.refresh();
         let world = &self.world;
+        let handler = self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| {
-            features::handle(world, &request.method, request.params)
+            handler(world, &request.method, request.params)
         }))
         .unwrap_or_else(|panic| {
             Err(Failure {
@@ -196,7 +213,7 @@ impl Server<'_> {
         }
         self.world.scan(&roots);
         Ok(serde_json::json!({
-            "capabilities": features::capabilities(),
+            "capabilities": requests::capabilities(),
             "serverInfo": { "name": "tagwire", "version": env!("CARGO_PKG_VERSION") },
         }))
     }
@@ -264,6 +281,7 @@ impl Server<'_> {
             ));
         }
         self.world.published = published;
+        self.world.retired.clear();
     }
 }
 
@@ -299,7 +317,7 @@ fn notify(world: &mut World, note: Notification) -> Result<(), String> {
                 .ok_or_else(|| format!("`{}` is not open", p.text_document.uri))?
                 .to_string();
             for change in p.content_changes {
-                text = features::apply_change(text, change)?;
+                text = requests::apply_change(text, change)?;
             }
             Arc::make_mut(&mut world.files).insert(path.clone(), text);
             if let Some(doc) = world.open.get_mut(&path) {
@@ -343,4 +361,63 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(client: &Connection, id: i32, method: &str, params: serde_json::Value) -> Response {
+        let sent = client
+            .sender
+            .send(Request::new(id.into(), method.to_string(), params).into());
+        assert!(sent.is_ok());
+        loop {
+            match client
+                .receiver
+                .recv_timeout(std::time::Duration::from_secs(10))
+            {
+                Ok(Message::Response(r)) if r.id == id.into() => return r,
+                Ok(_) => continue,
+                Err(e) => panic!("no answer to `{method}`: {e}"),
+            }
+        }
+    }
+
+    /// The server's own loop over an in-memory connection, with a handler
+    /// that panics on one method: the panic is answered as an internal
+    /// error and the next request is served. (The binary has no request
+    /// that panics on demand, so this is where the guard is tested.)
+    #[test]
+    fn a_handler_that_panics_is_an_internal_error_and_the_server_goes_on() {
+        let (server, client) = Connection::memory();
+        let serving = std::thread::spawn(move || {
+            serve_with(&server, |world, method, params| {
+                if method == "test/panic" {
+                    panic!("a handler bug");
+                }
+                requests::handle(world, method, params)
+            })
+        });
+        let init = request(&client, 1, "initialize", json!({ "capabilities": {} }));
+        assert!(init.response_result.is_ok(), "{init:?}");
+        let panicked = request(&client, 2, "test/panic", json!(null));
+        let error = panicked.response_result.expect_err("an error answer");
+        assert_eq!(error.code, ErrorCode::InternalError as i32);
+        assert!(
+            error.message.contains("`test/panic`") && error.message.contains("a handler bug"),
+            "{}",
+            error.message
+        );
+        let status = request(&client, 3, "tagwire/status", json!(null));
+        assert_eq!(status.response_result.expect("served")["projects"], 0);
+        let shut = request(&client, 4, "shutdown", json!(null));
+        assert!(shut.response_result.is_ok(), "{shut:?}");
+        let exit = client
+            .sender
+            .send(Notification::new("exit".into(), json!(null)).into());
+        assert!(exit.is_ok());
+        assert!(serving.join().expect("the loop ended"), "a clean exit");
+    }
 }

@@ -4,11 +4,16 @@
 //! grammar's keywords and the primitive types otherwise, so a file being
 //! typed is still coloured.
 
+use super::Failure;
 use super::index::{Index, Kind};
-use super::world::position;
+use super::requests::path_of;
+use super::world::{World, position};
 use crate::ir::Type;
 use crate::source::{FileId, SourceFile};
-use lsp_types::{SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokensLegend};
+use lsp_types::{
+    SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokens, SemanticTokensLegend,
+    SemanticTokensParams, SemanticTokensResult,
+};
 use std::collections::HashMap;
 
 /// The legend, in the order the token type numbers refer to.
@@ -162,4 +167,27 @@ pub(crate) fn tokens(file: &SourceFile, meaning: Option<(&Index, FileId)>) -> Ve
         last_start = from.character;
     }
     out
+}
+
+pub(super) fn semantic_tokens(
+    world: &World,
+    p: SemanticTokensParams,
+) -> Result<Option<SemanticTokensResult>, Failure> {
+    let path = path_of(&p.text_document.uri)?;
+    let data = match world.project_of(&path) {
+        Some(project) if project.file(&path).is_some() => {
+            let id = project.file(&path).unwrap_or(FileId(0));
+            tokens(project.source(id), Some((project.index(), id)))
+        }
+        _ => {
+            let Some(text) = world.text(&path) else {
+                return Ok(None);
+            };
+            tokens(&SourceFile::new(&path, text), None)
+        }
+    };
+    Ok(Some(SemanticTokensResult::Tokens(SemanticTokens {
+        result_id: None,
+        data,
+    })))
 }

@@ -14,7 +14,7 @@ use crate::syntax::ParseCache;
 use lsp_types::{Position, Range, Url};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Folders a workspace scan enters at most, so a huge home folder opened as a
 /// workspace costs a bounded walk.
@@ -25,15 +25,21 @@ const MAX_SCAN_DEPTH: usize = 8;
 pub(crate) struct Project {
     pub folder: PathBuf,
     pub analysis: Analysis,
-    pub index: Index,
-    /// The folder's lock as read, when it could be.
-    pub lock: Option<LockFile>,
+    /// Built on the first request that needs it: diagnostics do without.
+    index: OnceLock<Index>,
+    /// The folder's lock as read, when it could be (shared with the parse cache).
+    pub lock: Option<Arc<LockFile>>,
     /// Its versions still in use, by (package, message, version): asked for
     /// every message version at every change, so no scan of the lock each time.
     locked: HashMap<(String, String, u32), usize>,
 }
 
 impl Project {
+    /// The declarations, uses and fields of the analysis.
+    pub fn index(&self) -> &Index {
+        self.index.get_or_init(|| Index::build(&self.analysis))
+    }
+
     pub fn file(&self, path: &Path) -> Option<FileId> {
         self.analysis.output.sources.find(path)
     }
@@ -77,6 +83,9 @@ pub(crate) struct World {
     pub published: BTreeSet<PathBuf>,
     /// The client can ask the user to confirm an edit (change annotations).
     pub confirmations: bool,
+    /// Analyses replaced by the last refresh, dropped once its diagnostics
+    /// are sent: freeing a large project's trees takes a while.
+    pub retired: Vec<Project>,
 }
 
 impl World {
@@ -158,10 +167,10 @@ impl World {
                             .files()
                             .map(|(_, f)| f.path.clone()),
                     );
-                    self.projects.insert(folder, project);
+                    self.retired.extend(self.projects.insert(folder, project));
                 }
                 None => {
-                    self.projects.remove(&folder);
+                    self.retired.extend(self.projects.remove(&folder));
                 }
             }
         }
@@ -217,14 +226,13 @@ impl World {
             .overlay(Arc::clone(files))
             .parse_cache(Arc::clone(&self.cache));
         let analysis = front.analyse();
-        let index = Index::build(&analysis);
         let lock = analysis
             .output
             .locks
             .iter()
             .find(|plan| plan.path.parent() == Some(folder))
-            .and_then(|plan| plan.old_text.as_deref())
-            .and_then(|text| LockFile::parse(text).ok());
+            .and_then(|plan| Some((plan, plan.old_text.as_deref()?)))
+            .and_then(|(plan, text)| self.cache.lock_file(&plan.path, text).ok());
         let locked = lock
             .iter()
             .flat_map(|l| l.entries.iter().enumerate())
@@ -234,7 +242,7 @@ impl World {
         Some(Project {
             folder: folder.to_path_buf(),
             analysis,
-            index,
+            index: OnceLock::new(),
             lock,
             locked,
         })

@@ -5,15 +5,22 @@ use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
 
+/// Where pest stopped, in the text it was given.
+pub(super) fn position(error: &pest::error::Error<Rule>) -> usize {
+    match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    }
+}
+
+/// The error pest gave for a piece of `text` starting at `offset`, in words.
 pub(super) fn to_diagnostic(
     file: FileId,
     text: &str,
+    offset: usize,
     error: &pest::error::Error<Rule>,
 ) -> Diagnostic {
-    let start = match error.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
+    let start = offset + position(error);
     let end = token_end(text, start);
     let found = describe_found(text, start);
     if let Some(diagnostic) = unterminated_string(file, text, start) {
@@ -170,7 +177,12 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::rate | Rule::kw_rate => "`@rate(10/s, burst 20)`",
         Rule::rate_unit => "a time unit (`s`, `m` or `h`)",
         Rule::kw_burst => "`burst`",
-        Rule::docs | Rule::doc | Rule::doc_text | Rule::schema | Rule::string_inner => return None,
+        Rule::docs
+        | Rule::doc
+        | Rule::doc_text
+        | Rule::schema
+        | Rule::declaration
+        | Rule::string_inner => return None,
         Rule::WHITESPACE
         | Rule::COMMENT
         | Rule::doc_start

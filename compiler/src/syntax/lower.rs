@@ -10,10 +10,12 @@ type P<'i> = Pair<'i, Rule>;
 
 struct Lower {
     file: FileId,
+    /// Where the parsed text starts in the file: pest's offsets are the piece's.
+    offset: usize,
 }
 
-pub(super) fn file(id: FileId, mut pairs: Pairs<'_, Rule>) -> File {
-    let lower = Lower { file: id };
+pub(super) fn file(id: FileId, offset: usize, mut pairs: Pairs<'_, Rule>) -> File {
+    let lower = Lower { file: id, offset };
     let mut out = File {
         id,
         packages: Vec::new(),
@@ -68,7 +70,7 @@ fn meaningful(pair: P<'_>) -> impl Iterator<Item = P<'_>> {
 impl Lower {
     fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
     }
 
     fn ident(&self, pair: P<'_>) -> Ident {

@@ -171,3 +171,182 @@ fn keywords_are_read_from_the_grammar() {
     }
     assert_eq!(words.len(), 12, "{words:?}");
 }
+
+/// Every schema in the repository, valid or not, with its text.
+fn repository_schemas() -> Vec<(std::path::PathBuf, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut queue = vec![
+        root.join("schemas"),
+        root.join("tests/fixtures"),
+        root.join("compiler/tests/fixtures"),
+    ];
+    let mut out = Vec::new();
+    while let Some(dir) = queue.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a fixture folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                queue.push(path);
+            } else if path.extension().is_some_and(|e| e == "schema") {
+                let text = std::fs::read_to_string(&path).expect("a UTF-8 schema");
+                out.push((path, text));
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() > 50, "only {} schemas found", out.len());
+    out
+}
+
+/// The parse one declaration at a time against the parse of the whole file:
+/// the same tree, or the same error word for word at the same place.
+fn same_as_whole(text: &str) -> Result<(), String> {
+    let pieces = format!("{:?}", parse(FileId(3), text));
+    let whole = format!("{:?}", super::parse_whole(FileId(3), text));
+    if pieces == whole {
+        Ok(())
+    } else {
+        Err(format!(
+            "for {text:?}\npiecewise: {pieces}\nwhole:     {whole}"
+        ))
+    }
+}
+
+#[test]
+fn parsing_by_declaration_is_parsing_the_whole_file() {
+    let schemas = repository_schemas();
+    let mut errors = 0;
+    for (path, text) in &schemas {
+        if let Err(e) = same_as_whole(text) {
+            panic!("{}: {e}", path.display());
+        }
+        errors += usize::from(parse(FileId(0), text).is_err());
+    }
+    assert!(errors >= 3, "the fixtures hold syntax errors too");
+}
+
+/// A schema that uses every rule of the grammar, with braces and `;` in
+/// strings and comments.
+const WHOLE_GRAMMAR: &str = r#"// A comment { with ; braces
+package p;
+import "a\"}.schema";
+/// Docs.
+struct S { a: u8 @range(1..=5) = 3, b: [string?] @len(..=4), c: map<u16, S> }
+enum E { x = 1, /// y
+  y }
+union U { a, b { s: string @pattern("^[a-z};]+$") = "}" }, }
+message M v2 from server @"ab" @rate(10/s, burst 2) { e: E = x, u: U? }
+"#;
+
+#[test]
+fn parsing_by_declaration_keeps_every_error_of_an_edited_file() {
+    // What typing does to a file: characters deleted, inserted (the ones
+    // that open or close a declaration, a string or a comment) and the text
+    // cut short, at every position of a schema that uses the whole grammar.
+    let text = WHOLE_GRAMMAR;
+    let boundaries: Vec<usize> = (0..=text.len())
+        .filter(|i| text.is_char_boundary(*i))
+        .collect();
+    let mut checked = 0;
+    let mut failed = Vec::new();
+    for (n, &i) in boundaries.iter().enumerate() {
+        let mut variants = Vec::new();
+        if let Some(c) = text[i..].chars().next() {
+            variants.push(format!("{}{}", &text[..i], &text[i + c.len_utf8()..]));
+        }
+        for inserted in ["}", "{", "\"", ";", "//", "\n", "x", "\\"] {
+            variants.push(format!("{}{inserted}{}", &text[..i], &text[i..]));
+        }
+        if n % 5 == 0 {
+            variants.push(text[..i].to_string());
+        }
+        for variant in variants {
+            checked += 1;
+            if let Err(e) = same_as_whole(&variant) {
+                failed.push(e);
+            }
+        }
+    }
+    assert!(checked > 2_500, "{checked}");
+    assert!(
+        failed.is_empty(),
+        "{} differ, first: {}",
+        failed.len(),
+        failed[0]
+    );
+}
+
+#[test]
+fn the_cache_parses_only_the_declarations_that_changed() {
+    use super::ParseCache;
+    use std::path::Path;
+    let text = "package p;\n\nstruct A { x: u8 }\n\n/// B.\nmessage B v2 { a: A, m: map<string, [A?]> @len(..=3) = \"q\" }\n\nenum C { c = 1 }\n";
+    let cache = ParseCache::new();
+    let path = Path::new("/p/a.schema");
+    let first = cache.parse(path, FileId(1), text).expect("parses");
+    // Four declarations and the line end after the last.
+    assert_eq!((cache.parses(), cache.declarations()), (1, 5));
+    // Unchanged: the same tree, shared.
+    let again = cache.parse(path, FileId(1), text).expect("parses");
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    assert_eq!((cache.parses(), cache.declarations()), (1, 5));
+    // One declaration edited and text added before the others: only it is
+    // parsed, and the others' trees move to where their text now is, in
+    // another file id.
+    let edited = text
+        .replace("struct A { x: u8 }", "struct A { x: u16, y: bool }")
+        .replace("package p;", "// moved\npackage p;");
+    let tree = cache.parse(path, FileId(2), &edited).expect("parses");
+    assert_eq!((cache.parses(), cache.declarations()), (2, 7));
+    assert_eq!(*tree, parse(FileId(2), &edited).expect("parses"));
+    // A syntax error is the file's error, as the whole file's parse gives it.
+    let broken = edited.replace("enum C { c = 1 }", "enum C { c = }");
+    let error = cache
+        .parse(path, FileId(2), &broken)
+        .expect_err("a syntax error");
+    assert_eq!(Err(error), super::parse_whole(FileId(2), &broken));
+    assert_eq!(cache.declarations(), 8);
+}
+
+#[test]
+fn the_cache_reads_a_lock_once_while_a_schema_beside_it_is_kept() {
+    use super::ParseCache;
+    use std::path::Path;
+    let cache = ParseCache::new();
+    let schema = Path::new("/p/a.schema");
+    let lock = Path::new("/p/tagwire.lock");
+    let text = "format = 1\n";
+    cache
+        .parse(schema, FileId(0), "package p;")
+        .expect("parses");
+    let Ok(first) = cache.lock_file(lock, text) else {
+        panic!("the lock parses");
+    };
+    cache.retain(|p| p == schema);
+    let Ok(again) = cache.lock_file(lock, text) else {
+        panic!("the lock parses");
+    };
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "read once");
+    cache.retain(|_| false);
+    let Ok(after) = cache.lock_file(lock, text) else {
+        panic!("the lock parses");
+    };
+    assert!(
+        !std::sync::Arc::ptr_eq(&first, &after),
+        "forgotten with its folder"
+    );
+}
+
+#[test]
+fn a_cached_declaration_moved_is_the_declaration_parsed_where_it_now_is() {
+    let cache = super::ParseCache::new();
+    let path = std::path::Path::new("/p/all.schema");
+    cache.parse(path, FileId(1), WHOLE_GRAMMAR).expect("parses");
+    let moved = format!("// three more lines\n\n\n{WHOLE_GRAMMAR}");
+    let tree = cache.parse(path, FileId(4), &moved).expect("parses");
+    assert_eq!(*tree, parse(FileId(4), &moved).expect("parses"));
+    // Only the first piece, which took the new lines, was parsed again.
+    assert_eq!(
+        cache.declarations(),
+        super::split::declarations(WHOLE_GRAMMAR).len() + 1
+    );
+}

@@ -172,6 +172,7 @@ fn err(kind: K, at: usize) -> DecodeError {
 }
 
 impl<'a> BinaryReader<'a> {
+    #[inline]
     /// Checks the frame's size and header bytes; whether the header belongs
     /// to the protocol is the caller's `match`.
     pub fn new(frame: &'a [u8], limits: &Limits) -> R<Self> {
@@ -197,6 +198,7 @@ impl<'a> BinaryReader<'a> {
         self.frame.get(self.pos..).unwrap_or_default()
     }
 
+    #[inline]
     /// Ends decoding: any byte left is trailing data.
     pub fn finish(self) -> R<()> {
         if self.pos < self.frame.len() {
@@ -264,6 +266,7 @@ impl<'a> BinaryReader<'a> {
         Err(err(K::InvalidVarint, start))
     }
 
+    #[inline]
     fn zigzag(&mut self, max_bytes: usize, max: u64) -> R<i64> {
         let u = self.varint(max_bytes, max)?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
@@ -294,10 +297,12 @@ impl<'a> BinaryReader<'a> {
 }
 
 impl<'a> Reader for BinaryReader<'a> {
+    #[inline]
     fn position(&self) -> Position {
         Position::Byte(self.pos)
     }
 
+    #[inline]
     fn enter(&mut self) -> R<()> {
         if self.depth >= self.limits.max_depth {
             return Err(depth_exceeded(Position::Byte(self.pos)));
@@ -306,10 +311,12 @@ impl<'a> Reader for BinaryReader<'a> {
         Ok(())
     }
 
+    #[inline]
     fn leave(&mut self) {
         self.depth -= 1;
     }
 
+    #[inline]
     fn count(&mut self) -> R<usize> {
         let at = self.pos;
         let n = self.varint(5, u32::MAX.into())?;
@@ -319,6 +326,7 @@ impl<'a> Reader for BinaryReader<'a> {
         }
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.frame.len() - self.pos
     }
@@ -329,6 +337,7 @@ impl<'a> Reader for BinaryReader<'a> {
         self.flag()
     }
 
+    #[inline]
     /// The frame's header, for the generated `match`.
     fn header(&self) -> Header {
         self.header

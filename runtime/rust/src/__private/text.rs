@@ -18,6 +18,7 @@ pub struct TextWriter<'a> {
 }
 
 impl<'a> TextWriter<'a> {
+    #[inline]
     /// Starts a frame by writing the header.
     pub fn new(out: &'a mut String, header: Header) -> Self {
         out.push_str(header.as_str());
@@ -191,6 +192,7 @@ pub struct TextReader<'a> {
 type R<T> = Result<T, DecodeError>;
 
 impl<'a> TextReader<'a> {
+    #[inline]
     /// Checks the frame's size and header bytes. Whether the header belongs
     /// to the protocol is the caller's `match`; the separator after the
     /// header is checked by the first read, so an unknown header is reported
@@ -216,6 +218,7 @@ impl<'a> TextReader<'a> {
         })
     }
 
+    #[inline]
     /// Where the next token starts (the frame's end when there is none).
     fn here(&self) -> Position {
         Position::Token {
@@ -332,6 +335,7 @@ impl<'a> TextReader<'a> {
         }
     }
 
+    #[inline]
     /// Ends decoding: anything left is trailing data.
     pub fn finish(self) -> R<()> {
         match self.frame.as_bytes().get(self.pos) {
@@ -385,10 +389,12 @@ impl<'a> TextReader<'a> {
 }
 
 impl<'a> Reader for TextReader<'a> {
+    #[inline]
     fn position(&self) -> Position {
         self.here()
     }
 
+    #[inline]
     fn enter(&mut self) -> R<()> {
         if self.depth >= self.limits.max_depth {
             return Err(depth_exceeded(self.here()));
@@ -397,10 +403,12 @@ impl<'a> Reader for TextReader<'a> {
         Ok(())
     }
 
+    #[inline]
     fn leave(&mut self) {
         self.depth -= 1;
     }
 
+    #[inline]
     /// A count token: never negative, so any `-` is malformed, however many
     /// digits follow.
     fn count(&mut self) -> R<usize> {
@@ -419,6 +427,7 @@ impl<'a> Reader for TextReader<'a> {
         }
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.frame.len().saturating_sub(self.pos)
     }
@@ -443,6 +452,7 @@ impl<'a> Reader for TextReader<'a> {
         }
     }
 
+    #[inline]
     /// The frame's header, for the generated `match`.
     fn header(&self) -> Header {
         self.header

@@ -172,9 +172,9 @@ fn err(kind: K, at: usize) -> DecodeError {
 }
 
 impl<'a> BinaryReader<'a> {
-    #[inline]
     /// Checks the frame's size and header bytes; whether the header belongs
     /// to the protocol is the caller's `match`.
+    #[inline]
     pub fn new(frame: &'a [u8], limits: &Limits) -> R<Self> {
         if frame.len() > limits.max_frame_bytes {
             return Err(err(K::FrameTooLarge, 0));
@@ -198,8 +198,8 @@ impl<'a> BinaryReader<'a> {
         self.frame.get(self.pos..).unwrap_or_default()
     }
 
-    #[inline]
     /// Ends decoding: any byte left is trailing data.
+    #[inline]
     pub fn finish(self) -> R<()> {
         if self.pos < self.frame.len() {
             return Err(err(K::TrailingData, self.pos));
@@ -337,8 +337,8 @@ impl<'a> Reader for BinaryReader<'a> {
         self.flag()
     }
 
-    #[inline]
     /// The frame's header, for the generated `match`.
+    #[inline]
     fn header(&self) -> Header {
         self.header
     }

@@ -2,7 +2,7 @@
 
 use super::base64url;
 use super::codec::{Reader, Writer};
-use super::scan::{find_any, find_byte, push_dyadic, push_i64, push_u64};
+use super::scan::{find_any, find_byte, push_dyadic, push_int};
 use super::tag::depth_exceeded;
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
@@ -18,10 +18,13 @@ pub struct TextWriter<'a> {
 }
 
 impl<'a> TextWriter<'a> {
+    /// Starts a frame by writing the header: two ASCII bytes pushed as
+    /// chars, which skips the UTF-8 check `Header::as_str` makes.
     #[inline]
-    /// Starts a frame by writing the header.
     pub fn new(out: &'a mut String, header: Header) -> Self {
-        out.push_str(header.as_str());
+        let [a, b] = header.to_bytes();
+        out.push(char::from(a));
+        out.push(char::from(b));
         TextWriter { out }
     }
 
@@ -30,23 +33,18 @@ impl<'a> TextWriter<'a> {
         self.out.push('|');
     }
 
+    /// `|` and the integer in decimal.
     #[inline]
-    fn uint(&mut self, v: u64) {
+    fn int(&mut self, v: impl itoa::Integer) {
         self.sep();
-        push_u64(self.out, v);
-    }
-
-    #[inline]
-    fn int(&mut self, v: i64) {
-        self.sep();
-        push_i64(self.out, v);
+        push_int(self.out, v);
     }
 }
 
 impl<'a> Writer for TextWriter<'a> {
     #[inline]
     fn count(&mut self, len: usize) {
-        self.uint(len as u64);
+        self.int(len);
     }
 
     /// `~` when absent; `+` before a present struct, which has no token of
@@ -69,43 +67,43 @@ impl<'a> Writer for TextWriter<'a> {
     /// Decimal.
     #[inline]
     fn u8(&mut self, v: u8) {
-        self.uint(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn u16(&mut self, v: u16) {
-        self.uint(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn u32(&mut self, v: u32) {
-        self.uint(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn u64(&mut self, v: u64) {
-        self.uint(v);
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn i8(&mut self, v: i8) {
-        self.int(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn i16(&mut self, v: i16) {
-        self.int(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn i32(&mut self, v: i32) {
-        self.int(v.into());
+        self.int(v);
     }
 
     /// Decimal.
@@ -192,11 +190,11 @@ pub struct TextReader<'a> {
 type R<T> = Result<T, DecodeError>;
 
 impl<'a> TextReader<'a> {
-    #[inline]
     /// Checks the frame's size and header bytes. Whether the header belongs
     /// to the protocol is the caller's `match`; the separator after the
     /// header is checked by the first read, so an unknown header is reported
     /// before a missing `|` (SPEC §6.1).
+    #[inline]
     pub fn new(frame: &'a str, limits: &Limits) -> R<Self> {
         let at0 = Position::Token { index: 0, byte: 0 };
         if frame.len() > limits.max_frame_bytes {
@@ -218,8 +216,8 @@ impl<'a> TextReader<'a> {
         })
     }
 
-    #[inline]
     /// Where the next token starts (the frame's end when there is none).
+    #[inline]
     fn here(&self) -> Position {
         Position::Token {
             index: self.index,
@@ -335,8 +333,8 @@ impl<'a> TextReader<'a> {
         }
     }
 
-    #[inline]
     /// Ends decoding: anything left is trailing data.
+    #[inline]
     pub fn finish(self) -> R<()> {
         match self.frame.as_bytes().get(self.pos) {
             None => Ok(()),
@@ -408,9 +406,9 @@ impl<'a> Reader for TextReader<'a> {
         self.depth -= 1;
     }
 
-    #[inline]
     /// A count token: never negative, so any `-` is malformed, however many
     /// digits follow.
+    #[inline]
     fn count(&mut self) -> R<usize> {
         let (t, at) = self.token()?;
         if t.starts_with('-') {
@@ -452,8 +450,8 @@ impl<'a> Reader for TextReader<'a> {
         }
     }
 
-    #[inline]
     /// The frame's header, for the generated `match`.
+    #[inline]
     fn header(&self) -> Header {
         self.header
     }

@@ -58,6 +58,7 @@ impl Header {
 
     /// Validates 2 bytes; `None` when either is not an alphabet symbol.
     #[must_use]
+    #[inline]
     pub const fn from_bytes(bytes: [u8; 2]) -> Option<Header> {
         match (symbol_value(bytes[0]), symbol_value(bytes[1])) {
             (Some(_), Some(_)) => Some(Header(bytes)),

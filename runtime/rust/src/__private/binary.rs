@@ -174,6 +174,7 @@ fn err(kind: K, at: usize) -> DecodeError {
 impl<'a> BinaryReader<'a> {
     /// Checks the frame's size and header bytes; whether the header belongs
     /// to the protocol is the caller's `match`.
+    #[inline]
     pub fn new(frame: &'a [u8], limits: &Limits) -> R<Self> {
         if frame.len() > limits.max_frame_bytes {
             return Err(err(K::FrameTooLarge, 0));
@@ -198,6 +199,7 @@ impl<'a> BinaryReader<'a> {
     }
 
     /// Ends decoding: any byte left is trailing data.
+    #[inline]
     pub fn finish(self) -> R<()> {
         if self.pos < self.frame.len() {
             return Err(err(K::TrailingData, self.pos));
@@ -264,6 +266,7 @@ impl<'a> BinaryReader<'a> {
         Err(err(K::InvalidVarint, start))
     }
 
+    #[inline]
     fn zigzag(&mut self, max_bytes: usize, max: u64) -> R<i64> {
         let u = self.varint(max_bytes, max)?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
@@ -294,10 +297,12 @@ impl<'a> BinaryReader<'a> {
 }
 
 impl<'a> Reader for BinaryReader<'a> {
+    #[inline]
     fn position(&self) -> Position {
         Position::Byte(self.pos)
     }
 
+    #[inline]
     fn enter(&mut self) -> R<()> {
         if self.depth >= self.limits.max_depth {
             return Err(depth_exceeded(Position::Byte(self.pos)));
@@ -306,10 +311,12 @@ impl<'a> Reader for BinaryReader<'a> {
         Ok(())
     }
 
+    #[inline]
     fn leave(&mut self) {
         self.depth -= 1;
     }
 
+    #[inline]
     fn count(&mut self) -> R<usize> {
         let at = self.pos;
         let n = self.varint(5, u32::MAX.into())?;
@@ -319,6 +326,7 @@ impl<'a> Reader for BinaryReader<'a> {
         }
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.frame.len() - self.pos
     }
@@ -330,6 +338,7 @@ impl<'a> Reader for BinaryReader<'a> {
     }
 
     /// The frame's header, for the generated `match`.
+    #[inline]
     fn header(&self) -> Header {
         self.header
     }

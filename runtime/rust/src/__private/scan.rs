@@ -1,6 +1,7 @@
 //! Hot helpers of the text codec, found by profiling the codec benchmark
 //! (bench/codecs): byte searches eight bytes at a time, decimal integer
-//! output without `core::fmt`, and a short path for floats that are a
+//! output without `core::fmt` (itoa: its digits need no UTF-8 check, where
+//! building them here would either check them or push them one by one), and a short path for floats that are a
 //! multiple of 1/1024 (pixels, half and quarter pixels, pressures in 1/256).
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -60,47 +61,11 @@ pub(crate) fn find_any(bytes: &[u8], set: [u8; 4]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Appends `v` in decimal.
+/// Appends `v` in decimal, formatted at its own width (32-bit values take
+/// 32-bit divisions).
 #[inline]
-pub(crate) fn push_u64(out: &mut String, mut v: u64) {
-    if v < 10 {
-        out.push(char::from(b'0' + v as u8));
-        return;
-    }
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    while v >= 100 {
-        let d = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    }
-    if v >= 10 {
-        let d = v as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
-    }
-    // Char by char: ASCII pushes are cheaper than validating the buffer as UTF-8.
-    out.reserve(buf.len() - i);
-    out.extend(buf[i..].iter().map(|&b| char::from(b)));
-}
-
-/// Appends `v` in decimal.
-#[inline]
-pub(crate) fn push_i64(out: &mut String, v: i64) {
-    if v < 0 {
-        out.push('-');
-    }
-    push_u64(out, v.unsigned_abs());
+pub(crate) fn push_int<T: itoa::Integer>(out: &mut String, v: T) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Writes a finite, non-negative-zero `v` exactly as JavaScript's
@@ -115,32 +80,37 @@ pub(crate) fn push_i64(out: &mut String, v: i64) {
 /// notation (it lies between 10⁻⁷ and 10²¹).
 #[inline]
 pub(crate) fn push_dyadic(out: &mut String, v: f64) -> bool {
-    let scaled = v * 1024.0;
-    if !v.is_finite() || v.abs() >= 1_048_576.0 || scaled.fract() != 0.0 {
+    if !v.is_finite() || v.abs() >= 1_048_576.0 {
         return false;
     }
+    let scaled = v * 1024.0;
+    // |scaled| < 2^30, so the cast truncates exactly, and comparing back
+    // tests for a fraction without `f64::fract` (a libm call on baseline
+    // x86-64, which has no rounding instruction).
     #[allow(clippy::cast_possible_truncation)]
     let n = scaled as i64;
+    if n as f64 != scaled {
+        return false;
+    }
     if n < 0 {
         out.push('-');
     }
     let a = n.unsigned_abs();
-    push_u64(out, a >> 10);
+    // Below 2^20 (checked above), so the integer part fits a u32.
+    push_int(out, (a >> 10) as u32);
     let frac = a & 1023;
     if frac != 0 {
         out.push('.');
-        // frac / 1024 = frac · 5^10 / 10^10: ten digits, then drop trailing zeros.
-        let mut digits = frac * 9_765_625;
-        let mut width = 10;
-        while digits.is_multiple_of(10) {
-            digits /= 10;
-            width -= 1;
-        }
-        let len = digits.ilog10() + 1;
-        for _ in len..width {
+        // frac / 1024 = m / 2^k with m odd, = m · 5^k / 10^k: exactly k
+        // fractional digits, the last of them not 0, so no trailing zeros
+        // to strip.
+        let tz = frac.trailing_zeros();
+        let k = 10 - tz;
+        let digits = (frac >> tz) * 5u64.pow(k);
+        for _ in digits.ilog10() + 1..k {
             out.push('0');
         }
-        push_u64(out, digits);
+        push_int(out, digits);
     }
     true
 }
@@ -182,12 +152,12 @@ mod tests {
             u64::MAX - 1,
         ] {
             let mut s = String::new();
-            push_u64(&mut s, v);
+            push_int(&mut s, v);
             assert_eq!(s, v.to_string());
         }
         for v in [0, -1, -10, i64::MIN, i64::MAX, -128, 42] {
             let mut s = String::new();
-            push_i64(&mut s, v);
+            push_int(&mut s, v);
             assert_eq!(s, v.to_string());
         }
     }

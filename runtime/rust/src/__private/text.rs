@@ -2,7 +2,7 @@
 
 use super::base64url;
 use super::codec::{Reader, Writer};
-use super::scan::{find_any, find_byte, push_dyadic, push_i64, push_u64};
+use super::scan::{find_any, find_byte, push_dyadic, push_int};
 use super::tag::depth_exceeded;
 use crate::{DecodeError, DecodeErrorKind as K, Header, Limits, Position};
 
@@ -18,9 +18,13 @@ pub struct TextWriter<'a> {
 }
 
 impl<'a> TextWriter<'a> {
-    /// Starts a frame by writing the header.
+    /// Starts a frame by writing the header: two ASCII bytes pushed as
+    /// chars, which skips the UTF-8 check `Header::as_str` makes.
+    #[inline]
     pub fn new(out: &'a mut String, header: Header) -> Self {
-        out.push_str(header.as_str());
+        let [a, b] = header.to_bytes();
+        out.push(char::from(a));
+        out.push(char::from(b));
         TextWriter { out }
     }
 
@@ -29,23 +33,18 @@ impl<'a> TextWriter<'a> {
         self.out.push('|');
     }
 
+    /// `|` and the integer in decimal.
     #[inline]
-    fn uint(&mut self, v: u64) {
+    fn int(&mut self, v: impl itoa::Integer) {
         self.sep();
-        push_u64(self.out, v);
-    }
-
-    #[inline]
-    fn int(&mut self, v: i64) {
-        self.sep();
-        push_i64(self.out, v);
+        push_int(self.out, v);
     }
 }
 
 impl<'a> Writer for TextWriter<'a> {
     #[inline]
     fn count(&mut self, len: usize) {
-        self.uint(len as u64);
+        self.int(len);
     }
 
     /// `~` when absent; `+` before a present struct, which has no token of
@@ -68,43 +67,43 @@ impl<'a> Writer for TextWriter<'a> {
     /// Decimal.
     #[inline]
     fn u8(&mut self, v: u8) {
-        self.uint(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn u16(&mut self, v: u16) {
-        self.uint(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn u32(&mut self, v: u32) {
-        self.uint(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn u64(&mut self, v: u64) {
-        self.uint(v);
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn i8(&mut self, v: i8) {
-        self.int(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn i16(&mut self, v: i16) {
-        self.int(v.into());
+        self.int(v);
     }
 
     /// Decimal.
     #[inline]
     fn i32(&mut self, v: i32) {
-        self.int(v.into());
+        self.int(v);
     }
 
     /// Decimal.
@@ -195,6 +194,7 @@ impl<'a> TextReader<'a> {
     /// to the protocol is the caller's `match`; the separator after the
     /// header is checked by the first read, so an unknown header is reported
     /// before a missing `|` (SPEC §6.1).
+    #[inline]
     pub fn new(frame: &'a str, limits: &Limits) -> R<Self> {
         let at0 = Position::Token { index: 0, byte: 0 };
         if frame.len() > limits.max_frame_bytes {
@@ -217,6 +217,7 @@ impl<'a> TextReader<'a> {
     }
 
     /// Where the next token starts (the frame's end when there is none).
+    #[inline]
     fn here(&self) -> Position {
         Position::Token {
             index: self.index,
@@ -333,6 +334,7 @@ impl<'a> TextReader<'a> {
     }
 
     /// Ends decoding: anything left is trailing data.
+    #[inline]
     pub fn finish(self) -> R<()> {
         match self.frame.as_bytes().get(self.pos) {
             None => Ok(()),
@@ -347,48 +349,92 @@ impl<'a> TextReader<'a> {
         }
     }
 
-    /// A decimal token as `T`: plain digits take [`short_decimal`]; anything
-    /// else (a sign, 20 digits or more, a malformed token) goes through
-    /// [`parse_decimal`], which also picks the error.
+    /// The next token when it is `-?(0|[1-9][0-9]*)` with at most 19
+    /// digits (not `-0`), read in the same pass that finds its end: the sign
+    /// and the digits' value. `None`, with nothing consumed, for anything
+    /// else, which the general path (a [`TextReader::token`], then
+    /// [`parse_decimal`]) accepts or rejects with its error.
+    #[inline]
+    fn short_int(&mut self) -> Option<(bool, u64, Position)> {
+        let bytes = self.frame.as_bytes();
+        if bytes.get(self.pos) != Some(&b'|') {
+            return None;
+        }
+        let start = self.pos + 1;
+        let negative = bytes.get(start) == Some(&b'-');
+        let first = start + usize::from(negative);
+        let digits = bytes.get(first..)?;
+        let mut n: u64 = 0;
+        let mut len = 0;
+        while let Some(&b) = digits.get(len) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            // 19 digits fit a u64 unchecked; a 20th goes the general way.
+            if len == 19 {
+                return None;
+            }
+            n = n * 10 + u64::from(d);
+            len += 1;
+        }
+        let malformed = len == 0 || (digits[0] == b'0' && (len > 1 || negative));
+        if malformed || !matches!(digits.get(len), None | Some(b'|')) {
+            return None;
+        }
+        let at = Position::Token {
+            index: self.index,
+            byte: start,
+        };
+        self.pos = first + len;
+        self.index += 1;
+        Some((negative, n, at))
+    }
+
+    /// A decimal token as `T`: [`TextReader::short_int`], or the general
+    /// path, which also picks the error.
     #[inline]
     fn int<T: TryFrom<i64> + TryFrom<i128>>(&mut self) -> R<T> {
-        let (t, at) = self.token()?;
-        let fast = match t.as_bytes() {
-            // `-0` is malformed (the slow path says so); 2^63 wraps to
-            // `i64::MIN` in the cast, and `0 - MIN` wraps back to it.
-            [b'-', rest @ ..] => short_decimal(rest)
-                .filter(|&n| n != 0 && n <= 1 << 63)
-                .map(|n| 0i64.wrapping_sub(n as i64)),
-            digits => short_decimal(digits).and_then(|n| i64::try_from(n).ok()),
-        };
-        match fast {
-            Some(n) => T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at)),
-            None => {
-                let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
-                T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
+        match self.short_int() {
+            // 2^63 wraps to `i64::MIN` in the cast, and `0 - MIN` wraps back to it.
+            Some((true, n, at)) if n <= 1 << 63 => {
+                T::try_from(0i64.wrapping_sub(n as i64)).map_err(|_| Self::err(K::OutOfRange, at))
             }
+            Some((false, n, at)) => i64::try_from(n)
+                .ok()
+                .and_then(|n| T::try_from(n).ok())
+                .ok_or(Self::err(K::OutOfRange, at)),
+            Some((true, _, at)) => Err(Self::err(K::OutOfRange, at)),
+            None => self.general_int(),
         }
     }
 
     /// An unsigned decimal token as `T` (see [`TextReader::int`]).
     #[inline]
     fn uint<T: TryFrom<u64> + TryFrom<i128>>(&mut self) -> R<T> {
-        let (t, at) = self.token()?;
-        match short_decimal(t.as_bytes()) {
-            Some(n) => T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at)),
-            None => {
-                let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
-                T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
-            }
+        match self.short_int() {
+            Some((false, n, at)) => T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at)),
+            Some((true, _, at)) => Err(Self::err(K::OutOfRange, at)),
+            None => self.general_int(),
         }
+    }
+
+    /// Any decimal token, or why it is not one as `T`.
+    #[cold]
+    fn general_int<T: TryFrom<i128>>(&mut self) -> R<T> {
+        let (t, at) = self.token()?;
+        let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
+        T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
     }
 }
 
 impl<'a> Reader for TextReader<'a> {
+    #[inline]
     fn position(&self) -> Position {
         self.here()
     }
 
+    #[inline]
     fn enter(&mut self) -> R<()> {
         if self.depth >= self.limits.max_depth {
             return Err(depth_exceeded(self.here()));
@@ -397,13 +443,25 @@ impl<'a> Reader for TextReader<'a> {
         Ok(())
     }
 
+    #[inline]
     fn leave(&mut self) {
         self.depth -= 1;
     }
 
     /// A count token: never negative, so any `-` is malformed, however many
     /// digits follow.
+    #[inline]
     fn count(&mut self) -> R<usize> {
+        match self.short_int() {
+            Some((false, n, at)) => {
+                return match usize::try_from(n) {
+                    Ok(n) if n <= self.limits.max_collection_len => Ok(n),
+                    _ => Err(Self::err(K::CollectionTooLong, at)),
+                };
+            }
+            Some((true, _, at)) => return Err(Self::err(K::InvalidToken, at)),
+            None => {}
+        }
         let (t, at) = self.token()?;
         if t.starts_with('-') {
             return Err(Self::err(K::InvalidToken, at));
@@ -419,6 +477,7 @@ impl<'a> Reader for TextReader<'a> {
         }
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.frame.len().saturating_sub(self.pos)
     }
@@ -444,6 +503,7 @@ impl<'a> Reader for TextReader<'a> {
     }
 
     /// The frame's header, for the generated `match`.
+    #[inline]
     fn header(&self) -> Header {
         self.header
     }
@@ -456,6 +516,21 @@ impl<'a> Reader for TextReader<'a> {
     /// `1` or `0`.
     #[inline]
     fn bool(&mut self) -> R<bool> {
+        let bytes = self.frame.as_bytes();
+        if bytes.get(self.pos) == Some(&b'|')
+            && matches!(bytes.get(self.pos + 2), None | Some(b'|'))
+        {
+            let value = match bytes.get(self.pos + 1) {
+                Some(b'1') => Some(true),
+                Some(b'0') => Some(false),
+                _ => None,
+            };
+            if let Some(value) = value {
+                self.pos += 2;
+                self.index += 1;
+                return Ok(value);
+            }
+        }
         let (t, at) = self.token()?;
         match t {
             "1" => Ok(true),
@@ -595,27 +670,6 @@ pub(crate) fn parse_decimal(t: &str) -> Result<i128, K> {
     }
 }
 
-/// `0|[1-9][0-9]*` of at most 19 digits (so it fits a `u64` unchecked), or
-/// `None` for anything else, which [`parse_decimal`] then accepts or rejects.
-#[inline]
-fn short_decimal(digits: &[u8]) -> Option<u64> {
-    match digits {
-        [b'0'] => Some(0),
-        [b'1'..=b'9', ..] if digits.len() <= 19 => {
-            let mut n: u64 = 0;
-            for &d in digits {
-                let d = d.wrapping_sub(b'0');
-                if d > 9 {
-                    return None;
-                }
-                n = n * 10 + u64::from(d);
-            }
-            Some(n)
-        }
-        _ => None,
-    }
-}
-
 /// 10^0 to 10^15, exact as doubles.
 const POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -734,6 +788,85 @@ mod tests {
             assert_eq!(parse_decimal(bad), Err(K::InvalidToken), "{bad:?}");
         }
         assert_eq!(parse_decimal(&"9".repeat(60)), Err(K::OutOfRange));
+    }
+
+    /// The short path of integer tokens reads exactly what the grammar
+    /// (`parse_decimal`) accepts, with the same value and error, and leaves
+    /// the reader at the same place.
+    #[test]
+    fn integer_tokens_agree_with_the_grammar() {
+        fn check<T>(read: impl Fn(&mut TextReader<'_>) -> R<T>)
+        where
+            T: TryFrom<i128> + PartialEq + std::fmt::Debug,
+        {
+            let tokens = [
+                "0",
+                "7",
+                "-7",
+                "00",
+                "01",
+                "-0",
+                "-",
+                "",
+                "+1",
+                "1a",
+                "a1",
+                "127",
+                "128",
+                "-128",
+                "-129",
+                "255",
+                "256",
+                "65535",
+                "65536",
+                "-32768",
+                "-32769",
+                "4294967295",
+                "4294967296",
+                "-2147483648",
+                "-2147483649",
+                "9223372036854775807",
+                "9223372036854775808",
+                "-9223372036854775808",
+                "-9223372036854775809",
+                "1000000000000000000",
+                "9999999999999999999",
+                "18446744073709551615",
+                "18446744073709551616",
+                "99999999999999999999999",
+                "~",
+                "1~",
+                "١",
+            ];
+            let limits = Limits::default();
+            for token in tokens {
+                let frame = format!("aa|{token}|9");
+                let mut r = TextReader::new(&frame, &limits).expect("header");
+                let at = Position::Token { index: 1, byte: 3 };
+                let expected = parse_decimal(token)
+                    .map_err(|k| DecodeError::new(k, at))
+                    .and_then(|n| T::try_from(n).map_err(|_| DecodeError::new(K::OutOfRange, at)));
+                let ok = expected.is_ok();
+                assert_eq!(read(&mut r), expected, "{token:?}");
+                if ok {
+                    assert_eq!(
+                        r.position(),
+                        Position::Token {
+                            index: 2,
+                            byte: frame.len() - 1
+                        }
+                    );
+                }
+            }
+        }
+        check(|r| r.u8());
+        check(|r| r.u16());
+        check(|r| r.u32());
+        check(|r| r.u64());
+        check(|r| r.i8());
+        check(|r| r.i16());
+        check(|r| r.i32());
+        check(|r| r.i64());
     }
 
     #[test]

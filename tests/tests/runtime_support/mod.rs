@@ -3,6 +3,7 @@
 //! test tells them, over in-memory pipes or loopback sockets.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use tagwire::control::{Control, RoomEnvelope, RoomPosition};
 use tagwire::server::{CloseReport, Connection, Handler, Server, ServerConfig};
 use tagwire_tests::relay::{self, ClientMessage, EchoV1, ServerMessage};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -100,15 +102,86 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     subprotocol: Option<&str>,
 ) -> Result<WebSocketStream<S>, tokio_tungstenite::tungstenite::Error> {
+    match subprotocol {
+        Some(p) => handshake_with(io, url, &[("sec-websocket-protocol", p)]).await,
+        None => handshake_with(io, url, &[]).await,
+    }
+}
+
+/// A WebSocket handshake over `io` with extra request headers; a name
+/// given twice is sent twice (as a proxy appends `X-Forwarded-For`).
+pub async fn handshake_with<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    url: &str,
+    headers: &[(&'static str, &str)],
+) -> Result<WebSocketStream<S>, tokio_tungstenite::tungstenite::Error> {
     let mut request = url.into_client_request()?;
-    if let Some(p) = subprotocol {
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_str(p).expect("ascii"),
-        );
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .append(*name, HeaderValue::from_str(value).expect("ascii"));
     }
     let (ws, _) = tokio_tungstenite::client_async(request, io).await?;
     Ok(ws)
+}
+
+/// A WebSocket handshake on `path` over a loopback socket, with extra
+/// request headers.
+pub async fn ws(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, &str)],
+) -> Result<WebSocketStream<TcpStream>, tokio_tungstenite::tungstenite::Error> {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    handshake_with(tcp, &format!("ws://{addr}{path}"), headers).await
+}
+
+/// The HTTP status a refused upgrade got; panics on any other outcome.
+pub fn refused_status<T>(result: Result<T, tokio_tungstenite::tungstenite::Error>) -> u16 {
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected an HTTP refusal, the upgrade succeeded"),
+    }
+}
+
+/// Serves the server's router on loopback with axum's own loop, which goes
+/// on answering after a drain, so what a drain leaves can still be read.
+pub async fn serve_router(server: &RelayServer) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = server
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// One plain HTTP/1.1 request with extra header lines (a `POST` carries a
+/// two-byte body); the status and the whole response.
+pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    if method == "POST" {
+        request.push_str("Content-Length: 2\r\n\r\n_b");
+    } else {
+        request.push_str("\r\n");
+    }
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    (status, response)
 }
 
 /// What a raw peer reads, decoded.

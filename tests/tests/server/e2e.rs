@@ -13,7 +13,6 @@ use tagwire::Protocol;
 use tagwire::control::{Control, ErrorNotice, error_code};
 use tagwire::server::ServerConfig;
 use tagwire_tests::relay::{ClientMessage, DeliveredV1, JoinV1, ServerMessage};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -38,22 +37,7 @@ async fn connect(
 
 /// A plain HTTP/1.1 GET; returns the status code.
 async fn get_status(addr: SocketAddr, path: &str) -> u16 {
-    get(addr, path).await.0
-}
-
-/// A plain HTTP/1.1 GET; returns the status code and the whole response.
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    (status, response)
+    http(addr, "GET", path, &[]).await.0
 }
 
 fn error_notice(got: &Got) -> Option<&ErrorNotice> {
@@ -69,7 +53,7 @@ async fn health_is_200_then_503_at_once_when_the_drain_starts_and_upgrades_are_r
     assert_eq!(get_status(addr, "/health").await, 200);
     let _peer = connect(addr, None).await;
     server.handle().drain();
-    let (status, response) = get(addr, "/health").await;
+    let (status, response) = http(addr, "GET", "/health", &[]).await;
     assert_eq!(status, 503);
     assert!(
         response.to_ascii_lowercase().contains("connection: close"),

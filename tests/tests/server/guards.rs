@@ -25,8 +25,6 @@ use tagwire_tests::relay::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 /// Who a connection belongs to, as the authentication hook found out.
@@ -119,56 +117,6 @@ async fn start_guarded(config: ServerConfig) -> (Arc<Guarded>, SocketAddr) {
     let server = Server::with_auth(app.clone(), auth(), config);
     let addr = listen(move |l| server.serve(l)).await;
     (app, addr)
-}
-
-/// A WebSocket handshake on `path` with extra request headers.
-async fn ws(
-    addr: SocketAddr,
-    path: &str,
-    headers: &[(&'static str, &str)],
-) -> Result<WebSocketStream<TcpStream>, tokio_tungstenite::tungstenite::Error> {
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let mut request = format!("ws://{addr}{path}").into_client_request()?;
-    for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, HeaderValue::from_str(value).expect("ascii"));
-    }
-    let (ws, _) = tokio_tungstenite::client_async(request, tcp).await?;
-    Ok(ws)
-}
-
-fn refused_status<T>(result: Result<T, tokio_tungstenite::tungstenite::Error>) -> u16 {
-    match result {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(other) => panic!("expected an HTTP refusal, got {other}"),
-        Ok(_) => panic!("expected an HTTP refusal, the upgrade succeeded"),
-    }
-}
-
-/// One plain HTTP/1.1 request; the status and the whole response.
-async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for h in headers {
-        request.push_str(h);
-        request.push_str("\r\n");
-    }
-    if method == "POST" {
-        request.push_str("Content-Length: 2\r\n\r\n_b");
-    } else {
-        request.push_str("\r\n");
-    }
-    tcp.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut response)).await;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    (status, response)
 }
 
 fn error_notice(got: Got) -> ErrorNotice {

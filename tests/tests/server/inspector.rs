@@ -12,19 +12,9 @@ use tagwire::Protocol;
 use tagwire::server::{InspectorConfig, ServerConfig};
 use tagwire_tests::relay::{ClientMessage, JoinV1};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const TOKEN: &str = "s3cret token";
-
-async fn serve(server: &RelayServer) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = server
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
 
 /// `GET path` with extra header lines; the status and the body.
 async fn get(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
@@ -46,7 +36,7 @@ fn inspected() -> ServerConfig {
 #[tokio::test]
 async fn the_inspector_is_off_by_default() {
     let (server, _) = server(ServerConfig::default());
-    let addr = serve(&server).await;
+    let addr = serve_router(&server).await;
     for path in ["/_inspect", "/_inspect/state", "/_inspect/frames?conn=1"] {
         assert_eq!(get(addr, path, "").await.0, 404, "{path}");
     }
@@ -55,7 +45,7 @@ async fn the_inspector_is_off_by_default() {
 #[tokio::test]
 async fn a_wrong_or_missing_token_is_refused() {
     let (server, _) = server(inspected());
-    let addr = serve(&server).await;
+    let addr = serve_router(&server).await;
     for (path, headers) in [
         ("/_inspect/state", ""),
         ("/_inspect/state?token=wrong", ""),
@@ -74,7 +64,7 @@ async fn a_wrong_or_missing_token_is_refused() {
     let (own, _) = server_of(
         ServerConfig::default().with_inspector(Some(InspectorConfig::behind_own_auth("/_inspect"))),
     );
-    let addr = serve(&own).await;
+    let addr = serve_router(&own).await;
     assert_eq!(get(addr, "/_inspect/state", "").await.0, 404);
 }
 
@@ -86,7 +76,7 @@ fn server_of(config: ServerConfig) -> (RelayServer, std::sync::Arc<Relay>) {
 async fn state_and_frames_show_a_known_client() {
     let (server, _) = server(inspected());
     let handle = server.handle();
-    let addr = serve(&server).await;
+    let addr = serve_router(&server).await;
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let mut ws = handshake(tcp, &format!("ws://{addr}/ws"), None)
         .await

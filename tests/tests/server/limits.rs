@@ -22,8 +22,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// Relays like the other tests' server, and remembers the client address
 /// each side of the API was given: the authentication hook's
@@ -84,33 +82,6 @@ async fn start(config: ServerConfig) -> (LimitedServer, Arc<Seen>, SocketAddr) {
 
 fn config(limits: ConnectionLimits) -> ServerConfig {
     ServerConfig::default().with_limits(limits)
-}
-
-/// A WebSocket handshake with extra request headers.
-async fn ws_with<S>(
-    io: S,
-    url: &str,
-    headers: &[(&'static str, &str)],
-) -> Result<WebSocketStream<S>, tokio_tungstenite::tungstenite::Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut request = url.into_client_request()?;
-    for (name, value) in headers {
-        request
-            .headers_mut()
-            .append(*name, HeaderValue::from_str(value).expect("ascii"));
-    }
-    let (ws, _) = tokio_tungstenite::client_async(request, io).await?;
-    Ok(ws)
-}
-
-async fn ws(
-    addr: SocketAddr,
-    headers: &[(&'static str, &str)],
-) -> Result<WebSocketStream<TcpStream>, tokio_tungstenite::tungstenite::Error> {
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    ws_with(tcp, &format!("ws://{addr}/ws"), headers).await
 }
 
 /// The refusal a handshake got: status, `Retry-After`, `Connection` and
@@ -221,7 +192,7 @@ async fn ws_once_free(
 ) -> WebSocketStream<TcpStream> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match ws(addr, headers).await {
+        match ws(addr, "/ws", headers).await {
             Ok(ws) => return ws,
             Err(_) if std::time::Instant::now() < deadline => {
                 tokio::time::sleep(short(20)).await;
@@ -250,13 +221,13 @@ async fn websockets_and_sse_sessions_share_the_node_limit_and_a_closed_one_frees
     c.heartbeat.ping_interval = short(100);
     c.heartbeat.pong_timeout = Duration::from_secs(30);
     let (_server, _, addr) = start(c).await;
-    let mut first = ws(addr, &[]).await.expect("room for a WebSocket");
+    let mut first = ws(addr, "/ws", &[]).await.expect("room for a WebSocket");
     echoes(&mut first, 1).await;
     let Sse::Open(stream) = sse(addr, "").await else {
         panic!("room for an SSE session");
     };
     // Full: a third of either kind is refused before any upgrade or stream.
-    let (status, retry_after, connection, body) = refusal(ws(addr, &[]).await);
+    let (status, retry_after, connection, body) = refusal(ws(addr, "/ws", &[]).await);
     assert_eq!(
         (status, retry_after.as_str(), connection.as_str()),
         (503, "10", "close")
@@ -273,14 +244,14 @@ async fn websockets_and_sse_sessions_share_the_node_limit_and_a_closed_one_frees
     drop(first);
     let mut second = ws_once_free(addr, &[]).await;
     echoes(&mut second, 2).await;
-    assert!(matches!(refusal(ws(addr, &[]).await), (503, ..)));
+    assert!(matches!(refusal(ws(addr, "/ws", &[]).await), (503, ..)));
 
     // So does an SSE session whose client went away.
     drop(stream);
     let mut third = ws_once_free(addr, &[]).await;
     echoes(&mut third, 3).await;
     // Refusals held nothing: still exactly two.
-    assert!(matches!(refusal(ws(addr, &[]).await), (503, ..)));
+    assert!(matches!(refusal(ws(addr, "/ws", &[]).await), (503, ..)));
     drop((second, third));
 }
 
@@ -290,9 +261,9 @@ async fn one_address_gets_its_share_and_no_more() {
         .with_max_connections(100)
         .with_max_connections_per_address(Some(2));
     let (_, seen, addr) = start(config(limits)).await;
-    let mut a = ws(addr, &[]).await.expect("first from 127.0.0.1");
-    let _b = ws(addr, &[]).await.expect("second from 127.0.0.1");
-    let (status, retry_after, connection, body) = refusal(ws(addr, &[]).await);
+    let mut a = ws(addr, "/ws", &[]).await.expect("first from 127.0.0.1");
+    let _b = ws(addr, "/ws", &[]).await.expect("second from 127.0.0.1");
+    let (status, retry_after, connection, body) = refusal(ws(addr, "/ws", &[]).await);
     assert_eq!(
         (status, retry_after.as_str(), connection.as_str()),
         (503, "10", "close")
@@ -304,7 +275,7 @@ async fn one_address_gets_its_share_and_no_more() {
     }
     // Without trusted proxies, a client's X-Forwarded-For changes nothing.
     assert!(matches!(
-        refusal(ws(addr, &[("x-forwarded-for", "198.51.100.1")]).await),
+        refusal(ws(addr, "/ws", &[("x-forwarded-for", "198.51.100.1")]).await),
         (503, ..)
     ));
     echoes(&mut a, 1).await;
@@ -330,20 +301,27 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_and_seen() {
     let client_one: SocketAddr = "198.51.100.1:0".parse().expect("addr");
     let client_two: SocketAddr = "198.51.100.2:0".parse().expect("addr");
 
-    let mut one = ws(addr, &[("x-forwarded-for", "198.51.100.1")])
+    let mut one = ws(addr, "/ws", &[("x-forwarded-for", "198.51.100.1")])
         .await
         .expect("client one");
     echoes(&mut one, 1).await;
     // The same client again: its share is taken.
-    let (status, _, _, body) = refusal(ws(addr, &[("x-forwarded-for", "198.51.100.1")]).await);
+    let (status, _, _, body) =
+        refusal(ws(addr, "/ws", &[("x-forwarded-for", "198.51.100.1")]).await);
     assert_eq!((status, body.as_str()), (503, ADDRESS_FULL));
     // A spoofed entry left of what the proxy appended is not believed.
-    let spoofed = ws(addr, &[("x-forwarded-for", "203.0.113.77, 198.51.100.1")]).await;
+    let spoofed = ws(
+        addr,
+        "/ws",
+        &[("x-forwarded-for", "203.0.113.77, 198.51.100.1")],
+    )
+    .await;
     assert_eq!(refusal(spoofed).0, 503);
     // Another client behind the same proxy has its own share, also over
     // a second header line and past another trusted hop.
     let mut two = ws(
         addr,
+        "/ws",
         &[
             ("x-forwarded-for", "198.51.100.2"),
             ("x-forwarded-for", "127.0.0.1"),
@@ -356,7 +334,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_and_seen() {
         panic!("client three over SSE");
     };
     // The proxy's own request (no header) is counted as the proxy.
-    let mut own = ws(addr, &[]).await.expect("the proxy itself");
+    let mut own = ws(addr, "/ws", &[]).await.expect("the proxy itself");
     echoes(&mut own, 3).await;
 
     let connect = seen.connect.lock().expect("lock").clone();
@@ -387,11 +365,12 @@ async fn an_untrusted_peer_cannot_choose_the_address_it_is_counted_as() {
     // The proxies are elsewhere: this loopback client is not one of them.
     let c = config(limits).with_trusted_proxies(["10.0.0.0/8".parse().expect("a range")]);
     let (_, seen, addr) = start(c).await;
-    let mut first = ws(addr, &[("x-forwarded-for", "198.51.100.1")])
+    let mut first = ws(addr, "/ws", &[("x-forwarded-for", "198.51.100.1")])
         .await
         .expect("first");
     echoes(&mut first, 1).await;
-    let (status, _, _, body) = refusal(ws(addr, &[("x-forwarded-for", "198.51.100.2")]).await);
+    let (status, _, _, body) =
+        refusal(ws(addr, "/ws", &[("x-forwarded-for", "198.51.100.2")]).await);
     assert_eq!((status, body.as_str()), (503, ADDRESS_FULL));
     let connect = seen.connect.lock().expect("lock").clone();
     assert_eq!(connect.len(), 1);
@@ -428,13 +407,14 @@ async fn serve_io_refuses_past_the_limits_with_503_and_retry_after() {
     let direct: SocketAddr = "203.0.113.5:50000".parse().expect("addr");
 
     let (io, _) = pipe(&server, Some(direct));
-    let mut a = ws_with(io, "ws://pipe/ws", &[("x-forwarded-for", "198.51.100.1")])
+    let mut a = handshake_with(io, "ws://pipe/ws", &[("x-forwarded-for", "198.51.100.1")])
         .await
         .expect("a");
     echoes(&mut a, 1).await;
     // The same direct peer again: its share is taken (its header ignored).
     let (io, done) = pipe(&server, Some(direct));
-    let (status, retry_after, connection, body) = refusal(ws_with(io, "ws://pipe/ws", &[]).await);
+    let (status, retry_after, connection, body) =
+        refusal(handshake_with(io, "ws://pipe/ws", &[]).await);
     assert_eq!(
         (status, retry_after.as_str(), connection.as_str()),
         (503, "10", "close")
@@ -446,13 +426,13 @@ async fn serve_io_refuses_past_the_limits_with_503_and_retry_after() {
     ));
     // Through the trusted proxy, the forwarded client counts.
     let (io, _) = pipe(&server, Some(proxy));
-    let mut b = ws_with(io, "ws://pipe/ws", &[("x-forwarded-for", "198.51.100.2")])
+    let mut b = handshake_with(io, "ws://pipe/ws", &[("x-forwarded-for", "198.51.100.2")])
         .await
         .expect("b");
     echoes(&mut b, 2).await;
     // The node is full now, whoever asks.
     let (io, _) = pipe(&server, None);
-    let (status, _, _, body) = refusal(ws_with(io, "ws://pipe/ws", &[]).await);
+    let (status, _, _, body) = refusal(handshake_with(io, "ws://pipe/ws", &[]).await);
     assert_eq!((status, body.as_str()), (503, NODE_FULL));
     assert_eq!(
         seen.handled.lock().expect("lock").clone(),
@@ -463,7 +443,7 @@ async fn serve_io_refuses_past_the_limits_with_503_and_retry_after() {
     drop(a);
     let mut c = loop {
         let (io, _) = pipe(&server, None);
-        match ws_with(io, "ws://pipe/ws", &[]).await {
+        match handshake_with(io, "ws://pipe/ws", &[]).await {
             Ok(ws) => break ws,
             Err(_) => tokio::time::sleep(short(10)).await,
         }
@@ -477,12 +457,12 @@ async fn a_connection_whose_task_is_aborted_or_panics_gives_its_slot_back() {
     // A refused handshake takes no slot, so probing leaves the count as is.
     let refused = |server: &LimitedServer| {
         let (io, _) = pipe(server, None);
-        async move { refusal(ws_with(io, "ws://pipe/ws", &[]).await).0 == 503 }
+        async move { refusal(handshake_with(io, "ws://pipe/ws", &[]).await).0 == 503 }
     };
 
     // Aborted: the task running `serve_io` is cancelled mid-connection.
     let (io, task) = pipe(&server, None);
-    let mut first = ws_with(io, "ws://pipe/ws", &[]).await.expect("room");
+    let mut first = handshake_with(io, "ws://pipe/ws", &[]).await.expect("room");
     echoes(&mut first, 1).await;
     assert!(refused(&server).await);
     task.abort();
@@ -499,7 +479,7 @@ async fn a_connection_whose_task_is_aborted_or_panics_gives_its_slot_back() {
             _ = panic_signal => panic!("the connection's task panicked (on purpose)"),
         }
     });
-    let mut second = ws_with(client_end, "ws://pipe/ws", &[])
+    let mut second = handshake_with(client_end, "ws://pipe/ws", &[])
         .await
         .expect("the aborted slot is free");
     echoes(&mut second, 2).await;
@@ -509,7 +489,7 @@ async fn a_connection_whose_task_is_aborted_or_panics_gives_its_slot_back() {
 
     // And the panicked one's.
     let (io, _) = pipe(&server, None);
-    let mut third = ws_with(io, "ws://pipe/ws", &[])
+    let mut third = handshake_with(io, "ws://pipe/ws", &[])
         .await
         .expect("the panicked slot is free");
     echoes(&mut third, 3).await;
@@ -528,7 +508,7 @@ async fn the_client_backs_off_with_jitter_from_a_full_server_and_connects_once_t
     c.heartbeat.proxy_idle_timeout = None;
     let (server, _) = limited(c);
     let (io, _) = pipe(&server, None);
-    let holder = ws_with(io, "ws://pipe/ws", &[])
+    let holder = handshake_with(io, "ws://pipe/ws", &[])
         .await
         .expect("the one slot");
 

@@ -14,56 +14,11 @@ use tagwire::control::{Control, Resume, RoomPosition};
 use tagwire::server::{RateLimits, ServerConfig};
 use tagwire::{Package, Protocol, Quota};
 use tagwire_tests::relay::{self, ClientMessage, DeliveredV1, EchoV1, JoinV1, ServerMessage};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-
-/// Serves the server's router (metrics route included) on loopback with
-/// axum's own loop, which goes on answering after a drain, so the drain's
-/// end can be scraped too.
-async fn serve(server: &RelayServer) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = server
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
-
-async fn ws(
-    addr: SocketAddr,
-    headers: &[(&'static str, &str)],
-) -> Result<WebSocketStream<TcpStream>, tokio_tungstenite::tungstenite::Error> {
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let mut request = format!("ws://{addr}/ws").into_client_request()?;
-    for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, HeaderValue::from_str(value).expect("ascii"));
-    }
-    let (ws, _) = tokio_tungstenite::client_async(request, tcp).await?;
-    Ok(ws)
-}
-
-fn refused_status<T>(result: Result<T, tokio_tungstenite::tungstenite::Error>) -> u16 {
-    match result {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(other) => panic!("expected an HTTP refusal, got {other}"),
-        Ok(_) => panic!("expected an HTTP refusal, the upgrade succeeded"),
-    }
-}
 
 /// `GET /metrics`, parsed as Prometheus would.
 async fn scrape(addr: SocketAddr) -> Scrape {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.expect("read");
+    let (_, response) = http(addr, "GET", "/metrics", &[]).await;
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
@@ -191,7 +146,7 @@ async fn a_scrape_after_known_traffic_reads_each_event() {
     config.limits.write_timeout = Duration::from_millis(100);
     let (server, app) = server(config);
     let handle = server.handle();
-    let addr = serve(&server).await;
+    let addr = serve_router(&server).await;
 
     let nothing = scrape(addr).await;
     assert_eq!(open_now(&nothing), 0.0);
@@ -203,13 +158,13 @@ async fn a_scrape_after_known_traffic_reads_each_event() {
     assert_eq!(value(&nothing, "tagwire_backend_connected", &[]), 1.0);
 
     // Four connections: the node's limit.
-    let mut decoder = ws(addr, &[]).await.expect("decode-error peer");
-    let mut limited = ws(addr, &[]).await.expect("rate-limited peer");
-    let mut slow = ws(addr, &[]).await.expect("slow peer");
-    let idle = ws(addr, &[]).await.expect("idle peer");
-    assert_eq!(refused_status(ws(addr, &[]).await), 503);
+    let mut decoder = ws(addr, "/ws", &[]).await.expect("decode-error peer");
+    let mut limited = ws(addr, "/ws", &[]).await.expect("rate-limited peer");
+    let mut slow = ws(addr, "/ws", &[]).await.expect("slow peer");
+    let idle = ws(addr, "/ws", &[]).await.expect("idle peer");
+    assert_eq!(refused_status(ws(addr, "/ws", &[]).await), 503);
     assert_eq!(
-        refused_status(ws(addr, &[("origin", "https://evil.example")]).await),
+        refused_status(ws(addr, "/ws", &[("origin", "https://evil.example")]).await),
         403
     );
 
@@ -376,7 +331,7 @@ async fn a_scrape_after_known_traffic_reads_each_event() {
     assert!(observations(&s, "tagwire_outbox_depth_frames") >= 1.0);
 
     // Application code that panics: its connection alone, 1011.
-    let mut panicking = ws(addr, &[]).await.expect("a slot is free again");
+    let mut panicking = ws(addr, "/ws", &[]).await.expect("a slot is free again");
     panicking
         .send(Message::text(echo_with(9, "panic").to_text()))
         .await
@@ -402,7 +357,7 @@ async fn a_scrape_after_known_traffic_reads_each_event() {
         0.0
     );
     assert_eq!(value(&s, "tagwire_drain_connections_remaining", &[]), 3.0);
-    assert_eq!(refused_status(ws(addr, &[]).await), 503);
+    assert_eq!(refused_status(ws(addr, "/ws", &[]).await), 503);
     let readers =
         [decoder, limited, idle].map(|peer| spawn_reader(peer, tokio::time::Instant::now()));
     let report = handle.drained().await;
@@ -444,8 +399,8 @@ async fn a_publish_through_the_backend_is_counted_and_timed() {
     }
     let (server, _app) = server(config);
     let handle = server.handle();
-    let addr = serve(&server).await;
-    let mut member = ws(addr, &[]).await.expect("member");
+    let addr = serve_router(&server).await;
+    let mut member = ws(addr, "/ws", &[]).await.expect("member");
     let resume = Control::Resume(Resume {
         room: "news".into(),
         position: RoomPosition {

@@ -883,15 +883,22 @@ mod on {
         }
     }
 
-    fn put(
-        encoder: &mut DescriptorEncoder<'_>,
-        name: &str,
-        help: &str,
-        unit: Option<&Unit>,
-        metric: &impl EncodeMetric,
-    ) -> fmt::Result {
-        let inner = encoder.encode_descriptor(name, help, unit, metric.metric_type())?;
-        metric.encode(inner)
+    /// The drain's phases as one gauge family, 1 for the current phase.
+    struct PhaseGauge(&'static str);
+
+    impl EncodeMetric for PhaseGauge {
+        fn encode(&self, mut encoder: MetricEncoder<'_>) -> fmt::Result {
+            for name in ["serving", "grace", "closing", "done"] {
+                encoder
+                    .encode_family(&[("phase", name)])?
+                    .encode_gauge(&i64::from(name == self.0))?;
+            }
+            Ok(())
+        }
+
+        fn metric_type(&self) -> MetricType {
+            MetricType::Gauge
+        }
     }
 
     impl Collector for Metrics {
@@ -902,208 +909,184 @@ mod on {
             let Some(m) = node.recorder().on() else {
                 return Ok(());
             };
-            let e = &mut e;
             let seconds = Some(&Unit::Seconds);
             let bytes = Some(&Unit::Bytes);
-            put(
-                e,
-                "tagwire_connections",
-                "Connections open, by transport, encoding and whether the client's protocol is older than the server's.",
-                None,
-                &m.open_family,
-            )?;
-            put(
-                e,
-                "tagwire_connections_opened",
-                "Connections opened.",
-                None,
-                &m.opened_family,
-            )?;
-            put(
-                e,
-                "tagwire_connections_closed",
-                "Connections closed, by close code (`none` when the peer vanished; `other` for codes the runtime does not use) and by whom.",
-                None,
-                &m.closed,
-            )?;
-            put(
-                e,
-                "tagwire_frames_received",
-                "Data frames received, by message and version (`_control` for the runtime's own, `_unknown` for no message of the package).",
-                None,
-                &m.frames_in,
-            )?;
-            put(
-                e,
-                "tagwire_received",
-                "Bytes of data frames received, by message and version.",
-                bytes,
-                &m.bytes_in,
-            )?;
-            put(
-                e,
-                "tagwire_frames_sent",
-                "Data frames written to clients, by message and version.",
-                None,
-                &m.frames_out,
-            )?;
-            put(
-                e,
-                "tagwire_sent",
-                "Bytes of data frames written to clients, by message and version.",
-                bytes,
-                &m.bytes_out,
-            )?;
-            put(
-                e,
-                "tagwire_decode_errors",
-                "Client frames that did not decode, by kind.",
-                None,
-                &m.decode_family,
-            )?;
-            put(
-                e,
-                "tagwire_refusals",
-                "Connection requests and frames refused, by reason.",
-                None,
-                &m.refusal_family,
-            )?;
-            put(
-                e,
-                "tagwire_heartbeat_timeouts",
-                "Connections closed for want of a pong (4000).",
-                None,
-                &m.heartbeat_timeouts,
-            )?;
-            put(
-                e,
-                "tagwire_slow_consumer_closes",
-                "Connections closed because their client did not read (4002).",
-                None,
-                &m.slow_consumers,
-            )?;
-            put(
-                e,
-                "tagwire_undelivered_frames",
-                "Frames accepted for clients that never received them.",
-                None,
-                &m.undelivered,
-            )?;
-            put(
-                e,
-                "tagwire_unhandled_frames",
-                "Frames clients sent that were read but never handled.",
-                None,
-                &m.unhandled,
-            )?;
-            put(
-                e,
-                "tagwire_outbox_depth_frames",
-                "Frames a connection found queued each time it came to write.",
-                None,
-                &m.outbox_depth,
-            )?;
-            put(
-                e,
-                "tagwire_handler_duration",
-                "Time from a client message's decoding to the end of its handling (upgrade, authorize, on_message).",
-                seconds,
-                &m.handler,
-            )?;
-            put(
-                e,
-                "tagwire_broadcasts",
-                "Room messages published from this node.",
-                None,
-                &m.broadcasts,
-            )?;
-            put(
-                e,
-                "tagwire_broadcast_deliveries",
-                "Room messages queued for members on this node.",
-                None,
-                &m.deliveries,
-            )?;
-            put(
-                e,
-                "tagwire_fanout_duration",
-                "Time to queue one room message for this node's members.",
-                seconds,
-                &m.fanout,
-            )?;
-            put(
-                e,
-                "tagwire_backend_publish_duration",
-                "Time from a publish to the position the backend gave it.",
-                seconds,
-                &m.publish,
-            )?;
-            put(
-                e,
-                "tagwire_backend_replays",
-                "Room histories read for resuming members.",
-                None,
-                &m.replays,
-            )?;
-            put(
-                e,
-                "tagwire_backend_gaps",
-                "Gap notices sent to members, by kind.",
-                None,
-                &m.gap_family,
-            )?;
-            put(
-                e,
-                "tagwire_conversions",
-                "Messages converted between versions for clients of another protocol version, by message, version converted from and direction.",
-                None,
-                &m.conversions,
-            )?;
-            put(
-                e,
-                "tagwire_outdated_notices",
-                "Outdated notices sent, by the message version the client could not have.",
-                None,
-                &m.outdated,
-            )?;
             // Read from the server's own state at scrape time: one source
             // with `ServerHandle::handler_panics`, `phase` and
             // `backend_state`.
-            put(
-                e,
-                "tagwire_panics",
-                "Panics of application code caught (each closed one connection with 1011).",
-                None,
-                &ConstCounter::new(node.panics()),
-            )?;
-            let backend = node.backend_connected();
-            put(
-                e,
-                "tagwire_backend_connected",
-                "Whether the broadcast backend reaches its engine (1) or not (0).",
-                None,
-                &ConstGauge::new(i64::from(backend)),
-            )?;
-            let current = node.drain_phase();
-            let mut family = e.encode_descriptor(
-                "tagwire_drain_phase",
-                "The drain's phase: 1 for the current one.",
-                None,
-                MetricType::Gauge,
-            )?;
-            for name in ["serving", "grace", "closing", "done"] {
-                family
-                    .encode_family(&[("phase", name)])?
-                    .encode_gauge(&i64::from(name == current))?;
+            let panics = ConstCounter::new(node.panics());
+            let backend = ConstGauge::new(i64::from(node.backend_connected()));
+            let phase = PhaseGauge(node.drain_phase());
+            let left = ConstGauge::new(i64::try_from(node.draining_left()).unwrap_or(i64::MAX));
+            // Name, help, unit and the metric, in the order of the exposition.
+            let families: [(&str, &str, Option<&Unit>, &dyn EncodeMetric); 27] = [
+                (
+                    "tagwire_connections",
+                    "Connections open, by transport, encoding and whether the client's protocol is older than the server's.",
+                    None,
+                    &m.open_family,
+                ),
+                (
+                    "tagwire_connections_opened",
+                    "Connections opened.",
+                    None,
+                    &m.opened_family,
+                ),
+                (
+                    "tagwire_connections_closed",
+                    "Connections closed, by close code (`none` when the peer vanished; `other` for codes the runtime does not use) and by whom.",
+                    None,
+                    &m.closed,
+                ),
+                (
+                    "tagwire_frames_received",
+                    "Data frames received, by message and version (`_control` for the runtime's own, `_unknown` for no message of the package).",
+                    None,
+                    &m.frames_in,
+                ),
+                (
+                    "tagwire_received",
+                    "Bytes of data frames received, by message and version.",
+                    bytes,
+                    &m.bytes_in,
+                ),
+                (
+                    "tagwire_frames_sent",
+                    "Data frames written to clients, by message and version.",
+                    None,
+                    &m.frames_out,
+                ),
+                (
+                    "tagwire_sent",
+                    "Bytes of data frames written to clients, by message and version.",
+                    bytes,
+                    &m.bytes_out,
+                ),
+                (
+                    "tagwire_decode_errors",
+                    "Client frames that did not decode, by kind.",
+                    None,
+                    &m.decode_family,
+                ),
+                (
+                    "tagwire_refusals",
+                    "Connection requests and frames refused, by reason.",
+                    None,
+                    &m.refusal_family,
+                ),
+                (
+                    "tagwire_heartbeat_timeouts",
+                    "Connections closed for want of a pong (4000).",
+                    None,
+                    &m.heartbeat_timeouts,
+                ),
+                (
+                    "tagwire_slow_consumer_closes",
+                    "Connections closed because their client did not read (4002).",
+                    None,
+                    &m.slow_consumers,
+                ),
+                (
+                    "tagwire_undelivered_frames",
+                    "Frames accepted for clients that never received them.",
+                    None,
+                    &m.undelivered,
+                ),
+                (
+                    "tagwire_unhandled_frames",
+                    "Frames clients sent that were read but never handled.",
+                    None,
+                    &m.unhandled,
+                ),
+                (
+                    "tagwire_outbox_depth_frames",
+                    "Frames a connection found queued each time it came to write.",
+                    None,
+                    &m.outbox_depth,
+                ),
+                (
+                    "tagwire_handler_duration",
+                    "Time from a client message's decoding to the end of its handling (upgrade, authorize, on_message).",
+                    seconds,
+                    &m.handler,
+                ),
+                (
+                    "tagwire_broadcasts",
+                    "Room messages published from this node.",
+                    None,
+                    &m.broadcasts,
+                ),
+                (
+                    "tagwire_broadcast_deliveries",
+                    "Room messages queued for members on this node.",
+                    None,
+                    &m.deliveries,
+                ),
+                (
+                    "tagwire_fanout_duration",
+                    "Time to queue one room message for this node's members.",
+                    seconds,
+                    &m.fanout,
+                ),
+                (
+                    "tagwire_backend_publish_duration",
+                    "Time from a publish to the position the backend gave it.",
+                    seconds,
+                    &m.publish,
+                ),
+                (
+                    "tagwire_backend_replays",
+                    "Room histories read for resuming members.",
+                    None,
+                    &m.replays,
+                ),
+                (
+                    "tagwire_backend_gaps",
+                    "Gap notices sent to members, by kind.",
+                    None,
+                    &m.gap_family,
+                ),
+                (
+                    "tagwire_conversions",
+                    "Messages converted between versions for clients of another protocol version, by message, version converted from and direction.",
+                    None,
+                    &m.conversions,
+                ),
+                (
+                    "tagwire_outdated_notices",
+                    "Outdated notices sent, by the message version the client could not have.",
+                    None,
+                    &m.outdated,
+                ),
+                (
+                    "tagwire_panics",
+                    "Panics of application code caught (each closed one connection with 1011).",
+                    None,
+                    &panics,
+                ),
+                (
+                    "tagwire_backend_connected",
+                    "Whether the broadcast backend reaches its engine (1) or not (0).",
+                    None,
+                    &backend,
+                ),
+                (
+                    "tagwire_drain_phase",
+                    "The drain's phase: 1 for the current one.",
+                    None,
+                    &phase,
+                ),
+                (
+                    "tagwire_drain_connections_remaining",
+                    "Connections still open while draining (0 when not draining).",
+                    None,
+                    &left,
+                ),
+            ];
+            for (name, help, unit, metric) in families {
+                let inner = e.encode_descriptor(name, help, unit, metric.metric_type())?;
+                metric.encode(inner)?;
             }
-            let left = node.draining_left();
-            put(
-                e,
-                "tagwire_drain_connections_remaining",
-                "Connections still open while draining (0 when not draining).",
-                None,
-                &ConstGauge::new(i64::try_from(left).unwrap_or(i64::MAX)),
-            )?;
             Ok(())
         }
     }

@@ -1,27 +1,14 @@
 //! A cheap pre-pass that bounds bracket nesting before the recursive-descent
 //! parser sees the text, so `[[[[…` ten thousand deep is a diagnostic, not a stack overflow.
 
+use super::scan::code_bytes;
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::source::{FileId, Span};
 
 pub(super) fn check(file: FileId, text: &str, limit: usize) -> Result<(), Box<Diagnostic>> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
+    for (i, b) in code_bytes(text) {
+        match b {
             b'[' | b'{' | b'<' => {
                 depth += 1;
                 if depth > limit {
@@ -38,7 +25,6 @@ pub(super) fn check(file: FileId, text: &str, limit: usize) -> Result<(), Box<Di
             b']' | b'}' | b'>' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod depth;
 mod errors;
 mod lower;
 mod relocate;
+mod scan;
 mod split;
 #[cfg(test)]
 mod tests;

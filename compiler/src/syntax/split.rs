@@ -10,35 +10,15 @@
 //! A piece that does not parse is no harm: the parse of that piece reports
 //! the error the whole file's parse would (see [`super::parse`]).
 
+use super::scan::code_bytes;
+
 /// The byte ranges of the pieces, in order, covering all of `text`.
 pub(super) fn declarations(text: &str) -> Vec<std::ops::Range<usize>> {
-    let bytes = text.as_bytes();
     let mut pieces = Vec::new();
     let mut start = 0;
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            // A string ends at its closing quote or, unterminated, at the
-            // end of its line (the grammar's strings never span lines).
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|b| *b != b'\n') {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                if i < bytes.len() && bytes[i] == b'\n' {
-                    continue;
-                }
-            }
+    for (i, b) in code_bytes(text) {
+        match b {
             b'{' => depth += 1,
             b'}' if depth > 0 => {
                 depth -= 1;
@@ -53,10 +33,9 @@ pub(super) fn declarations(text: &str) -> Vec<std::ops::Range<usize>> {
             }
             _ => {}
         }
-        i += 1;
     }
-    if start < bytes.len() || pieces.is_empty() {
-        pieces.push(start..bytes.len());
+    if start < text.len() || pieces.is_empty() {
+        pieces.push(start..text.len());
     }
     pieces
 }

@@ -17,6 +17,7 @@ use super::core::{Core, DrainPhase};
 use super::guard::{Authenticate, TransportKind};
 use super::handler::Handler;
 use super::shared::Shared;
+use super::sse::event_stream;
 use crate::__private::push_json_string;
 use crate::{Encoding, Package};
 
@@ -108,17 +109,7 @@ pub(crate) async fn page<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     if !allowed(&shared.core, uri.query(), &headers) {
         return refused();
     }
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        PAGE,
-    )
-        .into_response()
+    uncached("text/html; charset=utf-8", PAGE)
 }
 
 pub(crate) async fn state<P: Package, A: Authenticate, H: Handler<P, A::Context>>(
@@ -129,15 +120,17 @@ pub(crate) async fn state<P: Package, A: Authenticate, H: Handler<P, A::Context>
     if !allowed(&shared.core, uri.query(), &headers) {
         return refused();
     }
+    uncached("application/json", state_json::<P>(&shared.core))
+}
+
+/// The node's live state changes from one request to the next: nothing may cache it.
+fn uncached(content_type: &'static str, body: impl IntoResponse) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        state_json::<P>(&shared.core),
+        body,
     )
         .into_response()
 }
@@ -179,15 +172,7 @@ pub(crate) async fn frames<P: Package, A: Authenticate, H: Handler<P, A::Context
         futures_util::stream::once(async move { Ok(hello) }),
         events,
     );
-    let mut response = Response::new(Body::from_stream(body));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    event_stream(Body::from_stream(body))
 }
 
 fn drain_phase(phase: &DrainPhase) -> &'static str {

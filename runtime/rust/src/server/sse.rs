@@ -155,8 +155,9 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     )))
 }
 
-/// A `text/event-stream` response that no proxy should buffer.
-fn event_stream(body: Body) -> Response {
+/// A `text/event-stream` response that no proxy should buffer (the SSE
+/// transport's and the inspector's frame stream).
+pub(super) fn event_stream(body: Body) -> Response {
     let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(

@@ -134,6 +134,23 @@ fn save_atomically(path: &Path, text: &str) {
     std::fs::rename(&temporary, path).unwrap();
 }
 
+/// One `tagwire gen ts app.schema --format json` run, without `--watch`.
+fn gen_json(dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tagwire"))
+        .current_dir(dir)
+        .args([
+            "gen",
+            "ts",
+            "app.schema",
+            "--out",
+            "gen",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap()
+}
+
 /// What `tagwire check` prints for the schema as it is now.
 fn check_stderr(dir: &Path, schema: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_tagwire"))
@@ -296,19 +313,7 @@ fn json_lists_the_inputs_and_the_rendered_diagnostics() {
     let dir = temporary.path().canonicalize().unwrap();
     std::fs::write(dir.join("app.schema"), app("import \"missing.schema\";")).unwrap();
     std::fs::write(dir.join("common.schema"), COMMON).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_tagwire"))
-        .current_dir(&dir)
-        .args([
-            "gen",
-            "ts",
-            "app.schema",
-            "--out",
-            "gen",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let output = gen_json(&dir);
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["ok"], false);
@@ -334,19 +339,7 @@ fn json_lists_the_inputs_and_the_rendered_diagnostics() {
     );
 
     std::fs::write(dir.join("app.schema"), app("")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_tagwire"))
-        .current_dir(&dir)
-        .args([
-            "gen",
-            "ts",
-            "app.schema",
-            "--out",
-            "gen",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let output = gen_json(&dir);
     assert!(output.status.success());
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["ok"], true);

@@ -67,6 +67,21 @@ pub(crate) struct Member {
     pub is_variant: bool,
 }
 
+impl Member {
+    /// An enum's or a union's variant: the same entry for both.
+    fn variant(name: &ast::Ident, member_span: Span, docs: &[String], owner: usize) -> Self {
+        Member {
+            name: name.name.clone(),
+            span: name.span,
+            member_span,
+            ty: None,
+            docs: docs.to_vec(),
+            owner,
+            is_variant: true,
+        }
+    }
+}
+
 /// An enum variant named by a field's default (`= calm`).
 #[derive(Debug, Clone)]
 pub(crate) struct VariantUse {
@@ -188,28 +203,16 @@ impl Index {
                     ast::ItemKind::Message(m) => fields(&mut index, &m.fields),
                     ast::ItemKind::Enum(e) => {
                         for v in &e.variants {
-                            index.members.push(Member {
-                                name: v.name.name.clone(),
-                                span: v.name.span,
-                                member_span: v.span,
-                                ty: None,
-                                docs: v.docs.clone(),
-                                owner,
-                                is_variant: true,
-                            });
+                            index
+                                .members
+                                .push(Member::variant(&v.name, v.span, &v.docs, owner));
                         }
                     }
                     ast::ItemKind::Union(u) => {
                         for v in &u.variants {
-                            index.members.push(Member {
-                                name: v.name.name.clone(),
-                                span: v.name.span,
-                                member_span: v.span,
-                                ty: None,
-                                docs: v.docs.clone(),
-                                owner,
-                                is_variant: true,
-                            });
+                            index
+                                .members
+                                .push(Member::variant(&v.name, v.span, &v.docs, owner));
                             fields(&mut index, v.fields.as_deref().unwrap_or_default());
                         }
                     }

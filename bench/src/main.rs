@@ -26,7 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use report::Measurement;
 use tagwire_bench::contenders::Contender;
-use tagwire_bench::measure;
+use tagwire_bench::{figures, measure};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -223,6 +223,12 @@ fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     print!("{}", report::table(&measurements));
+    for m in measurements.iter().filter(|m| m.contender == "tagwire") {
+        figures::record(
+            &format!("idle.heap_per_connection.{}", m.connections),
+            m.heap_per_connection_after_window(),
+        );
+    }
     let verdicts = report::verdicts(&measurements);
     if !verdicts.is_empty() {
         print!("\n{verdicts}");

@@ -24,6 +24,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tagwire::Protocol;
+use tagwire_bench::figures;
 use tagwire_bench_codecs::traffic::ServerMessage;
 use tagwire_bench_codecs::{LEN, decode_naive, encode_naive, generate, median_mean, proto};
 
@@ -393,6 +394,34 @@ fn report(dir: &Path, d: &Data, quick: bool, load_before: &str) -> String {
         (Some(a), Some(b)) if b > 0.0 => a / b,
         _ => f64::NAN,
     };
+    for (key, value) in [
+        (
+            "rust.binary.encode.vs.serde_json",
+            x(json.encode, binary.encode),
+        ),
+        (
+            "rust.binary.encode.vs.postcard",
+            x(postcard.encode, binary.encode),
+        ),
+        (
+            "rust.binary.encode.vs.prost",
+            x(prost.encode, binary.encode),
+        ),
+        (
+            "rust.binary.decode.vs.postcard",
+            x(postcard.decode, binary.decode),
+        ),
+        (
+            "rust.text.encode.vs.serde_json",
+            x(json.encode, text.encode),
+        ),
+        (
+            "rust.text.decode.vs.serde_json",
+            x(json.decode, text.decode),
+        ),
+    ] {
+        figures::record(key, value);
+    }
     // "On par" allows 10 %: the figures on this shared machine move that much between runs.
     let targets: Vec<(String, f64, bool)> = vec![
         (

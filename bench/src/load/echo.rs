@@ -26,6 +26,7 @@ use tagwire::Protocol;
 use tagwire::server::{Connection, Handler};
 use tagwire_bench::child::{LineChild, say, serve_stdin};
 use tagwire_bench::contenders;
+use tagwire_bench::figures;
 use tagwire_bench::measure::{cpu_time, load_average};
 use tagwire_bench::net::{self, Ws};
 use tagwire_bench::record::Record;
@@ -225,6 +226,15 @@ fn table(results: &[(Case, Encoding, Contender, Record)]) -> String {
         let ratio = match (contender, baseline) {
             (Contender::Tagwire, Some(b)) if b > 0.0 => {
                 let ratio = rate / b;
+                figures::record(
+                    &format!(
+                        "echo.{}.{}x{}.vs.tokio-tungstenite",
+                        encoding.name(),
+                        case.connections,
+                        case.size
+                    ),
+                    ratio,
+                );
                 verdicts.push(format!(
                     "{} × {} {}: **{ratio:.2}×** ({})",
                     case.connections,

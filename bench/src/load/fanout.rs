@@ -27,6 +27,7 @@ use tagwire::server::backend::{RedisBackend, RedisConfig};
 use tagwire::server::{Connection, Handler, ServerConfig, ServerHandle};
 use tagwire_bench::child::{LineChild, say, serve_stdin};
 use tagwire_bench::contenders;
+use tagwire_bench::figures;
 use tagwire_bench::measure::{cpu_time, load_average};
 use tagwire_bench::net::{self, Ws};
 use tagwire_bench::record::Record;
@@ -157,6 +158,18 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         let deliveries = r.num("deliveries");
         let server_cpu = r.num("server_cpu_us") / 1e6;
         let per_core = deliveries / server_cpu.max(1e-9);
+        figures::record(
+            &format!(
+                "fanout.{}.{}.per_server_cpu_second",
+                if args.opts.redis.is_some() {
+                    "redis"
+                } else {
+                    "local"
+                },
+                r.num("subscribers")
+            ),
+            per_core,
+        );
         verdicts.push(format!(
             "{}: **{}** per server core-second ({})",
             thousands(r.num("subscribers")),

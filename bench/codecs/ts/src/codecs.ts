@@ -9,7 +9,7 @@
 // Usage: node dist/src/codecs.js DATASET.jsonl [--quick]
 // Prints a Markdown section to stdout, progress to stderr.
 
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import {
   type Align,
@@ -521,6 +521,14 @@ const targets: [string, number, boolean][] = [
   ["binary encode not slower than TextEncoder + JSON.stringify", enc.jsonBytes / enc.binary, enc.jsonBytes / enc.binary >= 1],
   ["binary decode not slower than TextDecoder + JSON.parse", dec.jsonBytes / dec.binary, dec.jsonBytes / dec.binary >= 1],
 ];
+// The issue-wide targets table of scripts/bench reads these (bench/src/figures.rs).
+const figuresFile = process.env.TAGWIRE_BENCH_FIGURES;
+if (figuresFile) {
+  appendFileSync(
+    figuresFile,
+    `ts.text.encode.vs.json ${enc.json / enc.text}\nts.text.decode.vs.json_validated ${dec.jsonValidated / dec.text}\n`,
+  );
+}
 out.push("| target | measured | |", "| --- | ---: | --- |");
 for (const [name, x, ok] of targets) out.push(`| ${name} | ${x.toFixed(2)}× | ${ok ? "met" : "**missed**"} |`);
 out.push("");

@@ -15,6 +15,10 @@
 //! builds the `tagwire` binary and what only it uses; `dynamic` adds the
 //! schema-driven codec (module `dynamic`).
 
+// The parser's generated code names `::alloc`: pest is built without its
+// `std` feature (see the workspace manifest), which leaves that to the crate.
+extern crate alloc;
+
 pub mod codegen;
 pub mod diagnostic;
 #[cfg(feature = "dynamic")]

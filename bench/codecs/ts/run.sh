@@ -7,6 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 {
+  # The runtime is a file: dependency whose prepare step builds it with its
+  # own devDependencies, so they come first.
+  runtime=../../../runtime/typescript
+  if [[ ! -f $runtime/node_modules/.package-lock.json || $runtime/package-lock.json -nt $runtime/node_modules/.package-lock.json ]]; then
+    npm ci --no-audit --no-fund --prefix "$runtime"
+  fi
   # npm ci only when node_modules is missing or older than the lock file.
   if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
     npm ci --no-audit --no-fund

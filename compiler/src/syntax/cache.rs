@@ -98,34 +98,36 @@ impl ParseCache {
         };
         self.parses.fetch_add(1, Ordering::Relaxed);
         let mut pieces = HashMap::new();
-        let result = super::parse_pieces(id, text, |range| {
-            let piece = text.get(range.clone()).unwrap_or_default();
-            // Moved from the old map to the new, its key with it; a text
-            // seen before in this file is in the new one already.
-            let found = match old.remove_entry(piece) {
-                Some((key, found)) => {
-                    pieces.insert(key, Arc::clone(&found));
-                    found
-                }
-                None => match pieces.get(piece) {
-                    Some(found) => Arc::clone(found),
-                    None => {
-                        self.declarations.fetch_add(1, Ordering::Relaxed);
-                        let parsed = super::parse_piece(id, text, range.clone())?;
-                        let found = Arc::new((range.start, parsed));
-                        pieces.insert(piece.to_string(), Arc::clone(&found));
+        let result = super::parse_pieces(id, text, |ranges| {
+            super::parallel::until_failure(ranges, |range| {
+                let piece = text.get(range.clone()).unwrap_or_default();
+                // Moved from the old map to the new, its key with it; a text
+                // seen before in this file is in the new one already.
+                let found = match old.remove_entry(piece) {
+                    Some((key, found)) => {
+                        pieces.insert(key, Arc::clone(&found));
                         found
                     }
-                },
-            };
-            let mut tree = found.1.clone();
-            Move {
-                file: id,
-                from: found.0,
-                to: range.start,
-            }
-            .file(&mut tree);
-            Ok(tree)
+                    None => match pieces.get(piece) {
+                        Some(found) => Arc::clone(found),
+                        None => {
+                            self.declarations.fetch_add(1, Ordering::Relaxed);
+                            let parsed = super::parse_piece(id, text, range.clone())?;
+                            let found = Arc::new((range.start, parsed));
+                            pieces.insert(piece.to_string(), Arc::clone(&found));
+                            found
+                        }
+                    },
+                };
+                let mut tree = found.1.clone();
+                Move {
+                    file: id,
+                    from: found.0,
+                    to: range.start,
+                }
+                .file(&mut tree);
+                Ok(tree)
+            })
         })
         .map(Arc::new);
         // A file that did not parse keeps its older declarations too: the

@@ -4,6 +4,7 @@ mod cache;
 mod depth;
 mod errors;
 mod lower;
+mod parallel;
 mod relocate;
 mod scan;
 mod split;
@@ -37,8 +38,13 @@ pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
 /// parse never looks past its closing `}` or `;`, so the declarations before
 /// a bad one parse alike either way, and the bad one fails where it would
 /// in the whole file, with the same alternatives tried there.
+///
+/// A large file's declarations parse on several threads
+/// ([`parallel`]), with the same result.
 pub fn parse(file: FileId, text: &str) -> Result<ast::File, Box<Diagnostic>> {
-    parse_pieces(file, text, |range| parse_piece(file, text, range))
+    parse_pieces(file, text, |ranges| {
+        parallel::parse_in_order(ranges, |range| parse_piece(file, text, range))
+    })
 }
 
 /// The file's size and nesting, checked on the whole text before any parse.
@@ -59,12 +65,13 @@ fn check_limits(file: FileId, text: &str) -> Result<(), Box<Diagnostic>> {
 /// A declaration's parse failure, where pest stopped inside it.
 pub(crate) type PieceError = Box<pest::error::Error<Rule>>;
 
-/// Parses a file piece by piece, `piece` giving each piece's tree at its
-/// place in the file (parsed, or found in a cache).
+/// Parses a file piece by piece, `pieces` giving each piece's tree at its
+/// place in the file (parsed, or found in a cache), in order, up to and
+/// including the first piece that fails.
 fn parse_pieces(
     file: FileId,
     text: &str,
-    mut piece: impl FnMut(Range<usize>) -> Result<ast::File, PieceError>,
+    pieces: impl FnOnce(&[Range<usize>]) -> Vec<Result<ast::File, PieceError>>,
 ) -> Result<ast::File, Box<Diagnostic>> {
     check_limits(file, text)?;
     let mut out = ast::File {
@@ -73,8 +80,9 @@ fn parse_pieces(
         imports: Vec::new(),
         items: Vec::new(),
     };
-    for range in split::declarations(text) {
-        match piece(range.clone()) {
+    let ranges = split::declarations(text);
+    for (range, parsed) in ranges.iter().zip(pieces(&ranges)) {
+        match parsed {
             Ok(part) => {
                 out.packages.extend(part.packages);
                 out.imports.extend(part.imports);

@@ -276,6 +276,41 @@ fn parsing_by_declaration_keeps_every_error_of_an_edited_file() {
 }
 
 #[test]
+fn a_large_file_parsed_on_several_threads_is_the_whole_file_parsed() {
+    // Large enough to be shared out to threads (`parallel`), with an error
+    // placed early, in the middle, late, and in two places at once.
+    let declaration = WHOLE_GRAMMAR
+        .split_once("/// Docs.")
+        .map_or(WHOLE_GRAMMAR, |(_, rest)| rest);
+    let mut text = String::from("package p;\n");
+    let mut n = 0;
+    while text.len() < 600 * 1024 {
+        text.push_str(
+            &declaration
+                .replace(" S ", &format!(" S{n} "))
+                .replace(" M ", &format!(" M{n} ")),
+        );
+        n += 1;
+    }
+    same_as_whole(&text).unwrap_or_else(|e| panic!("{}", &e[..e.len().min(2_000)]));
+    // The start of the line after a point, where a nameless struct is an
+    // error inside a declaration and between two.
+    let at = |fraction: f64| {
+        let i = (text.len() as f64 * fraction) as usize;
+        text[i..].find('\n').map_or(text.len(), |n| i + n + 1)
+    };
+    for cuts in [vec![0.01], vec![0.5], vec![0.97], vec![0.3, 0.8]] {
+        let mut broken = text.clone();
+        for fraction in cuts.iter().rev() {
+            broken.insert_str(at(*fraction), "struct { }\n");
+        }
+        let result = parse(FileId(3), &broken);
+        assert!(result.is_err(), "{cuts:?}");
+        same_as_whole(&broken).unwrap_or_else(|e| panic!("{cuts:?}: {}", &e[..e.len().min(2_000)]));
+    }
+}
+
+#[test]
 fn the_cache_parses_only_the_declarations_that_changed() {
     use super::ParseCache;
     use std::path::Path;

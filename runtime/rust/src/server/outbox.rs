@@ -79,8 +79,14 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
-    /// Woken on every push and close; `notify_one` keeps a permit when the
-    /// loop is busy writing, so no wake-up is lost.
+    /// Woken by a push into an empty queue and by a close; `notify_one`
+    /// keeps a permit when the loop is busy writing, so no wake-up is lost.
+    /// A push behind queued frames wakes nothing: the loop writes until
+    /// [`Outbox::next`] says `Idle`, which it cannot say while that frame
+    /// waits. (A fan-out pushes to thousands of queues per broadcast; a
+    /// wake-up per frame touched each connection's `Notify` from the
+    /// broadcasting core and left the loop a permit for a queue it had
+    /// already emptied.)
     pub(crate) ready: Notify,
     max_frames: usize,
     max_bytes: usize,
@@ -132,10 +138,13 @@ impl Outbox {
             self.ready.notify_one();
             return Err(SendError::SlowConsumer);
         }
+        let wake = state.frames.is_empty();
         state.bytes += len;
         state.frames.push_back(frame);
         drop(state);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         Ok(())
     }
 
@@ -234,6 +243,44 @@ mod tests {
             Next::Close(Closing::SlowConsumer { undelivered: 3 })
         ));
         assert_eq!(outbox.push(text("ad")), Err(SendError::SlowConsumer));
+    }
+
+    /// Whether the writing loop would be woken now (takes the permit).
+    fn woken(outbox: &Outbox) -> bool {
+        use futures_util::FutureExt;
+        outbox.ready.notified().now_or_never().is_some()
+    }
+
+    #[test]
+    fn only_a_push_into_an_empty_queue_wakes_the_loop() {
+        let outbox = Outbox::new(16, 1024);
+        assert!(!woken(&outbox));
+        assert!(outbox.push(text("aa")).is_ok());
+        assert!(woken(&outbox), "the first frame wakes the loop");
+        // The loop is writing "aa" when more arrive: they need no wake-up,
+        // it drains until the queue says Idle.
+        assert!(outbox.push(text("ab")).is_ok());
+        assert!(outbox.push(text("ac")).is_ok());
+        assert!(!woken(&outbox), "frames behind queued ones wake nothing");
+        for expected in ["aa", "ab", "ac"] {
+            assert!(matches!(outbox.next(), Next::Frame(m) if m == text(expected)));
+        }
+        assert!(matches!(outbox.next(), Next::Idle));
+        // Emptied: the next frame wakes the loop again, and so does a close.
+        assert!(outbox.push(text("ad")).is_ok());
+        assert!(woken(&outbox));
+        assert!(matches!(outbox.next(), Next::Frame(m) if m == text("ad")));
+        assert!(outbox.push(text("ae")).is_ok());
+        assert!(woken(&outbox));
+        assert!(outbox.close(Closing::Close {
+            code: CloseCode::DRAIN,
+            reason: String::new(),
+            notice: None
+        }));
+        assert!(
+            woken(&outbox),
+            "a close behind queued frames wakes the loop"
+        );
     }
 
     #[test]

@@ -16,6 +16,25 @@ import type { DecodeError, DecodeErrorKind, Limits } from "./error.js";
 import type { Header } from "./header.js";
 import { compareKeys, sortedEntries, type MapKey } from "./keys.js";
 
+/**
+ * An enum's variants by wire value, for {@link Reader.enumValue}: an array
+ * indexed by the value, so a decoded value finds its variant with one indexed
+ * load rather than a hash lookup; a value with no variant reads `undefined`.
+ * Build it with {@link enumTable}.
+ */
+export type EnumTable<T> = readonly (T | undefined)[];
+
+/**
+ * The {@link EnumTable} of `[wire value, variant]` pairs. Values are `u32`s:
+ * consecutive ones from 0 (the usual enum) make a packed array; the engine
+ * stores far-apart ones sparsely, so a large value costs no memory for the gap.
+ */
+export function enumTable<T>(entries: readonly (readonly [number, T])[]): EnumTable<T> {
+  const t: (T | undefined)[] = [];
+  for (const [value, variant] of entries) t[value] = variant;
+  return t;
+}
+
 /** What {@link TextWriter} and {@link BinaryWriter} have in common. */
 export interface Writer {
   bool(v: boolean): void;
@@ -58,7 +77,7 @@ export interface Reader {
   f64(): number;
   string(): string;
   bytes(): Uint8Array;
-  enumValue<T>(variants: ReadonlyMap<number, T>): T;
+  enumValue<T>(variants: EnumTable<T>): T;
   union<T>(variantCount: number, f: (r: this, index: number) => T): T;
   list<T>(each: (r: this) => T): T[];
   map<K extends MapKey, V>(key: (r: this) => K, value: (r: this) => V): Map<K, V>;
@@ -176,10 +195,10 @@ export abstract class BaseReader {
    * An enum value, mapped through `variants` (wire value → the enum's
    * TypeScript value); a value not in it is `unknown_enum_value`.
    */
-  enumValue<T>(variants: ReadonlyMap<number, T>): T {
+  enumValue<T>(variants: EnumTable<T>): T {
     const at = this.pos;
     const v = this.u32();
-    const e = variants.get(v);
+    const e = variants[v];
     if (e === undefined) throw this.failAt("unknown_enum_value", at, v);
     return e;
   }

@@ -45,7 +45,7 @@ export {
 export { compareKeys, type MapKey } from "./keys.js";
 export { compareUtf8 } from "./utf8.js";
 export { decodeBase64url, encodeBase64url } from "./base64url.js";
-export type { Reader, Writer } from "./codec.js";
+export { enumTable, type EnumTable, type Reader, type Writer } from "./codec.js";
 export { TextReader, TextWriter } from "./text.js";
 export { BinaryReader, BinaryWriter } from "./binary.js";
 export type { Package, ServerMessageOf, ClientMessageOf } from "./package.js";

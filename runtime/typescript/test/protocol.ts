@@ -9,6 +9,7 @@ import {
   DEFAULT_LIMITS,
   TextReader,
   TextWriter,
+  enumTable,
   type Limits,
   type Reader,
   type Writer,
@@ -83,7 +84,7 @@ function readEmpty(_r: Reader): Empty {
   return {};
 }
 const COLOR_TO_WIRE: Readonly<Record<Color, number>> = { red: 1, green: 2, blue: 7 };
-const COLOR_FROM_WIRE: ReadonlyMap<number, Color> = new Map([
+const COLOR_FROM_WIRE = enumTable<Color>([
   [1, "red"],
   [2, "green"],
   [7, "blue"],

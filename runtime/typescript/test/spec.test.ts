@@ -6,6 +6,7 @@ import {
   HEADER_ALPHABET,
   HEADER_COUNT,
   compareHeaders,
+  enumTable,
   headerFromIndex,
   headerIndex,
   isHeader,
@@ -233,7 +234,7 @@ describe("§3.6 / §4.5 bytes", () => {
 
 describe("§3.7 / §4.6 composites", () => {
   type Case = [string, (w: Writer) => void, string, string];
-  const color = new Map([
+  const color = enumTable([
     [1, "red"],
     [2, "green"],
     [7, "blue"],

@@ -11,6 +11,7 @@ import {
   TextReader,
   TextWriter,
   compareUtf8,
+  enumTable,
   makeLimits,
   type Reader,
 } from "tagwire";
@@ -126,7 +127,7 @@ describe("text rejections", () => {
   it("optional struct markers, enum values, variants, counts", () => {
     assert.deepEqual(errorOf(() => fromText("x", (r) => r.optionalStruct(() => 1))), ["invalid_token", TOKEN1]);
     assert.deepEqual(errorOf(() => fromText("", (r) => r.optionalStruct(() => 1))), ["invalid_token", TOKEN1]);
-    const colors = new Map([[1, "red"]]);
+    const colors = enumTable([[1, "red"]]);
     const e = errorOf(() => fromText("2", (r) => r.enumValue(colors)));
     assert.deepEqual(e, ["unknown_enum_value", TOKEN1]);
     assert.equal(kindOf(() => fromText("-1", (r) => r.enumValue(colors))), "out_of_range");

@@ -85,7 +85,8 @@ impl Gen<'_> {
         }
         c.close("} as const;");
         c.open(format!(
-            "const ${name}ByValue: Map<number, {name}> = /* @__PURE__ */ new Map<number, {name}>(["
+            "const ${name}ByValue = /* @__PURE__ */ {}<{name}>([",
+            self.rt("enumTable")
         ));
         for v in variants {
             c.line(format!("[{}, {}],", v.value, json_string(&v.name)));

@@ -350,12 +350,14 @@ impl<'a> TextReader<'a> {
     }
 
     /// The next token when it is `-?(0|[1-9][0-9]*)` with at most 19
-    /// digits (not `-0`), read in the same pass that finds its end: the sign
-    /// and the digits' value. `None`, with nothing consumed, for anything
-    /// else, which the general path (a [`TextReader::token`], then
-    /// [`parse_decimal`]) accepts or rejects with its error.
-    #[inline]
-    fn short_int(&mut self) -> Option<(bool, u64, Position)> {
+    /// digits (not `-0`), read in the same pass that finds its end: the sign,
+    /// the digits' value and where the token starts. `None`, with nothing
+    /// consumed, for anything else, which the general path (a
+    /// [`TextReader::token`], then [`parse_decimal`]) accepts or rejects with
+    /// its error. Inlined into every integer read (several per message), it
+    /// returns no `Position`: only errors build one, from the start.
+    #[inline(always)]
+    fn short_int(&mut self) -> Option<(bool, u64, usize)> {
         let bytes = self.frame.as_bytes();
         if bytes.get(self.pos) != Some(&b'|') {
             return None;
@@ -364,31 +366,38 @@ impl<'a> TextReader<'a> {
         let negative = bytes.get(start) == Some(&b'-');
         let first = start + usize::from(negative);
         let digits = bytes.get(first..)?;
+        // Wrapping: a 20th digit is rejected after the loop, so the loop
+        // itself checks nothing but the digit.
         let mut n: u64 = 0;
         let mut len = 0;
-        while let Some(&b) = digits.get(len) {
+        for &b in digits {
             let d = b.wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
-            // 19 digits fit a u64 unchecked; a 20th goes the general way.
-            if len == 19 {
-                return None;
-            }
-            n = n * 10 + u64::from(d);
+            n = n.wrapping_mul(10).wrapping_add(u64::from(d));
             len += 1;
         }
-        let malformed = len == 0 || (digits[0] == b'0' && (len > 1 || negative));
+        let malformed = len == 0 || len > 19 || (digits[0] == b'0' && (len > 1 || negative));
         if malformed || !matches!(digits.get(len), None | Some(b'|')) {
             return None;
         }
-        let at = Position::Token {
-            index: self.index,
-            byte: start,
-        };
         self.pos = first + len;
         self.index += 1;
-        Some((negative, n, at))
+        Some((negative, n, start))
+    }
+
+    /// Where a token read by [`TextReader::short_int`] started: it was the
+    /// previous token.
+    #[cold]
+    fn short_err(&self, kind: K, start: usize) -> DecodeError {
+        Self::err(
+            kind,
+            Position::Token {
+                index: self.index - 1,
+                byte: start,
+            },
+        )
     }
 
     /// A decimal token as `T`: [`TextReader::short_int`], or the general
@@ -397,14 +406,13 @@ impl<'a> TextReader<'a> {
     fn int<T: TryFrom<i64> + TryFrom<i128>>(&mut self) -> R<T> {
         match self.short_int() {
             // 2^63 wraps to `i64::MIN` in the cast, and `0 - MIN` wraps back to it.
-            Some((true, n, at)) if n <= 1 << 63 => {
-                T::try_from(0i64.wrapping_sub(n as i64)).map_err(|_| Self::err(K::OutOfRange, at))
-            }
+            Some((true, n, at)) if n <= 1 << 63 => T::try_from(0i64.wrapping_sub(n as i64))
+                .map_err(|_| self.short_err(K::OutOfRange, at)),
             Some((false, n, at)) => i64::try_from(n)
                 .ok()
                 .and_then(|n| T::try_from(n).ok())
-                .ok_or(Self::err(K::OutOfRange, at)),
-            Some((true, _, at)) => Err(Self::err(K::OutOfRange, at)),
+                .ok_or_else(|| self.short_err(K::OutOfRange, at)),
+            Some((true, _, at)) => Err(self.short_err(K::OutOfRange, at)),
             None => self.general_int(),
         }
     }
@@ -413,8 +421,8 @@ impl<'a> TextReader<'a> {
     #[inline]
     fn uint<T: TryFrom<u64> + TryFrom<i128>>(&mut self) -> R<T> {
         match self.short_int() {
-            Some((false, n, at)) => T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at)),
-            Some((true, _, at)) => Err(Self::err(K::OutOfRange, at)),
+            Some((false, n, at)) => T::try_from(n).map_err(|_| self.short_err(K::OutOfRange, at)),
+            Some((true, _, at)) => Err(self.short_err(K::OutOfRange, at)),
             None => self.general_int(),
         }
     }
@@ -425,6 +433,56 @@ impl<'a> TextReader<'a> {
         let (t, at) = self.token()?;
         let n = parse_decimal(t).map_err(|k| Self::err(k, at))?;
         T::try_from(n).map_err(|_| Self::err(K::OutOfRange, at))
+    }
+
+    /// The next token when it is `-?(0|[1-9][0-9]*)(.[0-9]+)?` with at most
+    /// 15 digits, read in the same pass that finds its end, with the value
+    /// [`parse_float`] gives it (Clinger's fast path). `None`, with nothing
+    /// consumed, for anything else, which the general path accepts or
+    /// rejects with its error.
+    #[inline]
+    fn short_float(&mut self) -> Option<f64> {
+        let bytes = self.frame.as_bytes();
+        if bytes.get(self.pos) != Some(&b'|') {
+            return None;
+        }
+        let start = self.pos + 1;
+        let negative = bytes.get(start) == Some(&b'-');
+        let int_start = start + usize::from(negative);
+        let mut i = int_start;
+        // Wrapping: more than 15 digits go the general way below.
+        let mut mantissa: u64 = 0;
+        let mut digits = |i: &mut usize| {
+            let from = *i;
+            while let Some(d) = bytes
+                .get(*i)
+                .map(|b| b.wrapping_sub(b'0'))
+                .filter(|d| *d <= 9)
+            {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+                *i += 1;
+            }
+            *i - from
+        };
+        let n = digits(&mut i);
+        if n == 0 || (n > 1 && bytes[int_start] == b'0') {
+            return None;
+        }
+        let mut fraction = 0;
+        if bytes.get(i) == Some(&b'.') {
+            i += 1;
+            fraction = digits(&mut i);
+            if fraction == 0 {
+                return None;
+            }
+        }
+        if n + fraction > 15 || !matches!(bytes.get(i), None | Some(b'|')) {
+            return None;
+        }
+        let v = mantissa as f64 / POW10.get(fraction)?;
+        self.pos = i;
+        self.index += 1;
+        Some(if negative { -v } else { v })
     }
 }
 
@@ -456,10 +514,10 @@ impl<'a> Reader for TextReader<'a> {
             Some((false, n, at)) => {
                 return match usize::try_from(n) {
                     Ok(n) if n <= self.limits.max_collection_len => Ok(n),
-                    _ => Err(Self::err(K::CollectionTooLong, at)),
+                    _ => Err(self.short_err(K::CollectionTooLong, at)),
                 };
             }
-            Some((true, _, at)) => return Err(Self::err(K::InvalidToken, at)),
+            Some((true, _, at)) => return Err(self.short_err(K::InvalidToken, at)),
             None => {}
         }
         let (t, at) = self.token()?;
@@ -591,6 +649,11 @@ impl<'a> Reader for TextReader<'a> {
     /// language can reproduce, e.g. `Math.fround`).
     #[inline]
     fn f32(&mut self) -> R<f32> {
+        // Below 10^15: never beyond the `f32` range.
+        #[allow(clippy::cast_possible_truncation)]
+        if let Some(wide) = self.short_float() {
+            return Ok(wide as f32);
+        }
         let (t, at) = self.token()?;
         let wide = parse_float(t).map_err(|k| Self::err(k, at))?;
         #[allow(clippy::cast_possible_truncation)]
@@ -604,6 +667,9 @@ impl<'a> Reader for TextReader<'a> {
     /// Any spelling in the SPEC's float grammar, or `NaN`/`Infinity`/`-Infinity`.
     #[inline]
     fn f64(&mut self) -> R<f64> {
+        if let Some(v) = self.short_float() {
+            return Ok(v);
+        }
         let (t, at) = self.token()?;
         parse_float(t).map_err(|k| Self::err(k, at))
     }
@@ -867,6 +933,76 @@ mod tests {
         check(|r| r.i16());
         check(|r| r.i32());
         check(|r| r.i64());
+    }
+
+    /// The short path of float tokens reads exactly what the grammar
+    /// (`parse_float`) accepts, with the same value (bits) and error, and
+    /// leaves the reader at the same place.
+    #[test]
+    fn float_tokens_agree_with_the_grammar() {
+        let tokens = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "-1",
+            "1.5",
+            "-1.5",
+            "123.375",
+            "00",
+            "01",
+            "0.",
+            ".5",
+            "1.",
+            "-",
+            "",
+            "+1",
+            "1e3",
+            "1.5e-3",
+            "1.5f",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "~",
+            "0.1",
+            "0.30000000000000004",
+            "123456789012345",
+            "1234567890123456",
+            "12345678.9012345",
+            "12345678.90123456",
+            "99999999999999999999",
+            "1.0000000000000002",
+            "١",
+            "3.4028235e38",
+            "1e400",
+        ];
+        let limits = Limits::default();
+        for token in tokens {
+            let frame = format!("aa|{token}|9");
+            let at = Position::Token { index: 1, byte: 3 };
+            let expected = parse_float(token).map_err(|k| DecodeError::new(k, at));
+            let mut r = TextReader::new(&frame, &limits).expect("header");
+            let got = r.f64();
+            assert_eq!(
+                got.as_ref().map(|v| v.to_bits()),
+                expected.as_ref().map(|v| v.to_bits()),
+                "{token:?}"
+            );
+            if expected.is_ok() {
+                let end = Position::Token {
+                    index: 2,
+                    byte: frame.len() - 1,
+                };
+                assert_eq!(r.position(), end, "{token:?}");
+                let mut r = TextReader::new(&frame, &limits).expect("header");
+                let narrow = r.f32().map(f32::to_bits);
+                #[allow(clippy::cast_possible_truncation)]
+                let want = expected.map(|v| (v as f32).to_bits());
+                assert_eq!(narrow, want, "{token:?}");
+                assert_eq!(r.position(), end, "{token:?}");
+            }
+        }
     }
 
     #[test]

@@ -401,6 +401,7 @@ impl Context<'_> {
             #allow
             pub struct #view<'a> { #field_list }
 
+            #[allow(dead_code)]
             impl #view<'_> {
                 /// This version's header.
                 pub const HEADER: ::tagwire::Header = #name::HEADER;
@@ -519,6 +520,7 @@ impl Context<'_> {
                 #unused
             }
 
+            #[allow(dead_code)]
             impl<'a> #view<'a> {
                 /// Decodes one binary frame under caller-chosen limits, borrowing
                 /// strings and bytes from `frame`, then checks the schema's

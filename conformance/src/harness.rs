@@ -67,9 +67,10 @@ fn decode(
     }
 }
 
-fn agree<T: PartialEq>(owned: &Result<T, DecodeError>, view: &Result<T, DecodeError>) -> bool {
+// Values compare by their frames: NaN is not equal to itself.
+fn agree<T: Protocol>(owned: &Result<T, DecodeError>, view: &Result<T, DecodeError>) -> bool {
     match (owned, view) {
-        (Ok(a), Ok(b)) => a == b,
+        (Ok(a), Ok(b)) => a.to_binary() == b.to_binary(),
         (Err(a), Err(b)) => a.kind == b.kind && a.to_string() == b.to_string(),
         _ => false,
     }

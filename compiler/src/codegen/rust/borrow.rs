@@ -250,6 +250,11 @@ impl Context<'_> {
                 quote!(#name)
             };
             let owned = self.owned_field(owner, &f.ty, &value);
+            // A variant's binding that needs no conversion is written
+            // shorthand, as clippy wants it.
+            if !on_self && owned.to_string() == value.to_string() {
+                return quote!(#name,);
+            }
             quote!(#name: #owned,)
         });
         quote!(#(#inits)*)
@@ -484,6 +489,24 @@ impl Context<'_> {
             let header = m.header.map_or_else(|| "??".to_string(), |h| h.to_string());
             format!(" `{}` v{} (header `{header}`).", m.name, m.version)
         });
+        // No version: every frame's header is unknown (a `match` of one arm
+        // is what clippy refuses).
+        let decode = if messages.is_empty() {
+            quote! {
+                fn decode_ref(r: &mut tw::BinaryReader<'a>) -> tw::Result<Self> {
+                    Err(tw::Reader::unknown_header(r))
+                }
+            }
+        } else {
+            quote! {
+                fn decode_ref(r: &mut tw::BinaryReader<'a>) -> tw::Result<Self> {
+                    match tw::Reader::header(r) {
+                        #( #decodes )*
+                        _ => Err(tw::Reader::unknown_header(r)),
+                    }
+                }
+            }
+        };
         // Where no version borrows, a variant that can never be built keeps
         // the lifetime used, so every protocol has a view of one shape.
         let any_borrows = messages.iter().any(|m| self.message_borrows(m));
@@ -571,12 +594,7 @@ impl Context<'_> {
             }
 
             impl<'a> tw::DecodeRef<'a> for #view<'a> {
-                fn decode_ref(r: &mut tw::BinaryReader<'a>) -> tw::Result<Self> {
-                    match tw::Reader::header(r) {
-                        #( #decodes )*
-                        _ => Err(tw::Reader::unknown_header(r)),
-                    }
-                }
+                #decode
                 #validate
             }
         }

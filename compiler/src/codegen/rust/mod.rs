@@ -16,6 +16,10 @@
 //! - one struct per message version (`RenderUiV2`) with a `HEADER` constant;
 //! - `ServerMessage` and `ClientMessage`, enums with one variant per message
 //!   version a side may send, implementing `tagwire::Protocol`;
+//! - borrowed views for the borrowing binary decode (`borrow`): `RowRef<'a>`
+//!   for every struct, union and message version holding a string or bytes,
+//!   and `ServerMessageRef<'a>` / `ClientMessageRef<'a>` with
+//!   `decode_binary_ref`;
 //! - one `tagwire::Header` constant per message version (`RENDER_UI_V2`),
 //!   the `HEADERS` table and `PROTOCOL_FINGERPRINT`;
 //! - conversions between versions of a message (`tagwire::Downgrade`,

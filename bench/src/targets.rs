@@ -70,9 +70,9 @@ pub const TARGETS: &[Target] = &[
         unit: Unit::Ratio,
     },
     Target {
-        measure: "Rust binary decode vs postcard",
+        measure: "Rust binary decode vs postcard (Tagwire's borrowed decode, `decode_binary_ref`, vs postcard's owned decode)",
         before: "0.90×",
-        source: Source::Key("rust.binary.decode.vs.postcard"),
+        source: Source::Key("rust.binary_ref.decode.vs.postcard"),
         bound: Bound::AtLeast(1.5),
         unit: Unit::Ratio,
     },

@@ -67,6 +67,15 @@ fn decode(
     }
 }
 
+// Values compare by their frames: NaN is not equal to itself.
+fn agree<T: Protocol>(owned: &Result<T, DecodeError>, view: &Result<T, DecodeError>) -> bool {
+    match (owned, view) {
+        (Ok(a), Ok(b)) => a.to_binary() == b.to_binary(),
+        (Err(a), Err(b)) => a.kind == b.kind && a.to_string() == b.to_string(),
+        _ => false,
+    }
+}
+
 fn encode(m: &impl Protocol) -> Result<(String, Vec<u8>), tagwire::Violation> {
     let (mut text, mut binary) = (String::new(), Vec::new());
     m.try_encode_text(&mut text)?;
@@ -104,7 +113,19 @@ fn handle(req: &Value) -> Value {
             let Some(frame) = req["hex"].as_str().and_then(unhex) else {
                 return refused("bad hex".into(), None);
             };
-            decode(ServerMessage::decode_binary(&frame), || ClientMessage::decode_binary(&frame))
+            // The borrowed views read every binary frame too, and must agree
+            // with the owned decode: the same value or the same error.
+            let server = ServerMessage::decode_binary(&frame);
+            let client = ClientMessage::decode_binary(&frame);
+            let server_view = /*ROOT*/::ServerMessageRef::decode_binary_ref(&frame).map(|m| m.into_owned());
+            let client_view = /*ROOT*/::ClientMessageRef::decode_binary_ref(&frame).map(|m| m.into_owned());
+            if !agree(&server, &server_view) || !agree(&client, &client_view) {
+                return refused(
+                    format!("borrowed decode disagrees: {server:?} / {server_view:?}, {client:?} / {client_view:?}"),
+                    None,
+                );
+            }
+            decode(server, || client)
         }
         _ => refused(format!("unknown request {req}"), None),
     }

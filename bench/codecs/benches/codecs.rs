@@ -8,7 +8,11 @@
 //! message is criterion's median for a pass divided by the number of
 //! messages. Encoders write each frame into a buffer reused across messages
 //! where the format's API allows it (the naive approach allocates its
-//! `String`, as `format!` does); decoders produce owned values.
+//! `String`, as `format!` does); decoders produce owned values, except the
+//! two borrowed contenders: Tagwire's `ServerMessageRef::decode_binary_ref`
+//! and postcard through serde into the same `ServerMessageRef`, whose strings
+//! and bytes point into the frame (no encode of their own: they read the
+//! frames of their owned rows).
 //!
 //! After criterion, the benchmark reads its estimates back and writes a
 //! Markdown section (tables, ratios, targets, machine) to
@@ -25,15 +29,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tagwire::Protocol;
 use tagwire_bench::figures;
-use tagwire_bench_codecs::traffic::ServerMessage;
+use tagwire_bench_codecs::traffic::{ServerMessage, ServerMessageRef};
 use tagwire_bench_codecs::{LEN, decode_naive, encode_naive, generate, median_mean, proto};
 
 /// Contenders in report order: (criterion id, name in the tables).
 const CONTENDERS: &[(&str, &str)] = &[
     ("tagwire-text", "Tagwire text"),
     ("tagwire-binary", "Tagwire binary"),
+    ("tagwire-binary-ref", "Tagwire binary (borrowed)"),
     ("serde_json", "serde_json"),
     ("postcard", "postcard"),
+    ("postcard-ref", "postcard (borrowed)"),
     ("bitcode", "bitcode"),
     ("prost", "prost"),
     ("naive", "naive split/join"),
@@ -88,6 +94,16 @@ impl Data {
         for (i, m) in self.messages.iter().enumerate() {
             let ok = ServerMessage::decode_text(&self.text[i]).as_ref() == Ok(m)
                 && ServerMessage::decode_binary(&self.binary[i]).as_ref() == Ok(m)
+                && ServerMessageRef::decode_binary_ref(&self.binary[i])
+                    .ok()
+                    .map(ServerMessageRef::into_owned)
+                    .as_ref()
+                    == Some(m)
+                && postcard::from_bytes::<ServerMessageRef<'_>>(&self.postcard[i])
+                    .ok()
+                    .map(ServerMessageRef::into_owned)
+                    .as_ref()
+                    == Some(m)
                 && serde_json::from_str::<ServerMessage>(&self.json[i])
                     .ok()
                     .as_ref()
@@ -110,9 +126,9 @@ impl Data {
     fn sizes(&self, id: &str) -> Vec<usize> {
         match id {
             "tagwire-text" => self.text.iter().map(String::len).collect(),
-            "tagwire-binary" => self.binary.iter().map(Vec::len).collect(),
+            "tagwire-binary" | "tagwire-binary-ref" => self.binary.iter().map(Vec::len).collect(),
             "serde_json" => self.json.iter().map(String::len).collect(),
-            "postcard" => self.postcard.iter().map(Vec::len).collect(),
+            "postcard" | "postcard-ref" => self.postcard.iter().map(Vec::len).collect(),
             "bitcode" => self.bitcode.iter().map(Vec::len).collect(),
             "prost" => self.prost.iter().map(Vec::len).collect(),
             "naive" => self.naive.iter().map(String::len).collect(),
@@ -225,6 +241,13 @@ fn decode(c: &mut Criterion, d: &Data) {
             }
         });
     });
+    g.bench_function("tagwire-binary-ref", |b| {
+        b.iter(|| {
+            for f in &d.binary {
+                black_box(ServerMessageRef::decode_binary_ref(f).expect("binary"));
+            }
+        });
+    });
     g.bench_function("serde_json", |b| {
         b.iter(|| {
             for f in &d.json {
@@ -236,6 +259,13 @@ fn decode(c: &mut Criterion, d: &Data) {
         b.iter(|| {
             for f in &d.postcard {
                 black_box(postcard::from_bytes::<ServerMessage>(f).expect("postcard"));
+            }
+        });
+    });
+    g.bench_function("postcard-ref", |b| {
+        b.iter(|| {
+            for f in &d.postcard {
+                black_box(postcard::from_bytes::<ServerMessageRef<'_>>(f).expect("postcard"));
             }
         });
     });
@@ -343,6 +373,7 @@ fn report(dir: &Path, d: &Data, quick: bool, load_before: &str) -> String {
         get("prost"),
         get("naive split/join"),
     );
+    let (binary_ref, postcard_ref) = (get("Tagwire binary (borrowed)"), get("postcard (borrowed)"));
 
     let mut out = String::new();
     let push = |out: &mut String, s: String| {
@@ -412,6 +443,10 @@ fn report(dir: &Path, d: &Data, quick: bool, load_before: &str) -> String {
             x(postcard.decode, binary.decode),
         ),
         (
+            "rust.binary_ref.decode.vs.postcard",
+            x(postcard.decode, binary_ref.decode),
+        ),
+        (
             "rust.text.encode.vs.serde_json",
             x(json.encode, text.encode),
         ),
@@ -443,6 +478,11 @@ fn report(dir: &Path, d: &Data, quick: bool, load_before: &str) -> String {
             "binary decode at least on par with postcard (≥ 0.9×)".into(),
             x(postcard.decode, binary.decode),
             x(postcard.decode, binary.decode) >= 0.9,
+        ),
+        (
+            "binary decode ≥ 1.5× postcard: borrowed decode vs postcard's owned decode".into(),
+            x(postcard.decode, binary_ref.decode),
+            x(postcard.decode, binary_ref.decode) >= 1.5,
         ),
         (
             "text encode ≥ 2× serde_json".into(),
@@ -478,6 +518,15 @@ fn report(dir: &Path, d: &Data, quick: bool, load_before: &str) -> String {
             format!("| {name} | {value:.2}× | {} |", verdict(*ok)),
         );
     }
+    push(&mut out, String::new());
+    push(
+        &mut out,
+        format!(
+            "Borrowed against borrowed (no target): postcard into the same views through serde's `&'a str` \
+             takes {:.2}× Tagwire's borrowed decode time.",
+            x(postcard_ref.decode, binary_ref.decode)
+        ),
+    );
     push(&mut out, String::new());
     push(
         &mut out,

@@ -36,8 +36,43 @@ fn round_trips<P: Protocol + PartialEq + Debug>(m: &P) -> Result<(), TestCaseErr
     Ok(())
 }
 
+/// The borrowed view of a binary frame carries the same value as the owned
+/// decode, and its strings and bytes point into the frame.
+fn view_round_trips<'a, V, P>(
+    frame: &'a [u8],
+    decode: impl Fn(&'a [u8]) -> Result<V, tagwire::DecodeError>,
+    into_owned: impl Fn(V) -> P,
+) -> Result<(), TestCaseError>
+where
+    V: Debug,
+    P: Protocol + PartialEq + Debug,
+{
+    let owned = P::decode_binary(frame).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+    let view = decode(frame).map_err(|e| TestCaseError::fail(format!("{e}: {frame:?}")))?;
+    let from_view = into_owned(view);
+    prop_assert_eq!(from_view.to_binary(), frame.to_vec());
+    if !format!("{owned:?}").contains("NaN") {
+        prop_assert_eq!(&from_view, &owned);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn server_views_read_what_the_owned_decode_reads(m in common::server_message()) {
+        use tagwire_tests::everything::ServerMessageRef;
+        let frame = m.to_binary();
+        view_round_trips(&frame, ServerMessageRef::decode_binary_ref, ServerMessageRef::into_owned)?;
+    }
+
+    #[test]
+    fn client_views_read_what_the_owned_decode_reads(m in common::client_message()) {
+        use tagwire_tests::everything::ClientMessageRef;
+        let frame = m.to_binary();
+        view_round_trips(&frame, ClientMessageRef::decode_binary_ref, ClientMessageRef::into_owned)?;
+    }
 
     #[test]
     fn server_messages_round_trip(m in common::server_message()) {
@@ -53,6 +88,53 @@ proptest! {
     fn composites_round_trip(m in common::composites()) {
         let m = tagwire_tests::everything::ServerMessage::from(m);
         round_trips(&m)?;
+    }
+}
+
+#[test]
+fn a_view_borrows_from_the_frame_and_refuses_what_the_owned_decode_refuses() {
+    use tagwire_tests::everything::{ScalarsV1, ServerMessage, ServerMessageRef};
+    let m = ServerMessage::from(ScalarsV1 {
+        b: true,
+        u_8: 1,
+        u_16: 2,
+        u_32: 3,
+        u_64: 4,
+        i_8: -1,
+        i_16: -2,
+        i_32: -3,
+        i_64: -4,
+        f_32: 0.5,
+        f_64: 0.25,
+        s: "héllo".into(),
+        raw: vec![0, 255],
+    });
+    let frame = m.to_binary();
+    let ServerMessageRef::ScalarsV1(view) = ServerMessageRef::decode_binary_ref(&frame).unwrap()
+    else {
+        panic!("not ScalarsV1");
+    };
+    assert_eq!(view.s, "héllo");
+    assert!(
+        frame.as_ptr_range().contains(&view.s.as_ptr()),
+        "the string is not copied"
+    );
+    assert!(
+        frame.as_ptr_range().contains(&view.raw.as_ptr()),
+        "the bytes are not copied"
+    );
+    assert_eq!(ServerMessage::from(ServerMessageRef::ScalarsV1(view)), m);
+    // Every prefix and a trailing byte: the same error from both decodes.
+    let mut longer = frame.clone();
+    longer.push(0);
+    let mut not_utf8 = frame.clone();
+    let e_acute = not_utf8.windows(2).position(|w| w == [0xC3, 0xA9]).unwrap();
+    not_utf8[e_acute] = 0xFF;
+    let wrong = [longer.as_slice(), not_utf8.as_slice()];
+    for bad in (0..frame.len()).map(|n| &frame[..n]).chain(wrong) {
+        let owned = ServerMessage::decode_binary(bad).unwrap_err();
+        let view = ServerMessageRef::decode_binary_ref(bad).unwrap_err();
+        assert_eq!(owned, view, "{bad:?}");
     }
 }
 

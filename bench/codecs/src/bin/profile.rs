@@ -1,10 +1,11 @@
 //! Runs one contender's encode or decode over the dataset many times, for a
 //! profiler: `valgrind --tool=callgrind target/release/profile tagwire-binary decode 20`.
-//! Contenders: tagwire-text, tagwire-binary, serde_json, postcard, naive.
+//! Contenders: tagwire-text, tagwire-binary, serde_json, postcard, naive; for
+//! decode also tagwire-binary-ref and postcard-ref (borrowed views).
 
 use std::hint::black_box;
 use tagwire::Protocol;
-use tagwire_bench_codecs::traffic::ServerMessage;
+use tagwire_bench_codecs::traffic::{ServerMessage, ServerMessageRef};
 use tagwire_bench_codecs::{LEN, decode_naive, encode_naive, generate};
 
 fn main() {
@@ -57,6 +58,12 @@ fn main() {
             }),
             ("tagwire-binary", "decode") => binary.iter().for_each(|f| {
                 black_box(ServerMessage::decode_binary(f).expect("binary"));
+            }),
+            ("tagwire-binary-ref", "decode") => binary.iter().for_each(|f| {
+                black_box(ServerMessageRef::decode_binary_ref(f).expect("binary"));
+            }),
+            ("postcard-ref", "decode") => post.iter().for_each(|f| {
+                black_box(postcard::from_bytes::<ServerMessageRef<'_>>(f).expect("postcard"));
             }),
             ("serde_json", "decode") => json.iter().for_each(|f| {
                 black_box(serde_json::from_str::<ServerMessage>(f).expect("json"));

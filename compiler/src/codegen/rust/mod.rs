@@ -16,6 +16,10 @@
 //! - one struct per message version (`RenderUiV2`) with a `HEADER` constant;
 //! - `ServerMessage` and `ClientMessage`, enums with one variant per message
 //!   version a side may send, implementing `tagwire::Protocol`;
+//! - borrowed views for the borrowing binary decode (`borrow`): `RowRef<'a>`
+//!   for every struct, union and message version holding a string or bytes,
+//!   and `ServerMessageRef<'a>` / `ClientMessageRef<'a>` with
+//!   `decode_binary_ref`;
 //! - one `tagwire::Header` constant per message version (`RENDER_UI_V2`),
 //!   the `HEADERS` table and `PROTOCOL_FINGERPRINT`;
 //! - conversions between versions of a message (`tagwire::Downgrade`,
@@ -28,6 +32,7 @@
 //! for `tagwire::__private`, the only runtime module generated code touches
 //! besides the public API). Only the `Protocol` implementations are API.
 
+mod borrow;
 mod codec;
 mod evolve;
 mod json;
@@ -208,6 +213,8 @@ struct Context<'a> {
     inline: HashMap<TypeRef, Vec<TypeRef>>,
     /// Structs and unions whose values can break a constraint (they get `__validate`).
     constrained: HashSet<TypeRef>,
+    /// Structs and unions that hold a string or bytes (they get a borrowed view).
+    borrowing: HashSet<TypeRef>,
 }
 
 impl<'a> Context<'a> {
@@ -237,6 +244,7 @@ impl<'a> Context<'a> {
             options,
             inline,
             constrained: constrained_types(schema),
+            borrowing: borrow::borrowing_types(schema),
         }
     }
 
@@ -269,6 +277,7 @@ impl<'a> Context<'a> {
         for def in &package.types {
             items.extend(self.type_def(package, def));
             items.extend(self.validate_type(&type_ref(&package.name, &def.name), &def.kind));
+            items.extend(self.type_ref_def(package, def));
             if json {
                 items.extend(self.json_type_def(package, def));
             }
@@ -276,6 +285,7 @@ impl<'a> Context<'a> {
         for message in &package.messages {
             items.extend(self.message(package, message));
             items.extend(self.validate_message(&message.type_name(), &message.fields));
+            items.extend(self.message_ref(package, message));
             if json {
                 items.extend(self.json_message(package, message));
             }

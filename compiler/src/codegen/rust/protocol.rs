@@ -68,9 +68,13 @@ impl Context<'_> {
         let evolution = self.evolution(package);
         let evolution_items = evolution.items;
         let package_items = evolution.package_items;
+        let server_ref = self.protocol_ref("ServerMessage", &server);
+        let client_ref = self.protocol_ref("ClientMessage", &client);
         quote! {
             #server_enum
             #client_enum
+            #server_ref
+            #client_ref
             #evolution_items
 
             /// Every message version in header order: `(header, message name,

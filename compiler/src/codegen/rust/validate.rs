@@ -97,10 +97,38 @@ impl Context<'_> {
 
     /// `pub fn __validate` for a struct or union, when it has constraints.
     pub(super) fn validate_type(&self, def_ref: &TypeRef, kind: &TypeDefKind) -> TokenStream {
-        if !self.is_constrained(def_ref) {
+        let Some(body) = self.validate_type_body(def_ref, kind) else {
             return TokenStream::new();
-        }
+        };
         let name = ident(&def_ref.name);
+        Self::hidden_validate(quote!(#name), &body)
+    }
+
+    /// `pub fn __validate` on `target` (a struct or union, or its borrowed
+    /// view) with the checks `body`.
+    pub(super) fn hidden_validate(target: TokenStream, body: &TokenStream) -> TokenStream {
+        quote! {
+            impl #target {
+                #[doc(hidden)]
+                #[allow(clippy::single_match, clippy::match_single_binding, clippy::collapsible_if)]
+                pub fn __validate(&self) -> ::std::result::Result<(), ::tagwire::Violation> {
+                    #body
+                    ::std::result::Result::Ok(())
+                }
+            }
+        }
+    }
+
+    /// The checks of a struct or union with constraints, on `self`'s fields:
+    /// the same statements serve the owned type and its borrowed view.
+    pub(super) fn validate_type_body(
+        &self,
+        def_ref: &TypeRef,
+        kind: &TypeDefKind,
+    ) -> Option<TokenStream> {
+        if !self.is_constrained(def_ref) {
+            return None;
+        }
         let body = match kind {
             TypeDefKind::Struct(fields) => self.fields_checks(fields, &[], &|f| {
                 let field = ident(&f.name);
@@ -133,18 +161,9 @@ impl Context<'_> {
                     }
                 }
             }
-            TypeDefKind::Enum(_) => return TokenStream::new(),
+            TypeDefKind::Enum(_) => return None,
         };
-        quote! {
-            impl #name {
-                #[doc(hidden)]
-                #[allow(clippy::single_match, clippy::match_single_binding, clippy::collapsible_if)]
-                pub fn __validate(&self) -> ::std::result::Result<(), ::tagwire::Violation> {
-                    #body
-                    ::std::result::Result::Ok(())
-                }
-            }
-        }
+        Some(body)
     }
 
     /// `pub fn validate` for a message version, when it has constraints.
@@ -153,12 +172,23 @@ impl Context<'_> {
             return TokenStream::new();
         }
         let name = ident(type_name);
-        let body = self.fields_checks(fields, &[], &|f| {
+        Self::message_validate(quote!(#name), &self.message_checks(fields))
+    }
+
+    /// The checks of a message version's fields on `self`: the same
+    /// statements serve the owned version and its borrowed view.
+    pub(super) fn message_checks(&self, fields: &[Field]) -> TokenStream {
+        self.fields_checks(fields, &[], &|f| {
             let field = ident(&f.name);
             quote!(&self.#field)
-        });
+        })
+    }
+
+    /// `pub fn validate` on `target` (a message version or its borrowed
+    /// view) with the checks `body`.
+    pub(super) fn message_validate(target: TokenStream, body: &TokenStream) -> TokenStream {
         quote! {
-            impl #name {
+            impl #target {
                 /// Checks the constraints of the schema (SPEC §6.4): the first
                 /// value that breaks one, with its path from this message.
                 /// Decoders call it on every frame; `try_encode_text` and

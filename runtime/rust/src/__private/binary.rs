@@ -430,3 +430,20 @@ impl<'a> Reader for BinaryReader<'a> {
         Ok(self.sized()?.0.to_vec())
     }
 }
+
+/// What the borrowing decode (`super::borrow`) reads: the frame's own bytes.
+impl<'a> BinaryReader<'a> {
+    /// Length-prefixed UTF-8, borrowed from the frame: checked as
+    /// [`Reader::string`] checks it, without the copy.
+    #[inline]
+    pub fn str_ref(&mut self) -> R<&'a str> {
+        let (bytes, at) = self.sized()?;
+        std::str::from_utf8(bytes).map_err(|_| err(K::InvalidUtf8, at))
+    }
+
+    /// Length-prefixed raw bytes, borrowed from the frame.
+    #[inline]
+    pub fn bytes_ref(&mut self) -> R<&'a [u8]> {
+        Ok(self.sized()?.0)
+    }
+}

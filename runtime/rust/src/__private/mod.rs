@@ -28,6 +28,7 @@
 
 mod base64url;
 mod binary;
+mod borrow;
 mod codec;
 mod constraint;
 pub mod derive;
@@ -43,6 +44,7 @@ pub use crate::__tagwire_protocol as protocol;
 #[cfg(feature = "server")]
 pub(crate) use base64url::encode as base64url_encode;
 pub use binary::{BinaryReader, BinaryWriter};
+pub use borrow::{DecodeRef, decode_binary_ref};
 pub use codec::{Codec, Reader, Result, Writer};
 #[cfg(feature = "server")]
 pub(crate) use constraint::push_json_string;

@@ -59,7 +59,7 @@ codes! {
     ImportAfterDeclaration = "E0024", "an import comes after a declaration";
     InvalidDeclarationName = "E0030", "a type or message name is not a valid name";
     DuplicateName = "E0031", "a name is declared twice in one package";
-    GeneratedNameClash = "E0033", "a declared type has the generated name of a message version";
+    GeneratedNameClash = "E0033", "a declared type has the generated name of a message version or of a borrowed view";
     DeclaredInTwoPackages = "E0034", "one name is declared in two packages of the protocol";
     GeneratedConstantClash = "E0035", "two message versions become the same constant in generated code";
     MessageUsedAsType = "E0040", "a message is used as a field type";

@@ -202,6 +202,7 @@ impl Checker<'_> {
             }
         }
         // `RenderUi v1` generates `RenderUiV1`; a type of that name would collide with it.
+        let mut versions = HashMap::new();
         for file in &self.loaded.files {
             let Some(package) = self.file_package.get(&file.id).cloned() else {
                 continue;
@@ -213,6 +214,7 @@ impl Checker<'_> {
                 if let ast::ItemKind::Message(m) = &item.kind {
                     let version = parse_version(m).unwrap_or(1);
                     let generated = format!("{}V{}", m.name.name, version);
+                    versions.insert((package.clone(), generated.clone()), m.name.span);
                     if let Some(decl) = self
                         .decls
                         .get(&(package.clone(), generated.clone()))
@@ -228,6 +230,62 @@ impl Checker<'_> {
                             .with_help("rename the type"),
                         );
                     }
+                }
+            }
+        }
+        self.check_view_names(&versions);
+    }
+
+    /// `Row` generates a borrowed view `RowRef` in Rust, and `Chat v1` a
+    /// view `ChatV1Ref`, when they hold a string or bytes. The name is kept
+    /// for the view whether or not the type holds one today, so that adding
+    /// a string field later never makes a schema that compiled stop
+    /// compiling.
+    fn check_view_names(&mut self, versions: &HashMap<(String, String), Span>) {
+        for file in &self.loaded.files {
+            let Some(package) = self.file_package.get(&file.id).cloned() else {
+                continue;
+            };
+            if !self.loaded.roots.contains(&file.id) {
+                continue;
+            }
+            for item in &file.items {
+                if matches!(item.kind, ast::ItemKind::Message(_)) {
+                    continue;
+                }
+                let name = item.name();
+                let Some(base) = name.name.strip_suffix("Ref").filter(|b| !b.is_empty()) else {
+                    continue;
+                };
+                let key = (package.clone(), base.to_owned());
+                let owner = match self.decls.get(&key) {
+                    Some(decl) if decl.kind != DeclKind::Message => Some((
+                        decl.span,
+                        format!("`{base}`'s borrowed view in Rust is `{}`", name.name),
+                    )),
+                    _ => versions.get(&key).map(|span| {
+                        (
+                            *span,
+                            format!(
+                                "the message version `{base}`'s borrowed view in Rust is `{}`",
+                                name.name
+                            ),
+                        )
+                    }),
+                };
+                if let Some((span, label)) = owner {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            DiagnosticCode::GeneratedNameClash,
+                            format!(
+                                "`{}` is both a declared type and the generated name of `{base}`'s borrowed view",
+                                name.name
+                            ),
+                        )
+                        .at(name.span, "declared here")
+                        .with_label(span, label)
+                        .with_help("rename the type"),
+                    );
                 }
             }
         }

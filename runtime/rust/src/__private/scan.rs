@@ -1,5 +1,6 @@
 //! Hot helpers of the text codec, found by profiling the codec benchmark
-//! (bench/codecs): byte searches eight bytes at a time, decimal integer
+//! (bench/codecs): byte searches eight bytes at a time (memchr's vector
+//! loops for long strings), decimal integer
 //! output without `core::fmt` (itoa: its digits need no UTF-8 check, where
 //! building them here would either check them or push them one by one), and a short path for floats that are a
 //! multiple of 1/1024 (pixels, half and quarter pixels, pressures in 1/256).
@@ -22,9 +23,16 @@ fn word(chunk: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
+/// From this length on a search goes to memchr's vector loops; below it
+/// the call and their set-up cost more than the eight-byte loop here.
+const VECTOR_FROM: usize = 64;
+
 /// Index of the first byte of `bytes` equal to `c`.
 #[inline]
 pub(crate) fn find_byte(bytes: &[u8], c: u8) -> Option<usize> {
+    if bytes.len() >= VECTOR_FROM {
+        return memchr::memchr(c, bytes);
+    }
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
@@ -44,6 +52,13 @@ pub(crate) fn find_byte(bytes: &[u8], c: u8) -> Option<usize> {
 /// Index of the first byte of `bytes` equal to any of `set`.
 #[inline]
 pub(crate) fn find_any(bytes: &[u8], set: [u8; 4]) -> Option<usize> {
+    if bytes.len() >= VECTOR_FROM {
+        // memchr searches for three bytes at most: the fourth is looked for
+        // only before the first of the other three.
+        let first = memchr::memchr3(set[0], set[1], set[2], bytes);
+        let before = first.map_or(bytes, |i| &bytes[..i]);
+        return memchr::memchr(set[3], before).or(first);
+    }
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
@@ -128,6 +143,26 @@ mod tests {
                 assert_eq!(find_byte(s, b'|'), s.iter().position(|&b| b == b'|'));
                 let set = [b'\\', b'|', b'\n', b'\r'];
                 assert_eq!(find_any(s, set), s.iter().position(|b| set.contains(b)));
+            }
+        }
+        // Long enough for the vector search: each byte of the set alone at
+        // every position, and ahead of or behind another one of the set.
+        for len in [VECTOR_FROM, 200] {
+            for at in 0..len {
+                for (i, &c) in [b'\\', b'|', b'\n', b'\r'].iter().enumerate() {
+                    let mut s = vec![b'a'; len];
+                    s[at] = c;
+                    if at + 7 < len {
+                        s[at + 7] = [b'\r', b'\n', b'|', b'\\'][i];
+                    }
+                    let set = [b'\\', b'|', b'\n', b'\r'];
+                    assert_eq!(find_any(&s, set), Some(at), "{len} {at} {c}");
+                    assert_eq!(find_byte(&s, c), s.iter().position(|&b| b == c));
+                }
+                assert_eq!(
+                    find_any(&vec![b'a'; len], [b'\\', b'|', b'\n', b'\r']),
+                    None
+                );
             }
         }
         // A byte just above a match must not hide the match (borrow across bytes).

@@ -978,26 +978,30 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
         let metrics = &self.shared.core.metrics;
         let mut fed = 0;
         loop {
-            match self.conn.state.outbox.next() {
+            // The frame is taken out of `Next` in a statement of its own, so
+            // neither is kept in this future across the write's await (its
+            // largest state is part of every idle connection).
+            let feed = match self.conn.state.outbox.next() {
                 Next::Frame(frame) => {
                     fed += 1;
                     metrics.frame_out(&frame);
                     self.inspect(Dir::Out, &frame);
-                    match timeout(write_timeout, ws.feed(frame)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
-                        Err(_) => return Some(self.slow_consumer(ws, 0).await),
-                    }
+                    ws.feed(frame)
                 }
                 Next::Close(Closing::Close {
                     code,
                     reason,
                     notice,
-                }) => return Some(self.close(ws, code, reason, notice).await),
+                }) => return Some(self.close(ws, code, reason, notice.map(|n| *n)).await),
                 Next::Close(Closing::SlowConsumer { undelivered }) => {
                     return Some(self.slow_consumer(ws, undelivered).await);
                 }
                 Next::Idle => break,
+            };
+            match timeout(write_timeout, feed).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
+                Err(_) => return Some(self.slow_consumer(ws, 0).await),
             }
         }
         if fed > 0 {

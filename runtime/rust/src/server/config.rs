@@ -192,8 +192,11 @@ pub struct ConnectionLimits {
     /// Largest frame (and WebSocket message) accepted; larger ones close
     /// the connection with 1009 (default 64 KiB).
     pub max_frame_bytes: usize,
-    /// Initial capacity of each connection's read buffer (default 1 KiB);
-    /// it grows only while a larger frame is being read.
+    /// Initial capacity of each connection's read buffer (default 512 B);
+    /// it grows only while a larger frame is being read. It is also the most
+    /// one read hands tungstenite, but a frame that spans reads is read
+    /// ahead in 32 KiB chunks (`read_ahead.rs`), so a small buffer costs a
+    /// `memcpy` per chunk, not a `recv`.
     pub read_buffer_bytes: usize,
     /// Frames queued for one client before it counts as a slow consumer
     /// and is closed with 4002 (default 256).
@@ -246,7 +249,7 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             max_frame_bytes: 64 * 1024,
-            read_buffer_bytes: 1024,
+            read_buffer_bytes: 512,
             outbound_queue_frames: 256,
             outbound_queue_bytes: 1024 * 1024,
             write_timeout: Duration::from_secs(10),

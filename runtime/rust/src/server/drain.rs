@@ -69,7 +69,7 @@ async fn run(core: Arc<Core>) {
             if conn.outbox.close(Closing::Close {
                 code: CloseCode::DRAIN,
                 reason: cfg.reason.clone(),
-                notice: Some(frame),
+                notice: Some(Box::new(frame)),
             }) {
                 notified += 1;
             }

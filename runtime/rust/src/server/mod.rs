@@ -296,7 +296,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
             Some(shared.ws_config()),
         );
         let head_timeout = shared.core.config.limits.handshake_timeout;
-        let ws = match tokio::time::timeout(head_timeout, handshake).await {
+        let mut ws = match tokio::time::timeout(head_timeout, handshake).await {
             Ok(ws) => ws?,
             Err(_) => return Err(accept::handshake_timed_out(head_timeout)),
         };
@@ -319,7 +319,7 @@ impl<P: Package, A: Authenticate, H: Handler<P, A::Context>> Server<P, H, A> {
         };
         drop(connect);
         let conn = shared.new_connection(encoding, client, context, TransportKind::WebSocket);
-        session::run(shared, ws, conn, TransportKind::WebSocket).await;
+        session::run(shared, &mut ws, conn, TransportKind::WebSocket).await;
         drop(slot);
         Ok(())
     }

@@ -51,11 +51,12 @@ impl std::error::Error for SendError {}
 #[derive(Debug, Clone)]
 pub(crate) enum Closing {
     /// Write what is queued, then (if any) the notice frame, then a close
-    /// frame with `code`.
+    /// frame with `code`. The notice is boxed: only a drain sends one, and
+    /// this state is part of every connection's.
     Close {
         code: CloseCode,
         reason: String,
-        notice: Option<Message>,
+        notice: Option<Box<Message>>,
     },
     /// The client stopped reading: what is queued cannot be delivered.
     SlowConsumer { undelivered: usize },

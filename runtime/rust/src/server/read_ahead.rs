@@ -3,7 +3,7 @@
 //!
 //! tungstenite reads at most `read_buffer_size` bytes per `read` call and
 //! allocates that much per connection up front, so one number sets both
-//! the idle memory (small is good: 1 KiB) and the cost of a large frame
+//! the idle memory (small is good: 512 B) and the cost of a large frame
 //! (a 16 KiB frame took 16 `recv` calls: docs/BENCHMARKS.md, echo). This
 //! wrapper takes them apart. Reads go straight into tungstenite's buffer
 //! until one fills it completely, a sign that more is waiting; then the

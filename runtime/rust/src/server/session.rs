@@ -234,9 +234,12 @@ impl<C: Send + Sync + 'static> Drop for Registered<C> {
     }
 }
 
+/// The transport is borrowed, not moved in: an `async fn` keeps a moved-in
+/// argument twice in its future (the argument and its binding), and this
+/// future is part of every idle connection's memory.
 pub(crate) async fn run<P, H, A, T>(
     shared: Arc<Shared<P, H, A>>,
-    mut ws: T,
+    ws: &mut T,
     conn: Connection<P, A::Context>,
     transport: TransportKind,
 ) where
@@ -256,7 +259,7 @@ pub(crate) async fn run<P, H, A, T>(
         conn: &conn,
         transport,
     }
-    .run(&mut ws)
+    .run(ws)
     .await;
     let undelivered = registered.release();
     let (code, reason, by_server) = match outcome.end {
@@ -499,15 +502,17 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             .shared
             .core
             .ping_slot(state.last_pong + hb.ping_interval);
-        let welcome = Control::Welcome(Welcome {
-            package: P::NAME.to_string(),
-            fingerprint: P::FINGERPRINT.to_string(),
-            ping_interval_ms: u32::try_from(hb.ping_interval.as_millis()).unwrap_or(u32::MAX),
-        });
-        if let Err(end) = self
-            .write(ws, to_message(&welcome, self.conn.encoding()))
-            .await
-        {
+        // Encoded at once, so the welcome's strings are not kept in the
+        // loop's future for the connection's whole life.
+        let welcome = to_message(
+            &Control::Welcome(Welcome {
+                package: P::NAME.to_string(),
+                fingerprint: P::FINGERPRINT.to_string(),
+                ping_interval_ms: u32::try_from(hb.ping_interval.as_millis()).unwrap_or(u32::MAX),
+            }),
+            self.conn.encoding(),
+        );
+        if let Err(end) = self.write(ws, welcome).await {
             return end;
         }
         let outbox = &self.conn.state.outbox;
@@ -973,26 +978,30 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
         let metrics = &self.shared.core.metrics;
         let mut fed = 0;
         loop {
-            match self.conn.state.outbox.next() {
+            // The frame is taken out of `Next` in a statement of its own, so
+            // neither is kept in this future across the write's await (its
+            // largest state is part of every idle connection).
+            let feed = match self.conn.state.outbox.next() {
                 Next::Frame(frame) => {
                     fed += 1;
                     metrics.frame_out(&frame);
                     self.inspect(Dir::Out, &frame);
-                    match timeout(write_timeout, ws.feed(frame)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
-                        Err(_) => return Some(self.slow_consumer(ws, 0).await),
-                    }
+                    ws.feed(frame)
                 }
                 Next::Close(Closing::Close {
                     code,
                     reason,
                     notice,
-                }) => return Some(self.close(ws, code, reason, notice).await),
+                }) => return Some(self.close(ws, code, reason, notice.map(|n| *n)).await),
                 Next::Close(Closing::SlowConsumer { undelivered }) => {
                     return Some(self.slow_consumer(ws, undelivered).await);
                 }
                 Next::Idle => break,
+            };
+            match timeout(write_timeout, feed).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Some(End::Peer(None, "connection lost".into())),
+                Err(_) => return Some(self.slow_consumer(ws, 0).await),
             }
         }
         if fed > 0 {
@@ -1048,7 +1057,22 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
             .await
     }
 
-    async fn close_within<T: Transport>(
+    /// Boxed: a close happens once per connection, and its future (two
+    /// timeouts, the close frame and the notice) would otherwise be inlined
+    /// into each of the loop's paths that may close, and so into every idle
+    /// connection's memory.
+    fn close_within<'s, T: Transport>(
+        &'s self,
+        ws: &'s mut T,
+        code: CloseCode,
+        reason: String,
+        notice: Option<Message>,
+        wait: std::time::Duration,
+    ) -> Pin<Box<impl Future<Output = End> + 's>> {
+        Box::pin(self.close_within_inline(ws, code, reason, notice, wait))
+    }
+
+    async fn close_within_inline<T: Transport>(
         &self,
         ws: &mut T,
         code: CloseCode,

@@ -136,7 +136,7 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     shared.core.sse.lock().insert(token.clone(), in_tx);
-    let transport = SseTransport {
+    let mut transport = SseTransport {
         inbound: in_rx,
         outbound: out_tx,
         next_id: 0,
@@ -146,7 +146,7 @@ pub(crate) async fn open<P: Package, A: Authenticate, H: Handler<P, A::Context>>
     tokio::spawn(async move {
         // Given back however the task ends (done, panicked, aborted).
         let _slot = slot;
-        super::session::run(session.clone(), transport, conn, TransportKind::Sse).await;
+        super::session::run(session.clone(), &mut transport, conn, TransportKind::Sse).await;
         session.core.sse.lock().remove(&token);
     });
     event_stream(Body::from_stream(futures_util::StreamExt::map(

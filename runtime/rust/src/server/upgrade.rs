@@ -303,9 +303,10 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
     let auth = super::session::authenticate(&shared, &connect).await;
     drop(connect);
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let ws_config = shared.ws_config();
     // One task per outcome, so a served connection's task holds neither
-    // the refusal nor its future: it is part of every idle connection.
+    // the refusal nor its future: it is part of every idle connection. The
+    // WebSocket settings are made inside it for the same reason (what a
+    // task captures stays in it until it ends).
     // Each task owns the slot: however it ends (done, panicked, aborted),
     // dropping it gives the slot back.
     match auth {
@@ -314,18 +315,18 @@ pub(crate) async fn websocket<P: Package, A: Authenticate, H: Handler<P, A::Cont
                 let _slot = slot;
                 // Not `if let`: its scrutinee would live across `run`, a
                 // second copy of the WebSocket in every connection's task.
-                let Some(ws) = upgraded(on_upgrade, ws_config).await else {
+                let Some(mut ws) = upgraded(on_upgrade, shared.ws_config()).await else {
                     return;
                 };
                 let conn =
                     shared.new_connection(encoding, client, context, TransportKind::WebSocket);
-                super::session::run(shared, ws, conn, TransportKind::WebSocket).await;
+                super::session::run(shared, &mut ws, conn, TransportKind::WebSocket).await;
             });
         }
         Err(denied) => {
             tokio::spawn(async move {
                 let _slot = slot;
-                let Some(ws) = upgraded(on_upgrade, ws_config).await else {
+                let Some(ws) = upgraded(on_upgrade, shared.ws_config()).await else {
                     return;
                 };
                 super::session::unauthorized(&shared, ws, &denied).await;

@@ -535,7 +535,7 @@ const targets: [string, number, boolean][] = [
   ["binary decode not slower than TextDecoder + JSON.parse", dec.jsonBytes / dec.binary, dec.jsonBytes / dec.binary >= 1],
 ];
 // The issue-wide targets table of scripts/bench reads these (bench/src/figures.rs).
-const figuresFile = process.env.TAGWIRE_BENCH_FIGURES;
+const figuresFile = process.env["TAGWIRE_BENCH_FIGURES"];
 if (figuresFile) {
   appendFileSync(
     figuresFile,

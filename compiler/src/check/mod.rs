@@ -68,7 +68,7 @@ pub fn check(
     schema
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
     fn error(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
     }
@@ -203,14 +203,8 @@ impl Checker<'_> {
         }
         // `RenderUi v1` generates `RenderUiV1`; a type of that name would collide with it.
         let mut versions = HashMap::new();
-        for file in &self.loaded.files {
-            let Some(package) = self.file_package.get(&file.id).cloned() else {
-                continue;
-            };
-            if !self.loaded.roots.contains(&file.id) {
-                continue;
-            }
-            for item in &file.items {
+        for (package, items) in self.root_files() {
+            for item in items {
                 if let ast::ItemKind::Message(m) = &item.kind {
                     let version = parse_version(m).unwrap_or(1);
                     let generated = format!("{}V{}", m.name.name, version);
@@ -242,14 +236,8 @@ impl Checker<'_> {
     /// a string field later never makes a schema that compiled stop
     /// compiling.
     fn check_view_names(&mut self, versions: &HashMap<(String, String), Span>) {
-        for file in &self.loaded.files {
-            let Some(package) = self.file_package.get(&file.id).cloned() else {
-                continue;
-            };
-            if !self.loaded.roots.contains(&file.id) {
-                continue;
-            }
-            for item in &file.items {
+        for (package, items) in self.root_files() {
+            for item in items {
                 if matches!(item.kind, ast::ItemKind::Message(_)) {
                     continue;
                 }
@@ -289,6 +277,21 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// The items of each root file with a package, and the package's name:
+    /// what generated code is made from.
+    fn root_files(&self) -> Vec<(String, &'a [ast::Item])> {
+        let loaded = self.loaded;
+        loaded
+            .files
+            .iter()
+            .filter(|file| loaded.roots.contains(&file.id))
+            .filter_map(|file| {
+                let package = self.file_package.get(&file.id)?.clone();
+                Some((package, file.items.as_slice()))
+            })
+            .collect()
     }
 
     fn duplicate(&mut self, name: &ast::Ident, first: Span) {

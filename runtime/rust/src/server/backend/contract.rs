@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::presence::{PresenceConfig, PresenceSnapshot};
 use crate::control::RoomPosition as Position;
 
 /// A boxed future, so that [`Backend`] stays object-safe.
@@ -240,6 +241,80 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// The history window.
     fn window(&self) -> HistoryWindow;
+
+    /// How this backend keeps presence.
+    fn presence_config(&self) -> PresenceConfig {
+        PresenceConfig::default()
+    }
+
+    /// Makes `member` present in the room with `state`, owned by connection
+    /// `conn` of this node, and publishes what changed as a presence event
+    /// (a room message, [`super::PresenceEvent`]): a join when the member
+    /// is not present, an update when it is and its state differs. Setting
+    /// a member that lingers, or that another connection or node owns,
+    /// takes it over: an update when the state differs, no event when it
+    /// does not. Returns the event's position, `None` when none was needed.
+    ///
+    /// Refused ([`BackendError::Refused`]) when the room already holds
+    /// [`PresenceConfig::max_members`] other members, or the state is
+    /// longer than [`PresenceConfig::max_state_bytes`]. From the first
+    /// member it owns in a room to the last, the node renews its lease
+    /// there. The default keeps no presence and refuses.
+    fn presence_set(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+        state: Bytes,
+    ) -> BoxFuture<'static, Result<Option<Position>, BackendError>> {
+        let _ = (room, member, conn, state);
+        Box::pin(async { Err(no_presence()) })
+    }
+
+    /// The member's connection `conn` closed without leaving: the member
+    /// stays present for [`PresenceConfig::linger`], then any node that
+    /// sweeps the room removes it with a leave event, unless it was set
+    /// again meanwhile. Does nothing when `conn` of this node no longer
+    /// owns the member.
+    fn presence_linger(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+    ) -> BoxFuture<'static, Result<(), BackendError>> {
+        let _ = (room, member, conn);
+        Box::pin(async { Err(no_presence()) })
+    }
+
+    /// Removes the member at once and publishes a leave event, when
+    /// connection `conn` of this node owns it; returns the event's
+    /// position, `None` when it did not own it.
+    fn presence_leave(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+    ) -> BoxFuture<'static, Result<Option<Position>, BackendError>> {
+        let _ = (room, member, conn);
+        Box::pin(async { Err(no_presence()) })
+    }
+
+    /// The room's presence and the position it stands at (removing, first,
+    /// the members whose linger or node lease ran out).
+    fn presence_snapshot(
+        &self,
+        room: &str,
+    ) -> BoxFuture<'static, Result<PresenceSnapshot, BackendError>> {
+        let _ = room;
+        Box::pin(async { Err(no_presence()) })
+    }
+}
+
+/// What a backend without presence answers.
+fn no_presence() -> BackendError {
+    BackendError::Refused {
+        error: "this broadcast backend keeps no presence".to_owned(),
+    }
 }
 
 /// Whether the messages after `after` can all be had from a room whose

@@ -25,6 +25,7 @@
 
 mod contract;
 mod local;
+mod presence;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -35,6 +36,10 @@ pub use self::contract::{
     RoomMessage, Subscriber,
 };
 pub use self::local::LocalBackend;
+pub use self::presence::{
+    InvalidMemberKey, MAX_MEMBER_KEY, PRESENCE_MARK, PresenceConfig, PresenceEntry, PresenceEvent,
+    PresenceKind, PresenceSnapshot, check_member_key,
+};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisBackend, RedisConfig};
 

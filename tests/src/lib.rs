@@ -48,9 +48,10 @@ pub mod evolution;
 pub mod fleet;
 /// HAProxy in front of those tests' nodes: configuration, process, stats.
 pub mod haproxy;
+/// Child processes killed and reaped when dropped.
+pub mod nats_server;
 /// A TypeScript script of tests/typescript compiled with the runtime, to run under Node.
 pub mod node_script;
-/// Child processes killed and reaped when dropped.
 pub mod process;
 /// A redis-server of one test's own, to kill, restart, stop and continue.
 pub mod redis_server;

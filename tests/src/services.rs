@@ -3,7 +3,7 @@
 //! exports. A test that needs a service fails without it, saying what to
 //! run: it never skips.
 
-/// The value of `name` (`TAGWIRE_REDIS_URL`, `TAGWIRE_HAPROXY`).
+/// The value of `name` (`TAGWIRE_REDIS_URL`, `TAGWIRE_NATS_URL`, `TAGWIRE_HAPROXY`).
 ///
 /// # Panics
 ///
@@ -14,7 +14,7 @@ pub fn service(name: &str) -> String {
         Ok(value) if !value.is_empty() => value,
         _ => panic!(
             "{name} is not set: run `scripts/services start` and `. target/services/env` first \
-             (it starts a loopback redis-server and installs haproxy; see docs/SCALE.md)"
+             (it starts a loopback redis-server and nats-server and installs haproxy; see docs/SCALE.md)"
         ),
     }
 }
@@ -27,4 +27,14 @@ pub fn service(name: &str) -> String {
 #[must_use]
 pub fn redis_url() -> String {
     service("TAGWIRE_REDIS_URL")
+}
+
+/// The loopback nats-server's URL (`TAGWIRE_NATS_URL`).
+///
+/// # Panics
+///
+/// As [`service`].
+#[must_use]
+pub fn nats_url() -> String {
+    service("TAGWIRE_NATS_URL")
 }

@@ -18,6 +18,7 @@
 #[path = "../runtime_support/mod.rs"]
 mod runtime_support;
 
+mod backend_nats;
 mod backend_redis;
 mod docs_haproxy;
 mod node_kill;

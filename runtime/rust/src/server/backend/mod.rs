@@ -14,7 +14,7 @@
 //! reconnecting client's "what came after this position" within the
 //! [`HistoryWindow`].
 //!
-//! Two implementations:
+//! Three implementations:
 //! - [`LocalBackend`], in-process, the default: one node, nothing to install,
 //!   a ring buffer per room;
 //! - `RedisBackend` (feature `redis`): many nodes on one Redis, pub/sub for
@@ -25,6 +25,8 @@
 
 mod contract;
 mod local;
+#[cfg(feature = "nats")]
+mod nats;
 mod presence;
 #[cfg(feature = "redis")]
 mod redis;
@@ -36,6 +38,8 @@ pub use self::contract::{
     RoomMessage, Subscriber,
 };
 pub use self::local::LocalBackend;
+#[cfg(feature = "nats")]
+pub use self::nats::{NatsBackend, NatsConfig, NatsStorage};
 pub use self::presence::{
     InvalidMemberKey, MAX_MEMBER_KEY, PRESENCE_MARK, PresenceConfig, PresenceEntry, PresenceEvent,
     PresenceKind, PresenceSnapshot, check_member_key,

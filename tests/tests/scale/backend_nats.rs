@@ -1,0 +1,607 @@
+//! The NATS JetStream broadcast backend against a real nats-server: two
+//! backends on one server are two server nodes (docs/SCALE.md, "NATS
+//! JetStream").
+//!
+//! Needs `scripts/services start` first (it writes target/services/env with
+//! TAGWIRE_NATS_URL); without it every test fails saying so. Each test uses
+//! a prefix of its own; the restart tests use a nats-server of their own
+//! (`tagwire_tests::nats_server`).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tagwire::server::backend::{
+    Backend, BackendError, BackendState, Bytes, Gap, GapKind, History, HistoryWindow, NatsBackend,
+    NatsConfig, NatsStorage, Position, PresenceConfig, PresenceEvent, PresenceKind, RoomMessage,
+    Subscriber,
+};
+use tagwire_tests::nats_server::NatsServer;
+use tagwire_tests::services::nats_url;
+
+/// A prefix no other test or run uses.
+fn prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("tt{}x{nanos}_{test}", std::process::id())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One node's view: what its backend delivered.
+#[derive(Default)]
+struct Node {
+    messages: Mutex<Vec<RoomMessage>>,
+    gaps: Mutex<Vec<Gap>>,
+}
+
+impl Subscriber for Node {
+    fn message(&self, message: &RoomMessage) {
+        lock(&self.messages).push(message.clone());
+    }
+    fn gap(&self, gap: &Gap) {
+        lock(&self.gaps).push(gap.clone());
+    }
+}
+
+impl Node {
+    fn in_room(&self, room: &str) -> Vec<(Position, Bytes)> {
+        lock(&self.messages)
+            .iter()
+            .filter(|m| &*m.room == room)
+            .map(|m| (m.position, m.payload.clone()))
+            .collect()
+    }
+
+    fn presence(&self, room: &str) -> Vec<(PresenceKind, String, Vec<u8>)> {
+        lock(&self.messages)
+            .iter()
+            .filter(|m| &*m.room == room)
+            .filter_map(|m| {
+                PresenceEvent::parse(&m.payload)
+                    .map(|e| (e.kind, e.member.to_owned(), e.state.to_vec()))
+            })
+            .collect()
+    }
+}
+
+async fn node(config: NatsConfig) -> (NatsBackend, Arc<Node>) {
+    let url = config.url.clone();
+    let backend = NatsBackend::connect(config)
+        .await
+        .unwrap_or_else(|error| panic!("connecting to {url}: {error}"));
+    let node = Arc::new(Node::default());
+    let subscriber: Arc<dyn Subscriber> = node.clone();
+    backend.attach(Arc::downgrade(&subscriber));
+    (backend, node)
+}
+
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn state_becomes(backend: &NatsBackend, what: &str, test: impl Fn(&BackendState) -> bool) {
+    let mut state = backend.state();
+    let wait = state.wait_for(|s| test(s));
+    match tokio::time::timeout(Duration::from_secs(15), wait).await {
+        Ok(Ok(_)) => {}
+        _ => panic!(
+            "the backend never became {what}: {:?}",
+            *backend.state().borrow()
+        ),
+    }
+}
+
+fn seqs(history: &History) -> Vec<u64> {
+    match history {
+        History::Messages(messages) => messages.iter().map(|m| m.position.seq).collect(),
+        History::Gap(gap) => panic!("expected messages, got {gap:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishers_on_two_nodes_give_one_order_per_room() {
+    let _shared = crate::shared().await;
+    let config = NatsConfig::new(nats_url()).with_prefix(prefix("order"));
+    let (a, node_a) = node(config.clone()).await;
+    let (b, node_b) = node(config).await;
+    // Room names NATS could not take as subject tokens as they are.
+    let rooms = ["r.0", "r 1", "R*>2"];
+    let mut epochs = Vec::new();
+    for room in rooms {
+        let at_a = a.subscribe(room).await.expect("subscribe");
+        let at_b = b.subscribe(room).await.expect("subscribe");
+        assert_eq!(at_a, at_b);
+        assert_eq!(at_a.seq, 0, "a new room");
+        assert!(at_a.epoch > 0 && at_a.epoch < 1 << 53, "{at_a:?}");
+        epochs.push(at_a.epoch);
+    }
+
+    let mut publishers = Vec::new();
+    for (p, backend) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let backend = backend.clone();
+        publishers.push(tokio::spawn(async move {
+            let mut sent = Vec::new();
+            for i in 0..60 {
+                let room = rooms[i % 3];
+                let payload = Bytes::from(format!("p{p}-{i}"));
+                let position = backend
+                    .publish(room, payload.clone())
+                    .await
+                    .expect("publish");
+                sent.push((room, position, payload));
+            }
+            sent
+        }));
+    }
+    // A fifth queues 150 before awaiting any: they keep call order.
+    let burst = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let futures: Vec<_> = (0..150)
+                .map(|i| {
+                    let payload = Bytes::from(format!("burst-{i}"));
+                    (
+                        rooms[i % 3],
+                        payload.clone(),
+                        b.publish(rooms[i % 3], payload),
+                    )
+                })
+                .collect();
+            let mut sent = Vec::new();
+            for (room, payload, future) in futures {
+                sent.push((room, future.await.expect("publish"), payload));
+            }
+            sent
+        })
+    };
+    let mut sent = Vec::new();
+    for publisher in publishers {
+        let mine = publisher.await.expect("publisher");
+        for room in rooms {
+            let seqs: Vec<u64> = mine
+                .iter()
+                .filter(|(r, ..)| *r == room)
+                .map(|(_, p, _)| p.seq)
+                .collect();
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{room}: {seqs:?}");
+        }
+        sent.extend(mine);
+    }
+    let burst = burst.await.expect("burst");
+    for room in rooms {
+        let seqs: Vec<u64> = burst
+            .iter()
+            .filter(|(r, ..)| *r == room)
+            .map(|(_, p, _)| p.seq)
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "call order: {seqs:?}");
+    }
+    sent.extend(burst);
+    let per_room = sent.len() / 3;
+    assert_eq!(per_room, 130);
+    eventually("both nodes to receive every message", || {
+        rooms.iter().all(|room| {
+            node_a.in_room(room).len() >= per_room && node_b.in_room(room).len() >= per_room
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for (room, epoch) in rooms.iter().zip(&epochs) {
+        let seen_a = node_a.in_room(room);
+        assert_eq!(
+            seen_a,
+            node_b.in_room(room),
+            "{room}: both nodes see one order"
+        );
+        // Exactly once, consecutive from 1, in the room's epoch.
+        let positions: Vec<Position> = seen_a.iter().map(|(p, _)| *p).collect();
+        let expected: Vec<Position> = (1..=130)
+            .map(|seq| Position { epoch: *epoch, seq })
+            .collect();
+        assert_eq!(positions, expected, "{room}");
+        // Each publisher was told the position its payload has.
+        for (r, position, payload) in sent.iter().filter(|(r, ..)| r == room) {
+            assert_eq!(
+                &seen_a[position.seq as usize - 1].1,
+                payload,
+                "{r} {position}"
+            );
+        }
+        // History replays the same.
+        let history = a.history(room, Position::START).await.expect("history");
+        let replayed: Vec<(Position, Bytes)> = match history {
+            History::Messages(messages) => messages
+                .into_iter()
+                .map(|m| (m.position, m.payload))
+                .collect(),
+            History::Gap(gap) => panic!("{gap:?}"),
+        };
+        assert_eq!(replayed, seen_a);
+    }
+    assert!(lock(&node_a.gaps).is_empty() && lock(&node_b.gaps).is_empty());
+
+    // Unsubscribed rooms stop.
+    a.unsubscribe(rooms[0]);
+    b.publish(rooms[0], Bytes::from_static(b"after"))
+        .await
+        .expect("publish");
+    eventually("node b to get it", || node_b.in_room(rooms[0]).len() == 131).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(node_a.in_room(rooms[0]).len(), 130);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_replays_within_the_window_and_gaps_beyond() {
+    let _shared = crate::shared().await;
+    let window = HistoryWindow {
+        max_messages: 10,
+        max_age: None,
+    };
+    let config = NatsConfig::new(nats_url())
+        .with_prefix(prefix("history"))
+        .with_window(window);
+    let (a, _) = node(config.clone()).await;
+    let (b, _) = node(config.clone()).await;
+    let mut last = Position::START;
+    for i in 1..=25u64 {
+        last = a
+            .publish("h", Bytes::from(format!("m{i}")))
+            .await
+            .expect("publish");
+        assert_eq!(last.seq, i);
+    }
+    let at = |seq| Position {
+        epoch: last.epoch,
+        seq,
+    };
+    assert_eq!(
+        seqs(&b.history("h", at(20)).await.expect("history")),
+        (21..=25).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seqs(&b.history("h", at(15)).await.expect("history")),
+        (16..=25).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seqs(&b.history("h", at(25)).await.expect("history")),
+        Vec::<u64>::new()
+    );
+    for (after, kind) in [
+        (at(14), GapKind::Trimmed { oldest: Some(16) }),
+        (Position::START, GapKind::Trimmed { oldest: Some(16) }),
+        (at(26), GapKind::Reset),
+        (
+            Position {
+                epoch: last.epoch - 1,
+                seq: 3,
+            },
+            GapKind::Reset,
+        ),
+    ] {
+        match b.history("h", after).await.expect("history") {
+            History::Gap(gap) => {
+                assert_eq!(gap.kind, kind, "after {after}");
+                assert_eq!(gap.current, last);
+            }
+            History::Messages(m) => {
+                panic!("after {after}: expected a gap, got {} messages", m.len())
+            }
+        }
+    }
+    // A room never published: nothing after START, a reset after anything else.
+    assert_eq!(
+        seqs(&b.history("never", Position::START).await.expect("history")),
+        Vec::<u64>::new()
+    );
+    assert!(matches!(
+        b.history("never", at(3)).await.expect("history"),
+        History::Gap(Gap {
+            kind: GapKind::Reset,
+            ..
+        })
+    ));
+
+    // The time window: JetStream's max_age trims.
+    let aged = NatsConfig::new(nats_url())
+        .with_prefix(prefix("aged"))
+        .with_window(HistoryWindow {
+            max_messages: 100,
+            max_age: Some(Duration::from_millis(500)),
+        });
+    let (c, _) = node(aged).await;
+    let first = c
+        .publish("t", Bytes::from_static(b"old"))
+        .await
+        .expect("publish");
+    assert_eq!(
+        seqs(&c.history("t", Position::START).await.expect("history")),
+        vec![1]
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let second = c
+        .publish("t", Bytes::from_static(b"new"))
+        .await
+        .expect("publish");
+    assert_eq!(second.seq, 2);
+    assert_eq!(
+        second.epoch, first.epoch,
+        "an emptied stream keeps its epoch and sequence"
+    );
+    match c.history("t", Position::START).await.expect("history") {
+        History::Gap(gap) => assert_eq!(gap.kind, GapKind::Trimmed { oldest: Some(2) }),
+        History::Messages(m) => panic!("expected a gap, got {m:?}"),
+    }
+    assert_eq!(
+        seqs(&c.history("t", first).await.expect("history")),
+        vec![2]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_across_two_nodes_and_a_node_dropped_without_leaving() {
+    let _shared = crate::shared().await;
+    let presence = PresenceConfig {
+        linger: Duration::from_millis(600),
+        lease: Duration::from_millis(600),
+        max_members: 3,
+        max_state_bytes: 16,
+    };
+    let config = NatsConfig::new(nats_url())
+        .with_prefix(prefix("presence"))
+        .with_presence(presence);
+    let (a, node_a) = node(config.clone()).await;
+    let (b, node_b) = node(config.clone()).await;
+    let room = "lobby.1";
+    a.subscribe(room).await.expect("subscribe");
+    b.subscribe(room).await.expect("subscribe");
+
+    // Join, update, no-op, and the events on both nodes, in the room's order.
+    let join = a
+        .presence_set(room, "ann", 1, Bytes::from_static(b"s1"))
+        .await
+        .expect("set");
+    assert!(join.is_some());
+    let update = a
+        .presence_set(room, "ann", 1, Bytes::from_static(b"s2"))
+        .await
+        .expect("set");
+    assert_eq!(update.map(|p| p.seq), join.map(|p| p.seq + 1));
+    assert_eq!(
+        a.presence_set(room, "ann", 1, Bytes::from_static(b"s2"))
+            .await
+            .expect("set"),
+        None
+    );
+    b.publish(room, Bytes::from_static(b"hello"))
+        .await
+        .expect("publish");
+    let bob = b
+        .presence_set(room, "bob", 7, Bytes::from_static(b"b"))
+        .await
+        .expect("set");
+    assert!(bob.is_some());
+    let expected = vec![
+        (PresenceKind::Join, "ann".to_owned(), b"s1".to_vec()),
+        (PresenceKind::Update, "ann".to_owned(), b"s2".to_vec()),
+        (PresenceKind::Join, "bob".to_owned(), b"b".to_vec()),
+    ];
+    eventually("both nodes to see the events", || {
+        node_a.presence(room) == expected && node_b.presence(room) == expected
+    })
+    .await;
+
+    // Snapshots, from either node, sorted, at the room's position.
+    let snapshot = b.presence_snapshot(room).await.expect("snapshot");
+    assert_eq!(snapshot.position, bob.expect("bob"));
+    let members: Vec<(String, Bytes)> = snapshot
+        .members
+        .iter()
+        .map(|m| (m.member.to_string(), m.state.clone()))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            ("ann".to_owned(), Bytes::from_static(b"s2")),
+            ("bob".to_owned(), Bytes::from_static(b"b"))
+        ]
+    );
+
+    // Refusals: bad keys, big states, a full room.
+    for (member, state) in [("", &b"x"[..]), ("a\nb", b"x"), ("big", &[0u8; 17][..])] {
+        let error = a
+            .presence_set(room, member, 1, Bytes::copy_from_slice(state))
+            .await
+            .expect_err("refused");
+        assert!(matches!(error, BackendError::Refused { .. }), "{error}");
+    }
+    a.presence_set(room, "cid", 2, Bytes::new())
+        .await
+        .expect("third member");
+    let full = a
+        .presence_set(room, "dan", 3, Bytes::new())
+        .await
+        .expect_err("full");
+    assert!(matches!(full, BackendError::Refused { .. }), "{full}");
+
+    // Only the owner leaves; a take-over with the same state says nothing.
+    assert_eq!(b.presence_leave(room, "ann", 1).await.expect("leave"), None);
+    assert_eq!(
+        a.presence_leave(room, "ann", 99).await.expect("leave"),
+        None
+    );
+    assert_eq!(
+        b.presence_set(room, "ann", 5, Bytes::from_static(b"s2"))
+            .await
+            .expect("take over"),
+        None
+    );
+    assert_eq!(
+        a.presence_leave(room, "ann", 1).await.expect("leave"),
+        None,
+        "no longer a's"
+    );
+    let left = b.presence_leave(room, "ann", 5).await.expect("leave");
+    assert!(left.is_some());
+
+    // A lingering member goes after the linger (swept by the other node),
+    // unless set again meanwhile.
+    a.presence_linger(room, "cid", 2).await.expect("linger");
+    let lingered = Instant::now();
+    eventually("cid's leave", || {
+        node_b
+            .presence(room)
+            .iter()
+            .any(|(k, m, _)| *k == PresenceKind::Leave && m == "cid")
+    })
+    .await;
+    let linger_took = lingered.elapsed();
+    assert!(linger_took >= presence.linger, "{linger_took:?}");
+
+    // Node b dropped without leaving: its members go once its lease passed,
+    // removed (once) by node a's sweep.
+    let before = node_a.presence(room).len();
+    drop(b);
+    let dropped = Instant::now();
+    eventually("bob's leave after b's lease", || {
+        node_a
+            .presence(room)
+            .iter()
+            .any(|(k, m, _)| *k == PresenceKind::Leave && m == "bob")
+    })
+    .await;
+    let took = dropped.elapsed();
+    println!(
+        "figures: linger {:?} -> leave after {linger_took:?}; node dropped -> its member gone after {took:?} (lease {:?} + renew_every {:?})",
+        presence.linger,
+        presence.lease,
+        presence.renew_every()
+    );
+    // Bounded by lease + renew_every, plus one sweep's round trips.
+    assert!(
+        took <= presence.lease + presence.renew_every() * 2 + Duration::from_millis(300),
+        "{took:?}"
+    );
+    tokio::time::sleep(presence.renew_every() * 2).await;
+    let leaves: Vec<_> = node_a.presence(room)[before..]
+        .iter()
+        .filter(|(k, m, _)| *k == PresenceKind::Leave && m == "bob")
+        .cloned()
+        .collect();
+    assert_eq!(leaves.len(), 1, "one leave for bob");
+    let snapshot = a.presence_snapshot(room).await.expect("snapshot");
+    assert!(snapshot.members.is_empty(), "{:?}", snapshot.members);
+}
+
+/// Kills the nats-server under two subscribed nodes and starts it again.
+async fn restart_under_traffic(storage: NatsStorage) -> (Vec<Gap>, Vec<Position>) {
+    let mut server = NatsServer::start();
+    let mut config = NatsConfig::new(server.url())
+        .with_prefix(prefix("restart"))
+        .with_storage(storage);
+    config.response_timeout = Duration::from_millis(500);
+    config.connect_timeout = Duration::from_millis(500);
+    config.reconnect_min = Duration::from_millis(20);
+    config.reconnect_max = Duration::from_millis(200);
+    let (a, node_a) = node(config.clone()).await;
+    let (b, _) = node(config).await;
+    let start = a.subscribe("room").await.expect("subscribe");
+    for i in 0..5 {
+        b.publish("room", Bytes::from(format!("before-{i}")))
+            .await
+            .expect("publish");
+    }
+    eventually("a to get 5", || node_a.in_room("room").len() == 5).await;
+
+    let killed = server.kill();
+    state_becomes(&a, "Reconnecting", |s| {
+        matches!(s, BackendState::Reconnecting { .. })
+    })
+    .await;
+    let noticed = killed.elapsed();
+    let refused = b.publish("room", Bytes::from_static(b"during")).await;
+    assert!(
+        matches!(refused, Err(BackendError::Unavailable { .. })),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let restarted = server.restart();
+    state_becomes(&a, "Connected", |s| *s == BackendState::Connected).await;
+    state_becomes(&b, "Connected", |s| *s == BackendState::Connected).await;
+    let back = restarted.elapsed();
+    let mut after = Vec::new();
+    for i in 0..5 {
+        after.push(
+            b.publish("room", Bytes::from(format!("after-{i}")))
+                .await
+                .expect("publish"),
+        );
+    }
+    eventually("a to get the later ones", || {
+        node_a
+            .in_room("room")
+            .last()
+            .is_some_and(|(p, _)| *p == *after.last().expect("one"))
+    })
+    .await;
+    println!(
+        "figures: {storage:?}: killed -> Reconnecting after {noticed:?}; restart -> Connected after {back:?}"
+    );
+    let seen = node_a.in_room("room");
+    // Exactly once, in order, per epoch.
+    let positions: Vec<Position> = seen.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        positions[..5],
+        (1..=5)
+            .map(|seq| Position {
+                epoch: start.epoch,
+                seq
+            })
+            .collect::<Vec<_>>()[..]
+    );
+    for w in positions.windows(2) {
+        assert!(
+            (w[1].epoch == w[0].epoch && w[1].seq == w[0].seq + 1)
+                || (w[1].epoch != w[0].epoch && w[1].seq == 1),
+            "{positions:?}"
+        );
+    }
+    let gaps = lock(&node_a.gaps).clone();
+    (gaps, after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_killed_and_restarted_with_file_storage_continues_without_a_gap() {
+    let _alone = crate::alone().await;
+    let (gaps, after) = restart_under_traffic(NatsStorage::File).await;
+    assert!(gaps.is_empty(), "{gaps:?}");
+    assert_eq!(after[0].seq, 6, "the positions go on in the same epoch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_killed_and_restarted_with_memory_storage_gives_a_reset_gap() {
+    let _alone = crate::alone().await;
+    let (gaps, after) = restart_under_traffic(NatsStorage::Memory).await;
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].kind, GapKind::Reset);
+    assert_eq!(after[0].seq, 1, "a new epoch");
+    assert_ne!(after[0].epoch, gaps[0].after.epoch);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_no_nats_fails_clearly() {
+    let _shared = crate::shared().await;
+    let port = tagwire_tests::process::free_port();
+    let mut config = NatsConfig::new(format!("nats://127.0.0.1:{port}"));
+    config.connect_timeout = Duration::from_millis(500);
+    let error = NatsBackend::connect(config).await.expect_err("no server");
+    assert!(matches!(error, BackendError::Unavailable { .. }), "{error}");
+    let bad = NatsBackend::connect(NatsConfig::new(nats_url()).with_prefix("a.b")).await;
+    assert!(matches!(bad, Err(BackendError::Refused { .. })), "{bad:?}");
+}

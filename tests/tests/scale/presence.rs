@@ -17,7 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use tagwire::client::{Client, ClientConfig, Event, Events, PresenceChange, Status};
 use tagwire::control::{Control, Hello, error_code};
 use tagwire::server::backend::{HistoryWindow, LocalBackend, PresenceConfig};
-use tagwire::server::{Connection, Handler, Server, ServerConfig};
+use tagwire::server::{Connection, DrainConfig, Handler, Server, ServerConfig};
 use tagwire::{Encoding, Header, Package, Protocol};
 use tagwire_tests::relay::{self, ClientMessage, EchoV1, ServerMessage};
 use tokio::net::{TcpListener, TcpStream};
@@ -44,7 +44,8 @@ impl Package for Present {
 
 /// A room application with presence. A publish whose body is
 /// `join <member> <state>` makes the connection a present member of the
-/// room; `set <state>` sets its state; `watch` joins without presence.
+/// room; `set <state>` sets its state; `watch` joins without presence;
+/// `say <text>` broadcasts an ordinary room message.
 /// Refusals come back as an echo `refused: …`.
 struct App;
 
@@ -70,6 +71,10 @@ impl Handler<Present> for App {
                         .map_err(|e| e.to_string()),
                     (Some("watch"), None, None) => {
                         conn.join(&p.room);
+                        Ok(())
+                    }
+                    (Some("say"), Some(body), None) => {
+                        conn.broadcast(&p.room, &state(body));
                         Ok(())
                     }
                     (Some("delivered"), None, None) => conn
@@ -113,14 +118,18 @@ impl Handler<Present> for App {
 struct Node {
     backend: LocalBackend,
     addr: SocketAddr,
-    _server: Server<Present, App>,
+    server: Server<Present, App>,
 }
 
 async fn node(backend: LocalBackend) -> Node {
-    let server = Server::new(
-        App,
-        ServerConfig::default().with_backend(std::sync::Arc::new(backend.clone())),
-    );
+    let drain = DrainConfig::default()
+        .with_grace(Duration::ZERO)
+        .with_window(Duration::from_millis(40))
+        .with_reconnect_window(Duration::from_millis(50));
+    let config = ServerConfig::default()
+        .with_backend(std::sync::Arc::new(backend.clone()))
+        .with_drain(drain);
+    let server = Server::new(App, config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let s = server.clone();
@@ -128,13 +137,17 @@ async fn node(backend: LocalBackend) -> Node {
     Node {
         backend,
         addr,
-        _server: server,
+        server,
     }
 }
 
 /// Two nodes on one in-process backend keeping presence with `config`.
 async fn two_nodes(config: PresenceConfig) -> (Node, Node) {
-    let backend = LocalBackend::new(HistoryWindow::default()).with_presence(config);
+    two_nodes_with(config, HistoryWindow::default()).await
+}
+
+async fn two_nodes_with(config: PresenceConfig, window: HistoryWindow) -> (Node, Node) {
+    let backend = LocalBackend::new(window).with_presence(config);
     let other = backend.node();
     (node(backend).await, node(other).await)
 }
@@ -151,11 +164,36 @@ fn short(max_members: usize) -> PresenceConfig {
 type Events_ = Events<Present>;
 
 async fn connect(addr: SocketAddr, encoding: Encoding) -> (Client<Present>, Events_) {
+    connect_any(&[addr], encoding).await
+}
+
+/// A client given several nodes: the first attempt goes to one at random,
+/// the next ones to the others in turn.
+async fn connect_any(addrs: &[SocketAddr], encoding: Encoding) -> (Client<Present>, Events_) {
     let config = ClientConfig::default().with_encoding(encoding);
-    let (client, mut events) = Client::<Present>::connect(format!("ws://{addr}/ws"), config);
+    let urls = addrs.iter().map(|addr| format!("ws://{addr}/ws"));
+    let (client, mut events) = Client::<Present>::connect_any(urls, config);
+    opened(&mut events).await;
+    (client, events)
+}
+
+async fn opened(events: &mut Events_) {
     loop {
-        match next(&mut events).await {
-            Event::Status(Status::Open) => return (client, events),
+        match next(events).await {
+            Event::Status(Status::Open) => return,
+            Event::Status(Status::Closed { reason, .. }) => panic!("closed: {reason}"),
+            _ => {}
+        }
+    }
+}
+
+/// Drains the client's node (the other one takes it) and waits for the
+/// client to be open again.
+async fn move_client(node: &Node, events: &mut Events_) {
+    node.server.handle().drain();
+    loop {
+        match next(events).await {
+            Event::Status(Status::Open) => return,
             Event::Status(Status::Closed { reason, .. }) => panic!("closed: {reason}"),
             _ => {}
         }
@@ -611,5 +649,109 @@ async fn a_raw_peer_sees_the_spec_frames() {
     assert_eq!(seq(&event), seq(&snapshot) + 1);
     assert_eq!(seq(&own), seq(&event) + 1);
     assert_eq!(seq(&left), seq(&own) + 1);
+    bob.close().await;
+}
+
+/// A member moved by a deploy resumes on the other node: the replay brings
+/// what it missed (presence events included) with no snapshot, and the
+/// others never see it leave.
+#[tokio::test]
+async fn a_drained_member_resumes_in_step_on_the_other_node() {
+    let _guard = crate::shared().await;
+    let config = PresenceConfig {
+        linger: Duration::from_secs(5),
+        ..short(100)
+    };
+    let (a, b) = two_nodes(config).await;
+    let (ann, mut ann_events) = connect_any(&[a.addr, b.addr], Encoding::Binary).await;
+    command(&ann, "lobby", "join ann a0");
+    assert_eq!(
+        change(&mut ann_events).await,
+        PresenceChange::Snapshot { members: 1 }
+    );
+    // Bob on the node ann is not on, which is not drained.
+    let ann_on = usize::from(a.server.handle().connection_count() == 0);
+    let (bob, mut bob_events) = connect([&a, &b][1 - ann_on].addr, Encoding::Text).await;
+    command(&bob, "lobby", "join bob b0");
+    change(&mut bob_events).await;
+    assert_eq!(joined(&change(&mut ann_events).await), Some(("bob", "b0")));
+
+    move_client([&a, &b][ann_on], &mut ann_events).await;
+    // While ann rejoins: bob changes its state.
+    command(&bob, "lobby", "set b1");
+    command(&ann, "lobby", "join ann a0");
+    let mut seen = Vec::new();
+    while !matches!(seen.last(), Some(PresenceChange::Update { member, .. }) if member == "bob") {
+        seen.push(change(&mut ann_events).await);
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|c| matches!(c, PresenceChange::Snapshot { .. })),
+        "a resume brings no snapshot: {seen:?}"
+    );
+    assert_eq!(
+        bodies(&ann.presence("lobby")),
+        pairs(&[("ann", "a0"), ("bob", "b1")])
+    );
+    let others = drain_changes(&mut bob_events, Duration::from_millis(800)).await;
+    assert!(
+        others
+            .iter()
+            .all(|c| matches!(c, PresenceChange::Update { member, .. } if member == "bob")),
+        "bob saw ann neither leave nor join: {others:?}"
+    );
+    ann.close().await;
+    bob.close().await;
+}
+
+/// A member that comes back after more than the history window holds gets
+/// the gap, then a fresh snapshot.
+#[tokio::test]
+async fn a_gap_brings_a_fresh_snapshot() {
+    let _guard = crate::shared().await;
+    let config = PresenceConfig {
+        linger: Duration::from_secs(5),
+        ..short(100)
+    };
+    let window = HistoryWindow {
+        max_messages: 4,
+        max_age: None,
+    };
+    let (a, b) = two_nodes_with(config, window).await;
+    let (ann, mut ann_events) = connect_any(&[a.addr, b.addr], Encoding::Binary).await;
+    command(&ann, "lobby", "join ann a0");
+    change(&mut ann_events).await;
+    let ann_on = usize::from(a.server.handle().connection_count() == 0);
+    let other = [&a, &b][1 - ann_on];
+    let (bob, mut bob_events) = connect(other.addr, Encoding::Binary).await;
+    command(&bob, "lobby", "join bob b0");
+    change(&mut bob_events).await;
+    assert_eq!(joined(&change(&mut ann_events).await), Some(("bob", "b0")));
+    move_client([&a, &b][ann_on], &mut ann_events).await;
+    // More than the window while ann is away, and a state that changed.
+    for n in 0..6 {
+        command(&bob, "lobby", &format!("say m{n}"));
+    }
+    command(&bob, "lobby", "set b9");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    command(&ann, "lobby", "join ann a0");
+    let gap = loop {
+        match next(&mut ann_events).await {
+            Event::Gap { room, .. } => break room,
+            Event::Presence { change, .. } => panic!("a change before the gap: {change:?}"),
+            _ => {}
+        }
+    };
+    assert_eq!(gap, "lobby");
+    assert_eq!(
+        change(&mut ann_events).await,
+        PresenceChange::Snapshot { members: 2 }
+    );
+    assert_eq!(
+        bodies(&ann.presence("lobby")),
+        pairs(&[("ann", "a0"), ("bob", "b9")])
+    );
+    ann.close().await;
     bob.close().await;
 }

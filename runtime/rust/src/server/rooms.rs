@@ -398,18 +398,34 @@ struct Replay {
     /// Live messages delivered while the history is read.
     pending: Vec<RoomMessage>,
     overflow: bool,
+    /// The node was subscribed when the member started waiting for its
+    /// presence snapshot: every message after the snapshot's position is
+    /// in `pending`, and no history needs reading.
+    covered: bool,
+}
+
+/// What follows a member's presence snapshot ([`Rooms::finish_snapshot`]).
+enum AfterSnapshot {
+    /// Nothing now: the member is gone, or the subscription's settling
+    /// reads its history.
+    Wait,
+    /// Deliver what was held meanwhile.
+    Deliver,
+    /// Read the history after the snapshot, then deliver what was held.
+    Read,
 }
 
 impl Replay {
     /// A member whose live messages are held until its presence snapshot
     /// is sent; `started` keeps the subscription's settling from reading
     /// its history before the snapshot gives the position.
-    fn awaiting_snapshot() -> Box<Self> {
+    fn awaiting_snapshot(subscribed: bool) -> Box<Self> {
         Box::new(Replay {
             after: Position::START,
             started: true,
             pending: Vec::new(),
             overflow: false,
+            covered: subscribed,
         })
     }
 }
@@ -480,12 +496,13 @@ impl Rooms {
                 None => Arc::from(room),
             };
             let entry = rooms.entry(name.clone()).or_insert_with(Room::new);
+            let subscribed = entry.subscription == Subscription::Subscribed;
             if let Some(member) = entry.members.get_mut(&conn.id) {
                 // In the room already: a snapshot unless a replay (which
                 // brings presence in step) is under way.
                 let waits = snapshot && member.replay.is_none();
                 if waits {
-                    member.replay = Some(Replay::awaiting_snapshot());
+                    member.replay = Some(Replay::awaiting_snapshot(subscribed));
                 }
                 return (true, waits);
             }
@@ -503,7 +520,7 @@ impl Rooms {
                 entry.subscription.start_attempt();
             }
             let replay = if waits {
-                Some(Replay::awaiting_snapshot())
+                Some(Replay::awaiting_snapshot(subscribed))
             } else {
                 resume.map(|after| {
                     Box::new(Replay {
@@ -511,6 +528,7 @@ impl Rooms {
                         started: replay,
                         pending: Vec::new(),
                         overflow: false,
+                        covered: false,
                     })
                 })
             };
@@ -645,30 +663,34 @@ impl Rooms {
 
     /// A member that waited for a snapshot that will not come goes live.
     fn end_snapshot_wait(self: &Arc<Self>, room: &str, conn: &Arc<ConnectionState>) {
-        if self.finish_snapshot(room, conn, None) {
-            self.run(replay_one(self.clone(), Arc::from(room), conn.clone()));
+        let room: Arc<str> = Arc::from(room);
+        match self.finish_snapshot(&room, conn, None) {
+            AfterSnapshot::Wait => {}
+            AfterSnapshot::Deliver => {
+                self.finish_replay(&room, conn, Ok(History::Messages(Vec::new())))
+            }
+            AfterSnapshot::Read => self.run(replay_one(self.clone(), room, conn.clone())),
         }
     }
 
-    /// Sends the snapshot (when there is one) and starts the member's
-    /// replay from its position, which delivers what came after it and
-    /// what was held meanwhile.
+    /// Sends the snapshot (when there is one) and sets the member's replay
+    /// to start at its position: what comes next.
     fn finish_snapshot(
-        self: &Rooms,
+        &self,
         room: &str,
         conn: &Arc<ConnectionState>,
         snapshot: Option<PresenceSnapshot>,
-    ) -> bool {
+    ) -> AfterSnapshot {
         let mut table = self.lock();
         let Some(entry) = table.rooms.get_mut(room) else {
-            return false;
+            return AfterSnapshot::Wait;
         };
         let subscribed = entry.subscription == Subscription::Subscribed;
         let Some(member) = entry.members.get_mut(&conn.id) else {
-            return false;
+            return AfterSnapshot::Wait;
         };
         let Some(replay) = member.replay.as_mut() else {
-            return false;
+            return AfterSnapshot::Wait;
         };
         match snapshot {
             Some(snapshot) => {
@@ -685,8 +707,18 @@ impl Rooms {
                 });
             }
         }
-        replay.started = subscribed;
-        subscribed
+        if replay.covered {
+            // Everything after the snapshot was delivered to this node
+            // since the member started waiting: no history to read.
+            AfterSnapshot::Deliver
+        } else if subscribed {
+            replay.started = true;
+            AfterSnapshot::Read
+        } else {
+            // The subscription's settling reads it once in effect.
+            replay.started = false;
+            AfterSnapshot::Wait
+        }
     }
 
     /// The client's last position in a room (`_i`, SPEC §9.7). Kept for
@@ -732,6 +764,7 @@ impl Rooms {
                     started: subscribed,
                     pending: Vec::new(),
                     overflow: false,
+                    covered: false,
                 }));
                 (name, subscribed, None)
             } else if after.epoch == member.last.epoch && after.seq >= member.last.seq {
@@ -1118,10 +1151,11 @@ impl Rooms {
         let mut table = self.lock();
         let present = table.has_presence(conn.id, room);
         let rooms = &mut table.rooms;
-        let Some(member) = rooms
-            .get_mut(room)
-            .and_then(|entry| entry.members.get_mut(&conn.id))
-        else {
+        let Some(entry) = rooms.get_mut(room) else {
+            return false;
+        };
+        let subscribed = entry.subscription == Subscription::Subscribed;
+        let Some(member) = entry.members.get_mut(&conn.id) else {
             return false;
         };
         let Some(replay) = member.replay.take() else {
@@ -1162,7 +1196,7 @@ impl Rooms {
         }
         member.last = last;
         if gap && present {
-            member.replay = Some(Replay::awaiting_snapshot());
+            member.replay = Some(Replay::awaiting_snapshot(subscribed));
         }
         gap && present
     }
@@ -1399,7 +1433,7 @@ impl Subscriber for Rooms {
                     .get(&m.conn.id)
                     .is_some_and(|list| list.iter().any(|p| p.room == gap.room));
                 if present && m.replay.is_none() {
-                    m.replay = Some(Replay::awaiting_snapshot());
+                    m.replay = Some(Replay::awaiting_snapshot(true));
                     snapshots.push(m.conn.clone());
                 }
             }
@@ -1429,8 +1463,12 @@ async fn snapshot_one(rooms: Arc<Rooms>, name: Arc<str>, conn: Arc<ConnectionSta
             None
         }
     };
-    if rooms.finish_snapshot(&name, &conn, snapshot) {
-        replay_one(rooms, name, conn).await;
+    match rooms.finish_snapshot(&name, &conn, snapshot) {
+        AfterSnapshot::Wait => {}
+        AfterSnapshot::Deliver => {
+            rooms.finish_replay(&name, &conn, Ok(History::Messages(Vec::new())));
+        }
+        AfterSnapshot::Read => replay_one(rooms, name, conn).await,
     }
 }
 

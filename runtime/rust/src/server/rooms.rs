@@ -1759,6 +1759,188 @@ mod tests {
         assert!(table.rooms.is_empty(), "emptied rooms are dropped");
     }
 
+    /// Frames as the stub fan-out writes them: the prefix and the raw
+    /// binary state (no package to decode it with here).
+    fn raw_fan_out(
+        prefix: &Prefix,
+        frame: &[u8],
+        members: &[Arc<ConnectionState>],
+        _: &Limits,
+        _: &AtomicU64,
+        _: &Recorder,
+    ) -> usize {
+        members
+            .iter()
+            .filter(|m| {
+                let message = if prefix.takes_value() {
+                    prefix.binary_with(frame)
+                } else {
+                    prefix.alone(Encoding::Binary)
+                };
+                m.push(message).is_ok()
+            })
+            .count()
+    }
+
+    fn raw_snapshot(
+        room: &str,
+        snapshot: &PresenceSnapshot,
+        _: &ConnectionState,
+        _: &AtomicU64,
+        _: &Recorder,
+    ) -> Vec<Message> {
+        let mut frames = vec![to_message(
+            &Control::PresenceSnapshot(PresenceSnapshotNotice {
+                room: room.to_owned(),
+                position: snapshot.position,
+                count: u32::try_from(snapshot.members.len()).unwrap_or(u32::MAX),
+            }),
+            Encoding::Binary,
+        )];
+        for entry in &snapshot.members {
+            let prefix = Prefix::presence(&PresenceHead::Member {
+                room,
+                member: &entry.member,
+            });
+            frames.push(prefix.binary_with(&entry.state));
+        }
+        frames
+    }
+
+    /// What a member was sent, in order, as `_m`/`_n`/`_l` summaries.
+    fn sent(conn: &ConnectionState) -> Vec<String> {
+        let limits = Limits::default();
+        let mut out = Vec::new();
+        while let super::super::outbox::Next::Frame(Message::Binary(bytes)) = conn.outbox.next() {
+            let text = if bytes.starts_with(b"_h") {
+                let (_, position, inner) =
+                    RoomEnvelope::split_binary(&bytes, &limits).expect("an envelope");
+                match PresenceHead::split_binary(inner, &limits) {
+                    Ok((PresenceHead::Event { kind, member }, state)) => format!(
+                        "{} {kind} {member} {}",
+                        position.seq,
+                        String::from_utf8_lossy(state)
+                    ),
+                    _ => format!("{} message", position.seq),
+                }
+            } else if bytes.starts_with(b"_n") {
+                match PresenceHead::split_binary(&bytes, &limits) {
+                    Ok((PresenceHead::Member { member, .. }, state)) => {
+                        format!("member {member} {}", String::from_utf8_lossy(state))
+                    }
+                    other => panic!("{other:?}"),
+                }
+            } else {
+                match Control::decode_binary(&bytes) {
+                    Ok(Control::PresenceSnapshot(s)) => {
+                        format!("snapshot {} {}", s.position.seq, s.count)
+                    }
+                    other => panic!("{other:?}"),
+                }
+            };
+            out.push(text.trim_end().to_owned());
+        }
+        out
+    }
+
+    /// The rooms layer on the in-process backend under tokio's paused
+    /// clock: a present member's join sends the snapshot then what came
+    /// after it, a closed connection's member lingers for exactly the
+    /// linger (plus at most one sweep), an explicit leave is at once.
+    #[tokio::test(start_paused = true)]
+    async fn present_members_get_snapshots_and_closed_ones_linger() {
+        use super::super::backend::{LocalBackend, PresenceConfig};
+        let config = PresenceConfig {
+            linger: Duration::from_secs(15),
+            lease: Duration::from_secs(9),
+            max_members: 10,
+            max_state_bytes: 64,
+        };
+        let backend = LocalBackend::default().with_presence(config);
+        let rooms = Arc::new_cyclic(|me| Rooms {
+            me: me.clone(),
+            rooms: Mutex::new(Table::default()),
+            backend: Arc::new(backend),
+            fan_out: raw_fan_out,
+            snapshot_frames: raw_snapshot,
+            presence_interval: Duration::from_millis(50),
+            node: 1,
+            panics: Arc::default(),
+            metrics: Arc::default(),
+        });
+        let subscriber: Arc<dyn Subscriber> = rooms.clone();
+        rooms.backend.attach(Arc::downgrade(&subscriber));
+        let (ann, bob, cy) = (member(1), member(2), member(3));
+        rooms.join(&cy, "r");
+        rooms
+            .join_presence(&ann, "r", "ann", Bytes::from_static(b"a0"))
+            .await
+            .expect("ann joins");
+        assert_eq!(sent(&ann), ["snapshot 1 1", "member ann a0"]);
+        assert_eq!(
+            sent(&cy),
+            ["1 join ann a0"],
+            "a member without presence sees events too"
+        );
+        rooms
+            .join_presence(&bob, "r", "bob", Bytes::from_static(b"b0"))
+            .await
+            .expect("bob joins");
+        assert_eq!(
+            sent(&bob),
+            ["snapshot 2 2", "member ann a0", "member bob b0"]
+        );
+        assert_eq!(sent(&ann), ["2 join bob b0"]);
+        // Coalesced: the first state goes at once, the last of the others
+        // one interval later.
+        for state in [&b"b1"[..], b"b2", b"b3"] {
+            rooms
+                .set_presence(&bob, "r", Bytes::from_static(state))
+                .expect("present");
+        }
+        assert_eq!(sent(&ann), ["3 update bob b1"]);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(sent(&ann), ["4 update bob b3"]);
+        assert_eq!(
+            rooms.set_presence(&cy, "r", Bytes::new()),
+            Err(PresenceError::NotPresent)
+        );
+        // Bob's connection closes: it lingers 15 s, then one sweep removes it.
+        rooms.leave_all(bob.id);
+        let closed = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(14)).await;
+        assert_eq!(sent(&ann), Vec::<String>::new());
+        let left = loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let seen = sent(&ann);
+            if !seen.is_empty() {
+                break seen;
+            }
+        };
+        assert_eq!(left, ["5 leave bob"]);
+        let after = closed.elapsed();
+        assert!(
+            after >= config.linger && after <= config.linger + config.renew_every(),
+            "{after:?}"
+        );
+        // An explicit leave is seen at once.
+        rooms.leave(ann.id, "r");
+        assert_eq!(
+            sent(&cy),
+            [
+                "2 join bob b0",
+                "3 update bob b1",
+                "4 update bob b3",
+                "5 leave bob",
+                "6 leave ann"
+            ]
+        );
+        assert!(
+            rooms.lock().presence.is_empty(),
+            "no presence kept for gone members"
+        );
+    }
+
     #[test]
     fn payloads_name_the_connection_to_skip_only_on_their_node() {
         let rooms = Rooms {

@@ -590,13 +590,7 @@ impl Rooms {
             .await;
         let refused = match set {
             Err(error) => Some(PresenceError::Backend(error)),
-            // Closed meanwhile: its drop guard may have run already, and
-            // would not have lingered this member.
-            Ok(_) if conn.outbox.is_closing() => {
-                let _ = self.backend.presence_linger(room, member, conn.id).await;
-                Some(PresenceError::Closed)
-            }
-            Ok(_) => None,
+            Ok(_) => self.recheck(conn, room, member).await,
         };
         if let Some(error) = refused {
             self.lock().forget_present(conn.id, room);
@@ -626,6 +620,36 @@ impl Rooms {
             snapshot_one(self.clone(), Arc::from(room), conn.clone()).await;
         }
         Ok(())
+    }
+
+    /// After a presence set reached the backend: `None` when the
+    /// connection is still present in the room as `member`. Otherwise it
+    /// closed or left meanwhile, and its linger or leave may have reached
+    /// the backend before the set (which undid it): done again, so that no
+    /// member stays present for a connection that is gone.
+    async fn recheck(
+        &self,
+        conn: &ConnectionState,
+        room: &str,
+        member: &str,
+    ) -> Option<PresenceError> {
+        let present = self
+            .lock()
+            .present(conn.id, room)
+            .is_some_and(|p| &*p.member == member);
+        if conn.outbox.is_closing() {
+            if let Err(error) = self.backend.presence_linger(room, member, conn.id).await {
+                tracing::warn!(room, member, %error, "presence linger failed; the node's lease removes the member");
+            }
+            return Some(PresenceError::Closed);
+        }
+        if present {
+            return None;
+        }
+        if let Err(error) = self.backend.presence_leave(room, member, conn.id).await {
+            tracing::warn!(room, member, %error, "presence leave failed; the member lingers out instead");
+        }
+        Some(PresenceError::NotPresent)
     }
 
     /// Sets the state of the connection's member in the room, at most once
@@ -1483,17 +1507,24 @@ async fn flush_presence(
     mut state: Bytes,
 ) {
     loop {
-        if let Err(error) = rooms
+        match rooms
             .backend
             .presence_set(&room, &member, conn.id, state)
             .await
         {
-            tracing::debug!(room = %room, %error, "presence state refused");
-            let notice = Control::Error(ErrorNotice {
-                code: error_code::REFUSED,
-                message: format!("presence state for room `{room}` refused: {error}"),
-            });
-            let _ = conn.push(to_message(&notice, conn.encoding));
+            Ok(_) => {
+                if rooms.recheck(&conn, &room, &member).await.is_some() {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::debug!(room = %room, %error, "presence state refused");
+                let notice = Control::Error(ErrorNotice {
+                    code: error_code::REFUSED,
+                    message: format!("presence state for room `{room}` refused: {error}"),
+                });
+                let _ = conn.push(to_message(&notice, conn.encoding));
+            }
         }
         tokio::time::sleep(rooms.presence_interval).await;
         let next = {

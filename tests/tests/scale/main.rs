@@ -20,6 +20,7 @@ mod runtime_support;
 
 mod backend_redis;
 mod docs_haproxy;
+mod engines;
 mod node_kill;
 mod redis_outage;
 mod rolling_deploy;

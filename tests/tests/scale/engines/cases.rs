@@ -179,11 +179,11 @@ pub async fn replay_meets_live_delivery(engine: &dyn Engine) {
     // Subscribe in the middle of the stream.
     let mut joined = Position::START;
     for _ in 0..2000 {
-        if let Ok(History::Messages(m)) = late.history("seam", Position::START).await {
-            if m.len() >= 40 {
-                joined = late.subscribe("seam").await.expect("subscribe");
-                break;
-            }
+        if let Ok(History::Messages(m)) = late.history("seam", Position::START).await
+            && m.len() >= 40
+        {
+            joined = late.subscribe("seam").await.expect("subscribe");
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }

@@ -22,6 +22,7 @@ mod backend_redis;
 mod docs_haproxy;
 mod engines;
 mod node_kill;
+mod presence;
 mod redis_outage;
 mod rolling_deploy;
 mod rooms;

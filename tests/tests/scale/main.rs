@@ -21,6 +21,7 @@ mod runtime_support;
 mod backend_redis;
 mod docs_haproxy;
 mod node_kill;
+mod presence_redis;
 mod redis_outage;
 mod rolling_deploy;
 mod rooms;

@@ -110,7 +110,13 @@ fn seqs(history: &History) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_publishers_on_two_nodes_give_one_order_per_room() {
     let _shared = crate::shared().await;
-    let config = RedisConfig::new(redis_url()).with_prefix(prefix("order"));
+    one_order_per_room_across_two_nodes(RedisConfig::new(redis_url()).with_prefix(prefix("order")))
+        .await;
+}
+
+/// 4 publishers on 2 nodes and a burst over 3 rooms: one order per room,
+/// the same on both nodes and in the history (one Redis, or a cluster).
+pub(crate) async fn one_order_per_room_across_two_nodes(config: RedisConfig) {
     let (a, node_a) = node(config.clone()).await;
     let (b, node_b) = node(config).await;
     let rooms = ["r0", "r1", "r2"];

@@ -19,6 +19,7 @@
 mod runtime_support;
 
 mod backend_redis;
+mod backend_redis_cluster;
 mod docs_haproxy;
 mod node_kill;
 mod presence_redis;

@@ -41,7 +41,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
 use redis::{
     AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError,
     Script, Value,
@@ -62,8 +64,14 @@ use crate::control::RoomPosition as Position;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (RESP3 is asked for whatever the URL says).
+    /// `redis://host:port/db` (RESP3 is asked for whatever the URL says);
+    /// for a cluster, its first node.
     pub url: String,
+    /// A Redis Cluster's nodes to start from (`redis://host:port` each; any
+    /// few of them, the client learns the rest), or empty for one Redis at
+    /// `url`. On a cluster, pub/sub is sharded (`SSUBSCRIBE`, `SPUBLISH`,
+    /// Redis 7), so a room's traffic stays on its slot's shard.
+    pub cluster_nodes: Vec<String>,
     /// Prefix of every key and channel, so several applications can share a
     /// Redis (`tagwire`). It may not hold `{` or `}`: the room's hash tag
     /// must be the first braces of each key.
@@ -108,6 +116,7 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster_nodes: Vec::new(),
             prefix: "tagwire".to_owned(),
             window: HistoryWindow::default(),
             key_ttl: Duration::from_secs(24 * 3600),
@@ -126,6 +135,15 @@ impl RedisConfig {
     pub fn with_presence(mut self, presence: PresenceConfig) -> Self {
         self.presence = presence;
         self
+    }
+
+    /// The defaults, for the Redis Cluster these nodes belong to (any few
+    /// of its nodes; redis-rs learns the rest and follows its slots).
+    pub fn cluster<T: Into<String>>(nodes: impl IntoIterator<Item = T>) -> Self {
+        let cluster_nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut config = Self::new(cluster_nodes.first().cloned().unwrap_or_default());
+        config.cluster_nodes = cluster_nodes;
+        config
     }
 
     /// With another history window.
@@ -153,7 +171,7 @@ pub struct RedisBackend {
 /// What the handles and the two tasks share.
 struct Core {
     config: RedisConfig,
-    client: redis::Client,
+    client: Client,
     /// The live connection, `None` while (re)connecting.
     conn: Mutex<Option<Live>>,
     /// Woken when a task other than the supervisor found the connection
@@ -195,7 +213,80 @@ enum After {
 #[derive(Clone)]
 struct Live {
     generation: u64,
-    conn: MultiplexedConnection,
+    conn: Conn,
+}
+
+/// Where connections come from.
+enum Client {
+    Single(redis::Client),
+    /// The cluster's nodes, as parsed: a client is built per connection,
+    /// each with its own push channel.
+    Cluster(Vec<redis::ConnectionInfo>),
+}
+
+/// A connection to one Redis, or to a cluster (redis-rs routes each
+/// command, a script by its first key, to the slot's primary and follows
+/// MOVED redirects).
+#[derive(Clone)]
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(conn) => conn.req_packed_command(cmd),
+            Conn::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(conn) => conn.get_db(),
+            Conn::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+impl Conn {
+    /// Subscribes to room channels: `SUBSCRIBE` on one Redis, `SSUBSCRIBE`
+    /// per channel on a cluster (one command may not span slots).
+    async fn listen(&mut self, channels: &[String]) -> Result<(), RedisError> {
+        match self {
+            Conn::Single(conn) => conn.subscribe(channels).await,
+            Conn::Cluster(conn) => {
+                for channel in channels {
+                    conn.ssubscribe(channel).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn unlisten(&mut self, channels: &[String]) -> Result<(), RedisError> {
+        match self {
+            Conn::Single(conn) => conn.unsubscribe(channels).await,
+            Conn::Cluster(conn) => {
+                for channel in channels {
+                    conn.sunsubscribe(channel).await?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 enum Command {
@@ -242,23 +333,40 @@ impl RedisBackend {
                 ),
             });
         }
-        let info = config
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(|error| BackendError::Refused {
-                error: format!("redis URL {:?}: {error}", config.url),
-            })?;
-        // Pub/sub pushes and commands share one connection only with RESP3.
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(|error| {
-            BackendError::Refused {
-                error: format!("redis URL {:?}: {error}", config.url),
-            }
-        })?;
+        let parse = |url: &str| {
+            url.into_connection_info()
+                .map_err(|error| BackendError::Refused {
+                    error: format!("redis URL {url:?}: {error}"),
+                })
+        };
+        let client = if config.cluster_nodes.is_empty() {
+            let info = parse(&config.url)?;
+            // Pub/sub pushes and commands share one connection only with RESP3.
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            Client::Single(
+                redis::Client::open(info.set_redis_settings(settings)).map_err(|error| {
+                    BackendError::Refused {
+                        error: format!("redis URL {:?}: {error}", config.url),
+                    }
+                })?,
+            )
+        } else {
+            let nodes = config
+                .cluster_nodes
+                .iter()
+                .map(|url| parse(url))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Refused here rather than at every connection attempt.
+            cluster_builder(&config, nodes.clone())
+                .build()
+                .map_err(|error| BackendError::Refused {
+                    error: format!("redis cluster {:?}: {error}", config.cluster_nodes),
+                })?;
+            Client::Cluster(nodes)
+        };
         let (state, _) = watch::channel(BackendState::Reconnecting {
             since: Instant::now(),
             error: "not connected yet".to_owned(),
@@ -358,9 +466,13 @@ impl Core {
         room_from_tag(std::str::from_utf8(tag).ok()?)
     }
 
-    /// The command that publishes to a room's channel.
+    /// The command that publishes to a room's channel: sharded on a
+    /// cluster, so that a message goes only to its shard's nodes.
     fn publish_command(&self) -> &'static str {
-        "PUBLISH"
+        match self.client {
+            Client::Single(_) => "PUBLISH",
+            Client::Cluster(_) => "SPUBLISH",
+        }
     }
 
     /// The keys' time to live: never below the window's age.
@@ -472,38 +584,35 @@ impl Core {
         else {
             return;
         };
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        for (room, holds) in &rooms {
-            pipe.add_command(self.presence_cmd(
-                room,
-                "tick",
-                if *holds { "1" } else { "0" },
-                0,
-                b"",
-            ));
-        }
-        match pipe
-            .query_async::<Vec<redis::RedisResult<Value>>>(&mut conn)
-            .await
-        {
-            Ok(replies) => {
-                for error in replies.into_iter().filter_map(Result::err) {
-                    if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) {
-                        // Loaded for the next round.
-                        let _ = self
-                            .presence_script
-                            .prepare_invoke()
-                            .load_async(&mut conn)
-                            .await;
-                        break;
+        let commands = rooms
+            .iter()
+            .map(|(room, holds)| {
+                let holds = if *holds { "1" } else { "0" };
+                (room.clone(), self.presence_cmd(room, "tick", holds, 0, b""))
+            })
+            .collect();
+        for (_, result) in run_batch(&conn, commands).await {
+            match result {
+                Ok(replies) => {
+                    for error in replies.into_iter().filter_map(Result::err) {
+                        if error.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+                        {
+                            // Loaded for the next round.
+                            let _ = self
+                                .presence_script
+                                .prepare_invoke()
+                                .load_async(&mut conn)
+                                .await;
+                            break;
+                        }
+                        tracing::warn!(%error, "redis backend: a presence sweep failed");
                     }
-                    tracing::warn!(%error, "redis backend: a presence sweep failed");
                 }
-            }
-            Err(error) => {
-                self.lose_on(generation, &error);
-                tracing::warn!(%error, "redis backend: presence leases not renewed");
+                Err(error) => {
+                    self.lose_on(generation, &error);
+                    tracing::warn!(%error, "redis backend: presence leases not renewed");
+                }
             }
         }
     }
@@ -574,7 +683,7 @@ impl Core {
     /// The room's position and, unless `after` is `Nothing`, what follows it.
     async fn history(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         room: &Arc<str>,
         after: After,
     ) -> Result<(Position, History), RedisError> {
@@ -691,6 +800,23 @@ async fn presence_ticks(core: Weak<Core>) {
     }
 }
 
+/// A cluster client with the backend's timeouts, RESP3, and no retries of
+/// its own: a script whose reply was lost (its node died mid-flight) would
+/// run twice if retried, publishing one message at two positions; the
+/// backend reports it `Uncertain` instead. A MOVED reply still makes
+/// redis-rs refresh its slot map, so the next command goes to the new
+/// primary.
+fn cluster_builder(
+    config: &RedisConfig,
+    nodes: Vec<redis::ConnectionInfo>,
+) -> ClusterClientBuilder {
+    ClusterClient::builder(nodes)
+        .use_protocol(ProtocolVersion::RESP3)
+        .connection_timeout(config.connect_timeout)
+        .response_timeout(config.response_timeout)
+        .retries(0)
+}
+
 /// The room as its keys' hash tag: the room itself, with `%` written `%25`
 /// and `}` written `%7D` (a `}` would end the tag early), and the empty room
 /// as `%` (an empty tag would hash each key whole, putting them in different
@@ -773,6 +899,24 @@ fn connection_failed(error: &RedisError) -> bool {
 
 /// What a failed command means for the caller.
 fn failure(error: &RedisError) -> BackendError {
+    use redis::ServerErrorKind as Server;
+    if let redis::ErrorKind::Server(
+        Server::Moved
+        | Server::Ask
+        | Server::TryAgain
+        | Server::ClusterDown
+        | Server::MasterDown
+        | Server::BusyLoading,
+    ) = error.kind()
+    {
+        // The command did not run: its slot moved (a failover, a
+        // resharding) or the shard has no primary yet. redis-rs refreshes
+        // its slot map; a later attempt goes to the new primary.
+        return BackendError::Unavailable {
+            since: Instant::now(),
+            error: error.to_string(),
+        };
+    }
     if connection_failed(error) {
         BackendError::Uncertain {
             error: error.to_string(),
@@ -911,7 +1055,7 @@ async fn supervise(core: Arc<Core>, mut commands: mpsc::UnboundedReceiver<Comman
 
 /// How a connection attempt ended.
 enum Attempt {
-    Made(MultiplexedConnection, Pushes),
+    Made(Conn, Pushes),
     Failed(String),
     /// Every handle was dropped meanwhile.
     Closed,
@@ -955,7 +1099,7 @@ async fn connecting(
         Err(error) => Attempt::Failed(error),
         Ok((mut conn, pushes)) => {
             if !channels.is_empty()
-                && let Err(error) = conn.unsubscribe(&channels).await
+                && let Err(error) = conn.unlisten(&channels).await
             {
                 return Attempt::Failed(format!("unsubscribing: {error}"));
             }
@@ -971,17 +1115,35 @@ type Pushes = mpsc::UnboundedReceiver<PushInfo>;
 async fn connect(
     core: &Core,
     rooms: &mut HashMap<Arc<str>, Position>,
-) -> Result<(MultiplexedConnection, Pushes), String> {
+) -> Result<(Conn, Pushes), String> {
     let (push_tx, pushes) = mpsc::unbounded_channel();
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(core.config.connect_timeout))
-        .set_response_timeout(Some(core.config.response_timeout))
-        .set_push_sender(push_tx);
-    let mut conn = core
-        .client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|error| error.to_string())?;
+    let mut conn = match &core.client {
+        Client::Single(client) => {
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(core.config.connect_timeout))
+                .set_response_timeout(Some(core.config.response_timeout))
+                .set_push_sender(push_tx);
+            Conn::Single(
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|error| error.to_string())?,
+            )
+        }
+        Client::Cluster(nodes) => {
+            let client = cluster_builder(&core.config, nodes.clone())
+                .push_sender(push_tx)
+                .build()
+                .map_err(|error| error.to_string())?;
+            let connecting = client.get_async_connection();
+            Conn::Cluster(
+                tokio::time::timeout(core.config.connect_timeout, connecting)
+                    .await
+                    .map_err(|_| "connecting to the cluster timed out".to_owned())?
+                    .map_err(|error| error.to_string())?,
+            )
+        }
+    };
     // Loaded once per connection (a restarted Redis has none), so that
     // publishes are EVALSHA and never meet NOSCRIPT.
     for script in [
@@ -997,7 +1159,7 @@ async fn connect(
     }
     if !rooms.is_empty() {
         let channels: Vec<String> = rooms.keys().map(|room| core.channel(room)).collect();
-        conn.subscribe(&channels)
+        conn.listen(&channels)
             .await
             .map_err(|error| format!("resubscribing: {error}"))?;
         let names: Vec<Arc<str>> = rooms.keys().cloned().collect();
@@ -1045,7 +1207,7 @@ fn deliver(core: &Core, history: History, last: Position) -> Position {
 async fn connected(
     core: &Core,
     generation: u64,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     pushes: &mut Pushes,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     rooms: &mut HashMap<Arc<str>, Position>,
@@ -1061,7 +1223,7 @@ async fn connected(
                 };
                 match push.kind {
                     PushKind::Disconnection => return End::Lost("connection closed".to_owned()),
-                    PushKind::Message => {
+                    PushKind::Message | PushKind::SMessage => {
                         if let Err(error) = on_message(core, conn, rooms, push).await {
                             return End::Lost(format!("catching up: {error}"));
                         }
@@ -1084,7 +1246,7 @@ async fn connected(
                 }
                 Some(Command::Unsubscribe { room }) => {
                     if rooms.remove(&room).is_some()
-                        && let Err(error) = conn.unsubscribe(core.channel(&room)).await
+                        && let Err(error) = conn.unlisten(&[core.channel(&room)]).await
                     {
                         return End::Lost(format!("unsubscribing: {error}"));
                     }
@@ -1107,14 +1269,14 @@ async fn connected(
 
 async fn subscribe(
     core: &Core,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     rooms: &mut HashMap<Arc<str>, Position>,
     room: Arc<str>,
 ) -> Result<Position, BackendError> {
     if let Some(last) = rooms.get(&room) {
         return Ok(*last);
     }
-    conn.subscribe(core.channel(&room))
+    conn.listen(&[core.channel(&room)])
         .await
         .map_err(|error| failure(&error))?;
     // Read after the subscription is active: every later message arrives on
@@ -1125,7 +1287,7 @@ async fn subscribe(
             Ok(position)
         }
         Err(error) => {
-            let _ = conn.unsubscribe(core.channel(&room)).await;
+            let _ = conn.unlisten(&[core.channel(&room)]).await;
             Err(failure(&error))
         }
     }
@@ -1133,7 +1295,7 @@ async fn subscribe(
 
 async fn on_message(
     core: &Core,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     rooms: &mut HashMap<Arc<str>, Position>,
     push: PushInfo,
 ) -> Result<(), RedisError> {
@@ -1181,10 +1343,7 @@ async fn on_message(
 async fn publish_batches(core: Arc<Core>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::new();
     while jobs.recv_many(&mut batch, 256).await > 0 {
-        let Live {
-            generation,
-            mut conn,
-        } = match core.connection() {
+        let Live { generation, conn } = match core.connection() {
             Ok(live) => live,
             Err(error) => {
                 for job in batch.drain(..) {
@@ -1193,43 +1352,97 @@ async fn publish_batches(core: Arc<Core>, mut jobs: mpsc::Receiver<Job>) {
                 continue;
             }
         };
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        for job in &batch {
-            let mut cmd = core.room_script(&core.publish_script, &job.room, &[]);
-            cmd.arg(job.payload.as_ref());
-            pipe.add_command(cmd);
-        }
-        match pipe
-            .query_async::<Vec<redis::RedisResult<(Value, u64)>>>(&mut conn)
-            .await
-        {
-            Ok(replies) => {
-                let mut replies = replies.into_iter();
-                for job in batch.drain(..) {
-                    let result = match replies.next() {
-                        Some(Ok((epoch, seq))) => number(&epoch)
-                            .map(|epoch| Position { epoch, seq })
-                            .map_err(|error| failure(&error)),
-                        Some(Err(error)) => Err(failure(&error)),
-                        None => Err(BackendError::Uncertain {
-                            error: "fewer replies than publishes".to_owned(),
-                        }),
-                    };
-                    let _ = job.reply.send(result);
+        let commands: Vec<(Arc<str>, redis::Cmd)> = batch
+            .iter()
+            .map(|job| {
+                let mut cmd = core.room_script(&core.publish_script, &job.room, &[]);
+                cmd.arg(job.payload.as_ref());
+                (job.room.clone(), cmd)
+            })
+            .collect();
+        let mut jobs: Vec<Option<Job>> = batch.drain(..).map(Some).collect();
+        for (indices, result) in run_batch(&conn, commands).await {
+            let mut jobs = indices.into_iter().filter_map(|i| jobs[i].take());
+            match result {
+                Ok(replies) => {
+                    let mut replies = replies.into_iter();
+                    for job in jobs {
+                        let result = match replies.next() {
+                            Some(Ok(reply)) => event_position(reply)
+                                .map_err(|error| failure(&error))
+                                .and_then(|position| {
+                                    position.ok_or_else(|| BackendError::Uncertain {
+                                        error: "the publish script answered no position".to_owned(),
+                                    })
+                                }),
+                            Some(Err(error)) => Err(failure(&error)),
+                            None => Err(BackendError::Uncertain {
+                                error: "fewer replies than publishes".to_owned(),
+                            }),
+                        };
+                        let _ = job.reply.send(result);
+                    }
                 }
-            }
-            Err(error) => {
-                // A stalled Redis: the publishes queued behind this batch
-                // are refused at once rather than each meeting the timeout.
-                core.lose_on(generation, &error);
-                let error = failure(&error);
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(error.clone()));
+                Err(error) => {
+                    // A stalled Redis: the publishes queued behind this batch
+                    // are refused at once rather than each meeting the timeout.
+                    core.lose_on(generation, &error);
+                    let error = failure(&error);
+                    for job in jobs.by_ref() {
+                        let _ = job.reply.send(Err(error.clone()));
+                    }
                 }
             }
         }
     }
+}
+
+/// The replies of one pipeline, or its error, for the commands at these
+/// indices.
+type Batch = Vec<(
+    Vec<usize>,
+    Result<Vec<redis::RedisResult<Value>>, RedisError>,
+)>;
+
+/// Runs commands, each for a room, as pipelines: one on a single Redis; on
+/// a cluster one per room, all at once (redis-rs sends a pipeline whole to
+/// the node of its first key, and a room's keys are in one slot). A room's
+/// commands keep their order.
+async fn run_batch(conn: &Conn, commands: Vec<(Arc<str>, redis::Cmd)>) -> Batch {
+    let groups: Vec<(Vec<usize>, Vec<redis::Cmd>)> = match conn {
+        Conn::Single(_) => {
+            let indices = (0..commands.len()).collect();
+            vec![(indices, commands.into_iter().map(|(_, cmd)| cmd).collect())]
+        }
+        Conn::Cluster(_) => {
+            let mut groups: Vec<(Vec<usize>, Vec<redis::Cmd>)> = Vec::new();
+            let mut by_room: HashMap<Arc<str>, usize> = HashMap::new();
+            for (i, (room, cmd)) in commands.into_iter().enumerate() {
+                let group = *by_room.entry(room).or_insert_with(|| {
+                    groups.push((Vec::new(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[group].0.push(i);
+                groups[group].1.push(cmd);
+            }
+            groups
+        }
+    };
+    futures_util::future::join_all(groups.into_iter().map(|(indices, commands)| {
+        let mut conn = conn.clone();
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            for cmd in commands {
+                pipe.add_command(cmd);
+            }
+            let result = pipe
+                .query_async::<Vec<redis::RedisResult<Value>>>(&mut conn)
+                .await;
+            (indices, result)
+        }
+    }))
+    .await
 }
 
 impl Backend for RedisBackend {

@@ -53,6 +53,7 @@ pub mod node_script;
 /// Child processes killed and reaped when dropped.
 pub mod process;
 /// A redis-server of one test's own, to kill, restart, stop and continue.
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod relay_app;
 pub mod services;

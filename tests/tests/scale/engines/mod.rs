@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tagwire::server::backend::{
-    Backend, BackendState, BoxFuture, Gap, HistoryWindow, PresenceConfig, RoomMessage, Subscriber,
+    Backend, BackendState, BoxFuture, Gap, HistoryWindow, PresenceConfig, PresenceEvent,
+    RoomMessage, Subscriber,
 };
 use tagwire_tests::process::lock;
 
@@ -85,6 +86,23 @@ impl Recorder {
             .iter()
             .filter(|m| &*m.room == room)
             .cloned()
+            .collect()
+    }
+
+    /// The presence events delivered for `room`, in order: (seq, kind as
+    /// its payload letter, member, state).
+    pub fn presence(&self, room: &str) -> Vec<(u64, char, String, Vec<u8>)> {
+        self.in_room(room)
+            .iter()
+            .filter_map(|m| {
+                let event = PresenceEvent::parse(&m.payload)?;
+                Some((
+                    m.position.seq,
+                    char::from(event.kind.byte()),
+                    event.member.to_owned(),
+                    event.state.to_vec(),
+                ))
+            })
             .collect()
     }
 
@@ -157,6 +175,38 @@ macro_rules! conformance {
         async fn positions_of_another_epoch_or_ahead_are_reset_gaps() {
             let _shared = $crate::shared().await;
             $crate::engines::cases::reset_gaps(&$engine).await;
+        }
+    };
+}
+
+/// The presence cases, for an engine that keeps presence.
+#[macro_export]
+macro_rules! conformance_presence {
+    ($engine:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn presence_events_travel_in_the_room_order() {
+            let _shared = $crate::shared().await;
+            $crate::engines::cases::presence_events_travel_in_the_room_order(&$engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_member_lingers_and_is_taken_over_without_a_flicker() {
+            let _shared = $crate::shared().await;
+            $crate::engines::cases::presence_lingers_and_is_taken_over(&$engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_members_of_a_vanished_node_leave_within_its_lease() {
+            let _shared = $crate::shared().await;
+            let took =
+                $crate::engines::cases::presence_of_a_vanished_node_is_removed(&$engine).await;
+            eprintln!("members of a vanished node removed after {took:?}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn presence_is_bounded() {
+            let _shared = $crate::shared().await;
+            $crate::engines::cases::presence_is_bounded(&$engine).await;
         }
     };
 }

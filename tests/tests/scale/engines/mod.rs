@@ -22,6 +22,7 @@ use tagwire::server::backend::{
 use tagwire_tests::process::lock;
 
 pub mod cases;
+mod kill;
 mod local;
 mod redis;
 

@@ -20,10 +20,16 @@ pub struct OwnRedis(RedisServer);
 
 struct Nodes(RedisConfig);
 
-fn deployment(url: String, test: &str, window: HistoryWindow) -> Box<dyn Deployment> {
+fn deployment(
+    url: String,
+    test: &str,
+    window: HistoryWindow,
+    presence: PresenceConfig,
+) -> Box<dyn Deployment> {
     let mut config = RedisConfig::new(url)
         .with_prefix(unique(test))
-        .with_window(window);
+        .with_window(window)
+        .with_presence(presence);
     config.reconnect_max = std::time::Duration::from_millis(200);
     Box::new(Nodes(config))
 }
@@ -33,9 +39,9 @@ impl Engine for Redis {
         &self,
         test: &str,
         window: HistoryWindow,
-        _presence: PresenceConfig,
+        presence: PresenceConfig,
     ) -> Box<dyn Deployment> {
-        deployment(redis_url(), test, window)
+        deployment(redis_url(), test, window, presence)
     }
 }
 
@@ -44,9 +50,9 @@ impl Engine for OwnRedis {
         &self,
         test: &str,
         window: HistoryWindow,
-        _presence: PresenceConfig,
+        presence: PresenceConfig,
     ) -> Box<dyn Deployment> {
-        deployment(self.0.url(), test, window)
+        deployment(self.0.url(), test, window, presence)
     }
 }
 
@@ -77,6 +83,7 @@ impl Deployment for Nodes {
 
 mod suite {
     crate::conformance!(super::Redis);
+    crate::conformance_presence!(super::Redis);
     crate::conformance_outage!(super::OwnRedis(
         tagwire_tests::redis_server::RedisServer::start(super::Persistence::None)
     ));

@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use tagwire::server::backend::{
-    Backend, BoxFuture, HistoryWindow, PresenceConfig, RedisBackend, RedisConfig,
-};
+use tagwire::server::backend::{Backend, BoxFuture, HistoryWindow, PresenceConfig};
+use tagwire_tests::engine::{EngineSpec, connect};
 use tagwire_tests::redis_server::{Persistence, RedisServer};
 use tagwire_tests::services::redis_url;
 
@@ -18,20 +17,23 @@ pub struct Redis;
 /// A redis-server of the test's own.
 pub struct OwnRedis(RedisServer);
 
-struct Nodes(RedisConfig);
+/// Nodes of one engine under one prefix: what every engine of the suite
+/// that runs as a process makes its deployments of.
+pub struct Nodes {
+    pub spec: EngineSpec,
+    pub prefix: String,
+    pub window: HistoryWindow,
+    pub presence: PresenceConfig,
+}
 
-fn deployment(
-    url: String,
-    test: &str,
-    window: HistoryWindow,
-    presence: PresenceConfig,
-) -> Box<dyn Deployment> {
-    let mut config = RedisConfig::new(url)
-        .with_prefix(unique(test))
-        .with_window(window)
-        .with_presence(presence);
-    config.reconnect_max = std::time::Duration::from_millis(200);
-    Box::new(Nodes(config))
+impl Deployment for Nodes {
+    fn node(&self) -> BoxFuture<'_, Arc<dyn Backend>> {
+        Box::pin(async move {
+            connect(&self.spec, &self.prefix, self.window, self.presence)
+                .await
+                .unwrap_or_else(|error| panic!("connecting to {}: {error}", self.spec))
+        })
+    }
 }
 
 impl Engine for Redis {
@@ -41,7 +43,12 @@ impl Engine for Redis {
         window: HistoryWindow,
         presence: PresenceConfig,
     ) -> Box<dyn Deployment> {
-        deployment(redis_url(), test, window, presence)
+        Box::new(Nodes {
+            spec: EngineSpec::Redis(redis_url()),
+            prefix: unique(test),
+            window,
+            presence,
+        })
     }
 }
 
@@ -52,7 +59,12 @@ impl Engine for OwnRedis {
         window: HistoryWindow,
         presence: PresenceConfig,
     ) -> Box<dyn Deployment> {
-        deployment(self.0.url(), test, window, presence)
+        Box::new(Nodes {
+            spec: EngineSpec::Redis(self.0.url()),
+            prefix: unique(test),
+            window,
+            presence,
+        })
     }
 }
 
@@ -66,18 +78,6 @@ impl PrivateEngine for OwnRedis {
     }
     fn keeps_data(&self) -> bool {
         false
-    }
-}
-
-impl Deployment for Nodes {
-    fn node(&self) -> BoxFuture<'_, Arc<dyn Backend>> {
-        Box::pin(async move {
-            let backend = RedisBackend::connect(self.0.clone())
-                .await
-                .unwrap_or_else(|error| panic!("connecting to {}: {error}", self.0.url));
-            let backend: Arc<dyn Backend> = Arc::new(backend);
-            backend
-        })
     }
 }
 

@@ -19,6 +19,7 @@ use tagwire::server::backend::{
     Backend, BackendState, BoxFuture, Gap, HistoryWindow, PresenceConfig, PresenceEvent,
     RoomMessage, Subscriber,
 };
+use tagwire_tests::engine::{EngineSpec, connect};
 use tagwire_tests::process::lock;
 
 pub mod cases;
@@ -54,6 +55,25 @@ pub trait PrivateEngine: Engine {
     /// Whether a restart keeps the rooms' state (JetStream's file store), or
     /// starts empty (Redis without persistence).
     fn keeps_data(&self) -> bool;
+}
+
+/// Nodes of one engine under one prefix: what every engine of the suite
+/// that runs as a process makes its deployments of.
+pub struct Nodes {
+    pub spec: EngineSpec,
+    pub prefix: String,
+    pub window: HistoryWindow,
+    pub presence: PresenceConfig,
+}
+
+impl Deployment for Nodes {
+    fn node(&self) -> BoxFuture<'_, Arc<dyn Backend>> {
+        Box::pin(async move {
+            connect(&self.spec, &self.prefix, self.window, self.presence)
+                .await
+                .unwrap_or_else(|error| panic!("connecting to {}: {error}", self.spec))
+        })
+    }
 }
 
 /// One node's view: what its backend delivered, in order.

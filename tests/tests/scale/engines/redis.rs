@@ -2,39 +2,18 @@
 //! deployment) for the cases, and a redis-server of the test's own,
 //! without persistence, for the outage.
 
-use std::sync::Arc;
-
-use tagwire::server::backend::{Backend, BoxFuture, HistoryWindow, PresenceConfig};
-use tagwire_tests::engine::{EngineSpec, connect};
+use tagwire::server::backend::{BoxFuture, HistoryWindow, PresenceConfig};
+use tagwire_tests::engine::EngineSpec;
 use tagwire_tests::redis_server::{Persistence, RedisServer};
 use tagwire_tests::services::redis_url;
 
-use super::{Deployment, Engine, PrivateEngine, unique};
+use super::{Deployment, Engine, Nodes, PrivateEngine, unique};
 
 /// The shared redis-server.
 pub struct Redis;
 
 /// A redis-server of the test's own.
 pub struct OwnRedis(RedisServer);
-
-/// Nodes of one engine under one prefix: what every engine of the suite
-/// that runs as a process makes its deployments of.
-pub struct Nodes {
-    pub spec: EngineSpec,
-    pub prefix: String,
-    pub window: HistoryWindow,
-    pub presence: PresenceConfig,
-}
-
-impl Deployment for Nodes {
-    fn node(&self) -> BoxFuture<'_, Arc<dyn Backend>> {
-        Box::pin(async move {
-            connect(&self.spec, &self.prefix, self.window, self.presence)
-                .await
-                .unwrap_or_else(|error| panic!("connecting to {}: {error}", self.spec))
-        })
-    }
-}
 
 impl Engine for Redis {
     fn deployment(

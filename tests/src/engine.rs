@@ -27,6 +27,16 @@ impl FromStr for EngineSpec {
     }
 }
 
+impl EngineSpec {
+    /// The engine's name: `redis`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            EngineSpec::Redis(_) => "redis",
+        }
+    }
+}
+
 impl std::fmt::Display for EngineSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -42,6 +42,8 @@ pub mod geometry {
 }
 
 pub mod derive_mirror;
+/// Connecting a backend by engine name (`presence-node`, the engine tests).
+pub mod engine;
 /// Package `live` at v1 and v2 with the application's conversions (docs/EVOLUTION.md).
 pub mod evolution;
 /// Nodes, clients, publishers and the delivery check of the tests behind HAProxy.

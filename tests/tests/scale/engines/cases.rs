@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tagwire::server::backend::{
-    BackendError, BackendState, Bytes, Gap, GapKind, History, HistoryWindow, Position,
+    Backend, BackendError, BackendState, Bytes, Gap, GapKind, History, HistoryWindow, Position,
     PresenceConfig,
 };
 
@@ -428,4 +429,267 @@ pub async fn engine_away_and_back(engine: &mut dyn PrivateEngine) {
             );
         }
     }
+}
+
+/// Presence settings short enough for real-time tests: members linger
+/// 400 ms, leases last 600 ms (renewed and swept every 200 ms), three
+/// members per room, 16-byte states.
+pub fn quick_presence() -> PresenceConfig {
+    PresenceConfig {
+        linger: Duration::from_millis(400),
+        lease: Duration::from_millis(600),
+        max_members: 3,
+        max_state_bytes: 16,
+    }
+}
+
+type Members = Vec<(String, Vec<u8>)>;
+
+async fn members(node: &Arc<dyn Backend>, room: &str) -> (Position, Members) {
+    let snapshot = node.presence_snapshot(room).await.expect("snapshot");
+    let members = snapshot
+        .members
+        .into_iter()
+        .map(|e| (e.member.to_string(), e.state.to_vec()))
+        .collect();
+    (snapshot.position, members)
+}
+
+fn entry(member: &str, state: &[u8]) -> (String, Vec<u8>) {
+    (member.to_owned(), state.to_vec())
+}
+
+/// Members set on two nodes: join, update and leave events are room
+/// messages in the room's one order (between application messages), the
+/// same on both nodes and in the history; snapshots agree; only the owning
+/// connection removes a member; setting an unchanged state publishes
+/// nothing.
+pub async fn presence_events_travel_in_the_room_order(engine: &dyn Engine) {
+    let deployment = engine.deployment("presence", roomy(), quick_presence());
+    let a = deployment.node().await;
+    let b = deployment.node().await;
+    let (seen_a, seen_b) = (Recorder::attach(&a), Recorder::attach(&b));
+    a.subscribe("p").await.expect("subscribe");
+    b.subscribe("p").await.expect("subscribe");
+
+    let ann = a
+        .presence_set("p", "ann", 1, Bytes::from_static(b"x1"))
+        .await
+        .expect("ann joins")
+        .expect("an event");
+    let hello = b
+        .publish("p", Bytes::from_static(b"aa|hello"))
+        .await
+        .expect("publish");
+    let bob = b
+        .presence_set("p", "bob", 7, Bytes::from_static(b"y1"))
+        .await
+        .expect("bob joins")
+        .expect("an event");
+    assert_eq!((ann.seq, hello.seq, bob.seq), (1, 2, 3), "one order");
+    assert_eq!(
+        a.presence_set("p", "ann", 1, Bytes::from_static(b"x1"))
+            .await
+            .expect("same state"),
+        None,
+        "an unchanged state publishes nothing"
+    );
+    let moved = a
+        .presence_set("p", "ann", 1, Bytes::from_static(b"x2"))
+        .await
+        .expect("ann moves")
+        .expect("an event");
+    assert_eq!(moved.seq, 4);
+    assert_eq!(
+        a.presence_leave("p", "bob", 1)
+            .await
+            .expect("not the owner"),
+        None,
+        "only the owning connection of the owning node removes a member"
+    );
+    assert_eq!(
+        a.presence_leave("p", "bob", 7)
+            .await
+            .expect("not the owner"),
+        None,
+        "connection 7 of another node is not the owner either"
+    );
+    let (at, now) = members(&a, "p").await;
+    assert_eq!(at, moved, "the snapshot stands at the last event");
+    assert_eq!(now, vec![entry("ann", b"x2"), entry("bob", b"y1")]);
+    let left = b
+        .presence_leave("p", "bob", 7)
+        .await
+        .expect("bob leaves")
+        .expect("an event");
+    assert_eq!(left.seq, 5);
+
+    let expected = vec![
+        (1, 'j', "ann".to_owned(), b"x1".to_vec()),
+        (3, 'j', "bob".to_owned(), b"y1".to_vec()),
+        (4, 'u', "ann".to_owned(), b"x2".to_vec()),
+        (5, 'l', "bob".to_owned(), Vec::new()),
+    ];
+    for seen in [&seen_a, &seen_b] {
+        eventually("every presence event", || seen.in_room("p").len() == 5).await;
+        assert_eq!(seen.presence("p"), expected);
+    }
+    assert_eq!(
+        seen_a.in_room("p"),
+        seen_b.in_room("p"),
+        "both nodes see one order"
+    );
+    let History::Messages(history) = b.history("p", Position::START).await.expect("history") else {
+        panic!("the window holds everything");
+    };
+    assert_eq!(history, seen_a.in_room("p"), "the history replays presence");
+    let (at, now) = members(&b, "p").await;
+    assert_eq!(at, left);
+    assert_eq!(now, vec![entry("ann", b"x2")]);
+}
+
+/// A member whose connection closed lingers: taken over within the linger
+/// (a client back after a deploy, on another node), the others see no
+/// leave and no join; left alone, it leaves once the linger ran out.
+pub async fn presence_lingers_and_is_taken_over(engine: &dyn Engine) {
+    let config = quick_presence();
+    let deployment = engine.deployment("linger", roomy(), config);
+    let a = deployment.node().await;
+    let b = deployment.node().await;
+    let seen = Recorder::attach(&b);
+    a.subscribe("p").await.expect("subscribe");
+    b.subscribe("p").await.expect("subscribe");
+    a.presence_set("p", "ann", 1, Bytes::from_static(b"x1"))
+        .await
+        .expect("join");
+    a.presence_linger("p", "ann", 1).await.expect("linger");
+    tokio::time::sleep(config.linger / 2).await;
+    assert_eq!(
+        b.presence_set("p", "ann", 2, Bytes::from_static(b"x1"))
+            .await
+            .expect("taken over"),
+        None,
+        "taken over with the same state: nothing to tell"
+    );
+    // Long past the linger: still present, owned by B's connection 2.
+    tokio::time::sleep(config.linger + config.lease).await;
+    let (_, now) = members(&a, "p").await;
+    assert_eq!(now, vec![entry("ann", b"x1")]);
+    // A's connection no longer owns it: its linger does nothing.
+    a.presence_linger("p", "ann", 1).await.expect("linger");
+    tokio::time::sleep(config.linger + config.renew_every() * 2).await;
+    assert_eq!(members(&a, "p").await.1, vec![entry("ann", b"x1")]);
+    assert_eq!(seen.presence("p").len(), 1, "{:?}", seen.presence("p"));
+
+    // B's connection closes: the member leaves once the linger ran out.
+    let closed = Instant::now();
+    b.presence_linger("p", "ann", 2).await.expect("linger");
+    eventually("the leave after the linger", || {
+        seen.presence("p").len() == 2
+    })
+    .await;
+    let after = closed.elapsed();
+    assert_eq!(seen.presence("p")[1].1, 'l');
+    assert!(
+        after >= config.linger,
+        "left after {after:?}, before the linger"
+    );
+    assert!(members(&a, "p").await.1.is_empty());
+}
+
+/// A node that goes away without a word (every handle of its backend
+/// dropped: no leave, no linger) stops renewing its lease, and another
+/// node's sweep removes its members within the lease and one renewal.
+/// Returns how long that took.
+pub async fn presence_of_a_vanished_node_is_removed(engine: &dyn Engine) -> Duration {
+    let config = quick_presence();
+    let deployment = engine.deployment("vanish", roomy(), config);
+    let doomed = deployment.node().await;
+    let survivor = deployment.node().await;
+    let seen = Recorder::attach(&survivor);
+    survivor.subscribe("p").await.expect("subscribe");
+    for (member, conn) in [("ann", 1), ("bob", 2)] {
+        doomed
+            .presence_set("p", member, conn, Bytes::from_static(b"s"))
+            .await
+            .expect("join");
+    }
+    survivor
+        .presence_set("p", "cy", 3, Bytes::from_static(b"s"))
+        .await
+        .expect("join");
+    eventually("three joins", || seen.presence("p").len() == 3).await;
+    // Outlives a few renewals first: a live node's members stay.
+    tokio::time::sleep(config.lease * 2).await;
+    assert_eq!(seen.presence("p").len(), 3, "{:?}", seen.presence("p"));
+    let gone = Instant::now();
+    drop(doomed);
+    eventually("the vanished node's members to leave", || {
+        seen.presence("p").len() == 5
+    })
+    .await;
+    let took = gone.elapsed();
+    let mut leaves: Vec<(char, String)> = seen.presence("p")[3..]
+        .iter()
+        .map(|(_, kind, member, _)| (*kind, member.clone()))
+        .collect();
+    leaves.sort();
+    assert_eq!(leaves, vec![('l', "ann".into()), ('l', "bob".into())]);
+    let bound = config.lease + config.renew_every() * 2 + Duration::from_millis(500);
+    assert!(
+        took <= bound,
+        "members vanished after {took:?}, over {bound:?}"
+    );
+    assert_eq!(members(&survivor, "p").await.1, vec![entry("cy", b"s")]);
+    took
+}
+
+/// A room holds at most `max_members`, states at most `max_state_bytes`,
+/// and member keys are checked: each refusal is an error, not a silent
+/// drop, and a refused join leaves nothing behind.
+pub async fn presence_is_bounded(engine: &dyn Engine) {
+    let deployment = engine.deployment("bounds", roomy(), quick_presence());
+    let a = deployment.node().await;
+    for (i, member) in ["m1", "m2", "m3"].into_iter().enumerate() {
+        a.presence_set("p", member, i as u64, Bytes::from_static(b"s"))
+            .await
+            .expect("within the limit");
+    }
+    let refused = |result: Result<Option<Position>, BackendError>, what: &str| match result {
+        Err(BackendError::Refused { error }) => error,
+        other => panic!("{what}: expected a refusal, got {other:?}"),
+    };
+    let full = refused(
+        a.presence_set("p", "m4", 9, Bytes::from_static(b"s")).await,
+        "a fourth member",
+    );
+    assert!(full.contains('3'), "the error names the limit: {full}");
+    // Members already present still update.
+    a.presence_set("p", "m1", 0, Bytes::from_static(b"t"))
+        .await
+        .expect("an update of a member present");
+    let big = refused(
+        a.presence_set("p", "m1", 0, Bytes::from(vec![b'x'; 17]))
+            .await,
+        "a 17-byte state",
+    );
+    assert!(big.contains("16"), "the error names the limit: {big}");
+    for key in ["", "a\nb"] {
+        refused(
+            a.presence_set("q", key, 1, Bytes::from_static(b"s")).await,
+            "a bad member key",
+        );
+    }
+    assert!(members(&a, "q").await.1.is_empty());
+    a.presence_leave("p", "m2", 1).await.expect("leave");
+    a.presence_set("p", "m4", 9, Bytes::from_static(b"s"))
+        .await
+        .expect("room again");
+    let names: Vec<String> = members(&a, "p")
+        .await
+        .1
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    assert_eq!(names, ["m1", "m3", "m4"]);
 }

@@ -16,9 +16,9 @@ impl Engine for Local {
         &self,
         _test: &str,
         window: HistoryWindow,
-        _presence: PresenceConfig,
+        presence: PresenceConfig,
     ) -> Box<dyn Deployment> {
-        Box::new(Nodes(LocalBackend::new(window)))
+        Box::new(Nodes(LocalBackend::new(window).with_presence(presence)))
     }
 }
 
@@ -31,4 +31,5 @@ impl Deployment for Nodes {
 
 mod suite {
     crate::conformance!(super::Local);
+    crate::conformance_presence!(super::Local);
 }

@@ -16,11 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tagwire::server::backend::{
-    Backend, BackendState, BoxFuture, Gap, HistoryWindow, PresenceConfig, RoomMessage, Subscriber,
+    Backend, BackendState, BoxFuture, Gap, HistoryWindow, PresenceConfig, PresenceEvent,
+    RoomMessage, Subscriber,
 };
+use tagwire_tests::engine::{EngineSpec, connect};
 use tagwire_tests::process::lock;
 
 pub mod cases;
+mod kill;
 mod local;
 mod redis;
 
@@ -54,6 +57,25 @@ pub trait PrivateEngine: Engine {
     fn keeps_data(&self) -> bool;
 }
 
+/// Nodes of one engine under one prefix: what every engine of the suite
+/// that runs as a process makes its deployments of.
+pub struct Nodes {
+    pub spec: EngineSpec,
+    pub prefix: String,
+    pub window: HistoryWindow,
+    pub presence: PresenceConfig,
+}
+
+impl Deployment for Nodes {
+    fn node(&self) -> BoxFuture<'_, Arc<dyn Backend>> {
+        Box::pin(async move {
+            connect(&self.spec, &self.prefix, self.window, self.presence)
+                .await
+                .unwrap_or_else(|error| panic!("connecting to {}: {error}", self.spec))
+        })
+    }
+}
+
 /// One node's view: what its backend delivered, in order.
 #[derive(Default)]
 pub struct Recorder {
@@ -85,6 +107,23 @@ impl Recorder {
             .iter()
             .filter(|m| &*m.room == room)
             .cloned()
+            .collect()
+    }
+
+    /// The presence events delivered for `room`, in order: (seq, kind as
+    /// its payload letter, member, state).
+    pub fn presence(&self, room: &str) -> Vec<(u64, char, String, Vec<u8>)> {
+        self.in_room(room)
+            .iter()
+            .filter_map(|m| {
+                let event = PresenceEvent::parse(&m.payload)?;
+                Some((
+                    m.position.seq,
+                    char::from(event.kind.byte()),
+                    event.member.to_owned(),
+                    event.state.to_vec(),
+                ))
+            })
             .collect()
     }
 
@@ -157,6 +196,38 @@ macro_rules! conformance {
         async fn positions_of_another_epoch_or_ahead_are_reset_gaps() {
             let _shared = $crate::shared().await;
             $crate::engines::cases::reset_gaps(&$engine).await;
+        }
+    };
+}
+
+/// The presence cases, for an engine that keeps presence.
+#[macro_export]
+macro_rules! conformance_presence {
+    ($engine:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn presence_events_travel_in_the_room_order() {
+            let _shared = $crate::shared().await;
+            $crate::engines::cases::presence_events_travel_in_the_room_order(&$engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_member_lingers_and_is_taken_over_without_a_flicker() {
+            let _shared = $crate::shared().await;
+            $crate::engines::cases::presence_lingers_and_is_taken_over(&$engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_members_of_a_vanished_node_leave_within_its_lease() {
+            let _shared = $crate::shared().await;
+            let took =
+                $crate::engines::cases::presence_of_a_vanished_node_is_removed(&$engine).await;
+            eprintln!("members of a vanished node removed after {took:?}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn presence_is_bounded() {
+            let _shared = $crate::shared().await;
+            $crate::engines::cases::presence_is_bounded(&$engine).await;
         }
     };
 }

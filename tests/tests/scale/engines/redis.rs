@@ -2,15 +2,12 @@
 //! deployment) for the cases, and a redis-server of the test's own,
 //! without persistence, for the outage.
 
-use std::sync::Arc;
-
-use tagwire::server::backend::{
-    Backend, BoxFuture, HistoryWindow, PresenceConfig, RedisBackend, RedisConfig,
-};
+use tagwire::server::backend::{BoxFuture, HistoryWindow, PresenceConfig};
+use tagwire_tests::engine::EngineSpec;
 use tagwire_tests::redis_server::{Persistence, RedisServer};
 use tagwire_tests::services::redis_url;
 
-use super::{Deployment, Engine, PrivateEngine, unique};
+use super::{Deployment, Engine, Nodes, PrivateEngine, unique};
 
 /// The shared redis-server.
 pub struct Redis;
@@ -18,24 +15,19 @@ pub struct Redis;
 /// A redis-server of the test's own.
 pub struct OwnRedis(RedisServer);
 
-struct Nodes(RedisConfig);
-
-fn deployment(url: String, test: &str, window: HistoryWindow) -> Box<dyn Deployment> {
-    let mut config = RedisConfig::new(url)
-        .with_prefix(unique(test))
-        .with_window(window);
-    config.reconnect_max = std::time::Duration::from_millis(200);
-    Box::new(Nodes(config))
-}
-
 impl Engine for Redis {
     fn deployment(
         &self,
         test: &str,
         window: HistoryWindow,
-        _presence: PresenceConfig,
+        presence: PresenceConfig,
     ) -> Box<dyn Deployment> {
-        deployment(redis_url(), test, window)
+        Box::new(Nodes {
+            spec: EngineSpec::Redis(redis_url()),
+            prefix: unique(test),
+            window,
+            presence,
+        })
     }
 }
 
@@ -44,9 +36,14 @@ impl Engine for OwnRedis {
         &self,
         test: &str,
         window: HistoryWindow,
-        _presence: PresenceConfig,
+        presence: PresenceConfig,
     ) -> Box<dyn Deployment> {
-        deployment(self.0.url(), test, window)
+        Box::new(Nodes {
+            spec: EngineSpec::Redis(self.0.url()),
+            prefix: unique(test),
+            window,
+            presence,
+        })
     }
 }
 
@@ -63,20 +60,9 @@ impl PrivateEngine for OwnRedis {
     }
 }
 
-impl Deployment for Nodes {
-    fn node(&self) -> BoxFuture<'_, Arc<dyn Backend>> {
-        Box::pin(async move {
-            let backend = RedisBackend::connect(self.0.clone())
-                .await
-                .unwrap_or_else(|error| panic!("connecting to {}: {error}", self.0.url));
-            let backend: Arc<dyn Backend> = Arc::new(backend);
-            backend
-        })
-    }
-}
-
 mod suite {
     crate::conformance!(super::Redis);
+    crate::conformance_presence!(super::Redis);
     crate::conformance_outage!(super::OwnRedis(
         tagwire_tests::redis_server::RedisServer::start(super::Persistence::None)
     ));

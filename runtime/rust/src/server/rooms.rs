@@ -148,7 +148,8 @@ impl std::error::Error for PresenceError {}
 
 /// Sends one frame (a room message's, or a presence state's) after
 /// `prefix` to members: `fan_out::<P>` for the server's package.
-type FanOut = fn(&Prefix, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
+type FanOut =
+    fn(&Prefix<'_>, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
 
 /// The frames of one connection's presence snapshot, `_m` then the `_n`s:
 /// `snapshot_frames::<P>` for the server's package.
@@ -1258,17 +1259,16 @@ impl Rooms {
             room: &message.room,
             position: message.position,
         };
-        let (prefix, frame) = match PresenceEvent::parse(frame) {
-            None => (Prefix::room(&envelope, None), frame),
-            Some(event) => {
-                let head = PresenceHead::Event {
-                    kind: event.kind,
-                    member: event.member,
-                };
-                self.metrics.presence_event(event.kind);
-                (Prefix::room(&envelope, Some(&head)), event.state)
+        let event = PresenceEvent::parse(frame);
+        let head = event.map(|event| {
+            self.metrics.presence_event(event.kind);
+            PresenceHead::Event {
+                kind: event.kind,
+                member: event.member,
             }
-        };
+        });
+        let prefix = Prefix::room(&envelope, head.as_ref());
+        let frame = event.map_or(frame, |event| event.state);
         (self.fan_out)(&prefix, frame, targets, limits, &self.panics, &self.metrics)
     }
 
@@ -1558,10 +1558,11 @@ fn snapshot_frames<P: Package>(
     let mut frames = Vec::with_capacity(snapshot.members.len() + 1);
     frames.push(Message::Binary(WsBytes::new()));
     for entry in &snapshot.members {
-        let prefix = Prefix::presence(&PresenceHead::Member {
+        let head = PresenceHead::Member {
             room,
-            member: &entry.member,
-        });
+            member: &*entry.member,
+        };
+        let prefix = Prefix::presence(&head);
         if let Some(frame) = state_frame::<P>(&prefix, &entry.state, conn, &limits, panics, metrics)
         {
             frames.push(frame);
@@ -1581,7 +1582,7 @@ fn snapshot_frames<P: Package>(
 /// `None` when the peer can have none of its versions (or it does not
 /// decode: a node of a newer schema wrote it).
 fn state_frame<P: Package>(
-    prefix: &Prefix,
+    prefix: &Prefix<'_>,
     state: &[u8],
     conn: &ConnectionState,
     limits: &Limits,
@@ -1605,7 +1606,7 @@ fn state_frame<P: Package>(
     let Some(peer) = outdated else {
         return Some(prefix.message(&value, conn.encoding));
     };
-    match Older::<P>::prefixed(&value, prefix).frame_for(peer, conn.encoding) {
+    match Older::<P>::prefixed(&value, *prefix).frame_for(peer, conn.encoding) {
         Converted::Frame(frame) => {
             if let Some(h) = header {
                 metrics.converted(h, Conversion::Down);
@@ -1633,7 +1634,7 @@ fn header_of(frame: &[u8]) -> Option<Header> {
 /// counted). A leave event's prefix is the whole frame. Returns how many
 /// accepted it.
 fn fan_out<P: Package>(
-    prefix: &Prefix,
+    prefix: &Prefix<'_>,
     frame: &[u8],
     members: &[Arc<ConnectionState>],
     limits: &Limits,
@@ -1696,7 +1697,7 @@ fn fan_out<P: Package>(
             },
             Some(peer) => {
                 let Some(value) = &value else { continue };
-                let older = older.get_or_insert_with(|| Box::new(Older::prefixed(value, prefix)));
+                let older = older.get_or_insert_with(|| Box::new(Older::prefixed(value, *prefix)));
                 match older.frame_for(peer, member.encoding) {
                     Converted::Frame(frame) => {
                         if let Some(h) = header {
@@ -1793,7 +1794,7 @@ mod tests {
     /// Frames as the stub fan-out writes them: the prefix and the raw
     /// binary state (no package to decode it with here).
     fn raw_fan_out(
-        prefix: &Prefix,
+        prefix: &Prefix<'_>,
         frame: &[u8],
         members: &[Arc<ConnectionState>],
         _: &Limits,
@@ -1829,11 +1830,11 @@ mod tests {
             Encoding::Binary,
         )];
         for entry in &snapshot.members {
-            let prefix = Prefix::presence(&PresenceHead::Member {
+            let head = PresenceHead::Member {
                 room,
-                member: &entry.member,
-            });
-            frames.push(prefix.binary_with(&entry.state));
+                member: &*entry.member,
+            };
+            frames.push(Prefix::presence(&head).binary_with(&entry.state));
         }
         frames
     }

@@ -344,6 +344,10 @@ async fn members_on_two_nodes_get_snapshots_updates_and_leaves() {
         !updates.is_empty() && updates.len() <= 4,
         "39 states in a burst reach the others as a few updates: {updates:?}"
     );
+    println!(
+        "39 presence states in a burst reached another node's client as {} update(s)",
+        updates.len()
+    );
     assert_eq!(
         bodies(&ann.presence("lobby")),
         pairs(&[("ann", "a0"), ("bob", "b40")])

@@ -587,20 +587,7 @@ async fn a_raw_peer_sees_the_spec_frames() {
     raw.send(Message::text("_k|lobby|ae|1|x"))
         .await
         .expect("set");
-    let read = async |raw: &mut tokio_tungstenite::WebSocketStream<TcpStream>| loop {
-        let frame = timeout(WAIT, raw.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(text) = frame {
-            let text = text.to_string();
-            if !text.starts_with("_d") && !text.starts_with("_a") {
-                return text;
-            }
-        }
-    };
-    let refused = read(&mut raw).await;
+    let refused = read_text(&mut raw).await;
     assert!(
         refused.starts_with("_f|4|presence set for room `lobby` refused"),
         "{refused}"
@@ -611,8 +598,8 @@ async fn a_raw_peer_sees_the_spec_frames() {
         body: "join ann hi".into(),
     });
     raw.send(Message::text(join.to_text())).await.expect("join");
-    let snapshot = read(&mut raw).await;
-    let member = read(&mut raw).await;
+    let snapshot = read_text(&mut raw).await;
+    let member = read_text(&mut raw).await;
     let parts: Vec<&str> = snapshot.split('|').collect();
     assert_eq!(
         (parts[0], parts[1], parts.len()),
@@ -625,7 +612,7 @@ async fn a_raw_peer_sees_the_spec_frames() {
     let (bob, mut bob_events) = connect(b.addr, Encoding::Binary).await;
     command(&bob, "lobby", "join bob b0");
     change(&mut bob_events).await;
-    let event = read(&mut raw).await;
+    let event = read_text(&mut raw).await;
     let (envelope, inner) = event.split_at(event.find("|_l|").expect("an _l inside") + 1);
     assert!(envelope.starts_with("_h|lobby|"), "{event}");
     assert_eq!(inner, "_l|join|bob|ae|0|b0");
@@ -633,13 +620,13 @@ async fn a_raw_peer_sees_the_spec_frames() {
     raw.send(Message::text("_k|lobby|ae|7|there"))
         .await
         .expect("set");
-    let own = read(&mut raw).await;
+    let own = read_text(&mut raw).await;
     assert!(own.ends_with("|_l|update|ann|ae|7|there"), "{own}");
     bob.send(ClientMessage::LeaveV1(relay::LeaveV1 {
         room: "lobby".into(),
     }))
     .expect("leave");
-    let left = read(&mut raw).await;
+    let left = read_text(&mut raw).await;
     assert!(left.ends_with("|_l|leave|bob"), "{left}");
     // The positions run on from the snapshot's (ann's own join): bob's
     // join, ann's update, bob's leave.

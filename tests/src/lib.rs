@@ -42,6 +42,8 @@ pub mod geometry {
 }
 
 pub mod derive_mirror;
+/// Connecting a backend by engine name (`presence-node`, the engine tests).
+pub mod engine;
 /// Package `live` at v1 and v2 with the application's conversions (docs/EVOLUTION.md).
 pub mod evolution;
 /// Nodes, clients, publishers and the delivery check of the tests behind HAProxy.
@@ -54,6 +56,7 @@ pub mod nats_server;
 pub mod node_script;
 pub mod process;
 /// A redis-server of one test's own, to kill, restart, stop and continue.
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod relay_app;
 pub mod services;

@@ -29,6 +29,20 @@ pub fn redis_url() -> String {
     service("TAGWIRE_REDIS_URL")
 }
 
+/// The loopback Redis Cluster's node URLs (`TAGWIRE_REDIS_CLUSTER_URLS`,
+/// comma separated: six nodes, three primaries and their replicas).
+///
+/// # Panics
+///
+/// As [`service`].
+#[must_use]
+pub fn redis_cluster_urls() -> Vec<String> {
+    service("TAGWIRE_REDIS_CLUSTER_URLS")
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The loopback nats-server's URL (`TAGWIRE_NATS_URL`).
 ///
 /// # Panics

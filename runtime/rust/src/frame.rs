@@ -5,7 +5,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use crate::control::Control;
 #[cfg(feature = "server")]
-use crate::control::RoomEnvelope;
+use crate::control::{PresenceHead, RoomEnvelope};
 use crate::{DecodeError, Encoding, Header, Limits, Protocol};
 
 /// Encodes one value as a WebSocket message in `encoding`.
@@ -16,27 +16,102 @@ pub(crate) fn to_message<T: Protocol>(value: &T, encoding: Encoding) -> Message 
     }
 }
 
-/// Encodes one value as a room message (SPEC §9.7): the `_h` envelope,
-/// then the value's frame, in one buffer. Only servers send them.
+/// What goes before a value's frame in a wrapped server frame: an `_h`
+/// envelope (SPEC §9.7), with a presence event's `_l` fields after it, or
+/// an `_n` snapshot member's fields (§9.8). Written straight into each
+/// frame's buffer, so a room message costs no allocation beyond its frames.
+/// Only servers send them.
 #[cfg(feature = "server")]
-pub(crate) fn to_room_message<T: Protocol>(
-    value: &T,
-    encoding: Encoding,
-    envelope: &RoomEnvelope<'_>,
-) -> Message {
-    match encoding {
-        Encoding::Text => {
-            let mut out = String::new();
-            envelope.write_text_prefix(&mut out);
-            value.encode_text(&mut out);
-            Message::Text(Utf8Bytes::from(out))
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prefix<'a> {
+    envelope: Option<&'a RoomEnvelope<'a>>,
+    head: Option<&'a PresenceHead<&'a str>>,
+}
+
+#[cfg(feature = "server")]
+impl<'a> Prefix<'a> {
+    /// A room message's envelope, and the presence event it carries if any.
+    pub(crate) fn room(
+        envelope: &'a RoomEnvelope<'a>,
+        event: Option<&'a PresenceHead<&'a str>>,
+    ) -> Self {
+        Prefix {
+            envelope: Some(envelope),
+            head: event,
         }
-        Encoding::Binary => {
-            let mut out = Vec::new();
-            envelope.write_binary_prefix(&mut out);
-            value.encode_binary(&mut out);
-            Message::Binary(Bytes::from(out))
+    }
+
+    /// A presence head sent on its own (`_n`).
+    pub(crate) fn presence(head: &'a PresenceHead<&'a str>) -> Self {
+        Prefix {
+            envelope: None,
+            head: Some(head),
         }
+    }
+
+    /// Whether a value's frame follows the prefix: not after a leave event.
+    pub(crate) fn takes_value(&self) -> bool {
+        self.head.is_none_or(PresenceHead::has_state)
+    }
+
+    fn text(&self, out: &mut String) {
+        if let Some(envelope) = self.envelope {
+            envelope.write_text_prefix(out);
+        }
+        if let Some(head) = self.head {
+            head.write_text_prefix(out);
+        }
+    }
+
+    fn binary(&self, out: &mut Vec<u8>) {
+        if let Some(envelope) = self.envelope {
+            envelope.write_binary_prefix(out);
+        }
+        if let Some(head) = self.head {
+            head.write_binary_prefix(out);
+        }
+    }
+
+    /// The prefix alone, as a whole frame (a leave event).
+    pub(crate) fn alone(&self, encoding: Encoding) -> Message {
+        match encoding {
+            Encoding::Text => {
+                let mut out = String::new();
+                self.text(&mut out);
+                Message::Text(Utf8Bytes::from(out))
+            }
+            Encoding::Binary => {
+                let mut out = Vec::new();
+                self.binary(&mut out);
+                Message::Binary(Bytes::from(out))
+            }
+        }
+    }
+
+    /// The prefix and `value`'s frame, in one buffer.
+    pub(crate) fn message<T: Protocol>(&self, value: &T, encoding: Encoding) -> Message {
+        match encoding {
+            Encoding::Text => {
+                let mut out = String::new();
+                self.text(&mut out);
+                value.encode_text(&mut out);
+                Message::Text(Utf8Bytes::from(out))
+            }
+            Encoding::Binary => {
+                let mut out = Vec::new();
+                self.binary(&mut out);
+                value.encode_binary(&mut out);
+                Message::Binary(Bytes::from(out))
+            }
+        }
+    }
+
+    /// The prefix and a binary frame already encoded, as it is.
+    pub(crate) fn binary_with(&self, frame: &[u8]) -> Message {
+        let mut out = Vec::with_capacity(frame.len() + 48);
+        self.binary(&mut out);
+        out.extend_from_slice(frame);
+        Message::Binary(Bytes::from(out))
     }
 }
 

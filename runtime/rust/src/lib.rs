@@ -261,6 +261,12 @@ pub trait Package: Send + Sync + 'static {
     /// sends one gets the outdated notice (SPEC §9.6) instead of an error.
     const REMOVED: &'static [(Header, &'static str, u32)] = &[];
 
+    /// The message versions that are presence states (the schema's
+    /// `presence` declarations), in header order: the only frames a client
+    /// may send in `_k` and a server puts in presence events (SPEC §9.8).
+    /// None by default.
+    const PRESENCE: &'static [Header] = &[];
+
     /// One step down: `message` at the previous version of the same message;
     /// `None` when there is none or the conversion declined. Servers walk it
     /// for peers that do not know `message`'s version (docs/RUNTIME.md,

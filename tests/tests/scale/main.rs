@@ -20,8 +20,12 @@ mod runtime_support;
 
 mod backend_nats;
 mod backend_redis;
+mod backend_redis_cluster;
 mod docs_haproxy;
+mod engines;
 mod node_kill;
+mod presence;
+mod presence_redis;
 mod redis_outage;
 mod rolling_deploy;
 mod rooms;

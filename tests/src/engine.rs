@@ -6,7 +6,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use tagwire::server::backend::{
-    Backend, BackendError, HistoryWindow, PresenceConfig, RedisBackend, RedisConfig,
+    Backend, BackendError, HistoryWindow, NatsBackend, NatsConfig, PresenceConfig, RedisBackend,
+    RedisConfig,
 };
 
 /// An engine and where it runs.
@@ -14,6 +15,8 @@ use tagwire::server::backend::{
 pub enum EngineSpec {
     /// A redis-server (`redis:URL`).
     Redis(String),
+    /// A nats-server with JetStream (`nats:URL`), memory storage.
+    Nats(String),
 }
 
 impl FromStr for EngineSpec {
@@ -22,17 +25,21 @@ impl FromStr for EngineSpec {
     fn from_str(spec: &str) -> Result<Self, String> {
         match spec.split_once(':') {
             Some(("redis", url)) => Ok(EngineSpec::Redis(url.to_owned())),
-            _ => Err(format!("`{spec}` names no engine: expected redis:URL")),
+            Some(("nats", url)) => Ok(EngineSpec::Nats(url.to_owned())),
+            _ => Err(format!(
+                "`{spec}` names no engine: expected redis:URL or nats:URL"
+            )),
         }
     }
 }
 
 impl EngineSpec {
-    /// The engine's name: `redis`.
+    /// The engine's name: `redis` or `nats`.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             EngineSpec::Redis(_) => "redis",
+            EngineSpec::Nats(_) => "nats",
         }
     }
 }
@@ -41,6 +48,7 @@ impl std::fmt::Display for EngineSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EngineSpec::Redis(url) => write!(f, "redis:{url}"),
+            EngineSpec::Nats(url) => write!(f, "nats:{url}"),
         }
     }
 }
@@ -64,6 +72,15 @@ pub async fn connect(
                 .with_presence(presence);
             config.reconnect_max = std::time::Duration::from_millis(200);
             Arc::new(RedisBackend::connect(config).await?)
+        }
+        EngineSpec::Nats(url) => {
+            let mut config = NatsConfig::new(url.clone())
+                .with_prefix(prefix)
+                .with_window(window)
+                .with_presence(presence);
+            config.reconnect_min = std::time::Duration::from_millis(20);
+            config.reconnect_max = std::time::Duration::from_millis(200);
+            Arc::new(NatsBackend::connect(config).await?)
         }
     })
 }

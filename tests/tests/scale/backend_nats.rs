@@ -525,6 +525,12 @@ async fn restart_under_traffic(storage: NatsStorage) -> (Vec<Gap>, Vec<Position>
     })
     .await;
     let noticed = killed.elapsed();
+    // Until b notices too, its publish goes out and meets the ack timeout
+    // (`Uncertain`): that is the contract, but not what this checks.
+    state_becomes(&b, "Reconnecting", |s| {
+        matches!(s, BackendState::Reconnecting { .. })
+    })
+    .await;
     let refused = b.publish("room", Bytes::from_static(b"during")).await;
     assert!(
         matches!(refused, Err(BackendError::Unavailable { .. })),

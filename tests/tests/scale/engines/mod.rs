@@ -25,6 +25,7 @@ use tagwire_tests::process::lock;
 pub mod cases;
 mod kill;
 mod local;
+mod nats;
 mod redis;
 
 /// A broadcast engine under test.

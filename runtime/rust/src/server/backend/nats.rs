@@ -44,8 +44,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
+use async_nats::jetstream::consumer::AckPolicy;
 use async_nats::jetstream::consumer::DeliverPolicy;
-use async_nats::jetstream::consumer::push::OrderedConfig;
+use async_nats::jetstream::consumer::push;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::kv;
 use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
@@ -199,8 +200,11 @@ struct Core {
     rooms: Mutex<HashMap<Arc<str>, Arc<Room>>>,
     /// Streams known to exist on this connection, with their epoch.
     epochs: Mutex<HashMap<Arc<str>, u64>>,
-    /// Rooms where this node owns members: it renews its lease there.
-    owned: Mutex<HashSet<Arc<str>>>,
+    /// Rooms where this node owns members: it renews its lease there. The
+    /// number counts presence sets, so that a sweep that began before a
+    /// set (and found none of this node's members) does not stop the
+    /// renewals the set needs.
+    owned: Mutex<HashMap<Arc<str>, u64>>,
     /// Bumped on every disconnection: a room follower of an older
     /// connection delivers nothing more.
     connection: AtomicU64,
@@ -359,6 +363,94 @@ struct Listed {
     created: time::OffsetDateTime,
 }
 
+/// An ephemeral push consumer without acknowledgements, read from a
+/// subscription made before the consumer, so that nothing it pushes at once
+/// is missed. Deleted when dropped.
+struct Reader {
+    subscription: async_nats::Subscriber,
+    js: Context,
+    stream: stream::Stream,
+    consumer: String,
+    /// How many messages the consumer had to deliver when it was made.
+    pending: u64,
+}
+
+impl Reader {
+    async fn open(
+        core: &Core,
+        stream: &stream::Stream,
+        filter_subject: String,
+        deliver_policy: DeliverPolicy,
+    ) -> Result<Self, BackendError> {
+        let inbox = core.client.new_inbox();
+        let subscription = core
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|error| uncertain(format!("subscribing: {error}")))?;
+        let consumer = stream
+            .create_consumer(push::Config {
+                deliver_subject: inbox,
+                deliver_policy,
+                filter_subject,
+                ack_policy: AckPolicy::None,
+                memory_storage: true,
+                // Left behind by a node that vanished: gone after this.
+                inactive_threshold: Duration::from_secs(30),
+                ..Default::default()
+            })
+            .await
+            .map_err(|error| uncertain(format!("making a consumer: {error}")))?;
+        let info = consumer.cached_info();
+        Ok(Self {
+            subscription,
+            js: core.js.clone(),
+            stream: stream.clone(),
+            consumer: info.name.clone(),
+            pending: info.num_pending,
+        })
+    }
+
+    /// The next message, within `timeout` if one is given.
+    async fn next(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<jetstream::Message, BackendError> {
+        loop {
+            let next = match timeout {
+                Some(timeout) => tokio::time::timeout(timeout, self.subscription.next()).await,
+                None => Ok(self.subscription.next().await),
+            };
+            let message = match next {
+                Ok(Some(message)) => message,
+                Ok(None) => return Err(uncertain("the consumer's subscription ended")),
+                Err(_) => return Err(uncertain("no message from the consumer in time")),
+            };
+            // Heartbeats and flow control are not asked for; skip any
+            // status message all the same.
+            if message.status.is_some() {
+                continue;
+            }
+            return Ok(jetstream::Message {
+                message,
+                context: self.js.clone(),
+            });
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let stream = self.stream.clone();
+        let consumer = std::mem::take(&mut self.consumer);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = stream.delete_consumer(&consumer).await;
+            });
+        }
+    }
+}
+
 impl NatsBackend {
     /// Connects to the nats-server, makes the presence buckets and starts the
     /// backend's tasks. Fails with [`BackendError::Unavailable`] when the
@@ -426,7 +518,7 @@ impl NatsBackend {
             subscriber: RwLock::new(None),
             rooms: Mutex::new(HashMap::new()),
             epochs: Mutex::new(HashMap::new()),
-            owned: Mutex::new(HashSet::new()),
+            owned: Mutex::new(HashMap::new()),
             connection: AtomicU64::new(0),
             config,
         });
@@ -654,35 +746,21 @@ impl Core {
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, Bytes)>, BackendError> {
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                deliver_subject: self.client.new_inbox(),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: from,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|error| uncertain(format!("reading the stream: {error}")))?;
+        let mut reader = Reader::open(
+            self,
+            stream,
+            String::new(),
+            DeliverPolicy::ByStartSequence {
+                start_sequence: from,
+            },
+        )
+        .await?;
         let mut out = Vec::new();
-        if consumer.cached_info().num_pending == 0 {
+        if reader.pending == 0 {
             return Ok(out);
         }
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|error| uncertain(format!("reading the stream: {error}")))?;
         loop {
-            let message =
-                match tokio::time::timeout(self.config.response_timeout, messages.next()).await {
-                    Ok(Some(Ok(message))) => message,
-                    Ok(Some(Err(error))) => {
-                        return Err(uncertain(format!("reading the stream: {error}")));
-                    }
-                    Ok(None) | Err(_) => {
-                        return Err(uncertain("reading the stream: no message in time"));
-                    }
-                };
+            let message = reader.next(Some(self.config.response_timeout)).await?;
             let (seq, pending) = match message.info() {
                 Ok(info) => (info.stream_sequence, info.pending),
                 Err(error) => return Err(uncertain(format!("reading the stream: {error}"))),
@@ -783,14 +861,23 @@ impl Core {
             last.1 += 1;
             last.1
         };
-        let info = self.ensure_stream(&room.name).await?;
-        let stream = self
-            .js
-            .get_stream(self.stream_name(&room.name))
-            .await
-            .map_err(|error| uncertain(format!("the stream of {:?}: {error}", room.name)))?;
         let after = lock(&room.last).0;
-        let history = self.history_of(&room.name, &stream, &info, after).await?;
+        // A stream that is gone (a server without its data) is a reset to
+        // nothing; it is made again below, in a new epoch, and followed
+        // from its first message.
+        let history = match self.find_stream(&room.name).await? {
+            Some(stream) => {
+                self.history_of(&room.name, &stream, stream.cached_info(), after)
+                    .await?
+            }
+            None if after.is_start() => History::Messages(Vec::new()),
+            None => History::Gap(Gap {
+                room: room.name.clone(),
+                after,
+                current: Position::START,
+                kind: GapKind::Reset,
+            }),
+        };
         {
             let mut last = lock(&room.last);
             if last.1 != generation {
@@ -815,6 +902,12 @@ impl Core {
                 }
             }
         }
+        self.ensure_stream(&room.name).await?;
+        let stream = self
+            .js
+            .get_stream(self.stream_name(&room.name))
+            .await
+            .map_err(|error| uncertain(format!("the stream of {:?}: {error}", room.name)))?;
         self.follow(room, stream, generation);
         Ok(())
     }
@@ -826,86 +919,79 @@ impl Core {
         let task_room = room.clone();
         let task = tokio::spawn(async move {
             let room = task_room;
-            let start = lock(&room.last).0;
-            let consumer = stream
-                .create_consumer(OrderedConfig {
-                    deliver_subject: core.client.new_inbox(),
-                    deliver_policy: DeliverPolicy::ByStartSequence {
-                        start_sequence: start.seq + 1,
-                    },
-                    ..Default::default()
-                })
-                .await;
-            let messages = match consumer {
-                Ok(consumer) => consumer.messages().await,
+            let epoch = epoch_of(stream.cached_info().created);
+            let last = lock(&room.last).0;
+            // After a reset to nothing (START), the new epoch from its first
+            // message.
+            let start = if last.epoch == epoch { last.seq + 1 } else { 1 };
+            let mut reader = match Reader::open(
+                &core,
+                &stream,
+                String::new(),
+                DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+            )
+            .await
+            {
+                Ok(reader) => reader,
                 Err(error) => {
                     tracing::warn!(room = %room.name, %error, "nats backend: following the room's stream failed; caught up on reconnect");
                     return;
                 }
             };
-            let mut messages = match messages {
-                Ok(messages) => messages,
-                Err(error) => {
-                    tracing::warn!(room = %room.name, %error, "nats backend: following the room's stream failed; caught up on reconnect");
-                    return;
-                }
-            };
-            while let Some(message) = messages.next().await {
-                let message = match message {
+            loop {
+                let message = match reader.next(None).await {
                     Ok(message) => message,
                     Err(error) => {
-                        tracing::debug!(room = %room.name, %error, "nats backend: the room's consumer reports");
-                        continue;
+                        tracing::warn!(room = %room.name, %error, "nats backend: the room's consumer ended; caught up on reconnect");
+                        return;
                     }
                 };
                 let Ok(seq) = message.info().map(|info| info.stream_sequence) else {
                     continue;
                 };
-                core.offer(
-                    &room,
-                    generation,
-                    start.epoch,
-                    seq,
-                    &message.message.payload,
-                );
+                if !core.offer(&room, generation, epoch, seq, &message.message.payload) {
+                    // Messages skipped (this client dropped some, or they
+                    // left the stream): catch up from the stream, which
+                    // follows it again from there.
+                    let core = core.clone();
+                    let room = room.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = core.catch_up(&room).await {
+                            tracing::warn!(room = %room.name, %error, "nats backend: catching up failed; caught up on reconnect");
+                        }
+                    });
+                    return;
+                }
             }
         });
         *lock(&room.follower) = Some(task.abort_handle());
     }
 
-    /// Delivers one message the room's follower received.
-    fn offer(&self, room: &Room, generation: u64, epoch: u64, seq: u64, payload: &Bytes) {
+    /// Delivers one message the room's follower received; `false` when it
+    /// does not follow the last one delivered (nothing delivered: the
+    /// room must be caught up from its stream).
+    fn offer(&self, room: &Room, generation: u64, epoch: u64, seq: u64, payload: &Bytes) -> bool {
         let mut last = lock(&room.last);
-        if last.1 != generation || seq <= last.0.seq {
-            return;
+        let same_epoch = last.0.epoch == epoch;
+        if last.1 != generation || (same_epoch && seq <= last.0.seq) {
+            return true;
         }
-        let subscriber = self.subscriber();
-        if seq != last.0.seq + 1 {
-            // The consumer delivers every message the stream holds, in
-            // order: the ones skipped left it.
-            let gap = Gap {
-                room: room.name.clone(),
-                after: last.0,
-                current: Position {
-                    epoch,
-                    seq: seq - 1,
-                },
-                kind: GapKind::Trimmed { oldest: Some(seq) },
-            };
-            tracing::warn!(room = %gap.room, after = %gap.after, current = %gap.current, "nats backend: messages lost for this node");
-            if let Some(subscriber) = &subscriber {
-                subscriber.gap(&gap);
-            }
+        let next = if same_epoch { last.0.seq + 1 } else { 1 };
+        if seq != next {
+            return false;
         }
         let message = RoomMessage {
             room: room.name.clone(),
             position: Position { epoch, seq },
             payload: payload.clone(),
         };
-        if let Some(subscriber) = &subscriber {
+        if let Some(subscriber) = self.subscriber() {
             subscriber.message(&message);
         }
         last.0 = message.position;
+        true
     }
 
     /// The last entry of every key under `filter` in a bucket's stream
@@ -917,34 +1003,19 @@ impl Core {
             .await
             .map_err(|error| uncertain(format!("the bucket {bucket}: {error}")))?;
         let prefix = format!("$KV.{bucket}.");
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                deliver_subject: self.client.new_inbox(),
-                filter_subject: format!("{prefix}{keys}"),
-                deliver_policy: DeliverPolicy::LastPerSubject,
-                ..Default::default()
-            })
-            .await
-            .map_err(|error| uncertain(format!("listing {bucket}: {error}")))?;
+        let mut reader = Reader::open(
+            self,
+            &stream,
+            format!("{prefix}{keys}"),
+            DeliverPolicy::LastPerSubject,
+        )
+        .await?;
         let mut out = Vec::new();
-        if consumer.cached_info().num_pending == 0 {
+        if reader.pending == 0 {
             return Ok(out);
         }
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|error| uncertain(format!("listing {bucket}: {error}")))?;
         loop {
-            let message =
-                match tokio::time::timeout(self.config.response_timeout, messages.next()).await {
-                    Ok(Some(Ok(message))) => message,
-                    Ok(Some(Err(error))) => {
-                        return Err(uncertain(format!("listing {bucket}: {error}")));
-                    }
-                    Ok(None) | Err(_) => {
-                        return Err(uncertain(format!("listing {bucket}: no answer in time")));
-                    }
-                };
+            let message = reader.next(Some(self.config.response_timeout)).await?;
             let info = message
                 .info()
                 .map_err(|error| uncertain(format!("listing {bucket}: {error}")))?;
@@ -1188,18 +1259,28 @@ async fn renew_and_sweep(core: Arc<Core>, publishes: mpsc::WeakSender<Job>) {
         let Some(publishes) = publishes.upgrade() else {
             return;
         };
-        let owned: Vec<Arc<str>> = lock(&core.owned).iter().cloned().collect();
-        for room in &owned {
+        let owned: Vec<(Arc<str>, u64)> = lock(&core.owned)
+            .iter()
+            .map(|(room, sets)| (room.clone(), *sets))
+            .collect();
+        for (room, _) in &owned {
             if let Err(error) = core.renew(room).await {
                 tracing::warn!(%room, %error, "nats backend: renewing a lease failed");
             }
         }
-        let mut rooms: HashSet<Arc<str>> = lock(&core.rooms).keys().cloned().collect();
-        rooms.extend(owned);
-        for room in rooms {
+        let mut rooms: HashMap<Arc<str>, Option<u64>> = lock(&core.rooms)
+            .keys()
+            .map(|room| (room.clone(), None))
+            .collect();
+        rooms.extend(owned.into_iter().map(|(room, sets)| (room, Some(sets))));
+        for (room, sets) in rooms {
+            let sets = sets.or_else(|| lock(&core.owned).get(&room).copied());
             match core.sweep(&publishes, &room).await {
                 Ok(false) => {
-                    lock(&core.owned).remove(&room);
+                    let mut owned = lock(&core.owned);
+                    if owned.get(&room).copied() == sets {
+                        owned.remove(&room);
+                    }
                 }
                 Ok(true) => {}
                 Err(error) => tracing::warn!(%room, %error, "nats backend: sweeping failed"),
@@ -1315,9 +1396,14 @@ impl Backend for NatsBackend {
             core.available()?;
             // The lease first: a sweeper never sees a member of ours
             // without it.
-            if !lock(&core.owned).contains(&room) {
+            let renewing = {
+                let mut owned = lock(&core.owned);
+                let sets = owned.entry(room.clone()).or_insert(0);
+                *sets += 1;
+                *sets > 1
+            };
+            if !renewing {
                 core.renew(&room).await?;
-                lock(&core.owned).insert(room.clone());
             }
             let store = core.bucket(core.members_bucket()).await?;
             let key = format!("{}.{}", token(&room), token(&member));

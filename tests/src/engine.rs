@@ -14,6 +14,8 @@ use tagwire::server::backend::{
 pub enum EngineSpec {
     /// A redis-server (`redis:URL`).
     Redis(String),
+    /// A Redis Cluster (`redis-cluster:URL,URL,...`: any of its nodes).
+    RedisCluster(Vec<String>),
 }
 
 impl FromStr for EngineSpec {
@@ -22,17 +24,23 @@ impl FromStr for EngineSpec {
     fn from_str(spec: &str) -> Result<Self, String> {
         match spec.split_once(':') {
             Some(("redis", url)) => Ok(EngineSpec::Redis(url.to_owned())),
-            _ => Err(format!("`{spec}` names no engine: expected redis:URL")),
+            Some(("redis-cluster", urls)) => Ok(EngineSpec::RedisCluster(
+                urls.split(',').map(str::to_owned).collect(),
+            )),
+            _ => Err(format!(
+                "`{spec}` names no engine: expected redis:URL or redis-cluster:URL,URL,..."
+            )),
         }
     }
 }
 
 impl EngineSpec {
-    /// The engine's name: `redis`.
+    /// The engine's name: `redis`, `redis-cluster`.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             EngineSpec::Redis(_) => "redis",
+            EngineSpec::RedisCluster(_) => "redis-cluster",
         }
     }
 }
@@ -41,6 +49,7 @@ impl std::fmt::Display for EngineSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EngineSpec::Redis(url) => write!(f, "redis:{url}"),
+            EngineSpec::RedisCluster(urls) => write!(f, "redis-cluster:{}", urls.join(",")),
         }
     }
 }
@@ -56,14 +65,14 @@ pub async fn connect(
     window: HistoryWindow,
     presence: PresenceConfig,
 ) -> Result<Arc<dyn Backend>, BackendError> {
-    Ok(match spec {
-        EngineSpec::Redis(url) => {
-            let mut config = RedisConfig::new(url.clone())
-                .with_prefix(prefix)
-                .with_window(window)
-                .with_presence(presence);
-            config.reconnect_max = std::time::Duration::from_millis(200);
-            Arc::new(RedisBackend::connect(config).await?)
-        }
-    })
+    let config = match spec {
+        EngineSpec::Redis(url) => RedisConfig::new(url.clone()),
+        EngineSpec::RedisCluster(urls) => RedisConfig::cluster(urls.clone()),
+    };
+    let mut config = config
+        .with_prefix(prefix)
+        .with_window(window)
+        .with_presence(presence);
+    config.reconnect_max = std::time::Duration::from_millis(200);
+    Ok(Arc::new(RedisBackend::connect(config).await?))
 }

@@ -13,20 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tagwire::server::backend::{
-    Backend, BackendError, BackendState, Bytes, Gap, GapKind, History, HistoryWindow, Position,
-    RedisBackend, RedisConfig, RoomMessage, Subscriber,
+    Backend, BackendError, BackendState, Bytes, Gap, Position, RedisBackend, RedisConfig,
+    RoomMessage, Subscriber,
 };
 use tagwire_tests::redis_cluster::RedisCluster;
 use tagwire_tests::services::redis_cluster_urls;
 
-use crate::backend_redis::{lock, node, one_order_per_room_across_two_nodes, prefix};
-use crate::presence_redis::{
-    a_dropped_nodes_members_leave_within_lease_and_renewal,
-    presence_events_are_caught_up_after_a_reconnect, presence_is_one_set_across_two_nodes,
-};
+use tagwire_tests::process::lock;
+
+use crate::engines::{eventually, unique};
 
 fn config(test: &str) -> RedisConfig {
-    RedisConfig::cluster(redis_cluster_urls()).with_prefix(prefix(test))
+    RedisConfig::cluster(redis_cluster_urls()).with_prefix(unique(test))
 }
 
 /// `redis-cli -u URL args...` against one node of the cluster.
@@ -42,7 +40,7 @@ fn cli(url: &str, args: &[&str]) -> String {
 
 /// Kills, on every node of the cluster, the connections that hold a
 /// (sharded) subscription: the subscribing backends' cluster connections.
-fn kill_subscribed_connections() -> usize {
+pub(crate) fn kill_subscribed_connections() -> usize {
     let mut killed = 0;
     for url in redis_cluster_urls() {
         for line in cli(&url, &["CLIENT", "LIST"]).lines() {
@@ -62,19 +60,15 @@ fn kill_subscribed_connections() -> usize {
     killed
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_concurrent_publishers_on_two_nodes_give_one_order_per_room() {
-    let _shared = crate::shared().await;
-    one_order_per_room_across_two_nodes(config("cluster-order")).await;
-}
-
 /// Each room's keys are in one slot, and the test's rooms are spread over
 /// more than one shard (so the other tests cross shards).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_a_rooms_keys_share_one_slot_and_rooms_spread_over_shards() {
     let _shared = crate::shared().await;
     let config = config("cluster-slots");
-    let (a, _) = node(config.clone()).await;
+    let a = RedisBackend::connect(config.clone())
+        .await
+        .expect("connects to the cluster");
     let rooms = ["r0", "r1", "r2", "lobby", "a}b", "{x}", "", "%7D"];
     for room in rooms {
         a.subscribe(room).await.expect("subscribe");
@@ -118,96 +112,6 @@ async fn cluster_a_rooms_keys_share_one_slot_and_rooms_spread_over_shards() {
         })
         .collect();
     assert!(shards.len() > 1, "r0..r2 all on one shard: {shards:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_history_replays_within_the_window_and_gaps_beyond() {
-    let _shared = crate::shared().await;
-    let config = config("cluster-window").with_window(HistoryWindow {
-        max_messages: 10,
-        max_age: None,
-    });
-    let (a, _) = node(config.clone()).await;
-    let (b, node_b) = node(config).await;
-    let rooms = ["r0", "r1", "r2"];
-    let mut positions: HashMap<&str, Vec<Position>> = HashMap::new();
-    for room in rooms {
-        b.subscribe(room).await.expect("subscribe");
-    }
-    for i in 0..15 {
-        for room in rooms {
-            let position = a
-                .publish(room, Bytes::from(format!("{room}-{i}")))
-                .await
-                .expect("publish");
-            positions.entry(room).or_default().push(position);
-        }
-    }
-    for room in rooms {
-        let at = |seq: u64| Position {
-            seq,
-            ..positions[room][0]
-        };
-        match b.history(room, at(7)).await.expect("history") {
-            History::Messages(messages) => {
-                let seqs: Vec<u64> = messages.iter().map(|m| m.position.seq).collect();
-                assert_eq!(seqs, (8..=15).collect::<Vec<_>>());
-                assert_eq!(&messages[0].payload[..], format!("{room}-7").as_bytes());
-            }
-            History::Gap(gap) => panic!("{room}: {gap:?}"),
-        }
-        assert_eq!(
-            b.history(room, at(2)).await.expect("history"),
-            History::Gap(Gap {
-                room: room.into(),
-                after: at(2),
-                current: at(15),
-                kind: GapKind::Trimmed { oldest: Some(6) },
-            })
-        );
-        let other_epoch = Position {
-            epoch: at(1).epoch - 1,
-            seq: 3,
-        };
-        assert!(matches!(
-            b.history(room, other_epoch).await.expect("history"),
-            History::Gap(Gap {
-                kind: GapKind::Reset,
-                ..
-            })
-        ));
-    }
-    crate::backend_redis::eventually("B to receive all 45", || {
-        rooms.iter().all(|room| node_b.in_room(room).len() == 15)
-    })
-    .await;
-    assert!(lock(&node_b.gaps).is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_presence_is_one_set_across_two_nodes() {
-    let _shared = crate::shared().await;
-    presence_is_one_set_across_two_nodes(config("cluster-presence")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_a_killed_nodes_members_leave_within_the_lease() {
-    let _alone = crate::alone().await;
-    let took =
-        a_dropped_nodes_members_leave_within_lease_and_renewal(config("cluster-lease")).await;
-    eprintln!(
-        "figures: redis cluster: a dropped node's members left after {took:?} (lease 300 ms, renew every 100 ms)"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_presence_events_survive_a_reconnect_in_order() {
-    let _alone = crate::alone().await;
-    presence_events_are_caught_up_after_a_reconnect(
-        config("cluster-presence-reconnect"),
-        kill_subscribed_connections,
-    )
-    .await;
 }
 
 /// What one node's backend delivered, messages and gaps in one order.
@@ -379,7 +283,7 @@ async fn cluster_failover_a_killed_primary_under_traffic() {
                 .expect("publish after the failover"),
         );
     }
-    crate::backend_redis::eventually("both nodes to see the last messages", || {
+    eventually("both nodes to see the last messages", || {
         logs.iter().all(|log| {
             rooms.iter().all(|room| {
                 lock(&log.0).iter().any(|seen| {

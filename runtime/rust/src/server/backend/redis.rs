@@ -6,7 +6,11 @@
 //! - `tagwire:{room}:m`, a hash: the room's `epoch` and last `seq`;
 //! - `tagwire:{room}:l`, a stream: the window's messages, entry IDs `{seq}-0`,
 //!   fields `t` (Redis time in ms) and `p` (the payload);
-//! - `tagwire:{room}:r`, the pub/sub channel: `{epoch}:{seq}:{payload}`.
+//! - `tagwire:{room}:p`, a hash: presence, member ->
+//!   `{node}:{conn}:{linger deadline ms, 0 while held}:{state}`;
+//! - `tagwire:{room}:n`, a hash: presence leases, node -> deadline (ms);
+//! - `tagwire:{room}:r`, the pub/sub channel: `{epoch}:{seq}:{payload}`
+//!   (sharded on a Redis Cluster: `SSUBSCRIBE`, `SPUBLISH`).
 //!
 //! Redis takes the hash tag from the first `{` to the first `}` after it, and
 //! hashes the whole key when nothing is between them. So the prefix may hold
@@ -16,13 +20,20 @@
 //!
 //! A publish is one Lua script (`publish.lua`): HINCRBY the sequence, XADD
 //! with an exact MAXLEN (and a trim of what left the time window), PEXPIRE,
-//! PUBLISH. Redis runs scripts one at a time, so sequence numbers are one total
+//! PUBLISH (SPUBLISH on a cluster). Redis runs scripts one at a time, so sequence numbers are one total
 //! order per room whichever node published, and every node's connection
 //! receives the channel's messages in that order.
 //!
+//! Presence is `presence.lua`, which like `publish.lua` is loaded after
+//! `room.lua` and publishes its events with the same function, so they take
+//! the room's order. Each node renews a lease per room it holds members in,
+//! and sweeps the rooms with presence it is subscribed to, every
+//! `renew_every`.
+//!
 //! Each node keeps one multiplexed RESP3 connection (commands, scripts and
-//! pub/sub pushes together) owned by a supervisor task, which also tracks, per
-//! subscribed room, the last position delivered: a message that does not
+//! pub/sub pushes together; on a cluster, redis-rs's cluster connection,
+//! which routes each command by its key) owned by a supervisor task, which
+//! also tracks, per subscribed room, the last position delivered: a message that does not
 //! follow it (after a reconnect, or a push lost with a connection) is caught up
 //! from the stream, or becomes a [`Gap`]. Publishes go through a second task
 //! that sends whatever is queued as one pipeline, in call order.

@@ -413,3 +413,177 @@ async fn cluster_failover_a_killed_primary_under_traffic() {
         sent.len()
     );
 }
+
+/// Redis Cluster's key slot: CRC16 (XMODEM) of the hash tag, mod 16,384.
+fn slot_of(tag: &str) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in tag.as_bytes() {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 == 0 {
+                crc << 1
+            } else {
+                (crc << 1) ^ 0x1021
+            };
+        }
+    }
+    crc % 16_384
+}
+
+/// A room's slot moved to another shard while two nodes are subscribed
+/// (`redis-cli --cluster reshard`, which migrates the keys): Redis drops
+/// the sharded subscriptions, the nodes reconnect, subscribe where the slot
+/// is now and catch up; the room goes on in its epoch, every message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_a_rooms_slot_moved_to_another_shard_keeps_it_delivered() {
+    let _alone = crate::alone().await;
+    let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+        .await
+        .expect("the cluster starts");
+    let any = cluster.urls()[0].clone();
+    let port = |url: &str| -> u16 {
+        url.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
+    };
+    // The primary that serves slot 0 gives up its first slot, slot 0.
+    let nodes = cli(&any, &["CLUSTER", "NODES"]);
+    let primaries: Vec<(String, bool)> = nodes
+        .lines()
+        .filter(|line| line.contains("master"))
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (
+                fields[0].to_owned(),
+                fields[8..].iter().any(|r| r.starts_with("0-")),
+            )
+        })
+        .collect();
+    let from = primaries
+        .iter()
+        .find(|(_, first)| *first)
+        .expect("slot 0's primary")
+        .0
+        .clone();
+    let to = primaries
+        .iter()
+        .find(|(_, first)| !*first)
+        .expect("another primary")
+        .0
+        .clone();
+    let room = (0..)
+        .map(|i| format!("moved-{i}"))
+        .find(|room| slot_of(room) == 0)
+        .expect("a room in slot 0");
+    assert_eq!(
+        cli(&any, &["CLUSTER", "KEYSLOT", &format!("{{{room}}}")]),
+        "0"
+    );
+
+    let mut config = RedisConfig::cluster(cluster.urls()).with_prefix("reshard");
+    config.reconnect_max = Duration::from_millis(200);
+    let a = RedisBackend::connect(config.clone())
+        .await
+        .expect("connects");
+    let b = RedisBackend::connect(config).await.expect("connects");
+    let logs: Vec<Arc<Log>> = [&a, &b]
+        .iter()
+        .map(|backend| {
+            let log = Arc::new(Log::default());
+            let subscriber: Arc<dyn Subscriber> = log.clone();
+            backend.attach(Arc::downgrade(&subscriber));
+            log
+        })
+        .collect();
+    a.subscribe(&room).await.expect("subscribe");
+    b.subscribe(&room).await.expect("subscribe");
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(
+            a.publish(&room, Bytes::from(format!("m{i}")))
+                .await
+                .expect("publish"),
+        );
+    }
+    let before = cluster.primary_for(&format!("{{{room}}}"));
+
+    // redis-cli checks the cluster first and refuses while the nodes do not
+    // yet agree on its configuration (just after it was made): try again.
+    let mut attempts = 0;
+    loop {
+        let reshard = Command::new("redis-cli")
+            .args(["--cluster", "reshard", &format!("127.0.0.1:{}", port(&any))])
+            .args([
+                "--cluster-from",
+                &from,
+                "--cluster-to",
+                &to,
+                "--cluster-slots",
+                "1",
+            ])
+            .arg("--cluster-yes")
+            .output()
+            .expect("redis-cli --cluster reshard");
+        if reshard.status.success() {
+            break;
+        }
+        attempts += 1;
+        assert!(
+            attempts < 20,
+            "redis-cli --cluster reshard: {}",
+            String::from_utf8_lossy(&reshard.stdout)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::task::block_in_place(|| cluster.wait_ok(Duration::from_secs(20)));
+    let after = cluster.primary_for(&format!("{{{room}}}"));
+    assert_ne!(before, after, "the room's slot moved");
+
+    // Publishes go on (those made while a node reconnects may be refused).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 5;
+    while sent.len() < 10 {
+        match a.publish(&room, Bytes::from(format!("m{i}"))).await {
+            Ok(position) => {
+                sent.push(position);
+                i += 1;
+            }
+            Err(error) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "publishes refused for 20 s: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    let last = *sent.last().expect("sent");
+    eventually("both nodes to get the messages after the move", || {
+        logs.iter().all(|log| {
+            lock(&log.0)
+                .iter()
+                .any(|seen| matches!(seen, Seen::Message(m) if m.position == last))
+        })
+    })
+    .await;
+    assert!(
+        sent.windows(2)
+            .all(|w| w[1].epoch == w[0].epoch && w[1].seq == w[0].seq + 1)
+    );
+    for log in &logs {
+        let seen: Vec<(Position, Bytes)> = lock(&log.0)
+            .iter()
+            .map(|seen| match seen {
+                Seen::Message(m) => (m.position, m.payload.clone()),
+                Seen::Gap(gap) => panic!("a gap: {gap:?}"),
+            })
+            .collect();
+        let expected: Vec<(Position, Bytes)> = sent
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, Bytes::from(format!("m{i}"))))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+}

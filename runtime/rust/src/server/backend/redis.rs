@@ -1239,6 +1239,19 @@ async fn connected(
                             return End::Lost(format!("catching up: {error}"));
                         }
                     }
+                    PushKind::SUnsubscribe => {
+                        // Redis drops a sharded subscription whose slot moved
+                        // to another shard (a resharding); this node's own
+                        // unsubscriptions are of rooms it already forgot. A
+                        // room still subscribed must be subscribed again where
+                        // its slot is now, and caught up: reconnecting does both.
+                        if let Some(Value::BulkString(channel)) = push.data.first()
+                            && let Some(room) = core.channel_room(channel)
+                            && rooms.contains_key(room.as_str())
+                        {
+                            return End::Lost(format!("the cluster moved room {room:?} to another shard"));
+                        }
+                    }
                     _ => {}
                 }
             }

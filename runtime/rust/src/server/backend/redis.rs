@@ -1764,6 +1764,57 @@ mod tests {
     }
 
     #[test]
+    fn presence_replies_parse_and_odd_ones_are_errors_not_panics() {
+        let text = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        assert_eq!(event_position(Value::Array(vec![])).ok(), Some(None));
+        assert_eq!(
+            event_position(Value::Array(vec![text("1764460000123456"), Value::Int(7)])).ok(),
+            Some(Some(at(1_764_460_000_123_456, 7)))
+        );
+        for odd in [
+            Value::Nil,
+            Value::Int(3),
+            Value::Array(vec![text("x"), Value::Int(1)]),
+            Value::Array(vec![Value::Int(1), Value::Int(-1)]),
+            Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
+        ] {
+            assert!(event_position(odd.clone()).is_err(), "{odd:?}");
+        }
+        let taken = snapshot(Value::Array(vec![
+            text("9"),
+            Value::Int(4),
+            text("zed"),
+            Value::BulkString(vec![0, 1, b':', 255]),
+            text("ann"),
+            text(""),
+        ]))
+        .expect("a snapshot");
+        assert_eq!(taken.position, at(9, 4));
+        let members: Vec<(&str, &[u8])> = taken
+            .members
+            .iter()
+            .map(|e| (&*e.member, &e.state[..]))
+            .collect();
+        assert_eq!(
+            members,
+            vec![("ann", &b""[..]), ("zed", &[0, 1, b':', 255][..])]
+        );
+        for odd in [
+            Value::Nil,
+            Value::Array(vec![]),
+            Value::Array(vec![
+                text("9"),
+                Value::Int(4),
+                Value::BulkString(vec![0xff]),
+                text("s"),
+            ]),
+            Value::Array(vec![text("9"), Value::Int(4), Value::Int(1), text("s")]),
+        ] {
+            assert!(snapshot(odd.clone()).is_err(), "{odd:?}");
+        }
+    }
+
+    #[test]
     fn urls_that_do_not_parse_are_refused() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

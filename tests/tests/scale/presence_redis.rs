@@ -76,3 +76,49 @@ async fn cluster_presence_events_survive_a_reconnect_in_order() {
     )
     .await;
 }
+
+/// States are the presence message's binary frame: any bytes (NUL, newline,
+/// `:` and bytes above 127 among them) come back from a snapshot exactly,
+/// and setting the same bytes again is no change.
+async fn binary_states_are_kept_exactly(config: RedisConfig) {
+    let backend: Arc<dyn Backend> = Arc::new(
+        RedisBackend::connect(config.clone())
+            .await
+            .unwrap_or_else(|error| panic!("connecting to {}: {error}", config.url)),
+    );
+    let room = "binary";
+    let states: [&'static [u8]; 3] = [b"\0", b"a\n\0:b\xff:", b":0:1:\r\n"];
+    for (i, state) in states.iter().enumerate() {
+        let event = backend
+            .presence_set(room, "ann", 1, Bytes::from_static(state))
+            .await
+            .expect("set");
+        assert!(event.is_some(), "state {i} is a change");
+        assert_eq!(
+            backend
+                .presence_set(room, "ann", 2, Bytes::from_static(state))
+                .await
+                .expect("set again"),
+            None,
+            "state {i} set again (another connection) is no change"
+        );
+        let members = backend
+            .presence_snapshot(room)
+            .await
+            .expect("snapshot")
+            .members;
+        assert_eq!(members.len(), 1);
+        assert_eq!(&members[0].state[..], *state, "state {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_presence_states_are_kept_exactly() {
+    let _shared = crate::shared().await;
+    binary_states_are_kept_exactly(RedisConfig::new(redis_url()).with_prefix(unique("binary")))
+        .await;
+    binary_states_are_kept_exactly(
+        RedisConfig::cluster(redis_cluster_urls()).with_prefix(unique("binary")),
+    )
+    .await;
+}

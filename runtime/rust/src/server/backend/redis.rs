@@ -20,9 +20,9 @@
 //!
 //! A publish is one Lua script (`publish.lua`): HINCRBY the sequence, XADD
 //! with an exact MAXLEN (and a trim of what left the time window), PEXPIRE,
-//! PUBLISH (SPUBLISH on a cluster). Redis runs scripts one at a time, so sequence numbers are one total
-//! order per room whichever node published, and every node's connection
-//! receives the channel's messages in that order.
+//! PUBLISH (SPUBLISH on a cluster). Redis runs scripts one at a time, so
+//! sequence numbers are one total order per room whichever node published,
+//! and every node's connection receives the channel's messages in that order.
 //!
 //! Presence is `presence.lua`, which like `publish.lua` is loaded after
 //! `room.lua` and publishes its events with the same function, so they take
@@ -33,9 +33,9 @@
 //! Each node keeps one multiplexed RESP3 connection (commands, scripts and
 //! pub/sub pushes together; on a cluster, redis-rs's cluster connection,
 //! which routes each command by its key) owned by a supervisor task, which
-//! also tracks, per subscribed room, the last position delivered: a message that does not
-//! follow it (after a reconnect, or a push lost with a connection) is caught up
-//! from the stream, or becomes a [`Gap`]. Publishes go through a second task
+//! also tracks, per subscribed room, the last position delivered: a message
+//! that does not follow it (after a reconnect, or a push lost with a
+//! connection) is caught up from the stream, or becomes a [`Gap`]. Publishes go through a second task
 //! that sends whatever is queued as one pipeline, in call order.
 //!
 //! Every command has the response timeout: a Redis that stops answering
@@ -236,8 +236,8 @@ enum Client {
 }
 
 /// A connection to one Redis, or to a cluster (redis-rs routes each
-/// command, a script by its first key, to the slot's primary and follows
-/// MOVED redirects).
+/// command, a script by its first key, to the slot's primary, and refreshes
+/// its slot map on a MOVED reply).
 #[derive(Clone)]
 enum Conn {
     Single(MultiplexedConnection),
@@ -333,7 +333,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl RedisBackend {
     /// Starts the backend's tasks (on the current tokio runtime) and returns
     /// at once, in [`BackendState::Reconnecting`] until the first connection
-    /// is made. Fails only on a URL that does not parse.
+    /// is made. Fails only on a URL that does not parse, or a prefix that
+    /// holds a brace.
     pub fn new(config: RedisConfig) -> Result<Self, BackendError> {
         if config.prefix.contains(['{', '}']) {
             // The room's hash tag must be the first `{...}` of every key.
@@ -1824,6 +1825,12 @@ mod tests {
         let error = RedisBackend::new(RedisConfig::new("http://nope")).expect_err("refused");
         assert!(
             matches!(&error, BackendError::Refused { error } if error.contains("http://nope")),
+            "{error}"
+        );
+        let error = RedisBackend::new(RedisConfig::cluster(["redis://127.0.0.1:7000", "nope://x"]))
+            .expect_err("refused");
+        assert!(
+            matches!(&error, BackendError::Refused { error } if error.contains("nope://x")),
             "{error}"
         );
         let error = RedisBackend::new(RedisConfig::new("redis://127.0.0.1").with_prefix("a{b"))

@@ -94,6 +94,9 @@ impl Handler<board::Package> for Board {
                 });
                 conn.broadcast(ROOM, &reacted);
             }
+            // A cursor is presence: the page sets it with `setPresence`
+            // (a presence frame the runtime handles), never as a message.
+            ClientMessage::CursorV1(_) => {}
         }
     }
 

@@ -261,6 +261,11 @@ pub trait Package: Send + Sync + 'static {
     /// sends one gets the outdated notice (SPEC §9.6) instead of an error.
     const REMOVED: &'static [(Header, &'static str, u32)] = &[];
 
+    /// The headers of the schema's presence states (`presence` declarations),
+    /// in header order: the only frames a server accepts as a member's
+    /// presence state. Empty unless the schema declares one.
+    const PRESENCE: &'static [Header] = &[];
+
     /// One step down: `message` at the previous version of the same message;
     /// `None` when there is none or the conversion declined. Servers walk it
     /// for peers that do not know `message`'s version (docs/RUNTIME.md,

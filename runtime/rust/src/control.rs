@@ -1,6 +1,6 @@
 //! The runtime's own messages (SPEC §9): ping, pong, hello, welcome, drain
-//! notice, error, outdated notice, room message envelope, resume and gap, on
-//! the reserved `_` headers.
+//! notice, error, outdated notice, room message envelope, resume and gap,
+//! and presence (set, event, snapshot, member), on the reserved `_` headers.
 //!
 //! They use the same text and binary encodings as application messages, so
 //! a peer decodes every frame with one codec and dispatches on the header's
@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::__private::{BinaryReader, BinaryWriter, Codec, Reader, TextReader, TextWriter, Writer};
-use crate::{DecodeError, Header, Limits, Protocol};
+use crate::{DecodeError, DecodeErrorKind, Header, Limits, Protocol};
 
 /// `_a`: the server's heartbeat; the client answers with [`Control::Pong`].
 pub const PING: Header = Header::new(*b"_a");
@@ -33,6 +33,19 @@ pub const ROOM: Header = Header::new(*b"_h");
 pub const RESUME: Header = Header::new(*b"_i");
 /// `_j`: messages of a room the client asked for are gone for good.
 pub const GAP: Header = Header::new(*b"_j");
+/// `_k`: the client sets its presence state in a room: the room, then the
+/// presence message's own frame (SPEC §9.8). Read with [`PresenceHead`].
+pub const PRESENCE_SET: Header = Header::new(*b"_k");
+/// `_l`: a presence event, only as the inner frame of an `_h` envelope:
+/// the kind, the member, then (join, update) its state's frame. Read with
+/// [`PresenceHead`].
+pub const PRESENCE_EVENT: Header = Header::new(*b"_l");
+/// `_m`: a room's presence snapshot, followed at once by its members'
+/// `_n` frames ([`Control::PresenceSnapshot`]).
+pub const PRESENCE_SNAPSHOT: Header = Header::new(*b"_m");
+/// `_n`: one member of a snapshot: the room, the member, then its state's
+/// frame. Read with [`PresenceHead`].
+pub const PRESENCE_MEMBER: Header = Header::new(*b"_n");
 
 /// Where a message stands in its room: the room's epoch and the message's
 /// sequence number in it (SPEC §9.7; `server::backend::Position`).
@@ -181,6 +194,238 @@ impl RoomEnvelope<'static> {
     }
 }
 
+/// What happened to a present member: the byte in a backend's event
+/// payload and the word on the wire (SPEC §9.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PresenceKind {
+    /// The member is new in the room (or came back after it was removed).
+    Join,
+    /// The member's state changed, or it came back within the linger.
+    Update,
+    /// The member left, lingered out, or its node's lease ran out.
+    Leave,
+}
+
+impl PresenceKind {
+    /// The byte in a backend's event payload.
+    pub fn byte(self) -> u8 {
+        match self {
+            PresenceKind::Join => b'j',
+            PresenceKind::Update => b'u',
+            PresenceKind::Leave => b'l',
+        }
+    }
+
+    /// The kind a payload byte stands for.
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            b'j' => Some(PresenceKind::Join),
+            b'u' => Some(PresenceKind::Update),
+            b'l' => Some(PresenceKind::Leave),
+            _ => None,
+        }
+    }
+
+    /// The wire word: `join`, `update` or `leave`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceKind::Join => "join",
+            PresenceKind::Update => "update",
+            PresenceKind::Leave => "leave",
+        }
+    }
+
+    /// The kind a wire word names.
+    #[must_use]
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "join" => Some(PresenceKind::Join),
+            "update" => Some(PresenceKind::Update),
+            "leave" => Some(PresenceKind::Leave),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PresenceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The fields of a presence frame that come before the state frame ending
+/// it (SPEC §9.8), like an `_h` envelope's before its inner frame: the
+/// state is a presence message's own frame, verbatim, which its decoder
+/// reads. `S` is `&str` to write, `String` as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceHead<S = String> {
+    /// `_k`, client → server: the client's state in `room` follows.
+    Set {
+        /// The room.
+        room: S,
+    },
+    /// `_l`, inside an `_h` envelope: what happened to `member`; its state
+    /// follows for a join or an update, nothing for a leave.
+    Event {
+        /// What happened.
+        kind: PresenceKind,
+        /// Whose presence.
+        member: S,
+    },
+    /// `_n`, after `_m`: one member of the room's snapshot; its state
+    /// follows.
+    Member {
+        /// The room.
+        room: S,
+        /// The member.
+        member: S,
+    },
+}
+
+impl<S: AsRef<str>> PresenceHead<S> {
+    /// `_k`, `_l` or `_n`.
+    pub fn header(&self) -> Header {
+        match self {
+            PresenceHead::Set { .. } => PRESENCE_SET,
+            PresenceHead::Event { .. } => PRESENCE_EVENT,
+            PresenceHead::Member { .. } => PRESENCE_MEMBER,
+        }
+    }
+
+    /// Whether a state frame follows: all but a leave event.
+    pub fn has_state(&self) -> bool {
+        !matches!(
+            self,
+            PresenceHead::Event {
+                kind: PresenceKind::Leave,
+                ..
+            }
+        )
+    }
+
+    fn encode(&self, w: &mut impl Writer) {
+        match self {
+            PresenceHead::Set { room } => w.str(room.as_ref()),
+            PresenceHead::Event { kind, member } => {
+                w.str(kind.as_str());
+                w.str(member.as_ref());
+            }
+            PresenceHead::Member { room, member } => {
+                w.str(room.as_ref());
+                w.str(member.as_ref());
+            }
+        }
+    }
+
+    /// Appends the header and fields to `out`, and the `|` before the state
+    /// frame when one follows (a leave event is complete without).
+    pub fn write_text_prefix(&self, out: &mut String) {
+        self.encode(&mut TextWriter::new(out, self.header()));
+        if self.has_state() {
+            out.push('|');
+        }
+    }
+
+    /// Appends the header and fields to `out`; the state's binary frame
+    /// goes after them.
+    pub fn write_binary_prefix(&self, out: &mut Vec<u8>) {
+        self.encode(&mut BinaryWriter::new(out, self.header()));
+    }
+
+    /// The whole text frame: prefix and `state` (ignored for a leave).
+    #[must_use]
+    pub fn to_text(&self, state: &str) -> String {
+        let mut out = String::new();
+        self.write_text_prefix(&mut out);
+        if self.has_state() {
+            out.push_str(state);
+        }
+        out
+    }
+
+    /// The whole binary frame: prefix and `state` (ignored for a leave).
+    #[must_use]
+    pub fn to_binary(&self, state: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_binary_prefix(&mut out);
+        if self.has_state() {
+            out.extend_from_slice(state);
+        }
+        out
+    }
+}
+
+impl PresenceHead<String> {
+    /// Splits an `_k`, `_l` or `_n` text frame into its fields and the
+    /// state frame (empty for a leave). The state is not checked: its
+    /// decoder does that.
+    pub fn split_text<'f>(
+        frame: &'f str,
+        limits: &Limits,
+    ) -> Result<(PresenceHead, &'f str), DecodeError> {
+        let mut r = TextReader::new(frame, limits)?;
+        let head = Self::decode(&mut r)?;
+        if head.has_state() {
+            Ok((head, r.rest()?))
+        } else {
+            r.finish()?;
+            Ok((head, ""))
+        }
+    }
+
+    /// Splits an `_k`, `_l` or `_n` binary frame into its fields and the
+    /// state frame (empty for a leave).
+    pub fn split_binary<'f>(
+        frame: &'f [u8],
+        limits: &Limits,
+    ) -> Result<(PresenceHead, &'f [u8]), DecodeError> {
+        let mut r = BinaryReader::new(frame, limits)?;
+        let head = Self::decode(&mut r)?;
+        if head.has_state() {
+            Ok((head, r.rest()))
+        } else {
+            r.finish()?;
+            Ok((head, &[]))
+        }
+    }
+
+    fn decode(r: &mut impl Reader) -> Result<Self, DecodeError> {
+        Ok(match r.header() {
+            PRESENCE_SET => PresenceHead::Set { room: r.string()? },
+            PRESENCE_EVENT => {
+                let at = r.position();
+                let kind = PresenceKind::parse(&r.string()?)
+                    .ok_or_else(|| DecodeError::new(DecodeErrorKind::UnknownEnumValue, at))?;
+                PresenceHead::Event {
+                    kind,
+                    member: r.string()?,
+                }
+            }
+            PRESENCE_MEMBER => PresenceHead::Member {
+                room: r.string()?,
+                member: r.string()?,
+            },
+            _ => return Err(r.unknown_header()),
+        })
+    }
+}
+
+/// `_m`: a room's presence at a position (SPEC §9.8). The `count` `_n`
+/// frames that follow at once are its members; the client replaces its
+/// presence map for the room with them, and ignores presence events at or
+/// before `position` from then on. It does not change the client's resume
+/// position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSnapshotNotice {
+    /// The room.
+    pub room: String,
+    /// The room's position the snapshot stands at.
+    pub position: RoomPosition,
+    /// How many `_n` frames follow.
+    pub count: u32,
+}
+
 /// One control message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Control {
@@ -203,6 +448,8 @@ pub enum Control {
     Resume(Resume),
     /// Server → client: messages of a room are gone; refetch its state.
     Gap(GapNotice),
+    /// Server → client: a room's presence snapshot; its members follow.
+    PresenceSnapshot(PresenceSnapshotNotice),
 }
 
 /// What a client says about itself when it connects.
@@ -393,6 +640,7 @@ impl Protocol for Control {
             Control::Outdated(_) => OUTDATED,
             Control::Resume(_) => RESUME,
             Control::Gap(_) => GAP,
+            Control::PresenceSnapshot(_) => PRESENCE_SNAPSHOT,
         }
     }
 }
@@ -436,6 +684,11 @@ impl Codec for Control {
                 w.str(g.kind.as_str());
                 g.position.encode(w);
             }
+            Control::PresenceSnapshot(p) => {
+                w.str(&p.room);
+                p.position.encode(w);
+                w.u32(p.count);
+            }
         }
     }
 
@@ -476,6 +729,11 @@ impl Codec for Control {
                 room: r.string()?,
                 kind: GapReason::parse(&r.string()?),
                 position: RoomPosition::decode(r)?,
+            }),
+            PRESENCE_SNAPSHOT => Control::PresenceSnapshot(PresenceSnapshotNotice {
+                room: r.string()?,
+                position: RoomPosition::decode(r)?,
+                count: r.u32()?,
             }),
             _ => return Err(r.unknown_header()),
         };
@@ -536,6 +794,11 @@ mod tests {
                 kind: GapReason::Reset,
                 position: RoomPosition { epoch: 9, seq: 0 },
             }),
+            Control::PresenceSnapshot(PresenceSnapshotNotice {
+                room: "lobby".into(),
+                position: RoomPosition { epoch: 300, seq: 9 },
+                count: 2,
+            }),
         ]
     }
 
@@ -555,6 +818,7 @@ mod tests {
                 "_i|lobby|1700000000000000|42",
                 "_j|lobby|trimmed|1700000000000000|1200",
                 "_j|a\\pb|reset|9|0",
+                "_m|lobby|300|9|2",
             ]
         );
     }
@@ -634,6 +898,161 @@ mod tests {
             "5f 6a 05 6c 6f 62 62 79 05 72 65 73 65 74 ac 02 07"
         );
         Ok(())
+    }
+
+    /// The test vectors of SPEC §9.8, which runtime/typescript's control
+    /// tests copy: each presence frame in text and in binary (hex). The
+    /// state frame is `aa|hi|~` / `61 61 02 68 69 00`, as in §9.7.
+    #[test]
+    fn presence_frames_match_the_spec_vectors() -> Result<(), DecodeError> {
+        let hex = |b: &[u8]| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let limits = Limits::default();
+        let state_text = "aa|hi|~";
+        let state: &[u8] = &[0x61, 0x61, 0x02, 0x68, 0x69, 0x00];
+
+        let set = PresenceHead::Set { room: "lobby" };
+        assert_eq!(set.to_text(state_text), "_k|lobby|aa|hi|~");
+        assert_eq!(
+            hex(&set.to_binary(state)),
+            "5f 6b 05 6c 6f 62 62 79 61 61 02 68 69 00"
+        );
+        assert_eq!(
+            PresenceHead::split_text("_k|lobby|aa|hi|~", &limits)?,
+            (
+                PresenceHead::Set {
+                    room: "lobby".to_owned()
+                },
+                state_text
+            )
+        );
+        assert_eq!(
+            PresenceHead::split_binary(&set.to_binary(state), &limits)?.1,
+            state
+        );
+
+        // `_l` goes inside an `_h` envelope: the envelope's prefix, then
+        // the event's.
+        let envelope = |seq| RoomEnvelope {
+            room: "lobby",
+            position: RoomPosition { epoch: 300, seq },
+        };
+        let join = PresenceHead::Event {
+            kind: PresenceKind::Join,
+            member: "ann",
+        };
+        assert_eq!(
+            envelope(8).to_text(&join.to_text(state_text)),
+            "_h|lobby|300|8|_l|join|ann|aa|hi|~"
+        );
+        assert_eq!(
+            hex(&envelope(8).to_binary(&join.to_binary(state))),
+            "5f 68 05 6c 6f 62 62 79 ac 02 08 5f 6c 04 6a 6f 69 6e 03 61 6e 6e 61 61 02 68 69 00"
+        );
+        let update = PresenceHead::Event {
+            kind: PresenceKind::Update,
+            member: "ann",
+        };
+        assert_eq!(update.to_text(state_text), "_l|update|ann|aa|hi|~");
+        assert_eq!(
+            hex(&update.to_binary(state)),
+            "5f 6c 06 75 70 64 61 74 65 03 61 6e 6e 61 61 02 68 69 00"
+        );
+        let leave = PresenceHead::Event {
+            kind: PresenceKind::Leave,
+            member: "ann",
+        };
+        assert_eq!(
+            envelope(9).to_text(&leave.to_text("ignored")),
+            "_h|lobby|300|9|_l|leave|ann"
+        );
+        assert_eq!(
+            hex(&envelope(9).to_binary(&leave.to_binary(b"ignored"))),
+            "5f 68 05 6c 6f 62 62 79 ac 02 09 5f 6c 05 6c 65 61 76 65 03 61 6e 6e"
+        );
+        let (_, _, inner) = RoomEnvelope::split_text("_h|lobby|300|9|_l|leave|ann", &limits)?;
+        assert_eq!(
+            PresenceHead::split_text(inner, &limits)?,
+            (
+                PresenceHead::Event {
+                    kind: PresenceKind::Leave,
+                    member: "ann".to_owned()
+                },
+                ""
+            )
+        );
+        let joined = envelope(8).to_binary(&join.to_binary(state));
+        let (_, _, inner) = RoomEnvelope::split_binary(&joined, &limits)?;
+        assert_eq!(
+            PresenceHead::split_binary(inner, &limits)?,
+            (
+                PresenceHead::Event {
+                    kind: PresenceKind::Join,
+                    member: "ann".to_owned()
+                },
+                state
+            )
+        );
+
+        let snapshot = Control::PresenceSnapshot(PresenceSnapshotNotice {
+            room: "lobby".into(),
+            position: RoomPosition { epoch: 300, seq: 9 },
+            count: 2,
+        });
+        assert_eq!(snapshot.to_text(), "_m|lobby|300|9|2");
+        assert_eq!(
+            hex(&snapshot.to_binary()),
+            "5f 6d 05 6c 6f 62 62 79 ac 02 09 02"
+        );
+        let member = PresenceHead::Member {
+            room: "lobby",
+            member: "ann",
+        };
+        assert_eq!(member.to_text(state_text), "_n|lobby|ann|aa|hi|~");
+        assert_eq!(
+            hex(&member.to_binary(state)),
+            "5f 6e 05 6c 6f 62 62 79 03 61 6e 6e 61 61 02 68 69 00"
+        );
+        assert_eq!(
+            PresenceHead::split_text("_n|a\\pb|ann|aa|hi|~", &limits)?.0,
+            PresenceHead::Member {
+                room: "a|b".to_owned(),
+                member: "ann".to_owned()
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn bad_presence_frames_are_errors_not_panics() {
+        let limits = Limits::default();
+        // An unknown kind, a leave with a state, a join without one, the
+        // wrong header, truncation.
+        assert_eq!(
+            PresenceHead::split_text("_l|wave|ann|aa", &limits).map_err(|e| e.kind),
+            Err(DecodeErrorKind::UnknownEnumValue)
+        );
+        assert!(PresenceHead::split_text("_l|leave|ann|aa", &limits).is_err());
+        assert!(PresenceHead::split_text("_l|join|ann", &limits).is_err());
+        assert!(PresenceHead::split_text("_h|lobby|aa", &limits).is_err());
+        assert!(PresenceHead::split_binary(b"_k\x05lob", &limits).is_err());
+        assert!(PresenceHead::split_binary(b"_n", &limits).is_err());
+        assert!(PresenceHead::split_binary(b"_l\x05leave\x03ann\x00", &limits).is_err());
+        // `_k`, `_l`, `_n` are not Control messages; `_m` is.
+        assert!(Control::decode_text("_k|lobby|aa").is_err());
+        assert!(Control::decode_text("_m|lobby|1|2").is_err());
+        for kind in [
+            PresenceKind::Join,
+            PresenceKind::Update,
+            PresenceKind::Leave,
+        ] {
+            assert_eq!(PresenceKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(PresenceKind::from_byte(kind.byte()), Some(kind));
+        }
     }
 
     #[test]

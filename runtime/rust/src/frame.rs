@@ -5,7 +5,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use crate::control::Control;
 #[cfg(feature = "server")]
-use crate::control::RoomEnvelope;
+use crate::control::{PresenceHead, RoomEnvelope};
 use crate::{DecodeError, Encoding, Header, Limits, Protocol};
 
 /// Encodes one value as a WebSocket message in `encoding`.
@@ -16,27 +16,86 @@ pub(crate) fn to_message<T: Protocol>(value: &T, encoding: Encoding) -> Message 
     }
 }
 
-/// Encodes one value as a room message (SPEC §9.7): the `_h` envelope,
-/// then the value's frame, in one buffer. Only servers send them.
+/// What goes before a value's frame in a wrapped server frame, in both
+/// encodings: an `_h` envelope (SPEC §9.7), with a presence event's `_l`
+/// fields after it, or an `_n` snapshot member's fields (§9.8). Only
+/// servers send them.
 #[cfg(feature = "server")]
-pub(crate) fn to_room_message<T: Protocol>(
-    value: &T,
-    encoding: Encoding,
-    envelope: &RoomEnvelope<'_>,
-) -> Message {
-    match encoding {
-        Encoding::Text => {
-            let mut out = String::new();
-            envelope.write_text_prefix(&mut out);
-            value.encode_text(&mut out);
-            Message::Text(Utf8Bytes::from(out))
+#[derive(Debug, Clone)]
+pub(crate) struct Prefix {
+    text: String,
+    binary: Vec<u8>,
+    /// Whether a value's frame follows: not after a leave event.
+    open: bool,
+}
+
+#[cfg(feature = "server")]
+impl Prefix {
+    /// A room message's envelope, and the presence event it carries if any.
+    pub(crate) fn room(envelope: &RoomEnvelope<'_>, event: Option<&PresenceHead<&str>>) -> Self {
+        let mut text = String::new();
+        let mut binary = Vec::new();
+        envelope.write_text_prefix(&mut text);
+        envelope.write_binary_prefix(&mut binary);
+        if let Some(event) = event {
+            event.write_text_prefix(&mut text);
+            event.write_binary_prefix(&mut binary);
         }
-        Encoding::Binary => {
-            let mut out = Vec::new();
-            envelope.write_binary_prefix(&mut out);
-            value.encode_binary(&mut out);
-            Message::Binary(Bytes::from(out))
+        Prefix {
+            text,
+            binary,
+            open: event.is_none_or(PresenceHead::has_state),
         }
+    }
+
+    /// A presence head sent on its own (`_n`).
+    pub(crate) fn presence(head: &PresenceHead<&str>) -> Self {
+        let mut text = String::new();
+        let mut binary = Vec::new();
+        head.write_text_prefix(&mut text);
+        head.write_binary_prefix(&mut binary);
+        Prefix {
+            text,
+            binary,
+            open: head.has_state(),
+        }
+    }
+
+    /// Whether a value's frame follows the prefix.
+    pub(crate) fn takes_value(&self) -> bool {
+        self.open
+    }
+
+    /// The prefix alone, as a whole frame (a leave event).
+    pub(crate) fn alone(&self, encoding: Encoding) -> Message {
+        match encoding {
+            Encoding::Text => Message::Text(Utf8Bytes::from(self.text.clone())),
+            Encoding::Binary => Message::Binary(Bytes::from(self.binary.clone())),
+        }
+    }
+
+    /// The prefix and `value`'s frame, in one buffer.
+    pub(crate) fn message<T: Protocol>(&self, value: &T, encoding: Encoding) -> Message {
+        match encoding {
+            Encoding::Text => {
+                let mut out = self.text.clone();
+                value.encode_text(&mut out);
+                Message::Text(Utf8Bytes::from(out))
+            }
+            Encoding::Binary => {
+                let mut out = self.binary.clone();
+                value.encode_binary(&mut out);
+                Message::Binary(Bytes::from(out))
+            }
+        }
+    }
+
+    /// The prefix and a binary frame already encoded, as it is.
+    pub(crate) fn binary_with(&self, frame: &[u8]) -> Message {
+        let mut out = Vec::with_capacity(self.binary.len() + frame.len());
+        out.extend_from_slice(&self.binary);
+        out.extend_from_slice(frame);
+        Message::Binary(Bytes::from(out))
     }
 }
 

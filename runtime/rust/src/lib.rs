@@ -261,9 +261,10 @@ pub trait Package: Send + Sync + 'static {
     /// sends one gets the outdated notice (SPEC §9.6) instead of an error.
     const REMOVED: &'static [(Header, &'static str, u32)] = &[];
 
-    /// The headers of the schema's presence states (`presence` declarations),
-    /// in header order: the only frames a server accepts as a member's
-    /// presence state. Empty unless the schema declares one.
+    /// The message versions that are presence states (the schema's
+    /// `presence` declarations), in header order: the only frames a client
+    /// may send in `_k` and a server puts in presence events (SPEC §9.8).
+    /// None by default.
     const PRESENCE: &'static [Header] = &[];
 
     /// One step down: `message` at the previous version of the same message;

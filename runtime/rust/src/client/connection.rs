@@ -486,6 +486,9 @@ impl<P: Package, D: Dial> Task<P, D> {
                             })
                             .await;
                         }
+                        Incoming::Control(Control::PresenceSnapshot(_)) => {
+                            tracing::debug!("tagwire client: ignoring a presence snapshot");
+                        }
                         Incoming::Control(Control::Hello(_) | Control::Pong | Control::Resume(_)) => {
                             tracing::debug!("tagwire client: ignoring a client-only control message");
                         }

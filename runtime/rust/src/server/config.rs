@@ -84,6 +84,10 @@ pub struct ServerConfig {
     /// connection as they pass. `None` (the default) turns it off: no
     /// route, no per-connection counters, no frame tap.
     pub inspector: Option<InspectorConfig>,
+    /// How often one connection's presence state in one room goes to the
+    /// backend at most (default 50 ms): a client's `_k` frames within it
+    /// are coalesced, the last state winning (SPEC §9.8).
+    pub presence_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +108,7 @@ impl Default for ServerConfig {
             #[cfg(feature = "metrics")]
             metrics: false,
             inspector: None,
+            presence_interval: Duration::from_millis(50),
         }
     }
 }
@@ -277,6 +282,7 @@ setters!(ServerConfig {
     with_origins: origins: OriginConfig,
     with_rate_limits: rate_limits: RateLimits,
     with_inspector: inspector: Option<InspectorConfig>,
+    with_presence_interval: presence_interval: Duration,
 });
 
 #[cfg(feature = "metrics")]

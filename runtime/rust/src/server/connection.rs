@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::backend::Position;
+use super::backend::{Bytes, check_member_key};
 use super::core::Core;
 use super::downgrade::{Converted, Older, cannot_send};
 use super::member::ConnectionState;
 use super::metrics::Conversion;
 use super::outbox::{Closing, SendError};
-use super::rooms::PublishError;
+use super::rooms::{PresenceError, PublishError};
 use crate::control::Hello;
 use crate::frame::to_message;
 use crate::{CloseCode, Encoding, Header, Package, Protocol};
@@ -193,9 +194,78 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
         self.core().rooms.join(&self.member(), room);
     }
 
-    /// Removes this connection from `room`.
+    /// Removes this connection from `room`, and its member from the
+    /// room's presence at once (the others see it leave).
     pub fn leave(&self, room: &str) {
         self.core().rooms.leave(self.state.id, room);
+    }
+
+    /// Joins `room` (as [`Connection::join`]) as a present member
+    /// (SPEC §9.8): `member` is the key the others see (a user id, a
+    /// session; at most 128 bytes, no control characters), `state` a
+    /// presence message (the schema's `presence` declarations). The other
+    /// members get a join (or, for a member key present already, for
+    /// instance still lingering after a reconnect, an update or nothing);
+    /// this client gets the room's presence snapshot, then the room's
+    /// messages after it. With a resume position from the client, the
+    /// replay brings its presence in step instead.
+    ///
+    /// Until [`Connection::leave`], the member stays present while the
+    /// connection is open; once it closes (a deploy, a dropped network),
+    /// it lingers for the backend's `PresenceConfig::linger`, so a client
+    /// that comes back in time is not seen leaving.
+    ///
+    /// # Errors
+    ///
+    /// [`PresenceError::NotPresence`], [`PresenceError::Invalid`],
+    /// [`PresenceError::TooLarge`] and [`PresenceError::Member`] for a
+    /// state or key presence does not take;
+    /// [`PresenceError::AlreadyPresent`] when the connection is present in
+    /// the room as another member; [`PresenceError::Backend`] when the
+    /// backend refused (the room holds its most members) or failed, and
+    /// [`PresenceError::Closed`] when the connection closed: then it is not
+    /// left in the room.
+    pub async fn join_presence(
+        &self,
+        room: &str,
+        member: &str,
+        state: &P::Server,
+    ) -> Result<(), PresenceError> {
+        check_member_key(member).map_err(PresenceError::Member)?;
+        let state = self.presence_state(state)?;
+        self.core()
+            .rooms
+            .join_presence(&self.member(), room, member, state)
+            .await
+    }
+
+    /// Sets this connection's presence state in `room`, where
+    /// [`Connection::join_presence`] made it present. At most one state
+    /// per `ServerConfig::presence_interval` goes to the backend; a state
+    /// set meanwhile waits, and a newer one replaces it (the last wins).
+    /// A state the backend refuses is reported to the client as an error
+    /// (`_f`, code 4).
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::join_presence`] for the state, and
+    /// [`PresenceError::NotPresent`] when the connection is not present in
+    /// the room.
+    pub fn set_presence(&self, room: &str, state: &P::Server) -> Result<(), PresenceError> {
+        let state = self.presence_state(state)?;
+        self.core().rooms.set_presence(&self.member(), room, state)
+    }
+
+    /// The state's binary frame, when presence takes it.
+    fn presence_state(&self, state: &P::Server) -> Result<Bytes, PresenceError> {
+        presence_frame::<P>(
+            state,
+            self.core()
+                .rooms
+                .backend()
+                .presence_config()
+                .max_state_bytes,
+        )
     }
 
     /// Sends `message` to every connection in `room` on every node sharing
@@ -236,4 +306,25 @@ impl<P: Package, C: Send + Sync + 'static> Connection<P, C> {
     {
         self.core().rooms.publish::<P>(room, message, None)
     }
+}
+
+/// A presence state's binary frame, checked: a presence message version,
+/// its constraints, at most `max` bytes.
+pub(crate) fn presence_frame<P: Package>(
+    state: &impl Protocol,
+    max: usize,
+) -> Result<Bytes, PresenceError> {
+    let header = state.header();
+    if !P::PRESENCE.contains(&header) {
+        return Err(PresenceError::NotPresence(header));
+    }
+    state.validate().map_err(PresenceError::Invalid)?;
+    let frame = state.to_binary();
+    if frame.len() > max {
+        return Err(PresenceError::TooLarge {
+            len: frame.len(),
+            max,
+        });
+    }
+    Ok(Bytes::from(frame))
 }

@@ -7,11 +7,9 @@ use std::panic::AssertUnwindSafe;
 
 use tokio_tungstenite::tungstenite::Message;
 
-use super::backend::Position;
 use super::peers::PeerHello;
-use crate::control::RoomEnvelope;
 use crate::control::{Control, OutdatedNotice};
-use crate::frame::{to_message, to_room_message};
+use crate::frame::{Prefix, to_message};
 use crate::{Encoding, Header, Package, Protocol};
 
 /// What a peer that does not know a message version gets.
@@ -47,8 +45,9 @@ pub(crate) struct Older<'a, P: Package> {
     /// A step's conversion panicked.
     panicked: bool,
     notice: [Option<Message>; 2],
-    /// A room message's room and position: its frames go in `_h` envelopes.
-    envelope: Option<(&'a str, Position)>,
+    /// A room message's envelope (or a snapshot member's fields): its
+    /// frames go after it.
+    prefix: Option<&'a Prefix>,
 }
 
 impl<'a, P: Package> Older<'a, P> {
@@ -59,15 +58,16 @@ impl<'a, P: Package> Older<'a, P> {
             ended: false,
             panicked: false,
             notice: [None, None],
-            envelope: None,
+            prefix: None,
         }
     }
 
-    /// As [`Older::new`] for a room message: every frame in its `_h`
-    /// envelope (the outdated notice is not a room message: none).
-    pub(crate) fn enveloped(newest: &'a P::Server, room: &'a str, position: Position) -> Self {
+    /// As [`Older::new`] for a room message (or a presence frame): every
+    /// frame after `prefix` (the outdated notice is not a room message: it
+    /// goes without).
+    pub(crate) fn prefixed(newest: &'a P::Server, prefix: &'a Prefix) -> Self {
         Older {
-            envelope: Some((room, position)),
+            prefix: Some(prefix),
             ..Older::new(newest)
         }
     }
@@ -84,16 +84,14 @@ impl<'a, P: Package> Older<'a, P> {
                     Converted::Outdated
                 };
             }
-            let envelope = self.envelope;
+            let prefix = self.prefix;
             let (message, frames) = &mut self.steps[i];
             if peer.knows(message.header()) {
                 return Converted::Frame(
                     frames[slot(encoding)]
-                        .get_or_insert_with(|| match envelope {
+                        .get_or_insert_with(|| match prefix {
                             None => to_message(message, encoding),
-                            Some((room, position)) => {
-                                to_room_message(message, encoding, &RoomEnvelope { room, position })
-                            }
+                            Some(prefix) => prefix.message(message, encoding),
                         })
                         .clone(),
                 );

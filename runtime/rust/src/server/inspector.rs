@@ -281,8 +281,8 @@ pub(crate) fn state_json<P: Package>(core: &Core) -> String {
         push_json_string(&r.name, &mut out);
         let _ = write!(
             out,
-            ",\"subscription\":\"{}\",\"held\":{},\"members\":[",
-            r.subscription, r.held
+            ",\"subscription\":\"{}\",\"held\":{},\"present\":{},\"members\":[",
+            r.subscription, r.held, r.present
         );
         for (j, (id, at)) in r.members.iter().enumerate() {
             if j > 0 {

@@ -142,6 +142,8 @@ mod off {
         #[inline]
         pub(crate) fn gap(&self, _: GapReason) {}
         #[inline]
+        pub(crate) fn presence_event(&self, _: crate::control::PresenceKind) {}
+        #[inline]
         pub(crate) fn converted(&self, _: Header, _: Conversion) {}
         #[inline]
         pub(crate) fn outdated_notice(&self, _: Header) {}
@@ -486,6 +488,8 @@ mod on {
         replays: Counter,
         gaps: [Counter; 2],
         gap_family: Family<KindLabel, Counter>,
+        presence: [Counter; 3],
+        presence_family: Family<KindLabel, Counter>,
     }
 
     /// What the server records; `None` unless the configuration asks for
@@ -669,6 +673,18 @@ mod on {
             }
         }
 
+        /// One presence event fanned out on this node.
+        pub(crate) fn presence_event(&self, kind: crate::control::PresenceKind) {
+            if let Some(m) = self.on() {
+                let i = match kind {
+                    crate::control::PresenceKind::Join => 0,
+                    crate::control::PresenceKind::Update => 1,
+                    crate::control::PresenceKind::Leave => 2,
+                };
+                m.presence[i].inc();
+            }
+        }
+
         pub(crate) fn converted(&self, header: Header, direction: Conversion) {
             let Some(slot) = self.on().and_then(|m| Self::slot(m, Some(header))) else {
                 return;
@@ -800,6 +816,9 @@ mod on {
             let gap_family = Family::<KindLabel, Counter>::default();
             let gaps = ["trimmed", "reset"]
                 .map(|kind| gap_family.get_or_create(&KindLabel { kind }).clone());
+            let presence_family = Family::<KindLabel, Counter>::default();
+            let presence = ["join", "update", "leave"]
+                .map(|kind| presence_family.get_or_create(&KindLabel { kind }).clone());
             Inner {
                 slots,
                 messages: messages.into_boxed_slice(),
@@ -831,6 +850,8 @@ mod on {
                 replays: Counter::default(),
                 gaps,
                 gap_family,
+                presence,
+                presence_family,
             }
         }
     }
@@ -919,7 +940,7 @@ mod on {
             let phase = PhaseGauge(node.drain_phase());
             let left = ConstGauge::new(i64::try_from(node.draining_left()).unwrap_or(i64::MAX));
             // Name, help, unit and the metric, in the order of the exposition.
-            let families: [(&str, &str, Option<&Unit>, &dyn EncodeMetric); 27] = [
+            let families: [(&str, &str, Option<&Unit>, &dyn EncodeMetric); 28] = [
                 (
                     "tagwire_connections",
                     "Connections open, by transport, encoding and whether the client's protocol is older than the server's.",
@@ -1045,6 +1066,12 @@ mod on {
                     "Gap notices sent to members, by kind.",
                     None,
                     &m.gap_family,
+                ),
+                (
+                    "tagwire_presence_events",
+                    "Presence events this node fanned out to its members, by kind.",
+                    None,
+                    &m.presence_family,
                 ),
                 (
                     "tagwire_conversions",

@@ -91,7 +91,7 @@ pub use self::handler::{CloseReport, Handler};
 pub use self::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
 pub use self::outbox::SendError;
 pub use self::rate::RateLimits;
-pub use self::rooms::PublishError;
+pub use self::rooms::{PresenceError, PublishError};
 use self::shared::Shared;
 use crate::Package;
 

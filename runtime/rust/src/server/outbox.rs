@@ -149,6 +149,36 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues `frames` together, nothing between them, or none of them
+    /// (then as [`Outbox::push`] for a frame that does not fit).
+    pub(crate) fn push_all(&self, frames: Vec<Message>) -> Result<(), SendError> {
+        let mut state = self.lock();
+        match state.closing {
+            Some(Closing::SlowConsumer { .. }) => return Err(SendError::SlowConsumer),
+            Some(Closing::Close { .. }) => return Err(SendError::Closed),
+            None => {}
+        }
+        let len: usize = frames.iter().map(frame_len).sum();
+        if state.frames.len() + frames.len() > self.max_frames || state.bytes + len > self.max_bytes
+        {
+            let undelivered = state.frames.len() + frames.len();
+            state.frames = VecDeque::new();
+            state.bytes = 0;
+            state.closing = Some(Closing::SlowConsumer { undelivered });
+            drop(state);
+            self.ready.notify_one();
+            return Err(SendError::SlowConsumer);
+        }
+        let wake = state.frames.is_empty() && !frames.is_empty();
+        state.bytes += len;
+        state.frames.extend(frames);
+        drop(state);
+        if wake {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
     /// Starts closing unless a close is already under way; frames queued so
     /// far are still written first. Returns whether this call started it.
     pub(crate) fn close(&self, closing: Closing) -> bool {

@@ -14,27 +14,39 @@
 //! Redis), this node's own publishes to it are held and published once the
 //! subscription is in effect: a member that joined and then sees the
 //! application broadcast gets the broadcast, with either backend.
+//!
+//! Presence (SPEC §9.8) lives in the backend; the rooms keep only which of
+//! this node's connections are present in which room, as whom. A present
+//! member's join is a presence set, then a snapshot (`_m` + `_n`) and the
+//! room's messages after the snapshot's position through the replay
+//! machinery; presence events come from the backend as room messages and go
+//! out as `_h` + `_l`. A closed connection's members linger; a leave
+//! removes them at once.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::{Bytes as WsBytes, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Bytes as WsBytes, Message};
 
 use super::backend::{
-    Backend, BackendError, BoxFuture, Bytes, Gap, GapKind, History, Position, RoomMessage,
-    Subscriber,
+    Backend, BackendError, BoxFuture, Bytes, Gap, GapKind, History, InvalidMemberKey, Position,
+    PresenceEvent, PresenceSnapshot, RoomMessage, Subscriber,
 };
 use super::downgrade::{Converted, Older};
 use super::member::ConnectionState;
 use super::metrics::{Conversion, Recorder};
-use crate::control::{Control, GapNotice, GapReason, RoomEnvelope};
-use crate::frame::to_message;
-use crate::{Encoding, Limits, Package, Protocol, Violation};
+use crate::control::{
+    Control, ErrorNotice, GapNotice, GapReason, PresenceHead, PresenceSnapshotNotice, RoomEnvelope,
+    error_code,
+};
+use crate::frame::{Prefix, to_message};
+use crate::{Encoding, Header, Limits, Package, Protocol, Violation};
 
 /// Live messages held for one member while its replay is read: beyond this,
 /// the replay ends in a gap (the member's queue would overflow anyway).
@@ -72,9 +84,76 @@ impl fmt::Display for PublishError {
 
 impl std::error::Error for PublishError {}
 
-/// Sends one room message to members: `deliver::<P>` for the server's package.
-type Deliver =
-    fn(&RoomMessage, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
+/// Why a presence call was refused ([`super::Connection::join_presence`],
+/// [`super::Connection::set_presence`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PresenceError {
+    /// The value is not of a presence message version (the schema's
+    /// `presence` declarations, `Package::PRESENCE`): its header.
+    NotPresence(Header),
+    /// The state breaks one of the schema's constraints.
+    Invalid(Violation),
+    /// The member key is not one presence accepts.
+    Member(InvalidMemberKey),
+    /// The state's binary frame is longer than the backend's
+    /// `max_state_bytes`.
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The connection is not a present member of the room
+    /// (`set_presence` before `join_presence`).
+    NotPresent,
+    /// The connection is present in the room already, as this member.
+    AlreadyPresent {
+        /// The member it is present as.
+        member: String,
+    },
+    /// The connection is closing.
+    Closed,
+    /// The backend refused (a full room) or failed.
+    Backend(BackendError),
+}
+
+impl fmt::Display for PresenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PresenceError::NotPresence(header) => write!(
+                f,
+                "message {header} is not a presence message (declare it with `presence` in the schema)"
+            ),
+            PresenceError::Invalid(violation) => write!(f, "presence state refused: {violation}"),
+            PresenceError::Member(invalid) => invalid.fmt(f),
+            PresenceError::TooLarge { len, max } => write!(
+                f,
+                "a presence state is at most {max} bytes in binary, not {len}"
+            ),
+            PresenceError::NotPresent => {
+                f.write_str("the connection is not a present member of the room")
+            }
+            PresenceError::AlreadyPresent { member } => write!(
+                f,
+                "the connection is present in the room already, as `{member}`"
+            ),
+            PresenceError::Closed => f.write_str("the connection is closing"),
+            PresenceError::Backend(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PresenceError {}
+
+/// Sends one frame (a room message's, or a presence state's) after
+/// `prefix` to members: `fan_out::<P>` for the server's package.
+type FanOut = fn(&Prefix, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
+
+/// The frames of one connection's presence snapshot, `_m` then the `_n`s:
+/// `snapshot_frames::<P>` for the server's package.
+type SnapshotFrames =
+    fn(&str, &PresenceSnapshot, &ConnectionState, &AtomicU64, &Recorder) -> Vec<Message>;
 
 /// One room as the inspector shows it.
 #[derive(Debug)]
@@ -85,6 +164,8 @@ pub(crate) struct RoomView {
     pub(crate) subscription: &'static str,
     /// Publishes waiting for the subscription.
     pub(crate) held: usize,
+    /// This node's connections present in the room.
+    pub(crate) present: usize,
 }
 
 /// [`Rooms::inspect`]: the rooms, and the rooms of each connection in any.
@@ -96,9 +177,15 @@ pub(crate) struct RoomsView {
 
 /// Every room of one server (one node).
 pub(crate) struct Rooms {
+    /// Itself, for the backend's calls (which come by reference) that start
+    /// tasks.
+    me: Weak<Rooms>,
     rooms: Mutex<Table>,
     backend: Arc<dyn Backend>,
-    deliver: Deliver,
+    fan_out: FanOut,
+    snapshot_frames: SnapshotFrames,
+    /// [`super::ServerConfig::presence_interval`].
+    presence_interval: Duration,
     /// Random per node: with a connection id, names the connection a
     /// `broadcast_to_others` skips, whichever node delivers.
     node: u64,
@@ -133,6 +220,47 @@ struct Table {
     /// Only connections in a room or holding a resume position have an
     /// entry: an idle connection costs the rooms nothing.
     connections: HashMap<u64, Memberships>,
+    /// The rooms each connection is present in; only connections with
+    /// presence have an entry.
+    presence: HashMap<u64, Vec<Present>>,
+}
+
+/// One connection's presence in one room.
+#[derive(Debug)]
+struct Present {
+    room: Arc<str>,
+    member: Arc<str>,
+    /// A state set while the last one's interval runs: sent when it ends
+    /// (a newer one replaces it).
+    pending: Option<Bytes>,
+    /// A set went to the backend less than an interval ago.
+    busy: bool,
+}
+
+impl Table {
+    fn present(&mut self, id: u64, room: &str) -> Option<&mut Present> {
+        self.presence
+            .get_mut(&id)?
+            .iter_mut()
+            .find(|p| &*p.room == room)
+    }
+
+    /// Forgets the connection's presence in `room`: the member, if any.
+    fn forget_present(&mut self, id: u64, room: &str) -> Option<Arc<str>> {
+        let list = self.presence.get_mut(&id)?;
+        let at = list.iter().position(|p| &*p.room == room)?;
+        let gone = list.swap_remove(at);
+        if list.is_empty() {
+            self.presence.remove(&id);
+        }
+        Some(gone.member)
+    }
+
+    fn has_presence(&self, id: u64, room: &str) -> bool {
+        self.presence
+            .get(&id)
+            .is_some_and(|list| list.iter().any(|p| &*p.room == room))
+    }
 }
 
 /// The rooms of one connection, and the positions its client resumes from.
@@ -264,11 +392,26 @@ struct Member {
 
 struct Replay {
     after: Position,
-    /// The history read has been started.
+    /// The history read has been started (or, for a member waiting for its
+    /// presence snapshot, must not be yet).
     started: bool,
     /// Live messages delivered while the history is read.
     pending: Vec<RoomMessage>,
     overflow: bool,
+}
+
+impl Replay {
+    /// A member whose live messages are held until its presence snapshot
+    /// is sent; `started` keeps the subscription's settling from reading
+    /// its history before the snapshot gives the position.
+    fn awaiting_snapshot() -> Box<Self> {
+        Box::new(Replay {
+            after: Position::START,
+            started: true,
+            pending: Vec::new(),
+            overflow: false,
+        })
+    }
 }
 
 /// Decodes at most this large a frame from the backend: it was encoded by a
@@ -287,11 +430,15 @@ impl Rooms {
         backend: Arc<dyn Backend>,
         panics: Arc<AtomicU64>,
         metrics: Arc<Recorder>,
+        presence_interval: Duration,
     ) -> Arc<Self> {
-        let rooms = Arc::new(Rooms {
+        let rooms = Arc::new_cyclic(|me| Rooms {
+            me: me.clone(),
             rooms: Mutex::new(Table::default()),
             backend,
-            deliver: deliver::<P>,
+            fan_out: fan_out::<P>,
+            snapshot_frames: snapshot_frames::<P>,
+            presence_interval,
             node: rand::random(),
             panics,
             metrics,
@@ -310,20 +457,42 @@ impl Rooms {
     }
 
     pub(crate) fn join(self: &Arc<Self>, conn: &Arc<ConnectionState>, room: &str) {
-        let (name, subscribe, replay) = {
+        self.join_as(conn, room, false);
+    }
+
+    /// Joins the room; with `snapshot`, a member without a resume position
+    /// waits (its live messages held) for a presence snapshot. Returns
+    /// whether the connection was in the room already, and whether it waits
+    /// for a snapshot.
+    fn join_as(
+        self: &Arc<Self>,
+        conn: &Arc<ConnectionState>,
+        room: &str,
+        snapshot: bool,
+    ) -> (bool, bool) {
+        let (name, subscribe, replay, waits) = {
             let mut table = self.lock();
-            let Table { rooms, connections } = &mut *table;
+            let Table {
+                rooms, connections, ..
+            } = &mut *table;
             let name = match rooms.get_key_value(room) {
                 Some((name, _)) => name.clone(),
                 None => Arc::from(room),
             };
             let entry = rooms.entry(name.clone()).or_insert_with(Room::new);
-            if entry.members.contains_key(&conn.id) {
-                return;
+            if let Some(member) = entry.members.get_mut(&conn.id) {
+                // In the room already: a snapshot unless a replay (which
+                // brings presence in step) is under way.
+                let waits = snapshot && member.replay.is_none();
+                if waits {
+                    member.replay = Some(Replay::awaiting_snapshot());
+                }
+                return (true, waits);
             }
             let memberships = connections.entry(conn.id).or_default();
             let resume = memberships.take_resume(room);
             memberships.joined.push(name.clone());
+            let waits = snapshot && resume.is_none();
             let subscribe =
                 entry.members.is_empty() && entry.subscription == Subscription::Unsubscribed;
             let replay = resume.is_some() && entry.subscription == Subscription::Subscribed;
@@ -333,28 +502,191 @@ impl Rooms {
             if subscribe || matches!(entry.subscription, Subscription::Unsubscribing { .. }) {
                 entry.subscription.start_attempt();
             }
+            let replay = if waits {
+                Some(Replay::awaiting_snapshot())
+            } else {
+                resume.map(|after| {
+                    Box::new(Replay {
+                        after,
+                        started: replay,
+                        pending: Vec::new(),
+                        overflow: false,
+                    })
+                })
+            };
+            let replays = replay.as_ref().is_some_and(|r| r.started) && !waits;
             entry.members.insert(
                 conn.id,
                 Member {
                     conn: conn.clone(),
                     last: Position::START,
-                    replay: resume.map(|after| {
-                        Box::new(Replay {
-                            after,
-                            started: replay,
-                            pending: Vec::new(),
-                            overflow: false,
-                        })
-                    }),
+                    replay,
                 },
             );
-            (name, subscribe, replay)
+            (name, subscribe, replays, waits)
         };
         if subscribe {
             self.run(settle(self.clone(), name));
         } else if replay {
             self.run(replay_one(self.clone(), name, conn.clone()));
         }
+        (false, waits)
+    }
+
+    /// Makes the connection a present member of the room as `member` with
+    /// `state` (a presence message's binary frame): joins the room, sets the
+    /// member in the backend, then (unless a resume replay brings presence
+    /// in step) sends the snapshot and the room's messages after it.
+    pub(crate) async fn join_presence(
+        self: &Arc<Self>,
+        conn: &Arc<ConnectionState>,
+        room: &str,
+        member: &str,
+        state: Bytes,
+    ) -> Result<(), PresenceError> {
+        if conn.outbox.is_closing() {
+            return Err(PresenceError::Closed);
+        }
+        {
+            let mut table = self.lock();
+            if let Some(present) = table.present(conn.id, room) {
+                if &*present.member != member {
+                    return Err(PresenceError::AlreadyPresent {
+                        member: present.member.to_string(),
+                    });
+                }
+                drop(table);
+                return self.set_presence(conn, room, state);
+            }
+            table.presence.entry(conn.id).or_default().push(Present {
+                room: Arc::from(room),
+                member: Arc::from(member),
+                pending: None,
+                busy: true,
+            });
+        }
+        let (was_in, waits) = self.join_as(conn, room, true);
+        let set = self
+            .backend
+            .presence_set(room, member, conn.id, state)
+            .await;
+        let refused = match set {
+            Err(error) => Some(PresenceError::Backend(error)),
+            // Closed meanwhile: its drop guard may have run already, and
+            // would not have lingered this member.
+            Ok(_) if conn.outbox.is_closing() => {
+                let _ = self.backend.presence_linger(room, member, conn.id).await;
+                Some(PresenceError::Closed)
+            }
+            Ok(_) => None,
+        };
+        if let Some(error) = refused {
+            self.lock().forget_present(conn.id, room);
+            if was_in {
+                self.end_snapshot_wait(room, conn);
+            } else {
+                self.leave(conn.id, room);
+            }
+            return Err(error);
+        }
+        // A state set while joining goes out now.
+        let pending = self.lock().present(conn.id, room).and_then(|present| {
+            let pending = present.pending.take();
+            present.busy = pending.is_some();
+            pending.map(|state| (present.room.clone(), present.member.clone(), state))
+        });
+        if let Some((room, member, state)) = pending {
+            self.run(flush_presence(
+                self.clone(),
+                conn.clone(),
+                room,
+                member,
+                state,
+            ));
+        }
+        if waits {
+            snapshot_one(self.clone(), Arc::from(room), conn.clone()).await;
+        }
+        Ok(())
+    }
+
+    /// Sets the state of the connection's member in the room, at most once
+    /// per presence interval: a state set meanwhile waits, and a newer one
+    /// replaces it.
+    pub(crate) fn set_presence(
+        self: &Arc<Self>,
+        conn: &Arc<ConnectionState>,
+        room: &str,
+        state: Bytes,
+    ) -> Result<(), PresenceError> {
+        let start = {
+            let mut table = self.lock();
+            let Some(present) = table.present(conn.id, room) else {
+                return Err(PresenceError::NotPresent);
+            };
+            if present.busy {
+                present.pending = Some(state);
+                return Ok(());
+            }
+            present.busy = true;
+            Some((present.room.clone(), present.member.clone()))
+        };
+        if let Some((room, member)) = start {
+            self.run(flush_presence(
+                self.clone(),
+                conn.clone(),
+                room,
+                member,
+                state,
+            ));
+        }
+        Ok(())
+    }
+
+    /// A member that waited for a snapshot that will not come goes live.
+    fn end_snapshot_wait(self: &Arc<Self>, room: &str, conn: &Arc<ConnectionState>) {
+        if self.finish_snapshot(room, conn, None) {
+            self.run(replay_one(self.clone(), Arc::from(room), conn.clone()));
+        }
+    }
+
+    /// Sends the snapshot (when there is one) and starts the member's
+    /// replay from its position, which delivers what came after it and
+    /// what was held meanwhile.
+    fn finish_snapshot(
+        self: &Rooms,
+        room: &str,
+        conn: &Arc<ConnectionState>,
+        snapshot: Option<PresenceSnapshot>,
+    ) -> bool {
+        let mut table = self.lock();
+        let Some(entry) = table.rooms.get_mut(room) else {
+            return false;
+        };
+        let subscribed = entry.subscription == Subscription::Subscribed;
+        let Some(member) = entry.members.get_mut(&conn.id) else {
+            return false;
+        };
+        let Some(replay) = member.replay.as_mut() else {
+            return false;
+        };
+        match snapshot {
+            Some(snapshot) => {
+                let frames =
+                    (self.snapshot_frames)(room, &snapshot, conn, &self.panics, &self.metrics);
+                let _ = conn.outbox.push_all(frames);
+                replay.after = snapshot.position;
+            }
+            None => {
+                // Live from the first message held (none were sent).
+                replay.after = replay.pending.first().map_or(member.last, |m| Position {
+                    epoch: m.position.epoch,
+                    seq: m.position.seq.saturating_sub(1),
+                });
+            }
+        }
+        replay.started = subscribed;
+        subscribed
     }
 
     /// The client's last position in a room (`_i`, SPEC §9.7). Kept for
@@ -374,7 +706,9 @@ impl Rooms {
     ) -> bool {
         let (name, start, gap) = {
             let mut table = self.lock();
-            let Table { rooms, connections } = &mut *table;
+            let Table {
+                rooms, connections, ..
+            } = &mut *table;
             let joined = rooms
                 .get_key_value(room)
                 .filter(|(_, entry)| entry.members.contains_key(&conn.id))
@@ -430,9 +764,12 @@ impl Rooms {
     }
 
     pub(crate) fn leave(self: &Arc<Self>, id: u64, room: &str) {
-        let emptied = {
+        let (emptied, member) = {
             let mut table = self.lock();
-            let Table { rooms, connections } = &mut *table;
+            let member = table.forget_present(id, room);
+            let Table {
+                rooms, connections, ..
+            } = &mut *table;
             if let Some(memberships) = connections.get_mut(&id) {
                 memberships.joined.retain(|r| &**r != room);
                 if memberships.is_empty() {
@@ -443,11 +780,20 @@ impl Rooms {
             match (name, rooms.get_mut(room)) {
                 (Some(name), Some(entry)) => {
                     entry.members.remove(&id);
-                    Self::emptied(&name, entry)
+                    (Self::emptied(&name, entry), member)
                 }
-                _ => None,
+                _ => (None, member),
             }
         };
+        if let Some(member) = member {
+            let left = self.backend.presence_leave(room, &member, id);
+            let room: Arc<str> = Arc::from(room);
+            self.run(async move {
+                if let Err(error) = left.await {
+                    tracing::warn!(room = %room, member = %member, %error, "presence leave failed; the member lingers out instead");
+                }
+            });
+        }
         if let Some(name) = emptied {
             self.unsubscribe(name);
         }
@@ -457,11 +803,14 @@ impl Rooms {
     /// the positions it kept.
     pub(crate) fn leave_all(self: &Arc<Self>, id: u64) {
         let mut emptied = Vec::new();
-        {
+        let present = {
             let mut table = self.lock();
-            let Table { rooms, connections } = &mut *table;
+            let present = table.presence.remove(&id).unwrap_or_default();
+            let Table {
+                rooms, connections, ..
+            } = &mut *table;
             let Some(memberships) = connections.remove(&id) else {
-                return;
+                return self.linger(id, present);
             };
             for name in memberships.joined {
                 if let Some(entry) = rooms.get_mut(&name) {
@@ -469,9 +818,25 @@ impl Rooms {
                     emptied.extend(Self::emptied(&name, entry));
                 }
             }
-        }
+            present
+        };
+        self.linger(id, present);
         for name in emptied {
             self.unsubscribe(name);
+        }
+    }
+
+    /// A closed connection's members stay present for the backend's linger
+    /// time: a client moved by a deploy comes back as the same member
+    /// without the others seeing it leave.
+    fn linger(&self, id: u64, present: Vec<Present>) {
+        for Present { room, member, .. } in present {
+            let lingered = self.backend.presence_linger(&room, &member, id);
+            self.run(async move {
+                if let Err(error) = lingered.await {
+                    tracing::warn!(room = %room, member = %member, %error, "presence linger failed; the node's lease removes the member");
+                }
+            });
         }
     }
 
@@ -548,6 +913,11 @@ impl Rooms {
                         Subscription::Unsubscribing { .. } => "unsubscribing",
                     },
                     held: room.held.len(),
+                    present: room
+                        .members
+                        .keys()
+                        .filter(|id| table.has_presence(**id, name))
+                        .count(),
                 }
             })
             .collect();
@@ -725,36 +1095,54 @@ impl Rooms {
     /// After the history of `member`'s resume was read: sends what it
     /// missed, then what arrived live meanwhile, and makes it live.
     fn finish_replay(
-        &self,
+        self: &Arc<Self>,
         room: &Arc<str>,
         conn: &Arc<ConnectionState>,
         history: Result<History, BackendError>,
     ) {
+        if self.replayed(room, conn, history) {
+            self.run(snapshot_one(self.clone(), room.clone(), conn.clone()));
+        }
+    }
+
+    /// [`Rooms::finish_replay`] under the lock: whether the replay ended in
+    /// a gap for a member with presence, which then waits for a fresh
+    /// snapshot.
+    fn replayed(
+        &self,
+        room: &Arc<str>,
+        conn: &Arc<ConnectionState>,
+        history: Result<History, BackendError>,
+    ) -> bool {
         let limits = backend_limits();
         let mut table = self.lock();
+        let present = table.has_presence(conn.id, room);
         let rooms = &mut table.rooms;
         let Some(member) = rooms
             .get_mut(room)
             .and_then(|entry| entry.members.get_mut(&conn.id))
         else {
-            return;
+            return false;
         };
         let Some(replay) = member.replay.take() else {
-            return;
+            return false;
         };
         let targets = std::slice::from_ref(conn);
         // Pushed under the rooms' lock: a live message delivered after the
         // member turns live must not overtake the replay.
         let mut last = replay.after;
+        let mut gap = false;
         match history {
             Ok(History::Messages(messages)) => {
                 last = self.deliver_after(&messages, last, targets, &limits);
             }
-            Ok(History::Gap(gap)) => {
-                push_gap(&self.metrics, conn, room, reason(gap.kind), gap.current);
-                last = gap.current;
+            Ok(History::Gap(lost)) => {
+                push_gap(&self.metrics, conn, room, reason(lost.kind), lost.current);
+                last = lost.current;
+                gap = true;
             }
             Err(error) => {
+                gap = true;
                 tracing::warn!(room = %room, %error, "replay failed: the client is told it has a gap");
                 let current = replay.pending.first().map_or(replay.after, |m| Position {
                     epoch: m.position.epoch,
@@ -768,10 +1156,15 @@ impl Rooms {
             let current = replay.pending.last().map_or(last, |m| m.position);
             push_gap(&self.metrics, conn, room, GapReason::Trimmed, current);
             last = current;
+            gap = true;
         } else {
             last = self.deliver_after(&replay.pending, last, targets, &limits);
         }
         member.last = last;
+        if gap && present {
+            member.replay = Some(Replay::awaiting_snapshot());
+        }
+        gap && present
     }
 
     /// Delivers to `targets` the messages past `last`, in order (a replay
@@ -788,17 +1181,37 @@ impl Rooms {
             if message.position.is_seen_by(last) {
                 continue;
             }
-            (self.deliver)(
-                message,
-                self.skip_of(&message.payload),
-                targets,
-                limits,
-                &self.panics,
-                &self.metrics,
-            );
+            self.deliver_message(message, self.skip_of(&message.payload), targets, limits);
             last = message.position;
         }
         last
+    }
+
+    /// Sends one room message's frame to `targets` in its `_h` envelope;
+    /// a presence event as `_h` + `_l`. How many accepted it.
+    fn deliver_message(
+        &self,
+        message: &RoomMessage,
+        frame: &[u8],
+        targets: &[Arc<ConnectionState>],
+        limits: &Limits,
+    ) -> usize {
+        let envelope = RoomEnvelope {
+            room: &message.room,
+            position: message.position,
+        };
+        let (prefix, frame) = match PresenceEvent::parse(frame) {
+            None => (Prefix::room(&envelope, None), frame),
+            Some(event) => {
+                let head = PresenceHead::Event {
+                    kind: event.kind,
+                    member: event.member,
+                };
+                self.metrics.presence_event(event.kind);
+                (Prefix::room(&envelope, Some(&head)), event.state)
+            }
+        };
+        (self.fan_out)(&prefix, frame, targets, limits, &self.panics, &self.metrics)
     }
 
     /// The `except` part of a payload: the connection id to skip when it
@@ -956,63 +1369,221 @@ impl Subscriber for Rooms {
         }
         let frame = split_payload(&message.payload, self.node).1;
         let started = self.metrics.clock();
-        let accepted = (self.deliver)(
-            message,
-            frame,
-            &targets,
-            &limits,
-            &self.panics,
-            &self.metrics,
-        );
+        let accepted = self.deliver_message(message, frame, &targets, &limits);
         self.metrics.fanned_out(started, accepted);
         accepted
     }
 
     fn gap(&self, gap: &Gap) {
-        let targets: Vec<Arc<ConnectionState>> = {
+        let snapshots = {
             let mut table = self.lock();
-            let rooms = &mut table.rooms;
+            let Table {
+                rooms, presence, ..
+            } = &mut *table;
             let Some(entry) = rooms.get_mut(&gap.room) else {
                 return;
             };
-            entry
-                .members
-                .values_mut()
-                .map(|m| {
-                    m.last = gap.current;
-                    m.conn.clone()
-                })
-                .collect()
+            let mut snapshots = Vec::new();
+            for m in entry.members.values_mut() {
+                m.last = gap.current;
+                // Pushed under the lock, so that the gap comes before
+                // the snapshot's frames.
+                push_gap(
+                    &self.metrics,
+                    &m.conn,
+                    &gap.room,
+                    reason(gap.kind),
+                    gap.current,
+                );
+                let present = presence
+                    .get(&m.conn.id)
+                    .is_some_and(|list| list.iter().any(|p| p.room == gap.room));
+                if present && m.replay.is_none() {
+                    m.replay = Some(Replay::awaiting_snapshot());
+                    snapshots.push(m.conn.clone());
+                }
+            }
+            snapshots
         };
-        for conn in targets {
-            push_gap(
-                &self.metrics,
-                &conn,
-                &gap.room,
-                reason(gap.kind),
-                gap.current,
-            );
+        if snapshots.is_empty() {
+            return;
+        }
+        // The subscriber holds no `Arc` of the rooms; the backend's weak
+        // one reaches them.
+        let Some(rooms) = self.me.upgrade() else {
+            return;
+        };
+        for conn in snapshots {
+            rooms.run(snapshot_one(rooms.clone(), gap.room.clone(), conn));
         }
     }
 }
 
-/// Encodes a room message at most once per encoding for current members,
-/// each frame in its `_h` envelope, and queues it; members generated from
-/// an older protocol get the newest older version they know, converted
-/// and encoded at most once per version and encoding, or the outdated
-/// notice (not counted). Returns how many accepted it.
-fn deliver<P: Package>(
-    message: &RoomMessage,
+/// Reads the room's presence and finishes the member's wait for it
+/// ([`Rooms::finish_snapshot`]), then replays from its position.
+async fn snapshot_one(rooms: Arc<Rooms>, name: Arc<str>, conn: Arc<ConnectionState>) {
+    let snapshot = match rooms.backend.presence_snapshot(&name).await {
+        Ok(snapshot) => Some(snapshot),
+        Err(error) => {
+            tracing::warn!(room = %name, %error, "presence snapshot failed; the member goes live without one");
+            None
+        }
+    };
+    if rooms.finish_snapshot(&name, &conn, snapshot) {
+        replay_one(rooms, name, conn).await;
+    }
+}
+
+/// Sends one connection's presence state to the backend, then every
+/// presence interval the state set meanwhile (the last one), until none
+/// waits or the connection is no longer present in the room.
+async fn flush_presence(
+    rooms: Arc<Rooms>,
+    conn: Arc<ConnectionState>,
+    room: Arc<str>,
+    member: Arc<str>,
+    mut state: Bytes,
+) {
+    loop {
+        if let Err(error) = rooms
+            .backend
+            .presence_set(&room, &member, conn.id, state)
+            .await
+        {
+            tracing::debug!(room = %room, %error, "presence state refused");
+            let notice = Control::Error(ErrorNotice {
+                code: error_code::REFUSED,
+                message: format!("presence state for room `{room}` refused: {error}"),
+            });
+            let _ = conn.push(to_message(&notice, conn.encoding));
+        }
+        tokio::time::sleep(rooms.presence_interval).await;
+        let next = {
+            let mut table = rooms.lock();
+            let Some(present) = table.present(conn.id, &room).filter(|p| p.member == member) else {
+                return;
+            };
+            match present.pending.take() {
+                Some(next) => next,
+                None => {
+                    present.busy = false;
+                    return;
+                }
+            }
+        };
+        state = next;
+    }
+}
+
+/// `_m` and one `_n` per member, each state converted for the peer like
+/// any server message; a member whose state this peer cannot receive is
+/// left out (and not counted).
+fn snapshot_frames<P: Package>(
+    room: &str,
+    snapshot: &PresenceSnapshot,
+    conn: &ConnectionState,
+    panics: &AtomicU64,
+    metrics: &Recorder,
+) -> Vec<Message> {
+    let limits = backend_limits();
+    let mut frames = Vec::with_capacity(snapshot.members.len() + 1);
+    frames.push(Message::Binary(WsBytes::new()));
+    for entry in &snapshot.members {
+        let prefix = Prefix::presence(&PresenceHead::Member {
+            room,
+            member: &entry.member,
+        });
+        if let Some(frame) = state_frame::<P>(&prefix, &entry.state, conn, &limits, panics, metrics)
+        {
+            frames.push(frame);
+        }
+    }
+    let notice = Control::PresenceSnapshot(PresenceSnapshotNotice {
+        room: room.to_owned(),
+        position: snapshot.position,
+        count: u32::try_from(frames.len() - 1).unwrap_or(u32::MAX),
+    });
+    frames[0] = to_message(&notice, conn.encoding);
+    frames
+}
+
+/// One presence state after `prefix` for one peer: as it is for a current
+/// binary peer, re-encoded for a text one, converted for an older one;
+/// `None` when the peer can have none of its versions (or it does not
+/// decode: a node of a newer schema wrote it).
+fn state_frame<P: Package>(
+    prefix: &Prefix,
+    state: &[u8],
+    conn: &ConnectionState,
+    limits: &Limits,
+    panics: &AtomicU64,
+    metrics: &Recorder,
+) -> Option<Message> {
+    let header = header_of(state);
+    let outdated = conn
+        .outdated_peer()
+        .filter(|p| header.is_none_or(|h| !p.knows(h)));
+    if outdated.is_none() && conn.encoding == Encoding::Binary {
+        return Some(prefix.binary_with(state));
+    }
+    let value = match P::Server::decode_binary_with(state, limits) {
+        Ok(value) => value,
+        Err(error) => {
+            tracing::warn!(%error, "a presence state from the backend did not decode; left out");
+            return None;
+        }
+    };
+    let Some(peer) = outdated else {
+        return Some(prefix.message(&value, conn.encoding));
+    };
+    match Older::<P>::prefixed(&value, prefix).frame_for(peer, conn.encoding) {
+        Converted::Frame(frame) => {
+            if let Some(h) = header {
+                metrics.converted(h, Conversion::Down);
+            }
+            Some(frame)
+        }
+        Converted::Outdated => None,
+        Converted::Panicked => {
+            panics.fetch_add(1, Ordering::Relaxed);
+            conn.close_after_panic();
+            None
+        }
+    }
+}
+
+fn header_of(frame: &[u8]) -> Option<Header> {
+    Header::from_bytes([*frame.first()?, *frame.get(1)?])
+}
+
+/// Sends one frame after `prefix` to members (a room message's in its
+/// `_h` envelope, a presence event's after `_h` + `_l`), encoded at most
+/// once per encoding for current members; members generated from an older
+/// protocol get the newest older version they know, converted and encoded
+/// at most once per version and encoding, or the outdated notice (not
+/// counted). A leave event's prefix is the whole frame. Returns how many
+/// accepted it.
+fn fan_out<P: Package>(
+    prefix: &Prefix,
     frame: &[u8],
     members: &[Arc<ConnectionState>],
     limits: &Limits,
     panics: &AtomicU64,
     metrics: &Recorder,
 ) -> usize {
-    let envelope = RoomEnvelope {
-        room: &message.room,
-        position: message.position,
-    };
+    if !prefix.takes_value() {
+        let mut frames: [Option<Message>; 2] = [None, None];
+        return members
+            .iter()
+            .filter(|member| {
+                let slot = usize::from(member.encoding == Encoding::Binary);
+                let frame = frames[slot]
+                    .get_or_insert_with(|| prefix.alone(member.encoding))
+                    .clone();
+                member.push(frame).is_ok()
+            })
+            .count();
+    }
     // Binary members of the newest protocol get the published frame as it
     // is; the others need the message decoded.
     let needs_value = members
@@ -1024,17 +1595,14 @@ fn deliver<P: Package>(
             Err(error) => {
                 // A node built from a newer schema published a message
                 // this one does not know (a rolling deploy in progress).
-                tracing::warn!(room = %message.room, %error, "a room message from the backend did not decode; only current binary members get it");
+                tracing::warn!(%error, "a room message from the backend did not decode; only current binary members get it");
                 None
             }
         }
     } else {
         None
     };
-    let header = crate::Header::from_bytes([
-        frame.first().copied().unwrap_or(0),
-        frame.get(1).copied().unwrap_or(0),
-    ]);
+    let header = header_of(frame);
     let mut text: Option<Message> = None;
     let mut binary: Option<Message> = None;
     // Only allocated when a member is too old for the message.
@@ -1049,26 +1617,17 @@ fn deliver<P: Package>(
                 // Frames share their bytes (reference-counted), so each
                 // member costs a queue slot, not a copy.
                 Encoding::Binary => binary
-                    .get_or_insert_with(|| {
-                        Message::Binary(WsBytes::from(envelope.to_binary(frame)))
-                    })
+                    .get_or_insert_with(|| prefix.binary_with(frame))
                     .clone(),
                 Encoding::Text => {
                     let Some(value) = &value else { continue };
-                    text.get_or_insert_with(|| {
-                        let mut out = String::new();
-                        envelope.write_text_prefix(&mut out);
-                        value.encode_text(&mut out);
-                        Message::Text(Utf8Bytes::from(out))
-                    })
-                    .clone()
+                    text.get_or_insert_with(|| prefix.message(value, Encoding::Text))
+                        .clone()
                 }
             },
             Some(peer) => {
                 let Some(value) = &value else { continue };
-                let older = older.get_or_insert_with(|| {
-                    Box::new(Older::enveloped(value, &message.room, message.position))
-                });
+                let older = older.get_or_insert_with(|| Box::new(Older::prefixed(value, prefix)));
                 match older.frame_for(peer, member.encoding) {
                     Converted::Frame(frame) => {
                         if let Some(h) = header {
@@ -1130,10 +1689,13 @@ mod tests {
 
     #[test]
     fn the_rooms_forget_a_connection_once_it_left_them_all() {
-        let rooms = Arc::new(Rooms {
+        let rooms = Arc::new_cyclic(|me| Rooms {
+            me: me.clone(),
             rooms: Mutex::new(Table::default()),
             backend: Arc::new(super::super::backend::LocalBackend::default()),
-            deliver: |_, _, _, _, _, _| 0,
+            fan_out: |_, _, _, _, _, _| 0,
+            snapshot_frames: |_, _, _, _, _| Vec::new(),
+            presence_interval: Duration::from_millis(50),
             node: 1,
             panics: Arc::default(),
             metrics: Arc::default(),
@@ -1162,9 +1724,12 @@ mod tests {
     #[test]
     fn payloads_name_the_connection_to_skip_only_on_their_node() {
         let rooms = Rooms {
+            me: Weak::new(),
             rooms: Mutex::new(Table::default()),
             backend: Arc::new(super::super::backend::LocalBackend::default()),
-            deliver: |_, _, _, _, _, _| 0,
+            fan_out: |_, _, _, _, _, _| 0,
+            snapshot_frames: |_, _, _, _, _| Vec::new(),
+            presence_interval: Duration::from_millis(50),
             node: 7,
             panics: Arc::default(),
             metrics: Arc::default(),

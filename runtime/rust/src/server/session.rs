@@ -833,6 +833,9 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
         running: &mut Option<Running<'a>>,
     ) -> Result<(), super::outbox::SendError> {
         let limits = &self.shared.core.config.limits.decode;
+        if header_of(&payload) == Some(crate::control::PRESENCE_SET) {
+            return self.presence_set(payload);
+        }
         match decode::<P::Client>(payload, limits) {
             Ok(Incoming::Message(message)) => {
                 let sent = crate::Protocol::header(&message);
@@ -937,6 +940,77 @@ impl<'a, P: Package, A: Authenticate, H: Handler<P, A::Context>> Session<'a, P, 
                     super::rooms::MAX_RESUMES
                 ),
             )
+        }
+    }
+
+    /// A client's presence state (`_k`, SPEC §9.8): checked (a presence
+    /// message version that decodes and meets its constraints, within the
+    /// backend's size bound, in a room the application made this
+    /// connection present in), then coalesced per room. Anything else is
+    /// refused with code 4.
+    fn presence_set(&self, payload: Payload<'_>) -> Result<(), super::outbox::SendError> {
+        let limits = &self.shared.core.config.limits.decode;
+        let split = match payload {
+            Payload::Text(text) => crate::control::PresenceHead::split_text(text, limits)
+                .map(|(head, state)| (head, Payload::Text(state))),
+            Payload::Binary(bytes) => crate::control::PresenceHead::split_binary(bytes, limits)
+                .map(|(head, state)| (head, Payload::Binary(state))),
+        };
+        let (room, state) = match split {
+            Ok((crate::control::PresenceHead::Set { room }, state)) => (room, state),
+            Ok(_) => {
+                return self.refuse(
+                    error_code::REFUSED,
+                    "presence frames other than `_k` are sent by servers only".to_owned(),
+                );
+            }
+            Err(error) => {
+                return self.malformed(error.kind).refuse(
+                    error_code::REFUSED,
+                    format!("presence set refused: the frame did not decode: {error}"),
+                );
+            }
+        };
+        let refused = |why: String| {
+            self.refuse(
+                error_code::REFUSED,
+                format!("presence set for room `{room}` refused: {why}"),
+            )
+        };
+        match header_of(&state) {
+            Some(h) if P::PRESENCE.contains(&h) => {}
+            Some(h) => return refused(format!("message {h} is not a presence message")),
+            None => return refused("no state frame".to_owned()),
+        }
+        let value = match state {
+            Payload::Text(text) => <P::Client as crate::Protocol>::decode_text_with(text, limits),
+            Payload::Binary(bytes) => {
+                <P::Client as crate::Protocol>::decode_binary_with(bytes, limits)
+            }
+        };
+        let value = match value {
+            Ok(value) => value,
+            Err(error) => return refused(format!("the state did not decode: {error}")),
+        };
+        let max = self
+            .shared
+            .core
+            .rooms
+            .backend()
+            .presence_config()
+            .max_state_bytes;
+        let frame = match super::connection::presence_frame::<P>(&value, max) {
+            Ok(frame) => frame,
+            Err(error) => return refused(error.to_string()),
+        };
+        match self
+            .shared
+            .core
+            .rooms
+            .set_presence(&self.conn.member(), &room, frame)
+        {
+            Ok(()) => Ok(()),
+            Err(error) => refused(error.to_string()),
         }
     }
 

@@ -55,7 +55,12 @@ impl<P: Package, H, A: Authenticate> Shared<P, H, A> {
             .unwrap_or_else(|| Arc::new(LocalBackend::default()));
         let panics = Arc::default();
         let metrics = Arc::new(Recorder::new::<P>(&config));
-        let rooms = Rooms::new::<P>(backend, Arc::clone(&panics), Arc::clone(&metrics));
+        let rooms = Rooms::new::<P>(
+            backend,
+            Arc::clone(&panics),
+            Arc::clone(&metrics),
+            config.presence_interval,
+        );
         Shared {
             core: Arc::new(Core::new(config, rooms, panics, metrics)),
             handler,

@@ -1,9 +1,9 @@
 //! The in-process backend: a counter and a ring buffer per room, for one
 //! node or for several nodes (servers) in one process.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
 use bytes::Bytes;
@@ -14,6 +14,9 @@ use tokio::time::Instant;
 use super::contract::{
     Backend, BackendError, BackendState, BoxFuture, Gap, History, HistoryWindow, RoomMessage,
     Subscriber, reaches_back,
+};
+use super::presence::{
+    PresenceConfig, PresenceEntry, PresenceEvent, PresenceKind, PresenceSnapshot, check_member_key,
 };
 use crate::control::RoomPosition as Position;
 
@@ -37,11 +40,29 @@ const EPOCH_MASK: u64 = (1 << 53) - 1;
 /// while it is subscribed. A room dropped and used again starts a new epoch, so
 /// a client's old position yields [`GapKind::Reset`](super::GapKind::Reset),
 /// as it does after the process restarts (epochs are random per process).
+///
+/// Presence ([`LocalBackend::with_presence`]) follows the engine contract
+/// with the room's lock for atomicity: each node holds a lease per room it
+/// has members in, renewed by a task of that node every
+/// [`PresenceConfig::renew_every`] for as long as a handle of the node
+/// lives and it was not [`kill`](LocalBackend::kill)ed; the same task
+/// sweeps every room with presence, so a node that stops leaves its members
+/// to the others' sweeps.
 #[derive(Clone)]
 pub struct LocalBackend {
     inner: Arc<Inner>,
-    /// This handle's node.
+    /// This handle's node: its number, and whether it still lives (the
+    /// lease renewer holds it weakly).
+    life: Arc<NodeLife>,
+}
+
+/// One node's liveness, shared by the node's handles.
+struct NodeLife {
     node: usize,
+    /// Set by [`LocalBackend::kill`].
+    killed: AtomicBool,
+    /// The node's lease renewer was started.
+    renewing: AtomicBool,
 }
 
 struct Inner {
@@ -52,6 +73,8 @@ struct Inner {
     subscribers: RwLock<Vec<Option<Weak<dyn Subscriber>>>>,
     state: watch::Sender<BackendState>,
     next_epoch: AtomicU64,
+    /// Shared by every node: a deployment keeps presence one way.
+    presence: RwLock<PresenceConfig>,
 }
 
 #[derive(Default)]
@@ -70,6 +93,27 @@ struct Room {
     subscribed: Vec<usize>,
     /// The window's messages, oldest first, with consecutive sequence numbers.
     log: VecDeque<Entry>,
+    /// Only rooms that had a member present pay for it.
+    presence: Option<Box<Presence>>,
+}
+
+/// A room's presence: the members (ordered by key, as snapshots give
+/// them) and the lease of each node that owns one.
+#[derive(Default)]
+struct Presence {
+    members: BTreeMap<Arc<str>, Present>,
+    /// Node → lease deadline.
+    leases: HashMap<usize, Instant>,
+}
+
+struct Present {
+    state: Bytes,
+    /// The owner: a node and one of its connections.
+    node: usize,
+    conn: u64,
+    /// Set when the owner's connection closed without leaving: removed
+    /// at this deadline, whatever the owner's lease.
+    linger: Option<Instant>,
 }
 
 struct Entry {
@@ -114,9 +158,35 @@ impl LocalBackend {
                 subscribers: RwLock::new(vec![None]),
                 state,
                 next_epoch: AtomicU64::new(first_epoch),
+                presence: RwLock::new(PresenceConfig::default()),
             }),
-            node: 0,
+            life: Arc::new(NodeLife::new(0)),
         }
+    }
+
+    /// Keeps presence with `config` (the default otherwise), on every node
+    /// of this backend.
+    #[must_use]
+    pub fn with_presence(self, config: PresenceConfig) -> Self {
+        *self
+            .inner
+            .presence
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = config;
+        self
+    }
+
+    /// Stops this node as a crash would (every handle of it): its leases
+    /// are no longer renewed, so the other nodes remove its members once
+    /// the lease ran out, and its presence calls fail with
+    /// [`BackendError::Closed`]. Dropping every handle of a node does the
+    /// same. For tests of failures without a second process.
+    pub fn kill(&self) {
+        self.life.killed.store(true, Ordering::SeqCst);
+    }
+
+    fn node_number(&self) -> usize {
+        self.life.node
     }
 
     /// A handle for another node on the same rooms: its own subscriber
@@ -130,9 +200,11 @@ impl LocalBackend {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         subscribers.push(None);
+        let node = subscribers.len() - 1;
+        drop(subscribers);
         LocalBackend {
             inner: self.inner.clone(),
-            node: subscribers.len() - 1,
+            life: Arc::new(NodeLife::new(node)),
         }
     }
 
@@ -156,10 +228,25 @@ impl LocalBackend {
     pub fn subscribe_now(&self, room: &str) -> Position {
         let room = self.inner.room(room);
         let mut room = lock(&room);
-        if !room.subscribed.contains(&self.node) {
-            room.subscribed.push(self.node);
+        let node = self.node_number();
+        if !room.subscribed.contains(&node) {
+            room.subscribed.push(node);
         }
         room.position()
+    }
+}
+
+impl NodeLife {
+    fn new(node: usize) -> Self {
+        NodeLife {
+            node,
+            killed: AtomicBool::new(false),
+            renewing: AtomicBool::new(false),
+        }
+    }
+
+    fn alive(&self) -> bool {
+        !self.killed.load(Ordering::SeqCst)
     }
 }
 
@@ -185,6 +272,7 @@ impl Inner {
             seq: 0,
             subscribed: Vec::new(),
             log: VecDeque::new(),
+            presence: None,
         }));
         rooms.map.insert(name, room.clone());
         room
@@ -206,6 +294,12 @@ impl Inner {
     fn publish(&self, name: &str, payload: Bytes) -> (Position, usize) {
         let room = self.room(name);
         let mut room = lock(&room);
+        self.append(&mut room, payload)
+    }
+
+    /// Gives `payload` the room's next position, keeps it in the window and
+    /// delivers it to the subscribed nodes; the caller holds the room's lock.
+    fn append(&self, room: &mut Room, payload: Bytes) -> (Position, usize) {
         room.seq += 1;
         let position = room.position();
         if self.window.max_messages > 0 {
@@ -281,6 +375,85 @@ impl Inner {
         }
     }
 
+    fn presence_config(&self) -> PresenceConfig {
+        *self.presence.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Removes the members whose linger or owner's lease ran out, each
+    /// with a leave event in the room's order. Under the room's lock, so
+    /// two nodes sweeping at once remove (and announce) a member once.
+    fn sweep_presence(&self, room: &mut Room, now: Instant) {
+        let Some(presence) = room.presence.as_mut() else {
+            return;
+        };
+        let leases = &presence.leases;
+        let gone: Vec<Arc<str>> = presence
+            .members
+            .iter()
+            .filter(|(_, p)| match p.linger {
+                Some(deadline) => deadline <= now,
+                None => leases.get(&p.node).is_none_or(|&deadline| deadline <= now),
+            })
+            .map(|(member, _)| member.clone())
+            .collect();
+        for member in &gone {
+            presence.members.remove(member);
+        }
+        let owners: Vec<usize> = presence
+            .members
+            .values()
+            .filter(|p| p.linger.is_none())
+            .map(|p| p.node)
+            .collect();
+        presence.leases.retain(|node, _| owners.contains(node));
+        if presence.members.is_empty() {
+            room.presence = None;
+        }
+        for member in gone {
+            self.announce(room, PresenceKind::Leave, &member, b"");
+        }
+    }
+
+    /// Publishes a presence event in the room (under its lock).
+    fn announce(
+        &self,
+        room: &mut Room,
+        kind: PresenceKind,
+        member: &str,
+        state: &[u8],
+    ) -> Position {
+        let payload = PresenceEvent {
+            kind,
+            member,
+            state,
+        }
+        .to_payload();
+        self.append(room, payload).0
+    }
+
+    /// What a node's renewer does every `renew_every`: renews the node's
+    /// lease in each room where it owns a member, and sweeps every room
+    /// with presence.
+    fn renew(&self, node: usize) {
+        let lease = self.presence_config().lease;
+        let rooms: Vec<Arc<Mutex<Room>>> = self.lock_rooms().map.values().cloned().collect();
+        let now = Instant::now();
+        for room in rooms {
+            let mut room = lock(&room);
+            let Some(presence) = room.presence.as_mut() else {
+                continue;
+            };
+            if presence
+                .members
+                .values()
+                .any(|p| p.node == node && p.linger.is_none())
+            {
+                presence.leases.insert(node, now + lease);
+            }
+            self.sweep_presence(&mut room, now);
+        }
+    }
+
     fn unsubscribe(&self, name: &str, node: usize) {
         let mut rooms = self.lock_rooms();
         let Some(room) = rooms.map.get(name) else {
@@ -330,7 +503,9 @@ impl Room {
 
     /// Whether the room's state is still worth keeping (after `expire`).
     fn keep(&self, window: &HistoryWindow) -> bool {
-        !self.subscribed.is_empty() || (window.max_age.is_some() && !self.log.is_empty())
+        !self.subscribed.is_empty()
+            || self.presence.is_some()
+            || (window.max_age.is_some() && !self.log.is_empty())
     }
 }
 
@@ -341,12 +516,12 @@ impl Backend for LocalBackend {
             .subscribers
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = subscribers.get_mut(self.node) {
+        if let Some(slot) = subscribers.get_mut(self.node_number()) {
             if slot.as_ref().is_some_and(|old| {
                 old.strong_count() > 0 && !std::ptr::addr_eq(old.as_ptr(), subscriber.as_ptr())
             }) {
                 tracing::error!(
-                    node = self.node,
+                    node = self.node_number(),
                     "a LocalBackend node attached twice: the first server no longer receives its rooms; give each server its own LocalBackend::node()"
                 );
             }
@@ -376,7 +551,7 @@ impl Backend for LocalBackend {
     }
 
     fn unsubscribe(&self, room: &str) {
-        self.inner.unsubscribe(room, self.node);
+        self.inner.unsubscribe(room, self.node_number());
     }
 
     fn history(
@@ -393,6 +568,231 @@ impl Backend for LocalBackend {
 
     fn window(&self) -> HistoryWindow {
         self.inner.window
+    }
+
+    fn presence_config(&self) -> PresenceConfig {
+        self.inner.presence_config()
+    }
+
+    fn presence_set(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+        state: Bytes,
+    ) -> BoxFuture<'static, Result<Option<Position>, BackendError>> {
+        Box::pin(std::future::ready(
+            self.presence_set_now(room, member, conn, state),
+        ))
+    }
+
+    fn presence_linger(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+    ) -> BoxFuture<'static, Result<(), BackendError>> {
+        Box::pin(std::future::ready(
+            self.presence_owned(room, member, conn, |inner, room, member| {
+                let linger = inner.presence_config().linger;
+                if let Some(present) = room
+                    .presence
+                    .as_mut()
+                    .and_then(|p| p.members.get_mut(member))
+                {
+                    present.linger = Some(Instant::now() + linger);
+                }
+            })
+            .map(|_| ()),
+        ))
+    }
+
+    fn presence_leave(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+    ) -> BoxFuture<'static, Result<Option<Position>, BackendError>> {
+        Box::pin(std::future::ready(self.presence_owned(
+            room,
+            member,
+            conn,
+            |inner, room, member| {
+                if let Some(presence) = room.presence.as_mut() {
+                    presence.members.remove(member);
+                    if presence.members.is_empty() {
+                        room.presence = None;
+                    }
+                }
+                inner.announce(room, PresenceKind::Leave, member, b"")
+            },
+        )))
+    }
+
+    fn presence_snapshot(
+        &self,
+        room: &str,
+    ) -> BoxFuture<'static, Result<PresenceSnapshot, BackendError>> {
+        Box::pin(std::future::ready(self.presence_snapshot_now(room)))
+    }
+}
+
+impl LocalBackend {
+    /// [`Backend::presence_set`] without the future.
+    pub fn presence_set_now(
+        &self,
+        name: &str,
+        member: &str,
+        conn: u64,
+        state: Bytes,
+    ) -> Result<Option<Position>, BackendError> {
+        if !self.life.alive() {
+            return Err(BackendError::Closed);
+        }
+        check_member_key(member).map_err(|error| BackendError::Refused {
+            error: error.to_string(),
+        })?;
+        let config = self.inner.presence_config();
+        if state.len() > config.max_state_bytes {
+            return Err(BackendError::Refused {
+                error: format!(
+                    "a presence state is at most {} bytes, not {}",
+                    config.max_state_bytes,
+                    state.len()
+                ),
+            });
+        }
+        let node = self.node_number();
+        let room = self.inner.room(name);
+        let mut room = lock(&room);
+        let now = Instant::now();
+        self.inner.sweep_presence(&mut room, now);
+        let presence = room.presence.get_or_insert_with(Box::default);
+        let kind = match presence.members.get_mut(member) {
+            Some(present) => {
+                present.node = node;
+                present.conn = conn;
+                present.linger = None;
+                if present.state == state {
+                    None
+                } else {
+                    present.state = state.clone();
+                    Some(PresenceKind::Update)
+                }
+            }
+            None => {
+                if presence.members.len() >= config.max_members {
+                    if presence.members.is_empty() {
+                        room.presence = None;
+                    }
+                    return Err(BackendError::Refused {
+                        error: format!(
+                            "room `{name}` holds {} present members already, the most it may",
+                            config.max_members
+                        ),
+                    });
+                }
+                presence.members.insert(
+                    Arc::from(member),
+                    Present {
+                        state: state.clone(),
+                        node,
+                        conn,
+                        linger: None,
+                    },
+                );
+                Some(PresenceKind::Join)
+            }
+        };
+        presence.leases.insert(node, now + config.lease);
+        let position = kind.map(|kind| self.inner.announce(&mut room, kind, member, &state));
+        drop(room);
+        self.start_renewing(config);
+        Ok(position)
+    }
+
+    /// [`Backend::presence_snapshot`] without the future.
+    pub fn presence_snapshot_now(&self, name: &str) -> Result<PresenceSnapshot, BackendError> {
+        if !self.life.alive() {
+            return Err(BackendError::Closed);
+        }
+        let room = self.inner.room(name);
+        let mut room = lock(&room);
+        self.inner.sweep_presence(&mut room, Instant::now());
+        let members = room
+            .presence
+            .as_ref()
+            .map(|p| {
+                p.members
+                    .iter()
+                    .map(|(member, present)| PresenceEntry {
+                        member: member.clone(),
+                        state: present.state.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(PresenceSnapshot {
+            position: room.position(),
+            members,
+        })
+    }
+
+    /// Runs `then` on the room when connection `conn` of this node owns
+    /// `member` there; `None` otherwise.
+    fn presence_owned<T>(
+        &self,
+        name: &str,
+        member: &str,
+        conn: u64,
+        then: impl FnOnce(&Inner, &mut Room, &str) -> T,
+    ) -> Result<Option<T>, BackendError> {
+        if !self.life.alive() {
+            return Err(BackendError::Closed);
+        }
+        let node = self.node_number();
+        let Some(room) = self.inner.lock_rooms().map.get(name).cloned() else {
+            return Ok(None);
+        };
+        let mut room = lock(&room);
+        let owned = room
+            .presence
+            .as_ref()
+            .and_then(|p| p.members.get(member))
+            .is_some_and(|p| p.node == node && p.conn == conn);
+        Ok(owned.then(|| then(&self.inner, &mut room, member)))
+    }
+
+    /// Starts this node's lease renewer (once, and only inside a tokio
+    /// runtime: without one nothing could await the presence calls'
+    /// results either, and the leases simply run out).
+    fn start_renewing(&self, config: PresenceConfig) {
+        if self.life.renewing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.life.renewing.store(false, Ordering::SeqCst);
+            return;
+        };
+        let inner = Arc::downgrade(&self.inner);
+        let life = Arc::downgrade(&self.life);
+        let every = config
+            .renew_every()
+            .max(std::time::Duration::from_millis(1));
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let (Some(inner), Some(life)) = (inner.upgrade(), life.upgrade()) else {
+                    return;
+                };
+                if !life.alive() {
+                    return;
+                }
+                inner.renew(life.node);
+            }
+        });
     }
 }
 
@@ -717,6 +1117,244 @@ mod tests {
         assert_eq!(counting.room_count(), 1);
         counting.unsubscribe("x");
         assert_eq!(counting.room_count(), 0);
+    }
+
+    fn presence_events(recorder: &Recorder) -> Vec<(PresenceKind, String, Vec<u8>)> {
+        lock(&recorder.seen)
+            .iter()
+            .filter_map(|(_, _, payload)| {
+                let event = PresenceEvent::parse(payload)?;
+                Some((event.kind, event.member.to_owned(), event.state.to_vec()))
+            })
+            .collect()
+    }
+
+    fn small_presence() -> PresenceConfig {
+        PresenceConfig {
+            linger: Duration::from_secs(15),
+            lease: Duration::from_secs(9),
+            max_members: 2,
+            max_state_bytes: 8,
+        }
+    }
+
+    fn second_node(of: &LocalBackend) -> (LocalBackend, Arc<Recorder>) {
+        let node = of.node();
+        let recorder = Arc::new(Recorder::default());
+        let weak: Weak<dyn Subscriber> = Arc::downgrade(&(recorder.clone() as Arc<dyn Subscriber>));
+        node.attach(weak);
+        (node, recorder)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn presence_joins_updates_and_leaves_as_room_messages() {
+        let (backend, recorder) = attached(window(100, None));
+        let backend = backend.with_presence(small_presence());
+        let start = backend.subscribe_now("r");
+        let join = backend
+            .presence_set("r", "ann", 1, Bytes::from_static(b"s1"))
+            .await
+            .expect("join");
+        assert_eq!(join.map(|p| p.seq), Some(1), "a join takes a position");
+        assert_eq!(
+            backend
+                .presence_set("r", "ann", 1, Bytes::from_static(b"s1"))
+                .await,
+            Ok(None),
+            "the same state again: no event"
+        );
+        backend.publish_now("r", payload(7));
+        let update = backend
+            .presence_set("r", "ann", 1, Bytes::from_static(b"s2"))
+            .await
+            .expect("update");
+        assert_eq!(update.map(|p| p.seq), Some(3));
+        backend
+            .presence_set("r", "bob", 2, Bytes::from_static(b"b"))
+            .await
+            .expect("second member");
+        // The snapshot: the members by key, at the room's position.
+        let snapshot = backend.presence_snapshot("r").await.expect("snapshot");
+        assert_eq!(
+            snapshot.position,
+            Position {
+                epoch: start.epoch,
+                seq: 4
+            }
+        );
+        let members: Vec<(&str, &[u8])> = snapshot
+            .members
+            .iter()
+            .map(|e| (&*e.member, &e.state[..]))
+            .collect();
+        assert_eq!(members, [("ann", &b"s2"[..]), ("bob", &b"b"[..])]);
+        // Only the owning connection leaves a member.
+        assert_eq!(backend.presence_leave("r", "ann", 2).await, Ok(None));
+        let left = backend.presence_leave("r", "ann", 1).await.expect("leave");
+        assert_eq!(left.map(|p| p.seq), Some(5));
+        assert_eq!(
+            presence_events(&recorder),
+            [
+                (PresenceKind::Join, "ann".to_owned(), b"s1".to_vec()),
+                (PresenceKind::Update, "ann".to_owned(), b"s2".to_vec()),
+                (PresenceKind::Join, "bob".to_owned(), b"b".to_vec()),
+                (PresenceKind::Leave, "ann".to_owned(), Vec::new()),
+            ]
+        );
+        // The events are in the history like any message.
+        let History::Messages(history) = backend.history_now("r", start) else {
+            panic!("expected messages");
+        };
+        assert_eq!(history.len(), 5);
+        assert_eq!(history[1].payload, payload(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn presence_is_bounded() {
+        let (backend, recorder) = attached(window(100, None));
+        let backend = backend.with_presence(small_presence());
+        backend.subscribe_now("r");
+        let refused = |r: Result<Option<Position>, BackendError>| {
+            matches!(r, Err(BackendError::Refused { .. }))
+        };
+        assert!(refused(
+            backend
+                .presence_set("r", "ann", 1, Bytes::from(vec![0u8; 9]))
+                .await
+        ));
+        assert!(refused(
+            backend.presence_set("r", "", 1, Bytes::new()).await
+        ));
+        assert!(refused(
+            backend.presence_set("r", "a\nb", 1, Bytes::new()).await
+        ));
+        for (conn, member) in [(1, "ann"), (2, "bob")] {
+            backend
+                .presence_set("r", member, conn, Bytes::new())
+                .await
+                .expect("room not full yet");
+        }
+        assert!(
+            refused(backend.presence_set("r", "cy", 3, Bytes::new()).await),
+            "a third member is refused"
+        );
+        // A member present already may still change its state.
+        assert!(
+            backend
+                .presence_set("r", "bob", 2, Bytes::from_static(b"x"))
+                .await
+                .is_ok()
+        );
+        assert_eq!(presence_events(&recorder).len(), 3);
+        // A backend without presence refuses (the contract's default).
+        assert_eq!(
+            backend.presence_config().max_members,
+            2,
+            "the configuration is the backend's"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lingering_member_taken_over_in_time_does_not_flicker() {
+        let (a, seen_a) = attached(window(100, None));
+        let a = a.with_presence(small_presence());
+        let (b, _) = second_node(&a);
+        a.subscribe_now("r");
+        a.presence_set("r", "ann", 1, Bytes::from_static(b"s"))
+            .await
+            .expect("join on a");
+        a.presence_linger("r", "ann", 1).await.expect("linger");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        // Back through node b within the linger, with the same state: nothing.
+        assert_eq!(
+            b.presence_set("r", "ann", 7, Bytes::from_static(b"s"))
+                .await,
+            Ok(None)
+        );
+        // Node a's old connection no longer owns it.
+        assert_eq!(a.presence_leave("r", "ann", 1).await, Ok(None));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(
+            presence_events(&seen_a),
+            [(PresenceKind::Join, "ann".to_owned(), b"s".to_vec())],
+            "no leave, no second join: b renews its lease"
+        );
+        // Lingering out: removed by a sweep after the linger, not before.
+        b.presence_linger("r", "ann", 7).await.expect("linger");
+        tokio::time::sleep(Duration::from_secs(14)).await;
+        assert_eq!(presence_events(&seen_a).len(), 1);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            presence_events(&seen_a).last(),
+            Some(&(PresenceKind::Leave, "ann".to_owned(), Vec::new()))
+        );
+        assert!(
+            a.presence_snapshot_now("r")
+                .expect("snapshot")
+                .members
+                .is_empty()
+        );
+    }
+
+    /// A node that stops (killed, or every handle dropped) has its
+    /// members removed by another node's sweep within lease + renew_every,
+    /// once each.
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_nodes_members_vanish_within_the_lease() {
+        for kill in [true, false] {
+            let (a, seen_a) = attached(window(100, None));
+            let a = a.with_presence(PresenceConfig {
+                max_members: 10,
+                ..small_presence()
+            });
+            let (b, seen_b) = second_node(&a);
+            let (c, _) = second_node(&a);
+            a.subscribe_now("r");
+            a.presence_set("r", "ann", 1, Bytes::new())
+                .await
+                .expect("a");
+            c.presence_set("r", "cy", 1, Bytes::new()).await.expect("c");
+            b.presence_set("r", "bob", 1, Bytes::new())
+                .await
+                .expect("b");
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            assert_eq!(presence_events(&seen_a).len(), 3, "live nodes renew");
+            let died = Instant::now();
+            if kill {
+                b.kill();
+                assert_eq!(
+                    b.presence_set("r", "bob", 1, Bytes::new()).await,
+                    Err(BackendError::Closed)
+                );
+            } else {
+                drop(b);
+                drop(seen_b);
+            }
+            let config = small_presence();
+            let bound = config.lease + config.renew_every();
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if presence_events(&seen_a).len() == 4 {
+                    break;
+                }
+                assert!(died.elapsed() <= bound, "bob still present after {bound:?}");
+            }
+            assert_eq!(
+                presence_events(&seen_a).last(),
+                Some(&(PresenceKind::Leave, "bob".to_owned(), Vec::new()))
+            );
+            // Two live sweepers, one leave.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            assert_eq!(presence_events(&seen_a).len(), 4);
+            let members: Vec<String> = a
+                .presence_snapshot_now("r")
+                .expect("snapshot")
+                .members
+                .iter()
+                .map(|e| e.member.to_string())
+                .collect();
+            assert_eq!(members, ["ann", "cy"]);
+        }
     }
 
     #[test]

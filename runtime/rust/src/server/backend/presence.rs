@@ -39,37 +39,7 @@ pub const PRESENCE_MARK: u8 = 1;
 /// Longest member key, in bytes.
 pub const MAX_MEMBER_KEY: usize = 128;
 
-/// What happened to a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PresenceKind {
-    /// The member is new in the room (or came back after it was removed).
-    Join,
-    /// The member's state changed, or it came back within the linger.
-    Update,
-    /// The member left, lingered out, or its node's lease ran out.
-    Leave,
-}
-
-impl PresenceKind {
-    /// The byte in the payload, and the word on the wire (SPEC §9.8).
-    pub fn byte(self) -> u8 {
-        match self {
-            PresenceKind::Join => b'j',
-            PresenceKind::Update => b'u',
-            PresenceKind::Leave => b'l',
-        }
-    }
-
-    /// The kind a payload byte stands for.
-    pub fn from_byte(byte: u8) -> Option<Self> {
-        match byte {
-            b'j' => Some(PresenceKind::Join),
-            b'u' => Some(PresenceKind::Update),
-            b'l' => Some(PresenceKind::Leave),
-            _ => None,
-        }
-    }
-}
+pub use crate::control::PresenceKind;
 
 /// One presence event, read from (or written to) a room message's payload:
 /// `[PRESENCE_MARK, kind, member key…, 0, state…]`. The state is empty for a

@@ -41,4 +41,4 @@ export type ServerMessageOf<P> = P extends Package<infer S, unknown> ? S : never
 /** The client messages of a {@link Package}. */
 export type ClientMessageOf<P> = P extends Package<unknown, infer C> ? C : never;
 /** The presence states of a {@link Package} (`never` when it declares none). */
-export type PresenceStateOf<P> = P extends Package<infer S, unknown, infer T> ? (T extends S ? T : never) : never;
+export type PresenceStateOf<P> = P extends Package<infer S, infer _C, infer T> ? (T extends S ? T : never) : never;

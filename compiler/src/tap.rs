@@ -612,6 +612,14 @@ fn control_row(control: Control) -> Row {
                 ("position", position_json(g.position)),
             ],
         ),
+        Control::PresenceSnapshot(p) => (
+            "presence_snapshot",
+            vec![
+                ("room", s(p.room)),
+                ("position", position_json(p.position)),
+                ("count", number(p.count)),
+            ],
+        ),
     };
     Row::Control {
         name,

@@ -123,7 +123,10 @@ fn fan_out_counts_deliveries_through_the_in_process_backend() {
 #[test]
 fn fan_out_counts_deliveries_through_redis() {
     let redis = tagwire_tests::services::redis_url();
-    let (rows, figures) = table_of(RUNTIME_LOAD, &[&FAN_OUT[..], &["--redis", &redis]].concat());
+    let (rows, figures) = table_of(
+        RUNTIME_LOAD,
+        &[&FAN_OUT[..], &["--engine", &format!("redis:{redis}")]].concat(),
+    );
     assert!(
         figures.get("fanout.redis.20.per_server_cpu_second") > Some(&0.0),
         "{figures:?}"

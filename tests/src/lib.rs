@@ -42,6 +42,8 @@ pub mod geometry {
 }
 
 pub mod derive_mirror;
+/// Connecting a backend by engine name (`presence-node`, the engine tests).
+pub mod engine;
 /// Package `live` at v1 and v2 with the application's conversions (docs/EVOLUTION.md).
 pub mod evolution;
 /// Nodes, clients, publishers and the delivery check of the tests behind HAProxy.
@@ -53,6 +55,7 @@ pub mod node_script;
 /// Child processes killed and reaped when dropped.
 pub mod process;
 /// A redis-server of one test's own, to kill, restart, stop and continue.
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod relay_app;
 pub mod services;

@@ -35,6 +35,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     persistence: Persistence,
+    /// The cluster bus port, for a node of a Redis Cluster.
+    cluster_bus: Option<u16>,
     child: Option<Child>,
     stopped: bool,
 }
@@ -54,6 +56,23 @@ impl RedisServer {
     /// does not answer within 10 s.
     #[must_use]
     pub fn start(persistence: Persistence) -> RedisServer {
+        Self::start_with(persistence, None)
+    }
+
+    /// [`RedisServer::start`] as a node of a Redis Cluster yet to be made
+    /// (`cluster-enabled`, its bus on a free port of its own,
+    /// `cluster-node-timeout` 1000 ms, no persistence but its nodes.conf,
+    /// kept across a restart): see [`crate::redis_cluster`].
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`].
+    #[must_use]
+    pub fn start_cluster_node() -> RedisServer {
+        Self::start_with(Persistence::None, Some(free_port()))
+    }
+
+    fn start_with(persistence: Persistence, cluster_bus: Option<u16>) -> RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!(
             "tagwire-redis-{}-{port}-{}",
@@ -67,11 +86,24 @@ impl RedisServer {
             port,
             dir,
             persistence,
+            cluster_bus,
             child: None,
             stopped: false,
         };
         server.spawn();
         server
+    }
+
+    /// The port it listens on.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the process runs (not killed).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -97,6 +129,20 @@ impl RedisServer {
             Persistence::AppendFsyncAlways => {
                 command.args(["--appendonly", "yes", "--appendfsync", "always"]);
             }
+        }
+        if let Some(bus) = self.cluster_bus {
+            command
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-port",
+                    &bus.to_string(),
+                ])
+                .args(["--cluster-config-file", "nodes.conf"])
+                .args(["--cluster-node-timeout", "1000"])
+                // A replica that never synced may not take over: start the
+                // first sync at once, not after the default 5 s.
+                .args(["--repl-diskless-sync-delay", "0"]);
         }
         let child = command
             .stdin(Stdio::null())

@@ -28,3 +28,17 @@ pub fn service(name: &str) -> String {
 pub fn redis_url() -> String {
     service("TAGWIRE_REDIS_URL")
 }
+
+/// The loopback Redis Cluster's node URLs (`TAGWIRE_REDIS_CLUSTER_URLS`,
+/// comma separated: six nodes, three primaries and their replicas).
+///
+/// # Panics
+///
+/// As [`service`].
+#[must_use]
+pub fn redis_cluster_urls() -> Vec<String> {
+    service("TAGWIRE_REDIS_CLUSTER_URLS")
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use tagwire::Protocol;
-use tagwire::server::backend::{RedisBackend, RedisConfig};
+use tagwire::server::backend::{HistoryWindow, PresenceConfig};
 use tagwire::server::{Connection, Handler, ServerConfig, ServerHandle};
 use tagwire_bench::child::{LineChild, say, serve_stdin};
 use tagwire_bench::contenders;
@@ -31,6 +31,7 @@ use tagwire_bench::figures;
 use tagwire_bench::measure::{cpu_time, load_average};
 use tagwire_bench::net::{self, Ws};
 use tagwire_bench::record::Record;
+use tagwire_tests::engine::{self, EngineSpec};
 use tagwire_tests::relay;
 use tokio::sync::{Notify, Semaphore};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -64,12 +65,13 @@ pub struct Opts {
     /// Seconds of broadcasting before the measurement starts.
     #[arg(long, default_value_t = 2.0)]
     warmup_secs: f64,
-    /// Rooms go through the Redis at this URL (`RedisBackend`) instead of
-    /// the in-process backend, so each broadcast makes the round trip a
-    /// scaled-out node's does: publish to Redis, back by pub/sub, decode,
-    /// deliver. The Redis server's own CPU is not counted.
-    #[arg(long, value_name = "URL")]
-    redis: Option<String>,
+    /// Rooms go through this engine (`redis:URL`, see
+    /// `tagwire_tests::engine`) instead of the in-process backend, so each
+    /// broadcast makes the round trip a scaled-out node's does: publish to
+    /// the engine, back by its fan-out, decode, deliver. The engine's own
+    /// CPU is not counted.
+    #[arg(long, value_name = "SPEC")]
+    engine: Option<EngineSpec>,
 }
 
 impl Opts {
@@ -86,9 +88,9 @@ impl Opts {
         ]
         .into_iter()
         .chain(
-            self.redis
+            self.engine
                 .iter()
-                .flat_map(|url| ["--redis".to_owned(), url.clone()]),
+                .flat_map(|spec| ["--engine".to_owned(), spec.to_string()]),
         )
         .collect()
     }
@@ -161,11 +163,7 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         figures::record(
             &format!(
                 "fanout.{}.{}.per_server_cpu_second",
-                if args.opts.redis.is_some() {
-                    "redis"
-                } else {
-                    "local"
-                },
+                args.opts.engine.as_ref().map_or("local", EngineSpec::name),
                 r.num("subscribers")
             ),
             per_core,
@@ -204,10 +202,11 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
          thread(s).",
         args.opts.secs, args.opts.warmup_secs, args.opts.window, args.client.client_threads
     );
-    match &args.opts.redis {
-        Some(_) => println!(
-            "Backend: Redis (RedisBackend; the Redis server's CPU not counted; slow consumers not \
-             counted, since `broadcast` returns before delivery)."
+    match &args.opts.engine {
+        Some(spec) => println!(
+            "Backend: {} (the engine's own CPU not counted; slow consumers not counted, since \
+             `broadcast` returns before delivery).",
+            spec.name()
         ),
         None => println!("Backend: in-process (LocalBackend, the default)."),
     }
@@ -299,11 +298,16 @@ pub fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
         let listener = net::listen()?;
         let addr = listener.local_addr()?;
         let mut config = ServerConfig::default();
-        if let Some(url) = &args.opts.redis {
+        if let Some(spec) = &args.opts.engine {
             // A prefix of its own, so runs never see each other's rooms.
-            let redis = RedisConfig::new(url.clone())
-                .with_prefix(format!("bench-fanout-{}", std::process::id()));
-            config = config.with_backend(Arc::new(RedisBackend::connect(redis).await?));
+            let backend = engine::connect(
+                spec,
+                &format!("bench-fanout-{}", std::process::id()),
+                HistoryWindow::default(),
+                PresenceConfig::default(),
+            )
+            .await?;
+            config = config.with_backend(backend);
         }
         let (running, handle) = contenders::tagwire(Arc::clone(&state), config, listener, true);
         Ok::<_, Box<dyn Error>>((running, handle, addr))
@@ -337,7 +341,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
         body,
         args.opts.window,
         Arc::clone(&sent),
-        args.opts.redis.is_none().then(|| Arc::clone(&short)),
+        args.opts.engine.is_none().then(|| Arc::clone(&short)),
         Arc::clone(&stop),
     ));
     std::thread::sleep(Duration::from_secs_f64(args.opts.warmup_secs));

@@ -16,61 +16,75 @@ pub(crate) fn to_message<T: Protocol>(value: &T, encoding: Encoding) -> Message 
     }
 }
 
-/// What goes before a value's frame in a wrapped server frame, in both
-/// encodings: an `_h` envelope (SPEC §9.7), with a presence event's `_l`
-/// fields after it, or an `_n` snapshot member's fields (§9.8). Only
-/// servers send them.
+/// What goes before a value's frame in a wrapped server frame: an `_h`
+/// envelope (SPEC §9.7), with a presence event's `_l` fields after it, or
+/// an `_n` snapshot member's fields (§9.8). Written straight into each
+/// frame's buffer, so a room message costs no allocation beyond its frames.
+/// Only servers send them.
 #[cfg(feature = "server")]
-#[derive(Debug, Clone)]
-pub(crate) struct Prefix {
-    text: String,
-    binary: Vec<u8>,
-    /// Whether a value's frame follows: not after a leave event.
-    open: bool,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prefix<'a> {
+    envelope: Option<&'a RoomEnvelope<'a>>,
+    head: Option<&'a PresenceHead<&'a str>>,
 }
 
 #[cfg(feature = "server")]
-impl Prefix {
+impl<'a> Prefix<'a> {
     /// A room message's envelope, and the presence event it carries if any.
-    pub(crate) fn room(envelope: &RoomEnvelope<'_>, event: Option<&PresenceHead<&str>>) -> Self {
-        let mut text = String::new();
-        let mut binary = Vec::new();
-        envelope.write_text_prefix(&mut text);
-        envelope.write_binary_prefix(&mut binary);
-        if let Some(event) = event {
-            event.write_text_prefix(&mut text);
-            event.write_binary_prefix(&mut binary);
-        }
+    pub(crate) fn room(
+        envelope: &'a RoomEnvelope<'a>,
+        event: Option<&'a PresenceHead<&'a str>>,
+    ) -> Self {
         Prefix {
-            text,
-            binary,
-            open: event.is_none_or(PresenceHead::has_state),
+            envelope: Some(envelope),
+            head: event,
         }
     }
 
     /// A presence head sent on its own (`_n`).
-    pub(crate) fn presence(head: &PresenceHead<&str>) -> Self {
-        let mut text = String::new();
-        let mut binary = Vec::new();
-        head.write_text_prefix(&mut text);
-        head.write_binary_prefix(&mut binary);
+    pub(crate) fn presence(head: &'a PresenceHead<&'a str>) -> Self {
         Prefix {
-            text,
-            binary,
-            open: head.has_state(),
+            envelope: None,
+            head: Some(head),
         }
     }
 
-    /// Whether a value's frame follows the prefix.
+    /// Whether a value's frame follows the prefix: not after a leave event.
     pub(crate) fn takes_value(&self) -> bool {
-        self.open
+        self.head.is_none_or(PresenceHead::has_state)
+    }
+
+    fn text(&self, out: &mut String) {
+        if let Some(envelope) = self.envelope {
+            envelope.write_text_prefix(out);
+        }
+        if let Some(head) = self.head {
+            head.write_text_prefix(out);
+        }
+    }
+
+    fn binary(&self, out: &mut Vec<u8>) {
+        if let Some(envelope) = self.envelope {
+            envelope.write_binary_prefix(out);
+        }
+        if let Some(head) = self.head {
+            head.write_binary_prefix(out);
+        }
     }
 
     /// The prefix alone, as a whole frame (a leave event).
     pub(crate) fn alone(&self, encoding: Encoding) -> Message {
         match encoding {
-            Encoding::Text => Message::Text(Utf8Bytes::from(self.text.clone())),
-            Encoding::Binary => Message::Binary(Bytes::from(self.binary.clone())),
+            Encoding::Text => {
+                let mut out = String::new();
+                self.text(&mut out);
+                Message::Text(Utf8Bytes::from(out))
+            }
+            Encoding::Binary => {
+                let mut out = Vec::new();
+                self.binary(&mut out);
+                Message::Binary(Bytes::from(out))
+            }
         }
     }
 
@@ -78,12 +92,14 @@ impl Prefix {
     pub(crate) fn message<T: Protocol>(&self, value: &T, encoding: Encoding) -> Message {
         match encoding {
             Encoding::Text => {
-                let mut out = self.text.clone();
+                let mut out = String::new();
+                self.text(&mut out);
                 value.encode_text(&mut out);
                 Message::Text(Utf8Bytes::from(out))
             }
             Encoding::Binary => {
-                let mut out = self.binary.clone();
+                let mut out = Vec::new();
+                self.binary(&mut out);
                 value.encode_binary(&mut out);
                 Message::Binary(Bytes::from(out))
             }
@@ -92,8 +108,8 @@ impl Prefix {
 
     /// The prefix and a binary frame already encoded, as it is.
     pub(crate) fn binary_with(&self, frame: &[u8]) -> Message {
-        let mut out = Vec::with_capacity(self.binary.len() + frame.len());
-        out.extend_from_slice(&self.binary);
+        let mut out = Vec::with_capacity(frame.len() + 48);
+        self.binary(&mut out);
         out.extend_from_slice(frame);
         Message::Binary(Bytes::from(out))
     }

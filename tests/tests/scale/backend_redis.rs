@@ -21,7 +21,7 @@ fn services_script() -> String {
     format!("{}/../scripts/services", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn redis_cli(args: &[&str]) -> String {
+pub(crate) fn redis_cli(args: &[&str]) -> String {
     let output = Command::new("redis-cli")
         .arg("-u")
         .arg(redis_url())
@@ -32,22 +32,22 @@ fn redis_cli(args: &[&str]) -> String {
 }
 
 /// A key prefix no other test or run uses.
-fn prefix(test: &str) -> String {
+pub(crate) fn prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("tagwire-test:{}:{nanos}:{test}", std::process::id())
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One node's view: what its backend delivered.
 #[derive(Default)]
-struct Node {
-    messages: Mutex<Vec<RoomMessage>>,
-    gaps: Mutex<Vec<Gap>>,
+pub(crate) struct Node {
+    pub(crate) messages: Mutex<Vec<RoomMessage>>,
+    pub(crate) gaps: Mutex<Vec<Gap>>,
 }
 
 impl Subscriber for Node {
@@ -60,7 +60,7 @@ impl Subscriber for Node {
 }
 
 impl Node {
-    fn in_room(&self, room: &str) -> Vec<(u64, Bytes)> {
+    pub(crate) fn in_room(&self, room: &str) -> Vec<(u64, Bytes)> {
         lock(&self.messages)
             .iter()
             .filter(|m| &*m.room == room)
@@ -69,7 +69,7 @@ impl Node {
     }
 }
 
-async fn node(config: RedisConfig) -> (RedisBackend, Arc<Node>) {
+pub(crate) async fn node(config: RedisConfig) -> (RedisBackend, Arc<Node>) {
     let backend = RedisBackend::connect(config)
         .await
         .unwrap_or_else(|error| panic!("connecting to {}: {error}", redis_url()));
@@ -80,7 +80,7 @@ async fn node(config: RedisConfig) -> (RedisBackend, Arc<Node>) {
     (backend, node)
 }
 
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -110,7 +110,13 @@ fn seqs(history: &History) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_publishers_on_two_nodes_give_one_order_per_room() {
     let _shared = crate::shared().await;
-    let config = RedisConfig::new(redis_url()).with_prefix(prefix("order"));
+    one_order_per_room_across_two_nodes(RedisConfig::new(redis_url()).with_prefix(prefix("order")))
+        .await;
+}
+
+/// 4 publishers on 2 nodes and a burst over 3 rooms: one order per room,
+/// the same on both nodes and in the history (one Redis, or a cluster).
+pub(crate) async fn one_order_per_room_across_two_nodes(config: RedisConfig) {
     let (a, node_a) = node(config.clone()).await;
     let (b, node_b) = node(config).await;
     let rooms = ["r0", "r1", "r2"];
@@ -331,7 +337,7 @@ async fn history_replays_after_a_sequence_within_the_window_and_a_gap_beyond() {
         })
     ));
     // The stream is trimmed exactly to the window, and the keys expire.
-    let log = format!("{}:l:r", config.prefix);
+    let log = format!("{}:{{r}}:l", config.prefix);
     assert_eq!(redis_cli(&["XLEN", &log]), "10");
     let ttl: i64 = redis_cli(&["PTTL", &log]).parse().expect("PTTL");
     assert!(ttl > 23 * 3600 * 1000, "{ttl}");
@@ -377,7 +383,7 @@ async fn history_replays_after_a_sequence_within_the_window_and_a_gap_beyond() {
 }
 
 /// Kills the connections of the nodes that subscribe (not the publisher's).
-fn kill_subscribed_connections() -> usize {
+pub(crate) fn kill_subscribed_connections() -> usize {
     let list = redis_cli(&["CLIENT", "LIST"]);
     let ids: Vec<String> = list
         .lines()

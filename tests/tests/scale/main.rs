@@ -19,8 +19,12 @@
 mod runtime_support;
 
 mod backend_redis;
+mod backend_redis_cluster;
 mod docs_haproxy;
+mod engines;
 mod node_kill;
+mod presence;
+mod presence_redis;
 mod redis_outage;
 mod rolling_deploy;
 mod rooms;

@@ -56,6 +56,13 @@ pub struct ClientConfig {
     /// Seed of the jitter RNG, for reproducible tests; `None` seeds from
     /// the operating system.
     pub seed: Option<u64>,
+    /// Most members the client keeps in one room's presence map (default
+    /// 10,000); a join beyond is ignored (logged), so a server cannot grow
+    /// the client's memory without bound.
+    pub max_presence_members: usize,
+    /// At most one presence state per room goes out per interval (default
+    /// 50 ms); a state set meanwhile replaces the one waiting (SPEC §9.8).
+    pub presence_interval: Duration,
 }
 
 impl Default for ClientConfig {
@@ -71,6 +78,8 @@ impl Default for ClientConfig {
             limits: Limits::default(),
             connect_timeout: Duration::from_secs(10),
             seed: None,
+            max_presence_members: 10_000,
+            presence_interval: Duration::from_millis(50),
         }
     }
 }
@@ -83,6 +92,8 @@ setters!(ClientConfig {
     with_event_buffer: event_buffer: usize,
     with_limits: limits: Limits,
     with_connect_timeout: connect_timeout: Duration,
+    with_max_presence_members: max_presence_members: usize,
+    with_presence_interval: presence_interval: Duration,
 });
 
 impl ClientConfig {

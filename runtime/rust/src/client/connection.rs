@@ -17,9 +17,12 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::control::{self, Control, DrainNotice, Hello, Resume, RoomEnvelope, RoomPosition};
+use crate::control::{
+    self, Control, DrainNotice, Hello, PresenceHead, PresenceKind, PresenceSnapshotNotice, Resume,
+    RoomEnvelope, RoomPosition,
+};
 use crate::frame::{self, Incoming, Payload};
 use crate::{CloseAction, CloseCode, Package, Protocol};
 
@@ -28,6 +31,7 @@ use super::config::ClientConfig;
 use super::connector::{self, Dial, DialError};
 use super::event::{Event, ReconnectReason, Status};
 use super::outbox::Outbox;
+use super::presence::{PresenceChange, PresenceMaps};
 
 /// How long the client waits for its close frame to go out, or for the
 /// peer to finish the closing handshake, before dropping the stream.
@@ -90,6 +94,20 @@ pub(crate) struct Task<P: Package, D> {
     /// The last position seen per room (`_h`, `_j`), kept across
     /// reconnects and presented (`_i`) after each hello.
     positions: HashMap<String, RoomPosition>,
+    /// Every room's presence, shared with the handles.
+    presence: Arc<PresenceMaps<P::Server>>,
+    /// A snapshot whose `_n` frames are still coming.
+    snapshot: Option<Snapshot<P::Server>>,
+    /// When each room's last presence state went out.
+    presence_sent: HashMap<String, Instant>,
+}
+
+/// A presence snapshot being read: its `_m`, and the `_n` members so far.
+struct Snapshot<S> {
+    room: String,
+    position: RoomPosition,
+    left: u32,
+    members: BTreeMap<String, S>,
 }
 
 /// What to do with a room message at `position`.
@@ -126,6 +144,7 @@ impl<P: Package, D: Dial> Task<P, D> {
         config: ClientConfig,
         outbox: Arc<Outbox<P::Client>>,
         events: mpsc::Sender<Event<P>>,
+        presence: Arc<PresenceMaps<P::Server>>,
     ) -> Self {
         let rng = match config.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
@@ -138,6 +157,9 @@ impl<P: Package, D: Dial> Task<P, D> {
             events,
             rng,
             positions: HashMap::new(),
+            presence,
+            snapshot: None,
+            presence_sent: HashMap::new(),
         }
     }
 
@@ -379,6 +401,14 @@ impl<P: Package, D: Dial> Task<P, D> {
         if let Err(e) = self.flush_queue(&mut ws).await {
             return End::Reconnect(ReconnectReason::Network(e));
         }
+        // A snapshot cut off by the last connection's end is not resumed.
+        self.snapshot = None;
+        let mut presence_due = match self.flush_presence(&mut ws).await {
+            Ok(due) => due,
+            Err(e) => return End::Reconnect(ReconnectReason::Network(e)),
+        };
+        let presence_timer = sleep_until(presence_due.unwrap_or_else(Instant::now));
+        tokio::pin!(presence_timer);
 
         let mut notice: Option<(DrainNotice, Instant)> = None;
         let watchdog = sleep_until(Instant::now() + ping_timeout);
@@ -409,6 +439,17 @@ impl<P: Package, D: Dial> Task<P, D> {
                         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                     };
                     *answered = true;
+                    if is_header(payload, control::PRESENCE_MEMBER) {
+                        if let Some(event) = self.presence_member(payload, &limits) {
+                            self.emit(event).await;
+                        }
+                        continue;
+                    }
+                    if let Some(event) = self.end_snapshot() {
+                        // Members stopped coming before the count said.
+                        tracing::warn!("tagwire client: a presence snapshot ended early");
+                        self.emit(event).await;
+                    }
                     if is_room_message(payload) {
                         if let Some(event) = self.room_message(payload, &limits) {
                             self.emit(event).await;
@@ -486,8 +527,10 @@ impl<P: Package, D: Dial> Task<P, D> {
                             })
                             .await;
                         }
-                        Incoming::Control(Control::PresenceSnapshot(_)) => {
-                            tracing::debug!("tagwire client: ignoring a presence snapshot");
+                        Incoming::Control(Control::PresenceSnapshot(snapshot)) => {
+                            if let Some(event) = self.start_snapshot(snapshot) {
+                                self.emit(event).await;
+                            }
                         }
                         Incoming::Control(Control::Hello(_) | Control::Pong | Control::Resume(_)) => {
                             tracing::debug!("tagwire client: ignoring a client-only control message");
@@ -499,10 +542,26 @@ impl<P: Package, D: Dial> Task<P, D> {
                     close(&mut ws, CloseCode::HEARTBEAT_TIMEOUT, "no ping").await;
                     break End::Reconnect(ReconnectReason::Heartbeat);
                 }
+                () = &mut presence_timer, if presence_due.is_some() => {
+                    match self.flush_presence(&mut ws).await {
+                        Ok(due) => presence_due = due,
+                        Err(e) => break End::Reconnect(ReconnectReason::Network(e)),
+                    }
+                    if let Some(due) = presence_due {
+                        presence_timer.as_mut().reset(due);
+                    }
+                }
                 () = &mut wake => {
                     wake.set(outbox.wake.notified());
                     if let Err(e) = self.flush_queue(&mut ws).await {
                         break End::Reconnect(ReconnectReason::Network(e));
+                    }
+                    match self.flush_presence(&mut ws).await {
+                        Ok(due) => presence_due = due,
+                        Err(e) => break End::Reconnect(ReconnectReason::Network(e)),
+                    }
+                    if let Some(due) = presence_due {
+                        presence_timer.as_mut().reset(due);
                     }
                     if outbox.close_requested() {
                         close(&mut ws, CloseCode::NORMAL, "").await;
@@ -527,6 +586,17 @@ impl<P: Package, D: Dial> Task<P, D> {
     /// Reads an `_h` room message: `None` for a duplicate or a frame that
     /// does not decode (logged).
     fn room_message(&mut self, payload: Payload<'_>, limits: &crate::Limits) -> Option<Event<P>> {
+        let split = match payload {
+            Payload::Text(text) => RoomEnvelope::split_text(text, limits)
+                .map(|(room, at, inner)| (room, at, Payload::Text(inner))),
+            Payload::Binary(bytes) => RoomEnvelope::split_binary(bytes, limits)
+                .map(|(room, at, inner)| (room, at, Payload::Binary(inner))),
+        };
+        if let Ok((room, position, inner)) = &split
+            && is_header(*inner, control::PRESENCE_EVENT)
+        {
+            return self.presence_event(room, *position, *inner, limits);
+        }
         let decoded = match payload {
             Payload::Text(text) => RoomEnvelope::split_text(text, limits)
                 .map(|(room, at, inner)| (room, at, P::Server::decode_text_with(inner, limits))),
@@ -557,6 +627,182 @@ impl<P: Package, D: Dial> Task<P, D> {
         }
     }
 
+    /// Reads a presence event (`_l` in `_h`): applies it to the room's
+    /// presence unless it is a duplicate or in the last snapshot already.
+    fn presence_event(
+        &mut self,
+        room: &str,
+        position: RoomPosition,
+        inner: Payload<'_>,
+        limits: &crate::Limits,
+    ) -> Option<Event<P>> {
+        let split = match inner {
+            Payload::Text(text) => {
+                PresenceHead::split_text(text, limits).map(|(h, s)| (h, Payload::Text(s)))
+            }
+            Payload::Binary(bytes) => {
+                PresenceHead::split_binary(bytes, limits).map(|(h, s)| (h, Payload::Binary(s)))
+            }
+        };
+        let (kind, member, state) = match split {
+            Ok((PresenceHead::Event { kind, member }, state)) => (kind, member, state),
+            Ok(_) => return None,
+            Err(error) => {
+                tracing::warn!(%room, %error, "tagwire client: skipping a presence event that does not decode");
+                return None;
+            }
+        };
+        if !advance(&mut self.positions, room, position) {
+            return None;
+        }
+        // The map keeps one decoded state, the event carries another
+        // (decoding twice spares the states a `Clone` bound).
+        let (kept, carried) = if kind == PresenceKind::Leave {
+            (None, None)
+        } else {
+            match (
+                decode_state::<P>(state, limits),
+                decode_state::<P>(state, limits),
+            ) {
+                (Ok(kept), Ok(carried)) => (Some(kept), Some(carried)),
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::warn!(%room, %member, %error, "tagwire client: skipping a presence state that does not decode");
+                    return None;
+                }
+            }
+        };
+        if !self.presence.apply(room, position, kind, &member, kept) {
+            return None;
+        }
+        let change = match (kind, carried) {
+            (PresenceKind::Join, Some(state)) => PresenceChange::Join { member, state },
+            (PresenceKind::Update, Some(state)) => PresenceChange::Update { member, state },
+            (PresenceKind::Leave, _) => PresenceChange::Leave { member },
+            _ => return None,
+        };
+        Some(Event::Presence {
+            room: room.to_owned(),
+            position,
+            change,
+        })
+    }
+
+    /// An `_m`: members follow (or, with none, the room's presence is
+    /// empty at once).
+    fn start_snapshot(&mut self, snapshot: PresenceSnapshotNotice) -> Option<Event<P>> {
+        self.snapshot = Some(Snapshot {
+            room: snapshot.room,
+            position: snapshot.position,
+            left: snapshot.count,
+            members: BTreeMap::new(),
+        });
+        if snapshot.count == 0 {
+            return self.end_snapshot();
+        }
+        None
+    }
+
+    /// An `_n`: one member of the snapshot being read.
+    fn presence_member(
+        &mut self,
+        payload: Payload<'_>,
+        limits: &crate::Limits,
+    ) -> Option<Event<P>> {
+        let split = match payload {
+            Payload::Text(text) => {
+                PresenceHead::split_text(text, limits).map(|(h, s)| (h, Payload::Text(s)))
+            }
+            Payload::Binary(bytes) => {
+                PresenceHead::split_binary(bytes, limits).map(|(h, s)| (h, Payload::Binary(s)))
+            }
+        };
+        let max = self.presence.max_members();
+        let snapshot = self.snapshot.as_mut()?;
+        match split {
+            Ok((PresenceHead::Member { room, member }, state)) if room == snapshot.room => {
+                match decode_state::<P>(state, limits) {
+                    Ok(state) if snapshot.members.len() < max => {
+                        snapshot.members.insert(member, state);
+                    }
+                    Ok(_) => {
+                        tracing::warn!(%room, "tagwire client: presence snapshot beyond the bound; member ignored")
+                    }
+                    Err(error) => {
+                        tracing::warn!(%room, %member, %error, "tagwire client: skipping a presence state that does not decode")
+                    }
+                }
+            }
+            Ok(_) => tracing::warn!(
+                "tagwire client: a presence member of another room than its snapshot's"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "tagwire client: skipping a presence member that does not decode")
+            }
+        }
+        snapshot.left = snapshot.left.saturating_sub(1);
+        if snapshot.left == 0 {
+            return self.end_snapshot();
+        }
+        None
+    }
+
+    /// Replaces the room's presence with the snapshot read.
+    fn end_snapshot(&mut self) -> Option<Event<P>> {
+        let snapshot = self.snapshot.take()?;
+        let members = snapshot.members.len();
+        if !self
+            .presence
+            .replace(&snapshot.room, snapshot.position, snapshot.members)
+        {
+            return None;
+        }
+        Some(Event::Presence {
+            room: snapshot.room,
+            position: snapshot.position,
+            change: PresenceChange::Snapshot { members },
+        })
+    }
+
+    /// Sends the presence states that wait, for rooms whose last one went
+    /// out at least an interval ago; when the next of the others is due.
+    async fn flush_presence<S>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+    ) -> Result<Option<Instant>, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let interval = self.config.presence_interval;
+        let now = Instant::now();
+        let sent = &mut self.presence_sent;
+        sent.retain(|_, at| now.duration_since(*at) < interval);
+        let ready = self.outbox.take_presence(|room| !sent.contains_key(room));
+        let encoding = self.config.encoding;
+        for (room, state) in &ready {
+            let head = PresenceHead::Set {
+                room: room.as_str(),
+            };
+            let message = match encoding {
+                crate::Encoding::Text => Message::Text(head.to_text(&state.to_text()).into()),
+                crate::Encoding::Binary => {
+                    Message::Binary(head.to_binary(&state.to_binary()).into())
+                }
+            };
+            ws.feed(message).await.map_err(|e| e.to_string())?;
+            sent.insert(room.clone(), now);
+        }
+        if !ready.is_empty() {
+            ws.flush().await.map_err(|e| e.to_string())?;
+        }
+        let due = self
+            .outbox
+            .presence_waiting()
+            .iter()
+            .filter_map(|room| sent.get(room).map(|at| *at + interval))
+            .min();
+        Ok(due)
+    }
+
     /// Writes every queued message, in order.
     async fn flush_queue<S>(&mut self, ws: &mut WebSocketStream<S>) -> Result<(), String>
     where
@@ -579,11 +825,27 @@ impl<P: Package, D: Dial> Task<P, D> {
 
 /// Whether a frame is an `_h` room message.
 fn is_room_message(payload: Payload<'_>) -> bool {
+    is_header(payload, control::ROOM)
+}
+
+/// Whether a frame starts with `header`.
+fn is_header(payload: Payload<'_>, header: crate::Header) -> bool {
     let bytes = match payload {
         Payload::Text(text) => text.as_bytes(),
         Payload::Binary(bytes) => bytes,
     };
-    bytes.starts_with(control::ROOM.as_str().as_bytes())
+    bytes.starts_with(header.as_str().as_bytes())
+}
+
+/// A presence state's frame, decoded.
+fn decode_state<P: Package>(
+    state: Payload<'_>,
+    limits: &crate::Limits,
+) -> Result<P::Server, crate::DecodeError> {
+    match state {
+        Payload::Text(text) => P::Server::decode_text_with(text, limits),
+        Payload::Binary(bytes) => P::Server::decode_binary_with(bytes, limits),
+    }
 }
 
 /// Sleeps `delay`; `false` if the application closed meanwhile.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::presence::PresenceChange;
 use crate::control::{ErrorNotice, GapReason, OutdatedNotice, RoomPosition};
 use crate::{CloseCode, Package};
 
@@ -35,6 +36,19 @@ pub enum Event<P: Package> {
         kind: GapReason,
         /// The room's position when the gap was found.
         position: RoomPosition,
+    },
+    /// A room's presence changed (SPEC §9.8): a snapshot replaced it, or
+    /// a member joined, changed its state or left. The client's map
+    /// ([`Client::presence`](super::Client::presence)) already holds the
+    /// change.
+    Presence {
+        /// The room.
+        room: String,
+        /// The event's position in the room (a snapshot's: the position
+        /// it stands at).
+        position: RoomPosition,
+        /// What changed.
+        change: PresenceChange<P::Server>,
     },
     /// The connection changed state.
     Status(Status),
@@ -82,6 +96,16 @@ impl<P: Package> fmt::Debug for Event<P> {
                 .field("kind", kind)
                 .field("position", position)
                 .finish(),
+            Event::Presence {
+                room,
+                position,
+                change,
+            } => f
+                .debug_struct("Presence")
+                .field("room", room)
+                .field("position", position)
+                .field("change", change)
+                .finish(),
             Event::Status(s) => f.debug_tuple("Status").field(s).finish(),
             Event::ProtocolMismatch {
                 server_package,
@@ -121,6 +145,15 @@ where
                 room: room.clone(),
                 kind: *kind,
                 position: *position,
+            },
+            Event::Presence {
+                room,
+                position,
+                change,
+            } => Event::Presence {
+                room: room.clone(),
+                position: *position,
+                change: change.clone(),
             },
             Event::Status(s) => Event::Status(s.clone()),
             Event::ProtocolMismatch {

@@ -30,7 +30,9 @@ mod connection;
 mod connector;
 mod event;
 mod outbox;
+mod presence;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -45,10 +47,12 @@ pub use backoff::Backoff;
 pub use config::{ClientConfig, QueueFull};
 pub use connector::Connector;
 pub use event::{Event, ReconnectReason, SendError, Status};
+pub use presence::PresenceChange;
 
 use connection::Task;
 use connector::{ConnectorDial, Dial, UrlDial};
 use outbox::Outbox;
+use presence::{MAX_PRESENCE_ROOMS, PresenceMaps};
 
 /// A handle on a client connection: cheap to clone, usable from any task.
 ///
@@ -61,6 +65,7 @@ pub struct Client<P: Package> {
 /// Closes the connection when the last [`Client`] clone goes away.
 struct Handle<P: Package> {
     outbox: Arc<Outbox<P::Client>>,
+    presence: Arc<PresenceMaps<P::Server>>,
 }
 
 impl<P: Package> Drop for Handle<P> {
@@ -118,11 +123,18 @@ impl<P: Package> Client<P> {
     fn spawn<D: Dial>(dial: D, config: ClientConfig) -> (Client<P>, Events<P>) {
         let outbox = Arc::new(Outbox::new(config.queue_limit, config.when_full));
         let (events_tx, events_rx) = mpsc::channel(config.event_buffer.max(1));
-        let task = Task::<P, D>::new(dial, config, Arc::clone(&outbox), events_tx);
+        let presence = Arc::new(PresenceMaps::new(config.max_presence_members));
+        let task = Task::<P, D>::new(
+            dial,
+            config,
+            Arc::clone(&outbox),
+            events_tx,
+            Arc::clone(&presence),
+        );
         tokio::spawn(task.run());
         (
             Client {
-                handle: Arc::new(Handle { outbox }),
+                handle: Arc::new(Handle { outbox, presence }),
             },
             Events { events: events_rx },
         )
@@ -138,6 +150,47 @@ impl<P: Package> Client<P> {
     /// closed or closing.
     pub fn send(&self, message: impl Into<P::Client>) -> Result<(), SendError> {
         self.handle.outbox.push(message.into())
+    }
+
+    /// Sets this client's presence state in `room` (SPEC §9.8): a
+    /// presence message (the schema's `presence` declarations), which the
+    /// server accepts once the application made this connection a present
+    /// member of the room (it answers an error event otherwise). At most
+    /// one state per room goes out per
+    /// [`ClientConfig::presence_interval`]; a state set meanwhile replaces
+    /// the one waiting, and one set while disconnected goes out after the
+    /// next hello.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] when states wait for 64 rooms already;
+    /// [`SendError::Closed`] once the client is closed or closing.
+    pub fn set_presence(&self, room: &str, state: impl Into<P::Client>) -> Result<(), SendError> {
+        self.handle
+            .outbox
+            .set_presence(room, state.into(), MAX_PRESENCE_ROOMS)
+    }
+
+    /// The room's presence as this client knows it: each member's state,
+    /// by member key (empty when it has none). Kept across reconnects; a
+    /// snapshot or the resume replay brings it in step.
+    #[must_use]
+    pub fn presence(&self, room: &str) -> BTreeMap<String, P::Server>
+    where
+        P::Server: Clone,
+    {
+        self.with_presence(room, |members| members.cloned().unwrap_or_default())
+    }
+
+    /// Reads the room's presence without copying it: `read` gets the
+    /// members by key, `None` when the client has no presence for the room.
+    pub fn with_presence<R>(
+        &self,
+        room: &str,
+        read: impl FnOnce(Option<&BTreeMap<String, P::Server>>) -> R,
+    ) -> R {
+        let rooms = self.handle.presence.lock();
+        read(rooms.get(room).map(|p| &p.members))
     }
 
     /// Sends what is queued (if connected), closes with 1000 and stops

@@ -12,6 +12,8 @@ use super::event::SendError;
 #[derive(Debug)]
 struct State<M> {
     queue: VecDeque<M>,
+    /// Presence states waiting to go out, one per room (the last set).
+    presence: Vec<(String, M)>,
     /// The application asked to close (or dropped every handle).
     close_requested: bool,
     /// The task ended: sends are refused.
@@ -39,6 +41,7 @@ impl<M> Outbox<M> {
         Outbox {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
+                presence: Vec::new(),
                 close_requested: false,
                 closed: false,
             }),
@@ -89,6 +92,50 @@ impl<M> Outbox<M> {
         self.lock().queue.pop_front()
     }
 
+    /// Keeps `state` as the room's presence state to send, replacing one
+    /// that waits; at most `max_rooms` rooms wait at once.
+    pub(crate) fn set_presence(
+        &self,
+        room: &str,
+        state: M,
+        max_rooms: usize,
+    ) -> Result<(), SendError> {
+        {
+            let mut guard = self.lock();
+            if guard.closed || guard.close_requested {
+                return Err(SendError::Closed);
+            }
+            if let Some(slot) = guard.presence.iter_mut().find(|(r, _)| r == room) {
+                slot.1 = state;
+            } else if guard.presence.len() >= max_rooms {
+                return Err(SendError::Full { limit: max_rooms });
+            } else {
+                guard.presence.push((room.to_owned(), state));
+            }
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The presence states waiting for rooms `ready` accepts, taken.
+    pub(crate) fn take_presence(&self, mut ready: impl FnMut(&str) -> bool) -> Vec<(String, M)> {
+        let mut state = self.lock();
+        let (take, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut state.presence)
+            .into_iter()
+            .partition(|(room, _)| ready(room));
+        state.presence = keep;
+        take
+    }
+
+    /// The rooms whose presence states wait.
+    pub(crate) fn presence_waiting(&self) -> Vec<String> {
+        self.lock()
+            .presence
+            .iter()
+            .map(|(room, _)| room.clone())
+            .collect()
+    }
+
     /// Asks the task to close the connection with 1000 and stop.
     pub(crate) fn request_close(&self) {
         self.lock().close_requested = true;
@@ -113,6 +160,7 @@ impl<M> Outbox<M> {
             let mut state = self.lock();
             state.closed = true;
             state.queue.clear();
+            state.presence.clear();
         }
         self.done.send_replace(true);
     }

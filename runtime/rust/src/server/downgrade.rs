@@ -47,7 +47,7 @@ pub(crate) struct Older<'a, P: Package> {
     notice: [Option<Message>; 2],
     /// A room message's envelope (or a snapshot member's fields): its
     /// frames go after it.
-    prefix: Option<&'a Prefix>,
+    prefix: Option<Prefix<'a>>,
 }
 
 impl<'a, P: Package> Older<'a, P> {
@@ -65,7 +65,7 @@ impl<'a, P: Package> Older<'a, P> {
     /// As [`Older::new`] for a room message (or a presence frame): every
     /// frame after `prefix` (the outdated notice is not a room message: it
     /// goes without).
-    pub(crate) fn prefixed(newest: &'a P::Server, prefix: &'a Prefix) -> Self {
+    pub(crate) fn prefixed(newest: &'a P::Server, prefix: Prefix<'a>) -> Self {
         Older {
             prefix: Some(prefix),
             ..Older::new(newest)

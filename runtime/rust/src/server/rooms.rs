@@ -148,7 +148,8 @@ impl std::error::Error for PresenceError {}
 
 /// Sends one frame (a room message's, or a presence state's) after
 /// `prefix` to members: `fan_out::<P>` for the server's package.
-type FanOut = fn(&Prefix, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
+type FanOut =
+    fn(&Prefix<'_>, &[u8], &[Arc<ConnectionState>], &Limits, &AtomicU64, &Recorder) -> usize;
 
 /// The frames of one connection's presence snapshot, `_m` then the `_n`s:
 /// `snapshot_frames::<P>` for the server's package.
@@ -398,18 +399,34 @@ struct Replay {
     /// Live messages delivered while the history is read.
     pending: Vec<RoomMessage>,
     overflow: bool,
+    /// The node was subscribed when the member started waiting for its
+    /// presence snapshot: every message after the snapshot's position is
+    /// in `pending`, and no history needs reading.
+    covered: bool,
+}
+
+/// What follows a member's presence snapshot ([`Rooms::finish_snapshot`]).
+enum AfterSnapshot {
+    /// Nothing now: the member is gone, or the subscription's settling
+    /// reads its history.
+    Wait,
+    /// Deliver what was held meanwhile.
+    Deliver,
+    /// Read the history after the snapshot, then deliver what was held.
+    Read,
 }
 
 impl Replay {
     /// A member whose live messages are held until its presence snapshot
     /// is sent; `started` keeps the subscription's settling from reading
     /// its history before the snapshot gives the position.
-    fn awaiting_snapshot() -> Box<Self> {
+    fn awaiting_snapshot(subscribed: bool) -> Box<Self> {
         Box::new(Replay {
             after: Position::START,
             started: true,
             pending: Vec::new(),
             overflow: false,
+            covered: subscribed,
         })
     }
 }
@@ -480,12 +497,13 @@ impl Rooms {
                 None => Arc::from(room),
             };
             let entry = rooms.entry(name.clone()).or_insert_with(Room::new);
+            let subscribed = entry.subscription == Subscription::Subscribed;
             if let Some(member) = entry.members.get_mut(&conn.id) {
                 // In the room already: a snapshot unless a replay (which
                 // brings presence in step) is under way.
                 let waits = snapshot && member.replay.is_none();
                 if waits {
-                    member.replay = Some(Replay::awaiting_snapshot());
+                    member.replay = Some(Replay::awaiting_snapshot(subscribed));
                 }
                 return (true, waits);
             }
@@ -503,7 +521,7 @@ impl Rooms {
                 entry.subscription.start_attempt();
             }
             let replay = if waits {
-                Some(Replay::awaiting_snapshot())
+                Some(Replay::awaiting_snapshot(subscribed))
             } else {
                 resume.map(|after| {
                     Box::new(Replay {
@@ -511,6 +529,7 @@ impl Rooms {
                         started: replay,
                         pending: Vec::new(),
                         overflow: false,
+                        covered: false,
                     })
                 })
             };
@@ -572,13 +591,7 @@ impl Rooms {
             .await;
         let refused = match set {
             Err(error) => Some(PresenceError::Backend(error)),
-            // Closed meanwhile: its drop guard may have run already, and
-            // would not have lingered this member.
-            Ok(_) if conn.outbox.is_closing() => {
-                let _ = self.backend.presence_linger(room, member, conn.id).await;
-                Some(PresenceError::Closed)
-            }
-            Ok(_) => None,
+            Ok(_) => self.recheck(conn, room, member).await,
         };
         if let Some(error) = refused {
             self.lock().forget_present(conn.id, room);
@@ -608,6 +621,36 @@ impl Rooms {
             snapshot_one(self.clone(), Arc::from(room), conn.clone()).await;
         }
         Ok(())
+    }
+
+    /// After a presence set reached the backend: `None` when the
+    /// connection is still present in the room as `member`. Otherwise it
+    /// closed or left meanwhile, and its linger or leave may have reached
+    /// the backend before the set (which undid it): done again, so that no
+    /// member stays present for a connection that is gone.
+    async fn recheck(
+        &self,
+        conn: &ConnectionState,
+        room: &str,
+        member: &str,
+    ) -> Option<PresenceError> {
+        let present = self
+            .lock()
+            .present(conn.id, room)
+            .is_some_and(|p| &*p.member == member);
+        if conn.outbox.is_closing() {
+            if let Err(error) = self.backend.presence_linger(room, member, conn.id).await {
+                tracing::warn!(room, member, %error, "presence linger failed; the node's lease removes the member");
+            }
+            return Some(PresenceError::Closed);
+        }
+        if present {
+            return None;
+        }
+        if let Err(error) = self.backend.presence_leave(room, member, conn.id).await {
+            tracing::warn!(room, member, %error, "presence leave failed; the member lingers out instead");
+        }
+        Some(PresenceError::NotPresent)
     }
 
     /// Sets the state of the connection's member in the room, at most once
@@ -645,30 +688,34 @@ impl Rooms {
 
     /// A member that waited for a snapshot that will not come goes live.
     fn end_snapshot_wait(self: &Arc<Self>, room: &str, conn: &Arc<ConnectionState>) {
-        if self.finish_snapshot(room, conn, None) {
-            self.run(replay_one(self.clone(), Arc::from(room), conn.clone()));
+        let room: Arc<str> = Arc::from(room);
+        match self.finish_snapshot(&room, conn, None) {
+            AfterSnapshot::Wait => {}
+            AfterSnapshot::Deliver => {
+                self.finish_replay(&room, conn, Ok(History::Messages(Vec::new())))
+            }
+            AfterSnapshot::Read => self.run(replay_one(self.clone(), room, conn.clone())),
         }
     }
 
-    /// Sends the snapshot (when there is one) and starts the member's
-    /// replay from its position, which delivers what came after it and
-    /// what was held meanwhile.
+    /// Sends the snapshot (when there is one) and sets the member's replay
+    /// to start at its position: what comes next.
     fn finish_snapshot(
-        self: &Rooms,
+        &self,
         room: &str,
         conn: &Arc<ConnectionState>,
         snapshot: Option<PresenceSnapshot>,
-    ) -> bool {
+    ) -> AfterSnapshot {
         let mut table = self.lock();
         let Some(entry) = table.rooms.get_mut(room) else {
-            return false;
+            return AfterSnapshot::Wait;
         };
         let subscribed = entry.subscription == Subscription::Subscribed;
         let Some(member) = entry.members.get_mut(&conn.id) else {
-            return false;
+            return AfterSnapshot::Wait;
         };
         let Some(replay) = member.replay.as_mut() else {
-            return false;
+            return AfterSnapshot::Wait;
         };
         match snapshot {
             Some(snapshot) => {
@@ -685,8 +732,18 @@ impl Rooms {
                 });
             }
         }
-        replay.started = subscribed;
-        subscribed
+        if replay.covered {
+            // Everything after the snapshot was delivered to this node
+            // since the member started waiting: no history to read.
+            AfterSnapshot::Deliver
+        } else if subscribed {
+            replay.started = true;
+            AfterSnapshot::Read
+        } else {
+            // The subscription's settling reads it once in effect.
+            replay.started = false;
+            AfterSnapshot::Wait
+        }
     }
 
     /// The client's last position in a room (`_i`, SPEC §9.7). Kept for
@@ -732,6 +789,7 @@ impl Rooms {
                     started: subscribed,
                     pending: Vec::new(),
                     overflow: false,
+                    covered: false,
                 }));
                 (name, subscribed, None)
             } else if after.epoch == member.last.epoch && after.seq >= member.last.seq {
@@ -1118,10 +1176,11 @@ impl Rooms {
         let mut table = self.lock();
         let present = table.has_presence(conn.id, room);
         let rooms = &mut table.rooms;
-        let Some(member) = rooms
-            .get_mut(room)
-            .and_then(|entry| entry.members.get_mut(&conn.id))
-        else {
+        let Some(entry) = rooms.get_mut(room) else {
+            return false;
+        };
+        let subscribed = entry.subscription == Subscription::Subscribed;
+        let Some(member) = entry.members.get_mut(&conn.id) else {
             return false;
         };
         let Some(replay) = member.replay.take() else {
@@ -1162,7 +1221,7 @@ impl Rooms {
         }
         member.last = last;
         if gap && present {
-            member.replay = Some(Replay::awaiting_snapshot());
+            member.replay = Some(Replay::awaiting_snapshot(subscribed));
         }
         gap && present
     }
@@ -1200,17 +1259,16 @@ impl Rooms {
             room: &message.room,
             position: message.position,
         };
-        let (prefix, frame) = match PresenceEvent::parse(frame) {
-            None => (Prefix::room(&envelope, None), frame),
-            Some(event) => {
-                let head = PresenceHead::Event {
-                    kind: event.kind,
-                    member: event.member,
-                };
-                self.metrics.presence_event(event.kind);
-                (Prefix::room(&envelope, Some(&head)), event.state)
+        let event = PresenceEvent::parse(frame);
+        let head = event.map(|event| {
+            self.metrics.presence_event(event.kind);
+            PresenceHead::Event {
+                kind: event.kind,
+                member: event.member,
             }
-        };
+        });
+        let prefix = Prefix::room(&envelope, head.as_ref());
+        let frame = event.map_or(frame, |event| event.state);
         (self.fan_out)(&prefix, frame, targets, limits, &self.panics, &self.metrics)
     }
 
@@ -1399,7 +1457,7 @@ impl Subscriber for Rooms {
                     .get(&m.conn.id)
                     .is_some_and(|list| list.iter().any(|p| p.room == gap.room));
                 if present && m.replay.is_none() {
-                    m.replay = Some(Replay::awaiting_snapshot());
+                    m.replay = Some(Replay::awaiting_snapshot(true));
                     snapshots.push(m.conn.clone());
                 }
             }
@@ -1429,8 +1487,12 @@ async fn snapshot_one(rooms: Arc<Rooms>, name: Arc<str>, conn: Arc<ConnectionSta
             None
         }
     };
-    if rooms.finish_snapshot(&name, &conn, snapshot) {
-        replay_one(rooms, name, conn).await;
+    match rooms.finish_snapshot(&name, &conn, snapshot) {
+        AfterSnapshot::Wait => {}
+        AfterSnapshot::Deliver => {
+            rooms.finish_replay(&name, &conn, Ok(History::Messages(Vec::new())));
+        }
+        AfterSnapshot::Read => replay_one(rooms, name, conn).await,
     }
 }
 
@@ -1445,17 +1507,24 @@ async fn flush_presence(
     mut state: Bytes,
 ) {
     loop {
-        if let Err(error) = rooms
+        match rooms
             .backend
             .presence_set(&room, &member, conn.id, state)
             .await
         {
-            tracing::debug!(room = %room, %error, "presence state refused");
-            let notice = Control::Error(ErrorNotice {
-                code: error_code::REFUSED,
-                message: format!("presence state for room `{room}` refused: {error}"),
-            });
-            let _ = conn.push(to_message(&notice, conn.encoding));
+            Ok(_) => {
+                if rooms.recheck(&conn, &room, &member).await.is_some() {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::debug!(room = %room, %error, "presence state refused");
+                let notice = Control::Error(ErrorNotice {
+                    code: error_code::REFUSED,
+                    message: format!("presence state for room `{room}` refused: {error}"),
+                });
+                let _ = conn.push(to_message(&notice, conn.encoding));
+            }
         }
         tokio::time::sleep(rooms.presence_interval).await;
         let next = {
@@ -1489,10 +1558,11 @@ fn snapshot_frames<P: Package>(
     let mut frames = Vec::with_capacity(snapshot.members.len() + 1);
     frames.push(Message::Binary(WsBytes::new()));
     for entry in &snapshot.members {
-        let prefix = Prefix::presence(&PresenceHead::Member {
+        let head = PresenceHead::Member {
             room,
-            member: &entry.member,
-        });
+            member: &*entry.member,
+        };
+        let prefix = Prefix::presence(&head);
         if let Some(frame) = state_frame::<P>(&prefix, &entry.state, conn, &limits, panics, metrics)
         {
             frames.push(frame);
@@ -1512,7 +1582,7 @@ fn snapshot_frames<P: Package>(
 /// `None` when the peer can have none of its versions (or it does not
 /// decode: a node of a newer schema wrote it).
 fn state_frame<P: Package>(
-    prefix: &Prefix,
+    prefix: &Prefix<'_>,
     state: &[u8],
     conn: &ConnectionState,
     limits: &Limits,
@@ -1536,7 +1606,7 @@ fn state_frame<P: Package>(
     let Some(peer) = outdated else {
         return Some(prefix.message(&value, conn.encoding));
     };
-    match Older::<P>::prefixed(&value, prefix).frame_for(peer, conn.encoding) {
+    match Older::<P>::prefixed(&value, *prefix).frame_for(peer, conn.encoding) {
         Converted::Frame(frame) => {
             if let Some(h) = header {
                 metrics.converted(h, Conversion::Down);
@@ -1564,7 +1634,7 @@ fn header_of(frame: &[u8]) -> Option<Header> {
 /// counted). A leave event's prefix is the whole frame. Returns how many
 /// accepted it.
 fn fan_out<P: Package>(
-    prefix: &Prefix,
+    prefix: &Prefix<'_>,
     frame: &[u8],
     members: &[Arc<ConnectionState>],
     limits: &Limits,
@@ -1627,7 +1697,7 @@ fn fan_out<P: Package>(
             },
             Some(peer) => {
                 let Some(value) = &value else { continue };
-                let older = older.get_or_insert_with(|| Box::new(Older::prefixed(value, prefix)));
+                let older = older.get_or_insert_with(|| Box::new(Older::prefixed(value, *prefix)));
                 match older.frame_for(peer, member.encoding) {
                     Converted::Frame(frame) => {
                         if let Some(h) = header {
@@ -1719,6 +1789,188 @@ mod tests {
             "positions go with the connection"
         );
         assert!(table.rooms.is_empty(), "emptied rooms are dropped");
+    }
+
+    /// Frames as the stub fan-out writes them: the prefix and the raw
+    /// binary state (no package to decode it with here).
+    fn raw_fan_out(
+        prefix: &Prefix<'_>,
+        frame: &[u8],
+        members: &[Arc<ConnectionState>],
+        _: &Limits,
+        _: &AtomicU64,
+        _: &Recorder,
+    ) -> usize {
+        members
+            .iter()
+            .filter(|m| {
+                let message = if prefix.takes_value() {
+                    prefix.binary_with(frame)
+                } else {
+                    prefix.alone(Encoding::Binary)
+                };
+                m.push(message).is_ok()
+            })
+            .count()
+    }
+
+    fn raw_snapshot(
+        room: &str,
+        snapshot: &PresenceSnapshot,
+        _: &ConnectionState,
+        _: &AtomicU64,
+        _: &Recorder,
+    ) -> Vec<Message> {
+        let mut frames = vec![to_message(
+            &Control::PresenceSnapshot(PresenceSnapshotNotice {
+                room: room.to_owned(),
+                position: snapshot.position,
+                count: u32::try_from(snapshot.members.len()).unwrap_or(u32::MAX),
+            }),
+            Encoding::Binary,
+        )];
+        for entry in &snapshot.members {
+            let head = PresenceHead::Member {
+                room,
+                member: &*entry.member,
+            };
+            frames.push(Prefix::presence(&head).binary_with(&entry.state));
+        }
+        frames
+    }
+
+    /// What a member was sent, in order, as `_m`/`_n`/`_l` summaries.
+    fn sent(conn: &ConnectionState) -> Vec<String> {
+        let limits = Limits::default();
+        let mut out = Vec::new();
+        while let super::super::outbox::Next::Frame(Message::Binary(bytes)) = conn.outbox.next() {
+            let text = if bytes.starts_with(b"_h") {
+                let (_, position, inner) =
+                    RoomEnvelope::split_binary(&bytes, &limits).expect("an envelope");
+                match PresenceHead::split_binary(inner, &limits) {
+                    Ok((PresenceHead::Event { kind, member }, state)) => format!(
+                        "{} {kind} {member} {}",
+                        position.seq,
+                        String::from_utf8_lossy(state)
+                    ),
+                    _ => format!("{} message", position.seq),
+                }
+            } else if bytes.starts_with(b"_n") {
+                match PresenceHead::split_binary(&bytes, &limits) {
+                    Ok((PresenceHead::Member { member, .. }, state)) => {
+                        format!("member {member} {}", String::from_utf8_lossy(state))
+                    }
+                    other => panic!("{other:?}"),
+                }
+            } else {
+                match Control::decode_binary(&bytes) {
+                    Ok(Control::PresenceSnapshot(s)) => {
+                        format!("snapshot {} {}", s.position.seq, s.count)
+                    }
+                    other => panic!("{other:?}"),
+                }
+            };
+            out.push(text.trim_end().to_owned());
+        }
+        out
+    }
+
+    /// The rooms layer on the in-process backend under tokio's paused
+    /// clock: a present member's join sends the snapshot then what came
+    /// after it, a closed connection's member lingers for exactly the
+    /// linger (plus at most one sweep), an explicit leave is at once.
+    #[tokio::test(start_paused = true)]
+    async fn present_members_get_snapshots_and_closed_ones_linger() {
+        use super::super::backend::{LocalBackend, PresenceConfig};
+        let config = PresenceConfig {
+            linger: Duration::from_secs(15),
+            lease: Duration::from_secs(9),
+            max_members: 10,
+            max_state_bytes: 64,
+        };
+        let backend = LocalBackend::default().with_presence(config);
+        let rooms = Arc::new_cyclic(|me| Rooms {
+            me: me.clone(),
+            rooms: Mutex::new(Table::default()),
+            backend: Arc::new(backend),
+            fan_out: raw_fan_out,
+            snapshot_frames: raw_snapshot,
+            presence_interval: Duration::from_millis(50),
+            node: 1,
+            panics: Arc::default(),
+            metrics: Arc::default(),
+        });
+        let subscriber: Arc<dyn Subscriber> = rooms.clone();
+        rooms.backend.attach(Arc::downgrade(&subscriber));
+        let (ann, bob, cy) = (member(1), member(2), member(3));
+        rooms.join(&cy, "r");
+        rooms
+            .join_presence(&ann, "r", "ann", Bytes::from_static(b"a0"))
+            .await
+            .expect("ann joins");
+        assert_eq!(sent(&ann), ["snapshot 1 1", "member ann a0"]);
+        assert_eq!(
+            sent(&cy),
+            ["1 join ann a0"],
+            "a member without presence sees events too"
+        );
+        rooms
+            .join_presence(&bob, "r", "bob", Bytes::from_static(b"b0"))
+            .await
+            .expect("bob joins");
+        assert_eq!(
+            sent(&bob),
+            ["snapshot 2 2", "member ann a0", "member bob b0"]
+        );
+        assert_eq!(sent(&ann), ["2 join bob b0"]);
+        // Coalesced: the first state goes at once, the last of the others
+        // one interval later.
+        for state in [&b"b1"[..], b"b2", b"b3"] {
+            rooms
+                .set_presence(&bob, "r", Bytes::from_static(state))
+                .expect("present");
+        }
+        assert_eq!(sent(&ann), ["3 update bob b1"]);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(sent(&ann), ["4 update bob b3"]);
+        assert_eq!(
+            rooms.set_presence(&cy, "r", Bytes::new()),
+            Err(PresenceError::NotPresent)
+        );
+        // Bob's connection closes: it lingers 15 s, then one sweep removes it.
+        rooms.leave_all(bob.id);
+        let closed = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(14)).await;
+        assert_eq!(sent(&ann), Vec::<String>::new());
+        let left = loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let seen = sent(&ann);
+            if !seen.is_empty() {
+                break seen;
+            }
+        };
+        assert_eq!(left, ["5 leave bob"]);
+        let after = closed.elapsed();
+        assert!(
+            after >= config.linger && after <= config.linger + config.renew_every(),
+            "{after:?}"
+        );
+        // An explicit leave is seen at once.
+        rooms.leave(ann.id, "r");
+        assert_eq!(
+            sent(&cy),
+            [
+                "2 join bob b0",
+                "3 update bob b1",
+                "4 update bob b3",
+                "5 leave bob",
+                "6 leave ann"
+            ]
+        );
+        assert!(
+            rooms.lock().presence.is_empty(),
+            "no presence kept for gone members"
+        );
     }
 
     #[test]

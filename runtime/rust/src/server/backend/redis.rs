@@ -1,10 +1,18 @@
 //! The Redis backend (feature `redis`): rooms across server nodes.
 //!
-//! Per room, three names under the configured prefix (`tagwire`):
-//! - `tagwire:m:{room}`, a hash: the room's `epoch` and last `seq`;
-//! - `tagwire:l:{room}`, a stream: the window's messages, entry IDs `{seq}-0`,
+//! Per room, names under the configured prefix (`tagwire`), each holding the
+//! room as a Redis Cluster hash tag, so that a room's keys and channel share
+//! one slot (a script may only touch keys of one slot):
+//! - `tagwire:{room}:m`, a hash: the room's `epoch` and last `seq`;
+//! - `tagwire:{room}:l`, a stream: the window's messages, entry IDs `{seq}-0`,
 //!   fields `t` (Redis time in ms) and `p` (the payload);
-//! - `tagwire:r:{room}`, the pub/sub channel: `{epoch}:{seq}:{payload}`.
+//! - `tagwire:{room}:r`, the pub/sub channel: `{epoch}:{seq}:{payload}`.
+//!
+//! Redis takes the hash tag from the first `{` to the first `}` after it, and
+//! hashes the whole key when nothing is between them. So the prefix may hold
+//! no brace, and the room is written with `%` as `%25` and `}` as `%7D` (a
+//! `{` inside the tag is harmless), and the empty room as a lone `%`, which
+//! no other room's escape gives ([`room_tag`]).
 //!
 //! A publish is one Lua script (`publish.lua`): HINCRBY the sequence, XADD
 //! with an exact MAXLEN (and a trim of what left the time window), PEXPIRE,
@@ -25,13 +33,17 @@
 //! connection at once (whichever task met it), so later publishes are
 //! refused as `Unavailable` instead of each waiting out the timeout again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
 use redis::{
     AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError,
     Script, Value,
@@ -43,16 +55,26 @@ use super::contract::{
     Backend, BackendError, BackendState, BoxFuture, Gap, GapKind, History, HistoryWindow,
     RoomMessage, Subscriber, reaches_back,
 };
+use super::presence::{
+    PRESENCE_MARK, PresenceConfig, PresenceEntry, PresenceSnapshot, check_member_key,
+};
 use crate::control::RoomPosition as Position;
 
 /// How a [`RedisBackend`] connects and what it keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (RESP3 is asked for whatever the URL says).
+    /// `redis://host:port/db` (RESP3 is asked for whatever the URL says);
+    /// for a cluster, its first node.
     pub url: String,
+    /// A Redis Cluster's nodes to start from (`redis://host:port` each; any
+    /// few of them, the client learns the rest), or empty for one Redis at
+    /// `url`. On a cluster, pub/sub is sharded (`SSUBSCRIBE`, `SPUBLISH`,
+    /// Redis 7), so a room's traffic stays on its slot's shard.
+    pub cluster_nodes: Vec<String>,
     /// Prefix of every key and channel, so several applications can share a
-    /// Redis (`tagwire`).
+    /// Redis (`tagwire`). It may not hold `{` or `}`: the room's hash tag
+    /// must be the first braces of each key.
     pub prefix: String,
     /// How much history each room keeps in its stream.
     pub window: HistoryWindow,
@@ -85,6 +107,8 @@ pub struct RedisConfig {
     /// How many publishes may wait for Redis before `publish` fails with
     /// [`BackendError::Overloaded`] (4,096).
     pub publish_queue: usize,
+    /// How presence is kept: the same for every node on this Redis.
+    pub presence: PresenceConfig,
 }
 
 impl RedisConfig {
@@ -92,6 +116,7 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster_nodes: Vec::new(),
             prefix: "tagwire".to_owned(),
             window: HistoryWindow::default(),
             key_ttl: Duration::from_secs(24 * 3600),
@@ -101,7 +126,24 @@ impl RedisConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
             publish_queue: 4096,
+            presence: PresenceConfig::default(),
         }
+    }
+
+    /// With another presence configuration (every node of a deployment
+    /// must use the same).
+    pub fn with_presence(mut self, presence: PresenceConfig) -> Self {
+        self.presence = presence;
+        self
+    }
+
+    /// The defaults, for the Redis Cluster these nodes belong to (any few
+    /// of its nodes; redis-rs learns the rest and follows its slots).
+    pub fn cluster<T: Into<String>>(nodes: impl IntoIterator<Item = T>) -> Self {
+        let cluster_nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut config = Self::new(cluster_nodes.first().cloned().unwrap_or_default());
+        config.cluster_nodes = cluster_nodes;
+        config
     }
 
     /// With another history window.
@@ -129,7 +171,7 @@ pub struct RedisBackend {
 /// What the handles and the two tasks share.
 struct Core {
     config: RedisConfig,
-    client: redis::Client,
+    client: Client,
     /// The live connection, `None` while (re)connecting.
     conn: Mutex<Option<Live>>,
     /// Woken when a task other than the supervisor found the connection
@@ -139,6 +181,18 @@ struct Core {
     subscriber: RwLock<Option<Weak<dyn Subscriber>>>,
     publish_script: Script,
     history_script: Script,
+    presence_script: Script,
+    /// This node's name in the rooms' lease hashes: random per backend, so
+    /// a restarted node never renews the lease of the one it replaced.
+    node: String,
+    /// The members this node set and still holds, per room and member: the
+    /// node renews its lease in these rooms. A member another node took
+    /// over stays here until it leaves or lingers: renewing a lease no
+    /// member needs only delays its expiry.
+    held: Mutex<HashMap<Arc<str>, HashMap<String, u64>>>,
+    /// Subscribed rooms that have presence (an event was delivered, or a
+    /// snapshot taken): the node sweeps them every `renew_every`.
+    swept: Mutex<HashSet<Arc<str>>>,
 }
 
 /// What a history read starts from.
@@ -159,7 +213,80 @@ enum After {
 #[derive(Clone)]
 struct Live {
     generation: u64,
-    conn: MultiplexedConnection,
+    conn: Conn,
+}
+
+/// Where connections come from.
+enum Client {
+    Single(redis::Client),
+    /// The cluster's nodes, as parsed: a client is built per connection,
+    /// each with its own push channel.
+    Cluster(Vec<redis::ConnectionInfo>),
+}
+
+/// A connection to one Redis, or to a cluster (redis-rs routes each
+/// command, a script by its first key, to the slot's primary and follows
+/// MOVED redirects).
+#[derive(Clone)]
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(conn) => conn.req_packed_command(cmd),
+            Conn::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(conn) => conn.get_db(),
+            Conn::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+impl Conn {
+    /// Subscribes to room channels: `SUBSCRIBE` on one Redis, `SSUBSCRIBE`
+    /// per channel on a cluster (one command may not span slots).
+    async fn listen(&mut self, channels: &[String]) -> Result<(), RedisError> {
+        match self {
+            Conn::Single(conn) => conn.subscribe(channels).await,
+            Conn::Cluster(conn) => {
+                for channel in channels {
+                    conn.ssubscribe(channel).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn unlisten(&mut self, channels: &[String]) -> Result<(), RedisError> {
+        match self {
+            Conn::Single(conn) => conn.unsubscribe(channels).await,
+            Conn::Cluster(conn) => {
+                for channel in channels {
+                    conn.sunsubscribe(channel).await?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 enum Command {
@@ -197,23 +324,49 @@ impl RedisBackend {
     /// at once, in [`BackendState::Reconnecting`] until the first connection
     /// is made. Fails only on a URL that does not parse.
     pub fn new(config: RedisConfig) -> Result<Self, BackendError> {
-        let info = config
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(|error| BackendError::Refused {
-                error: format!("redis URL {:?}: {error}", config.url),
-            })?;
-        // Pub/sub pushes and commands share one connection only with RESP3.
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(|error| {
-            BackendError::Refused {
-                error: format!("redis URL {:?}: {error}", config.url),
-            }
-        })?;
+        if config.prefix.contains(['{', '}']) {
+            // The room's hash tag must be the first `{...}` of every key.
+            return Err(BackendError::Refused {
+                error: format!(
+                    "redis key prefix {:?}: a prefix may not hold `{{` or `}}`",
+                    config.prefix
+                ),
+            });
+        }
+        let parse = |url: &str| {
+            url.into_connection_info()
+                .map_err(|error| BackendError::Refused {
+                    error: format!("redis URL {url:?}: {error}"),
+                })
+        };
+        let client = if config.cluster_nodes.is_empty() {
+            let info = parse(&config.url)?;
+            // Pub/sub pushes and commands share one connection only with RESP3.
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            Client::Single(
+                redis::Client::open(info.set_redis_settings(settings)).map_err(|error| {
+                    BackendError::Refused {
+                        error: format!("redis URL {:?}: {error}", config.url),
+                    }
+                })?,
+            )
+        } else {
+            let nodes = config
+                .cluster_nodes
+                .iter()
+                .map(|url| parse(url))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Refused here rather than at every connection attempt.
+            cluster_builder(&config, nodes.clone())
+                .build()
+                .map_err(|error| BackendError::Refused {
+                    error: format!("redis cluster {:?}: {error}", config.cluster_nodes),
+                })?;
+            Client::Cluster(nodes)
+        };
         let (state, _) = watch::channel(BackendState::Reconnecting {
             since: Instant::now(),
             error: "not connected yet".to_owned(),
@@ -228,11 +381,22 @@ impl RedisBackend {
             lost: Notify::new(),
             state,
             subscriber: RwLock::new(None),
-            publish_script: Script::new(include_str!("publish.lua")),
+            publish_script: Script::new(concat!(
+                include_str!("room.lua"),
+                include_str!("publish.lua")
+            )),
             history_script: Script::new(include_str!("history.lua")),
+            presence_script: Script::new(concat!(
+                include_str!("room.lua"),
+                include_str!("presence.lua")
+            )),
+            node: format!("{:016x}", StdRng::from_os_rng().random::<u64>()),
+            held: Mutex::new(HashMap::new()),
+            swept: Mutex::new(HashSet::new()),
         });
         tokio::spawn(supervise(core.clone(), command_rx));
         tokio::spawn(publish_batches(core.clone(), publish_rx));
+        tokio::spawn(presence_ticks(Arc::downgrade(&core)));
         Ok(Self {
             core,
             commands,
@@ -275,16 +439,182 @@ impl RedisBackend {
 }
 
 impl Core {
+    /// The name of one of the room's keys (or its channel): `kind` is `m`,
+    /// `l`, `r` ... (see the module documentation).
+    fn room_key(&self, room: &str, kind: char) -> String {
+        format!("{}:{{{}}}:{kind}", self.config.prefix, room_tag(room))
+    }
+
     fn channel(&self, room: &str) -> String {
-        format!("{}:r:{room}", self.config.prefix)
+        self.room_key(room, 'r')
     }
 
     fn meta_key(&self, room: &str) -> String {
-        format!("{}:m:{room}", self.config.prefix)
+        self.room_key(room, 'm')
     }
 
     fn log_key(&self, room: &str) -> String {
-        format!("{}:l:{room}", self.config.prefix)
+        self.room_key(room, 'l')
+    }
+
+    /// The room a channel of this prefix names.
+    fn channel_room(&self, channel: &[u8]) -> Option<String> {
+        let tag = channel
+            .strip_prefix(self.config.prefix.as_bytes())?
+            .strip_prefix(b":{")?
+            .strip_suffix(b"}:r")?;
+        room_from_tag(std::str::from_utf8(tag).ok()?)
+    }
+
+    /// The command that publishes to a room's channel: sharded on a
+    /// cluster, so that a message goes only to its shard's nodes.
+    fn publish_command(&self) -> &'static str {
+        match self.client {
+            Client::Single(_) => "PUBLISH",
+            Client::Cluster(_) => "SPUBLISH",
+        }
+    }
+
+    /// The keys' time to live: never below the window's age.
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.config.key_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(self.max_age_ms())
+            .max(1)
+    }
+
+    /// EVALSHA of one of the room scripts (room.lua's `room_of`): the
+    /// room's meta and log keys, then those of `more` kinds, then the
+    /// room's channel and settings; the caller adds the script's own
+    /// arguments.
+    fn room_script(&self, script: &Script, room: &str, more: &[char]) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash())
+            .arg(2 + more.len())
+            .arg(self.meta_key(room))
+            .arg(self.log_key(room));
+        for kind in more {
+            cmd.arg(self.room_key(room, *kind));
+        }
+        cmd.arg(self.channel(room))
+            .arg(self.publish_command())
+            .arg(self.config.window.max_messages)
+            .arg(self.max_age_ms())
+            .arg(self.ttl_ms());
+        cmd
+    }
+
+    /// presence.lua's `op` for a room (see its header for the arguments).
+    fn presence_cmd(
+        &self,
+        room: &str,
+        op: &str,
+        member: &str,
+        conn: u64,
+        state: &[u8],
+    ) -> redis::Cmd {
+        let presence = &self.config.presence;
+        let mut cmd = self.room_script(&self.presence_script, room, &['p', 'n']);
+        cmd.arg(op)
+            .arg(&self.node)
+            .arg(millis(presence.lease))
+            .arg(millis(presence.linger))
+            .arg(presence.max_members)
+            .arg(member)
+            .arg(conn)
+            .arg(state);
+        cmd
+    }
+
+    /// Runs a presence operation on the live connection; a reply lost with
+    /// the connection drops it, as a publish's does.
+    async fn presence(&self, cmd: redis::Cmd) -> Result<Value, BackendError> {
+        let Live {
+            generation,
+            mut conn,
+        } = self.connection()?;
+        let mut result = cmd.query_async::<Value>(&mut conn).await;
+        if let Err(error) = &result
+            && error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        {
+            // A Redis that lost its script cache since the connection was
+            // made (a restart behind a proxy, a promoted replica).
+            if let Err(error) = self
+                .presence_script
+                .prepare_invoke()
+                .load_async(&mut conn)
+                .await
+            {
+                self.lose_on(generation, &error);
+                return Err(failure(&error));
+            }
+            result = cmd.query_async::<Value>(&mut conn).await;
+        }
+        result.map_err(|error| {
+            self.lose_on(generation, &error);
+            failure(&error)
+        })
+    }
+
+    /// Renews this node's lease in the rooms where it holds members and
+    /// sweeps the rooms with presence it is subscribed to: one script per
+    /// room, in one pipeline.
+    async fn presence_tick(&self) {
+        let rooms: Vec<(Arc<str>, bool)> = {
+            let held = lock(&self.held);
+            let swept = lock(&self.swept);
+            held.iter()
+                .filter(|(_, members)| !members.is_empty())
+                .map(|(room, _)| (room.clone(), true))
+                .chain(
+                    swept
+                        .iter()
+                        .filter(|room| held.get(*room).is_none_or(HashMap::is_empty))
+                        .map(|room| (room.clone(), false)),
+                )
+                .collect()
+        };
+        if rooms.is_empty() {
+            return;
+        }
+        let Ok(Live {
+            generation,
+            mut conn,
+        }) = self.connection()
+        else {
+            return;
+        };
+        let commands = rooms
+            .iter()
+            .map(|(room, holds)| {
+                let holds = if *holds { "1" } else { "0" };
+                (room.clone(), self.presence_cmd(room, "tick", holds, 0, b""))
+            })
+            .collect();
+        for (_, result) in run_batch(&conn, commands).await {
+            match result {
+                Ok(replies) => {
+                    for error in replies.into_iter().filter_map(Result::err) {
+                        if error.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+                        {
+                            // Loaded for the next round.
+                            let _ = self
+                                .presence_script
+                                .prepare_invoke()
+                                .load_async(&mut conn)
+                                .await;
+                            break;
+                        }
+                        tracing::warn!(%error, "redis backend: a presence sweep failed");
+                    }
+                }
+                Err(error) => {
+                    self.lose_on(generation, &error);
+                    tracing::warn!(%error, "redis backend: presence leases not renewed");
+                }
+            }
+        }
     }
 
     fn max_age_ms(&self) -> u64 {
@@ -353,7 +683,7 @@ impl Core {
     /// The room's position and, unless `after` is `Nothing`, what follows it.
     async fn history(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         room: &Arc<str>,
         after: After,
     ) -> Result<(Position, History), RedisError> {
@@ -441,6 +771,96 @@ impl Core {
     }
 }
 
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Renews the node's leases and sweeps its rooms every `renew_every`, until
+/// the backend is dropped (its last handle and tasks gone).
+async fn presence_ticks(core: Weak<Core>) {
+    let Some(every) = core.upgrade().map(|core| {
+        core.config
+            .presence
+            .renew_every()
+            .max(Duration::from_millis(1))
+    }) else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(core) = core.upgrade() else {
+            return;
+        };
+        if matches!(*core.state.borrow(), BackendState::Closed) {
+            return;
+        }
+        core.presence_tick().await;
+    }
+}
+
+/// A cluster client with the backend's timeouts, RESP3, and no retries of
+/// its own: a script whose reply was lost (its node died mid-flight) would
+/// run twice if retried, publishing one message at two positions; the
+/// backend reports it `Uncertain` instead. A MOVED reply still makes
+/// redis-rs refresh its slot map, so the next command goes to the new
+/// primary.
+fn cluster_builder(
+    config: &RedisConfig,
+    nodes: Vec<redis::ConnectionInfo>,
+) -> ClusterClientBuilder {
+    ClusterClient::builder(nodes)
+        .use_protocol(ProtocolVersion::RESP3)
+        .connection_timeout(config.connect_timeout)
+        .response_timeout(config.response_timeout)
+        .retries(0)
+}
+
+/// The room as its keys' hash tag: the room itself, with `%` written `%25`
+/// and `}` written `%7D` (a `}` would end the tag early), and the empty room
+/// as `%` (an empty tag would hash each key whole, putting them in different
+/// slots). Distinct rooms get distinct tags.
+fn room_tag(room: &str) -> std::borrow::Cow<'_, str> {
+    if room.is_empty() {
+        return "%".into();
+    }
+    if !room.contains(['%', '}']) {
+        return room.into();
+    }
+    let mut tag = String::with_capacity(room.len() + 8);
+    for c in room.chars() {
+        match c {
+            '%' => tag.push_str("%25"),
+            '}' => tag.push_str("%7D"),
+            c => tag.push(c),
+        }
+    }
+    tag.into()
+}
+
+/// The room a tag stands for ([`room_tag`] undone); `None` for a tag it
+/// does not give.
+fn room_from_tag(tag: &str) -> Option<String> {
+    if tag == "%" {
+        return Some(String::new());
+    }
+    let mut room = String::with_capacity(tag.len());
+    let mut rest = tag;
+    while let Some(at) = rest.find('%') {
+        room.push_str(&rest[..at]);
+        let escape = rest.get(at..at + 3)?;
+        room.push(match escape {
+            "%25" => '%',
+            "%7D" => '}',
+            _ => return None,
+        });
+        rest = &rest[at + 3..];
+    }
+    room.push_str(rest);
+    Some(room)
+}
+
 fn malformed(what: &str) -> RedisError {
     RedisError::from((
         redis::ErrorKind::Parse,
@@ -479,6 +899,24 @@ fn connection_failed(error: &RedisError) -> bool {
 
 /// What a failed command means for the caller.
 fn failure(error: &RedisError) -> BackendError {
+    use redis::ServerErrorKind as Server;
+    if let redis::ErrorKind::Server(
+        Server::Moved
+        | Server::Ask
+        | Server::TryAgain
+        | Server::ClusterDown
+        | Server::MasterDown
+        | Server::BusyLoading,
+    ) = error.kind()
+    {
+        // The command did not run: its slot moved (a failover, a
+        // resharding) or the shard has no primary yet. redis-rs refreshes
+        // its slot map; a later attempt goes to the new primary.
+        return BackendError::Unavailable {
+            since: Instant::now(),
+            error: error.to_string(),
+        };
+    }
     if connection_failed(error) {
         BackendError::Uncertain {
             error: error.to_string(),
@@ -617,7 +1055,7 @@ async fn supervise(core: Arc<Core>, mut commands: mpsc::UnboundedReceiver<Comman
 
 /// How a connection attempt ended.
 enum Attempt {
-    Made(MultiplexedConnection, Pushes),
+    Made(Conn, Pushes),
     Failed(String),
     /// Every handle was dropped meanwhile.
     Closed,
@@ -661,7 +1099,7 @@ async fn connecting(
         Err(error) => Attempt::Failed(error),
         Ok((mut conn, pushes)) => {
             if !channels.is_empty()
-                && let Err(error) = conn.unsubscribe(&channels).await
+                && let Err(error) = conn.unlisten(&channels).await
             {
                 return Attempt::Failed(format!("unsubscribing: {error}"));
             }
@@ -677,20 +1115,42 @@ type Pushes = mpsc::UnboundedReceiver<PushInfo>;
 async fn connect(
     core: &Core,
     rooms: &mut HashMap<Arc<str>, Position>,
-) -> Result<(MultiplexedConnection, Pushes), String> {
+) -> Result<(Conn, Pushes), String> {
     let (push_tx, pushes) = mpsc::unbounded_channel();
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(core.config.connect_timeout))
-        .set_response_timeout(Some(core.config.response_timeout))
-        .set_push_sender(push_tx);
-    let mut conn = core
-        .client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|error| error.to_string())?;
+    let mut conn = match &core.client {
+        Client::Single(client) => {
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(core.config.connect_timeout))
+                .set_response_timeout(Some(core.config.response_timeout))
+                .set_push_sender(push_tx);
+            Conn::Single(
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|error| error.to_string())?,
+            )
+        }
+        Client::Cluster(nodes) => {
+            let client = cluster_builder(&core.config, nodes.clone())
+                .push_sender(push_tx)
+                .build()
+                .map_err(|error| error.to_string())?;
+            let connecting = client.get_async_connection();
+            Conn::Cluster(
+                tokio::time::timeout(core.config.connect_timeout, connecting)
+                    .await
+                    .map_err(|_| "connecting to the cluster timed out".to_owned())?
+                    .map_err(|error| error.to_string())?,
+            )
+        }
+    };
     // Loaded once per connection (a restarted Redis has none), so that
     // publishes are EVALSHA and never meet NOSCRIPT.
-    for script in [&core.publish_script, &core.history_script] {
+    for script in [
+        &core.publish_script,
+        &core.history_script,
+        &core.presence_script,
+    ] {
         script
             .prepare_invoke()
             .load_async(&mut conn)
@@ -699,7 +1159,7 @@ async fn connect(
     }
     if !rooms.is_empty() {
         let channels: Vec<String> = rooms.keys().map(|room| core.channel(room)).collect();
-        conn.subscribe(&channels)
+        conn.listen(&channels)
             .await
             .map_err(|error| format!("resubscribing: {error}"))?;
         let names: Vec<Arc<str>> = rooms.keys().cloned().collect();
@@ -723,6 +1183,9 @@ fn deliver(core: &Core, history: History, last: Position) -> Position {
         History::Messages(messages) => {
             let mut last = last;
             for message in messages {
+                if message.payload.first() == Some(&PRESENCE_MARK) {
+                    lock(&core.swept).insert(message.room.clone());
+                }
                 if let Some(subscriber) = &subscriber {
                     subscriber.message(&message);
                 }
@@ -744,7 +1207,7 @@ fn deliver(core: &Core, history: History, last: Position) -> Position {
 async fn connected(
     core: &Core,
     generation: u64,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     pushes: &mut Pushes,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     rooms: &mut HashMap<Arc<str>, Position>,
@@ -752,7 +1215,6 @@ async fn connected(
     let mut health = tokio::time::interval(core.config.health_interval);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     health.tick().await;
-    let channel_prefix = format!("{}:r:", core.config.prefix);
     loop {
         tokio::select! {
             push = pushes.recv() => {
@@ -761,8 +1223,8 @@ async fn connected(
                 };
                 match push.kind {
                     PushKind::Disconnection => return End::Lost("connection closed".to_owned()),
-                    PushKind::Message => {
-                        if let Err(error) = on_message(core, conn, rooms, &channel_prefix, push).await {
+                    PushKind::Message | PushKind::SMessage => {
+                        if let Err(error) = on_message(core, conn, rooms, push).await {
                             return End::Lost(format!("catching up: {error}"));
                         }
                     }
@@ -784,7 +1246,7 @@ async fn connected(
                 }
                 Some(Command::Unsubscribe { room }) => {
                     if rooms.remove(&room).is_some()
-                        && let Err(error) = conn.unsubscribe(core.channel(&room)).await
+                        && let Err(error) = conn.unlisten(&[core.channel(&room)]).await
                     {
                         return End::Lost(format!("unsubscribing: {error}"));
                     }
@@ -807,14 +1269,14 @@ async fn connected(
 
 async fn subscribe(
     core: &Core,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     rooms: &mut HashMap<Arc<str>, Position>,
     room: Arc<str>,
 ) -> Result<Position, BackendError> {
     if let Some(last) = rooms.get(&room) {
         return Ok(*last);
     }
-    conn.subscribe(core.channel(&room))
+    conn.listen(&[core.channel(&room)])
         .await
         .map_err(|error| failure(&error))?;
     // Read after the subscription is active: every later message arrives on
@@ -825,7 +1287,7 @@ async fn subscribe(
             Ok(position)
         }
         Err(error) => {
-            let _ = conn.unsubscribe(core.channel(&room)).await;
+            let _ = conn.unlisten(&[core.channel(&room)]).await;
             Err(failure(&error))
         }
     }
@@ -833,9 +1295,8 @@ async fn subscribe(
 
 async fn on_message(
     core: &Core,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     rooms: &mut HashMap<Arc<str>, Position>,
-    channel_prefix: &str,
     push: PushInfo,
 ) -> Result<(), RedisError> {
     let mut data = push.data.into_iter();
@@ -844,14 +1305,11 @@ async fn on_message(
     else {
         return Ok(());
     };
-    let Some(room) = channel
-        .strip_prefix(channel_prefix.as_bytes())
-        .and_then(|room| std::str::from_utf8(room).ok())
-    else {
+    let Some(room) = core.channel_room(&channel) else {
         return Ok(());
     };
     let Some((room, last)) = rooms
-        .get_key_value(room)
+        .get_key_value(room.as_str())
         .map(|(room, last)| (room.clone(), *last))
     else {
         // Unsubscribed meanwhile.
@@ -885,10 +1343,7 @@ async fn on_message(
 async fn publish_batches(core: Arc<Core>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::new();
     while jobs.recv_many(&mut batch, 256).await > 0 {
-        let Live {
-            generation,
-            mut conn,
-        } = match core.connection() {
+        let Live { generation, conn } = match core.connection() {
             Ok(live) => live,
             Err(error) => {
                 for job in batch.drain(..) {
@@ -897,56 +1352,97 @@ async fn publish_batches(core: Arc<Core>, mut jobs: mpsc::Receiver<Job>) {
                 continue;
             }
         };
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        let max_messages = core.config.window.max_messages;
-        let max_age = core.max_age_ms();
-        let ttl = u64::try_from(core.config.key_ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(max_age)
-            .max(1);
-        for job in &batch {
-            pipe.cmd("EVALSHA")
-                .arg(core.publish_script.get_hash())
-                .arg(2)
-                .arg(core.meta_key(&job.room))
-                .arg(core.log_key(&job.room))
-                .arg(core.channel(&job.room))
-                .arg(job.payload.as_ref())
-                .arg(max_messages)
-                .arg(max_age)
-                .arg(ttl);
-        }
-        match pipe
-            .query_async::<Vec<redis::RedisResult<(Value, u64)>>>(&mut conn)
-            .await
-        {
-            Ok(replies) => {
-                let mut replies = replies.into_iter();
-                for job in batch.drain(..) {
-                    let result = match replies.next() {
-                        Some(Ok((epoch, seq))) => number(&epoch)
-                            .map(|epoch| Position { epoch, seq })
-                            .map_err(|error| failure(&error)),
-                        Some(Err(error)) => Err(failure(&error)),
-                        None => Err(BackendError::Uncertain {
-                            error: "fewer replies than publishes".to_owned(),
-                        }),
-                    };
-                    let _ = job.reply.send(result);
+        let commands: Vec<(Arc<str>, redis::Cmd)> = batch
+            .iter()
+            .map(|job| {
+                let mut cmd = core.room_script(&core.publish_script, &job.room, &[]);
+                cmd.arg(job.payload.as_ref());
+                (job.room.clone(), cmd)
+            })
+            .collect();
+        let mut jobs: Vec<Option<Job>> = batch.drain(..).map(Some).collect();
+        for (indices, result) in run_batch(&conn, commands).await {
+            let mut jobs = indices.into_iter().filter_map(|i| jobs[i].take());
+            match result {
+                Ok(replies) => {
+                    let mut replies = replies.into_iter();
+                    for job in jobs {
+                        let result = match replies.next() {
+                            Some(Ok(reply)) => event_position(reply)
+                                .map_err(|error| failure(&error))
+                                .and_then(|position| {
+                                    position.ok_or_else(|| BackendError::Uncertain {
+                                        error: "the publish script answered no position".to_owned(),
+                                    })
+                                }),
+                            Some(Err(error)) => Err(failure(&error)),
+                            None => Err(BackendError::Uncertain {
+                                error: "fewer replies than publishes".to_owned(),
+                            }),
+                        };
+                        let _ = job.reply.send(result);
+                    }
                 }
-            }
-            Err(error) => {
-                // A stalled Redis: the publishes queued behind this batch
-                // are refused at once rather than each meeting the timeout.
-                core.lose_on(generation, &error);
-                let error = failure(&error);
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(error.clone()));
+                Err(error) => {
+                    // A stalled Redis: the publishes queued behind this batch
+                    // are refused at once rather than each meeting the timeout.
+                    core.lose_on(generation, &error);
+                    let error = failure(&error);
+                    for job in jobs.by_ref() {
+                        let _ = job.reply.send(Err(error.clone()));
+                    }
                 }
             }
         }
     }
+}
+
+/// The replies of one pipeline, or its error, for the commands at these
+/// indices.
+type Batch = Vec<(
+    Vec<usize>,
+    Result<Vec<redis::RedisResult<Value>>, RedisError>,
+)>;
+
+/// Runs commands, each for a room, as pipelines: one on a single Redis; on
+/// a cluster one per room, all at once (redis-rs sends a pipeline whole to
+/// the node of its first key, and a room's keys are in one slot). A room's
+/// commands keep their order.
+async fn run_batch(conn: &Conn, commands: Vec<(Arc<str>, redis::Cmd)>) -> Batch {
+    let groups: Vec<(Vec<usize>, Vec<redis::Cmd>)> = match conn {
+        Conn::Single(_) => {
+            let indices = (0..commands.len()).collect();
+            vec![(indices, commands.into_iter().map(|(_, cmd)| cmd).collect())]
+        }
+        Conn::Cluster(_) => {
+            let mut groups: Vec<(Vec<usize>, Vec<redis::Cmd>)> = Vec::new();
+            let mut by_room: HashMap<Arc<str>, usize> = HashMap::new();
+            for (i, (room, cmd)) in commands.into_iter().enumerate() {
+                let group = *by_room.entry(room).or_insert_with(|| {
+                    groups.push((Vec::new(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[group].0.push(i);
+                groups[group].1.push(cmd);
+            }
+            groups
+        }
+    };
+    futures_util::future::join_all(groups.into_iter().map(|(indices, commands)| {
+        let mut conn = conn.clone();
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            for cmd in commands {
+                pipe.add_command(cmd);
+            }
+            let result = pipe
+                .query_async::<Vec<redis::RedisResult<Value>>>(&mut conn)
+                .await;
+            (indices, result)
+        }
+    }))
+    .await
 }
 
 impl Backend for RedisBackend {
@@ -997,6 +1493,7 @@ impl Backend for RedisBackend {
     }
 
     fn unsubscribe(&self, room: &str) {
+        lock(&self.core.swept).remove(room);
         let _ = self.commands.send(Command::Unsubscribe {
             room: Arc::from(room),
         });
@@ -1031,6 +1528,159 @@ impl Backend for RedisBackend {
     fn window(&self) -> HistoryWindow {
         self.core.config.window
     }
+
+    fn presence_config(&self) -> PresenceConfig {
+        self.core.config.presence
+    }
+
+    fn presence_set(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+        state: Bytes,
+    ) -> BoxFuture<'static, Result<Option<Position>, BackendError>> {
+        let core = self.core.clone();
+        let room: Arc<str> = Arc::from(room);
+        let member = member.to_owned();
+        Box::pin(async move {
+            check_member_key(&member).map_err(|error| BackendError::Refused {
+                error: error.to_string(),
+            })?;
+            let limit = core.config.presence.max_state_bytes;
+            if state.len() > limit {
+                return Err(BackendError::Refused {
+                    error: format!(
+                        "a presence state of {} bytes is above the limit of {limit}",
+                        state.len()
+                    ),
+                });
+            }
+            let reply = core
+                .presence(core.presence_cmd(&room, "set", &member, conn, &state))
+                .await?;
+            let position = match reply {
+                Value::Array(items) if items.len() == 1 => {
+                    return Err(BackendError::Refused {
+                        error: format!(
+                            "room {room:?} already holds {} members",
+                            core.config.presence.max_members
+                        ),
+                    });
+                }
+                reply => event_position(reply).map_err(|error| failure(&error))?,
+            };
+            lock(&core.held)
+                .entry(room.clone())
+                .or_default()
+                .insert(member, conn);
+            lock(&core.swept).insert(room);
+            Ok(position)
+        })
+    }
+
+    fn presence_linger(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+    ) -> BoxFuture<'static, Result<(), BackendError>> {
+        let core = self.core.clone();
+        let room: Arc<str> = Arc::from(room);
+        let member = member.to_owned();
+        Box::pin(async move {
+            core.presence(core.presence_cmd(&room, "linger", &member, conn, b""))
+                .await?;
+            core.release(&room, &member, conn);
+            Ok(())
+        })
+    }
+
+    fn presence_leave(
+        &self,
+        room: &str,
+        member: &str,
+        conn: u64,
+    ) -> BoxFuture<'static, Result<Option<Position>, BackendError>> {
+        let core = self.core.clone();
+        let room: Arc<str> = Arc::from(room);
+        let member = member.to_owned();
+        Box::pin(async move {
+            let reply = core
+                .presence(core.presence_cmd(&room, "leave", &member, conn, b""))
+                .await?;
+            core.release(&room, &member, conn);
+            event_position(reply).map_err(|error| failure(&error))
+        })
+    }
+
+    fn presence_snapshot(
+        &self,
+        room: &str,
+    ) -> BoxFuture<'static, Result<PresenceSnapshot, BackendError>> {
+        let core = self.core.clone();
+        let room: Arc<str> = Arc::from(room);
+        Box::pin(async move {
+            let reply = core
+                .presence(core.presence_cmd(&room, "snapshot", "", 0, b""))
+                .await?;
+            lock(&core.swept).insert(room);
+            snapshot(reply).map_err(|error| failure(&error))
+        })
+    }
+}
+
+impl Core {
+    /// Forgets that this node holds `member` through `conn`.
+    fn release(&self, room: &Arc<str>, member: &str, conn: u64) {
+        let mut held = lock(&self.held);
+        if let Some(members) = held.get_mut(room) {
+            if members.get(member) == Some(&conn) {
+                members.remove(member);
+            }
+            if members.is_empty() {
+                held.remove(room);
+            }
+        }
+    }
+}
+
+/// A presence script's `{epoch, seq}` (an event was published) or `{}`.
+fn event_position(reply: Value) -> Result<Option<Position>, RedisError> {
+    match reply {
+        Value::Array(items) if items.is_empty() => Ok(None),
+        Value::Array(items) if items.len() == 2 => {
+            let mut items = items.into_iter();
+            let epoch = number(&items.next().unwrap_or(Value::Nil))?;
+            let seq = number(&items.next().unwrap_or(Value::Nil))?;
+            Ok(Some(Position { epoch, seq }))
+        }
+        _ => Err(malformed("not a position")),
+    }
+}
+
+/// presence.lua's snapshot: `{epoch, seq, member, state, ...}`.
+fn snapshot(reply: Value) -> Result<PresenceSnapshot, RedisError> {
+    let Value::Array(items) = reply else {
+        return Err(malformed("not a snapshot"));
+    };
+    let mut items = items.into_iter();
+    let epoch = number(&items.next().unwrap_or(Value::Nil))?;
+    let seq = number(&items.next().unwrap_or(Value::Nil))?;
+    let mut members = Vec::with_capacity(items.len() / 2);
+    while let (Some(member), Some(state)) = (items.next(), items.next()) {
+        let member = bytes(member)?;
+        let member = std::str::from_utf8(&member).map_err(|_| malformed("a member key"))?;
+        members.push(PresenceEntry {
+            member: Arc::from(member),
+            state: bytes(state)?,
+        });
+    }
+    members.sort_by(|a, b| a.member.cmp(&b.member));
+    Ok(PresenceSnapshot {
+        position: Position { epoch, seq },
+        members,
+    })
 }
 
 #[cfg(test)]
@@ -1071,6 +1721,25 @@ mod tests {
     }
 
     #[test]
+    fn room_tags_keep_a_room_in_one_slot_and_rooms_apart() {
+        let rooms = [
+            "", "lobby", "a}b", "{x}", "%", "%7D", "%25", "}", "%%}}", "ü{}", "a%",
+        ];
+        let tags: Vec<String> = rooms.iter().map(|r| room_tag(r).into_owned()).collect();
+        for (room, tag) in rooms.iter().zip(&tags) {
+            assert!(!tag.is_empty() && !tag.contains('}'), "{room:?} -> {tag:?}");
+            assert_eq!(room_from_tag(tag).as_deref(), Some(*room), "{tag:?}");
+        }
+        let distinct: std::collections::HashSet<&String> = tags.iter().collect();
+        assert_eq!(distinct.len(), rooms.len(), "{tags:?}");
+        assert_eq!(room_tag("lobby"), "lobby");
+        assert_eq!(room_tag("a}b%"), "a%7Db%25");
+        for bad in ["%7", "%41", "a%2", "%%"] {
+            assert_eq!(room_from_tag(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn urls_that_do_not_parse_are_refused() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1080,6 +1749,12 @@ mod tests {
         let error = RedisBackend::new(RedisConfig::new("http://nope")).expect_err("refused");
         assert!(
             matches!(&error, BackendError::Refused { error } if error.contains("http://nope")),
+            "{error}"
+        );
+        let error = RedisBackend::new(RedisConfig::new("redis://127.0.0.1").with_prefix("a{b"))
+            .expect_err("refused");
+        assert!(
+            matches!(&error, BackendError::Refused { error } if error.contains("a{b")),
             "{error}"
         );
     }

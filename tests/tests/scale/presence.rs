@@ -344,6 +344,10 @@ async fn members_on_two_nodes_get_snapshots_updates_and_leaves() {
         !updates.is_empty() && updates.len() <= 4,
         "39 states in a burst reach the others as a few updates: {updates:?}"
     );
+    println!(
+        "39 presence states in a burst reached another node's client as {} update(s)",
+        updates.len()
+    );
     assert_eq!(
         bodies(&ann.presence("lobby")),
         pairs(&[("ann", "a0"), ("bob", "b40")])
@@ -583,20 +587,7 @@ async fn a_raw_peer_sees_the_spec_frames() {
     raw.send(Message::text("_k|lobby|ae|1|x"))
         .await
         .expect("set");
-    let read = async |raw: &mut tokio_tungstenite::WebSocketStream<TcpStream>| loop {
-        let frame = timeout(WAIT, raw.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(text) = frame {
-            let text = text.to_string();
-            if !text.starts_with("_d") && !text.starts_with("_a") {
-                return text;
-            }
-        }
-    };
-    let refused = read(&mut raw).await;
+    let refused = read_text(&mut raw).await;
     assert!(
         refused.starts_with("_f|4|presence set for room `lobby` refused"),
         "{refused}"
@@ -607,8 +598,8 @@ async fn a_raw_peer_sees_the_spec_frames() {
         body: "join ann hi".into(),
     });
     raw.send(Message::text(join.to_text())).await.expect("join");
-    let snapshot = read(&mut raw).await;
-    let member = read(&mut raw).await;
+    let snapshot = read_text(&mut raw).await;
+    let member = read_text(&mut raw).await;
     let parts: Vec<&str> = snapshot.split('|').collect();
     assert_eq!(
         (parts[0], parts[1], parts.len()),
@@ -621,7 +612,7 @@ async fn a_raw_peer_sees_the_spec_frames() {
     let (bob, mut bob_events) = connect(b.addr, Encoding::Binary).await;
     command(&bob, "lobby", "join bob b0");
     change(&mut bob_events).await;
-    let event = read(&mut raw).await;
+    let event = read_text(&mut raw).await;
     let (envelope, inner) = event.split_at(event.find("|_l|").expect("an _l inside") + 1);
     assert!(envelope.starts_with("_h|lobby|"), "{event}");
     assert_eq!(inner, "_l|join|bob|ae|0|b0");
@@ -629,13 +620,13 @@ async fn a_raw_peer_sees_the_spec_frames() {
     raw.send(Message::text("_k|lobby|ae|7|there"))
         .await
         .expect("set");
-    let own = read(&mut raw).await;
+    let own = read_text(&mut raw).await;
     assert!(own.ends_with("|_l|update|ann|ae|7|there"), "{own}");
     bob.send(ClientMessage::LeaveV1(relay::LeaveV1 {
         room: "lobby".into(),
     }))
     .expect("leave");
-    let left = read(&mut raw).await;
+    let left = read_text(&mut raw).await;
     assert!(left.ends_with("|_l|leave|bob"), "{left}");
     // The positions run on from the snapshot's (ann's own join): bob's
     // join, ann's update, bob's leave.
@@ -754,4 +745,189 @@ async fn a_gap_brings_a_fresh_snapshot() {
     );
     ann.close().await;
     bob.close().await;
+}
+
+/// A presence message with two versions, for peers generated before the
+/// second: hand-written as an application writes what the compiler does
+/// not generate (the `presence` keyword marks both versions).
+mod versions {
+    use tagwire::{Downgrade, Header, Package};
+
+    #[derive(tagwire::Codec, Debug, Clone, PartialEq)]
+    pub struct CursorV1 {
+        pub x: u32,
+    }
+
+    #[derive(tagwire::Codec, Debug, Clone, PartialEq)]
+    pub struct CursorV2 {
+        pub x: u32,
+        pub name: String,
+    }
+
+    #[derive(tagwire::Codec, Debug, Clone, PartialEq)]
+    pub struct JoinV1 {
+        pub room: String,
+        pub member: String,
+        pub x: u32,
+    }
+
+    #[derive(tagwire::Protocol, Debug, Clone, PartialEq)]
+    #[tagwire(direction = "server", package = "cursors")]
+    pub enum ServerMsg {
+        #[tagwire(name = "Cursor", version = 1, header = "aa")]
+        CursorV1(CursorV1),
+        #[tagwire(name = "Cursor", version = 2, header = "ab")]
+        CursorV2(CursorV2),
+    }
+
+    #[derive(tagwire::Protocol, Debug, Clone, PartialEq)]
+    #[tagwire(direction = "client", package = "cursors")]
+    pub enum ClientMsg {
+        #[tagwire(name = "Cursor", version = 1, header = "aa")]
+        CursorV1(CursorV1),
+        #[tagwire(name = "Cursor", version = 2, header = "ab")]
+        CursorV2(CursorV2),
+        #[tagwire(name = "Join", version = 1, header = "ca")]
+        JoinV1(JoinV1),
+    }
+
+    impl Downgrade<CursorV1> for CursorV2 {
+        fn downgrade(&self) -> Option<CursorV1> {
+            Some(CursorV1 { x: self.x })
+        }
+    }
+
+    pub struct Cursors;
+
+    impl Package for Cursors {
+        type Client = ClientMsg;
+        type Server = ServerMsg;
+        const NAME: &'static str = "cursors";
+        const FINGERPRINT: &'static str = "c200000000000002";
+        const HEADERS: &'static [(Header, &'static str, u32, &'static str)] = &[
+            (Header::new(*b"aa"), "Cursor", 1, "both"),
+            (Header::new(*b"ab"), "Cursor", 2, "both"),
+            (Header::new(*b"ca"), "Join", 1, "client"),
+        ];
+        const PRESENCE: &'static [Header] = &[Header::new(*b"aa"), Header::new(*b"ab")];
+
+        fn downgrade(message: &ServerMsg) -> Option<ServerMsg> {
+            match message {
+                ServerMsg::CursorV2(m) => {
+                    Downgrade::<CursorV1>::downgrade(m).map(ServerMsg::CursorV1)
+                }
+                ServerMsg::CursorV1(_) => None,
+            }
+        }
+    }
+
+    /// Joins the member with a Cursor v2 named after it.
+    pub struct App;
+
+    impl tagwire::server::Handler<Cursors> for App {
+        async fn on_message(
+            &self,
+            conn: &tagwire::server::Connection<Cursors>,
+            message: ClientMsg,
+        ) {
+            if let ClientMsg::JoinV1(join) = message {
+                let state = ServerMsg::CursorV2(CursorV2 {
+                    x: join.x,
+                    name: join.member.clone(),
+                });
+                if let Err(error) = conn.join_presence(&join.room, &join.member, &state).await {
+                    panic!("join refused: {error}");
+                }
+            }
+        }
+    }
+}
+
+/// A raw text peer of `addr` that says it was generated with `headers`.
+async fn raw_text_peer(
+    addr: SocketAddr,
+    fingerprint: &str,
+    headers: &str,
+) -> tokio_tungstenite::WebSocketStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let mut raw = handshake(tcp, &format!("ws://{addr}/ws"), Some("tagwire.text"))
+        .await
+        .expect("handshake");
+    let hello = Control::Hello(Hello {
+        package: "cursors".into(),
+        fingerprint: fingerprint.into(),
+        headers: headers.into(),
+    });
+    raw.send(Message::text(hello.to_text()))
+        .await
+        .expect("hello");
+    raw
+}
+
+/// The next text frame other than the welcome and pings.
+async fn read_text(raw: &mut tokio_tungstenite::WebSocketStream<TcpStream>) -> String {
+    loop {
+        let frame = timeout(WAIT, raw.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("a frame");
+        if let Message::Text(text) = frame {
+            let text = text.to_string();
+            if !text.starts_with("_d") && !text.starts_with("_a") {
+                return text;
+            }
+        }
+    }
+}
+
+/// Presence states reach a peer generated before their version converted
+/// to one it knows, in snapshots and in events, and its own older state
+/// reaches current peers as it is.
+#[tokio::test]
+async fn presence_states_are_converted_for_older_peers() {
+    use versions::{App as CursorApp, Cursors};
+    let _guard = crate::shared().await;
+    let server = Server::new(CursorApp, ServerConfig::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let s = server.clone();
+    tokio::spawn(async move { s.serve(listener).await });
+
+    let mut current = raw_text_peer(addr, Cursors::FINGERPRINT, "aaabca").await;
+    current
+        .send(Message::text("ca|r|ann|2"))
+        .await
+        .expect("join");
+    assert_eq!(read_text(&mut current).await.split('|').nth(4), Some("1"));
+    assert_eq!(read_text(&mut current).await, "_n|r|ann|ab|2|ann");
+
+    // Generated before Cursor v2: it gets v1, in its snapshot and in events.
+    let mut old = raw_text_peer(addr, "c100000000000001", "aaca").await;
+    old.send(Message::text("ca|r|old|1")).await.expect("join");
+    let snapshot = read_text(&mut old).await;
+    assert!(
+        snapshot.starts_with("_m|r|") && snapshot.ends_with("|2"),
+        "{snapshot}"
+    );
+    assert_eq!(read_text(&mut old).await, "_n|r|ann|aa|2");
+    assert_eq!(read_text(&mut old).await, "_n|r|old|aa|1");
+    let joined = read_text(&mut current).await;
+    assert!(joined.ends_with("|_l|join|old|ab|1|old"), "{joined}");
+    // The current peer's v2 state, converted for the old one.
+    current
+        .send(Message::text("_k|r|ab|5|ann"))
+        .await
+        .expect("set");
+    let update = read_text(&mut old).await;
+    assert!(update.ends_with("|_l|update|ann|aa|5"), "{update}");
+    // The old peer's own v1 state goes to the current one as v1.
+    old.send(Message::text("_k|r|aa|9")).await.expect("set");
+    loop {
+        let frame = read_text(&mut current).await;
+        if frame.contains("|_l|update|old|") {
+            assert!(frame.ends_with("|_l|update|old|aa|9"), "{frame}");
+            break;
+        }
+    }
 }

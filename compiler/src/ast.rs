@@ -67,6 +67,7 @@ impl Item {
             ItemKind::Struct(_) => "struct",
             ItemKind::Enum(_) => "enum",
             ItemKind::Union(_) => "union",
+            ItemKind::Message(m) if m.presence => "presence",
             ItemKind::Message(_) => "message",
         }
     }
@@ -147,6 +148,9 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub name: Ident,
+    /// Declared with `presence` rather than `message`: a room member's state,
+    /// which both sides send (`check` refuses a direction or a `@rate` on it).
+    pub presence: bool,
     /// `vN` as written; `None` means version 1.
     pub version: Option<(String, Span)>,
     pub direction: Option<(Direction, Span)>,

@@ -99,6 +99,8 @@ codes! {
     InvalidRate = "E0110", "a `@rate` count or period is not a whole number from 1";
     DuplicateRate = "E0111", "a message has more than one `@rate`";
     RateOnServerMessage = "E0112", "`@rate` is on a message only the server sends";
+    PresenceModifier = "E0113", "a presence state has a direction or a `@rate`";
+    PresenceMixed = "E0114", "the versions of one name mix `message` and `presence`";
     DefaultTypeMismatch = "E0120", "a default is not a value of the field's type";
     DefaultOutOfRange = "E0121", "a default lies outside the field's numeric type";
     DefaultBreaksConstraint = "E0122", "a default breaks the field's constraints";

@@ -189,7 +189,7 @@ impl<'t> Formatter<'t> {
                 });
             }
             ItemKind::Message(m) => {
-                let mut head = format!("message {}", m.name.name);
+                let mut head = format!("{} {}", item.keyword(), m.name.name);
                 if let Some((version, _)) = &m.version {
                     head.push(' ');
                     head.push_str(version);

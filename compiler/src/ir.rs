@@ -314,6 +314,9 @@ pub struct MessageVersion {
     pub fields: Vec<Field>,
     /// `@rate(…)` from the schema, if any.
     pub rate: Option<Rate>,
+    /// Declared with `presence`: a room member's state (direction `Both`),
+    /// which the runtimes accept in presence frames and nowhere else there.
+    pub presence: bool,
     pub file: FileId,
     pub span: Span,
     /// Human-readable wire shape (as stored in the lock).

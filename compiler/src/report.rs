@@ -120,7 +120,8 @@ fn dump_package(out: &mut String, package: &Package) {
         let pinned = if m.pinned.is_some() { " (pinned)" } else { "" };
         let _ = writeln!(
             out,
-            "  message {} v{} from {} header {header}{pinned} as {}",
+            "  {} {} v{} from {} header {header}{pinned} as {}",
+            if m.presence { "presence" } else { "message" },
             m.name,
             m.version,
             m.direction.as_str(),

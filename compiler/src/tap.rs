@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsClos
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use tagwire::__private::json as canonical;
-use tagwire::control::{self, Control, Hello, RoomEnvelope, RoomPosition};
+use tagwire::control::{self, Control, Hello, PresenceHead, RoomEnvelope, RoomPosition};
 use tagwire::{CloseCode, Encoding, Limits, Protocol as _};
 use tagwire_compiler::Output;
 use tagwire_compiler::dynamic::{Frame, Json, decode_frame, encode_values_line, pick_package};
@@ -437,19 +437,31 @@ impl Tap<'_> {
                 Frame::Text(t) => {
                     let (room, position, inner) =
                         RoomEnvelope::split_text(t, &self.limits).map_err(|e| e.to_string())?;
-                    (room, position, self.decode(Frame::Text(inner))?)
+                    (room, position, self.decode_inner(Frame::Text(inner))?)
                 }
                 Frame::TextBytes(b) | Frame::Binary(b) => {
                     let (room, position, inner) =
                         RoomEnvelope::split_binary(b, &self.limits).map_err(|e| e.to_string())?;
-                    (room, position, self.decode(Frame::Binary(inner))?)
+                    (room, position, self.decode_inner(Frame::Binary(inner))?)
                 }
             };
             let mut row = decoded;
-            if let Row::Message { room: slot, .. } = &mut row {
-                *slot = Some((room, position));
+            match &mut row {
+                Row::Message { room: slot, .. } => *slot = Some((room, position)),
+                Row::Presence {
+                    room: slot,
+                    position: at,
+                    ..
+                } => {
+                    *slot = Some(room);
+                    *at = Some(position);
+                }
+                Row::Control { .. } => {}
             }
             return Ok(row);
+        }
+        if bytes.starts_with(control::PRESENCE_MEMBER.as_str().as_bytes()) {
+            return self.presence(frame);
         }
         if bytes.first() == Some(&b'_') {
             let control = match frame {
@@ -461,6 +473,53 @@ impl Tap<'_> {
             return control.map(control_row).map_err(|e| e.to_string());
         }
         self.decode(frame)
+    }
+
+    /// An `_h`'s inner frame: an application message, or a presence event.
+    fn decode_inner(&self, frame: Frame<'_>) -> Result<Row, String> {
+        let bytes = match frame {
+            Frame::Text(t) => t.as_bytes(),
+            Frame::TextBytes(b) | Frame::Binary(b) => b,
+        };
+        if bytes.starts_with(control::PRESENCE_EVENT.as_str().as_bytes()) {
+            self.presence(frame)
+        } else {
+            self.decode(frame)
+        }
+    }
+
+    /// `_l` (an event) or `_n` (a snapshot's member), with the member's
+    /// state decoded as the message it is.
+    fn presence(&self, frame: Frame<'_>) -> Result<Row, String> {
+        let (head, state) = match frame {
+            Frame::Text(t) => {
+                let (head, state) =
+                    PresenceHead::split_text(t, &self.limits).map_err(|e| e.to_string())?;
+                (head, Frame::Text(state))
+            }
+            Frame::TextBytes(b) | Frame::Binary(b) => {
+                let (head, state) =
+                    PresenceHead::split_binary(b, &self.limits).map_err(|e| e.to_string())?;
+                (head, Frame::Binary(state))
+            }
+        };
+        let state = if head.has_state() {
+            Some(Box::new(self.decode(state)?))
+        } else {
+            None
+        };
+        let (kind, room, member) = match head {
+            PresenceHead::Event { kind, member } => (kind.as_str(), None, member),
+            PresenceHead::Member { room, member } => ("member", Some(room), member),
+            PresenceHead::Set { .. } => return Err("a presence set (`_k`) from the server".into()),
+        };
+        Ok(Row::Presence {
+            kind,
+            room,
+            position: None,
+            member,
+            state,
+        })
     }
 
     fn decode(&self, frame: Frame<'_>) -> Result<Row, String> {
@@ -524,6 +583,17 @@ enum Row {
         version: u32,
         room: Option<(String, RoomPosition)>,
         value: Json,
+    },
+    /// A presence event (`_l`, in its room at its position) or a member
+    /// of a presence snapshot (`_n`, in its room): the member and its
+    /// state (none for a leave), a [`Row::Message`].
+    Presence {
+        /// `join`, `update`, `leave`, or `member` for a snapshot's.
+        kind: &'static str,
+        room: Option<String>,
+        position: Option<RoomPosition>,
+        member: String,
+        state: Option<Box<Row>>,
     },
     /// A control message (or the close frame): its name and fields.
     Control {
@@ -612,6 +682,14 @@ fn control_row(control: Control) -> Row {
                 ("position", position_json(g.position)),
             ],
         ),
+        Control::PresenceSnapshot(p) => (
+            "presence_snapshot",
+            vec![
+                ("room", s(p.room)),
+                ("position", position_json(p.position)),
+                ("count", number(p.count)),
+            ],
+        ),
     };
     Row::Control {
         name,
@@ -645,6 +723,28 @@ impl Row {
                 members.push(("value".into(), value.clone()));
                 Json::Object(members)
             }
+            Row::Presence {
+                kind,
+                room,
+                position,
+                member,
+                state,
+            } => {
+                let mut members = vec![("presence".to_owned(), Json::String((*kind).into()))];
+                if let Some(room) = room {
+                    members.push(("room".into(), Json::String(room.clone())));
+                }
+                if let Some(position) = position {
+                    members.push(("position".into(), position_json(*position)));
+                }
+                members.push(("member".into(), Json::String(member.clone())));
+                if let Some(state) = state
+                    && let Json::Object(fields) = state.json()
+                {
+                    members.extend(fields);
+                }
+                Json::Object(members)
+            }
             Row::Control { name, fields, .. } => {
                 let mut members = vec![("control".to_owned(), Json::String((*name).into()))];
                 members.extend(fields.iter().cloned());
@@ -672,6 +772,29 @@ impl Row {
                     position,
                     format!("{message} v{version} ({header})"),
                     value.render(),
+                ]
+            }
+            Row::Presence {
+                kind,
+                room,
+                position,
+                member,
+                state,
+            } => {
+                let room = room.clone().unwrap_or_else(|| "-".to_owned());
+                let position = position.map_or_else(|| "-".to_owned(), |p| p.to_string());
+                let (what, value) = match state.as_deref() {
+                    Some(state) => {
+                        let [_, _, message, value] = state.columns();
+                        (format!(" {message}"), value)
+                    }
+                    None => (String::new(), "-".to_owned()),
+                };
+                [
+                    room,
+                    position,
+                    format!("[presence {kind}] {member}{what}"),
+                    value,
                 ]
             }
             Row::Control { name, fields, .. } => [
@@ -789,5 +912,93 @@ mod tests {
             r#"{"control":"drain","reason":"Server updating","window_ms":5000,"backoff_multiplier":2}"#
         );
         assert_eq!(row.columns()[2], "[drain]");
+    }
+
+    #[test]
+    fn presence_frames_are_read_with_their_state_decoded() {
+        let output = tagwire_compiler::FrontEnd::new()
+            .schema_text("t.schema", "package t;\npresence Cursor { x: u16 }\n")
+            .run();
+        let schema = output.schema.as_ref().expect("checks");
+        let args = TapArgs {
+            url: "ws://127.0.0.1:1/ws".into(),
+            package: None,
+            encoding: Encoding::Text,
+            format: TapFormat::Json,
+            pings: false,
+            close_on_eof: false,
+        };
+        let tap = Tap {
+            schema,
+            package: &schema.packages[0],
+            args: &args,
+            limits: Limits::default(),
+            printer: Printer::new(TapFormat::Json),
+            failed: false,
+        };
+        let json = |frame: &str| tap.read(Frame::Text(frame)).map(|row| row.json().render());
+        assert_eq!(
+            json("_h|cursors|300|8|_l|update|ann|aa|600"),
+            Ok(r#"{"presence":"update","room":"cursors","position":{"epoch":300,"seq":8},"member":"ann","header":"aa","message":"Cursor","version":1,"value":{"x":600}}"#.into())
+        );
+        assert_eq!(
+            json("_h|cursors|300|9|_l|leave|ann"),
+            Ok(r#"{"presence":"leave","room":"cursors","position":{"epoch":300,"seq":9},"member":"ann"}"#.into())
+        );
+        assert_eq!(
+            json("_n|cursors|ben|aa|7"),
+            Ok(r#"{"presence":"member","room":"cursors","member":"ben","header":"aa","message":"Cursor","version":1,"value":{"x":7}}"#.into())
+        );
+        assert_eq!(
+            json("_m|cursors|300|9|1"),
+            Ok(r#"{"control":"presence_snapshot","room":"cursors","position":{"epoch":300,"seq":9},"count":1}"#.into())
+        );
+        assert!(json("_h|cursors|300|10|_l|wave|ann").is_err());
+    }
+
+    #[test]
+    fn presence_events_and_members_print_with_their_member_and_state() {
+        let state = Row::Message {
+            header: "ak".into(),
+            message: "Cursor".into(),
+            version: 1,
+            room: None,
+            value: Json::Object(vec![("x".into(), number(600))]),
+        };
+        let join = Row::Presence {
+            kind: "join",
+            room: Some("cursors".into()),
+            position: Some(RoomPosition { epoch: 300, seq: 8 }),
+            member: "ann".into(),
+            state: Some(Box::new(state.clone())),
+        };
+        assert_eq!(
+            join.json().render(),
+            r#"{"presence":"join","room":"cursors","position":{"epoch":300,"seq":8},"member":"ann","header":"ak","message":"Cursor","version":1,"value":{"x":600}}"#
+        );
+        assert_eq!(join.columns()[2], "[presence join] ann Cursor v1 (ak)");
+        let leave = Row::Presence {
+            kind: "leave",
+            room: Some("cursors".into()),
+            position: Some(RoomPosition { epoch: 300, seq: 9 }),
+            member: "ann".into(),
+            state: None,
+        };
+        assert_eq!(
+            leave.json().render(),
+            r#"{"presence":"leave","room":"cursors","position":{"epoch":300,"seq":9},"member":"ann"}"#
+        );
+        assert_eq!(leave.columns()[3], "-");
+        let member = Row::Presence {
+            kind: "member",
+            room: Some("cursors".into()),
+            position: None,
+            member: "ben".into(),
+            state: Some(Box::new(state)),
+        };
+        assert_eq!(
+            member.columns()[..2],
+            ["cursors".to_owned(), "-".to_owned()]
+        );
     }
 }

@@ -75,7 +75,7 @@ fn check_exits_0_on_the_committed_schemas() {
         .assert()
         .code(0)
         .stdout("")
-        .stderr(predicate::str::contains("ok: 15 message versions checked"));
+        .stderr(predicate::str::contains("ok: 16 message versions checked"));
 }
 
 #[test]

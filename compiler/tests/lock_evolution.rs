@@ -720,6 +720,70 @@ fn narrowing_a_direction_is_breaking_widening_is_not() {
     );
 }
 
+#[test]
+fn a_message_becoming_a_presence_state_or_back_is_breaking() {
+    // Same fields, same header: only the kind changes, and peers built from
+    // the lock take the frame only where that kind belongs.
+    let project = Project::locked();
+    let output = breaking(
+        &project,
+        &BASE.replace("message Welcome from server", "presence Welcome"),
+    );
+    let d = only(&output, "E0091");
+    assert_eq!(
+        d.message,
+        "breaking change to `Welcome v1`, whose header `ac` is locked"
+    );
+    assert_eq!(d.label, "was a `message`, is now a `presence` state");
+    assert!(d.help.as_deref().unwrap().contains("old kind"), "{d:?}");
+    insta::assert_snapshot!("message_became_presence", project.render(&output));
+
+    let project = Project::new();
+    let with_presence = BASE.replace("message Welcome from server", "presence Welcome");
+    let output = project.relock(&with_presence);
+    assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
+    assert!(entry(&project.lock_file(), "Welcome", 1).presence);
+    assert!(project.lock_text().contains("presence = true"));
+    let output = breaking(&project, BASE);
+    assert_eq!(
+        only(&output, "E0091").label,
+        "was a `presence` state, is now a `message`"
+    );
+
+    // Accepted with --allow-breaking: the lock records the new kind.
+    project.write("app.schema", BASE);
+    let output = project.lock_breaking(&["app.schema"]);
+    assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
+    assert!(!entry(&project.lock_file(), "Welcome", 1).presence);
+    assert!(!project.lock_text().contains("presence"));
+}
+
+#[test]
+fn adding_a_presence_state_is_additive_and_changes_the_protocol_fingerprint() {
+    let project = Project::locked();
+    let plain = project.check().schema.unwrap().packages[0]
+        .fingerprint
+        .clone();
+    let output = project.relock(&format!("{BASE}presence Cursor {{ at: Point }}\n"));
+    assert!(output.diagnostics.is_empty(), "{}", project.render(&output));
+    let cursor = entry(&project.lock_file(), "Cursor", 1).clone();
+    assert!(cursor.presence);
+    assert_eq!(cursor.direction.as_str(), "both");
+    assert_eq!(cursor.header.to_string(), "ad");
+    let with_presence = project.check().schema.unwrap().packages[0]
+        .fingerprint
+        .clone();
+    assert_ne!(plain, with_presence);
+    // The same version declared as a both-way message has another fingerprint:
+    // the kind is part of the protocol.
+    let project = Project::locked();
+    project.relock(&format!("{BASE}message Cursor {{ at: Point }}\n"));
+    let as_message = project.check().schema.unwrap().packages[0]
+        .fingerprint
+        .clone();
+    assert_ne!(as_message, with_presence);
+}
+
 // ---------------------------------------------------------------- pinned headers
 
 #[test]

@@ -306,6 +306,51 @@ fn inlay_hints_show_locked_and_new_headers() {
 }
 
 #[test]
+fn a_presence_state_is_named_by_its_keyword_in_hovers_and_symbols() {
+    let p = project();
+    let mut lsp = Client::initialized(&p.root, false);
+    let text = format!("{APP}\n/// Where a member points.\npresence Cursor {{ at: Point }}\n");
+    lsp.open(&p.app, &text);
+    let diagnostics = lsp.diagnostics(&uri(&p.app), Some(1));
+    assert!(errors(&diagnostics).is_empty(), "{diagnostics:#?}");
+
+    let hover = lsp
+        .request("textDocument/hover", at(&p.app, &text, "Cursor"))
+        .expect("hover");
+    let shown = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(shown.contains("presence app.Cursor v1\n"), "{shown}");
+    assert!(shown.contains("Where a member points."), "{shown}");
+
+    let hover = lsp
+        .request("textDocument/hover", at(&p.app, &text, "at: Point }"))
+        .expect("hover");
+    let shown = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(shown.contains("in `presence Cursor`"), "{shown}");
+
+    let symbols = lsp
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri(&p.app) } }),
+        )
+        .expect("symbols");
+    let details: Vec<(&str, &str)> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        details,
+        [
+            ("Move v1", "message"),
+            ("Hello v1", "message"),
+            ("Cursor v1", "presence")
+        ]
+    );
+    assert!(lsp.shutdown().success());
+}
+
+#[test]
 fn hover_definition_references_and_symbols_cross_imports() {
     let p = project();
     let mut lsp = Client::initialized(&p.root, false);

@@ -204,8 +204,17 @@ fn imports_bring_in_types_from_another_package() {
             row("ab", "Post", 2, "server"),
             row("ac", "Resize", 1, "client"),
             row("ad", "History", 1, "both"),
+            row("ae", "Cursor", 1, "both"),
             row("s1", "Say", 1, "client"),
         ]
+    );
+    let cursor = chat.messages.iter().find(|m| m.name == "Cursor").unwrap();
+    assert!(cursor.presence);
+    assert!(
+        chat.messages
+            .iter()
+            .filter(|m| m.name != "Cursor")
+            .all(|m| !m.presence)
     );
 }
 

@@ -5,25 +5,68 @@
 //! server keep talking during a deploy, and a page that moves replays what
 //! it missed.
 //!
+//! Cursors are presence (SPEC §9.8): a page that knows it connects with
+//! `?member=KEY&name=NAME` (KEY kept for its browser session), the handler
+//! makes it a present member of the cursors' room, and the page sets its
+//! cursor there; every page sees the others come, move and go, on any
+//! instance, and a page moved by a deploy is not seen leaving (the member
+//! lingers). Last week's page knows no presence: it still sends `Move`,
+//! relayed as `Moved`.
+//!
 //! The handler deals in the newest versions only (`Say v2`, `Said v2`,
 //! `React`, `Reacted`): the runtime upgrades what pages built from an older
 //! schema send, and converts what they are sent (docs/DEMO.md, "Old and new
 //! pages").
 
-use tagwire::server::{CloseReport, Connection, Handler};
+use std::collections::HashMap;
+
+use axum::extract::Query;
+use tagwire::server::{CloseReport, ConnectRequest, Connection, Denied, Handler};
 
 use crate::board::{
-    self, ClientMessage, JoinedV1, MovedV1, ReactedV1, SaidV2, SayV2, ServerMessage,
+    self, ClientMessage, CursorV1, JoinedV1, MovedV1, ReactedV1, SaidV2, SayV2, ServerMessage,
 };
 
 /// Every connection of every instance is in this room.
 const ROOM: &str = "board";
+/// The pages that show their cursors through presence are its members.
+pub const CURSORS: &str = "cursors";
+/// The longest member key a page may choose (it uses 32 hex digits).
+const MAX_MEMBER_CHARS: usize = 64;
 const MAX_NAME_CHARS: usize = 24;
 const MAX_TEXT_CHARS: usize = 500;
 /// The schema's `@len(1..=8)` on `emoji`.
 const MAX_EMOJI_CHARS: usize = 8;
 /// Cursor positions are thousandths of the board's width and height.
 const MAX_POSITION: u16 = 1000;
+
+/// What a page said about itself when it connected: its member key and
+/// name when it shows its cursor through presence; nothing from last
+/// week's page.
+#[derive(Debug, Clone, Default)]
+pub struct Visitor {
+    pub presence: Option<(String, String)>,
+}
+
+/// The `Authenticate` hook: reads `member` and `name` from the query. A
+/// member key that is not 1 to 64 letters, digits, `-` or `_` means no
+/// presence (the page still chats); nobody is refused.
+pub fn visitor(request: &ConnectRequest) -> std::future::Ready<Result<Visitor, Denied>> {
+    let query = Query::<HashMap<String, String>>::try_from_uri(&request.uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let member = query.get("member").filter(|m| {
+        !m.is_empty()
+            && m.len() <= MAX_MEMBER_CHARS
+            && m.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    let presence = member.map(|m| {
+        let name = query.get("name").map_or("", String::as_str);
+        (m.clone(), clip(name, MAX_NAME_CHARS, "guest"))
+    });
+    std::future::ready(Ok(Visitor { presence }))
+}
 
 /// One instance's handler.
 #[derive(Debug)]
@@ -44,7 +87,7 @@ fn clip(s: &str, max: usize, fallback: &str) -> String {
 impl Board {
     /// Relays a chat line, in the newest version: pages that only know
     /// `Said v1` get it converted by the runtime (`Package::downgrade`).
-    fn say(&self, conn: &Connection<board::Package>, say: SayV2) {
+    fn say(&self, conn: &Connection<board::Package, Visitor>, say: SayV2) {
         let said = ServerMessage::SaidV2(SaidV2 {
             name: clip(&say.name, MAX_NAME_CHARS, "guest"),
             text: clip(&say.text, MAX_TEXT_CHARS, "…"),
@@ -55,12 +98,24 @@ impl Board {
     }
 }
 
-impl Handler<board::Package> for Board {
-    async fn on_open(&self, conn: &Connection<board::Package>) {
+impl Handler<board::Package, Visitor> for Board {
+    async fn on_open(&self, conn: &Connection<board::Package, Visitor>) {
         conn.join(ROOM);
+        if let Some((member, name)) = &conn.context().presence {
+            // The top left corner until the page's pointer moves: the
+            // others see who is here at once.
+            let cursor = ServerMessage::CursorV1(CursorV1 {
+                name: name.clone(),
+                x: 0,
+                y: 0,
+            });
+            if let Err(e) = conn.join_presence(CURSORS, member, &cursor).await {
+                tracing::warn!(instance = self.instance, conn = conn.id(), %member, "no cursor: {e}");
+            }
+        }
     }
 
-    async fn on_message(&self, conn: &Connection<board::Package>, message: ClientMessage) {
+    async fn on_message(&self, conn: &Connection<board::Package, Visitor>, message: ClientMessage) {
         match message {
             ClientMessage::JoinV1(join) => {
                 let name = clip(&join.name, MAX_NAME_CHARS, "guest");
@@ -94,10 +149,13 @@ impl Handler<board::Package> for Board {
                 });
                 conn.broadcast(ROOM, &reacted);
             }
+            // A cursor is presence: the page sets it with `setPresence`
+            // (a presence frame the runtime handles), never as a message.
+            ClientMessage::CursorV1(_) => {}
         }
     }
 
-    async fn on_close(&self, conn: &Connection<board::Package>, report: &CloseReport) {
+    async fn on_close(&self, conn: &Connection<board::Package, Visitor>, report: &CloseReport) {
         tracing::info!(
             instance = self.instance,
             conn = conn.id(),

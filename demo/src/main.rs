@@ -6,8 +6,8 @@
 //! ```text
 //! ./scripts/demo                      # builds the page, then runs this on 127.0.0.1:8080
 //! cargo run -p tagwire-demo -- --port 8080 [--grace-ms 2000] [--window-ms 2000]
-//!     [--reconnect-ms 4000] [--ping-ms 10000] [--health-ms 100] [--web DIR] [--web-v1 DIR]
-//!     [--runtime DIR]
+//!     [--reconnect-ms 4000] [--ping-ms 10000] [--health-ms 100] [--linger-ms 15000]
+//!     [--web DIR] [--web-v1 DIR] [--runtime DIR]
 //! ```
 
 mod app;
@@ -26,7 +26,7 @@ use balancer::Balancer;
 use supervisor::{Settings, Supervisor};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: tagwire-demo [--port N] [--grace-ms N] [--window-ms N] [--reconnect-ms N] [--ping-ms N] [--health-ms N] [--web DIR] [--web-v1 DIR] [--runtime DIR]";
+const USAGE: &str = "usage: tagwire-demo [--port N] [--grace-ms N] [--window-ms N] [--reconnect-ms N] [--ping-ms N] [--health-ms N] [--linger-ms N] [--web DIR] [--web-v1 DIR] [--runtime DIR]";
 
 #[derive(Debug)]
 struct Args {
@@ -44,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
             reconnect_window: Duration::from_secs(4),
             ping_interval: Duration::from_secs(10),
             health_every: Duration::from_millis(100),
+            linger: tagwire::server::backend::PresenceConfig::default().linger,
             web_dir: demo.join("web"),
             web_v1_dir: demo.join("web-v1"),
             runtime_dir: demo.join("../runtime/typescript/dist"),
@@ -60,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
             "--reconnect-ms" => s.reconnect_window = millis(&value()?)?,
             "--ping-ms" => s.ping_interval = millis(&value()?)?,
             "--health-ms" => s.health_every = millis(&value()?)?,
+            "--linger-ms" => s.linger = millis(&value()?)?,
             "--web" => s.web_dir = PathBuf::from(value()?),
             "--web-v1" => s.web_v1_dir = PathBuf::from(value()?),
             "--runtime" => s.runtime_dir = PathBuf::from(value()?),

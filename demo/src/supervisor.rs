@@ -20,12 +20,12 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tagwire::server::backend::{HistoryWindow, LocalBackend};
+use tagwire::server::backend::{HistoryWindow, LocalBackend, PresenceConfig};
 use tagwire::server::{Server, ServerConfig, ServerHandle};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::app::Board;
+use crate::app::{Board, Visitor, visitor};
 use crate::balancer::Balancer;
 use crate::board;
 
@@ -38,6 +38,9 @@ pub struct Settings {
     pub ping_interval: Duration,
     /// How often the balancer checks each instance's health.
     pub health_every: Duration,
+    /// How long a page's cursor stays after its connection closed
+    /// (presence's linger): a page back within it is not seen leaving.
+    pub linger: Duration,
     /// `demo/web`: index.html, style.css and the compiled page in `dist/`.
     pub web_dir: PathBuf,
     /// `demo/web-v1`: last week's page, frozen, laid out like `web_dir` and
@@ -98,10 +101,14 @@ struct AppState {
 
 impl Supervisor {
     pub fn new(settings: Settings, balancer: Arc<Balancer>) -> Arc<Self> {
+        let rooms = LocalBackend::new(HistoryWindow::default()).with_presence(PresenceConfig {
+            linger: settings.linger,
+            ..PresenceConfig::default()
+        });
         Arc::new(Supervisor {
             settings,
             balancer,
-            rooms: LocalBackend::new(HistoryWindow::default()),
+            rooms,
             instances: Mutex::new(Vec::new()),
             last_id: AtomicU32::new(0),
             deploying: AtomicBool::new(false),
@@ -115,8 +122,9 @@ impl Supervisor {
     /// Starts a new instance and returns once the balancer sends it traffic.
     pub async fn start_instance(self: &Arc<Self>) -> io::Result<u32> {
         let id = self.last_id.fetch_add(1, Ordering::SeqCst) + 1;
-        let server = Server::new(
+        let server = Server::with_auth(
             Board { instance: id },
+            visitor,
             self.settings.server_config(&self.rooms),
         );
         let handle = server.handle();
@@ -194,11 +202,11 @@ impl Supervisor {
     }
 
     /// One instance's app: the Tagwire routes, `POST /deploy` and the page.
-    fn router<H: tagwire::server::Handler<board::Package>>(
-        self: &Arc<Self>,
-        id: u32,
-        server: &Server<board::Package, H>,
-    ) -> Router {
+    fn router<H, A>(self: &Arc<Self>, id: u32, server: &Server<board::Package, H, A>) -> Router
+    where
+        H: tagwire::server::Handler<board::Package, Visitor>,
+        A: tagwire::server::Authenticate<Context = Visitor>,
+    {
         Router::new()
             .route("/deploy", post(deploy))
             .fallback(static_file)

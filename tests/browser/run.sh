@@ -4,6 +4,7 @@
 #   demo.test.mjs         two pages of the demo talk; a deploy moves every page to the new server
 #   sse.test.mjs          WebSockets refused by a proxy: the page falls back to SSE
 #   inspector.test.mjs    the live inspector page of a relay server shows a browser client's frames
+#   presence.test.mjs     two pages see each other's cursors through presence; a closed page's goes after the linger
 #   evolution.test.mjs    last week's page (demo/web-v1, at /v1/) beside the current one on a
 #                         server from today's schema, through a deploy (docs/EVOLUTION.md)
 # Installs Debian's chromium and its emoji font when missing (as root), builds the demo,

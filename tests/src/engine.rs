@@ -15,6 +15,8 @@ use tagwire::server::backend::{
 pub enum EngineSpec {
     /// A redis-server (`redis:URL`).
     Redis(String),
+    /// A Redis Cluster (`redis-cluster:URL,URL,...`: any of its nodes).
+    RedisCluster(Vec<String>),
     /// A nats-server with JetStream (`nats:URL`), memory storage.
     Nats(String),
 }
@@ -25,20 +27,24 @@ impl FromStr for EngineSpec {
     fn from_str(spec: &str) -> Result<Self, String> {
         match spec.split_once(':') {
             Some(("redis", url)) => Ok(EngineSpec::Redis(url.to_owned())),
+            Some(("redis-cluster", urls)) => Ok(EngineSpec::RedisCluster(
+                urls.split(',').map(str::to_owned).collect(),
+            )),
             Some(("nats", url)) => Ok(EngineSpec::Nats(url.to_owned())),
             _ => Err(format!(
-                "`{spec}` names no engine: expected redis:URL or nats:URL"
+                "`{spec}` names no engine: expected redis:URL, redis-cluster:URL,URL,... or nats:URL"
             )),
         }
     }
 }
 
 impl EngineSpec {
-    /// The engine's name: `redis` or `nats`.
+    /// The engine's name: `redis`, `redis-cluster`, `nats`.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             EngineSpec::Redis(_) => "redis",
+            EngineSpec::RedisCluster(_) => "redis-cluster",
             EngineSpec::Nats(_) => "nats",
         }
     }
@@ -48,6 +54,7 @@ impl std::fmt::Display for EngineSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EngineSpec::Redis(url) => write!(f, "redis:{url}"),
+            EngineSpec::RedisCluster(urls) => write!(f, "redis-cluster:{}", urls.join(",")),
             EngineSpec::Nats(url) => write!(f, "nats:{url}"),
         }
     }
@@ -64,15 +71,9 @@ pub async fn connect(
     window: HistoryWindow,
     presence: PresenceConfig,
 ) -> Result<Arc<dyn Backend>, BackendError> {
-    Ok(match spec {
-        EngineSpec::Redis(url) => {
-            let mut config = RedisConfig::new(url.clone())
-                .with_prefix(prefix)
-                .with_window(window)
-                .with_presence(presence);
-            config.reconnect_max = std::time::Duration::from_millis(200);
-            Arc::new(RedisBackend::connect(config).await?)
-        }
+    let config = match spec {
+        EngineSpec::Redis(url) => RedisConfig::new(url.clone()),
+        EngineSpec::RedisCluster(urls) => RedisConfig::cluster(urls.clone()),
         EngineSpec::Nats(url) => {
             let mut config = NatsConfig::new(url.clone())
                 .with_prefix(prefix)
@@ -80,7 +81,13 @@ pub async fn connect(
                 .with_presence(presence);
             config.reconnect_min = std::time::Duration::from_millis(20);
             config.reconnect_max = std::time::Duration::from_millis(200);
-            Arc::new(NatsBackend::connect(config).await?)
+            return Ok(Arc::new(NatsBackend::connect(config).await?));
         }
-    })
+    };
+    let mut config = config
+        .with_prefix(prefix)
+        .with_window(window)
+        .with_presence(presence);
+    config.reconnect_max = std::time::Duration::from_millis(200);
+    Ok(Arc::new(RedisBackend::connect(config).await?))
 }

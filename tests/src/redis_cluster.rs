@@ -171,6 +171,31 @@ impl RedisCluster {
         self.node(port).restart()
     }
 
+    /// SIGKILLs every node (the whole cluster gone at once).
+    pub fn kill_all(&mut self) -> Instant {
+        let at = Instant::now();
+        for node in self.nodes.iter_mut().filter(|node| node.is_running()) {
+            node.kill();
+        }
+        at
+    }
+
+    /// Starts every killed node again (each with its nodes.conf, without
+    /// data) and waits until the cluster is ok and its replicas synced.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisCluster::start`].
+    pub fn restart_all(&mut self) -> Instant {
+        let at = Instant::now();
+        for node in self.nodes.iter_mut().filter(|node| !node.is_running()) {
+            node.restart();
+        }
+        self.wait_ok(Duration::from_secs(30));
+        self.wait_synced(Duration::from_secs(30));
+        at
+    }
+
     /// Waits until every running node says `cluster_state:ok` and agrees
     /// that every slot is served; returns how long it took.
     ///

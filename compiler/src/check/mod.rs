@@ -463,7 +463,24 @@ impl<'a> Checker<'a> {
             // Generated code names a constant per version (`RENDER_UI_V2`); two
             // spellings of one name (`FooBar`, `Foo_bar`) would collide there.
             let mut constants: HashMap<String, (&str, u32, Span)> = HashMap::new();
+            // Every version of one name is a message, or every one a presence
+            // state: a peer converting between versions must not turn one into the other.
+            let mut kinds: HashMap<&str, &ir::MessageVersion> = HashMap::new();
             for message in &package.messages {
+                let first = *kinds.entry(&message.name).or_insert(message);
+                if first.presence != message.presence {
+                    let word =
+                        |m: &ir::MessageVersion| if m.presence { "presence" } else { "message" };
+                    self.error(
+                        Diagnostic::error(
+                            DiagnosticCode::PresenceMixed,
+                            format!("`{}` is declared both as a `message` and as a `presence`", message.name),
+                        )
+                        .at(message.span, format!("v{} is a `{}`", message.version, word(message)))
+                        .with_label(first.span, format!("v{} is a `{}`", first.version, word(first)))
+                        .with_help(format!("declare every version of `{}` with `{}`, or give the other one its own name", message.name, word(first))),
+                    );
+                }
                 let constant = screaming_snake(&message.type_name());
                 match constants.get(&constant) {
                     Some((name, version, first)) if *name != message.name => {
@@ -540,7 +557,11 @@ impl<'a> Checker<'a> {
                 }
             },
         };
+        if m.presence {
+            self.presence_modifiers(m);
+        }
         let direction = match m.direction {
+            _ if m.presence => ir::Direction::Both,
             None => ir::Direction::Both,
             Some((ast::Direction::Server, _)) => ir::Direction::Server,
             Some((ast::Direction::Client, _)) => ir::Direction::Client,
@@ -568,7 +589,11 @@ impl<'a> Checker<'a> {
             },
         };
         let fields = self.fields(&m.fields, scope, "message");
-        let rate = constraints::rate(self.diagnostics, m, direction);
+        let rate = if m.presence {
+            None
+        } else {
+            constraints::rate(self.diagnostics, m, direction)
+        };
         Some(ir::MessageVersion {
             name: m.name.name.clone(),
             version,
@@ -578,11 +603,38 @@ impl<'a> Checker<'a> {
             header: None,
             fields,
             rate,
+            presence: m.presence,
             file,
             span: item.span,
             shape: String::new(),
             fingerprint: String::new(),
         })
+    }
+
+    /// A presence state travels both ways, and the server already coalesces
+    /// it (one write per member per interval), so neither a direction nor a
+    /// `@rate` means anything on it: saying so beats ignoring what was written.
+    fn presence_modifiers(&mut self, m: &ast::Message) {
+        if let Some((_, span)) = m.direction {
+            self.error(
+                Diagnostic::error(
+                    DiagnosticCode::PresenceModifier,
+                    format!("the presence state `{}` has a direction", m.name.name),
+                )
+                .at(span, "a presence state travels both ways")
+                .with_help("remove the direction"),
+            );
+        }
+        for rate in &m.rate {
+            self.error(
+                Diagnostic::error(
+                    DiagnosticCode::PresenceModifier,
+                    format!("the presence state `{}` has a `@rate`", m.name.name),
+                )
+                .at(rate.span, "the server coalesces presence updates instead")
+                .with_help("remove it; the server's `presence_interval` bounds how often a member's state is written"),
+            );
+        }
     }
 
     fn fields(&mut self, fields: &[ast::Field], scope: &Scope, owner: &str) -> Vec<ir::Field> {

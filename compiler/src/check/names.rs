@@ -44,6 +44,9 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
     "PROTOCOL_FINGERPRINT",
     "HEADERS",
     "Package",
+    "PRESENCE",
+    "PRESENCE_HEADERS",
+    "PresenceState",
 ];
 
 pub fn package_name_problem(name: &str) -> Option<String> {

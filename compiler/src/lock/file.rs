@@ -16,6 +16,8 @@ pub struct Entry {
     pub version: u32,
     pub header: Header,
     pub direction: Direction,
+    /// Declared with `presence`: peers accept it as a room member's state.
+    pub presence: bool,
     pub fingerprint: String,
     pub shape: String,
     /// The message version was removed from the schema; its header stays taken forever.
@@ -43,6 +45,8 @@ struct RawEntry {
     version: u32,
     header: String,
     direction: String,
+    #[serde(default)]
+    presence: bool,
     fingerprint: String,
     shape: String,
     #[serde(default)]
@@ -97,6 +101,7 @@ impl LockFile {
                 version: e.version,
                 header,
                 direction,
+                presence: e.presence,
                 fingerprint: e.fingerprint.clone(),
                 shape: e.shape.clone(),
                 removed: e.removed,
@@ -160,6 +165,9 @@ impl LockFile {
             let _ = writeln!(out, "version = {}", e.version);
             let _ = writeln!(out, "header = {}", quote(e.header.as_str()));
             let _ = writeln!(out, "direction = {}", quote(e.direction.as_str()));
+            if e.presence {
+                out.push_str("presence = true\n");
+            }
             let _ = writeln!(out, "fingerprint = {}", quote(&e.fingerprint));
             let _ = writeln!(out, "shape = {}", quote(&e.shape));
             if e.removed {

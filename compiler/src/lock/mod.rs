@@ -201,12 +201,15 @@ pub fn protocol_fingerprint(messages: &[MessageVersion]) -> String {
         .iter()
         .map(|m| {
             format!(
-                "{} {} {} {} {}\n",
+                "{} {} {} {} {}{}\n",
                 m.header.map_or_else(|| "??".to_string(), |h| h.to_string()),
                 m.name,
                 m.version,
                 m.direction.as_str(),
-                m.fingerprint
+                m.fingerprint,
+                // Only presence states add a word, so fingerprints of
+                // protocols without them stay what they were.
+                if m.presence { " presence" } else { "" }
             )
         })
         .collect();
@@ -415,7 +418,7 @@ impl Assign<'_> {
             );
         }
         if entry.removed {
-            if entry.fingerprint == message.fingerprint {
+            if entry.fingerprint == message.fingerprint && entry.presence == message.presence {
                 // The same version with the same shape comes back: old peers understand it.
                 let revived = &mut self.lock.entries[entry_index];
                 revived.removed = false;
@@ -430,8 +433,14 @@ impl Assign<'_> {
                     ),
                 )
                 .at(message.span, "declared again with a new shape")
-                .with_note(format!("removed shape: {}", entry.shape))
-                .with_note(format!("new shape:     {}", message.shape))
+                .with_note(format!(
+                    "removed shape: {}",
+                    kind_and_shape(entry.presence, &entry.shape)
+                ))
+                .with_note(format!(
+                    "new shape:     {}",
+                    kind_and_shape(message.presence, &message.shape)
+                ))
                 .with_help(format!(
                     "declare a new version instead: `message {} v{}`",
                     message.name,
@@ -442,6 +451,9 @@ impl Assign<'_> {
         }
         let shape_changed = entry.fingerprint != message.fingerprint;
         let narrowed = entry.direction != message.direction && message.direction != Direction::Both;
+        // Peers built from the lock accept the frame only where its kind
+        // belongs (a presence state in presence frames, a message elsewhere).
+        let kind_changed = entry.presence != message.presence;
         // Constraints are part of the shape, but loosening one is not breaking.
         let constraint_change = shape_changed
             .then(|| constraints::compare(&entry.shape, &message.shape))
@@ -449,6 +461,7 @@ impl Assign<'_> {
         if let Some(change) = &constraint_change
             && change.tightened.is_empty()
             && !narrowed
+            && !kind_changed
         {
             let mut d = Diagnostic::warning(
                 DiagnosticCode::ConstraintsLoosened,
@@ -468,7 +481,7 @@ impl Assign<'_> {
             updated.shape = message.shape.clone();
             return;
         }
-        if (shape_changed || narrowed) && !self.allow_breaking {
+        if (shape_changed || narrowed || kind_changed) && !self.allow_breaking {
             let mut d = Diagnostic::error(
                 DiagnosticCode::BreakingChange,
                 format!(
@@ -476,7 +489,23 @@ impl Assign<'_> {
                     entry.header
                 ),
             );
-            if let Some(change) = constraint_change.filter(|c| !c.tightened.is_empty()) {
+            if kind_changed {
+                let kind = |presence| {
+                    if presence {
+                        "a `presence` state"
+                    } else {
+                        "a `message`"
+                    }
+                };
+                d = d.at(
+                    message.span,
+                    format!(
+                        "was {}, is now {}",
+                        kind(entry.presence),
+                        kind(message.presence)
+                    ),
+                );
+            } else if let Some(change) = constraint_change.filter(|c| !c.tightened.is_empty()) {
                 d = d.at(
                     message.span,
                     "constraints tightened: values the locked shape accepted are now refused",
@@ -503,14 +532,32 @@ impl Assign<'_> {
                 );
             }
             let next_version = message.version + 1;
-            self.diagnostics.push(d.with_help(format!(
-                "peers built from the lock still use the old shape: restore `{label}` and declare `message {} v{next_version}` for the change (or pass --allow-breaking)",
-                message.name
-            )));
+            let help = if kind_changed {
+                format!(
+                    "peers built from the lock still use the old kind: restore `{label}` and give the new {} its own name (or pass --allow-breaking)",
+                    if message.presence {
+                        "presence state"
+                    } else {
+                        "message"
+                    }
+                )
+            } else {
+                format!(
+                    "peers built from the lock still use the old shape: restore `{label}` and declare `{} {} v{next_version}` for the change (or pass --allow-breaking)",
+                    if message.presence {
+                        "presence"
+                    } else {
+                        "message"
+                    },
+                    message.name
+                )
+            };
+            self.diagnostics.push(d.with_help(help));
             return;
         }
         let updated = &mut self.lock.entries[entry_index];
         updated.direction = message.direction;
+        updated.presence = message.presence;
         if shape_changed {
             // Only reached with --allow-breaking: the lock takes the new shape.
             updated.fingerprint = message.fingerprint.clone();
@@ -521,6 +568,15 @@ impl Assign<'_> {
     }
 }
 
+/// A shape as a removed entry's note shows it, with its kind when it is a presence state.
+fn kind_and_shape(presence: bool, shape: &str) -> String {
+    if presence {
+        format!("presence {shape}")
+    } else {
+        shape.to_string()
+    }
+}
+
 fn entry_for(package: &str, message: &MessageVersion, header: Header) -> Entry {
     Entry {
         package: package.to_string(),
@@ -528,6 +584,7 @@ fn entry_for(package: &str, message: &MessageVersion, header: Header) -> Entry {
         version: message.version,
         header,
         direction: message.direction,
+        presence: message.presence,
         fingerprint: message.fingerprint.clone(),
         shape: message.shape.clone(),
         removed: false,

@@ -85,7 +85,12 @@ fn new_version(
         .iter()
         .map(|f| unqualify(f))
         .collect();
-    let mut restored = format!("message {}", entry.message);
+    let keyword = if entry.presence {
+        "presence"
+    } else {
+        "message"
+    };
+    let mut restored = format!("{keyword} {}", entry.message);
     if entry.version > 1 {
         restored.push_str(&format!(" v{}", entry.version));
     }

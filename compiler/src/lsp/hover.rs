@@ -30,11 +30,7 @@ pub(super) fn hover(world: &World, p: HoverParams) -> Result<Option<Hover>, Fail
                 text.push_str(": ");
                 text.push_str(source.get(ty.start..ty.end).unwrap_or_default());
             }
-            text.push_str(&format!(
-                "\n```\nin `{} {}`",
-                owner.kind.keyword(),
-                owner.name
-            ));
+            text.push_str(&format!("\n```\nin `{} {}`", owner.keyword, owner.name));
             if !member.docs.is_empty() {
                 text.push_str("\n\n");
                 text.push_str(&member.docs.join("\n"));
@@ -48,8 +44,8 @@ pub(super) fn hover(world: &World, p: HoverParams) -> Result<Option<Hover>, Fail
     match index.message_version(&project.analysis, decl) {
         Some(message) => {
             text.push_str(&format!(
-                "message {}.{} v{}",
-                d.package, message.name, message.version
+                "{} {}.{} v{}",
+                d.keyword, d.package, message.name, message.version
             ));
             if message.direction != Direction::Both {
                 text.push_str(&format!(" from {}", message.direction.as_str()));

@@ -16,17 +16,6 @@ pub(crate) enum Kind {
     Message,
 }
 
-impl Kind {
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Kind::Struct => "struct",
-            Kind::Enum => "enum",
-            Kind::Union => "union",
-            Kind::Message => "message",
-        }
-    }
-}
-
 /// A struct, enum, union or message version.
 #[derive(Debug, Clone)]
 pub(crate) struct Decl {
@@ -41,6 +30,8 @@ pub(crate) struct Decl {
     pub docs: Vec<String>,
     /// `v2` as written, for messages.
     pub version: Option<Span>,
+    /// The item's keyword (`presence` for a message declared so).
+    pub keyword: &'static str,
 }
 
 /// A type name used in a field's type, and what it names.
@@ -127,6 +118,7 @@ impl Index {
                     item_span: item.span,
                     docs: item.docs.clone(),
                     version,
+                    keyword: item.keyword(),
                 });
             }
         }

@@ -220,7 +220,7 @@ pub(super) fn document_symbols(
                 .collect();
             DocumentSymbol {
                 name: decl_label(project, i),
-                detail: Some(d.kind.keyword().to_string()),
+                detail: Some(d.keyword.to_string()),
                 kind: symbol_kind(d.kind),
                 tags: None,
                 deprecated: None,

@@ -128,14 +128,16 @@ fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
         Rule::statement => {
-            "a declaration (`package`, `import`, `struct`, `enum`, `union` or `message`)"
+            "a declaration (`package`, `import`, `struct`, `enum`, `union`, `message` or `presence`)"
         }
         Rule::package_decl | Rule::kw_package => "`package`",
         Rule::import_decl | Rule::kw_import => "`import`",
         Rule::struct_decl | Rule::kw_struct => "`struct`",
         Rule::enum_decl | Rule::kw_enum => "`enum`",
         Rule::union_decl | Rule::kw_union => "`union`",
-        Rule::message_decl | Rule::kw_message => "`message`",
+        Rule::message_decl => "`message` or `presence`",
+        Rule::kw_message => "`message`",
+        Rule::kw_presence => "`presence`",
         Rule::field | Rule::fields => "a field name",
         Rule::enum_variant => "a variant name",
         Rule::union_variant => "a variant name",

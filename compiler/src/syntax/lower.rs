@@ -56,6 +56,7 @@ fn meaningful(pair: P<'_>) -> impl Iterator<Item = P<'_>> {
                 | Rule::kw_enum
                 | Rule::kw_union
                 | Rule::kw_message
+                | Rule::kw_presence
                 | Rule::kw_map
                 | Rule::kw_from
                 | Rule::lparen
@@ -131,6 +132,10 @@ impl Lower {
 
     fn item(&self, pair: P<'_>) -> Option<ItemKind> {
         let rule = pair.as_rule();
+        let presence = pair
+            .clone()
+            .into_inner()
+            .any(|p| p.as_rule() == Rule::kw_presence);
         let mut parts = meaningful(pair);
         let name = self.ident(parts.next()?);
         Some(match rule {
@@ -149,6 +154,7 @@ impl Lower {
             Rule::message_decl => {
                 let mut message = Message {
                     name,
+                    presence,
                     version: None,
                     direction: None,
                     header: None,

@@ -162,14 +162,40 @@ fn field_defaults() {
 }
 
 #[test]
+fn presence_is_a_message_declared_with_its_own_keyword() {
+    let file = super::parse(
+        crate::source::FileId(0),
+        "package p;\npresence Cursor v2 @\"cu\" { x: f32 }\n",
+    )
+    .expect("parses");
+    let crate::ast::ItemKind::Message(m) = &file.items[0].kind else {
+        panic!("not a message: {:?}", file.items[0]);
+    };
+    assert!(m.presence);
+    assert_eq!(m.name.name, "Cursor");
+    assert_eq!(file.items[0].keyword(), "presence");
+    // Still a word elsewhere: a field, and a type named like it.
+    let file = super::parse(
+        crate::source::FileId(0),
+        "package p;\nmessage M { presence: Presence }\n",
+    )
+    .expect("parses");
+    let crate::ast::ItemKind::Message(m) = &file.items[0].kind else {
+        panic!("not a message");
+    };
+    assert!(!m.presence);
+    assert_eq!(m.fields[0].name.name, "presence");
+}
+
+#[test]
 fn keywords_are_read_from_the_grammar() {
     let words: Vec<&str> = super::keywords().collect();
     for word in [
-        "package", "import", "struct", "message", "from", "map", "@rate", "burst",
+        "package", "import", "struct", "message", "presence", "from", "map", "@rate", "burst",
     ] {
         assert!(words.contains(&word), "{word} missing from {words:?}");
     }
-    assert_eq!(words.len(), 12, "{words:?}");
+    assert_eq!(words.len(), 13, "{words:?}");
 }
 
 /// Every schema in the repository, valid or not, with its text.

@@ -4,12 +4,18 @@
 // (auto | websocket | sse, default auto), `encoding` (text | binary) and
 // `color` (the colour of your lines, one of the schema's `Color`s; default ink).
 //
+// Cursors are presence (SPEC §9.8): the page connects as a member of the
+// board's cursors (a key kept in sessionStorage, so a reload is the same
+// member), sets its cursor with `setPresence`, and draws the others from
+// `client.presence`. Last week's page still sends `Move` messages; their
+// `Moved` copies are drawn too, and fade when they stop.
+//
 // Last week's page, before colours and reactions, is frozen in demo/web-v1/
 // and served at /v1/; docs/DEMO.md ("Old and new pages") shows the two side
 // by side.
 
 import { connect, type OutdatedNotice, type Status } from "tagwire";
-import { Color, Package, type ClientMessage, type ServerMessage } from "./gen/board.js";
+import { Color, Package, type ClientMessage, type PresenceState, type ServerMessage } from "./gen/board.js";
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
@@ -45,8 +51,24 @@ function oneOf<T extends string>(value: string | null, allowed: readonly T[], fa
   return allowed.find((a) => a === value) ?? fallback;
 }
 
+/** The room the server makes this page a present member of (demo/src/app.rs). */
+const CURSORS = "cursors";
+/** The schema's `@len(1..=24)` on a cursor's name, in characters. */
+const cursorName = Array.from(name).slice(0, 24).join("");
+/** This page's member key: the same across reloads of this tab. */
+const member = memberKey();
+
+function memberKey(): string {
+  const stored = sessionStorage.getItem("tagwire-board-member");
+  if (stored !== null && /^[0-9a-f]{32}$/.test(stored)) return stored;
+  const key = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  sessionStorage.setItem("tagwire-board-member", key);
+  return key;
+}
+
 const scheme = location.protocol === "https:" ? "wss" : "ws";
-const client = connect(`${scheme}://${location.host}/ws`, Package, { transport, encoding });
+const query = `member=${member}&name=${encodeURIComponent(cursorName)}`;
+const client = connect(`${scheme}://${location.host}/ws?${query}`, Package, { transport, encoding });
 
 /**
  * Every status this page went through, every banner it showed and every
@@ -57,7 +79,7 @@ const history: { statuses: Status[]; banners: string[]; outdated: OutdatedNotice
   banners: [],
   outdated: [],
 };
-Object.assign(globalThis, { board: { client, history } });
+Object.assign(globalThis, { board: { client, history, member } });
 
 // ---- status and the deploy banner ----
 
@@ -132,7 +154,10 @@ element("reload", HTMLButtonElement).addEventListener("click", () => location.re
 
 // ---- messages ----
 
+/** Cursors of last week's pages (`Moved`), by name; they fade when they stop. */
 const cursors = new Map<string, { dot: HTMLElement; seen: number }>();
+/** Cursors of pages with presence, by member key: here exactly while the member is. */
+const present = new Map<string, HTMLElement>();
 
 function said(who: string, text: string, instance: number, color: Color): void {
   const li = document.createElement("li");
@@ -161,20 +186,64 @@ function reacted(who: string, emoji: string): void {
   while (reactions.children.length > 12) reactions.lastElementChild?.remove();
 }
 
+function cursorDot(who: string): HTMLElement {
+  const dot = document.createElement("span");
+  dot.className = "cursor";
+  dot.textContent = who;
+  board.append(dot);
+  return dot;
+}
+
+function place(dot: HTMLElement, x: number, y: number): void {
+  dot.style.left = `${x / 10}%`;
+  dot.style.top = `${y / 10}%`;
+}
+
 function moved(who: string, x: number, y: number): void {
   let cursor = cursors.get(who);
   if (cursor === undefined) {
-    const dot = document.createElement("span");
-    dot.className = "cursor";
-    dot.textContent = who;
-    board.append(dot);
-    cursor = { dot, seen: 0 };
+    cursor = { dot: cursorDot(who), seen: 0 };
+    cursor.dot.dataset["v1"] = "";
     cursors.set(who, cursor);
   }
   cursor.seen = Date.now();
-  cursor.dot.style.left = `${x / 10}%`;
-  cursor.dot.style.top = `${y / 10}%`;
+  place(cursor.dot, x, y);
 }
+
+/** Draws (or moves) another member's cursor; this page's own is the pointer itself. */
+function showPresent(key: string, state: PresenceState): void {
+  if (key === member) return;
+  let dot = present.get(key);
+  if (dot === undefined) {
+    dot = cursorDot(state.value.name);
+    dot.dataset["member"] = key;
+    present.set(key, dot);
+  }
+  dot.textContent = state.value.name;
+  place(dot, state.value.x, state.value.y);
+}
+
+function hidePresent(key: string): void {
+  present.get(key)?.remove();
+  present.delete(key);
+}
+
+client.on("presence", (change) => {
+  if (change.room !== CURSORS) return;
+  switch (change.kind) {
+    case "snapshot":
+      for (const key of [...present.keys()]) if (!change.members.has(key)) hidePresent(key);
+      for (const [key, state] of change.members) showPresent(key, state);
+      break;
+    case "join":
+    case "update":
+      showPresent(change.member, change.state);
+      break;
+    case "leave":
+      hidePresent(change.member);
+      break;
+  }
+});
 
 // Cursors of people who stopped moving fade out.
 setInterval(() => {
@@ -231,27 +300,19 @@ reactButtons.addEventListener("click", (event) => {
   if (emoji !== undefined) send({ message: "React", version: 1, value: { name, emoji } });
 });
 
-// Cursor moves are worth nothing late: sent only while open, at most one per
-// 50 ms, and always the latest position (the last move is never dropped).
-let lastMove = 0;
-let nextMove: { x: number; y: number } | undefined;
-let moveTimer: ReturnType<typeof setTimeout> | undefined;
-
-function flushMove(): void {
-  moveTimer = undefined;
-  const at = nextMove;
-  nextMove = undefined;
-  if (at === undefined || client.status.state !== "open") return;
-  lastMove = performance.now();
-  send({ message: "Move", version: 1, value: { name, ...at } });
-}
-
+// The cursor is this page's presence state: the client sends at most one per
+// 50 ms, always the latest (the last move is never dropped), and after a
+// reconnect the latest again.
 board.addEventListener("pointermove", (event) => {
-  if (client.status.state !== "open") return;
   const area = board.getBoundingClientRect();
   const at = (v: number, size: number): number => Math.round(Math.min(1, Math.max(0, v / size)) * 1000);
-  nextMove = { x: at(event.clientX - area.left, area.width), y: at(event.clientY - area.top, area.height) };
-  moveTimer ??= setTimeout(flushMove, Math.max(0, lastMove + 50 - performance.now()));
+  const x = at(event.clientX - area.left, area.width);
+  const y = at(event.clientY - area.top, area.height);
+  try {
+    client.setPresence(CURSORS, { message: "Cursor", version: 1, value: { name: cursorName, x, y } });
+  } catch (e) {
+    note.textContent = `Cursor not sent: ${e instanceof Error ? e.message : String(e)}`;
+  }
 });
 
 deployButton.addEventListener("click", () => {

@@ -208,8 +208,8 @@ describe("what the snapshots alone would not catch", () => {
   });
 
   it("scopes declaration keywords as keywords and declared names as types", () => {
-    const decl = /^\s*(?<word>package|import|struct|enum|union|message)\s+(?:[A-Za-z_"])/g;
-    const named = /\b(?:struct|enum|union|message)\s+(?<word>[A-Za-z_][A-Za-z0-9_]*)/g;
+    const decl = /^\s*(?<word>package|import|struct|enum|union|message|presence)\s+(?:[A-Za-z_"])/g;
+    const named = /\b(?:struct|enum|union|message|presence)\s+(?<word>[A-Za-z_][A-Za-z0-9_]*)/g;
     let count = 0;
     for (const schema of allSchemas) {
       const ts = tokens(schema);
@@ -306,6 +306,7 @@ describe("the grammar against the compiler's own vocabulary", () => {
       enum: { source: "enum E { a }", token: "enum", scope: "keyword.declaration.enum." },
       union: { source: "union U { a }", token: "union", scope: "keyword.declaration.union." },
       message: { source: "message M {}", token: "message", scope: "keyword.declaration.message." },
+      presence: { source: "presence P { x: f32 }", token: "presence", scope: "keyword.declaration.presence." },
       from: { source: "message M from server {}", token: "from", scope: "keyword.other.from." },
       server: { source: "message M from server {}", token: "server", scope: "keyword.other.direction." },
       client: { source: "message M from client {}", token: "client", scope: "keyword.other.direction." },

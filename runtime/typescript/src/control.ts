@@ -1,7 +1,8 @@
 /**
  * The runtime's own messages (SPEC §9): ping, pong, hello, welcome, drain
- * notice, error, outdated notice, resume and gap, on the reserved `_` headers,
- * and the room message envelope `_h` (SPEC §9.7). Same encodings as
+ * notice, error, outdated notice, resume, gap and presence snapshot, on the
+ * reserved `_` headers, the room message envelope `_h` (SPEC §9.7), and the
+ * presence frames `_k`, `_l` and `_n` that carry a state frame (SPEC §9.8). Same encodings as
  * application messages and byte-identical to the Rust runtime's
  * `tagwire::control`, so a peer decodes every frame with one codec and
  * dispatches on the header's first byte: `_` is the runtime's.
@@ -9,7 +10,7 @@
 
 import { BinaryReader, BinaryWriter } from "./binary.js";
 import type { Reader, Writer } from "./codec.js";
-import { DEFAULT_LIMITS, EncodeError, type Limits } from "./error.js";
+import { DEFAULT_LIMITS, DecodeError, EncodeError, type Limits } from "./error.js";
 import type { Header } from "./header.js";
 import { TextReader, TextWriter } from "./text.js";
 
@@ -37,6 +38,26 @@ export const ROOM: Header = "_h";
 export const RESUME: Header = "_i";
 /** `_j`: messages of a room the client asked for are gone for good; refetch its state. */
 export const GAP: Header = "_j";
+/**
+ * `_k`: the client sets its presence state in a room: the room, then the
+ * presence message's own frame (SPEC §9.8). Written with
+ * {@link encodePresenceSetText} / {@link encodePresenceSetBinary}.
+ */
+export const PRESENCE_SET: Header = "_k";
+/**
+ * `_l`: a presence event (join, update, leave), only ever the inner frame of
+ * an `_h` room message (SPEC §9.8). Read with {@link splitPresenceEventText}
+ * / {@link splitPresenceEventBinary}.
+ */
+export const PRESENCE_EVENT: Header = "_l";
+/** `_m`: a room's presence at a position; `count` `_n` frames follow at once (SPEC §9.8). */
+export const PRESENCE_SNAPSHOT: Header = "_m";
+/**
+ * `_n`: one member of the snapshot just announced by `_m`: the room, the
+ * member, then its state frame (SPEC §9.8). Read with
+ * {@link splitPresenceMemberText} / {@link splitPresenceMemberBinary}.
+ */
+export const PRESENCE_MEMBER: Header = "_n";
 
 /**
  * Where a message stands in its room (SPEC §9.7): the room's epoch and the
@@ -97,6 +118,45 @@ export interface GapNotice {
   kind: GapKind;
   /** The room's position when the gap was found: live messages follow it. */
   position: RoomPosition;
+}
+
+/**
+ * `_m`: a room's presence at `position`. The `count` `_n` frames that follow
+ * are its members; the client replaces its presence for the room with them
+ * and ignores presence events at or before `position` from then on. It does
+ * not change the room's remembered position (SPEC §9.8).
+ */
+export interface PresenceSnapshotNotice {
+  room: string;
+  position: RoomPosition;
+  /** How many `_n` frames follow (u32). */
+  count: number;
+}
+
+/** What happened to a member: it is new, its state changed, or it left. */
+export type PresenceKind = "join" | "update" | "leave";
+
+const PRESENCE_KINDS: readonly PresenceKind[] = ["join", "update", "leave"];
+
+/** An `_l` frame split: the event and, but for a leave, the member's state frame (verbatim, header included). */
+export interface PresenceEventFrame<F extends string | Uint8Array> {
+  kind: PresenceKind;
+  member: string;
+  /** `undefined` for a leave. */
+  state: F | undefined;
+}
+
+/** An `_n` frame split: the room, the member and its state frame. */
+export interface PresenceMemberFrame<F extends string | Uint8Array> {
+  room: string;
+  member: string;
+  state: F;
+}
+
+/** A `_k` frame split: the room and the state frame. */
+export interface PresenceSetFrame<F extends string | Uint8Array> {
+  room: string;
+  state: F;
 }
 
 /** What a client says about itself when it connects. */
@@ -215,7 +275,8 @@ export type Control =
   | { type: "error"; value: ErrorNotice }
   | { type: "outdated"; value: OutdatedNotice }
   | { type: "resume"; value: Resume }
-  | { type: "gap"; value: GapNotice };
+  | { type: "gap"; value: GapNotice }
+  | { type: "presenceSnapshot"; value: PresenceSnapshotNotice };
 
 /** The header of a control message. */
 export function headerOfControl(c: Control): Header {
@@ -238,6 +299,8 @@ export function headerOfControl(c: Control): Header {
       return RESUME;
     case "gap":
       return GAP;
+    case "presenceSnapshot":
+      return PRESENCE_SNAPSHOT;
   }
 }
 
@@ -285,10 +348,15 @@ function writeControl(w: Writer, c: Control): void {
       w.str(c.value.kind);
       writePosition(w, c.value.position);
       return;
+    case "presenceSnapshot":
+      w.str(c.value.room);
+      writePosition(w, c.value.position);
+      w.u32(c.value.count);
+      return;
   }
 }
 
-/** Epoch then seq, wherever a frame carries a room position (`_h`, `_i`, `_j`). */
+/** Epoch then seq, wherever a frame carries a room position (`_h`, `_i`, `_j`, `_m`). */
 function writePosition(w: Writer, p: RoomPosition): void {
   w.u64(p.epoch);
   w.u64(p.seq);
@@ -330,6 +398,12 @@ function readControl(r: Reader): Control {
       const room = r.string();
       const kind: GapKind = r.string() === "trimmed" ? "trimmed" : "reset";
       c = { type: "gap", value: { room, kind, position: readPosition(r) } };
+      break;
+    }
+    case PRESENCE_SNAPSHOT: {
+      const room = r.string();
+      const position = readPosition(r);
+      c = { type: "presenceSnapshot", value: { room, position, count: r.u32() } };
       break;
     }
     default:
@@ -405,4 +479,149 @@ function splitRoom<F extends string | Uint8Array>(r: Reader & { rest(): F }): Ro
   const room = r.string();
   const position = readPosition(r);
   return { room, position, inner: r.rest() };
+}
+
+/** A prefix written by `fields` under `header`, then `inner` verbatim after a `|` (text). */
+function withInnerText(header: Header, fields: (w: TextWriter) => void, inner: string | undefined): string {
+  const w = new TextWriter(header);
+  fields(w);
+  const prefix = w.finish();
+  return inner === undefined ? prefix : `${prefix}|${inner}`;
+}
+
+/** A prefix written by `fields` under `header`, then `inner` to the end, no length (binary). */
+function withInnerBinary(header: Header, fields: (w: BinaryWriter) => void, inner: Uint8Array | undefined): Uint8Array {
+  if (inner !== undefined && !(inner instanceof Uint8Array)) {
+    throw new EncodeError("tagwire: a binary presence frame's state must be bytes");
+  }
+  const w = new BinaryWriter(header, 32);
+  fields(w);
+  const prefix = w.finish();
+  if (inner === undefined) return prefix;
+  const frame = new Uint8Array(prefix.length + inner.length);
+  frame.set(prefix);
+  frame.set(inner, prefix.length);
+  return frame;
+}
+
+/** `_k|<room>|` and the state's text frame: what `setPresence` sends. */
+export function encodePresenceSetText(room: string, state: string): string {
+  return withInnerText(PRESENCE_SET, (w) => w.str(room), state);
+}
+
+/** `_k`, the room, then the state's binary frame to the end. */
+export function encodePresenceSetBinary(room: string, state: Uint8Array): Uint8Array {
+  return withInnerBinary(PRESENCE_SET, (w) => w.str(room), state);
+}
+
+/** Splits a `_k` text frame (what a server reads); the state frame is not looked at. */
+export function splitPresenceSetText(frame: string, limits: Limits = DEFAULT_LIMITS): PresenceSetFrame<string> {
+  const r = new TextReader(frame, limits);
+  if (r.header !== PRESENCE_SET) throw r.unknownHeader();
+  const room = r.string();
+  return { room, state: r.rest() };
+}
+
+/** Splits a `_k` binary frame; `state` is a view into `frame`. */
+export function splitPresenceSetBinary(frame: Uint8Array, limits: Limits = DEFAULT_LIMITS): PresenceSetFrame<Uint8Array> {
+  const r = new BinaryReader(frame, limits);
+  if (r.header !== PRESENCE_SET) throw r.unknownHeader();
+  const room = r.string();
+  return { room, state: r.rest() };
+}
+
+/** The `_l` text frame of an event (the inner frame of an `_h`); a leave has no state. */
+export function encodePresenceEventText(kind: PresenceKind, member: string, state?: string): string {
+  return withInnerText(
+    PRESENCE_EVENT,
+    (w) => {
+      w.str(kind);
+      w.str(member);
+    },
+    kind === "leave" ? undefined : (state ?? ""),
+  );
+}
+
+/** The `_l` binary frame of an event; a leave has no state. */
+export function encodePresenceEventBinary(kind: PresenceKind, member: string, state?: Uint8Array): Uint8Array {
+  return withInnerBinary(
+    PRESENCE_EVENT,
+    (w) => {
+      w.str(kind);
+      w.str(member);
+    },
+    kind === "leave" ? undefined : (state ?? new Uint8Array(0)),
+  );
+}
+
+/**
+ * Splits an `_l` text frame (an `_h`'s inner frame): a kind this runtime
+ * does not know is `unknown_enum_value` (the frame is skipped, SPEC §9.8);
+ * a leave must end after the member.
+ */
+export function splitPresenceEventText(frame: string, limits: Limits = DEFAULT_LIMITS): PresenceEventFrame<string> {
+  return splitPresenceEvent(new TextReader(frame, limits), { token: 1, byte: 3 });
+}
+
+/** Splits an `_l` binary frame as {@link splitPresenceEventText} does; `state` is a view into `frame`. */
+export function splitPresenceEventBinary(frame: Uint8Array, limits: Limits = DEFAULT_LIMITS): PresenceEventFrame<Uint8Array> {
+  return splitPresenceEvent(new BinaryReader(frame, limits), { byte: 2 });
+}
+
+/** The kind is the first field, so where it starts is known before it is read: `at`. */
+function splitPresenceEvent<F extends string | Uint8Array>(
+  r: Reader & { rest(): F },
+  at: { token: number; byte: number } | { byte: number },
+): PresenceEventFrame<F> {
+  if (r.header !== PRESENCE_EVENT) throw r.unknownHeader();
+  const word = r.string();
+  const kind = PRESENCE_KINDS.find((k) => k === word);
+  if (kind === undefined) throw new DecodeError("unknown_enum_value", at);
+  const member = r.string();
+  if (kind === "leave") {
+    r.finish();
+    return { kind, member, state: undefined };
+  }
+  return { kind, member, state: r.rest() };
+}
+
+/** The `_n` text frame of one snapshot member. */
+export function encodePresenceMemberText(room: string, member: string, state: string): string {
+  return withInnerText(
+    PRESENCE_MEMBER,
+    (w) => {
+      w.str(room);
+      w.str(member);
+    },
+    state,
+  );
+}
+
+/** The `_n` binary frame of one snapshot member. */
+export function encodePresenceMemberBinary(room: string, member: string, state: Uint8Array): Uint8Array {
+  return withInnerBinary(
+    PRESENCE_MEMBER,
+    (w) => {
+      w.str(room);
+      w.str(member);
+    },
+    state,
+  );
+}
+
+/** Splits an `_n` text frame; the state frame is not looked at. */
+export function splitPresenceMemberText(frame: string, limits: Limits = DEFAULT_LIMITS): PresenceMemberFrame<string> {
+  return splitPresenceMember(new TextReader(frame, limits));
+}
+
+/** Splits an `_n` binary frame; `state` is a view into `frame`. */
+export function splitPresenceMemberBinary(frame: Uint8Array, limits: Limits = DEFAULT_LIMITS): PresenceMemberFrame<Uint8Array> {
+  return splitPresenceMember(new BinaryReader(frame, limits));
+}
+
+function splitPresenceMember<F extends string | Uint8Array>(r: Reader & { rest(): F }): PresenceMemberFrame<F> {
+  if (r.header !== PRESENCE_MEMBER) throw r.unknownHeader();
+  const room = r.string();
+  const member = r.string();
+  return { room, member, state: r.rest() };
 }

@@ -134,7 +134,9 @@ describe("control messages (SPEC §9.1)", () => {
 
   it("application headers and unknown control headers are unknown_header; bad fields fail", () => {
     assert.throws(() => decodeControlText("aa"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
-    assert.throws(() => decodeControlText("_k"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
+    assert.throws(() => decodeControlText("_o"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
+    // The presence frames with a state frame inside are not `Control`s, as `_h` is not.
+    assert.throws(() => decodeControlText("_k|r|aa"), (e: unknown) => e instanceof DecodeError && e.kind === "unknown_header");
     assert.throws(() => decodeControlText("_d|ui|x"), (e: unknown) => e instanceof DecodeError && e.kind === "truncated");
     assert.throws(() => decodeControlText("_a|1"), (e: unknown) => e instanceof DecodeError && e.kind === "trailing_data");
     assert.throws(() => decodeControlText("_d|ui|x|-1"), (e: unknown) => e instanceof DecodeError);

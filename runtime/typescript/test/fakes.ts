@@ -223,9 +223,14 @@ export const TOP = (): number => 0.999_999_9;
  * those.
  */
 export function connectFake(t: TestContext, options: ClientOptions = {}): Client<Note, Note> {
+  return connectFakeWith(t, TestPackage, options);
+}
+
+/** As {@link connectFake}, for another package. */
+export function connectFakeWith<S, C, P extends S = never>(t: TestContext, pkg: Package<S, C, P>, options: ClientOptions = {}): Client<S, C, P> {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: T0 });
   FakeWebSocket.instances = [];
-  const client = connect("ws://test/ws", TestPackage, {
+  const client = connect("ws://test/ws", pkg, {
     WebSocket: FakeWebSocket,
     transport: "websocket",
     random: TOP,

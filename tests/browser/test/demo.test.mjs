@@ -55,8 +55,11 @@ test("two pages exchange chat lines and cursors (one speaks text frames, one bin
     const style = await cursor.evaluate((el) => [el.style.left, el.style.top]);
     return style[0] === "75%" && style[1] === "25%";
   });
-  // Nobody sees their own cursor echoed.
-  assert.equal(await alice.locator(".cursor").count(), 0);
+  // Nobody sees their own cursor echoed; Bob, who has not moved, is in the top left corner of Alice's board.
+  assert.equal(await alice.locator(".cursor", { hasText: "alice" }).count(), 0);
+  const bobs = alice.locator(".cursor", { hasText: "bob" });
+  await bobs.waitFor({ timeout: 5000 });
+  assert.deepEqual(await bobs.evaluate((el) => [el.style.left, el.style.top]), ["0%", "0%"]);
 
   for (const page of [alice, bob]) assert.deepEqual(page.problems, []);
 });

@@ -13,20 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tagwire::server::backend::{
-    Backend, BackendError, BackendState, Bytes, Gap, GapKind, History, HistoryWindow, Position,
-    RedisBackend, RedisConfig, RoomMessage, Subscriber,
+    Backend, BackendError, BackendState, Bytes, Gap, Position, RedisBackend, RedisConfig,
+    RoomMessage, Subscriber,
 };
 use tagwire_tests::redis_cluster::RedisCluster;
 use tagwire_tests::services::redis_cluster_urls;
 
-use crate::backend_redis::{lock, node, one_order_per_room_across_two_nodes, prefix};
-use crate::presence_redis::{
-    a_dropped_nodes_members_leave_within_lease_and_renewal,
-    presence_events_are_caught_up_after_a_reconnect, presence_is_one_set_across_two_nodes,
-};
+use tagwire_tests::process::lock;
+
+use crate::engines::{eventually, unique};
 
 fn config(test: &str) -> RedisConfig {
-    RedisConfig::cluster(redis_cluster_urls()).with_prefix(prefix(test))
+    RedisConfig::cluster(redis_cluster_urls()).with_prefix(unique(test))
 }
 
 /// `redis-cli -u URL args...` against one node of the cluster.
@@ -42,7 +40,7 @@ fn cli(url: &str, args: &[&str]) -> String {
 
 /// Kills, on every node of the cluster, the connections that hold a
 /// (sharded) subscription: the subscribing backends' cluster connections.
-fn kill_subscribed_connections() -> usize {
+pub(crate) fn kill_subscribed_connections() -> usize {
     let mut killed = 0;
     for url in redis_cluster_urls() {
         for line in cli(&url, &["CLIENT", "LIST"]).lines() {
@@ -62,19 +60,15 @@ fn kill_subscribed_connections() -> usize {
     killed
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_concurrent_publishers_on_two_nodes_give_one_order_per_room() {
-    let _shared = crate::shared().await;
-    one_order_per_room_across_two_nodes(config("cluster-order")).await;
-}
-
 /// Each room's keys are in one slot, and the test's rooms are spread over
 /// more than one shard (so the other tests cross shards).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_a_rooms_keys_share_one_slot_and_rooms_spread_over_shards() {
     let _shared = crate::shared().await;
     let config = config("cluster-slots");
-    let (a, _) = node(config.clone()).await;
+    let a = RedisBackend::connect(config.clone())
+        .await
+        .expect("connects to the cluster");
     let rooms = ["r0", "r1", "r2", "lobby", "a}b", "{x}", "", "%7D"];
     for room in rooms {
         a.subscribe(room).await.expect("subscribe");
@@ -118,96 +112,6 @@ async fn cluster_a_rooms_keys_share_one_slot_and_rooms_spread_over_shards() {
         })
         .collect();
     assert!(shards.len() > 1, "r0..r2 all on one shard: {shards:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_history_replays_within_the_window_and_gaps_beyond() {
-    let _shared = crate::shared().await;
-    let config = config("cluster-window").with_window(HistoryWindow {
-        max_messages: 10,
-        max_age: None,
-    });
-    let (a, _) = node(config.clone()).await;
-    let (b, node_b) = node(config).await;
-    let rooms = ["r0", "r1", "r2"];
-    let mut positions: HashMap<&str, Vec<Position>> = HashMap::new();
-    for room in rooms {
-        b.subscribe(room).await.expect("subscribe");
-    }
-    for i in 0..15 {
-        for room in rooms {
-            let position = a
-                .publish(room, Bytes::from(format!("{room}-{i}")))
-                .await
-                .expect("publish");
-            positions.entry(room).or_default().push(position);
-        }
-    }
-    for room in rooms {
-        let at = |seq: u64| Position {
-            seq,
-            ..positions[room][0]
-        };
-        match b.history(room, at(7)).await.expect("history") {
-            History::Messages(messages) => {
-                let seqs: Vec<u64> = messages.iter().map(|m| m.position.seq).collect();
-                assert_eq!(seqs, (8..=15).collect::<Vec<_>>());
-                assert_eq!(&messages[0].payload[..], format!("{room}-7").as_bytes());
-            }
-            History::Gap(gap) => panic!("{room}: {gap:?}"),
-        }
-        assert_eq!(
-            b.history(room, at(2)).await.expect("history"),
-            History::Gap(Gap {
-                room: room.into(),
-                after: at(2),
-                current: at(15),
-                kind: GapKind::Trimmed { oldest: Some(6) },
-            })
-        );
-        let other_epoch = Position {
-            epoch: at(1).epoch - 1,
-            seq: 3,
-        };
-        assert!(matches!(
-            b.history(room, other_epoch).await.expect("history"),
-            History::Gap(Gap {
-                kind: GapKind::Reset,
-                ..
-            })
-        ));
-    }
-    crate::backend_redis::eventually("B to receive all 45", || {
-        rooms.iter().all(|room| node_b.in_room(room).len() == 15)
-    })
-    .await;
-    assert!(lock(&node_b.gaps).is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_presence_is_one_set_across_two_nodes() {
-    let _shared = crate::shared().await;
-    presence_is_one_set_across_two_nodes(config("cluster-presence")).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_a_killed_nodes_members_leave_within_the_lease() {
-    let _alone = crate::alone().await;
-    let took =
-        a_dropped_nodes_members_leave_within_lease_and_renewal(config("cluster-lease")).await;
-    eprintln!(
-        "figures: redis cluster: a dropped node's members left after {took:?} (lease 300 ms, renew every 100 ms)"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_presence_events_survive_a_reconnect_in_order() {
-    let _alone = crate::alone().await;
-    presence_events_are_caught_up_after_a_reconnect(
-        config("cluster-presence-reconnect"),
-        kill_subscribed_connections,
-    )
-    .await;
 }
 
 /// What one node's backend delivered, messages and gaps in one order.
@@ -379,7 +283,7 @@ async fn cluster_failover_a_killed_primary_under_traffic() {
                 .expect("publish after the failover"),
         );
     }
-    crate::backend_redis::eventually("both nodes to see the last messages", || {
+    eventually("both nodes to see the last messages", || {
         logs.iter().all(|log| {
             rooms.iter().all(|room| {
                 lock(&log.0).iter().any(|seen| {
@@ -508,4 +412,178 @@ async fn cluster_failover_a_killed_primary_under_traffic() {
          {healthy:?} after the restart ({rejoined:?} with the restart)",
         sent.len()
     );
+}
+
+/// Redis Cluster's key slot: CRC16 (XMODEM) of the hash tag, mod 16,384.
+fn slot_of(tag: &str) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in tag.as_bytes() {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 == 0 {
+                crc << 1
+            } else {
+                (crc << 1) ^ 0x1021
+            };
+        }
+    }
+    crc % 16_384
+}
+
+/// A room's slot moved to another shard while two nodes are subscribed
+/// (`redis-cli --cluster reshard`, which migrates the keys): Redis drops
+/// the sharded subscriptions, the nodes reconnect, subscribe where the slot
+/// is now and catch up; the room goes on in its epoch, every message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_a_rooms_slot_moved_to_another_shard_keeps_it_delivered() {
+    let _alone = crate::alone().await;
+    let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+        .await
+        .expect("the cluster starts");
+    let any = cluster.urls()[0].clone();
+    let port = |url: &str| -> u16 {
+        url.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
+    };
+    // The primary that serves slot 0 gives up its first slot, slot 0.
+    let nodes = cli(&any, &["CLUSTER", "NODES"]);
+    let primaries: Vec<(String, bool)> = nodes
+        .lines()
+        .filter(|line| line.contains("master"))
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (
+                fields[0].to_owned(),
+                fields[8..].iter().any(|r| r.starts_with("0-")),
+            )
+        })
+        .collect();
+    let from = primaries
+        .iter()
+        .find(|(_, first)| *first)
+        .expect("slot 0's primary")
+        .0
+        .clone();
+    let to = primaries
+        .iter()
+        .find(|(_, first)| !*first)
+        .expect("another primary")
+        .0
+        .clone();
+    let room = (0..)
+        .map(|i| format!("moved-{i}"))
+        .find(|room| slot_of(room) == 0)
+        .expect("a room in slot 0");
+    assert_eq!(
+        cli(&any, &["CLUSTER", "KEYSLOT", &format!("{{{room}}}")]),
+        "0"
+    );
+
+    let mut config = RedisConfig::cluster(cluster.urls()).with_prefix("reshard");
+    config.reconnect_max = Duration::from_millis(200);
+    let a = RedisBackend::connect(config.clone())
+        .await
+        .expect("connects");
+    let b = RedisBackend::connect(config).await.expect("connects");
+    let logs: Vec<Arc<Log>> = [&a, &b]
+        .iter()
+        .map(|backend| {
+            let log = Arc::new(Log::default());
+            let subscriber: Arc<dyn Subscriber> = log.clone();
+            backend.attach(Arc::downgrade(&subscriber));
+            log
+        })
+        .collect();
+    a.subscribe(&room).await.expect("subscribe");
+    b.subscribe(&room).await.expect("subscribe");
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(
+            a.publish(&room, Bytes::from(format!("m{i}")))
+                .await
+                .expect("publish"),
+        );
+    }
+    let before = cluster.primary_for(&format!("{{{room}}}"));
+
+    // redis-cli checks the cluster first and refuses while the nodes do not
+    // yet agree on its configuration (just after it was made): try again.
+    let mut attempts = 0;
+    loop {
+        let reshard = Command::new("redis-cli")
+            .args(["--cluster", "reshard", &format!("127.0.0.1:{}", port(&any))])
+            .args([
+                "--cluster-from",
+                &from,
+                "--cluster-to",
+                &to,
+                "--cluster-slots",
+                "1",
+            ])
+            .arg("--cluster-yes")
+            .output()
+            .expect("redis-cli --cluster reshard");
+        if reshard.status.success() {
+            break;
+        }
+        attempts += 1;
+        assert!(
+            attempts < 20,
+            "redis-cli --cluster reshard: {}",
+            String::from_utf8_lossy(&reshard.stdout)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::task::block_in_place(|| cluster.wait_ok(Duration::from_secs(20)));
+    let after = cluster.primary_for(&format!("{{{room}}}"));
+    assert_ne!(before, after, "the room's slot moved");
+
+    // Publishes go on (those made while a node reconnects may be refused).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 5;
+    while sent.len() < 10 {
+        match a.publish(&room, Bytes::from(format!("m{i}"))).await {
+            Ok(position) => {
+                sent.push(position);
+                i += 1;
+            }
+            Err(error) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "publishes refused for 20 s: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    let last = *sent.last().expect("sent");
+    eventually("both nodes to get the messages after the move", || {
+        logs.iter().all(|log| {
+            lock(&log.0)
+                .iter()
+                .any(|seen| matches!(seen, Seen::Message(m) if m.position == last))
+        })
+    })
+    .await;
+    assert!(
+        sent.windows(2)
+            .all(|w| w[1].epoch == w[0].epoch && w[1].seq == w[0].seq + 1)
+    );
+    for log in &logs {
+        let seen: Vec<(Position, Bytes)> = lock(&log.0)
+            .iter()
+            .map(|seen| match seen {
+                Seen::Message(m) => (m.position, m.payload.clone()),
+                Seen::Gap(gap) => panic!("a gap: {gap:?}"),
+            })
+            .collect();
+        let expected: Vec<(Position, Bytes)> = sent
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, Bytes::from(format!("m{i}"))))
+            .collect();
+        assert_eq!(seen, expected);
+    }
 }

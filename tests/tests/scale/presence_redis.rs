@@ -1,268 +1,34 @@
-//! Presence in the Redis backend against a real redis-server: two backends on
-//! one Redis are two server nodes (docs/SCALE.md, "Presence in Redis").
+//! Presence in the Redis backend through a reconnect, on one Redis and on
+//! a cluster: the subscribed node's connections are killed while the other
+//! node sets presence, and the catch-up delivers every presence event once,
+//! in order, like any room message (docs/SCALE.md). The other presence
+//! cases run for every engine (`engines::cases`).
 //!
-//! Needs `scripts/services start` first, as `backend_redis` does. Short
-//! leases and lingers (300 ms) so the expiry tests take about a second of
-//! real time.
+//! Needs `scripts/services start` first, as `backend_redis` does.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tagwire::server::backend::{
-    Backend, BackendError, Bytes, Position, PresenceConfig, PresenceEntry, PresenceEvent,
-    PresenceKind, RedisBackend, RedisConfig,
-};
-use tagwire_tests::services::redis_url;
+use tagwire::server::backend::{Backend, Bytes, Position, RedisBackend, RedisConfig};
+use tagwire_tests::services::{redis_cluster_urls, redis_url};
 
-use crate::backend_redis::{Node, eventually, lock, node, prefix};
+use crate::engines::{Recorder, eventually, unique};
 
-/// The presence events a node was delivered in a room, in order:
-/// (seq, kind, member, state).
-pub(crate) fn events(node: &Node, room: &str) -> Vec<(u64, PresenceKind, String, Vec<u8>)> {
-    node.in_room(room)
-        .into_iter()
-        .filter_map(|(seq, payload)| {
-            PresenceEvent::parse(&payload)
-                .map(|e| (seq, e.kind, e.member.to_owned(), e.state.to_vec()))
-        })
-        .collect()
-}
-
-fn short(lease_ms: u64, linger_ms: u64) -> PresenceConfig {
-    PresenceConfig {
-        lease: Duration::from_millis(lease_ms),
-        linger: Duration::from_millis(linger_ms),
-        max_members: 4,
-        max_state_bytes: 16,
-    }
-}
-
-fn entry(member: &str, state: &'static [u8]) -> PresenceEntry {
-    PresenceEntry {
-        member: Arc::from(member),
-        state: Bytes::from_static(state),
-    }
-}
-
-/// Joins, updates, take-overs, leaves, limits and snapshots across two
-/// nodes; `config` gives each node's configuration (one Redis, or a
-/// cluster).
-pub(crate) async fn presence_is_one_set_across_two_nodes(config: RedisConfig) {
-    let config = config.with_presence(short(10_000, 300));
-    let (a, node_a) = node(config.clone()).await;
-    let (b, node_b) = node(config).await;
-    let room = "cursors";
-    a.subscribe(room).await.expect("subscribe");
-    b.subscribe(room).await.expect("subscribe");
-
-    let set = |backend: &RedisBackend, member: &str, conn: u64, state: &'static [u8]| {
-        backend.presence_set(room, member, conn, Bytes::from_static(state))
-    };
-    let p1 = set(&a, "ann", 1, b"a1")
-        .await
-        .expect("join")
-        .expect("an event");
-    assert_eq!(p1.seq, 1);
-    assert_eq!(set(&a, "ann", 1, b"a1").await.expect("same state"), None);
-    let p2 = set(&a, "ann", 1, b"a2")
-        .await
-        .expect("update")
-        .expect("an event");
-    assert_eq!(p2, Position { seq: 2, ..p1 });
-    set(&b, "bob", 7, b"b1")
-        .await
-        .expect("join")
-        .expect("an event");
-    // An application message between them keeps its place in the order.
-    a.publish(room, Bytes::from_static(b"hello"))
-        .await
-        .expect("publish");
-
-    // Limits: state size, member keys, members per room.
-    for refused in [
-        set(&a, "cat", 1, b"seventeen bytes!!").await,
-        set(&a, "", 1, b"x").await,
-        set(&a, "a\nb", 1, b"x").await,
-    ] {
-        assert!(
-            matches!(refused, Err(BackendError::Refused { .. })),
-            "{refused:?}"
-        );
-    }
-    set(&b, "cat", 8, b"c1").await.expect("join");
-    set(&b, "dan", 9, b"d1").await.expect("join");
-    let full = set(&a, "eve", 2, b"e1").await;
-    assert!(
-        matches!(&full, Err(BackendError::Refused { error }) if error.contains('4')),
-        "{full:?}"
-    );
-    // A member already present may still change its state at the limit.
-    set(&b, "dan", 9, b"d2")
-        .await
-        .expect("update")
-        .expect("an event");
-
-    // Only the owning connection of the owning node leaves or lingers it.
-    assert_eq!(
-        a.presence_leave(room, "bob", 7).await.expect("not A's"),
-        None
-    );
-    assert_eq!(
-        b.presence_leave(room, "bob", 6)
-            .await
-            .expect("not conn 6's"),
-        None
-    );
-    let left = b
-        .presence_leave(room, "bob", 7)
-        .await
-        .expect("leave")
-        .expect("an event");
-
-    // Take-over within the linger: no leave, an update only when the state
-    // differs, and the linger no longer applies.
-    b.presence_linger(room, "cat", 8).await.expect("linger");
-    assert_eq!(set(&a, "cat", 3, b"c1").await.expect("take over"), None);
-    b.presence_linger(room, "dan", 9).await.expect("linger");
-    set(&a, "dan", 4, b"d3")
-        .await
-        .expect("take over")
-        .expect("an update");
-
-    let snapshot = b.presence_snapshot(room).await.expect("snapshot");
-    assert_eq!(
-        snapshot.members,
-        vec![
-            entry("ann", b"a2"),
-            entry("cat", b"c1"),
-            entry("dan", b"d3")
-        ]
-    );
-    assert!(snapshot.position.seq > left.seq);
-
-    // A lingering member nobody takes over leaves once the linger passed,
-    // swept by a node (here the snapshot's sweep; the ticks do it too).
-    a.presence_linger(room, "ann", 1).await.expect("linger");
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let snapshot = a.presence_snapshot(room).await.expect("snapshot");
-    assert_eq!(
-        snapshot.members,
-        vec![entry("cat", b"c1"), entry("dan", b"d3")]
-    );
-
-    // Both nodes saw the same events in the same order, at the snapshot's
-    // position at the latest.
-    let upto = snapshot.position.seq;
-    eventually("both nodes to reach the snapshot", || {
-        node_a
-            .in_room(room)
-            .last()
-            .is_some_and(|(seq, _)| *seq == upto)
-            && node_b
-                .in_room(room)
-                .last()
-                .is_some_and(|(seq, _)| *seq == upto)
-    })
-    .await;
-    let seen = events(&node_a, room);
-    assert_eq!(seen, events(&node_b, room));
-    let kinds: Vec<(PresenceKind, &str)> =
-        seen.iter().map(|(_, k, m, _)| (*k, m.as_str())).collect();
-    use PresenceKind::{Join, Leave, Update};
-    assert_eq!(
-        kinds,
-        vec![
-            (Join, "ann"),
-            (Update, "ann"),
-            (Join, "bob"),
-            (Join, "cat"),
-            (Join, "dan"),
-            (Update, "dan"),
-            (Leave, "bob"),
-            (Update, "dan"),
-            (Leave, "ann"),
-        ]
-    );
-    // Every seq once, application messages among them, no gap.
-    let seqs: Vec<u64> = node_b.in_room(room).iter().map(|(seq, _)| *seq).collect();
-    assert_eq!(seqs, (1..=upto).collect::<Vec<_>>());
-    assert!(lock(&node_a.gaps).is_empty() && lock(&node_b.gaps).is_empty());
-}
-
-/// A node dropped without leaving (its process killed): the other node's
-/// sweeps remove its members once its lease ran out. Returns the time from
-/// the drop to the last leave seen by the other node.
-pub(crate) async fn a_dropped_nodes_members_leave_within_lease_and_renewal(
-    config: RedisConfig,
-) -> Duration {
-    let presence = short(300, 10_000);
-    let config = config.with_presence(presence);
-    let (a, _node_a) = node(config.clone()).await;
-    let (b, node_b) = node(config).await;
-    let room = "lease";
-    a.subscribe(room).await.expect("subscribe");
-    b.subscribe(room).await.expect("subscribe");
-    for member in ["ann", "bob"] {
-        a.presence_set(room, member, 1, Bytes::from_static(b"s"))
-            .await
-            .expect("join");
-    }
-    b.presence_set(room, "cat", 2, Bytes::from_static(b"s"))
-        .await
-        .expect("join");
-    // Renewals keep A's members for several leases.
-    tokio::time::sleep(presence.lease * 3).await;
-    let members = b.presence_snapshot(room).await.expect("snapshot").members;
-    assert_eq!(members.len(), 3, "{members:?}");
-
-    drop(a);
-    let dropped = Instant::now();
-    let bound = presence.lease + presence.renew_every();
-    eventually("A's members to leave", || {
-        events(&node_b, room)
-            .iter()
-            .filter(|(_, kind, _, _)| *kind == PresenceKind::Leave)
-            .count()
-            == 2
-    })
-    .await;
-    let took = dropped.elapsed();
-    let leaves: Vec<String> = events(&node_b, room)
-        .into_iter()
-        .filter(|(_, kind, _, _)| *kind == PresenceKind::Leave)
-        .map(|(_, _, member, _)| member)
-        .collect();
-    assert_eq!(
-        {
-            let mut l = leaves.clone();
-            l.sort();
-            l
-        },
-        ["ann", "bob"]
-    );
-    // The lease was last renewed at most renew_every before the drop, and B
-    // sweeps every renew_every: both bound it, plus delivery (loopback).
-    assert!(
-        took <= bound + Duration::from_millis(100),
-        "A's members left {took:?} after the drop; bound {bound:?}"
-    );
-    // No second leave from a second sweep, and B's own member stays.
-    tokio::time::sleep(presence.renew_every() * 3).await;
-    assert_eq!(events(&node_b, room).len(), 5);
-    let members = b.presence_snapshot(room).await.expect("snapshot").members;
-    assert_eq!(members, vec![entry("cat", b"s")]);
-    took
-}
-
-/// Presence events travel with the room's messages through a reconnect:
-/// the subscribed node's connection is killed while the other sets
-/// presence, and the catch-up delivers every event once, in order.
-pub(crate) async fn presence_events_are_caught_up_after_a_reconnect(
+async fn presence_events_are_caught_up_after_a_reconnect(
     config: RedisConfig,
     kill: impl Fn() -> usize,
 ) {
-    let (a, _) = node(config.clone()).await;
-    let (b, node_b) = node(config).await;
+    let node = || async {
+        let backend: Arc<dyn Backend> = Arc::new(
+            RedisBackend::connect(config.clone())
+                .await
+                .unwrap_or_else(|error| panic!("connecting to {}: {error}", config.url)),
+        );
+        backend
+    };
+    let a = node().await;
+    let b = node().await;
+    let seen_b = Recorder::attach(&b);
     let room = "catch-up";
     b.subscribe(room).await.expect("subscribe");
     let mut last = Position::START;
@@ -276,57 +42,83 @@ pub(crate) async fn presence_events_are_caught_up_after_a_reconnect(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     eventually("B to catch up", || {
-        node_b
-            .in_room(room)
-            .last()
-            .is_some_and(|(seq, _)| *seq == last.seq)
+        seen_b.in_room(room).last().map(|m| m.position) == Some(last)
     })
     .await;
-    let seen = events(&node_b, room);
+    let seen = seen_b.presence(room);
     assert_eq!(seen.len(), 60);
     for (i, (seq, kind, member, state)) in seen.iter().enumerate() {
         assert_eq!(*seq, i as u64 + 1);
-        assert_eq!(
-            *kind,
-            if i < 3 {
-                PresenceKind::Join
-            } else {
-                PresenceKind::Update
-            }
-        );
+        let expected = if i < 3 { 'j' } else { 'u' };
+        assert_eq!(*kind, expected);
         assert_eq!(member, &format!("m{}", i % 3));
         assert_eq!(state, format!("s{i}").as_bytes());
     }
-    assert!(lock(&node_b.gaps).is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn presence_is_one_set_across_two_redis_nodes() {
-    let _shared = crate::shared().await;
-    presence_is_one_set_across_two_nodes(
-        RedisConfig::new(redis_url()).with_prefix(prefix("presence")),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_nodes_members_leave_every_other_node_within_the_lease() {
-    let _alone = crate::alone().await;
-    let took = a_dropped_nodes_members_leave_within_lease_and_renewal(
-        RedisConfig::new(redis_url()).with_prefix(prefix("lease")),
-    )
-    .await;
-    eprintln!(
-        "figures: redis: a dropped node's members left after {took:?} (lease 300 ms, renew every 100 ms)"
-    );
+    assert!(seen_b.gaps().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_events_survive_a_reconnect_in_order() {
     let _alone = crate::alone().await;
     presence_events_are_caught_up_after_a_reconnect(
-        RedisConfig::new(redis_url()).with_prefix(prefix("presence-reconnect")),
+        RedisConfig::new(redis_url()).with_prefix(unique("presence-reconnect")),
         crate::backend_redis::kill_subscribed_connections,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_presence_events_survive_a_reconnect_in_order() {
+    let _alone = crate::alone().await;
+    presence_events_are_caught_up_after_a_reconnect(
+        RedisConfig::cluster(redis_cluster_urls()).with_prefix(unique("presence-reconnect")),
+        crate::backend_redis_cluster::kill_subscribed_connections,
+    )
+    .await;
+}
+
+/// States are the presence message's binary frame: any bytes (NUL, newline,
+/// `:` and bytes above 127 among them) come back from a snapshot exactly,
+/// and setting the same bytes again is no change.
+async fn binary_states_are_kept_exactly(config: RedisConfig) {
+    let backend: Arc<dyn Backend> = Arc::new(
+        RedisBackend::connect(config.clone())
+            .await
+            .unwrap_or_else(|error| panic!("connecting to {}: {error}", config.url)),
+    );
+    let room = "binary";
+    let states: [&'static [u8]; 3] = [b"\0", b"a\n\0:b\xff:", b":0:1:\r\n"];
+    for (i, state) in states.iter().enumerate() {
+        let event = backend
+            .presence_set(room, "ann", 1, Bytes::from_static(state))
+            .await
+            .expect("set");
+        assert!(event.is_some(), "state {i} is a change");
+        assert_eq!(
+            backend
+                .presence_set(room, "ann", 2, Bytes::from_static(state))
+                .await
+                .expect("set again"),
+            None,
+            "state {i} set again (another connection) is no change"
+        );
+        let members = backend
+            .presence_snapshot(room)
+            .await
+            .expect("snapshot")
+            .members;
+        assert_eq!(members.len(), 1);
+        assert_eq!(&members[0].state[..], *state, "state {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_presence_states_are_kept_exactly() {
+    let _shared = crate::shared().await;
+    binary_states_are_kept_exactly(RedisConfig::new(redis_url()).with_prefix(unique("binary")))
+        .await;
+    binary_states_are_kept_exactly(
+        RedisConfig::cluster(redis_cluster_urls()).with_prefix(unique("binary")),
     )
     .await;
 }

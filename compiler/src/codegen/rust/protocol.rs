@@ -65,6 +65,30 @@ impl Context<'_> {
                 }
             }
         };
+        // `presence` declarations: the frames a server takes as a member's state.
+        let presence: Vec<TokenStream> = sorted
+            .iter()
+            .filter(|m| m.presence)
+            .map(|m| {
+                let header = ident(&m.type_name());
+                quote!(#header::HEADER)
+            })
+            .collect();
+        let (presence_const, presence_item) = if presence.is_empty() {
+            (TokenStream::new(), TokenStream::new())
+        } else {
+            (
+                quote! {
+                    /// The headers of the presence states, in header order: the
+                    /// only frames a server accepts as a room member's presence.
+                    #[allow(dead_code)]
+                    pub const PRESENCE: &[::tagwire::Header] = &[ #(#presence),* ];
+                },
+                quote! {
+                    const PRESENCE: &'static [::tagwire::Header] = PRESENCE;
+                },
+            )
+        };
         let evolution = self.evolution(package);
         let evolution_items = evolution.items;
         let package_items = evolution.package_items;
@@ -87,6 +111,8 @@ impl Context<'_> {
             #[allow(dead_code)]
             pub const PROTOCOL_FINGERPRINT: &str = #fingerprint;
 
+            #presence_const
+
             /// This package as the runtime's server and client take it
             /// (`Server::<Package, _>`).
             #[derive(Debug, Clone, Copy, Default)]
@@ -100,6 +126,7 @@ impl Context<'_> {
                 const FINGERPRINT: &'static str = PROTOCOL_FINGERPRINT;
                 const HEADERS: &'static [(::tagwire::Header, &'static str, u32, &'static str)] = HEADERS;
                 #rate_limits
+                #presence_item
                 #package_items
             }
         }

@@ -43,9 +43,11 @@
 //! `decodeServerMessageBinary(frame, limits?)`, `headerOfServerMessage(m)`,
 //! `toJsonServerMessage(m)`, `fromJsonServerMessage(json)`, and the same for
 //! `ClientMessage`. Plus one header constant per message version
-//! (`RENDER_UI_V2 = "ad"`), `HEADERS`, `PROTOCOL_FINGERPRINT`, and `Package`
-//! (a `tagwire.Package<ServerMessage, ClientMessage>`: name, fingerprint,
-//! headers and the client's frame codecs, what `connect(url, Package)` takes).
+//! (`RENDER_UI_V2 = "ad"`), `HEADERS`, `PRESENCE_HEADERS` and `PresenceState`
+//! (the `presence` declarations), `PROTOCOL_FINGERPRINT`, and `Package` (a
+//! `tagwire.Package<ServerMessage, ClientMessage, PresenceState>`: name,
+//! fingerprint, headers, presence headers and the client's frame codecs,
+//! what `connect(url, Package)` takes).
 //!
 //! Decoding depth matches the Rust generator: lists, maps, optionals and
 //! unions open a level in the runtime, and every struct value opens one

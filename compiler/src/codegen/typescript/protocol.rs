@@ -32,12 +32,14 @@ impl Gen<'_> {
             doc.push(String::new());
         }
         let sender = match m.direction {
+            _ if m.presence => "a room member's presence state",
             Direction::Server => "sent by the server",
             Direction::Client => "sent by the client",
             Direction::Both => "sent by either side",
         };
+        let kind = if m.presence { "Presence" } else { "Message" };
         doc.push(format!(
-            "Message `{}` version {}, header `{header}`, {sender}.",
+            "{kind} `{}` version {}, header `{header}`, {sender}.",
             m.name, m.version
         ));
         self.struct_decl(c, &name, &doc, &m.fields);
@@ -115,6 +117,7 @@ impl Gen<'_> {
             }
             c.close("];");
         }
+        self.presence(c, messages);
         c.item();
         c.line("/**");
         c.line(" * Hash of this package's wire shape (every message version's header and");
@@ -125,6 +128,51 @@ impl Gen<'_> {
             json_string(&self.package.fingerprint)
         ));
         self.package_bundle(c);
+    }
+
+    /// `PRESENCE_HEADERS` and `PresenceState`: the `presence` declarations,
+    /// which the client keeps per room and member (`never` and `[]` without any).
+    fn presence(&self, c: &mut Code, messages: &[MessageVersion]) {
+        let mut sorted: Vec<&MessageVersion> = messages.iter().filter(|m| m.presence).collect();
+        sorted.sort_by_key(|m| m.header.map(|h| h.index()));
+        let headers: Vec<String> = sorted
+            .iter()
+            .map(|m| screaming_snake(&m.type_name()))
+            .collect();
+        c.item();
+        c.line("/**");
+        c.line(" * The headers of this package's presence states (`presence` declarations),");
+        c.line(" * in header order: the frames a room member's presence may hold.");
+        c.line(" */");
+        c.line(format!(
+            "export const PRESENCE_HEADERS: readonly string[] = [{}];",
+            headers.join(", ")
+        ));
+        let mut names: Vec<&str> = Vec::new();
+        for m in &sorted {
+            if !names.contains(&m.name.as_str()) {
+                names.push(&m.name);
+            }
+        }
+        c.item();
+        c.line("/** A room member's presence state, as `setPresence` sends it and `presence(room)` holds it. */");
+        if names.is_empty() {
+            c.line("export type PresenceState = never;");
+        } else {
+            let cases: Vec<String> = names
+                .iter()
+                .map(|n| format!("{{ message: {} }}", json_string(n)))
+                .collect();
+            c.line(format!(
+                "export type PresenceState = Extract<ServerMessage, {}>;",
+                cases.join(" | ")
+            ));
+        }
+        c.item();
+        c.line("/** Whether `m` is a presence state (its header is one of `PRESENCE_HEADERS`). */");
+        c.open("export function isPresenceState(m: ServerMessage): m is PresenceState {");
+        c.line("return PRESENCE_HEADERS.includes(headerOfServerMessage(m));");
+        c.close("}");
     }
 
     /// `Package`: what the runtime's client needs of this module (its name,
@@ -144,12 +192,14 @@ impl Gen<'_> {
         c.line(" * names `name`, `fingerprint` and every header in `headers`.");
         c.line(" */");
         c.open(format!(
-            "export const Package: {}<ServerMessage, ClientMessage> = {{",
+            "export const Package: {}<ServerMessage, ClientMessage, PresenceState> = {{",
             self.rt("Package")
         ));
         c.line(format!("name: {},", json_string(&self.package.name)));
         c.line("fingerprint: PROTOCOL_FINGERPRINT,");
         c.line(format!("headers: [{}],", headers.join(", ")));
+        c.line("presence: PRESENCE_HEADERS,");
+        c.line("isPresence: isPresenceState,");
         c.line("encodeClientText: encodeClientMessageText,");
         c.line("encodeClientBinary: encodeClientMessageBinary,");
         c.line("decodeServerText: decodeServerMessageText,");

@@ -11,12 +11,19 @@ import {
   decodeControlText,
   encodeControlBinary,
   encodeControlText,
+  encodePresenceSetBinary,
+  encodePresenceSetText,
   errorCodeName,
   isSeenBy,
+  splitPresenceEventBinary,
+  splitPresenceEventText,
+  splitPresenceMemberBinary,
+  splitPresenceMemberText,
   splitRoomBinary,
   splitRoomText,
   type Control,
   type DrainNotice,
+  type PresenceSnapshotNotice,
   type RoomPosition,
 } from "../control.js";
 import { DEFAULT_LIMITS, DecodeError, type Limits } from "../error.js";
@@ -51,6 +58,7 @@ import {
   type ClientEvents,
   type ClientOptions,
   type DebugFrame,
+  type PresenceChange,
   type RoomDelivery,
   type ReconnectReason,
   type Status,
@@ -65,8 +73,36 @@ import { WebSocketTransport } from "./websocket.js";
  * first attempt starts in a microtask, so listeners added right after
  * `connect` see every status.
  */
-export function connect<S, C>(url: string, pkg: Package<S, C>, options: ClientOptions = {}): Client<S, C> {
+export function connect<S, C, P extends S = never>(url: string, pkg: Package<S, C, P>, options: ClientOptions = {}): Client<S, C, P> {
   return new TagwireClient(url, pkg, options);
+}
+
+/**
+ * Rooms whose presence the client keeps at once. The server decides which
+ * rooms those are (the ones it made this connection a present member of, a
+ * few); the bound only keeps a misbehaving server from growing the client.
+ */
+const MAX_PRESENCE_ROOMS = 1024;
+
+/** What `presence(room)` returns for a room without presence. */
+const NO_MEMBERS: ReadonlyMap<string, never> = new Map<string, never>();
+
+/** A snapshot (`_m`) whose members (`_n`) are still arriving. */
+interface SnapshotInProgress<P> {
+  notice: PresenceSnapshotNotice;
+  received: number;
+  members: Map<string, P>;
+}
+
+/** One room's outgoing presence: the latest state set, and the interval's timer. */
+interface PresenceOut<P> {
+  state: P;
+  /** `state` encoded when it was set (so errors throw in `setPresence`); re-encoded if the transport's encoding differs. */
+  frame: string | Uint8Array;
+  /** Set and not sent yet. */
+  due: boolean;
+  /** Running while a `_k` was sent less than the interval ago. */
+  timer: unknown;
 }
 
 /** A wall-clock deadline: a timer that, when it fires (or `check` runs), compares with `Date.now()`. */
@@ -132,9 +168,9 @@ interface Queued<C> {
 
 type Listener = (value: never, extra: never) => void;
 
-class TagwireClient<S, C> implements Client<S, C> {
+class TagwireClient<S, C, P extends S = never> implements Client<S, C, P> {
   private readonly url: string;
-  private readonly pkg: Package<S, C>;
+  private readonly pkg: Package<S, C, P>;
   private readonly mode: "auto" | "websocket" | "sse";
   private readonly encoding: "text" | "binary";
   private readonly sseUrl: string;
@@ -150,10 +186,12 @@ class TagwireClient<S, C> implements Client<S, C> {
   private readonly fetch: FetchFunction | undefined;
   private readonly maxRooms: number;
   private readonly debug: ((frame: DebugFrame) => void) | undefined;
+  private readonly maxPresenceMembers: number;
+  private readonly presenceIntervalMs: number;
 
   private current: Status;
   private stopped = false;
-  private readonly listeners = new Map<keyof ClientEvents<S>, Set<Listener>>();
+  private readonly listeners = new Map<keyof ClientEvents<S, P>, Set<Listener>>();
   private queue: Queued<C>[] = [];
 
   /** The live transport (connecting or open). */
@@ -175,6 +213,13 @@ class TagwireClient<S, C> implements Client<S, C> {
    * an update moves the room to the end), so the bound forgets the quietest.
    */
   private readonly rooms = new Map<string, RoomPosition>();
+  /** Per room, its members' presence states (SPEC §9.8); kept across reconnects. */
+  private readonly presenceMaps = new Map<string, Map<string, P>>();
+  /** Per room, the position of its last snapshot: events at or before it are already in the map. */
+  private readonly presenceFloors = new Map<string, RoomPosition>();
+  private snapshot: SnapshotInProgress<P> | undefined;
+  /** Per room, what `setPresence` set. */
+  private readonly presenceOut = new Map<string, PresenceOut<P>>();
 
   private readonly watchdog = new Deadline(() => this.heartbeatLost());
   private readonly connectDeadline = new Deadline(() => this.connectTimedOut());
@@ -182,7 +227,7 @@ class TagwireClient<S, C> implements Client<S, C> {
   private readonly recheck = (): void => this.checkDeadlines();
   private page: ReturnType<typeof pageTargets> = { document: undefined, window: undefined };
 
-  constructor(url: string, pkg: Package<S, C>, options: ClientOptions) {
+  constructor(url: string, pkg: Package<S, C, P>, options: ClientOptions) {
     this.url = url;
     this.pkg = pkg;
     this.mode = options.transport ?? "auto";
@@ -202,6 +247,10 @@ class TagwireClient<S, C> implements Client<S, C> {
     const maxRooms = options.maxRooms ?? 64;
     this.maxRooms = Number.isFinite(maxRooms) ? Math.max(0, Math.floor(maxRooms)) : 64;
     this.debug = options.debug;
+    const maxMembers = options.maxPresenceMembers ?? 10_000;
+    this.maxPresenceMembers = Number.isFinite(maxMembers) ? Math.max(0, Math.floor(maxMembers)) : 10_000;
+    const interval = options.presenceIntervalMs ?? 50;
+    this.presenceIntervalMs = Number.isFinite(interval) ? Math.max(0, interval) : 50;
     this.current = { state: "connecting", attempt: 1, transport: this.firstTransport() };
     void Promise.resolve().then(() => this.begin());
   }
@@ -211,8 +260,8 @@ class TagwireClient<S, C> implements Client<S, C> {
   }
 
   on(event: "message", listener: (message: S, room: RoomDelivery | undefined) => void): () => void;
-  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void;
-  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E], room: RoomDelivery | undefined) => void): () => void {
+  on<E extends keyof ClientEvents<S, P>>(event: E, listener: (value: ClientEvents<S, P>[E]) => void): () => void;
+  on<E extends keyof ClientEvents<S, P>>(event: E, listener: (value: ClientEvents<S, P>[E], room: RoomDelivery | undefined) => void): () => void {
     let set = this.listeners.get(event);
     if (set === undefined) {
       set = new Set();
@@ -226,12 +275,12 @@ class TagwireClient<S, C> implements Client<S, C> {
   }
 
   /** Calls `event`'s listeners with `value` (and, for messages, the room it came from). */
-  private emit<E extends keyof ClientEvents<S>>(event: E, value: ClientEvents<S>[E], room?: RoomDelivery): void {
+  private emit<E extends keyof ClientEvents<S, P>>(event: E, value: ClientEvents<S, P>[E], room?: RoomDelivery): void {
     const set = this.listeners.get(event);
     if (set === undefined) return;
     for (const listener of [...set]) {
       try {
-        (listener as (value: ClientEvents<S>[E], room: RoomDelivery | undefined) => void)(value, room);
+        (listener as (value: ClientEvents<S, P>[E], room: RoomDelivery | undefined) => void)(value, room);
       } catch (e) {
         // A listener's bug must not break the connection; report it as uncaught.
         reportListenerError(e);
@@ -273,6 +322,54 @@ class TagwireClient<S, C> implements Client<S, C> {
 
   forgetRoom(room: string): void {
     this.rooms.delete(room);
+    this.presenceMaps.delete(room);
+    this.presenceFloors.delete(room);
+    if (this.snapshot?.notice.room === room) this.snapshot = undefined;
+    const out = this.presenceOut.get(room);
+    if (out?.timer !== undefined) clearTimer(out.timer);
+    this.presenceOut.delete(room);
+  }
+
+  presence(room: string): ReadonlyMap<string, P> {
+    return this.presenceMaps.get(room) ?? NO_MEMBERS;
+  }
+
+  setPresence(room: string, state: P): void {
+    if (this.stopped) throw new SendError("closed");
+    // A presence state is a message both sides send, so it is one of `C` too.
+    const encoding = this.transport !== undefined && this.open ? this.transport.encoding : this.nextEncoding();
+    const frame = this.encode(state as unknown as C, encoding);
+    let out = this.presenceOut.get(room);
+    if (out === undefined) {
+      out = { state, frame, due: true, timer: undefined };
+      this.presenceOut.set(room, out);
+    } else {
+      out.state = state;
+      out.frame = frame;
+      out.due = true;
+    }
+    if (out.timer === undefined) this.flushPresence(room, out);
+  }
+
+  /**
+   * Sends the room's latest state if one is due and the connection is open,
+   * then holds the next for the interval: at most one `_k` per room per
+   * interval, the last state set winning.
+   */
+  private flushPresence(room: string, out: PresenceOut<P>): void {
+    const t = this.transport;
+    if (!out.due || t === undefined || !this.open) return; // sent after the next hello
+    out.due = false;
+    if (typeof out.frame === "string" !== (t.encoding === "text")) out.frame = this.encode(out.state as unknown as C, t.encoding);
+    const frame = typeof out.frame === "string" ? encodePresenceSetText(room, out.frame) : encodePresenceSetBinary(room, out.frame);
+    t.send(frame);
+    if (this.debug !== undefined) {
+      this.trace({ direction: "out", header: "_k", name: "presenceSet", version: 0, value: { room, state: out.state }, control: true });
+    }
+    out.timer = setTimer(() => {
+      out.timer = undefined;
+      if (this.presenceOut.get(room) === out) this.flushPresence(room, out);
+    }, this.presenceIntervalMs);
   }
 
   messages(): AsyncIterableIterator<S> {
@@ -405,6 +502,15 @@ class TagwireClient<S, C> implements Client<S, C> {
       // Frames handed back unsent (no message kept) were shown when first sent.
       if (this.debug !== undefined && q.message !== undefined) this.trace(messageFrame("out", frame, q.message, undefined));
     }
+    // The presence states set before: the room learns where this page is now
+    // (a new connection may be a member again with the state it joined with).
+    for (const [room, out] of this.presenceOut) {
+      if (this.transport !== t) return;
+      if (out.timer !== undefined) clearTimer(out.timer);
+      out.timer = undefined;
+      out.due = true;
+      this.flushPresence(room, out);
+    }
     // Last, so that what a page sends when it sees `open` (rejoining its rooms)
     // follows the hello, the resumes and the queue, as SPEC §9.2 and §9.7 want.
     if (this.transport === t) this.setStatus({ state: "open", transport: t.kind });
@@ -428,12 +534,23 @@ class TagwireClient<S, C> implements Client<S, C> {
   private received(t: Transport, data: string | Uint8Array): void {
     this.answered = true;
     const control = typeof data === "string" ? data.charCodeAt(0) === 0x5f : data[0] === 0x5f;
+    const second = typeof data === "string" ? data.charCodeAt(1) : data[1];
+    if (this.snapshot !== undefined && !(control && second === 0x6e)) {
+      // SPEC §9.8: the members follow `_m` at once; a snapshot cut short is not the room's presence.
+      const s = this.snapshot;
+      this.snapshot = undefined;
+      warn(`tagwire client: the presence snapshot of room ${JSON.stringify(s.notice.room)} ended after ${s.received} of ${s.notice.count} members; ignored`);
+    }
     if (!control) {
       this.deliver(data, undefined);
       return;
     }
-    if (typeof data === "string" ? data.charCodeAt(1) === 0x68 : data[1] === 0x68) {
+    if (second === 0x68) {
       this.roomMessage(data);
+      return;
+    }
+    if (second === 0x6e) {
+      this.snapshotMember(data);
       return;
     }
     let c: Control;
@@ -480,6 +597,10 @@ class TagwireClient<S, C> implements Client<S, C> {
         this.remember(c.value.room, c.value.position);
         this.emit("gap", c.value);
         return;
+      case "presenceSnapshot":
+        this.snapshot = { notice: c.value, received: 0, members: new Map() };
+        if (c.value.count === 0) this.finishSnapshot();
+        return;
       case "hello":
       case "pong":
       case "resume":
@@ -519,7 +640,124 @@ class TagwireClient<S, C> implements Client<S, C> {
     if (last !== undefined && isSeenBy(position, last)) return;
     // Remembered even if the inner frame does not decode: it was delivered, in order.
     this.remember(room, position);
-    this.deliver(inner, { room, position });
+    const presence = typeof inner === "string" ? inner.startsWith("_l") : inner[0] === 0x5f && inner[1] === 0x6c;
+    if (presence) this.presenceEvent(room, position, inner);
+    else this.deliver(inner, { room, position });
+  }
+
+  /**
+   * `_l` inside `_h` (SPEC §9.8): applied to the room's map unless the last
+   * snapshot already holds it (at or before its position). The map's own
+   * contents decide the change: a `join` of a member already there is an
+   * update, an `update` of one the bound kept out a join.
+   */
+  private presenceEvent(room: string, position: RoomPosition, inner: string | Uint8Array): void {
+    const floor = this.presenceFloors.get(room);
+    if (floor !== undefined && isSeenBy(position, floor)) return;
+    let event: { kind: "join" | "update" | "leave"; member: string; state: string | Uint8Array | undefined };
+    try {
+      event = typeof inner === "string" ? splitPresenceEventText(inner, this.limits) : splitPresenceEventBinary(inner, this.limits);
+    } catch (e) {
+      this.undecodable(inner, e, true, room);
+      return;
+    }
+    const { kind, member } = event;
+    if (this.debug !== undefined) {
+      this.trace({ direction: "in", header: "_l", name: `presence ${kind}`, version: 0, value: { member }, control: true, room: { room, position } });
+    }
+    if (kind === "leave") {
+      const map = this.presenceMaps.get(room);
+      if (map === undefined || !map.has(member)) return;
+      const previous = map.get(member) as P;
+      map.delete(member);
+      this.emit("presence", { kind: "leave", room, member, previous });
+      return;
+    }
+    const state = event.state === undefined ? undefined : this.presenceState(event.state, room);
+    if (state === undefined) return;
+    const map = this.presenceMap(room);
+    if (map === undefined) return;
+    if (map.has(member)) {
+      const previous = map.get(member) as P;
+      map.set(member, state);
+      this.emit("presence", { kind: "update", room, member, state, previous });
+    } else if (map.size < this.maxPresenceMembers) {
+      map.set(member, state);
+      this.emit("presence", { kind: "join", room, member, state });
+    }
+  }
+
+  /** `_n`: one member of the snapshot `_m` announced; the last one replaces the room's map. */
+  private snapshotMember(data: string | Uint8Array): void {
+    const s = this.snapshot;
+    if (s === undefined) {
+      warn("tagwire client: a presence member (`_n`) without a snapshot (`_m`) before it; ignored");
+      return;
+    }
+    let frame: { room: string; member: string; state: string | Uint8Array };
+    try {
+      frame = typeof data === "string" ? splitPresenceMemberText(data, this.limits) : splitPresenceMemberBinary(data, this.limits);
+    } catch (e) {
+      this.undecodable(data, e, true, s.notice.room);
+      this.snapshot = undefined;
+      return;
+    }
+    if (frame.room !== s.notice.room) {
+      this.snapshot = undefined;
+      warn(`tagwire client: a presence member of room ${JSON.stringify(frame.room)} in the snapshot of room ${JSON.stringify(s.notice.room)}; ignored`);
+      return;
+    }
+    if (this.debug !== undefined) {
+      this.trace({ direction: "in", header: "_n", name: "presenceMember", version: 0, value: { room: frame.room, member: frame.member }, control: true });
+    }
+    s.received += 1;
+    const state = this.presenceState(frame.state, frame.room);
+    if (state !== undefined && (s.members.has(frame.member) || s.members.size < this.maxPresenceMembers)) s.members.set(frame.member, state);
+    if (s.received >= s.notice.count) this.finishSnapshot();
+  }
+
+  /** The snapshot is complete: its members replace the room's (in the same map, which `presence(room)` returned). */
+  private finishSnapshot(): void {
+    const s = this.snapshot;
+    if (s === undefined) return;
+    this.snapshot = undefined;
+    const { room, position } = s.notice;
+    const map = this.presenceMap(room);
+    if (map === undefined) return;
+    map.clear();
+    for (const [member, state] of s.members) map.set(member, state);
+    this.presenceFloors.set(room, { epoch: position.epoch, seq: position.seq });
+    this.emit("presence", { kind: "snapshot", room, members: map } satisfies PresenceChange<P>);
+  }
+
+  /** The room's presence map, made on first use; `undefined` past {@link MAX_PRESENCE_ROOMS}. */
+  private presenceMap(room: string): Map<string, P> | undefined {
+    let map = this.presenceMaps.get(room);
+    if (map !== undefined) return map;
+    if (this.presenceMaps.size >= MAX_PRESENCE_ROOMS) {
+      warn(`tagwire client: presence in more than ${MAX_PRESENCE_ROOMS} rooms; room ${JSON.stringify(room)} ignored`);
+      return undefined;
+    }
+    map = new Map();
+    this.presenceMaps.set(room, map);
+    return map;
+  }
+
+  /** A member's state frame decoded, if it is one of the package's presence states. */
+  private presenceState(frame: string | Uint8Array, room: string): P | undefined {
+    let message: S;
+    try {
+      message = typeof frame === "string" ? this.pkg.decodeServerText(frame, this.limits) : this.pkg.decodeServerBinary(frame, this.limits);
+    } catch (e) {
+      this.undecodable(frame, e, false, room);
+      return undefined;
+    }
+    const isPresence = this.pkg.isPresence;
+    if (isPresence !== undefined && !isPresence(message)) {
+      warn(`tagwire client: a presence state in room ${JSON.stringify(room)} is not one of the package's presence messages:`, describeFrame(frame));
+      return undefined;
+    }
+    return message as P;
   }
 
   /** The room's last position, as the most recently heard-from room; the quietest goes beyond `maxRooms`. */
@@ -680,6 +918,8 @@ class TagwireClient<S, C> implements Client<S, C> {
   private detach(): void {
     this.transport = undefined;
     this.open = false;
+    // Its members would have come on the connection that is gone.
+    this.snapshot = undefined;
     this.watchdog.clear();
     this.connectDeadline.clear();
   }
@@ -698,6 +938,8 @@ class TagwireClient<S, C> implements Client<S, C> {
     this.detach();
     this.reconnectDeadline.clear();
     this.queue = [];
+    for (const out of this.presenceOut.values()) if (out.timer !== undefined) clearTimer(out.timer);
+    this.presenceOut.clear();
     this.page.document?.removeEventListener("visibilitychange", this.recheck);
     this.page.window?.removeEventListener("online", this.recheck);
     this.setStatus(status);

@@ -64,8 +64,20 @@ export interface RoomDelivery {
   position: RoomPosition;
 }
 
+/**
+ * A change to a room's presence (SPEC §9.8), after the client's map for the
+ * room changed: a member joined, changed its state or left, or a snapshot
+ * replaced the whole map (after joining a room, or after a gap). `P` is the
+ * package's `PresenceState`.
+ */
+export type PresenceChange<P> =
+  | { kind: "join"; room: string; member: string; state: P }
+  | { kind: "update"; room: string; member: string; state: P; previous: P }
+  | { kind: "leave"; room: string; member: string; previous: P }
+  | { kind: "snapshot"; room: string; members: ReadonlyMap<string, P> };
+
 /** Everything `client.on` can listen to, and what each listener receives. */
-export interface ClientEvents<S> {
+export interface ClientEvents<S, P = never> {
   /**
    * A message from the server. Listeners added with `on("message", …)` get a
    * second argument, the {@link RoomDelivery} of a room message.
@@ -100,6 +112,12 @@ export interface ClientEvents<S> {
    * the room's state; live messages follow `position`.
    */
   gap: GapNotice;
+  /**
+   * A room's presence changed (SPEC §9.8): `client.presence(room)` already
+   * shows the change. Presence events replayed after a reconnect are
+   * applied as they come, so the map stays in step with the room.
+   */
+  presence: PresenceChange<P>;
 }
 
 /**
@@ -190,6 +208,17 @@ export interface ClientOptions {
    * default), the client builds nothing for it.
    */
   debug?: ((frame: DebugFrame) => void) | undefined;
+  /**
+   * Most members the client keeps in one room's presence map (default
+   * 10 000, SPEC §9.8); members beyond it are ignored until some leave.
+   */
+  maxPresenceMembers?: number | undefined;
+  /**
+   * `setPresence` sends at most one state per room per this many ms
+   * (default 50, the server's own `presence_interval`); the latest state
+   * set in between is sent when the interval ends, the others never.
+   */
+  presenceIntervalMs?: number | undefined;
 }
 
 /** Why `send` refused a message. */
@@ -207,8 +236,11 @@ export class SendError extends Error {
   }
 }
 
-/** A connection to a Tagwire server that reconnects by itself. */
-export interface Client<S, C> {
+/**
+ * A connection to a Tagwire server that reconnects by itself. `P` is the
+ * package's presence state type (`PresenceState`; `never` without any).
+ */
+export interface Client<S, C, P = never> {
   /** The current state. */
   readonly status: Status;
   /**
@@ -218,7 +250,7 @@ export interface Client<S, C> {
    */
   on(event: "message", listener: (message: S, room: RoomDelivery | undefined) => void): () => void;
   /** Listens to `event`; returns a function that stops listening. */
-  on<E extends keyof ClientEvents<S>>(event: E, listener: (value: ClientEvents<S>[E]) => void): () => void;
+  on<E extends keyof ClientEvents<S, P>>(event: E, listener: (value: ClientEvents<S, P>[E]) => void): () => void;
   /**
    * Sends `message` now if open, else queues it (sent in order after the next
    * hello). Throws `EncodeError` for values outside their types, and
@@ -236,4 +268,22 @@ export interface Client<S, C> {
    * it is still in keep their place within the server's bound.
    */
   forgetRoom(room: string): void;
+  /**
+   * The members present in `room` and their states (SPEC §9.8), as the
+   * server's snapshot and presence events made it: empty for a room the
+   * client has no presence for. A live, read-only view, updated before each
+   * `presence` event; it stays across reconnects (the server's replay or a
+   * fresh snapshot keeps it in step) until {@link Client.forgetRoom}.
+   */
+  presence(room: string): ReadonlyMap<string, P>;
+  /**
+   * Sets this connection's presence state in `room` (`_k`, SPEC §9.8), once
+   * the server made it a present member there (else the server answers with
+   * an `error` event, `refused`). Sent at once, then at most once per
+   * `presenceIntervalMs` per room (the latest state wins); while
+   * disconnected, the latest state is kept and sent after the next hello, so
+   * the room learns where this page is now. Throws `EncodeError` for values
+   * outside their types and {@link SendError} (`closed`) after `close()`.
+   */
+  setPresence(room: string, state: P): void;
 }

@@ -98,6 +98,16 @@ async fn redis_members_of_a_node_killed_with_sigkill_leave_within_the_lease() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_members_of_a_node_killed_with_sigkill_leave_within_the_lease() {
+    let _shared = crate::shared().await;
+    let took = members_of_a_killed_node_leave(EngineSpec::RedisCluster(
+        tagwire_tests::services::redis_cluster_urls(),
+    ))
+    .await;
+    eprintln!("redis-cluster: members of a killed node removed {took:?} after SIGKILL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_members_of_a_node_killed_with_sigkill_leave_within_the_lease() {
     let _shared = crate::shared().await;
     let took =

@@ -17,8 +17,9 @@
 //! Three implementations:
 //! - [`LocalBackend`], in-process, the default: one node, nothing to install,
 //!   a ring buffer per room;
-//! - `RedisBackend` (feature `redis`): many nodes on one Redis, pub/sub for
-//!   fan-out, a stream per room for history, reconnecting by itself.
+//! - `RedisBackend` (feature `redis`): many nodes on one Redis or a Redis
+//!   Cluster, pub/sub for fan-out, a stream per room for history, Lua
+//!   scripts for presence, reconnecting by itself.
 //!
 //! The trait is object-safe (`Arc<dyn Backend>`) so that the server can take
 //! either, or another engine (NATS) later, chosen at construction.

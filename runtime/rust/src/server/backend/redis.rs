@@ -6,7 +6,11 @@
 //! - `tagwire:{room}:m`, a hash: the room's `epoch` and last `seq`;
 //! - `tagwire:{room}:l`, a stream: the window's messages, entry IDs `{seq}-0`,
 //!   fields `t` (Redis time in ms) and `p` (the payload);
-//! - `tagwire:{room}:r`, the pub/sub channel: `{epoch}:{seq}:{payload}`.
+//! - `tagwire:{room}:p`, a hash: presence, member ->
+//!   `{node}:{conn}:{linger deadline ms, 0 while held}:{state}`;
+//! - `tagwire:{room}:n`, a hash: presence leases, node -> deadline (ms);
+//! - `tagwire:{room}:r`, the pub/sub channel: `{epoch}:{seq}:{payload}`
+//!   (sharded on a Redis Cluster: `SSUBSCRIBE`, `SPUBLISH`).
 //!
 //! Redis takes the hash tag from the first `{` to the first `}` after it, and
 //! hashes the whole key when nothing is between them. So the prefix may hold
@@ -16,15 +20,22 @@
 //!
 //! A publish is one Lua script (`publish.lua`): HINCRBY the sequence, XADD
 //! with an exact MAXLEN (and a trim of what left the time window), PEXPIRE,
-//! PUBLISH. Redis runs scripts one at a time, so sequence numbers are one total
-//! order per room whichever node published, and every node's connection
-//! receives the channel's messages in that order.
+//! PUBLISH (SPUBLISH on a cluster). Redis runs scripts one at a time, so
+//! sequence numbers are one total order per room whichever node published,
+//! and every node's connection receives the channel's messages in that order.
+//!
+//! Presence is `presence.lua`, which like `publish.lua` is loaded after
+//! `room.lua` and publishes its events with the same function, so they take
+//! the room's order. Each node renews a lease per room it holds members in,
+//! and sweeps the rooms with presence it is subscribed to, every
+//! `renew_every`.
 //!
 //! Each node keeps one multiplexed RESP3 connection (commands, scripts and
-//! pub/sub pushes together) owned by a supervisor task, which also tracks, per
-//! subscribed room, the last position delivered: a message that does not
-//! follow it (after a reconnect, or a push lost with a connection) is caught up
-//! from the stream, or becomes a [`Gap`]. Publishes go through a second task
+//! pub/sub pushes together; on a cluster, redis-rs's cluster connection,
+//! which routes each command by its key) owned by a supervisor task, which
+//! also tracks, per subscribed room, the last position delivered: a message
+//! that does not follow it (after a reconnect, or a push lost with a
+//! connection) is caught up from the stream, or becomes a [`Gap`]. Publishes go through a second task
 //! that sends whatever is queued as one pipeline, in call order.
 //!
 //! Every command has the response timeout: a Redis that stops answering
@@ -225,8 +236,8 @@ enum Client {
 }
 
 /// A connection to one Redis, or to a cluster (redis-rs routes each
-/// command, a script by its first key, to the slot's primary and follows
-/// MOVED redirects).
+/// command, a script by its first key, to the slot's primary, and refreshes
+/// its slot map on a MOVED reply).
 #[derive(Clone)]
 enum Conn {
     Single(MultiplexedConnection),
@@ -322,7 +333,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl RedisBackend {
     /// Starts the backend's tasks (on the current tokio runtime) and returns
     /// at once, in [`BackendState::Reconnecting`] until the first connection
-    /// is made. Fails only on a URL that does not parse.
+    /// is made. Fails only on a URL that does not parse, or a prefix that
+    /// holds a brace.
     pub fn new(config: RedisConfig) -> Result<Self, BackendError> {
         if config.prefix.contains(['{', '}']) {
             // The room's hash tag must be the first `{...}` of every key.
@@ -1228,6 +1240,19 @@ async fn connected(
                             return End::Lost(format!("catching up: {error}"));
                         }
                     }
+                    PushKind::SUnsubscribe => {
+                        // Redis drops a sharded subscription whose slot moved
+                        // to another shard (a resharding); this node's own
+                        // unsubscriptions are of rooms it already forgot. A
+                        // room still subscribed must be subscribed again where
+                        // its slot is now, and caught up: reconnecting does both.
+                        if let Some(Value::BulkString(channel)) = push.data.first()
+                            && let Some(room) = core.channel_room(channel)
+                            && rooms.contains_key(room.as_str())
+                        {
+                            return End::Lost(format!("the cluster moved room {room:?} to another shard"));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -1740,6 +1765,57 @@ mod tests {
     }
 
     #[test]
+    fn presence_replies_parse_and_odd_ones_are_errors_not_panics() {
+        let text = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        assert_eq!(event_position(Value::Array(vec![])).ok(), Some(None));
+        assert_eq!(
+            event_position(Value::Array(vec![text("1764460000123456"), Value::Int(7)])).ok(),
+            Some(Some(at(1_764_460_000_123_456, 7)))
+        );
+        for odd in [
+            Value::Nil,
+            Value::Int(3),
+            Value::Array(vec![text("x"), Value::Int(1)]),
+            Value::Array(vec![Value::Int(1), Value::Int(-1)]),
+            Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
+        ] {
+            assert!(event_position(odd.clone()).is_err(), "{odd:?}");
+        }
+        let taken = snapshot(Value::Array(vec![
+            text("9"),
+            Value::Int(4),
+            text("zed"),
+            Value::BulkString(vec![0, 1, b':', 255]),
+            text("ann"),
+            text(""),
+        ]))
+        .expect("a snapshot");
+        assert_eq!(taken.position, at(9, 4));
+        let members: Vec<(&str, &[u8])> = taken
+            .members
+            .iter()
+            .map(|e| (&*e.member, &e.state[..]))
+            .collect();
+        assert_eq!(
+            members,
+            vec![("ann", &b""[..]), ("zed", &[0, 1, b':', 255][..])]
+        );
+        for odd in [
+            Value::Nil,
+            Value::Array(vec![]),
+            Value::Array(vec![
+                text("9"),
+                Value::Int(4),
+                Value::BulkString(vec![0xff]),
+                text("s"),
+            ]),
+            Value::Array(vec![text("9"), Value::Int(4), Value::Int(1), text("s")]),
+        ] {
+            assert!(snapshot(odd.clone()).is_err(), "{odd:?}");
+        }
+    }
+
+    #[test]
     fn urls_that_do_not_parse_are_refused() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1749,6 +1825,12 @@ mod tests {
         let error = RedisBackend::new(RedisConfig::new("http://nope")).expect_err("refused");
         assert!(
             matches!(&error, BackendError::Refused { error } if error.contains("http://nope")),
+            "{error}"
+        );
+        let error = RedisBackend::new(RedisConfig::cluster(["redis://127.0.0.1:7000", "nope://x"]))
+            .expect_err("refused");
+        assert!(
+            matches!(&error, BackendError::Refused { error } if error.contains("nope://x")),
             "{error}"
         );
         let error = RedisBackend::new(RedisConfig::new("redis://127.0.0.1").with_prefix("a{b"))

@@ -33,14 +33,17 @@
 //! entry's time); `{prefix}_leases` holds one entry per (room, node) that
 //! owns members there, key `{room token}.{node}`, put every `renew_every`;
 //! the bucket's `max_age` is the lease, so JetStream itself removes the
-//! lease of a node that stopped renewing, by the server's clock. Events are
+//! lease of a node that stopped renewing, by the server's clock. A linger
+//! runs from the entry's time (the server's) and each node measures the
+//! server's clock against its own every `renew_every`, so the nodes'
+//! clocks do not matter. Events are
 //! published into the room's stream like messages. Every write is a
 //! compare-and-set on the entry's revision, so two nodes sweeping one room
 //! at once remove a member (and publish its leave) once.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -208,6 +211,9 @@ struct Core {
     /// Bumped on every disconnection: a room follower of an older
     /// connection delivers nothing more.
     connection: AtomicU64,
+    /// The server's clock minus this node's, in ms, as last measured: a
+    /// linger runs out by the server's time, whatever the nodes' clocks.
+    clock_offset: AtomicI64,
 }
 
 /// A subscribed room: the last position delivered, and the task that
@@ -520,9 +526,11 @@ impl NatsBackend {
             epochs: Mutex::new(HashMap::new()),
             owned: Mutex::new(HashMap::new()),
             connection: AtomicU64::new(0),
+            clock_offset: AtomicI64::new(0),
             config,
         });
         core.ensure_buckets().await?;
+        core.measure_clock().await?;
         core.state.send_replace(BackendState::Connected);
         let (publishes, publish_rx) = mpsc::channel(core.config.publish_queue.max(1));
         let tasks = vec![
@@ -1051,6 +1059,30 @@ impl Core {
             .collect())
     }
 
+    /// Measures the server's clock against this node's: puts `_clock.{node}`
+    /// in the lease bucket (no room's token starts `_c` followed by a letter
+    /// past `f`, so no room's lease listing sees it) and reads the time the
+    /// server gave it.
+    async fn measure_clock(&self) -> Result<(), BackendError> {
+        let leases = self.bucket(self.leases_bucket()).await?;
+        let key = format!("_clock.{}", self.node);
+        let before = now_ms();
+        leases
+            .put(key.as_str(), Bytes::new())
+            .await
+            .map_err(|error| uncertain(format!("reading the server's clock: {error}")))?;
+        let after = now_ms();
+        let entry = leases
+            .entry(key.as_str())
+            .await
+            .map_err(|error| uncertain(format!("reading the server's clock: {error}")))?
+            .ok_or_else(|| uncertain("reading the server's clock: the entry is gone"))?;
+        let offset = unix_ms(entry.created) - (before + after) / 2;
+        self.clock_offset
+            .store(i64::try_from(offset).unwrap_or(0), Ordering::Relaxed);
+        Ok(())
+    }
+
     async fn renew(&self, room: &str) -> Result<(), BackendError> {
         let leases = self.bucket(self.leases_bucket()).await?;
         leases
@@ -1080,7 +1112,7 @@ impl Core {
             .filter_map(|lease| lease.key.strip_prefix(prefix.as_str()).map(str::to_owned))
             .collect();
         let store = self.bucket(self.members_bucket()).await?;
-        let now = now_ms();
+        let now = now_ms() + i128::from(self.clock_offset.load(Ordering::Relaxed));
         let linger = i128::try_from(self.config.presence.linger.as_millis()).unwrap_or(i128::MAX);
         let mut owns = false;
         for (listed, member) in members {
@@ -1259,6 +1291,9 @@ async fn renew_and_sweep(core: Arc<Core>, publishes: mpsc::WeakSender<Job>) {
         let Some(publishes) = publishes.upgrade() else {
             return;
         };
+        if let Err(error) = core.measure_clock().await {
+            tracing::warn!(%error, "nats backend: reading the server's clock failed");
+        }
         let owned: Vec<(Arc<str>, u64)> = lock(&core.owned)
             .iter()
             .map(|(room, sets)| (room.clone(), *sets))

@@ -611,3 +611,152 @@ async fn connecting_to_no_nats_fails_clearly() {
     let bad = NatsBackend::connect(NatsConfig::new(nats_url()).with_prefix("a.b")).await;
     assert!(matches!(bad, Err(BackendError::Refused { .. })), "{bad:?}");
 }
+
+/// A loopback TCP proxy whose connections the test cuts, and which refuses
+/// new ones while it is down: one node's link to the server lost while the
+/// server and the other nodes go on.
+struct Cutter {
+    port: u16,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Cutter {
+    async fn start(upstream: String) -> Cutter {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (d, l) = (down.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if d.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                lock(&l).push(link.abort_handle());
+            }
+        });
+        Cutter {
+            port,
+            down,
+            links,
+            accept,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts every connection and refuses new ones until [`Cutter::up`].
+    fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for link in lock(&self.links).drain(..) {
+            link.abort();
+        }
+    }
+
+    fn up(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Cutter {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// Node a's link is cut while node b publishes: a reconnects, catches up
+/// from the streams (every message once, in order, no gap) when the window
+/// holds what it missed, and gets a `Trimmed` gap, then the rest, when it
+/// does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_catches_up_from_the_streams_or_gets_a_trimmed_gap() {
+    let _shared = crate::shared().await;
+    let url = nats_url();
+    let upstream = url.trim_start_matches("nats://").to_owned();
+    let cutter = Cutter::start(upstream).await;
+    let prefix = prefix("cut");
+    let window = HistoryWindow {
+        max_messages: 20,
+        max_age: None,
+    };
+    let mut via_proxy = NatsConfig::new(cutter.url())
+        .with_prefix(prefix.clone())
+        .with_window(window);
+    via_proxy.reconnect_min = Duration::from_millis(20);
+    via_proxy.reconnect_max = Duration::from_millis(100);
+    let (a, node_a) = node(via_proxy).await;
+    let (b, _) = node(NatsConfig::new(url).with_prefix(prefix).with_window(window)).await;
+    for room in ["held", "lost"] {
+        a.subscribe(room).await.expect("subscribe");
+        for i in 0..3 {
+            b.publish(room, Bytes::from(format!("{room}-{i}")))
+                .await
+                .expect("publish");
+        }
+    }
+    eventually("a to get 3 + 3", || {
+        node_a.in_room("held").len() == 3 && node_a.in_room("lost").len() == 3
+    })
+    .await;
+
+    cutter.cut();
+    state_becomes(&a, "Reconnecting", |s| {
+        matches!(s, BackendState::Reconnecting { .. })
+    })
+    .await;
+    // Within the window for one room, beyond it for the other.
+    for i in 3..13 {
+        b.publish("held", Bytes::from(format!("held-{i}")))
+            .await
+            .expect("publish");
+    }
+    for i in 3..40 {
+        b.publish("lost", Bytes::from(format!("lost-{i}")))
+            .await
+            .expect("publish");
+    }
+    cutter.up();
+    state_becomes(&a, "Connected", |s| *s == BackendState::Connected).await;
+    let last = b
+        .publish("lost", Bytes::from_static(b"lost-40"))
+        .await
+        .expect("publish");
+    b.publish("held", Bytes::from_static(b"held-13"))
+        .await
+        .expect("publish");
+    eventually("a to catch up", || {
+        node_a.in_room("held").len() == 14
+            && node_a.in_room("lost").last().map(|m| m.0) == Some(last)
+    })
+    .await;
+    let held: Vec<(u64, Bytes)> = node_a
+        .in_room("held")
+        .into_iter()
+        .map(|(p, payload)| (p.seq, payload))
+        .collect();
+    let expected: Vec<(u64, Bytes)> = (0..14)
+        .map(|i| (i + 1, Bytes::from(format!("held-{i}"))))
+        .collect();
+    assert_eq!(held, expected, "every message once, in order");
+    let gaps = lock(&node_a.gaps).clone();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(&*gaps[0].room, "lost");
+    assert_eq!(gaps[0].after.seq, 3);
+    assert_eq!(gaps[0].kind, GapKind::Trimmed { oldest: Some(21) });
+    let lost: Vec<u64> = node_a.in_room("lost").iter().map(|(p, _)| p.seq).collect();
+    let expected: Vec<u64> = (1..=3).chain(gaps[0].current.seq + 1..=41).collect();
+    assert_eq!(lost, expected, "up to the gap, then from its current on");
+}

@@ -1,7 +1,7 @@
 //! A nats-server of one test's own, with JetStream: its port, its store
 //! directory, so that the test can kill it (SIGKILL) and start it again on
-//! the same port with what it stored, without touching the shared server of
-//! `scripts/services`.
+//! the same port with what it stored, or stop it (SIGSTOP) and let it go on
+//! (SIGCONT), without touching the shared server of `scripts/services`.
 //!
 //! The process is owned by the guard: dropping it kills and reaps it and
 //! removes its directory, on every path out of a test.
@@ -132,6 +132,38 @@ impl NatsServer {
             let _ = child.wait();
         }
         at
+    }
+
+    /// SIGSTOP: the server keeps its sockets open and answers nothing until
+    /// [`NatsServer::resume`].
+    ///
+    /// # Panics
+    ///
+    /// When it is not running or the signal cannot be sent.
+    pub fn pause(&mut self) -> Instant {
+        let at = Instant::now();
+        self.signal("STOP");
+        at
+    }
+
+    /// SIGCONT: a stopped server goes on where it was.
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::pause`].
+    pub fn resume(&mut self) -> Instant {
+        let at = Instant::now();
+        self.signal("CONT");
+        at
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("nats-server is running").id();
+        let status = Command::new("kill")
+            .args([format!("-{name}"), pid.to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("kill -{name} {pid}: {e}"));
+        assert!(status.success(), "kill -{name} {pid}: {status}");
     }
 
     /// Starts it again on the same port and store; returns when the start

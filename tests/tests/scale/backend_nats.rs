@@ -760,3 +760,77 @@ async fn a_node_cut_off_catches_up_from_the_streams_or_gets_a_trimmed_gap() {
     let expected: Vec<u64> = (1..=3).chain(gaps[0].current.seq + 1..=41).collect();
     assert_eq!(lost, expected, "up to the gap, then from its current on");
 }
+
+/// A nats-server stopped (SIGSTOP: its sockets stay open, nothing answers):
+/// the nodes notice by their pings, a publish before that is `Uncertain`
+/// within the response timeout, after it `Unavailable` at once; after
+/// SIGCONT they are back, the room goes on in its epoch, nothing lost or
+/// doubled, no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_stopped_is_noticed_by_pings_and_continued_without_a_gap() {
+    let _alone = crate::alone().await;
+    let mut server = NatsServer::start();
+    let mut config = NatsConfig::new(server.url()).with_prefix(prefix("stop"));
+    config.response_timeout = Duration::from_millis(500);
+    config.ping_interval = Duration::from_millis(200);
+    config.reconnect_min = Duration::from_millis(20);
+    config.reconnect_max = Duration::from_millis(200);
+    let (a, node_a) = node(config.clone()).await;
+    let (b, _) = node(config.clone()).await;
+    let start = a.subscribe("room").await.expect("subscribe");
+    for i in 0..3 {
+        b.publish("room", Bytes::from(format!("m{i}")))
+            .await
+            .expect("publish");
+    }
+    eventually("a to get 3", || node_a.in_room("room").len() == 3).await;
+
+    let stopped = server.pause();
+    let early = Instant::now();
+    let first = b.publish("room", Bytes::from_static(b"early")).await;
+    let early = early.elapsed();
+    assert!(
+        matches!(first, Err(BackendError::Uncertain { .. })),
+        "{first:?}"
+    );
+    assert!(
+        early <= config.response_timeout + Duration::from_millis(300),
+        "{early:?}"
+    );
+    for backend in [&a, &b] {
+        state_becomes(backend, "Reconnecting", |s| {
+            matches!(s, BackendState::Reconnecting { .. })
+        })
+        .await;
+    }
+    let noticed = stopped.elapsed();
+    let refused = Instant::now();
+    let later = b.publish("room", Bytes::from_static(b"later")).await;
+    assert!(
+        matches!(later, Err(BackendError::Unavailable { .. })),
+        "{later:?}"
+    );
+    assert!(refused.elapsed() < Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(stopped.elapsed())).await;
+    let resumed = server.resume();
+    for backend in [&a, &b] {
+        state_becomes(backend, "Connected", |s| *s == BackendState::Connected).await;
+    }
+    let back = resumed.elapsed();
+    let again = b
+        .publish("room", Bytes::from_static(b"again"))
+        .await
+        .expect("publish");
+    assert_eq!(again.epoch, start.epoch, "the same epoch");
+    eventually("a to get it", || {
+        node_a.in_room("room").last().map(|m| m.0) == Some(again)
+    })
+    .await;
+    println!(
+        "figures: SIGSTOP: noticed after {noticed:?} (ping_interval 200 ms), the publish before that Uncertain after {early:?}; SIGCONT -> Connected after {back:?}; again at {again}"
+    );
+    let seqs: Vec<u64> = node_a.in_room("room").iter().map(|(p, _)| p.seq).collect();
+    let expected: Vec<u64> = (1..=again.seq).collect();
+    assert_eq!(seqs, expected, "every message once, in order");
+    assert!(lock(&node_a.gaps).is_empty());
+}

@@ -106,9 +106,9 @@ pub struct NatsConfig {
     pub response_timeout: Duration,
     /// How long a connection attempt may take (2 s).
     pub connect_timeout: Duration,
-    /// How often the client pings an idle server (1 s): a server that stops
-    /// answering without closing its socket is noticed after two missed
-    /// pongs.
+    /// How often the client pings the server (1 s): a server that stops
+    /// answering without closing its socket is noticed when a third ping
+    /// goes out with two unanswered, about three intervals.
     pub ping_interval: Duration,
     /// The first delay between reconnection attempts (100 ms), doubled up to
     /// `reconnect_max` (2 s).

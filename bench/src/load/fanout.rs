@@ -66,7 +66,7 @@ pub struct Opts {
     #[arg(long, default_value_t = 2.0)]
     warmup_secs: f64,
     /// Rooms go through this engine (`redis:URL`,
-    /// `redis-cluster:URL,URL,...`, see `tagwire_tests::engine`) instead of the in-process backend, so each
+    /// `redis-cluster:URL,URL,...`, `nats:URL`, see `tagwire_tests::engine`) instead of the in-process backend, so each
     /// broadcast makes the round trip a scaled-out node's does: publish to
     /// the engine, back by its fan-out, decode, deliver. The engine's own
     /// CPU is not counted.

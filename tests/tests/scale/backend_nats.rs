@@ -834,3 +834,91 @@ async fn nats_stopped_is_noticed_by_pings_and_continued_without_a_gap() {
     assert_eq!(seqs, expected, "every message once, in order");
     assert!(lock(&node_a.gaps).is_empty());
 }
+
+/// Deletes a stream over the NATS protocol, as an operator would.
+fn delete_stream(url: &str, stream: &str) {
+    use std::io::{BufRead, BufReader, Write};
+    let address = url.trim_start_matches("nats://");
+    let mut socket = std::net::TcpStream::connect(address).expect("connect");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut reader = BufReader::new(socket.try_clone().expect("clone"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("INFO");
+    write!(
+        socket,
+        "CONNECT {{\"verbose\":false}}\r\nSUB deleted 1\r\nPUB $JS.API.STREAM.DELETE.{stream} deleted 0\r\n\r\n"
+    )
+    .expect("send");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("reply");
+        if line.starts_with("MSG") {
+            line.clear();
+            reader.read_line(&mut line).expect("payload");
+            assert!(line.contains("\"success\":true"), "{line}");
+            return;
+        }
+    }
+}
+
+/// A stream deleted under a following node (an operator's doing): its
+/// consumer goes silent, the node notices by the missing heartbeats and
+/// catches the room up: a `Reset` gap, then the new epoch from 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_deleted_under_a_node_is_noticed_by_heartbeats_and_reset() {
+    let _shared = crate::shared().await;
+    let url = nats_url();
+    let mut config = NatsConfig::new(url.clone()).with_prefix(prefix("deleted"));
+    config.idle_heartbeat = Duration::from_millis(200);
+    config.response_timeout = Duration::from_millis(500);
+    let (a, node_a) = node(config.clone()).await;
+    let (b, _) = node(config).await;
+    let start = a.subscribe("room").await.expect("subscribe");
+    for i in 0..3 {
+        b.publish("room", Bytes::from(format!("m{i}")))
+            .await
+            .expect("publish");
+    }
+    eventually("a to get 3", || node_a.in_room("room").len() == 3).await;
+    delete_stream(&url, &a.stream_name("room"));
+    let deleted = Instant::now();
+    eventually("a's reset gap", || !lock(&node_a.gaps).is_empty()).await;
+    let noticed = deleted.elapsed();
+    let gaps = lock(&node_a.gaps).clone();
+    assert_eq!(
+        gaps,
+        vec![Gap {
+            room: Arc::from("room"),
+            after: Position {
+                epoch: start.epoch,
+                seq: 3
+            },
+            current: Position::START,
+            kind: GapKind::Reset,
+        }]
+    );
+    // b's next publishes land in the stream a made again (b's first may
+    // find no stream yet: refused, nothing published).
+    let mut sent = 0;
+    while node_a
+        .in_room("room")
+        .last()
+        .is_none_or(|(p, _)| p.epoch == start.epoch)
+    {
+        assert!(sent < 50, "a never got a message of the new epoch");
+        let _ = b.publish("room", Bytes::from(format!("new{sent}"))).await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let new: Vec<u64> = node_a
+        .in_room("room")
+        .iter()
+        .filter(|(p, _)| p.epoch != start.epoch)
+        .map(|(p, _)| p.seq)
+        .collect();
+    assert_eq!(new[0], 1, "the new epoch from its first message: {new:?}");
+    println!("figures: stream deleted -> Reset gap after {noticed:?} (idle_heartbeat 200 ms)");
+    assert!(noticed < Duration::from_secs(3), "{noticed:?}");
+}

@@ -110,6 +110,12 @@ pub struct NatsConfig {
     /// answering without closing its socket is noticed when a third ping
     /// goes out with two unanswered, about three intervals.
     pub ping_interval: Duration,
+    /// How often JetStream tells a node following a quiet room that the
+    /// room's consumer lives (5 s). A consumer silent for two of these and
+    /// the response timeout (its stream deleted, the consumer lost) is made
+    /// again after the room is caught up from its stream (a `Reset` gap
+    /// when the stream is gone).
+    pub idle_heartbeat: Duration,
     /// The first delay between reconnection attempts (100 ms), doubled up to
     /// `reconnect_max` (2 s).
     pub reconnect_min: Duration,
@@ -133,6 +139,7 @@ impl NatsConfig {
             response_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(1),
+            idle_heartbeat: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
             publish_queue: 4096,
@@ -387,6 +394,7 @@ impl Reader {
         stream: &stream::Stream,
         filter_subject: String,
         deliver_policy: DeliverPolicy,
+        idle_heartbeat: Duration,
     ) -> Result<Self, BackendError> {
         let inbox = core.client.new_inbox();
         let subscription = core
@@ -401,6 +409,7 @@ impl Reader {
                 filter_subject,
                 ack_policy: AckPolicy::None,
                 memory_storage: true,
+                idle_heartbeat,
                 // Left behind by a node that vanished: gone after this.
                 inactive_threshold: Duration::from_secs(30),
                 ..Default::default()
@@ -761,6 +770,7 @@ impl Core {
             DeliverPolicy::ByStartSequence {
                 start_sequence: from,
             },
+            Duration::ZERO,
         )
         .await?;
         let mut out = Vec::new();
@@ -809,6 +819,21 @@ impl Core {
         info: &stream::Info,
         after: Position,
     ) -> Result<History, BackendError> {
+        if info.state.last_sequence == 0 {
+            // A stream nothing was published to holds no room state yet,
+            // as no stream: whichever node made it first (a subscription,
+            // a catch-up after a restart), the answer is the same.
+            return Ok(if after.seq == 0 {
+                History::Messages(Vec::new())
+            } else {
+                History::Gap(Gap {
+                    room: room.clone(),
+                    after,
+                    current: Position::START,
+                    kind: GapKind::Reset,
+                })
+            });
+        }
         let current = Position {
             epoch: epoch_of(info.created),
             seq: info.state.last_sequence,
@@ -920,6 +945,18 @@ impl Core {
         Ok(())
     }
 
+    /// [`Core::catch_up`] in a task of its own (it stops the follower that
+    /// asks for it).
+    fn catch_up_later(self: &Arc<Self>, room: &Arc<Room>) {
+        let core = self.clone();
+        let room = room.clone();
+        tokio::spawn(async move {
+            if let Err(error) = core.catch_up(&room).await {
+                tracing::warn!(room = %room.name, %error, "nats backend: catching up failed; caught up on reconnect");
+            }
+        });
+    }
+
     /// Starts the task that delivers the room's stream after its last
     /// position.
     fn follow(self: &Arc<Self>, room: &Arc<Room>, stream: stream::Stream, generation: u64) {
@@ -939,6 +976,7 @@ impl Core {
                 DeliverPolicy::ByStartSequence {
                     start_sequence: start,
                 },
+                core.config.idle_heartbeat,
             )
             .await
             {
@@ -948,11 +986,18 @@ impl Core {
                     return;
                 }
             };
+            // Heartbeats come while the consumer lives, messages or not.
+            let silence = (!core.config.idle_heartbeat.is_zero())
+                .then(|| core.config.idle_heartbeat * 2 + core.config.response_timeout);
             loop {
-                let message = match reader.next(None).await {
+                let message = match reader.next(silence).await {
                     Ok(message) => message,
                     Err(error) => {
-                        tracing::warn!(room = %room.name, %error, "nats backend: the room's consumer ended; caught up on reconnect");
+                        if core.available().is_ok() {
+                            tracing::warn!(room = %room.name, %error, "nats backend: the room's consumer went silent; catching the room up");
+                            core.catch_up_later(&room);
+                        }
+                        // Else the reconnection catches every room up.
                         return;
                     }
                 };
@@ -963,18 +1008,14 @@ impl Core {
                     // Messages skipped (this client dropped some, or they
                     // left the stream): catch up from the stream, which
                     // follows it again from there.
-                    let core = core.clone();
-                    let room = room.clone();
-                    tokio::spawn(async move {
-                        if let Err(error) = core.catch_up(&room).await {
-                            tracing::warn!(room = %room.name, %error, "nats backend: catching up failed; caught up on reconnect");
-                        }
-                    });
+                    core.catch_up_later(&room);
                     return;
                 }
             }
         });
-        *lock(&room.follower) = Some(task.abort_handle());
+        if let Some(older) = lock(&room.follower).replace(task.abort_handle()) {
+            older.abort();
+        }
     }
 
     /// Delivers one message the room's follower received; `false` when it
@@ -1016,6 +1057,7 @@ impl Core {
             &stream,
             format!("{prefix}{keys}"),
             DeliverPolicy::LastPerSubject,
+            Duration::ZERO,
         )
         .await?;
         let mut out = Vec::new();

@@ -20,12 +20,14 @@
 //! to 140 and given `=` and the 64-bit FNV-1a hash of the room name, so a
 //! stream name stays far below a file name's 255 bytes.
 //!
-//! Delivery to a node: an ordered push consumer per subscribed room,
-//! starting after the last position delivered, so what it delivers is the
-//! catch-up and the live messages in one; a sequence number that skips
-//! some means they left the stream (a `Trimmed` gap). After a reconnect
-//! every room is caught up from its stream (or gets a gap) before the state
-//! is `Connected` again.
+//! Delivery to a node: a push consumer per subscribed room (no
+//! acknowledgements, idle heartbeats), starting after the last position
+//! delivered, so what it delivers is the catch-up and the live messages in
+//! one. A sequence number that skips some (dropped by this client, or gone
+//! from the stream), or a consumer gone silent, makes the node catch the
+//! room up from the stream (the messages, or a gap) and follow it again.
+//! After a reconnect every room is caught up before the state is
+//! `Connected` again.
 //!
 //! Presence: two key-value buckets. `{prefix}_presence` holds one entry per
 //! member, key `{room token}.{member token}`, value `node 0x1F conn 0x1F

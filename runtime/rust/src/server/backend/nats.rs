@@ -840,7 +840,7 @@ impl Core {
             epoch: epoch_of(info.created),
             seq: info.state.last_sequence,
         };
-        let max = self.config.window.max_messages as u64;
+        let max = u64::try_from(self.config.window.max_messages).unwrap_or(u64::MAX);
         let oldest = if info.state.messages == 0 || max == 0 {
             None
         } else {

@@ -194,6 +194,12 @@ macro_rules! conformance {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn messages_older_than_the_window_leave_it() {
+            let _shared = $crate::shared().await;
+            $crate::engines::cases::time_window_trims_by_age(&$engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn positions_of_another_epoch_or_ahead_are_reset_gaps() {
             let _shared = $crate::shared().await;
             $crate::engines::cases::reset_gaps(&$engine).await;

@@ -58,13 +58,35 @@ pub trait PrivateEngine: Engine {
     fn keeps_data(&self) -> bool;
 }
 
-/// Nodes of one engine under one prefix: what every engine of the suite
-/// that runs as a process makes its deployments of.
-pub struct Nodes {
-    pub spec: EngineSpec,
-    pub prefix: String,
-    pub window: HistoryWindow,
-    pub presence: PresenceConfig,
+/// An engine that runs as processes of its own, reached through an
+/// [`EngineSpec`]: each deployment is a key (or stream) prefix of its own.
+pub trait Reached: Send + Sync + 'static {
+    /// Where it runs.
+    fn spec(&self) -> EngineSpec;
+}
+
+impl<T: Reached> Engine for T {
+    fn deployment(
+        &self,
+        test: &str,
+        window: HistoryWindow,
+        presence: PresenceConfig,
+    ) -> Box<dyn Deployment> {
+        Box::new(Nodes {
+            spec: self.spec(),
+            prefix: unique(test),
+            window,
+            presence,
+        })
+    }
+}
+
+/// Nodes of one engine under one prefix.
+struct Nodes {
+    spec: EngineSpec,
+    prefix: String,
+    window: HistoryWindow,
+    presence: PresenceConfig,
 }
 
 impl Deployment for Nodes {

@@ -2,12 +2,12 @@
 //! per deployment) for the cases, and a nats-server of the test's own for
 //! the outage (memory storage, the backend's default: it comes back empty).
 
-use tagwire::server::backend::{BoxFuture, HistoryWindow, PresenceConfig};
+use tagwire::server::backend::BoxFuture;
 use tagwire_tests::engine::EngineSpec;
 use tagwire_tests::nats_server::NatsServer;
 use tagwire_tests::services::nats_url;
 
-use super::{Deployment, Engine, Nodes, PrivateEngine, unique};
+use super::{PrivateEngine, Reached};
 
 /// The shared nats-server.
 pub struct Nats;
@@ -15,35 +15,15 @@ pub struct Nats;
 /// A nats-server of the test's own.
 pub struct OwnNats(NatsServer);
 
-impl Engine for Nats {
-    fn deployment(
-        &self,
-        test: &str,
-        window: HistoryWindow,
-        presence: PresenceConfig,
-    ) -> Box<dyn Deployment> {
-        Box::new(Nodes {
-            spec: EngineSpec::Nats(nats_url()),
-            prefix: unique(test),
-            window,
-            presence,
-        })
+impl Reached for Nats {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec::Nats(nats_url())
     }
 }
 
-impl Engine for OwnNats {
-    fn deployment(
-        &self,
-        test: &str,
-        window: HistoryWindow,
-        presence: PresenceConfig,
-    ) -> Box<dyn Deployment> {
-        Box::new(Nodes {
-            spec: EngineSpec::Nats(self.0.url()),
-            prefix: unique(test),
-            window,
-            presence,
-        })
+impl Reached for OwnNats {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec::Nats(self.0.url())
     }
 }
 

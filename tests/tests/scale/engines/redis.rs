@@ -4,13 +4,13 @@
 //! cluster of `scripts/services` and a cluster of the test's own (six
 //! nodes, all killed and started again, without data).
 
-use tagwire::server::backend::{BoxFuture, HistoryWindow, PresenceConfig};
+use tagwire::server::backend::BoxFuture;
 use tagwire_tests::engine::EngineSpec;
 use tagwire_tests::redis_cluster::RedisCluster;
 use tagwire_tests::redis_server::{Persistence, RedisServer};
 use tagwire_tests::services::{redis_cluster_urls, redis_url};
 
-use super::{Deployment, Engine, Nodes, PrivateEngine, unique};
+use super::{PrivateEngine, Reached};
 
 /// The shared redis-server.
 pub struct Redis;
@@ -24,49 +24,15 @@ pub struct Cluster;
 /// A Redis Cluster of the test's own.
 pub struct OwnCluster(RedisCluster);
 
-fn nodes(
-    spec: EngineSpec,
-    test: &str,
-    window: HistoryWindow,
-    presence: PresenceConfig,
-) -> Box<dyn Deployment> {
-    Box::new(Nodes {
-        spec,
-        prefix: unique(test),
-        window,
-        presence,
-    })
-}
-
-impl Engine for Cluster {
-    fn deployment(
-        &self,
-        test: &str,
-        window: HistoryWindow,
-        presence: PresenceConfig,
-    ) -> Box<dyn Deployment> {
-        nodes(
-            EngineSpec::RedisCluster(redis_cluster_urls()),
-            test,
-            window,
-            presence,
-        )
+impl Reached for Cluster {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec::RedisCluster(redis_cluster_urls())
     }
 }
 
-impl Engine for OwnCluster {
-    fn deployment(
-        &self,
-        test: &str,
-        window: HistoryWindow,
-        presence: PresenceConfig,
-    ) -> Box<dyn Deployment> {
-        nodes(
-            EngineSpec::RedisCluster(self.0.urls()),
-            test,
-            window,
-            presence,
-        )
+impl Reached for OwnCluster {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec::RedisCluster(self.0.urls())
     }
 }
 
@@ -83,35 +49,15 @@ impl PrivateEngine for OwnCluster {
     }
 }
 
-impl Engine for Redis {
-    fn deployment(
-        &self,
-        test: &str,
-        window: HistoryWindow,
-        presence: PresenceConfig,
-    ) -> Box<dyn Deployment> {
-        Box::new(Nodes {
-            spec: EngineSpec::Redis(redis_url()),
-            prefix: unique(test),
-            window,
-            presence,
-        })
+impl Reached for Redis {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec::Redis(redis_url())
     }
 }
 
-impl Engine for OwnRedis {
-    fn deployment(
-        &self,
-        test: &str,
-        window: HistoryWindow,
-        presence: PresenceConfig,
-    ) -> Box<dyn Deployment> {
-        Box::new(Nodes {
-            spec: EngineSpec::Redis(self.0.url()),
-            prefix: unique(test),
-            window,
-            presence,
-        })
+impl Reached for OwnRedis {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec::Redis(self.0.url())
     }
 }
 

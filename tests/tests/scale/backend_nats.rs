@@ -103,7 +103,7 @@ async fn presence_across_two_nodes_and_a_node_dropped_without_leaving() {
     let _shared = crate::shared().await;
     let presence = PresenceConfig {
         linger: Duration::from_millis(600),
-        lease: Duration::from_millis(600),
+        lease: Duration::from_millis(1200),
         max_members: 3,
         max_state_bytes: 16,
     };

@@ -155,7 +155,7 @@ async fn two_nodes_with(config: PresenceConfig, window: HistoryWindow) -> (Node,
 fn short(max_members: usize) -> PresenceConfig {
     PresenceConfig {
         linger: Duration::from_millis(300),
-        lease: Duration::from_millis(300),
+        lease: Duration::from_millis(900),
         max_members,
         max_state_bytes: 64,
     }

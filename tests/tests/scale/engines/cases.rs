@@ -489,12 +489,14 @@ pub async fn engine_away_and_back(engine: &mut dyn PrivateEngine) {
 }
 
 /// Presence settings short enough for real-time tests: members linger
-/// 400 ms, leases last 600 ms (renewed and swept every 200 ms), three
-/// members per room, 16-byte states.
+/// 400 ms, leases last 1.2 s (renewed and swept every 400 ms), three
+/// members per room, 16-byte states. A renewal may come 800 ms late before
+/// a live node's members are swept: a whole test run shares two cores, and
+/// a 600 ms lease once lost a live node's members under that load.
 pub fn quick_presence() -> PresenceConfig {
     PresenceConfig {
         linger: Duration::from_millis(400),
-        lease: Duration::from_millis(600),
+        lease: Duration::from_millis(1200),
         max_members: 3,
         max_state_bytes: 16,
     }

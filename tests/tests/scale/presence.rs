@@ -4,7 +4,10 @@
 //! exact frames. Joins bring a snapshot, updates are coalesced, a leave is
 //! seen at once, a closed connection lingers, a member back within the
 //! linger is not seen leaving, a killed node's members vanish within the
-//! lease, and what presence refuses is refused.
+//! lease, and what presence refuses is refused. One of them runs again
+//! between two servers on Redis, Redis Cluster and NATS (the services of
+//! `scripts/services`), since what the rooms layer and the clients do must
+//! not depend on the engine.
 //!
 //! Real sockets and real (short) time: the linger and the lease are a few
 //! hundred milliseconds, configured.
@@ -14,12 +17,16 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
 use tagwire::client::{Client, ClientConfig, Event, Events, PresenceChange, Status};
 use tagwire::control::{Control, Hello, error_code};
-use tagwire::server::backend::{HistoryWindow, LocalBackend, PresenceConfig};
+
+use tagwire::server::backend::{Backend, HistoryWindow, LocalBackend, PresenceConfig};
 use tagwire::server::{Connection, DrainConfig, Handler, Server, ServerConfig};
 use tagwire::{Encoding, Header, Package, Protocol};
+use tagwire_tests::engine::{self, EngineSpec};
 use tagwire_tests::relay::{self, ClientMessage, EchoV1, ServerMessage};
+use tagwire_tests::services;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
@@ -116,18 +123,24 @@ impl Handler<Present> for App {
 }
 
 struct Node {
-    backend: LocalBackend,
+    /// The in-process backend's handle, to kill the node with; `None` on
+    /// an engine of its own process.
+    local: Option<LocalBackend>,
     addr: SocketAddr,
     server: Server<Present, App>,
 }
 
 async fn node(backend: LocalBackend) -> Node {
+    node_on(std::sync::Arc::new(backend.clone()), Some(backend)).await
+}
+
+async fn node_on(backend: Arc<dyn Backend>, local: Option<LocalBackend>) -> Node {
     let drain = DrainConfig::default()
         .with_grace(Duration::ZERO)
         .with_window(Duration::from_millis(40))
         .with_reconnect_window(Duration::from_millis(50));
     let config = ServerConfig::default()
-        .with_backend(std::sync::Arc::new(backend.clone()))
+        .with_backend(backend)
         .with_drain(drain);
     let server = Server::new(App, config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -135,10 +148,26 @@ async fn node(backend: LocalBackend) -> Node {
     let s = server.clone();
     tokio::spawn(async move { s.serve(listener).await });
     Node {
-        backend,
+        local,
         addr,
         server,
     }
+}
+
+/// Two Tagwire servers on one engine that runs as processes of its own
+/// (a key prefix of their own), keeping presence with `config`.
+async fn two_nodes_on(spec: EngineSpec, config: PresenceConfig) -> (Node, Node) {
+    let prefix = crate::engines::unique("presence-nodes");
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let backend = engine::connect(&spec, &prefix, HistoryWindow::default(), config)
+            .await
+            .unwrap_or_else(|error| panic!("connecting to {spec}: {error}"));
+        nodes.push(node_on(backend, None).await);
+    }
+    let b = nodes.pop().expect("two nodes");
+    let a = nodes.pop().expect("two nodes");
+    (a, b)
 }
 
 /// Two nodes on one in-process backend keeping presence with `config`.
@@ -290,6 +319,28 @@ async fn drain_changes(
 async fn members_on_two_nodes_get_snapshots_updates_and_leaves() {
     let _guard = crate::shared().await;
     let (a, b) = two_nodes(short(100)).await;
+    snapshots_updates_and_leaves(a, b).await;
+}
+
+/// The same between two Tagwire servers on each engine that runs as a
+/// process: what the rooms layer and the clients do does not depend on
+/// the engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_on_two_nodes_of_each_engine_get_snapshots_updates_and_leaves() {
+    let _guard = crate::shared().await;
+    for spec in [
+        EngineSpec::Redis(services::redis_url()),
+        EngineSpec::RedisCluster(services::redis_cluster_urls()),
+        EngineSpec::Nats(services::nats_url()),
+    ] {
+        let (a, b) = two_nodes_on(spec, short(100)).await;
+        snapshots_updates_and_leaves(a, b).await;
+    }
+}
+
+/// Members on nodes `a` and `b`: snapshots on join, updates set by a
+/// client (coalesced) and by the application, a leave.
+async fn snapshots_updates_and_leaves(a: Node, b: Node) {
     let (ann, mut ann_events) = connect(a.addr, Encoding::Binary).await;
     command(&ann, "lobby", "join ann a0");
     assert_eq!(
@@ -483,7 +534,7 @@ async fn a_killed_nodes_members_vanish_within_the_lease() {
     assert!(quiet.is_empty(), "{quiet:?}");
     // Node b dies without a drain: its lease is no longer renewed.
     let killed = Instant::now();
-    b.backend.kill();
+    b.local.as_ref().expect("an in-process node").kill();
     let left = change(&mut ann_events).await;
     let after = killed.elapsed();
     assert_eq!(
